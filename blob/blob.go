@@ -1,0 +1,288 @@
+// Package blob keeps file contents on disk, addressed by their SHA-256.
+//
+// A blob lives at DIR/ab/cd/abcd…(64 hex digits). Writes stream into a temp
+// file under DIR/tmp on the same filesystem while hashing, are fsynced and
+// renamed into place, and the directory is fsynced, so a crash leaves either
+// no blob or a complete one, never a partial file at a blob's path.
+//
+// The package knows nothing of who refers to a blob. Callers that count
+// references (the metadata store) pass a commit function to Put and a check to
+// RemoveUnused; both run under a per-ref lock, which closes the race between
+// "last reference dropped, remove the file" and "new upload of the same
+// content found the file already there".
+package blob
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+var (
+	// ErrNotFound is returned when no blob has the given ref.
+	ErrNotFound = errors.New("blob: not found")
+	// ErrTooLarge is returned by Put when the reader yields more than the limit.
+	ErrTooLarge = errors.New("blob: content exceeds size limit")
+	// ErrNoSpace is returned by Put when the filesystem is full.
+	ErrNoSpace = errors.New("blob: no space left on device")
+)
+
+// Info describes a stored blob.
+type Info struct {
+	Ref  Ref
+	Size int64
+	// Created is true when this Put stored new content, false when an identical
+	// blob was already present.
+	Created bool
+}
+
+// Store is a content-addressed directory. It is safe for concurrent use.
+type Store struct {
+	dir   string
+	tmp   string
+	locks [256]sync.Mutex
+}
+
+const tmpDirName = "tmp"
+
+// Open opens (creating if needed) the store rooted at dir and removes temp
+// files left by writes that never finished. Only the one process that owns the
+// data directory may call it (the metadata store's file lock ensures that),
+// since it deletes other writers' temp files.
+func Open(dir string) (*Store, error) {
+	s := &Store{dir: dir, tmp: filepath.Join(dir, tmpDirName)}
+	if err := os.MkdirAll(s.tmp, 0o750); err != nil {
+		return nil, fmt.Errorf("blob: create %s: %w", s.tmp, err)
+	}
+	if _, err := s.CleanTemp(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dir returns the store's root directory.
+func (s *Store) Dir() string { return s.dir }
+
+// CleanTemp removes every temp file and returns how many it removed.
+func (s *Store) CleanTemp() (int, error) {
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return 0, fmt.Errorf("blob: read %s: %w", s.tmp, err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(s.tmp, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("blob: clean temp: %w", err)
+		}
+	}
+	return len(entries), nil
+}
+
+// Path returns where the blob with ref lives (whether or not it exists).
+func (s *Store) Path(ref Ref) string {
+	h := ref.String()
+	return filepath.Join(s.dir, h[0:2], h[2:4], h)
+}
+
+func (s *Store) lock(ref Ref) *sync.Mutex { return &s.locks[ref[0]] }
+
+// Put streams r into the store and returns the new blob's ref and size.
+//
+// If limit > 0 and r yields more than limit bytes, Put stops reading, removes
+// its temp file and returns an error wrapping ErrTooLarge. A full disk gives
+// an error wrapping ErrNoSpace.
+//
+// If commit is not nil it runs once the blob is durable at its path, under the
+// ref's lock: a concurrent RemoveUnused of the same ref waits for it. This is
+// where callers record the reference. If commit fails and this Put created the
+// blob, the blob is removed again and commit's error is returned.
+func (s *Store) Put(r io.Reader, limit int64, commit func(Info) error) (Info, error) {
+	tmp, err := os.CreateTemp(s.tmp, "put-*")
+	if err != nil {
+		return Info{}, diskErr("create temp file", err)
+	}
+	tmpName := tmp.Name()
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+
+	ref, size, err := copyHashed(tmp, r, limit)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return Info{}, diskErr("sync temp file", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Info{}, diskErr("close temp file", err)
+	}
+
+	info := Info{Ref: ref, Size: size}
+	mu := s.lock(ref)
+	mu.Lock()
+	defer mu.Unlock()
+
+	final := s.Path(ref)
+	switch _, err := os.Stat(final); {
+	case err == nil:
+		// Identical content is already stored; the temp file is dropped.
+	case errors.Is(err, fs.ErrNotExist):
+		if err := s.mkdirs(filepath.Dir(final)); err != nil {
+			return Info{}, err
+		}
+		if err := os.Rename(tmpName, final); err != nil {
+			return Info{}, diskErr("rename into place", err)
+		}
+		keep = true
+		if err := syncDir(filepath.Dir(final)); err != nil {
+			// The rename may not be durable: take the blob back out so that no
+			// reference is recorded to a file a crash could lose.
+			os.Remove(final)
+			return Info{}, diskErr("sync blob directory", err)
+		}
+		info.Created = true
+	default:
+		return Info{}, diskErr("stat blob", err)
+	}
+
+	if commit != nil {
+		if err := commit(info); err != nil {
+			if info.Created {
+				os.Remove(final)
+			}
+			return Info{}, err
+		}
+	}
+	return info, nil
+}
+
+// mkdirs creates dir and its missing parents below s.dir, fsyncing the parent
+// of each directory it creates so that the new entries survive a crash.
+func (s *Store) mkdirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != s.dir {
+		if err := s.mkdirs(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return diskErr("create blob directory", err)
+	}
+	return diskErr("sync blob directory", syncDir(parent))
+}
+
+// Open opens the blob for reading. The caller closes the file. Returning
+// *os.File (not an io.Reader) is deliberate: net/http then serves it with
+// sendfile.
+func (s *Store) Open(ref Ref) (*os.File, error) {
+	f, err := os.Open(s.Path(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: open %s: %w", ref, err)
+	}
+	return f, nil
+}
+
+// Stat returns the size of the blob, or an error wrapping ErrNotFound.
+func (s *Store) Stat(ref Ref) (int64, error) {
+	fi, err := os.Stat(s.Path(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("blob: stat %s: %w", ref, err)
+	}
+	return fi.Size(), nil
+}
+
+// Remove deletes the blob. Removing a missing blob is not an error. It does
+// not check references: use RemoveUnused where uploads may be running.
+func (s *Store) Remove(ref Ref) error {
+	err := os.Remove(s.Path(ref))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: remove %s: %w", ref, err)
+	}
+	return nil
+}
+
+// RemoveUnused deletes the blob if inUse, called under the ref's lock, says
+// nobody refers to it. It reports whether it removed the blob. Because Put
+// runs its commit under the same lock, an upload of the same content either
+// records its reference before inUse looks, or stores the file anew after it
+// is gone.
+func (s *Store) RemoveUnused(ref Ref, inUse func(Ref) (bool, error)) (bool, error) {
+	mu := s.lock(ref)
+	mu.Lock()
+	defer mu.Unlock()
+	used, err := inUse(ref)
+	if err != nil || used {
+		return false, err
+	}
+	if err := s.Remove(ref); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Walk calls fn for every blob in the store, in no particular order. Files
+// whose names are not refs, and the temp directory, are skipped. An error from
+// fn stops the walk and is returned.
+func (s *Store) Walk(fn func(ref Ref, size int64) error) error {
+	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path == s.tmp {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		ref, perr := ParseRef(d.Name())
+		if perr != nil || path != s.Path(ref) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return fn(ref, fi.Size())
+	})
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// diskErr wraps err with what was being done, mapping a full disk to
+// ErrNoSpace so that callers can answer 507. A nil err stays nil.
+func diskErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %s: %v", ErrNoSpace, what, err)
+	}
+	return fmt.Errorf("blob: %s: %w", what, err)
+}
