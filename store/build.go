@@ -1,0 +1,339 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Build statuses, as Applivery names them.
+const (
+	BuildPending    = "pending"
+	BuildInProgress = "in_progress"
+	BuildProcessed  = "processed"
+	BuildError      = "error"
+)
+
+// File types, as Applivery names them.
+const (
+	FilePackage    = "package"
+	FileAttachment = "attachment"
+	FileIcon       = "icon"
+	FileOriginal   = "original"
+)
+
+// Build is one upload of a project: a package and its attachments.
+type Build struct {
+	ID          string    `json:"id"`
+	ProjectID   string    `json:"projectId"`
+	Status      string    `json:"status"`
+	VersionName string    `json:"versionName,omitempty"`
+	VersionCode string    `json:"versionCode,omitempty"`
+	BundleID    string    `json:"bundleId,omitempty"`
+	Notes       string    `json:"notes,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	CreatedBy   string    `json:"createdBy,omitempty"`
+}
+
+// File is a stored file of a build. Its content is the blob named by Checksum.
+type File struct {
+	ID        string    `json:"id"`
+	BuildID   string    `json:"buildId"`
+	Type      string    `json:"type"`
+	Name      string    `json:"name"` // original name, a base name without '/'
+	Path      string    `json:"path"`
+	Extension string    `json:"extension"`
+	Size      int64     `json:"size"`
+	MimeType  string    `json:"mimetype"`
+	Checksum  string    `json:"checksum"` // SHA-256, lowercase hex: the blob's address
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// CreateBuild stores a new build of an existing project. An empty Status
+// becomes BuildPending. It returns ErrNotFound if the project does not exist.
+func (s *Store) CreateBuild(b Build) (Build, error) {
+	b.ID = NewID()
+	b.CreatedAt = s.now().UTC()
+	if b.Status == "" {
+		b.Status = BuildPending
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketProjects).Get([]byte(b.ProjectID)) == nil {
+			return fmt.Errorf("project %s: %w", b.ProjectID, ErrNotFound)
+		}
+		if err := tx.Bucket(bucketProjectBuilds).Put(buildIndexKey(b), nil); err != nil {
+			return err
+		}
+		return put(tx.Bucket(bucketBuilds), []byte(b.ID), b)
+	})
+	if err != nil {
+		return Build{}, err
+	}
+	return b, nil
+}
+
+// buildIndexKey orders a project's builds by creation time; fixed-width hex
+// keeps byte order equal to time order.
+func buildIndexKey(b Build) []byte {
+	return key(b.ProjectID, fmt.Sprintf("%016x", uint64(b.CreatedAt.UnixNano())), b.ID)
+}
+
+// Build returns the build with the given ID, or ErrNotFound.
+func (s *Store) Build(id string) (Build, error) {
+	var b Build
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return get(tx.Bucket(bucketBuilds), []byte(id), &b)
+	})
+	return b, err
+}
+
+// UpdateBuild applies fn to the stored build in one transaction. ID,
+// ProjectID and CreatedAt cannot be changed. It returns ErrNotFound if the
+// build does not exist, or fn's error (and changes nothing).
+func (s *Store) UpdateBuild(id string, fn func(*Build) error) (Build, error) {
+	var b Build
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		builds := tx.Bucket(bucketBuilds)
+		if err := get(builds, []byte(id), &b); err != nil {
+			return err
+		}
+		orig := b
+		if err := fn(&b); err != nil {
+			return err
+		}
+		b.ID, b.ProjectID, b.CreatedAt = orig.ID, orig.ProjectID, orig.CreatedAt
+		return put(builds, []byte(id), b)
+	})
+	return b, err
+}
+
+// Builds returns a page of a project's builds, newest first.
+func (s *Store) Builds(projectID string, offset, limit int) ([]Build, error) {
+	var out []Build
+	err := s.db.View(func(tx *bolt.Tx) error {
+		builds := tx.Bucket(bucketBuilds)
+		prefix := key(projectID, "")
+		c := tx.Bucket(bucketProjectBuilds).Cursor()
+		// Seek past the last key with this prefix, then walk backwards.
+		k, _ := c.Seek(key(projectID + "0")) // '0' sorts right after '/'
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && len(k) > len(prefix) && string(k[:len(prefix)]) == string(prefix); k, _ = c.Prev() {
+			if offset > 0 {
+				offset--
+				continue
+			}
+			if limit > 0 && len(out) == limit {
+				break
+			}
+			id := k[len(k)-22:] // IDs are 22 characters
+			var b Build
+			if err := get(builds, id, &b); err != nil {
+				return fmt.Errorf("build index %q: %w", k, err)
+			}
+			out = append(out, b)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddFile records a file whose blob (named by f.Checksum) is already stored.
+// In one transaction it checks the build exists and the workspace's quota,
+// adds f.Size to the workspace's storageUsed and one reference to the blob.
+// It returns ErrNotFound if the build (or its project) does not exist,
+// ErrQuotaExceeded if the workspace's quota would be exceeded, ErrInvalid for
+// a negative size or a malformed checksum.
+func (s *Store) AddFile(f File) (File, error) {
+	if f.Size < 0 || !validChecksum(f.Checksum) {
+		return File{}, fmt.Errorf("%w: file size %d, checksum %q", ErrInvalid, f.Size, f.Checksum)
+	}
+	f.ID = NewID()
+	f.CreatedAt = s.now().UTC()
+	f.UpdatedAt = f.CreatedAt
+	if f.Path == "" {
+		f.Path = f.Name
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ws, err := workspaceOfBuild(tx, f.BuildID)
+		if err != nil {
+			return err
+		}
+		if ws.StorageQuota > 0 && ws.StorageUsed+f.Size > ws.StorageQuota {
+			return fmt.Errorf("%w: %d of %d bytes used, file is %d", ErrQuotaExceeded, ws.StorageUsed, ws.StorageQuota, f.Size)
+		}
+		ws.StorageUsed += f.Size
+		if err := put(tx.Bucket(bucketWorkspaces), []byte(ws.ID), ws); err != nil {
+			return err
+		}
+		if err := addBlobRef(tx, f.Checksum, 1); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketBuildFiles).Put(key(f.BuildID, f.ID), nil); err != nil {
+			return err
+		}
+		return put(tx.Bucket(bucketFiles), []byte(f.ID), f)
+	})
+	if err != nil {
+		return File{}, err
+	}
+	return f, nil
+}
+
+func workspaceOfBuild(tx *bolt.Tx, buildID string) (Workspace, error) {
+	var (
+		b  Build
+		p  Project
+		ws Workspace
+	)
+	if err := get(tx.Bucket(bucketBuilds), []byte(buildID), &b); err != nil {
+		return ws, fmt.Errorf("build %s: %w", buildID, err)
+	}
+	if err := get(tx.Bucket(bucketProjects), []byte(b.ProjectID), &p); err != nil {
+		return ws, fmt.Errorf("project %s: %w", b.ProjectID, err)
+	}
+	if err := get(tx.Bucket(bucketWorkspaces), []byte(p.WorkspaceID), &ws); err != nil {
+		return ws, fmt.Errorf("workspace %s: %w", p.WorkspaceID, err)
+	}
+	return ws, nil
+}
+
+func validChecksum(c string) bool {
+	if len(c) != 64 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if !('0' <= c[i] && c[i] <= '9' || 'a' <= c[i] && c[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// addBlobRef changes a blob's reference count by delta and returns the new
+// count; a count of zero removes the entry.
+func addBlobRef(tx *bolt.Tx, checksum string, delta int64) error {
+	refs := tx.Bucket(bucketBlobRefs)
+	var n int64
+	if v := refs.Get([]byte(checksum)); v != nil {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += delta
+	switch {
+	case n < 0:
+		return fmt.Errorf("blob %s: reference count would be %d", checksum, n)
+	case n == 0:
+		return refs.Delete([]byte(checksum))
+	default:
+		return refs.Put([]byte(checksum), u64(uint64(n)))
+	}
+}
+
+// File returns the file with the given ID, or ErrNotFound.
+func (s *Store) File(id string) (File, error) {
+	var f File
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return get(tx.Bucket(bucketFiles), []byte(id), &f)
+	})
+	return f, err
+}
+
+// Files returns a build's files, oldest first.
+func (s *Store) Files(buildID string) ([]File, error) {
+	var out []File
+	err := s.db.View(func(tx *bolt.Tx) error {
+		files := tx.Bucket(bucketFiles)
+		var err error
+		forEachPrefix(tx.Bucket(bucketBuildFiles), buildID, func(fileID, _ []byte) bool {
+			var f File
+			if err = get(files, fileID, &f); err != nil {
+				return false
+			}
+			out = append(out, f)
+			return true
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The index is ordered by random ID; callers want upload order.
+	sortFiles(out)
+	return out, nil
+}
+
+// DeleteFile removes a file, its public links and their access logs, drops
+// one reference to its blob and subtracts its size from the workspace's
+// storageUsed, in one transaction. It returns the deleted file and whether
+// that was the blob's last reference: only then may the caller remove the
+// blob (with blob.Store.RemoveUnused and BlobInUse, after this returns).
+func (s *Store) DeleteFile(id string) (File, bool, error) {
+	var (
+		f       File
+		lastRef bool
+	)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		files := tx.Bucket(bucketFiles)
+		if err := get(files, []byte(id), &f); err != nil {
+			return err
+		}
+		ws, err := workspaceOfBuild(tx, f.BuildID)
+		if err != nil {
+			return err
+		}
+		ws.StorageUsed -= f.Size
+		if ws.StorageUsed < 0 {
+			ws.StorageUsed = 0
+		}
+		if err := put(tx.Bucket(bucketWorkspaces), []byte(ws.ID), ws); err != nil {
+			return err
+		}
+		if err := addBlobRef(tx, f.Checksum, -1); err != nil {
+			return err
+		}
+		lastRef = tx.Bucket(bucketBlobRefs).Get([]byte(f.Checksum)) == nil
+		if err := deleteLinksOfFile(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketBuildFiles).Delete(key(f.BuildID, id)); err != nil {
+			return err
+		}
+		return files.Delete([]byte(id))
+	})
+	return f, lastRef, err
+}
+
+// BlobInUse reports whether any file refers to the blob with this checksum.
+func (s *Store) BlobInUse(checksum string) (bool, error) {
+	n, err := s.BlobRefCount(checksum)
+	return n > 0, err
+}
+
+// BlobRefCount returns how many files refer to the blob with this checksum.
+func (s *Store) BlobRefCount(checksum string) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketBlobRefs).Get([]byte(checksum)); v != nil {
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return n, err
+}
+
+func sortFiles(fs []File) {
+	slices.SortFunc(fs, func(a, b File) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}

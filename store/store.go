@@ -1,0 +1,250 @@
+// Package store keeps Hangar's metadata in one bbolt file: workspaces,
+// projects, builds, files and their blob reference counts, public links and
+// their access logs, download tokens, users, service accounts, API tokens and
+// URL signing keys.
+//
+// Every mutation is one bbolt transaction. Values are JSON (small, and
+// readable with any bbolt browser when something goes wrong); keys of
+// secondary indexes are built with key(). Secrets are never stored: tokens are
+// kept as their SHA-256.
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout this code writes. A database with a higher
+// version was written by a newer Hangar and is refused.
+const SchemaVersion = 1
+
+var (
+	// ErrNotFound is returned when the entity asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a unique key (a slug, a username) is taken.
+	ErrConflict = errors.New("already exists")
+	// ErrQuotaExceeded is returned by AddFile when the workspace's storage
+	// quota would be exceeded.
+	ErrQuotaExceeded = errors.New("workspace storage quota exceeded")
+	// ErrLocked is returned by Open when another process holds the database.
+	ErrLocked = errors.New("database is in use by another process")
+	// ErrSchemaTooNew is returned by Open for a database written by a newer
+	// version of Hangar.
+	ErrSchemaTooNew = errors.New("database was written by a newer version of hangar")
+	// ErrInvalid is returned for arguments that can never be stored (an empty
+	// slug, a negative size).
+	ErrInvalid = errors.New("invalid")
+	// ErrTokenExpired is returned when redeeming an expired or already used
+	// single-use token.
+	ErrTokenExpired = errors.New("token expired")
+)
+
+var (
+	bucketMeta          = []byte("meta")
+	bucketWorkspaces    = []byte("workspaces")
+	bucketWorkspaceSlug = []byte("workspace_slugs") // slug → id
+	bucketProjects      = []byte("projects")
+	bucketProjectSlug   = []byte("project_slugs")  // wsID/slug → id
+	bucketBuilds        = []byte("builds")         // id → Build
+	bucketProjectBuilds = []byte("project_builds") // projectID/createdAt/buildID → nil
+	bucketFiles         = []byte("files")
+	bucketBuildFiles    = []byte("build_files") // buildID/fileID → nil
+	bucketBlobRefs      = []byte("blob_refs")   // sha256 (32 bytes) → uint64 count
+	bucketLinks         = []byte("links")
+	bucketFileLinks     = []byte("file_links") // fileID/linkID → nil
+	bucketAccessLog     = []byte("access_log") // linkID/time/seq → AccessLogEntry
+	bucketDownloadToken = []byte("download_tokens")
+	bucketUsers         = []byte("users")
+	bucketUsernames     = []byte("usernames") // username → id
+	bucketServiceAccts  = []byte("service_accounts")
+	bucketTokens        = []byte("tokens")       // sha256(token) → Token
+	bucketOwnerTokens   = []byte("owner_tokens") // ownerID/prefix → sha256(token)
+	bucketSigningKeys   = []byte("signing_keys")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
+		bucketBuilds, bucketProjectBuilds, bucketFiles, bucketBuildFiles, bucketBlobRefs,
+		bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken, bucketUsers,
+		bucketUsernames, bucketServiceAccts, bucketTokens, bucketOwnerTokens, bucketSigningKeys,
+	}
+
+	keySchema = []byte("schema_version")
+)
+
+// Store is the metadata database. It is safe for concurrent use.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+}
+
+// Options tune Open. The zero value is fine.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release the
+	// database before it returns ErrLocked. Default 1s: fail fast rather than
+	// hang, as bbolt does by default.
+	LockTimeout time.Duration
+	// Now replaces time.Now, for tests.
+	Now func() time.Time
+}
+
+// Open opens or creates the database at path. It returns an error wrapping
+// ErrLocked if another process has it open, and ErrSchemaTooNew if a newer
+// Hangar wrote it.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s: %w (is another hangar running on this data directory?)", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// Many concurrent downloads each record an access: let one fsync carry
+	// up to this many of them (see notes: ~5k/s at the default, ~40k/s here).
+	db.MaxBatchSize = 128
+	s := &Store{db: db, now: opts.Now}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get(keySchema)
+		if v == nil {
+			return meta.Put(keySchema, u64(SchemaVersion))
+		}
+		if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+			return fmt.Errorf("%w: schema version %d, this binary knows up to %d; upgrade hangar", ErrSchemaTooNew, got, SchemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// SchemaVersion returns the version stored in the database.
+func (s *Store) SchemaVersion() (uint64, error) {
+	var v uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v = binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keySchema))
+		return nil
+	})
+	return v, err
+}
+
+// SetSchemaVersion overwrites the stored schema version. It exists for tests
+// of upgrade and downgrade handling.
+func (s *Store) SetSchemaVersion(v uint64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, u64(v))
+	})
+}
+
+// Writable reports whether a write transaction can commit now (for /readyz).
+func (s *Store) Writable() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("last_ready_check"), []byte(s.now().UTC().Format(time.RFC3339)))
+	})
+}
+
+// NewID returns a random, URL-safe identifier of 128 bits (22 characters). Its
+// length alone keeps it from ever equalling a route word such as "file".
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// key joins the parts of a secondary index key. IDs and slugs never contain
+// '/', so the separator keeps prefix scans exact.
+func key(parts ...string) []byte {
+	var b bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(p)
+	}
+	return b.Bytes()
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// get decodes the JSON value at k into v, or returns ErrNotFound.
+func get(b *bolt.Bucket, k []byte, v any) error {
+	data := b.Get(k)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+func put(b *bolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+// forEachPrefix calls fn with the suffix of every key in b that starts with
+// prefix+"/", in key order, until fn returns false.
+func forEachPrefix(b *bolt.Bucket, prefix string, fn func(suffix, value []byte) bool) {
+	p := key(prefix, "")
+	c := b.Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if !fn(k[len(p):], v) {
+			return
+		}
+	}
+}
+
+// deletePrefix removes every key in b that starts with prefix+"/".
+func deletePrefix(b *bolt.Bucket, prefix string) error {
+	var keys [][]byte
+	forEachPrefix(b, prefix, func(suffix, _ []byte) bool {
+		keys = append(keys, key(prefix, string(suffix)))
+		return true
+	})
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

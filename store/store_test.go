@@ -1,0 +1,426 @@
+package store_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"hangar/store"
+)
+
+func mustOpen(tb testing.TB) *store.Store {
+	tb.Helper()
+	s, err := store.Open(filepath.Join(tb.TempDir(), "hangar.db"), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func checksum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// fixture creates a workspace, a project and a build.
+func fixture(tb testing.TB, s *store.Store, quota int64) (store.Workspace, store.Project, store.Build) {
+	tb.Helper()
+	ws, err := s.CreateWorkspace(store.Workspace{Slug: "acme", Name: "Acme", StorageQuota: quota})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := s.CreateProject(store.Project{WorkspaceID: ws.ID, Slug: "ios-app", Name: "iOS", Platform: "ios"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := s.CreateBuild(store.Build{ProjectID: p.ID})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ws, p, b
+}
+
+func TestWorkspaceAndProjectSlugs(t *testing.T) {
+	s := mustOpen(t)
+	ws, p, _ := fixture(t, s, 0)
+	if _, err := s.CreateWorkspace(store.Workspace{Slug: "acme"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate workspace slug: got %v, want ErrConflict", err)
+	}
+	if _, err := s.CreateProject(store.Project{WorkspaceID: ws.ID, Slug: "ios-app"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate project slug: got %v, want ErrConflict", err)
+	}
+	// The same project slug in another workspace is fine.
+	other, err := s.CreateWorkspace(store.Workspace{Slug: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateProject(store.Project{WorkspaceID: other.ID, Slug: "ios-app"}); err != nil {
+		t.Fatalf("same slug in another workspace: %v", err)
+	}
+	if _, err := s.CreateProject(store.Project{WorkspaceID: "nope", Slug: "x"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("project in missing workspace: got %v, want ErrNotFound", err)
+	}
+	for _, slug := range []string{"", "A", "a/b", "-a", "a-", "a b", "../x", strings.Repeat("a", 64)} {
+		if _, err := s.CreateWorkspace(store.Workspace{Slug: slug}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("slug %q: got %v, want ErrInvalid", slug, err)
+		}
+	}
+	got, err := s.ProjectBySlug(ws.ID, "ios-app")
+	if err != nil || got.ID != p.ID {
+		t.Fatalf("ProjectBySlug: got %+v, %v; want %s", got, err, p.ID)
+	}
+	if _, err := s.WorkspaceBySlug("missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing workspace: got %v, want ErrNotFound", err)
+	}
+	all, _ := s.Workspaces()
+	if len(all) != 2 || all[0].Slug != "acme" || all[1].Slug != "other" {
+		t.Fatalf("Workspaces: got %+v", all)
+	}
+	ps, _ := s.Projects(ws.ID)
+	if len(ps) != 1 || ps[0].ID != p.ID {
+		t.Fatalf("Projects: got %+v", ps)
+	}
+}
+
+func TestBuildsNewestFirst(t *testing.T) {
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time {
+		clock = clock.Add(time.Second)
+		return clock
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, p, first := fixture(t, s, 0)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		b, err := s.CreateBuild(store.Build{ProjectID: p.ID, VersionName: "1.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+	}
+	// A build of another project must not appear.
+	p2, _ := s.CreateProject(store.Project{WorkspaceID: p.WorkspaceID, Slug: "android"})
+	s.CreateBuild(store.Build{ProjectID: p2.ID})
+
+	got, err := s.Builds(p.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ids[4], ids[3], ids[2], ids[1], ids[0], first.ID}
+	if len(got) != len(want) {
+		t.Fatalf("got %d builds, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i] {
+			t.Fatalf("build %d: got %s, want %s", i, got[i].ID, want[i])
+		}
+	}
+	page, _ := s.Builds(p.ID, 2, 2)
+	if len(page) != 2 || page[0].ID != ids[2] || page[1].ID != ids[1] {
+		t.Fatalf("page: got %+v", page)
+	}
+	if first.Status != store.BuildPending {
+		t.Fatalf("status: got %q, want pending", first.Status)
+	}
+	upd, err := s.UpdateBuild(first.ID, func(b *store.Build) error { b.Status = store.BuildProcessed; b.ProjectID = "x"; return nil })
+	if err != nil || upd.Status != store.BuildProcessed || upd.ProjectID != p.ID {
+		t.Fatalf("UpdateBuild: got %+v, %v", upd, err)
+	}
+}
+
+func TestFileRefCountsAndStorage(t *testing.T) {
+	s := mustOpen(t)
+	ws, _, b := fixture(t, s, 0)
+	sum := checksum("shared")
+	f1, err := s.AddFile(store.File{BuildID: b.ID, Name: "app.ipa", Size: 100, Checksum: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2, err := s.AddFile(store.File{BuildID: b.ID, Name: "copy.ipa", Size: 100, Checksum: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.BlobRefCount(sum); n != 2 {
+		t.Fatalf("refs: got %d, want 2", n)
+	}
+	if w, _ := s.Workspace(ws.ID); w.StorageUsed != 200 {
+		t.Fatalf("storageUsed: got %d, want 200", w.StorageUsed)
+	}
+	files, _ := s.Files(b.ID)
+	if len(files) != 2 || files[0].ID != f1.ID || files[1].ID != f2.ID {
+		t.Fatalf("Files: got %+v", files)
+	}
+
+	link, err := s.CreateLink(store.PublicLink{FileID: f1.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, last, err := s.DeleteFile(f1.ID)
+	if err != nil || last {
+		t.Fatalf("first delete: last=%v err=%v, want false, nil", last, err)
+	}
+	if _, err := s.Link(link.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("link of deleted file: got %v, want ErrNotFound", err)
+	}
+	if n, _ := s.BlobRefCount(sum); n != 1 {
+		t.Fatalf("refs after one delete: got %d, want 1", n)
+	}
+	_, last, err = s.DeleteFile(f2.ID)
+	if err != nil || !last {
+		t.Fatalf("second delete: last=%v err=%v, want true, nil", last, err)
+	}
+	if used, _ := s.BlobInUse(sum); used {
+		t.Fatal("blob still in use after both files deleted")
+	}
+	if w, _ := s.Workspace(ws.ID); w.StorageUsed != 0 {
+		t.Fatalf("storageUsed: got %d, want 0", w.StorageUsed)
+	}
+	if _, _, err := s.DeleteFile(f2.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete again: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestAddFileValidation(t *testing.T) {
+	s := mustOpen(t)
+	ws, _, b := fixture(t, s, 150)
+	if _, err := s.AddFile(store.File{BuildID: "missing", Size: 1, Checksum: checksum("a")}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing build: got %v, want ErrNotFound", err)
+	}
+	for _, f := range []store.File{
+		{BuildID: b.ID, Size: -1, Checksum: checksum("a")},
+		{BuildID: b.ID, Size: 1, Checksum: "../../etc/passwd"},
+		{BuildID: b.ID, Size: 1, Checksum: strings.ToUpper(checksum("a"))},
+	} {
+		if _, err := s.AddFile(f); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("AddFile(%+v): got %v, want ErrInvalid", f, err)
+		}
+	}
+	if _, err := s.AddFile(store.File{BuildID: b.ID, Size: 100, Checksum: checksum("a")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.AddFile(store.File{BuildID: b.ID, Size: 51, Checksum: checksum("b")})
+	if !errors.Is(err, store.ErrQuotaExceeded) {
+		t.Fatalf("over quota: got %v, want ErrQuotaExceeded", err)
+	}
+	// The refused file left no trace.
+	if n, _ := s.BlobRefCount(checksum("b")); n != 0 {
+		t.Fatalf("refs of refused file: got %d, want 0", n)
+	}
+	if w, _ := s.Workspace(ws.ID); w.StorageUsed != 100 {
+		t.Fatalf("storageUsed: got %d, want 100", w.StorageUsed)
+	}
+	if _, err := s.AddFile(store.File{BuildID: b.ID, Size: 50, Checksum: checksum("b")}); err != nil {
+		t.Fatalf("exactly at quota: %v", err)
+	}
+}
+
+func TestConcurrentAddDelete(t *testing.T) {
+	s := mustOpen(t)
+	ws, _, b := fixture(t, s, 0)
+	sum := checksum("same")
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 10, Checksum: sum})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if i%2 == 0 {
+				if _, _, err := s.DeleteFile(f.ID); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := s.BlobRefCount(sum); n != 16 {
+		t.Fatalf("refs: got %d, want 16", n)
+	}
+	if w, _ := s.Workspace(ws.ID); w.StorageUsed != 160 {
+		t.Fatalf("storageUsed: got %d, want 160", w.StorageUsed)
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.SchemaVersion(); v != store.SchemaVersion {
+		t.Fatalf("schema: got %d, want %d", v, store.SchemaVersion)
+	}
+	s.SetSchemaVersion(store.SchemaVersion + 1)
+	s.Close()
+	_, err = store.Open(path, store.Options{})
+	if !errors.Is(err, store.ErrSchemaTooNew) {
+		t.Fatalf("newer schema: got %v, want ErrSchemaTooNew", err)
+	}
+	if !strings.Contains(err.Error(), "upgrade hangar") {
+		t.Fatalf("message does not say what to do: %v", err)
+	}
+}
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	_, err = store.Open(path, store.Options{LockTimeout: 200 * time.Millisecond})
+	if !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second open: got %v, want ErrLocked", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("second open took %v", d)
+	}
+}
+
+func TestTokens(t *testing.T) {
+	clock := time.Now()
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := store.Open(path, store.Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := s.Bootstrap()
+	if err != nil || !strings.HasPrefix(admin, "hgr_") || len(admin) < 4+8+1+43 {
+		t.Fatalf("Bootstrap: got %q, %v", admin, err)
+	}
+	if again, err := s.Bootstrap(); again != "" || err != nil {
+		t.Fatalf("second Bootstrap: got %q, %v; want no new token", again, err)
+	}
+	tok, err := s.TokenByPlain(admin)
+	if err != nil || tok.Kind != store.TokenServiceAccount {
+		t.Fatalf("TokenByPlain(admin): got %+v, %v", tok, err)
+	}
+	sa, _ := s.ServiceAccount(tok.OwnerID)
+	if !sa.Admin {
+		t.Fatal("bootstrap account is not an instance admin")
+	}
+
+	u, err := s.CreateUser(store.User{Username: "alice", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, st, err := s.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, ExpiresAt: clock.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sess, "hgr_"+st.Prefix+"_") {
+		t.Fatalf("token %q does not show its prefix %q", sess, st.Prefix)
+	}
+	if _, err := s.TokenByPlain(sess + "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("tampered token: got %v, want ErrNotFound", err)
+	}
+	clock = clock.Add(2 * time.Hour)
+	if _, err := s.TokenByPlain(sess); !errors.Is(err, store.ErrTokenExpired) {
+		t.Fatalf("expired session: got %v, want ErrTokenExpired", err)
+	}
+	if _, _, err := s.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: "missing"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("app token for missing project: got %v, want ErrNotFound", err)
+	}
+
+	list, _ := s.Tokens(tok.OwnerID)
+	if len(list) != 1 || list[0].Prefix != tok.Prefix {
+		t.Fatalf("Tokens: got %+v", list)
+	}
+	if err := s.RevokeToken(tok.OwnerID, tok.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenByPlain(admin); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoked token: got %v, want ErrNotFound", err)
+	}
+	s.Close()
+
+	// No plain token may be found anywhere in the database file.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, plain := range []string{admin, sess} {
+		secret := plain[strings.LastIndexByte(plain, '_')+1:]
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Fatalf("token secret stored in plain text")
+		}
+	}
+}
+
+func TestDownloadTokenSingleUse(t *testing.T) {
+	s := mustOpen(t)
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
+	plain, _, err := s.CreateDownloadToken(f.ID, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, expired atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t, err := s.RedeemDownloadToken(plain)
+			switch {
+			case err == nil && t.FileID == f.ID:
+				ok.Add(1)
+			case errors.Is(err, store.ErrTokenExpired):
+				expired.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 || expired.Load() != 31 {
+		t.Fatalf("redeemed %d times, expired %d; want 1 and 31", ok.Load(), expired.Load())
+	}
+	old, _, _ := s.CreateDownloadToken(f.ID, time.Now().Add(-time.Second))
+	if _, err := s.RedeemDownloadToken(old); !errors.Is(err, store.ErrTokenExpired) {
+		t.Fatalf("expired token: got %v, want ErrTokenExpired", err)
+	}
+	if _, err := s.RedeemDownloadToken("hgr_nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown token: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestSigningKeys(t *testing.T) {
+	clock := time.Now()
+	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	keys, err := s.SigningKeys()
+	if err != nil || len(keys) != 1 || len(keys[0].Secret) != 32 {
+		t.Fatalf("first start: got %+v, %v; want one 32-byte key", keys, err)
+	}
+	again, _ := s.SigningKeys()
+	if len(again) != 1 || again[0].ID != keys[0].ID || !bytes.Equal(again[0].Secret, keys[0].Secret) {
+		t.Fatal("keys changed between calls")
+	}
+	clock = clock.Add(time.Second) // key IDs are ordered by second
+	nk, err := s.RotateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.SigningKeys()
+	if len(after) != 2 || after[0].ID != nk.ID || after[1].ID != keys[0].ID {
+		t.Fatalf("after rotation: got %v, want [%s %s]", after, nk.ID, keys[0].ID)
+	}
+}

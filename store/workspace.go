@@ -1,0 +1,180 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Workspace is the top level of the model (Applivery's organization).
+type Workspace struct {
+	ID           string    `json:"id"`
+	Slug         string    `json:"slug"`
+	Name         string    `json:"name"`
+	StorageUsed  int64     `json:"storageUsed"`  // bytes: sum of its files' sizes
+	StorageQuota int64     `json:"storageQuota"` // bytes; 0 = none
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Project belongs to a workspace (Applivery's app).
+type Project struct {
+	ID          string    `json:"id"`
+	WorkspaceID string    `json:"workspaceId"`
+	Slug        string    `json:"slug"`
+	Name        string    `json:"name"`
+	Platform    string    `json:"platform"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// ValidSlug reports whether s can be a workspace or project slug: 1 to 63
+// lowercase letters, digits and inner dashes. Slugs appear in URLs and in
+// index keys, so nothing else is allowed.
+func ValidSlug(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateWorkspace stores a new workspace and returns it with its ID set. It
+// returns ErrInvalid for a bad slug or negative quota, ErrConflict if the slug
+// is taken.
+func (s *Store) CreateWorkspace(w Workspace) (Workspace, error) {
+	if !ValidSlug(w.Slug) || w.StorageQuota < 0 {
+		return Workspace{}, fmt.Errorf("%w: workspace slug %q", ErrInvalid, w.Slug)
+	}
+	w.ID = NewID()
+	w.StorageUsed = 0
+	w.CreatedAt = s.now().UTC()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		slugs := tx.Bucket(bucketWorkspaceSlug)
+		if slugs.Get([]byte(w.Slug)) != nil {
+			return fmt.Errorf("workspace %q: %w", w.Slug, ErrConflict)
+		}
+		if err := slugs.Put([]byte(w.Slug), []byte(w.ID)); err != nil {
+			return err
+		}
+		return put(tx.Bucket(bucketWorkspaces), []byte(w.ID), w)
+	})
+	if err != nil {
+		return Workspace{}, err
+	}
+	return w, nil
+}
+
+// Workspace returns the workspace with the given ID, or ErrNotFound.
+func (s *Store) Workspace(id string) (Workspace, error) {
+	var w Workspace
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return get(tx.Bucket(bucketWorkspaces), []byte(id), &w)
+	})
+	return w, err
+}
+
+// WorkspaceBySlug returns the workspace with the given slug, or ErrNotFound.
+func (s *Store) WorkspaceBySlug(slug string) (Workspace, error) {
+	var w Workspace
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketWorkspaceSlug).Get([]byte(slug))
+		if id == nil {
+			return ErrNotFound
+		}
+		return get(tx.Bucket(bucketWorkspaces), id, &w)
+	})
+	return w, err
+}
+
+// Workspaces returns every workspace, ordered by slug.
+func (s *Store) Workspaces() ([]Workspace, error) {
+	var out []Workspace
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ws := tx.Bucket(bucketWorkspaces)
+		return tx.Bucket(bucketWorkspaceSlug).ForEach(func(_, id []byte) error {
+			var w Workspace
+			if err := get(ws, id, &w); err != nil {
+				return err
+			}
+			out = append(out, w)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// CreateProject stores a new project in an existing workspace. It returns
+// ErrNotFound if the workspace does not exist, ErrInvalid for a bad slug and
+// ErrConflict if the slug is taken in that workspace.
+func (s *Store) CreateProject(p Project) (Project, error) {
+	if !ValidSlug(p.Slug) {
+		return Project{}, fmt.Errorf("%w: project slug %q", ErrInvalid, p.Slug)
+	}
+	p.ID = NewID()
+	p.CreatedAt = s.now().UTC()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketWorkspaces).Get([]byte(p.WorkspaceID)) == nil {
+			return fmt.Errorf("workspace %s: %w", p.WorkspaceID, ErrNotFound)
+		}
+		slugs := tx.Bucket(bucketProjectSlug)
+		k := key(p.WorkspaceID, p.Slug)
+		if slugs.Get(k) != nil {
+			return fmt.Errorf("project %q: %w", p.Slug, ErrConflict)
+		}
+		if err := slugs.Put(k, []byte(p.ID)); err != nil {
+			return err
+		}
+		return put(tx.Bucket(bucketProjects), []byte(p.ID), p)
+	})
+	if err != nil {
+		return Project{}, err
+	}
+	return p, nil
+}
+
+// Project returns the project with the given ID, or ErrNotFound.
+func (s *Store) Project(id string) (Project, error) {
+	var p Project
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return get(tx.Bucket(bucketProjects), []byte(id), &p)
+	})
+	return p, err
+}
+
+// ProjectBySlug returns the project with the given slug in a workspace, or
+// ErrNotFound.
+func (s *Store) ProjectBySlug(workspaceID, slug string) (Project, error) {
+	var p Project
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketProjectSlug).Get(key(workspaceID, slug))
+		if id == nil {
+			return ErrNotFound
+		}
+		return get(tx.Bucket(bucketProjects), id, &p)
+	})
+	return p, err
+}
+
+// Projects returns the projects of a workspace, ordered by slug.
+func (s *Store) Projects(workspaceID string) ([]Project, error) {
+	var out []Project
+	err := s.db.View(func(tx *bolt.Tx) error {
+		projects := tx.Bucket(bucketProjects)
+		var err error
+		forEachPrefix(tx.Bucket(bucketProjectSlug), workspaceID, func(_, id []byte) bool {
+			var p Project
+			if err = get(projects, id, &p); err != nil {
+				return false
+			}
+			out = append(out, p)
+			return true
+		})
+		return err
+	})
+	return out, err
+}
