@@ -1,0 +1,258 @@
+// Package config reads Hangar's TOML configuration.
+//
+// Decoding happens in two steps: TOML into a struct of plain strings, then
+// each field is parsed by hand. That way every error names the file and the
+// key ("config.toml: signed_url_ttl: time: invalid duration \"soon\""), which
+// the TOML library's own type errors do not always do.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is Hangar's validated configuration.
+type Config struct {
+	Listen    string
+	PublicURL string // no trailing slash
+	DataDir   string
+	TLSCert   string
+	TLSKey    string
+
+	MaxUploadSize  int64 // bytes, per uploaded file
+	MaxRequestBody int64 // bytes, for JSON and form fields
+
+	SignedURLTTL     time.Duration
+	DownloadTokenTTL time.Duration
+	SessionTTL       time.Duration
+	ShutdownTimeout  time.Duration
+
+	TrustedProxies []netip.Prefix
+
+	LogLevel  slog.Level
+	LogFormat string // "text" or "json"
+}
+
+// Default returns the embedded default: what `hangar serve` runs on with no
+// configuration file.
+func Default() Config {
+	c, err := parse(defaultRaw(), "(default)")
+	if err != nil {
+		panic(err) // the defaults are constants
+	}
+	return c
+}
+
+type rawLog struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+type raw struct {
+	Listen           string   `toml:"listen"`
+	PublicURL        string   `toml:"public_url"`
+	DataDir          string   `toml:"data_dir"`
+	TLSCert          string   `toml:"tls_cert"`
+	TLSKey           string   `toml:"tls_key"`
+	MaxUploadSize    string   `toml:"max_upload_size"`
+	MaxRequestBody   string   `toml:"max_request_body"`
+	SignedURLTTL     string   `toml:"signed_url_ttl"`
+	DownloadTokenTTL string   `toml:"download_token_ttl"`
+	SessionTTL       string   `toml:"session_ttl"`
+	ShutdownTimeout  string   `toml:"shutdown_timeout"`
+	TrustedProxies   []string `toml:"trusted_proxies"`
+	Log              rawLog   `toml:"log"`
+}
+
+// defaultRaw holds the defaults in the same form as the file, so that
+// config.example.toml and this function say the same thing.
+func defaultRaw() raw {
+	return raw{
+		Listen:           "127.0.0.1:8080",
+		DataDir:          "./hangar-data",
+		MaxUploadSize:    "4GiB",
+		MaxRequestBody:   "1MiB",
+		SignedURLTTL:     "15m",
+		DownloadTokenTTL: "5m",
+		SessionTTL:       "12h",
+		ShutdownTimeout:  "30s",
+		Log:              rawLog{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads the TOML file at path over the defaults. Unknown keys, values
+// that do not parse and an unreadable file are errors that name the file and,
+// where there is one, the key.
+func Load(path string) (Config, error) {
+	r := defaultRaw()
+	md, err := toml.DecodeFile(path, &r)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return Config{}, fmt.Errorf("%s: %s", path, perr.ErrorWithPosition())
+		}
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if undec := md.Undecoded(); len(undec) > 0 {
+		keys := make([]string, len(undec))
+		for i, k := range undec {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("%s: unknown key %s", path, strings.Join(keys, ", "))
+	}
+	return parse(r, path)
+}
+
+func parse(r raw, file string) (Config, error) {
+	c := Config{
+		Listen:    r.Listen,
+		DataDir:   r.DataDir,
+		TLSCert:   r.TLSCert,
+		TLSKey:    r.TLSKey,
+		LogFormat: r.Log.Format,
+	}
+	fail := func(key string, err error) (Config, error) {
+		return Config{}, fmt.Errorf("%s: %s: %w", file, key, err)
+	}
+
+	if _, _, err := net.SplitHostPort(r.Listen); err != nil {
+		return fail("listen", err)
+	}
+	if r.DataDir == "" {
+		return fail("data_dir", errors.New("must not be empty"))
+	}
+	if (r.TLSCert == "") != (r.TLSKey == "") {
+		return fail("tls_cert", errors.New("tls_cert and tls_key must be set together"))
+	}
+	var err error
+	if c.PublicURL, err = publicURL(r.PublicURL, r.Listen, r.TLSCert != ""); err != nil {
+		return fail("public_url", err)
+	}
+	sizes := []struct {
+		key string
+		s   string
+		dst *int64
+	}{
+		{"max_upload_size", r.MaxUploadSize, &c.MaxUploadSize},
+		{"max_request_body", r.MaxRequestBody, &c.MaxRequestBody},
+	}
+	for _, f := range sizes {
+		if *f.dst, err = ParseSize(f.s); err != nil {
+			return fail(f.key, err)
+		}
+		if *f.dst <= 0 {
+			return fail(f.key, errors.New("must be positive"))
+		}
+	}
+	durations := []struct {
+		key string
+		s   string
+		dst *time.Duration
+	}{
+		{"signed_url_ttl", r.SignedURLTTL, &c.SignedURLTTL},
+		{"download_token_ttl", r.DownloadTokenTTL, &c.DownloadTokenTTL},
+		{"session_ttl", r.SessionTTL, &c.SessionTTL},
+		{"shutdown_timeout", r.ShutdownTimeout, &c.ShutdownTimeout},
+	}
+	for _, f := range durations {
+		if *f.dst, err = time.ParseDuration(f.s); err != nil {
+			return fail(f.key, err)
+		}
+		if *f.dst <= 0 {
+			return fail(f.key, errors.New("must be positive"))
+		}
+	}
+	for i, p := range r.TrustedProxies {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return fail(fmt.Sprintf("trusted_proxies[%d]", i), err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.Log.Level)); err != nil {
+		return fail("log.level", fmt.Errorf("%q is not one of debug, info, warn, error", r.Log.Level))
+	}
+	if r.Log.Format != "text" && r.Log.Format != "json" {
+		return fail("log.format", fmt.Errorf("%q is not text or json", r.Log.Format))
+	}
+	return c, nil
+}
+
+// publicURL returns the configured base URL without a trailing slash, or
+// derives one from the listen address.
+func publicURL(s, listen string, tls bool) (string, error) {
+	if s == "" {
+		host, port, _ := net.SplitHostPort(listen)
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			host = "localhost"
+		}
+		scheme := "http"
+		if tls {
+			scheme = "https"
+		}
+		return scheme + "://" + net.JoinHostPort(host, port), nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q must be an http or https URL with a host and no query", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// parsePrefix accepts a CIDR prefix or a single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	// Longest suffixes first, so that "GiB" is not read as "B".
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+	{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40},
+	{"b", 1},
+}
+
+// ParseSize parses a byte size such as "4GiB", "512MiB", "100MB" or "1024".
+// Binary (KiB, MiB, GiB, TiB) and decimal (KB, MB, GB, TB) units are case
+// insensitive; a bare K, M, G or T is binary, as in nginx.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q (want e.g. \"4GiB\", \"512MiB\", \"100MB\")", s)
+	}
+	if n > (1<<63-1)/mult {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n * mult, nil
+}
