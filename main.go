@@ -1,0 +1,151 @@
+// Command hangar is a self-hosted build distribution server: one binary, one
+// data directory, no external services.
+//
+// Exit status: 0 on success, 2 on a usage error, 1 on a runtime failure, each
+// failure explained in one line on stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"hangar/blob"
+	"hangar/config"
+	"hangar/server"
+	"hangar/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usageText = `Hangar: self-hosted build distribution.
+
+Usage:
+  hangar serve [-config FILE]   run the server (no FILE: embedded defaults,
+                                127.0.0.1:8080, data in ./hangar-data)
+  hangar version                print the version
+  hangar help                   print this help
+
+See config.example.toml for every setting.
+`
+
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit status. ctx ends the
+// server gracefully when it is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "hangar", version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "hangar: unknown command %q (try 'hangar help')\n", args[0])
+		return exitUsage
+	}
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hangar serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "TOML configuration `file` (default: embedded defaults)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hangar serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			fmt.Fprintf(stderr, "hangar: config %v\n", err)
+			return exitFailure
+		}
+	}
+	if err := serve(ctx, cfg, newLogger(cfg, stderr), stderr); err != nil {
+		fmt.Fprintf(stderr, "hangar: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve opens the data directory and runs the server until ctx is done.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	// The database comes first: its file lock makes this process the data
+	// directory's only owner before anything else (temp file cleanup above
+	// all) touches it.
+	st, err := store.Open(filepath.Join(cfg.DataDir, "hangar.db"), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+
+	token, err := st.Bootstrap()
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if token != "" {
+		// Printed once, outside the structured log, so that it does not end
+		// up in log shippers; only its hash is stored.
+		fmt.Fprintf(stderr, "\nFirst start: created the instance admin service account.\nadmin token: %s\nKeep it safe: it is shown only this once.\n\n", token)
+	}
+
+	srv, err := server.New(server.Options{Store: st, Blobs: blobs, Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("hangar listening", "version", version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
+	return srv.Serve(ctx, ln)
+}

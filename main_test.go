@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{nil, exitUsage, "", "Usage:"},
+		{[]string{"bogus"}, exitUsage, "", `unknown command "bogus"`},
+		{[]string{"version"}, exitOK, "hangar dev", ""},
+		{[]string{"help"}, exitOK, "hangar serve", ""},
+		{[]string{"serve", "-nope"}, exitUsage, "", "flag provided but not defined"},
+		{[]string{"serve", "extra"}, exitUsage, "", `unexpected argument "extra"`},
+		{[]string{"serve", "-config", "/nonexistent/hangar.toml"}, exitFailure, "", "/nonexistent/hangar.toml"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit code: got %d, want %d (stderr %q)", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Fatalf("got stdout %q, stderr %q; want %q, %q", stdout.String(), stderr.String(), tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestBadConfigIsOneLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hangar.toml")
+	os.WriteFile(path, []byte("signed_url_ttl = \"forever\"\n"), 0o600)
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "-config", path}, io.Discard, &stderr); code != exitFailure {
+		t.Fatalf("exit code: got %d, want %d", code, exitFailure)
+	}
+	msg := stderr.String()
+	if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, path) || !strings.Contains(msg, "signed_url_ttl") {
+		t.Fatalf("got %q, want one line naming the file and the key", msg)
+	}
+}
+
+// startServe runs `hangar serve` in-process on a free port and returns its
+// base URL, its stderr, and a stop function that returns the exit code.
+func startServe(t *testing.T, dataDir string) (string, *syncBuffer, func() int) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "hangar.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n", dataDir)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-config", cfg}, io.Discard, stderr) }()
+
+	addr := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := addr.FindStringSubmatch(stderr.String()); m != nil {
+			stop := func() int {
+				cancel()
+				select {
+				case code := <-done:
+					return code
+				case <-time.After(10 * time.Second):
+					t.Fatal("server did not stop")
+					return -1
+				}
+			}
+			return "http://" + m[1], stderr, stop
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestServeLifecycle(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	base, stderr, stop := startServe(t, data)
+
+	tokenLine := regexp.MustCompile(`(?m)^admin token: (hgr_\S+)$`)
+	m := tokenLine.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no admin token line on first start: %s", stderr.String())
+	}
+	token := m[1]
+
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// A second server on the same data directory fails fast and says why.
+	start := time.Now()
+	var second bytes.Buffer
+	cfg := filepath.Join(t.TempDir(), "second.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n", data)), 0o600)
+	code := run(context.Background(), []string{"serve", "-config", cfg}, io.Discard, &second)
+	if code != exitFailure || !strings.Contains(second.String(), "in use by another process") {
+		t.Fatalf("second serve: exit %d, stderr %q", code, second.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("second serve took %v to fail", d)
+	}
+
+	if code := stop(); code != exitOK {
+		t.Fatalf("graceful stop: exit %d, stderr %s", code, stderr.String())
+	}
+	if db, err := os.ReadFile(filepath.Join(data, "hangar.db")); err != nil || bytes.Contains(db, []byte(token)) {
+		t.Fatalf("database missing or holding the plain admin token (err %v)", err)
+	}
+
+	// A restart keeps the data and prints no new token.
+	base, stderr, stop = startServe(t, data)
+	if strings.Contains(stderr.String(), "admin token:") {
+		t.Fatal("admin token printed again on restart")
+	}
+	resp, err = http.Get(base + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz after restart: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if code := stop(); code != exitOK {
+		t.Fatalf("stop: exit %d", code)
+	}
+}

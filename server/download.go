@@ -1,0 +1,111 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"hangar/blob"
+	"hangar/store"
+)
+
+// SignedURL returns the absolute URL that downloads f until the signed URL
+// TTL runs out. The signature covers the decoded path, so it survives a proxy
+// that re-encodes the file name.
+func (s *Server) SignedURL(f store.File) string {
+	exp := s.now().Add(s.cfg.SignedURLTTL)
+	q := s.keys.Sign(http.MethodGet, "/dl/"+f.ID+"/"+f.Name, exp)
+	return s.cfg.PublicURL + "/dl/" + f.ID + "/" + url.PathEscape(f.Name) + "?" + q
+}
+
+// download serves a file through a signed URL: 403 for a URL that is not
+// valid now, 404 for a file that no longer exists even if the URL is, and
+// otherwise the bytes, with ranges, conditional requests and sendfile (see
+// logWriter) from http.ServeContent.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	if err := s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()); err != nil {
+		s.fail(w, r, errForbidden("the download URL is invalid or has expired"))
+		return
+	}
+	f, err := s.store.File(ps.ByName("fileId"))
+	if err != nil || f.Name != ps.ByName("fileName") {
+		s.fail(w, r, errNotFound("file"))
+		return
+	}
+	ref, err := blob.ParseRef(f.Checksum)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("file %s: %w", f.ID, err))
+		return
+	}
+	fh, err := s.blobs.Open(ref)
+	if errors.Is(err, blob.ErrNotFound) {
+		// Either the file was deleted since we read it (a 404), or its blob
+		// is lost from disk while the row remains, which fsck must report.
+		if _, serr := s.store.File(f.ID); errors.Is(serr, store.ErrNotFound) {
+			s.fail(w, r, errNotFound("file"))
+			return
+		}
+		s.fail(w, r, fmt.Errorf("blob of file %s missing from disk: %w", f.ID, err))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer fh.Close()
+
+	h := w.Header()
+	ctype := f.MimeType
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Disposition", contentDisposition(f.Name))
+	h.Set("ETag", `"`+f.Checksum+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	// The URL is a credential with an expiry: shared caches must not keep it.
+	h.Set("Cache-Control", "private, no-transform")
+	http.ServeContent(w, r, "", f.UpdatedAt, fh)
+}
+
+// contentDisposition returns an attachment header for any file name (RFC
+// 6266): a plain-ASCII filename= fallback with anything unsafe replaced by
+// '_', and the exact name as an RFC 5987 filename*= in percent-encoded UTF-8.
+// Quotes, backslashes and control characters (CR/LF above all) never reach
+// the header unencoded.
+func contentDisposition(name string) string {
+	var fallback, exact strings.Builder
+	for _, r := range name {
+		if r >= 0x20 && r < 0x7f && r != '"' && r != '\\' && r != '%' {
+			fallback.WriteRune(r)
+		} else {
+			fallback.WriteByte('_')
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if isAttrChar(c) {
+			exact.WriteByte(c)
+		} else {
+			fmt.Fprintf(&exact, "%%%02X", c)
+		}
+	}
+	v := `attachment; filename="` + fallback.String() + `"`
+	if exact.Len() != len(name) || fallback.String() != name {
+		v += "; filename*=UTF-8''" + exact.String()
+	}
+	return v
+}
+
+// isAttrChar reports whether c may appear unencoded in an RFC 5987 value.
+func isAttrChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$&+-.^_`|~", c) >= 0
+}

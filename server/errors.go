@@ -1,0 +1,129 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"hangar/blob"
+	"hangar/store"
+)
+
+// apiError is an answer to a failed request, in a form both dialects can
+// render: the workspace API writes {"error": Code, "message": Message}, the
+// organization API {"status": false, "error": {"code": OrgCode, "message":
+// Message}}.
+type apiError struct {
+	Status  int
+	Code    string
+	OrgCode int
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// Organization API codes. The first four are the seed's own; the others
+// follow its numbering for answers the seed does not list.
+const (
+	orgNotFound     = 3001 // "Entity not found"
+	orgNoAuth       = 4002 // "No auth token"
+	orgTokenExpired = 4005 // "Token Expired"
+	orgNotProcessed = 5014 // "Build Not Processed"
+	orgBadRequest   = 4000
+	orgForbidden    = 4003
+	orgConflict     = 4009
+	orgTooLarge     = 4013
+	orgRateLimited  = 4029
+	orgInternal     = 5000
+	orgNoSpace      = 5007
+)
+
+func errNotFound(what string) *apiError {
+	return &apiError{http.StatusNotFound, "NOT_FOUND", orgNotFound, what + " not found"}
+}
+
+func errBadRequest(msg string) *apiError {
+	return &apiError{http.StatusBadRequest, "BAD_REQUEST", orgBadRequest, msg}
+}
+
+func errForbidden(msg string) *apiError {
+	return &apiError{http.StatusForbidden, "FORBIDDEN", orgForbidden, msg}
+}
+
+var errInternal = &apiError{http.StatusInternalServerError, "INTERNAL", orgInternal, "internal error"}
+
+// toAPIError maps any error to its answer. Errors it does not know are
+// internal: the client is told only "internal error".
+func toAPIError(err error) (*apiError, bool) {
+	var ae *apiError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae, true
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, blob.ErrNotFound):
+		return &apiError{http.StatusNotFound, "NOT_FOUND", orgNotFound, "Entity not found"}, true
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{http.StatusConflict, "CONFLICT", orgConflict, err.Error()}, true
+	case errors.Is(err, store.ErrInvalid):
+		return errBadRequest(err.Error()), true
+	case errors.Is(err, store.ErrTokenExpired):
+		return &apiError{http.StatusUnauthorized, "TOKEN_EXPIRED", orgTokenExpired, "Token Expired"}, true
+	case errors.Is(err, store.ErrQuotaExceeded):
+		return &apiError{http.StatusInsufficientStorage, "QUOTA_EXCEEDED", orgNoSpace, err.Error()}, true
+	case errors.Is(err, blob.ErrTooLarge), errors.As(err, &tooBig):
+		return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, "upload exceeds the size limit"}, true
+	case errors.Is(err, blob.ErrNoSpace):
+		return &apiError{http.StatusInsufficientStorage, "INSUFFICIENT_STORAGE", orgNoSpace, "the server is out of disk space"}, true
+	}
+	return errInternal, false
+}
+
+// fail writes err as the answer to r, in the dialect of r's route: paths
+// under /v1/ are the organization API, everything else the workspace API.
+// Internal errors are logged with their detail.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ae, known := toAPIError(err)
+	if !known {
+		s.log.Error("request failed", "method", r.Method, "route", routeOf(w), "err", err)
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hangar"`)
+	}
+	if isOrgDialect(r) {
+		writeJSON(w, ae.Status, orgEnvelope{Status: false, Error: &orgError{Code: ae.OrgCode, Message: ae.Message}})
+		return
+	}
+	writeJSON(w, ae.Status, workspaceError{Error: ae.Code, Message: ae.Message})
+}
+
+func isOrgDialect(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/v1/") }
+
+type workspaceError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+type orgError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// orgEnvelope is every organization API answer: data on success, error on
+// failure.
+type orgEnvelope struct {
+	Status bool      `json:"status"`
+	Data   any       `json:"data,omitempty"`
+	Error  *orgError `json:"error,omitempty"`
+}
+
+// writeJSON writes v as the JSON body with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// logWriter records what a handler answered, for the request log.
+//
+// It implements io.ReaderFrom by handing the copy to the real writer: without
+// that, io.Copy inside http.ServeContent would see only Write and net/http
+// could not use sendfile for downloads.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	route  string // the route pattern, set by the router's handler
+	secret bool   // the path itself is a credential: log the pattern only
+}
+
+// Removing ReadFrom would silently turn sendfile off: keep this line.
+var _ io.ReaderFrom = (*logWriter)(nil)
+
+func (lw *logWriter) WriteHeader(code int) {
+	if lw.status == 0 {
+		lw.status = code
+	}
+	lw.ResponseWriter.WriteHeader(code)
+}
+
+func (lw *logWriter) Write(p []byte) (int, error) {
+	if lw.status == 0 {
+		lw.status = http.StatusOK
+	}
+	n, err := lw.ResponseWriter.Write(p)
+	lw.bytes += int64(n)
+	return n, err
+}
+
+func (lw *logWriter) ReadFrom(r io.Reader) (int64, error) {
+	if lw.status == 0 {
+		lw.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := lw.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else { // HTTP/2 has no sendfile path
+		n, err = io.Copy(struct{ io.Writer }{lw.ResponseWriter}, r)
+	}
+	lw.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// flushing) through the wrapper.
+func (lw *logWriter) Unwrap() http.ResponseWriter { return lw.ResponseWriter }
+
+func (lw *logWriter) Flush() {
+	if f, ok := lw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// logRequests logs one line per request. The query string is never logged
+// (signed URLs carry their signature there), nor the Authorization header,
+// nor the path of routes whose path holds a credential.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		lw := &logWriter{ResponseWriter: w}
+		next.ServeHTTP(lw, r)
+		path := r.URL.Path
+		if lw.secret {
+			path = lw.route
+		}
+		status := lw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method),
+			slog.String("path", path),
+			slog.String("route", lw.route),
+			slog.Int("status", status),
+			slog.Int64("bytes", lw.bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client", s.clientIP(r).String()),
+		)
+	})
+}
+
+// routeOf returns the route pattern that handled the request, if known.
+func routeOf(w http.ResponseWriter) string {
+	if lw, ok := w.(*logWriter); ok {
+		return lw.route
+	}
+	return ""
+}
+
+// routeFlags say how a route's requests are treated before its handler runs.
+type routeFlags uint8
+
+const (
+	// secretPath: the path holds a credential (a download token); the log
+	// shows the route pattern instead.
+	secretPath routeFlags = 1 << iota
+	// upload: the body may be as large as max_upload_size (the handler
+	// enforces the exact limit per file); other bodies get max_request_body.
+	upload
+)
+
+// wrap prepares a route's handler: it tells the request log the pattern and
+// caps the request body.
+func (s *Server) wrap(pattern string, flags routeFlags, h httprouter.Handle) httprouter.Handle {
+	limit := s.cfg.MaxRequestBody
+	if flags&upload != 0 {
+		// Multipart framing and form fields come on top of the file itself.
+		limit = s.cfg.MaxUploadSize + s.cfg.MaxRequestBody
+	}
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		if lw, ok := w.(*logWriter); ok {
+			lw.route, lw.secret = pattern, flags&secretPath != 0
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		h(w, r, ps)
+	}
+}
+
+// clientIP returns the address of the client: the peer, or, when the peer is
+// a trusted proxy, the right-most address in X-Forwarded-For that is not
+// itself a trusted proxy. Left-most entries are whatever the client claimed
+// and are never believed.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer
+			}
+			if a = a.Unmap(); !s.trusted(a) {
+				return a
+			}
+		}
+	}
+	return peer
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,123 @@
+// Package server is Hangar's HTTP front: the route table, the handlers of
+// both API dialects, authentication, and delivery through signed URLs.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"hangar/blob"
+	"hangar/config"
+	"hangar/store"
+	"hangar/urlsign"
+)
+
+// Server serves Hangar's HTTP API. Create it with New.
+type Server struct {
+	store *store.Store
+	blobs *blob.Store
+	cfg   config.Config
+	log   *slog.Logger
+	now   func() time.Time
+	keys  *urlsign.Keyring
+
+	handler http.Handler
+}
+
+// Options are New's dependencies. Store, Blobs and Config are required.
+type Options struct {
+	Store  *store.Store
+	Blobs  *blob.Store
+	Config config.Config
+	Logger *slog.Logger     // default: slog.Default()
+	Now    func() time.Time // default: time.Now
+}
+
+// New returns a server over an open store and blob directory. It loads the
+// URL signing keys, creating the first one on a new database.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	stored, err := o.Store.SigningKeys()
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	keys := make([]urlsign.Key, len(stored))
+	for i, k := range stored {
+		keys[i] = urlsign.Key{ID: k.ID, Secret: k.Secret}
+	}
+	s := &Server{
+		store: o.Store,
+		blobs: o.Blobs,
+		cfg:   o.Config,
+		log:   o.Logger,
+		now:   o.Now,
+		keys:  urlsign.NewKeyring(keys),
+	}
+	s.handler = s.logRequests(s.routes())
+	return s, nil
+}
+
+// ServeHTTP makes the server usable with httptest.NewServer.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// Serve accepts connections on ln until ctx is done, then shuts down
+// gracefully: it stops accepting, lets running requests finish for up to the
+// configured shutdown timeout, and returns. It serves TLS when the config
+// names a certificate.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler: s,
+		// Slow headers are an attack; slow bodies are a 4 GiB upload over
+		// Wi-Fi. So only the header read has a deadline, and idle keep-alive
+		// connections are closed.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS key pair: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		if hs.TLSConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "") // ServeTLS, not a TLS listener: it enables HTTP/2
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
