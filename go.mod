@@ -9,3 +9,5 @@ require go.etcd.io/bbolt v1.5.0
 require github.com/BurntSushi/toml v1.6.0
 
 require github.com/julienschmidt/httprouter v1.3.0
+
+require golang.org/x/crypto v0.58.0

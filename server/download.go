@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/julienschmidt/httprouter"
-
 	"hangar/blob"
 	"hangar/store"
 )
@@ -26,13 +24,13 @@ func (s *Server) SignedURL(f store.File) string {
 // valid now, 404 for a file that no longer exists even if the URL is, and
 // otherwise the bytes, with ranges, conditional requests and sendfile (see
 // logWriter) from http.ServeContent.
-func (s *Server) download(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()); err != nil {
 		s.fail(w, r, errForbidden("the download URL is invalid or has expired"))
 		return
 	}
-	f, err := s.store.File(ps.ByName("fileId"))
-	if err != nil || f.Name != ps.ByName("fileName") {
+	f, err := s.store.File(c.params.ByName("fileId"))
+	if err != nil || f.Name != c.params.ByName("fileName") {
 		s.fail(w, r, errNotFound("file"))
 		return
 	}

@@ -1,7 +1,7 @@
 package server
 
 import (
-	"encoding/json"
+	"fmt"
 	"errors"
 	"net/http"
 	"strings"
@@ -39,6 +39,15 @@ const (
 	orgNoSpace      = 5007
 )
 
+// orgSeedMessages are the messages the organization seed gives its codes;
+// answers with these codes use them verbatim, as scripts may match on them.
+var orgSeedMessages = map[int]string{
+	orgNotFound:     "Entity not found",
+	orgNoAuth:       "No auth token",
+	orgTokenExpired: "Token Expired",
+	orgNotProcessed: "Build Not Processed",
+}
+
 func errNotFound(what string) *apiError {
 	return &apiError{http.StatusNotFound, "NOT_FOUND", orgNotFound, what + " not found"}
 }
@@ -51,7 +60,14 @@ func errForbidden(msg string) *apiError {
 	return &apiError{http.StatusForbidden, "FORBIDDEN", orgForbidden, msg}
 }
 
-var errInternal = &apiError{http.StatusInternalServerError, "INTERNAL", orgInternal, "internal error"}
+var (
+	errInternal     = &apiError{http.StatusInternalServerError, "INTERNAL", orgInternal, "internal error"}
+	errUnauthorized = &apiError{http.StatusUnauthorized, "UNAUTHORIZED", orgNoAuth, "a valid bearer token is required"}
+)
+
+func errNoPermission(p fmt.Stringer) *apiError {
+	return errForbidden("this token lacks the " + p.String() + " permission")
+}
 
 // toAPIError maps any error to its answer. Errors it does not know are
 // internal: the client is told only "internal error".
@@ -91,7 +107,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hangar"`)
 	}
 	if isOrgDialect(r) {
-		writeJSON(w, ae.Status, orgEnvelope{Status: false, Error: &orgError{Code: ae.OrgCode, Message: ae.Message}})
+		msg := ae.Message
+		if seed, ok := orgSeedMessages[ae.OrgCode]; ok {
+			msg = seed
+		}
+		writeJSON(w, ae.Status, orgEnvelope{Status: false, Error: &orgError{Code: ae.OrgCode, Message: msg}})
 		return
 	}
 	writeJSON(w, ae.Status, workspaceError{Error: ae.Code, Message: ae.Message})
@@ -115,15 +135,4 @@ type orgEnvelope struct {
 	Status bool      `json:"status"`
 	Data   any       `json:"data,omitempty"`
 	Error  *orgError `json:"error,omitempty"`
-}
-
-// writeJSON writes v as the JSON body with the given status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
 }

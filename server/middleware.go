@@ -121,9 +121,9 @@ const (
 	upload
 )
 
-// wrap prepares a route's handler: it tells the request log the pattern and
-// caps the request body.
-func (s *Server) wrap(pattern string, flags routeFlags, h httprouter.Handle) httprouter.Handle {
+// wrap prepares a route's handler: it tells the request log the pattern,
+// caps the request body, and applies the route's access rule.
+func (s *Server) wrap(pattern string, flags routeFlags, a access, h handler) httprouter.Handle {
 	limit := s.cfg.MaxRequestBody
 	if flags&upload != 0 {
 		// Multipart framing and form fields come on top of the file itself.
@@ -134,7 +134,12 @@ func (s *Server) wrap(pattern string, flags routeFlags, h httprouter.Handle) htt
 			lw.route, lw.secret = pattern, flags&secretPath != 0
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		h(w, r, ps)
+		c := &call{params: ps}
+		if err := s.authorize(r, a, c); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h(w, r, c)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"hangar/auth"
 	"hangar/blob"
 	"hangar/config"
 	"hangar/store"
@@ -27,6 +28,14 @@ type Server struct {
 	now   func() time.Time
 	keys  *urlsign.Keyring
 
+	hasher *auth.Hasher
+	// dummyHash is verified when a login names an unknown user, so that
+	// the answer takes as long as for a wrong password.
+	dummyHash    string
+	loginPerIP   auth.Limiter
+	loginPerUser auth.Limiter
+	tokenUse     tokenUse
+
 	handler http.Handler
 }
 
@@ -37,7 +46,16 @@ type Options struct {
 	Config config.Config
 	Logger *slog.Logger     // default: slog.Default()
 	Now    func() time.Time // default: time.Now
+	// Hasher hashes passwords; default: auth.DefaultParams, two at a time.
+	Hasher *auth.Hasher
 }
+
+// Login attempts allowed before 429: per client IP, 10 at once then one
+// every 6 s; per username, 5 at once then one every 12 s.
+var (
+	loginPerIP   = auth.Limiter{Burst: 10, Every: 6 * time.Second}
+	loginPerUser = auth.Limiter{Burst: 5, Every: 12 * time.Second}
+)
 
 // New returns a server over an open store and blob directory. It loads the
 // URL signing keys, creating the first one on a new database.
@@ -47,6 +65,13 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Hasher == nil {
+		o.Hasher = auth.NewHasher(auth.DefaultParams, 2)
+	}
+	dummy, err := o.Hasher.Hash(context.Background(), auth.NewPassword())
+	if err != nil {
+		return nil, err
 	}
 	stored, err := o.Store.SigningKeys()
 	if err != nil {
@@ -63,6 +88,11 @@ func New(o Options) (*Server, error) {
 		log:   o.Logger,
 		now:   o.Now,
 		keys:  urlsign.NewKeyring(keys),
+
+		hasher:       o.Hasher,
+		dummyHash:    dummy,
+		loginPerIP:   auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
+		loginPerUser: auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
 	}
 	s.handler = s.logRequests(s.routes())
 	return s, nil
@@ -96,6 +126,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		s.flushTokenUseEvery(flushCtx, tokenUseFlushEvery)
+	}()
+	defer func() {
+		stopFlush()
+		<-flushed
+	}()
+
 	errc := make(chan error, 1)
 	go func() {
 		if hs.TLSConfig != nil {
@@ -120,4 +161,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// flushTokenUseEvery writes token last-used times periodically until ctx is
+// done, then once more.
+func (s *Server) flushTokenUseEvery(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			if err := s.FlushTokenUse(); err != nil {
+				s.log.Error("record token use", "err", err)
+			}
+			return
+		}
+		if err := s.FlushTokenUse(); err != nil {
+			s.log.Error("record token use", "err", err)
+		}
+	}
 }

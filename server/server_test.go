@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"hangar/auth"
 	"hangar/blob"
 	"hangar/config"
 	"hangar/server"
@@ -31,6 +32,8 @@ type env struct {
 	blobs *blob.Store
 	build store.Build
 	logs  *syncBuffer
+
+	hasher *auth.Hasher
 
 	mu  sync.Mutex
 	now time.Time
@@ -53,10 +56,18 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newEnv(t *testing.T) *env {
+// cheapHasher keeps password hashing fast in tests; the format and checks
+// are the same at any cost.
+func cheapHasher() *auth.Hasher { return auth.NewHasher(auth.Params{Time: 1, Memory: 64, Threads: 1}, 4) }
+
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with a chance to change the config first.
+func newEnvWith(t *testing.T, configure func(*config.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{})
+	e := &env{t: t, logs: &syncBuffer{}, now: time.Now()}
+	st, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{Now: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +76,19 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: st, blobs: blobs, logs: &syncBuffer{}, now: time.Now()}
+	e.store, e.blobs = st, blobs
 
 	var h http.Handler
 	e.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(e.ts.Close)
 	cfg := config.Default()
 	cfg.PublicURL = e.ts.URL
+	if configure != nil {
+		configure(&cfg)
+	}
+	e.hasher = cheapHasher()
 	e.srv, err = server.New(server.Options{
+		Hasher: e.hasher,
 		Store:  st,
 		Blobs:  blobs,
 		Config: cfg,

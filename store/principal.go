@@ -1,23 +1,17 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-)
-
-// Roles a user or service account can hold in a workspace.
-const (
-	RoleViewer    = "viewer"
-	RoleCI        = "ci"
-	RoleDeveloper = "developer"
-	RoleAdmin     = "admin"
 )
 
 // User is a person who logs in with a password.
@@ -26,7 +20,7 @@ type User struct {
 	Username     string            `json:"username"`
 	PasswordHash string            `json:"passwordHash"` // encoded argon2id, parameters included
 	Admin        bool              `json:"admin"`        // instance admin
-	Memberships  map[string]string `json:"memberships"`  // workspace ID → role
+	Memberships  map[string]string `json:"memberships"`  // workspace ID → role (see package auth)
 	CreatedAt    time.Time         `json:"createdAt"`
 }
 
@@ -57,6 +51,10 @@ type Token struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	ExpiresAt  time.Time `json:"expiresAt"` // zero: never
 	LastUsedAt time.Time `json:"lastUsedAt"`
+
+	// Hash is the SHA-256 of the plain token: the token's key, set by
+	// lookups. It is not secret, but is not sent to clients either.
+	Hash []byte `json:"-"`
 }
 
 // TokenPrefix begins every token Hangar issues, so that secret scanners and
@@ -202,12 +200,14 @@ func putToken(tx *bolt.Tx, plain string, t Token) error {
 // that could leak timing.
 func (s *Store) TokenByPlain(plain string) (Token, error) {
 	var t Token
+	h := hashToken(plain)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return get(tx.Bucket(bucketTokens), hashToken(plain), &t)
+		return get(tx.Bucket(bucketTokens), h, &t)
 	})
 	if err != nil {
 		return Token{}, err
 	}
+	t.Hash = h
 	if !t.ExpiresAt.IsZero() && !s.now().Before(t.ExpiresAt) {
 		return Token{}, ErrTokenExpired
 	}
@@ -225,6 +225,7 @@ func (s *Store) Tokens(ownerID string) ([]Token, error) {
 			if err = get(tokens, h, &t); err != nil {
 				return false
 			}
+			t.Hash = bytes.Clone(h)
 			out = append(out, t)
 			return true
 		})
@@ -233,20 +234,93 @@ func (s *Store) Tokens(ownerID string) ([]Token, error) {
 	return out, err
 }
 
-// RevokeToken deletes an owner's token with the given prefix. It returns
-// ErrNotFound if there is none.
+// AllTokens returns every API token (not download tokens), in no
+// particular order.
+func (s *Store) AllTokens() ([]Token, error) {
+	var out []Token
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		return b.ForEach(func(h, _ []byte) error {
+			var t Token
+			if err := get(b, h, &t); err != nil {
+				return err
+			}
+			t.Hash = bytes.Clone(h)
+			out = append(out, t)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// RevokeToken deletes an owner's token with the given prefix. Revocation is
+// effective at once: every request looks its token up. It returns
+// ErrNotFound if the owner has no such token.
 func (s *Store) RevokeToken(ownerID, prefix string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		idx := tx.Bucket(bucketOwnerTokens)
-		k := key(ownerID, prefix)
-		h := idx.Get(k)
-		if h == nil {
-			return ErrNotFound
+		return revokeToken(tx, ownerID, prefix)
+	})
+}
+
+func revokeToken(tx *bolt.Tx, ownerID, prefix string) error {
+	idx := tx.Bucket(bucketOwnerTokens)
+	k := key(ownerID, prefix)
+	h := idx.Get(k)
+	if h == nil {
+		return ErrNotFound
+	}
+	if err := tx.Bucket(bucketTokens).Delete(h); err != nil {
+		return err
+	}
+	return idx.Delete(k)
+}
+
+// RevokeTokenByPrefix deletes the token with the given visible prefix,
+// whoever owns it, and returns it. It returns ErrNotFound if there is none.
+func (s *Store) RevokeTokenByPrefix(prefix string) (Token, error) {
+	var found Token
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		c := b.Cursor()
+		for h, v := c.First(); h != nil; h, v = c.Next() {
+			var t Token
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			if t.Prefix == prefix {
+				found = t
+				return revokeToken(tx, t.OwnerID, prefix)
+			}
 		}
-		if err := tx.Bucket(bucketTokens).Delete(h); err != nil {
-			return err
+		return ErrNotFound
+	})
+	return found, err
+}
+
+// TouchTokens records when tokens were last used, in one transaction, keyed
+// by token hash. Tokens revoked meanwhile are skipped. Callers batch these so
+// that authenticating a request never costs a write.
+func (s *Store) TouchTokens(lastUsed map[string]time.Time) error {
+	if len(lastUsed) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTokens)
+		for h, at := range lastUsed {
+			var t Token
+			if err := get(b, []byte(h), &t); err == ErrNotFound {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if at.After(t.LastUsedAt) {
+				t.LastUsedAt = at.UTC()
+				if err := put(b, []byte(h), t); err != nil {
+					return err
+				}
+			}
 		}
-		return idx.Delete(k)
+		return nil
 	})
 }
 
@@ -279,63 +353,136 @@ func (s *Store) Bootstrap() (string, error) {
 	return plain, nil
 }
 
-// SigningKey is an HMAC key for signed download URLs.
-type SigningKey struct {
-	ID        string    `json:"id"`
-	Secret    []byte    `json:"secret"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-// SigningKeys returns the stored signing keys, creating the first one if
-// there is none, newest first.
-func (s *Store) SigningKeys() ([]SigningKey, error) {
-	var keys []SigningKey
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSigningKeys)
-		if k, _ := b.Cursor().First(); k == nil {
-			if _, err := addSigningKey(tx, s.now()); err != nil {
+// Users returns every user, ordered by username.
+func (s *Store) Users() ([]User, error) {
+	var out []User
+	err := s.db.View(func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		return tx.Bucket(bucketUsernames).ForEach(func(_, id []byte) error {
+			var u User
+			if err := get(users, id, &u); err != nil {
 				return err
 			}
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var sk SigningKey
-			if err := get(b, k, &sk); err != nil {
-				return err
-			}
-			keys = append(keys, sk)
+			out = append(out, u)
 			return nil
 		})
 	})
-	// Key IDs are time-ordered: reverse for newest first.
-	for i, j := 0, len(keys)-1; i < j; i, j = i+1, j-1 {
-		keys[i], keys[j] = keys[j], keys[i]
-	}
-	return keys, err
+	return out, err
 }
 
-// RotateSigningKey adds a new signing key, which SigningKeys then lists
-// first. Older keys stay valid so that URLs already handed out keep working
-// until they expire.
-func (s *Store) RotateSigningKey() (SigningKey, error) {
-	var sk SigningKey
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		sk, err = addSigningKey(tx, s.now())
-		return err
+// SetPassword replaces a user's password hash and revokes the user's
+// sessions, in one transaction. It returns ErrNotFound for an unknown user.
+func (s *Store) SetPassword(userID, passwordHash string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		var u User
+		if err := get(users, []byte(userID), &u); err != nil {
+			return err
+		}
+		u.PasswordHash = passwordHash
+		if err := put(users, []byte(userID), u); err != nil {
+			return err
+		}
+		return revokeAllTokens(tx, userID)
 	})
-	return sk, err
 }
 
-func addSigningKey(tx *bolt.Tx, now time.Time) (SigningKey, error) {
-	sk := SigningKey{Secret: make([]byte, 32), CreatedAt: now.UTC()}
-	rand.Read(sk.Secret)
-	// A short, sortable ID: kids appear in every signed URL.
-	var r [2]byte
-	rand.Read(r[:])
-	sk.ID = fmt.Sprintf("%x%x", uint64(now.Unix()), r)
-	b := tx.Bucket(bucketSigningKeys)
-	if b.Get([]byte(sk.ID)) != nil {
-		return SigningKey{}, fmt.Errorf("signing key %s: %w", sk.ID, ErrConflict)
+func revokeAllTokens(tx *bolt.Tx, ownerID string) error {
+	var prefixes []string
+	forEachPrefix(tx.Bucket(bucketOwnerTokens), ownerID, func(prefix, _ []byte) bool {
+		prefixes = append(prefixes, string(prefix))
+		return true
+	})
+	for _, p := range prefixes {
+		if err := revokeToken(tx, ownerID, p); err != nil {
+			return err
+		}
 	}
-	return sk, put(b, []byte(sk.ID), sk)
+	return nil
+}
+
+// ServiceAccounts returns every service account, in ID order.
+func (s *Store) ServiceAccounts() ([]ServiceAccount, error) {
+	var out []ServiceAccount
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketServiceAccts)
+		return b.ForEach(func(k, _ []byte) error {
+			var sa ServiceAccount
+			if err := get(b, k, &sa); err != nil {
+				return err
+			}
+			out = append(out, sa)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DeleteServiceAccount deletes a service account and all its tokens in one
+// transaction. It returns ErrNotFound if there is no such account.
+func (s *Store) DeleteServiceAccount(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketServiceAccts)
+		if b.Get([]byte(id)) == nil {
+			return ErrNotFound
+		}
+		if err := revokeAllTokens(tx, id); err != nil {
+			return err
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+// Member kinds for SetMembership.
+const (
+	MemberUser           = "user"
+	MemberServiceAccount = "service-account"
+)
+
+// SetMembership gives a user or service account a role in a workspace; an
+// empty role removes the membership. It returns ErrNotFound if the member or
+// the workspace does not exist, ErrInvalid for an unknown kind. Roles are not
+// checked here: package auth knows them.
+func (s *Store) SetMembership(kind, memberID, workspaceID, role string) error {
+	var bucket []byte
+	switch kind {
+	case MemberUser:
+		bucket = bucketUsers
+	case MemberServiceAccount:
+		bucket = bucketServiceAccts
+	default:
+		return fmt.Errorf("%w: member kind %q", ErrInvalid, kind)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketWorkspaces).Get([]byte(workspaceID)) == nil {
+			return fmt.Errorf("workspace %s: %w", workspaceID, ErrNotFound)
+		}
+		b := tx.Bucket(bucket)
+		// Users and service accounts share the memberships field; decode
+		// only what is needed to change it and keep the rest as it is.
+		var m map[string]json.RawMessage
+		if err := get(b, []byte(memberID), &m); err != nil {
+			return fmt.Errorf("%s %s: %w", kind, memberID, err)
+		}
+		var ms map[string]string
+		if raw, ok := m["memberships"]; ok && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &ms); err != nil {
+				return err
+			}
+		}
+		if ms == nil {
+			ms = map[string]string{}
+		}
+		if role == "" {
+			delete(ms, workspaceID)
+		} else {
+			ms[workspaceID] = role
+		}
+		raw, err := json.Marshal(ms)
+		if err != nil {
+			return err
+		}
+		m["memberships"] = raw
+		return put(b, []byte(memberID), m)
+	})
 }

@@ -1,0 +1,147 @@
+// Package auth holds Hangar's authentication and authorization rules that do
+// not depend on storage: password hashing, roles and their permissions, and
+// the login rate limiter.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are argon2id's cost parameters. They are stored with every hash, so
+// raising them later does not invalidate existing passwords.
+type Params struct {
+	Time    uint32 // passes
+	Memory  uint32 // KiB
+	Threads uint8
+}
+
+// DefaultParams cost about 0.1 s and 64 MiB per hash on the 2-core machine
+// Hangar is developed on (BenchmarkHashDefault), above OWASP's minimum
+// (19 MiB, 2 passes).
+var DefaultParams = Params{Time: 3, Memory: 64 << 10, Threads: 2}
+
+// ErrMalformedHash is returned by Verify for a stored hash it cannot read.
+var ErrMalformedHash = errors.New("auth: malformed password hash")
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+// Hasher hashes and verifies passwords with argon2id. It bounds how many
+// hashes run at once: each holds Params.Memory of RAM, and a burst of logins
+// must not exhaust the machine.
+type Hasher struct {
+	params      Params
+	slots       chan struct{}
+	derivations atomic.Uint64
+}
+
+// Derivations returns how many argon2id derivations have run: a check that
+// every login path pays the same cost, unknown users included.
+func (h *Hasher) Derivations() uint64 { return h.derivations.Load() }
+
+// NewHasher returns a hasher that creates hashes with p and runs at most
+// concurrent hashes at a time (at least 1).
+func NewHasher(p Params, concurrent int) *Hasher {
+	return &Hasher{params: p, slots: make(chan struct{}, max(concurrent, 1))}
+}
+
+// Hash returns the encoded argon2id hash of password:
+// $argon2id$v=19$m=65536,t=3,p=2$<salt>$<key> (unpadded standard base64).
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	salt := make([]byte, saltLen)
+	rand.Read(salt)
+	key, err := h.derive(ctx, password, salt, h.params)
+	if err != nil {
+		return "", err
+	}
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		h.params.Memory, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify reports whether password matches the encoded hash, comparing in
+// constant time with the parameters stored in the hash. It returns
+// ErrMalformedHash for an unreadable hash, or ctx's error.
+func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, error) {
+	p, salt, want, err := decode(encoded)
+	if err != nil {
+		return false, err
+	}
+	got, err := h.derive(ctx, password, salt, p)
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Params) ([]byte, error) {
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-h.slots }()
+	h.derivations.Add(1)
+	return argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, keyLen), nil
+}
+
+func decode(encoded string) (Params, []byte, []byte, error) {
+	parts := strings.Split(encoded, "$")
+	// "", "argon2id", "v=19", "m=…,t=…,p=…", salt, key
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	var p Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil ||
+		p.Time == 0 || p.Memory == 0 || p.Threads == 0 || p.Memory > 4<<20 {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	key, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	return p, salt, key, nil
+}
+
+// NewPassword returns a random password of 128 bits, for accounts created
+// without one; it is shown once.
+func NewPassword() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Password length limits. The upper one bounds the work a login costs.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
+)
+
+// ErrWeakPassword is returned by CheckPassword.
+var ErrWeakPassword = fmt.Errorf("password must be %d to %d bytes long", MinPasswordLen, MaxPasswordLen)
+
+// CheckPassword returns ErrWeakPassword for a password that is too short or
+// too long.
+func CheckPassword(pw string) error {
+	if len(pw) < MinPasswordLen || len(pw) > MaxPasswordLen {
+		return ErrWeakPassword
+	}
+	return nil
+}

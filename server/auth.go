@@ -1,0 +1,221 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"hangar/auth"
+	"hangar/store"
+)
+
+// principal is who a request's bearer token speaks for.
+type principal struct {
+	token       store.Token
+	kind        string // store.TokenSession, TokenServiceAccount or TokenApp
+	id          string // user, service account, or (app tokens) project ID
+	name        string
+	admin       bool              // instance admin
+	memberships map[string]string // workspace ID → role
+	// App tokens only: the one project they may upload to, and its workspace.
+	projectID, workspaceID string
+}
+
+// permissions returns what p may do in a workspace (and, when projectID is
+// set, one of its projects), and whether p may know that the workspace or
+// project exists at all. Requests for resources p cannot see get 404, not
+// 403, so that tokens cannot probe for other teams' slugs.
+func (p *principal) permissions(workspaceID, projectID string) (auth.Permission, bool) {
+	if p.admin {
+		return auth.All, true
+	}
+	if p.kind == store.TokenApp {
+		switch {
+		case workspaceID != p.workspaceID:
+			return 0, false
+		case projectID == "":
+			return 0, true // its own workspace: visible, nothing allowed
+		case projectID != p.projectID:
+			return 0, false
+		}
+		return auth.BuildCreate, true
+	}
+	role, ok := p.memberships[workspaceID]
+	if !ok {
+		return 0, false
+	}
+	perms, _ := auth.RolePermissions(role)
+	return perms, true
+}
+
+// authenticate resolves the request's bearer token. Any failure (no header,
+// another scheme, unknown, revoked or expired token, vanished owner) is the
+// same 401: the client learns nothing about which tokens exist.
+func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	scheme, plain, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(plain, store.TokenPrefix) {
+		return nil, errUnauthorized
+	}
+	tok, err := s.store.TokenByPlain(strings.TrimSpace(plain))
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &principal{token: tok, kind: tok.Kind, id: tok.OwnerID}
+	switch tok.Kind {
+	case store.TokenSession:
+		u, err := s.store.User(tok.OwnerID)
+		if err != nil {
+			return nil, ownerErr(err)
+		}
+		p.name, p.admin, p.memberships = u.Username, u.Admin, u.Memberships
+	case store.TokenServiceAccount:
+		sa, err := s.store.ServiceAccount(tok.OwnerID)
+		if err != nil {
+			return nil, ownerErr(err)
+		}
+		p.name, p.admin, p.memberships = sa.Name, sa.Admin, sa.Memberships
+	case store.TokenApp:
+		proj, err := s.store.Project(tok.OwnerID)
+		if err != nil {
+			return nil, ownerErr(err)
+		}
+		p.name, p.projectID, p.workspaceID = tok.Name, proj.ID, proj.WorkspaceID
+	default:
+		return nil, errUnauthorized
+	}
+	s.tokenUse.record(tok.Hash, s.now())
+	return p, nil
+}
+
+func ownerErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errUnauthorized
+	}
+	return err
+}
+
+// access says who may call a route.
+type access struct {
+	level accessLevel
+	perm  auth.Permission // for levelScoped
+}
+
+type accessLevel uint8
+
+const (
+	levelPublic        accessLevel = iota // no token
+	levelSignedIn                         // a user session or service account token (not an app token)
+	levelInstanceAdmin                    // an instance admin
+	levelScoped                           // perm in the :ws (and :proj) of the path
+)
+
+var (
+	public        = access{level: levelPublic}
+	signedIn      = access{level: levelSignedIn}
+	instanceAdmin = access{level: levelInstanceAdmin}
+)
+
+func need(p auth.Permission) access { return access{level: levelScoped, perm: p} }
+
+// call is what a handler gets besides the request: the path parameters, the
+// authenticated principal (nil on public routes), and the workspace and
+// project the path names, already checked against the route's access.
+type call struct {
+	params httprouter.Params
+	who    *principal
+	ws     store.Workspace
+	proj   store.Project
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, c *call)
+
+// authorize applies a route's access rule to a request.
+func (s *Server) authorize(r *http.Request, a access, c *call) error {
+	if a.level == levelPublic {
+		return nil
+	}
+	who, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	c.who = who
+	switch a.level {
+	case levelSignedIn:
+		if who.kind == store.TokenApp {
+			return errForbidden("an app token may only upload builds")
+		}
+		return nil
+	case levelInstanceAdmin:
+		if !who.admin {
+			return errForbidden("this needs an instance admin")
+		}
+		return nil
+	}
+
+	if c.ws, err = s.store.WorkspaceBySlug(c.params.ByName("ws")); err != nil {
+		return notFoundAs(err, "workspace")
+	}
+	perms, visible := who.permissions(c.ws.ID, "")
+	if !visible {
+		return errNotFound("workspace")
+	}
+	if slug := c.params.ByName("proj"); slug != "" {
+		if c.proj, err = s.store.ProjectBySlug(c.ws.ID, slug); err != nil {
+			return notFoundAs(err, "project")
+		}
+		if perms, visible = who.permissions(c.ws.ID, c.proj.ID); !visible {
+			return errNotFound("project")
+		}
+	}
+	if !perms.Has(a.perm) {
+		return errNoPermission(a.perm)
+	}
+	return nil
+}
+
+// notFoundAs turns store.ErrNotFound into a 404 naming what was missing.
+func notFoundAs(err error, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound(what)
+	}
+	return err
+}
+
+// tokenUse collects when tokens were last used, so that authentication costs
+// no write: Serve flushes it every tokenUseFlushEvery and at shutdown.
+type tokenUse struct {
+	mu      sync.Mutex
+	pending map[string]time.Time
+}
+
+const tokenUseFlushEvery = 30 * time.Second
+
+func (u *tokenUse) record(hash []byte, at time.Time) {
+	u.mu.Lock()
+	if u.pending == nil {
+		u.pending = map[string]time.Time{}
+	}
+	u.pending[string(hash)] = at
+	u.mu.Unlock()
+}
+
+func (u *tokenUse) take() map[string]time.Time {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p := u.pending
+	u.pending = nil
+	return p
+}
+
+// FlushTokenUse writes the pending last-used times of tokens in one
+// transaction.
+func (s *Server) FlushTokenUse() error {
+	return s.store.TouchTokens(s.tokenUse.take())
+}

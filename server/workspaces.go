@@ -1,0 +1,103 @@
+package server
+
+import (
+	"net/http"
+
+	"hangar/store"
+)
+
+// Handlers for workspaces and projects, the two top levels of the model.
+
+type createWorkspaceRequest struct {
+	Slug         string `json:"slug"`
+	Name         string `json:"name"`
+	StorageQuota int64  `json:"storageQuota"`
+}
+
+func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
+	var req createWorkspaceRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !store.ValidSlug(req.Slug) {
+		s.fail(w, r, errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes"))
+		return
+	}
+	if req.StorageQuota < 0 {
+		s.fail(w, r, errBadRequest("storageQuota must be 0 (none) or a number of bytes"))
+		return
+	}
+	if req.Name == "" {
+		req.Name = req.Slug
+	}
+	ws, err := s.store.CreateWorkspace(store.Workspace{Slug: req.Slug, Name: req.Name, StorageQuota: req.StorageQuota})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, ws)
+}
+
+// listWorkspaces lists the workspaces the caller can see.
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *call) {
+	all, err := s.store.Workspaces()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := []store.Workspace{}
+	for _, ws := range all {
+		if _, visible := c.who.permissions(ws.ID, ""); visible {
+			out = append(out, ws)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
+	writeJSON(w, http.StatusOK, c.ws)
+}
+
+type createProjectRequest struct {
+	Slug     string `json:"slug"`
+	Name     string `json:"name"`
+	Platform string `json:"platform"`
+}
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) {
+	var req createProjectRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !store.ValidSlug(req.Slug) {
+		s.fail(w, r, errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes"))
+		return
+	}
+	if req.Name == "" {
+		req.Name = req.Slug
+	}
+	p, err := s.store.CreateProject(store.Project{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: req.Name, Platform: req.Platform})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, p)
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {
+	ps, err := s.store.Projects(c.ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ps == nil {
+		ps = []store.Project{}
+	}
+	writeJSON(w, http.StatusOK, ps)
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request, c *call) {
+	writeJSON(w, http.StatusOK, c.proj)
+}
