@@ -58,7 +58,9 @@ func (b *syncBuffer) String() string {
 
 // cheapHasher keeps password hashing fast in tests; the format and checks
 // are the same at any cost.
-func cheapHasher() *auth.Hasher { return auth.NewHasher(auth.Params{Time: 1, Memory: 64, Threads: 1}, 4) }
+func cheapHasher() *auth.Hasher {
+	return auth.NewHasher(auth.Params{Time: 1, Memory: 64, Threads: 1}, 4)
+}
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 
