@@ -32,8 +32,14 @@ const usageText = `Hangar: self-hosted build distribution.
 Usage:
   hangar serve [-config FILE]   run the server (no FILE: embedded defaults,
                                 127.0.0.1:8080, data in ./hangar-data)
+  hangar user add|passwd|list   manage users (while the server is stopped)
+  hangar token create|list|revoke
+                                manage service account and app tokens
+                                (while the server is stopped)
   hangar version                print the version
   hangar help                   print this help
+
+Every command takes -config FILE; 'hangar COMMAND -h' lists its flags.
 
 See config.example.toml for every setting.
 `
@@ -46,14 +52,14 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes one command line and returns the exit status. ctx ends the
 // server gracefully when it is done.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
 		return exitUsage
@@ -61,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return cmdServe(ctx, args[1:], stderr)
+	case "user":
+		return cmdUser(args[1:], stdin, stdout, stderr)
+	case "token":
+		return cmdToken(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "hangar", version)
 		return exitOK
