@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -114,34 +115,29 @@ func (s *Store) UpdateBuild(id string, fn func(*Build) error) (Build, error) {
 
 // Builds returns a page of a project's builds, newest first.
 func (s *Store) Builds(projectID string, offset, limit int) ([]Build, error) {
-	var out []Build
+	out := []Build{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		builds := tx.Bucket(bucketBuilds)
-		prefix := key(projectID, "")
-		c := tx.Bucket(bucketProjectBuilds).Cursor()
-		// Seek past the last key with this prefix, then walk backwards.
-		k, _ := c.Seek(key(projectID + "0")) // '0' sorts right after '/'
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		for ; k != nil && len(k) > len(prefix) && string(k[:len(prefix)]) == string(prefix); k, _ = c.Prev() {
+		var err error
+		forEachPrefixReverse(tx.Bucket(bucketProjectBuilds), projectID, func(suffix, _ []byte) bool {
 			if offset > 0 {
 				offset--
-				continue
+				return true
 			}
 			if limit > 0 && len(out) == limit {
-				break
+				return false
 			}
-			id := k[len(k)-22:] // IDs are 22 characters
+			// suffix is createdAt/buildID
+			_, id, _ := bytes.Cut(suffix, []byte("/"))
 			var b Build
-			if err := get(builds, id, &b); err != nil {
-				return fmt.Errorf("build index %q: %w", k, err)
+			if err = get(builds, id, &b); err != nil {
+				err = fmt.Errorf("build index %q: %w", suffix, err)
+				return false
 			}
 			out = append(out, b)
-		}
-		return nil
+			return true
+		})
+		return err
 	})
 	return out, err
 }
@@ -270,45 +266,87 @@ func (s *Store) Files(buildID string) ([]File, error) {
 	return out, nil
 }
 
-// DeleteFile removes a file, its public links and their access logs, drops
-// one reference to its blob and subtracts its size from the workspace's
-// storageUsed, in one transaction. It returns the deleted file and whether
-// that was the blob's last reference: only then may the caller remove the
-// blob (with blob.Store.RemoveUnused and BlobInUse, after this returns).
+// DeleteFile removes a file, deactivates its public links (they stay
+// readable with their access logs), drops one reference to its blob and
+// subtracts its size from the workspace's storageUsed, in one transaction.
+// It returns the deleted file and whether that was the blob's last
+// reference: only then may the caller remove the blob (with
+// blob.Store.RemoveUnused and BlobInUse, after this returns).
 func (s *Store) DeleteFile(id string) (File, bool, error) {
 	var (
 		f       File
 		lastRef bool
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		files := tx.Bucket(bucketFiles)
-		if err := get(files, []byte(id), &f); err != nil {
-			return err
-		}
-		ws, err := workspaceOfBuild(tx, f.BuildID)
-		if err != nil {
-			return err
-		}
-		ws.StorageUsed -= f.Size
-		if ws.StorageUsed < 0 {
-			ws.StorageUsed = 0
-		}
-		if err := put(tx.Bucket(bucketWorkspaces), []byte(ws.ID), ws); err != nil {
-			return err
-		}
-		if err := addBlobRef(tx, f.Checksum, -1); err != nil {
-			return err
-		}
-		lastRef = tx.Bucket(bucketBlobRefs).Get([]byte(f.Checksum)) == nil
-		if err := deleteLinksOfFile(tx, id); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketBuildFiles).Delete(key(f.BuildID, id)); err != nil {
-			return err
-		}
-		return files.Delete([]byte(id))
+		var err error
+		f, lastRef, err = deleteFile(tx, id)
+		return err
 	})
 	return f, lastRef, err
+}
+
+func deleteFile(tx *bolt.Tx, id string) (File, bool, error) {
+	var f File
+	files := tx.Bucket(bucketFiles)
+	if err := get(files, []byte(id), &f); err != nil {
+		return f, false, err
+	}
+	ws, err := workspaceOfBuild(tx, f.BuildID)
+	if err != nil {
+		return f, false, err
+	}
+	ws.StorageUsed = max(ws.StorageUsed-f.Size, 0)
+	if err := put(tx.Bucket(bucketWorkspaces), []byte(ws.ID), ws); err != nil {
+		return f, false, err
+	}
+	if err := addBlobRef(tx, f.Checksum, -1); err != nil {
+		return f, false, err
+	}
+	lastRef := tx.Bucket(bucketBlobRefs).Get([]byte(f.Checksum)) == nil
+	if err := deactivateLinksOfFile(tx, id); err != nil {
+		return f, false, err
+	}
+	if err := tx.Bucket(bucketBuildFiles).Delete(key(f.BuildID, id)); err != nil {
+		return f, false, err
+	}
+	return f, lastRef, files.Delete([]byte(id))
+}
+
+// DeleteBuild deletes a build and all its files as DeleteFile does, in one
+// transaction. It returns the deleted files and the checksums of the blobs
+// that lost their last reference, for the caller to remove.
+func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
+	var (
+		deleted []File
+		unused  []string
+	)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		deleted, unused = nil, nil
+		var b Build
+		if err := get(tx.Bucket(bucketBuilds), []byte(id), &b); err != nil {
+			return err
+		}
+		var ids []string
+		forEachPrefix(tx.Bucket(bucketBuildFiles), id, func(fileID, _ []byte) bool {
+			ids = append(ids, string(fileID))
+			return true
+		})
+		for _, fid := range ids {
+			f, last, err := deleteFile(tx, fid)
+			if err != nil {
+				return err
+			}
+			deleted = append(deleted, f)
+			if last {
+				unused = append(unused, f.Checksum)
+			}
+		}
+		if err := tx.Bucket(bucketProjectBuilds).Delete(buildIndexKey(b)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketBuilds).Delete([]byte(id))
+	})
+	return deleted, unused, err
 }
 
 // BlobInUse reports whether any file refers to the blob with this checksum.

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -95,22 +98,134 @@ func (s *Store) DeactivateLink(id string) error {
 	})
 }
 
-func deleteLinksOfFile(tx *bolt.Tx, fileID string) error {
+func deactivateLinksOfFile(tx *bolt.Tx, fileID string) error {
 	links := tx.Bucket(bucketLinks)
-	var ids []string
+	var ids [][]byte
 	forEachPrefix(tx.Bucket(bucketFileLinks), fileID, func(linkID, _ []byte) bool {
-		ids = append(ids, string(linkID))
+		ids = append(ids, bytes.Clone(linkID))
 		return true
 	})
 	for _, id := range ids {
-		if err := links.Delete([]byte(id)); err != nil {
+		var l PublicLink
+		if err := get(links, id, &l); err != nil {
 			return err
 		}
-		if err := deletePrefix(tx.Bucket(bucketAccessLog), id); err != nil {
+		l.IsActive = false
+		if err := put(links, id, l); err != nil {
 			return err
 		}
 	}
-	return deletePrefix(tx.Bucket(bucketFileLinks), fileID)
+	return nil
+}
+
+// MaxAccessLog is how many access log entries a link keeps; older ones are
+// dropped as new ones come. The access count keeps counting.
+const MaxAccessLog = 10_000
+
+// ErrLimitReached is returned by UseLink for a link whose download limit is
+// used up.
+var ErrLimitReached = errors.New("download limit reached")
+
+// UseLink resolves a public link for a download of fileName. A link that
+// does not exist, is inactive or expired, whose file is gone or is not named
+// fileName gives ErrNotFound; one at its download limit, ErrLimitReached.
+//
+// With record set, it also counts the access and appends e to the link's
+// access log, in the same transaction as the checks, so that the limit is
+// exact under any concurrency. Concurrent calls share one commit (and one
+// fsync) through bbolt's Batch.
+func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (PublicLink, File, error) {
+	var (
+		l       PublicLink
+		f       File
+		outcome error
+	)
+	// Batch may run fn more than once; it only reads and writes the
+	// transaction, and resets what it reports.
+	fn := func(tx *bolt.Tx) error {
+		l, f, outcome = PublicLink{}, File{}, nil
+		links := tx.Bucket(bucketLinks)
+		if err := get(links, []byte(id), &l); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				outcome = ErrNotFound
+				return nil
+			}
+			return err
+		}
+		if err := get(tx.Bucket(bucketFiles), []byte(l.FileID), &f); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				outcome = ErrNotFound
+				return nil
+			}
+			return err
+		}
+		now := e.Time
+		switch {
+		case !l.IsActive, f.Name != fileName,
+			!l.IsPermanent && !l.ExpirationDate.IsZero() && !now.Before(l.ExpirationDate):
+			outcome = ErrNotFound
+			return nil
+		case l.DownloadLimit > 0 && l.AccessCount >= l.DownloadLimit:
+			outcome = ErrLimitReached
+			return nil
+		case !record:
+			return nil
+		}
+		l.AccessCount++
+		if err := put(links, []byte(id), l); err != nil {
+			return err
+		}
+		log := tx.Bucket(bucketAccessLog)
+		e.LinkID = id
+		if err := put(log, accessLogKey(id, l.AccessCount), e); err != nil {
+			return err
+		}
+		if old := l.AccessCount - MaxAccessLog; old > 0 {
+			return log.Delete(accessLogKey(id, old))
+		}
+		return nil
+	}
+	var err error
+	if record {
+		err = s.db.Batch(fn)
+	} else {
+		err = s.db.View(fn)
+	}
+	if err == nil {
+		err = outcome
+	}
+	return l, f, err
+}
+
+// accessLogKey orders a link's log by sequence number (its access count at
+// the time), in fixed-width hex so byte order is numeric order.
+func accessLogKey(linkID string, seq int64) []byte {
+	return key(linkID, fmt.Sprintf("%016x", seq))
+}
+
+// AccessLog returns a page of a link's access log, newest first.
+func (s *Store) AccessLog(linkID string, offset, limit int) ([]AccessLogEntry, error) {
+	out := []AccessLogEntry{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		forEachPrefixReverse(tx.Bucket(bucketAccessLog), linkID, func(_, v []byte) bool {
+			if offset > 0 {
+				offset--
+				return true
+			}
+			if limit > 0 && len(out) == limit {
+				return false
+			}
+			var e AccessLogEntry
+			if err = json.Unmarshal(v, &e); err != nil {
+				return false
+			}
+			out = append(out, e)
+			return true
+		})
+		return err
+	})
+	return out, err
 }
 
 // DownloadToken is a short-lived, single-use credential for one file.

@@ -234,17 +234,20 @@ func forEachPrefix(b *bolt.Bucket, prefix string, fn func(suffix, value []byte) 
 	}
 }
 
-// deletePrefix removes every key in b that starts with prefix+"/".
-func deletePrefix(b *bolt.Bucket, prefix string) error {
-	var keys [][]byte
-	forEachPrefix(b, prefix, func(suffix, _ []byte) bool {
-		keys = append(keys, key(prefix, string(suffix)))
-		return true
-	})
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
+// forEachPrefixReverse is forEachPrefix in reverse key order.
+func forEachPrefixReverse(b *bolt.Bucket, prefix string, fn func(suffix, value []byte) bool) {
+	p := key(prefix, "")
+	c := b.Cursor()
+	// Seek past the last key with this prefix: '0' sorts right after '/'.
+	k, v := c.Seek(key(prefix + "0"))
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, p); k, v = c.Prev() {
+		if !fn(k[len(p):], v) {
+			return
 		}
 	}
-	return nil
 }

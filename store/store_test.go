@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,8 +172,11 @@ func TestFileRefCountsAndStorage(t *testing.T) {
 	if err != nil || last {
 		t.Fatalf("first delete: last=%v err=%v, want false, nil", last, err)
 	}
-	if _, err := s.Link(link.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("link of deleted file: got %v, want ErrNotFound", err)
+	if l, err := s.Link(link.ID); err != nil || l.IsActive {
+		t.Fatalf("link of deleted file: got %+v, %v; want it kept, inactive", l, err)
+	}
+	if _, _, err := s.UseLink(link.ID, "app.ipa", store.AccessLogEntry{Time: time.Now()}, true); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("using the link of a deleted file: got %v, want ErrNotFound", err)
 	}
 	if n, _ := s.BlobRefCount(sum); n != 1 {
 		t.Fatalf("refs after one delete: got %d, want 1", n)
@@ -422,5 +426,122 @@ func TestSigningKeys(t *testing.T) {
 	after, _ := s.SigningKeys()
 	if len(after) != 2 || after[0].ID != nk.ID || after[1].ID != keys[0].ID {
 		t.Fatalf("after rotation: got %v, want [%s %s]", after, nk.ID, keys[0].ID)
+	}
+}
+
+func TestUseLink(t *testing.T) {
+	s := mustOpen(t)
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "app.ipa", Size: 1, Checksum: checksum("a")})
+	now := time.Now()
+	at := func(d time.Duration) store.AccessLogEntry { return store.AccessLogEntry{Time: now.Add(d), ClientIP: "10.0.0.1"} }
+
+	expiring, _ := s.CreateLink(store.PublicLink{FileID: f.ID, ExpirationDate: now.Add(time.Hour)})
+	permanent, _ := s.CreateLink(store.PublicLink{FileID: f.ID, ExpirationDate: now.Add(-time.Hour), IsPermanent: true})
+	inactive, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
+	s.DeactivateLink(inactive.ID)
+
+	tests := []struct {
+		name, id, file string
+		at             time.Duration
+		want           error
+	}{
+		{"valid", expiring.ID, "app.ipa", 0, nil},
+		{"wrong file name", expiring.ID, "other.ipa", 0, store.ErrNotFound},
+		{"expired", expiring.ID, "app.ipa", 2 * time.Hour, store.ErrNotFound},
+		{"permanent ignores a past date", permanent.ID, "app.ipa", 0, nil},
+		{"inactive", inactive.ID, "app.ipa", 0, store.ErrNotFound},
+		{"unknown", "nope", "app.ipa", 0, store.ErrNotFound},
+	}
+	for _, tt := range tests {
+		if _, _, err := s.UseLink(tt.id, tt.file, at(tt.at), true); !errors.Is(err, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
+		}
+	}
+	// Only successful uses count, and a check without record counts nothing.
+	s.UseLink(expiring.ID, "app.ipa", at(0), false)
+	if l, _ := s.Link(expiring.ID); l.AccessCount != 1 {
+		t.Fatalf("accessCount: got %d, want 1", l.AccessCount)
+	}
+}
+
+func TestUseLinkLimitIsExact(t *testing.T) {
+	s := mustOpen(t)
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "app.ipa", Size: 1, Checksum: checksum("a")})
+	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID, DownloadLimit: 10})
+	var ok, limited atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := s.UseLink(l.ID, "app.ipa", store.AccessLogEntry{Time: time.Now(), ClientIP: fmt.Sprint(i)}, true)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrLimitReached):
+				limited.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, _ := s.Link(l.ID)
+	if ok.Load() != 10 || limited.Load() != 54 || got.AccessCount != 10 {
+		t.Fatalf("got %d allowed, %d limited, accessCount %d; want 10, 54, 10", ok.Load(), limited.Load(), got.AccessCount)
+	}
+	log, _ := s.AccessLog(l.ID, 0, 0)
+	if len(log) != 10 {
+		t.Fatalf("access log: got %d entries, want 10", len(log))
+	}
+}
+
+func TestAccessLogNewestFirst(t *testing.T) {
+	s := mustOpen(t)
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
+	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
+	other, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
+	t0 := time.Now()
+	for i := 0; i < 5; i++ {
+		s.UseLink(l.ID, "a", store.AccessLogEntry{Time: t0.Add(time.Duration(i) * time.Second), UserAgent: fmt.Sprint("ua", i)}, true)
+	}
+	s.UseLink(other.ID, "a", store.AccessLogEntry{Time: t0, UserAgent: "other"}, true)
+	page, _ := s.AccessLog(l.ID, 1, 2)
+	if len(page) != 2 || page[0].UserAgent != "ua3" || page[1].UserAgent != "ua2" || page[0].LinkID != l.ID {
+		t.Fatalf("page: got %+v, want ua3, ua2", page)
+	}
+	all, _ := s.AccessLog(l.ID, 0, 0)
+	if len(all) != 5 || all[0].UserAgent != "ua4" {
+		t.Fatalf("all: got %+v", all)
+	}
+}
+
+func TestDeleteBuild(t *testing.T) {
+	s := mustOpen(t)
+	ws, p, b := fixture(t, s, 0)
+	other, _ := s.CreateBuild(store.Build{ProjectID: p.ID})
+	s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 10, Checksum: checksum("a")})
+	s.AddFile(store.File{BuildID: b.ID, Name: "shared", Size: 20, Checksum: checksum("shared")})
+	s.AddFile(store.File{BuildID: other.ID, Name: "shared", Size: 20, Checksum: checksum("shared")})
+
+	deleted, unused, err := s.DeleteBuild(b.ID)
+	if err != nil || len(deleted) != 2 {
+		t.Fatalf("DeleteBuild: got %d files, %v", len(deleted), err)
+	}
+	if len(unused) != 1 || unused[0] != checksum("a") {
+		t.Fatalf("unused blobs: got %v, want only a's", unused)
+	}
+	if w, _ := s.Workspace(ws.ID); w.StorageUsed != 20 {
+		t.Fatalf("storageUsed: got %d, want 20", w.StorageUsed)
+	}
+	if _, err := s.Build(b.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("build after delete: %v", err)
+	}
+	builds, _ := s.Builds(p.ID, 0, 0)
+	if len(builds) != 1 || builds[0].ID != other.ID {
+		t.Fatalf("builds: got %+v", builds)
 	}
 }
