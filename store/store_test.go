@@ -434,7 +434,9 @@ func TestUseLink(t *testing.T) {
 	_, _, b := fixture(t, s, 0)
 	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "app.ipa", Size: 1, Checksum: checksum("a")})
 	now := time.Now()
-	at := func(d time.Duration) store.AccessLogEntry { return store.AccessLogEntry{Time: now.Add(d), ClientIP: "10.0.0.1"} }
+	at := func(d time.Duration) store.AccessLogEntry {
+		return store.AccessLogEntry{Time: now.Add(d), ClientIP: "10.0.0.1"}
+	}
 
 	expiring, _ := s.CreateLink(store.PublicLink{FileID: f.ID, ExpirationDate: now.Add(time.Hour)})
 	permanent, _ := s.CreateLink(store.PublicLink{FileID: f.ID, ExpirationDate: now.Add(-time.Hour), IsPermanent: true})
