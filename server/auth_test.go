@@ -158,6 +158,28 @@ func TestPermissionMatrix(t *testing.T) {
 		return name
 	}
 
+	// A build with one file and one link, for the read-only routes, and
+	// fresh ones for the routes that consume them.
+	freshFile := func() (buildID, fileID string) {
+		var b struct {
+			BuildID string
+			Files   []struct{ FileID string }
+		}
+		ctype, body := multipartBody(t, part{"file", "app.ipa", "content " + uniq()})
+		code, out := e.send("POST", projPath+"/build", admin, ctype, body)
+		if code != 201 || json.Unmarshal(out, &b) != nil {
+			t.Fatalf("upload: %d %s", code, out)
+		}
+		return b.BuildID, b.Files[0].FileID
+	}
+	freshLink := func(fileID string) string {
+		var l struct{ PublicLinkID string }
+		e.mustReq(http.StatusCreated, "POST", projPath+"/build/files/"+fileID+"/public-link", admin, `{}`, &l)
+		return l.PublicLinkID
+	}
+	buildID, fileID := freshFile()
+	linkID := freshLink(fileID)
+
 	type endpoint struct {
 		method string
 		path   func() string
@@ -180,6 +202,7 @@ func TestPermissionMatrix(t *testing.T) {
 		{"DELETE", func() string { return "/api/v1/token/" + freshAppToken() }, none, "instanceAdmin", 204, false, false},
 		{"POST", fixed("/api/v1/workspace"), func() string { return fmt.Sprintf(`{"slug":"ws%s"}`, uniq()) }, "instanceAdmin", 201, false, false},
 		{"GET", fixed("/api/v1/workspace"), none, "signedIn", 200, false, false},
+		{"PATCH", fixed("/api/v1/workspace/acme"), fixed(`{"storageQuota": 0}`), "instanceAdmin", 200, false, false},
 		{"GET", fixed("/api/v1/workspace/acme"), none, "PROJECT_READ", 200, false, false},
 		{"GET", fixed("/api/v1/workspace/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/api/v1/workspace/acme/member"), none, "WORKSPACE_ADMIN", 200, false, false},
@@ -199,6 +222,19 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", fixed("/api/v1/workspace/acme/project/app/app-token"), none, "WORKSPACE_ADMIN", 201, false, true},
 		{"GET", fixed("/api/v1/workspace/acme/project/app/app-token"), none, "WORKSPACE_ADMIN", 200, false, true},
 		{"DELETE", func() string { return "/api/v1/workspace/acme/project/app/app-token/" + freshAppToken() }, none, "WORKSPACE_ADMIN", 204, false, true},
+
+		{"POST", fixed(projPath + "/build"), fixed(`{"version":"1.0"}`), "BUILD_CREATE", 201, false, true},
+		{"GET", fixed(projPath + "/build"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed(projPath + "/build/" + buildID), none, "PROJECT_READ", 200, false, true},
+		{"POST", fixed(projPath + "/build/" + buildID + "/file?name=notes.txt"), fixed("notes"), "BUILD_CREATE", 201, false, true},
+		{"GET", fixed(projPath + "/build/" + buildID + "/file"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed(projPath + "/build/" + buildID + "/files"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed(projPath + "/build/file/" + fileID), none, "BUILD_DOWNLOAD", 200, false, true},
+		{"DELETE", func() string { _, f := freshFile(); return projPath + "/build/file/" + f }, none, "BUILD_DELETE", 204, false, true},
+		{"POST", fixed(projPath + "/build/files/" + fileID + "/public-link"), fixed(`{}`), "BUILD_CREATE_LINKS", 201, false, true},
+		{"GET", fixed(projPath + "/build/" + buildID + "/public-links"), none, "BUILD_DOWNLOAD", 200, false, true},
+		{"DELETE", func() string { return projPath + "/build/files/" + fileID + "/public-links/" + freshLink(fileID) }, none, "BUILD_DELETE", 204, false, true},
+		{"GET", fixed(projPath + "/build/files/" + fileID + "/public-links/" + linkID + "/access-log"), none, "PROJECT_READ", 200, false, true},
 	}
 
 	// expect states the rule of the design's "Permissions" section.

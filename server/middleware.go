@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-
-	"github.com/julienschmidt/httprouter"
 )
 
 // logWriter records what a handler answered, for the request log.
@@ -107,40 +105,6 @@ func routeOf(w http.ResponseWriter) string {
 		return lw.route
 	}
 	return ""
-}
-
-// routeFlags say how a route's requests are treated before its handler runs.
-type routeFlags uint8
-
-const (
-	// secretPath: the path holds a credential (a download token); the log
-	// shows the route pattern instead.
-	secretPath routeFlags = 1 << iota
-	// upload: the body may be as large as max_upload_size (the handler
-	// enforces the exact limit per file); other bodies get max_request_body.
-	upload
-)
-
-// wrap prepares a route's handler: it tells the request log the pattern,
-// caps the request body, and applies the route's access rule.
-func (s *Server) wrap(pattern string, flags routeFlags, a access, h handler) httprouter.Handle {
-	limit := s.cfg.MaxRequestBody
-	if flags&upload != 0 {
-		// Multipart framing and form fields come on top of the file itself.
-		limit = s.cfg.MaxUploadSize + s.cfg.MaxRequestBody
-	}
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if lw, ok := w.(*logWriter); ok {
-			lw.route, lw.secret = pattern, flags&secretPath != 0
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		c := &call{params: ps}
-		if err := s.authorize(r, a, c); err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		h(w, r, c)
-	}
 }
 
 // clientIP returns the address of the client: the peer, or, when the peer is

@@ -3,24 +3,42 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
 	"hangar/auth"
 )
 
-// routes is the whole route table.
-//
-// httprouter refuses two pairs of the workspace seed's paths (a wildcard
-// beside a static segment at the same position): those get one route each
-// that dispatches inside its handler; see ../shared/notes.md.
+// route is one line of the route table.
+type route struct {
+	method, pattern string
+	flags           routeFlags
+	access          access
+	h               handler
+}
+
+// routeFlags say how a route's requests are treated before its handler runs.
+type routeFlags uint8
+
+const (
+	// secretPath: the path holds a credential (a download token); the log
+	// shows the route pattern instead.
+	secretPath routeFlags = 1 << iota
+	// upload: the body may be as large as max_upload_size (the handler
+	// enforces the exact limit per file); other bodies get max_request_body.
+	upload
+)
+
+// routes is the whole route table. Paths are written as the seeds write
+// them; mount (below) deals with the ones httprouter cannot tell apart.
 func (s *Server) routes() http.Handler {
-	table := []struct {
-		method, pattern string
-		flags           routeFlags
-		access          access
-		h               handler
-	}{
+	const (
+		ws   = "/api/v1/workspace/:ws"
+		proj = ws + "/project/:proj"
+	)
+	table := []route{
 		{"GET", "/healthz", 0, public, s.healthz},
 		{"GET", "/readyz", 0, public, s.readyz},
 
@@ -41,28 +59,48 @@ func (s *Server) routes() http.Handler {
 		// Workspaces and their members.
 		{"POST", "/api/v1/workspace", 0, instanceAdmin, s.createWorkspace},
 		{"GET", "/api/v1/workspace", 0, signedIn, s.listWorkspaces},
-		{"GET", "/api/v1/workspace/:ws", 0, need(auth.ProjectRead), s.getWorkspace},
-		{"GET", "/api/v1/workspace/:ws/member", 0, need(auth.WorkspaceAdmin), s.listMembers},
-		{"PUT", "/api/v1/workspace/:ws/member", 0, need(auth.WorkspaceAdmin), s.setMember},
-		{"DELETE", "/api/v1/workspace/:ws/member/:kind/:id", 0, need(auth.WorkspaceAdmin), s.removeMember},
-		{"POST", "/api/v1/workspace/:ws/service-account", 0, need(auth.WorkspaceAdmin), s.createServiceAccount},
-		{"GET", "/api/v1/workspace/:ws/service-account", 0, need(auth.WorkspaceAdmin), s.listServiceAccounts},
-		{"DELETE", "/api/v1/workspace/:ws/service-account/:id", 0, need(auth.WorkspaceAdmin), s.deleteServiceAccount},
-		{"POST", "/api/v1/workspace/:ws/service-account/:id/token", 0, need(auth.WorkspaceAdmin), s.createServiceAccountToken},
-		{"DELETE", "/api/v1/workspace/:ws/service-account/:id/token/:prefix", 0, need(auth.WorkspaceAdmin), s.revokeServiceAccountToken},
+		{"GET", ws, 0, need(auth.ProjectRead), s.getWorkspace},
+		{"PATCH", ws, 0, instanceAdmin, s.updateWorkspace},
+		{"GET", ws + "/member", 0, need(auth.WorkspaceAdmin), s.listMembers},
+		{"PUT", ws + "/member", 0, need(auth.WorkspaceAdmin), s.setMember},
+		{"DELETE", ws + "/member/:kind/:id", 0, need(auth.WorkspaceAdmin), s.removeMember},
+		{"POST", ws + "/service-account", 0, need(auth.WorkspaceAdmin), s.createServiceAccount},
+		{"GET", ws + "/service-account", 0, need(auth.WorkspaceAdmin), s.listServiceAccounts},
+		{"DELETE", ws + "/service-account/:id", 0, need(auth.WorkspaceAdmin), s.deleteServiceAccount},
+		{"POST", ws + "/service-account/:id/token", 0, need(auth.WorkspaceAdmin), s.createServiceAccountToken},
+		{"DELETE", ws + "/service-account/:id/token/:prefix", 0, need(auth.WorkspaceAdmin), s.revokeServiceAccountToken},
 
 		// Projects and their CI tokens.
-		{"POST", "/api/v1/workspace/:ws/project", 0, need(auth.WorkspaceAdmin), s.createProject},
-		{"GET", "/api/v1/workspace/:ws/project", 0, need(auth.ProjectRead), s.listProjects},
-		{"GET", "/api/v1/workspace/:ws/project/:proj", 0, need(auth.ProjectRead), s.getProject},
-		{"POST", "/api/v1/workspace/:ws/project/:proj/app-token", 0, need(auth.WorkspaceAdmin), s.createAppToken},
-		{"GET", "/api/v1/workspace/:ws/project/:proj/app-token", 0, need(auth.WorkspaceAdmin), s.listAppTokens},
-		{"DELETE", "/api/v1/workspace/:ws/project/:proj/app-token/:prefix", 0, need(auth.WorkspaceAdmin), s.revokeAppToken},
+		{"POST", ws + "/project", 0, need(auth.WorkspaceAdmin), s.createProject},
+		{"GET", ws + "/project", 0, need(auth.ProjectRead), s.listProjects},
+		{"GET", proj, 0, need(auth.ProjectRead), s.getProject},
+		{"POST", proj + "/app-token", 0, need(auth.WorkspaceAdmin), s.createAppToken},
+		{"GET", proj + "/app-token", 0, need(auth.WorkspaceAdmin), s.listAppTokens},
+		{"DELETE", proj + "/app-token/:prefix", 0, need(auth.WorkspaceAdmin), s.revokeAppToken},
+
+		// Builds and uploads.
+		{"POST", proj + "/build", upload, need(auth.BuildCreate), s.createBuild},
+		{"GET", proj + "/build", 0, need(auth.ProjectRead), s.listBuilds},
+		{"GET", proj + "/build/:buildId", 0, need(auth.ProjectRead), s.getBuild},
+		{"POST", proj + "/build/:buildId/file", upload, need(auth.BuildCreate), s.addFiles},
+
+		// Seed 004: build files and public links.
+		{"GET", proj + "/build/:buildId/file", 0, need(auth.ProjectRead), s.listBuildFiles},
+		{"GET", proj + "/build/:buildId/files", 0, need(auth.ProjectRead), s.listBuildFileDetails},
+		{"GET", proj + "/build/file/:fileId", 0, need(auth.BuildDownload), s.fileDownloadURL},
+		{"DELETE", proj + "/build/file/:fileId", 0, need(auth.BuildDelete), s.deleteFile},
+		{"POST", proj + "/build/files/:fileId/public-link", 0, need(auth.BuildCreateLinks), s.createLink},
+		{"GET", proj + "/build/:buildId/public-links", 0, need(auth.BuildDownload), s.listBuildLinks},
+		{"DELETE", proj + "/build/files/:fileId/public-links/:publicLinkId", 0, need(auth.BuildDelete), s.deactivateLink},
+		{"GET", proj + "/build/files/:fileId/public-links/:publicLinkId/access-log", 0, need(auth.ProjectRead), s.accessLog},
+		{"GET", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
+		{"HEAD", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
+		{"GET", "/api/v1/public/file/:publicLinkId/qr", 0, public, s.publicQR},
 	}
 
 	r := httprouter.New()
-	for _, rt := range table {
-		r.Handle(rt.method, rt.pattern, s.wrap(rt.pattern, rt.flags, rt.access, rt.h))
+	for _, m := range mount(table) {
+		r.Handle(m.method, m.pattern, s.dispatch(m))
 	}
 	// Case-insensitive path fixing would redirect between IDs, which are
 	// case-sensitive.
@@ -78,6 +116,138 @@ func (s *Server) routes() http.Handler {
 		s.fail(w, req, fmt.Errorf("panic: %v", v))
 	}
 	return r
+}
+
+// mountPoint is one httprouter registration and the routes it serves, most
+// specific first.
+type mountPoint struct {
+	method, pattern string
+	routes          []route
+}
+
+// mount turns the table into httprouter registrations.
+//
+// httprouter refuses a wildcard beside a static segment at the same place
+// (the seed's …/build/:buildId/file beside …/build/file/:fileId, and
+// …/:publicLinkId/:fileName beside …/:publicLinkId/qr; see
+// ../shared/notes.md). Such routes are registered from the first ambiguous
+// segment on as positional wildcards (:p7, :p8, …) shared by all of them;
+// at request time dispatch picks the route whose own pattern matches, static
+// segments first, and binds the pattern's own parameter names.
+func mount(table []route) []mountPoint {
+	var points []mountPoint
+	index := map[string]int{}
+	for _, rt := range table {
+		segs := splitPath(rt.pattern)
+		cut := len(segs)
+		for _, o := range table {
+			if o.method == rt.method && o.pattern != rt.pattern {
+				if i := ambiguousAt(segs, splitPath(o.pattern)); i >= 0 {
+					cut = min(cut, i)
+				}
+			}
+		}
+		for i := cut; i < len(segs); i++ {
+			segs[i] = fmt.Sprintf(":p%d", i)
+		}
+		pattern := "/" + strings.Join(segs, "/")
+		k := rt.method + " " + pattern
+		if _, ok := index[k]; !ok {
+			index[k] = len(points)
+			points = append(points, mountPoint{method: rt.method, pattern: pattern})
+		}
+		points[index[k]].routes = append(points[index[k]].routes, rt)
+	}
+	for _, p := range points {
+		slices.SortStableFunc(p.routes, func(a, b route) int { return staticCount(b.pattern) - staticCount(a.pattern) })
+	}
+	return points
+}
+
+// ambiguousAt returns the first position where a and b, equal before it,
+// have a wildcard in one and a static segment in the other, or -1.
+func ambiguousAt(a, b []string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		pa, pb := isParam(a[i]), isParam(b[i])
+		switch {
+		case pa != pb:
+			return i
+		case !pa && a[i] != b[i]:
+			return -1
+		}
+	}
+	return -1
+}
+
+func splitPath(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
+
+func isParam(seg string) bool { return strings.HasPrefix(seg, ":") }
+
+func staticCount(pattern string) int {
+	n := 0
+	for _, seg := range splitPath(pattern) {
+		if !isParam(seg) {
+			n++
+		}
+	}
+	return n
+}
+
+// match binds pattern's parameters in path, or reports that it does not
+// match.
+func match(pattern, path string) (httprouter.Params, bool) {
+	want, got := splitPath(pattern), splitPath(path)
+	if len(want) != len(got) {
+		return nil, false
+	}
+	var ps httprouter.Params
+	for i, seg := range want {
+		switch {
+		case isParam(seg):
+			ps = append(ps, httprouter.Param{Key: seg[1:], Value: got[i]})
+		case seg != got[i]:
+			return nil, false
+		}
+	}
+	return ps, true
+}
+
+// dispatch serves a mount point: directly when it holds one unambiguous
+// route, otherwise through the first route whose pattern matches.
+func (s *Server) dispatch(m mountPoint) httprouter.Handle {
+	if len(m.routes) == 1 && m.routes[0].pattern == m.pattern {
+		rt := m.routes[0]
+		return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) { s.serve(w, r, rt, ps) }
+	}
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		for _, rt := range m.routes {
+			if ps, ok := match(rt.pattern, r.URL.Path); ok {
+				s.serve(w, r, rt, ps)
+				return
+			}
+		}
+		s.fail(w, r, errNotFound("route"))
+	}
+}
+
+// serve runs one route: it tells the request log the pattern, caps the
+// request body, applies the route's access rule and calls the handler.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps httprouter.Params) {
+	if lw, ok := w.(*logWriter); ok {
+		lw.route, lw.secret = rt.pattern, rt.flags&secretPath != 0
+	}
+	limit := s.cfg.MaxRequestBody
+	if rt.flags&upload != 0 {
+		// Multipart framing and form fields come on top of the file itself.
+		limit = s.cfg.MaxUploadSize + s.cfg.MaxRequestBody
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	c := &call{params: ps}
+	if err := s.authorize(r, rt.access, c); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rt.h(w, r, c)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *call) {

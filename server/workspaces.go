@@ -55,6 +55,44 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *call)
 	writeJSON(w, http.StatusOK, out)
 }
 
+type updateWorkspaceRequest struct {
+	Name         *string `json:"name"`
+	StorageQuota *int64  `json:"storageQuota"`
+}
+
+// updateWorkspace changes a workspace's name or storage quota (0: none). A
+// quota below the current usage is allowed: it stops further uploads.
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
+	var req updateWorkspaceRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.StorageQuota != nil && *req.StorageQuota < 0 {
+		s.fail(w, r, errBadRequest("storageQuota must be 0 (none) or a number of bytes"))
+		return
+	}
+	ws, err := s.store.WorkspaceBySlug(c.params.ByName("ws"))
+	if err != nil {
+		s.fail(w, r, notFoundAs(err, "workspace"))
+		return
+	}
+	ws, err = s.store.UpdateWorkspace(ws.ID, func(ws *store.Workspace) error {
+		if req.Name != nil {
+			ws.Name = *req.Name
+		}
+		if req.StorageQuota != nil {
+			ws.StorageQuota = *req.StorageQuota
+		}
+		return nil
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ws)
+}
+
 func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, c.ws)
 }

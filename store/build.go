@@ -2,10 +2,10 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,6 +38,8 @@ type Build struct {
 	Notes       string    `json:"notes,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	CreatedBy   string    `json:"createdBy,omitempty"`
+	// Seq orders builds by creation, even within one clock tick.
+	Seq uint64 `json:"seq"`
 }
 
 // File is a stored file of a build. Its content is the blob named by Checksum.
@@ -53,6 +55,8 @@ type File struct {
 	Checksum  string    `json:"checksum"` // SHA-256, lowercase hex: the blob's address
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Seq orders files by upload, even within one clock tick.
+	Seq uint64 `json:"seq"`
 }
 
 // CreateBuild stores a new build of an existing project. An empty Status
@@ -67,6 +71,10 @@ func (s *Store) CreateBuild(b Build) (Build, error) {
 		if tx.Bucket(bucketProjects).Get([]byte(b.ProjectID)) == nil {
 			return fmt.Errorf("project %s: %w", b.ProjectID, ErrNotFound)
 		}
+		var err error
+		if b.Seq, err = tx.Bucket(bucketBuilds).NextSequence(); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketProjectBuilds).Put(buildIndexKey(b), nil); err != nil {
 			return err
 		}
@@ -78,10 +86,10 @@ func (s *Store) CreateBuild(b Build) (Build, error) {
 	return b, nil
 }
 
-// buildIndexKey orders a project's builds by creation time; fixed-width hex
-// keeps byte order equal to time order.
+// buildIndexKey orders a project's builds by creation; fixed-width hex
+// keeps byte order equal to numeric order.
 func buildIndexKey(b Build) []byte {
-	return key(b.ProjectID, fmt.Sprintf("%016x", uint64(b.CreatedAt.UnixNano())), b.ID)
+	return key(b.ProjectID, fmt.Sprintf("%016x", b.Seq), b.ID)
 }
 
 // Build returns the build with the given ID, or ErrNotFound.
@@ -107,7 +115,7 @@ func (s *Store) UpdateBuild(id string, fn func(*Build) error) (Build, error) {
 		if err := fn(&b); err != nil {
 			return err
 		}
-		b.ID, b.ProjectID, b.CreatedAt = orig.ID, orig.ProjectID, orig.CreatedAt
+		b.ID, b.ProjectID, b.CreatedAt, b.Seq = orig.ID, orig.ProjectID, orig.CreatedAt, orig.Seq
 		return put(builds, []byte(id), b)
 	})
 	return b, err
@@ -127,7 +135,7 @@ func (s *Store) Builds(projectID string, offset, limit int) ([]Build, error) {
 			if limit > 0 && len(out) == limit {
 				return false
 			}
-			// suffix is createdAt/buildID
+			// suffix is seq/buildID
 			_, id, _ := bytes.Cut(suffix, []byte("/"))
 			var b Build
 			if err = get(builds, id, &b); err != nil {
@@ -176,7 +184,12 @@ func (s *Store) AddFile(f File) (File, error) {
 		if err := tx.Bucket(bucketBuildFiles).Put(key(f.BuildID, f.ID), nil); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketFiles), []byte(f.ID), f)
+		files := tx.Bucket(bucketFiles)
+		var err2 error
+		if f.Seq, err2 = files.NextSequence(); err2 != nil {
+			return err2
+		}
+		return put(files, []byte(f.ID), f)
 	})
 	if err != nil {
 		return File{}, err
@@ -368,10 +381,5 @@ func (s *Store) BlobRefCount(checksum string) (int64, error) {
 }
 
 func sortFiles(fs []File) {
-	slices.SortFunc(fs, func(a, b File) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(fs, func(a, b File) int { return cmp.Compare(a.Seq, b.Seq) })
 }

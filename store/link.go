@@ -14,6 +14,7 @@ import (
 type PublicLink struct {
 	ID             string    `json:"id"`
 	FileID         string    `json:"fileId"`
+	BuildID        string    `json:"buildId"`       // kept so the link's project is known after its file is deleted
 	DownloadLimit  int64     `json:"downloadLimit"` // 0 = none
 	ExpirationDate time.Time `json:"expirationDate"`
 	IsPermanent    bool      `json:"isPermanent"` // true: ExpirationDate is ignored
@@ -42,9 +43,11 @@ func (s *Store) CreateLink(l PublicLink) (PublicLink, error) {
 	l.AccessCount = 0
 	l.IsActive = true
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketFiles).Get([]byte(l.FileID)) == nil {
-			return fmt.Errorf("file %s: %w", l.FileID, ErrNotFound)
+		var f File
+		if err := get(tx.Bucket(bucketFiles), []byte(l.FileID), &f); err != nil {
+			return fmt.Errorf("file %s: %w", l.FileID, err)
 		}
+		l.BuildID = f.BuildID
 		if err := tx.Bucket(bucketFileLinks).Put(key(l.FileID, l.ID), nil); err != nil {
 			return err
 		}
@@ -126,9 +129,10 @@ const MaxAccessLog = 10_000
 // used up.
 var ErrLimitReached = errors.New("download limit reached")
 
-// UseLink resolves a public link for a download of fileName. A link that
-// does not exist, is inactive or expired, whose file is gone or is not named
-// fileName gives ErrNotFound; one at its download limit, ErrLimitReached.
+// UseLink resolves a public link for a download of fileName (an empty
+// fileName matches any). A link that does not exist, is inactive or expired,
+// whose file is gone or is not named fileName gives ErrNotFound; one at its
+// download limit, ErrLimitReached, with the link and file.
 //
 // With record set, it also counts the access and appends e to the link's
 // access log, in the same transaction as the checks, so that the limit is
@@ -161,7 +165,7 @@ func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (Pub
 		}
 		now := e.Time
 		switch {
-		case !l.IsActive, f.Name != fileName,
+		case !l.IsActive, fileName != "" && f.Name != fileName,
 			!l.IsPermanent && !l.ExpirationDate.IsZero() && !now.Before(l.ExpirationDate):
 			outcome = ErrNotFound
 			return nil

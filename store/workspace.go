@@ -91,6 +91,31 @@ func (s *Store) WorkspaceBySlug(slug string) (Workspace, error) {
 	return w, err
 }
 
+// UpdateWorkspace applies fn to the stored workspace in one transaction. Only
+// Name and StorageQuota may change. It returns ErrNotFound for an unknown
+// workspace, ErrInvalid for a negative quota, or fn's error.
+func (s *Store) UpdateWorkspace(id string, fn func(*Workspace) error) (Workspace, error) {
+	var w Workspace
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketWorkspaces)
+		if err := get(b, []byte(id), &w); err != nil {
+			return err
+		}
+		orig := w
+		if err := fn(&w); err != nil {
+			return err
+		}
+		if w.StorageQuota < 0 {
+			return fmt.Errorf("%w: storage quota %d", ErrInvalid, w.StorageQuota)
+		}
+		name, quota := w.Name, w.StorageQuota
+		w = orig
+		w.Name, w.StorageQuota = name, quota
+		return put(b, []byte(id), w)
+	})
+	return w, err
+}
+
 // Workspaces returns every workspace, ordered by slug.
 func (s *Store) Workspaces() ([]Workspace, error) {
 	var out []Workspace

@@ -1,0 +1,372 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"hangar/store"
+)
+
+// Workspace API handlers for builds and their files (seed 004, "File
+// Endpoints", and the upload routes around it).
+
+// isoTime renders as the seed does: RFC 3339 in UTC, whole seconds.
+type isoTime time.Time
+
+func (t isoTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
+}
+
+// fileEntry is a file as the seed's "List Build Files" shows it, plus its
+// type and checksum, which CI uses to check an upload.
+type fileEntry struct {
+	FileID        string  `json:"fileId"`
+	Name          string  `json:"name"`
+	Size          int64   `json:"size"`
+	Path          string  `json:"path"`
+	FileExtension string  `json:"fileExtension"`
+	Type          string  `json:"type"`
+	Checksum      string  `json:"checksum"`
+	CreatedAt     isoTime `json:"createdAt"`
+}
+
+func viewFile(f store.File) fileEntry {
+	return fileEntry{FileID: f.ID, Name: f.Name, Size: f.Size, Path: f.Path, FileExtension: f.Extension,
+		Type: f.Type, Checksum: f.Checksum, CreatedAt: isoTime(f.CreatedAt)}
+}
+
+func viewFiles(fs []store.File) []fileEntry {
+	out := make([]fileEntry, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, viewFile(f))
+	}
+	return out
+}
+
+// fileDetails is a file as the seed's "Get Build Files (Alternative)" shows
+// it, with the additional details it promises.
+type fileDetails struct {
+	FileID    string  `json:"fileId"`
+	Name      string  `json:"name"`
+	Size      int64   `json:"size"`
+	Extension string  `json:"extension"`
+	Type      string  `json:"type"`
+	MimeType  string  `json:"mimetype"`
+	Checksum  string  `json:"checksum"`
+	Path      string  `json:"path"`
+	CreatedAt isoTime `json:"createdAt"`
+	UpdatedAt isoTime `json:"updatedAt"`
+}
+
+type buildView struct {
+	BuildID     string      `json:"buildId"`
+	ProjectID   string      `json:"projectId"`
+	Status      string      `json:"status"`
+	Version     string      `json:"version,omitempty"`
+	BuildNumber string      `json:"buildNumber,omitempty"`
+	BundleID    string      `json:"bundleId,omitempty"`
+	Notes       string      `json:"notes,omitempty"`
+	CreatedAt   isoTime     `json:"createdAt"`
+	CreatedBy   string      `json:"createdBy,omitempty"`
+	Files       []fileEntry `json:"files"`
+}
+
+func viewBuild(b store.Build, files []store.File) buildView {
+	return buildView{BuildID: b.ID, ProjectID: b.ProjectID, Status: b.Status, Version: b.VersionName,
+		BuildNumber: b.VersionCode, BundleID: b.BundleID, Notes: b.Notes, CreatedAt: isoTime(b.CreatedAt),
+		CreatedBy: b.CreatedBy, Files: viewFiles(files)}
+}
+
+// projectBuild returns a build of the request's project; builds of other
+// projects are not found.
+func (s *Server) projectBuild(c *call, id string) (store.Build, error) {
+	b, err := s.store.Build(id)
+	if err != nil || b.ProjectID != c.proj.ID {
+		return store.Build{}, notFoundAs(orNotFound(err), "build")
+	}
+	return b, nil
+}
+
+// projectFile returns a file of a build of the request's project.
+func (s *Server) projectFile(c *call, id string) (store.File, error) {
+	f, err := s.store.File(id)
+	if err != nil {
+		return f, notFoundAs(err, "file")
+	}
+	if _, err := s.projectBuild(c, f.BuildID); err != nil {
+		return store.File{}, errNotFound("file")
+	}
+	return f, nil
+}
+
+// orNotFound turns a nil error (the entity exists but is not the caller's)
+// into store.ErrNotFound.
+func orNotFound(err error) error {
+	if err == nil {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// pageParams reads ?page= (from 1) and ?limit= (1 to 200, default 50).
+func pageParams(r *http.Request) (offset, limit int, err error) {
+	page, limit := 1, 50
+	q := r.URL.Query()
+	if v := q.Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 {
+			return 0, 0, errBadRequest("page must be a whole number from 1")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
+			return 0, 0, errBadRequest("limit must be a whole number from 1 to 200")
+		}
+	}
+	return (page - 1) * limit, limit, nil
+}
+
+// buildFields are the optional fields of a new build, from a multipart form
+// or a JSON body.
+type buildFields struct {
+	Version     string `json:"version"`
+	BuildNumber string `json:"buildNumber"`
+	Notes       string `json:"notes"`
+}
+
+func (f *buildFields) set(name, value string) error {
+	switch name {
+	case "version":
+		f.Version = value
+	case "buildNumber":
+		f.BuildNumber = value
+	case "notes":
+		f.Notes = value
+	default:
+		return errBadRequest(fmt.Sprintf("unknown form field %q; expected version, buildNumber, notes and file parts", name))
+	}
+	return nil
+}
+
+// createBuild creates a build from a multipart form (fields version,
+// buildNumber, notes and any number of "file" parts, the first of which is
+// the build's package), a JSON object of the same fields, or an empty body.
+// If anything fails, the build and every file stored so far are removed:
+// a failed upload leaves no trace.
+func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.store.CreateBuild(store.Build{ProjectID: c.proj.ID, CreatedBy: c.who.name})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var (
+		fields buildFields
+		files  []store.File
+	)
+	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case ctype == "multipart/form-data":
+		err = s.multipartFields(r, fields.set, func(name string, body io.Reader) error {
+			typ := store.FileAttachment
+			if len(files) == 0 {
+				typ = store.FilePackage
+			}
+			f, err := s.storeFile(b.ID, typ, name, body)
+			if err == nil {
+				files = append(files, f)
+			}
+			return err
+		})
+	case r.ContentLength != 0:
+		err = decodeJSON(r, &fields)
+	}
+	if err == nil {
+		// Processing (metadata extraction) comes later; until then a stored
+		// build is ready as it is.
+		b, err = s.store.UpdateBuild(b.ID, func(b *store.Build) error {
+			b.VersionName, b.VersionCode, b.Notes = fields.Version, fields.BuildNumber, fields.Notes
+			b.Status = store.BuildProcessed
+			return nil
+		})
+	}
+	if err != nil {
+		s.undoBuild(b.ID)
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewBuild(b, files))
+}
+
+func (s *Server) undoBuild(id string) {
+	_, unused, err := s.store.DeleteBuild(id)
+	if err != nil {
+		s.log.Error("undo build", "build", id, "err", err)
+		return
+	}
+	s.removeBlobs(unused...)
+}
+
+// addFiles adds attachments to a build: "file" parts of a multipart form, or
+// a raw body (any other Content-Type, typically application/octet-stream)
+// named by ?name=. On failure every file of this request is removed again.
+func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var files []store.File
+	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ctype == "multipart/form-data" {
+		err = s.multipartFields(r,
+			func(name, _ string) error {
+				return errBadRequest(fmt.Sprintf("unknown form field %q; expected \"file\" parts", name))
+			},
+			func(name string, body io.Reader) error {
+				f, err := s.storeFile(b.ID, store.FileAttachment, name, body)
+				if err == nil {
+					files = append(files, f)
+				}
+				return err
+			})
+		if err == nil && len(files) == 0 {
+			err = errBadRequest("no \"file\" part in the form")
+		}
+	} else {
+		var name string
+		if name, err = safeFileName(r.URL.Query().Get("name")); err == nil {
+			err = s.rawUploadFits(r, c)
+		}
+		if err == nil {
+			var f store.File
+			if f, err = s.storeFile(b.ID, store.FileAttachment, name, r.Body); err == nil {
+				files = append(files, f)
+			}
+		}
+	}
+	if err != nil {
+		s.deleteFiles(files)
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewFiles(files))
+}
+
+// rawUploadFits refuses a raw upload before reading it when its declared
+// length already exceeds the size limit or the workspace's quota. The
+// limits are enforced again while streaming, for bodies without a length.
+func (s *Server) rawUploadFits(r *http.Request, c *call) error {
+	n := r.ContentLength
+	switch {
+	case n > s.cfg.MaxUploadSize:
+		return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, "upload exceeds the size limit"}
+	case n > 0 && c.ws.StorageQuota > 0 && c.ws.StorageUsed+n > c.ws.StorageQuota:
+		return fmt.Errorf("%w: the upload is %d bytes", store.ErrQuotaExceeded, n)
+	}
+	return nil
+}
+
+func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request, c *call) {
+	offset, limit, err := pageParams(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	builds, err := s.store.Builds(c.proj.ID, offset, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]buildView, 0, len(builds))
+	for _, b := range builds {
+		files, err := s.store.Files(b.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out = append(out, viewBuild(b, files))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getBuild(w http.ResponseWriter, r *http.Request, c *call) {
+	b, files, err := s.buildWithFiles(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewBuild(b, files))
+}
+
+func (s *Server) buildWithFiles(c *call) (store.Build, []store.File, error) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		return b, nil, err
+	}
+	files, err := s.store.Files(b.ID)
+	return b, files, err
+}
+
+// listBuildFiles is the seed's "List Build Files".
+func (s *Server) listBuildFiles(w http.ResponseWriter, r *http.Request, c *call) {
+	_, files, err := s.buildWithFiles(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewFiles(files))
+}
+
+// listBuildFileDetails is the seed's "Get Build Files (Alternative)".
+func (s *Server) listBuildFileDetails(w http.ResponseWriter, r *http.Request, c *call) {
+	_, files, err := s.buildWithFiles(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]fileDetails, 0, len(files))
+	for _, f := range files {
+		out = append(out, fileDetails{FileID: f.ID, Name: f.Name, Size: f.Size, Extension: f.Extension, Type: f.Type,
+			MimeType: f.MimeType, Checksum: f.Checksum, Path: f.Path, CreatedAt: isoTime(f.CreatedAt), UpdatedAt: isoTime(f.UpdatedAt)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// fileDownloadURL is the seed's "Get File Download URL": the signed URL as a
+// plain string.
+func (s *Server) fileDownloadURL(w http.ResponseWriter, r *http.Request, c *call) {
+	f, err := s.projectFile(c, c.params.ByName("fileId"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, s.SignedURL(f))
+}
+
+// deleteFile is the seed's "Delete File": the workspace's storage usage
+// drops by the file's size; the blob goes when no file uses it any more.
+func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, c *call) {
+	f, err := s.projectFile(c, c.params.ByName("fileId"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	_, last, err := s.store.DeleteFile(f.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		err = errNotFound("file") // deleted by a concurrent request
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if last {
+		s.removeBlobs(f.Checksum)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

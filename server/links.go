@@ -1,0 +1,238 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"hangar/store"
+)
+
+// Workspace API handlers for public links (seed 004, "Public Link
+// Endpoints" and "Public Access Endpoints").
+
+var (
+	errLinkNotFound = &apiError{http.StatusNotFound, "LINK_NOT_FOUND", orgNotFound, "link doesn't exist or is inactive"}
+	errLimitReached = &apiError{http.StatusForbidden, "DOWNLOAD_LIMIT_REACHED", orgForbidden, "maximum downloads exceeded"}
+)
+
+type linkView struct {
+	PublicLinkID   string   `json:"publicLinkId"`
+	FileID         string   `json:"fileId"`
+	ExpirationDate *isoTime `json:"expirationDate"` // null: no expiry
+	DownloadLimit  int64    `json:"downloadLimit"`  // 0: unlimited
+	AccessCount    int64    `json:"accessCount"`
+	PublicURL      string   `json:"publicUrl"`
+	IsActive       bool     `json:"isActive"`
+	IsPermanent    bool     `json:"isPermanent"`
+	CreatedAt      isoTime  `json:"createdAt"`
+}
+
+func (s *Server) viewLink(l store.PublicLink, fileName string) linkView {
+	v := linkView{PublicLinkID: l.ID, FileID: l.FileID, DownloadLimit: l.DownloadLimit, AccessCount: l.AccessCount,
+		PublicURL: s.publicURL(l.ID, fileName), IsActive: l.IsActive, IsPermanent: l.IsPermanent, CreatedAt: isoTime(l.CreatedAt)}
+	if !l.ExpirationDate.IsZero() {
+		t := isoTime(l.ExpirationDate)
+		v.ExpirationDate = &t
+	}
+	return v
+}
+
+// publicURL is where testers download a file through a link.
+func (s *Server) publicURL(linkID, fileName string) string {
+	return s.cfg.PublicURL + "/api/v1/public/file/" + linkID + "/" + url.PathEscape(fileName)
+}
+
+type createLinkRequest struct {
+	DownloadLimit  *int64  `json:"downloadLimit"`
+	ExpirationDate *string `json:"expirationDate"`
+	IsPermanent    bool    `json:"isPermanent"`
+}
+
+// parseISODate accepts RFC 3339 ("2024-03-15T00:00:00Z") and a bare date
+// ("2024-03-15", midnight UTC), the two ISO 8601 forms scripts send.
+func parseISODate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.DateOnly, s)
+}
+
+// createLink is the seed's "Create Public Link". No downloadLimit (or 0)
+// means unlimited; isPermanent ignores expirationDate; neither means the
+// link does not expire.
+func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) {
+	f, err := s.projectFile(c, c.params.ByName("fileId"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req createLinkRequest
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	l := store.PublicLink{FileID: f.ID, IsPermanent: req.IsPermanent, CreatedBy: c.who.name}
+	if req.DownloadLimit != nil {
+		if *req.DownloadLimit < 0 {
+			s.fail(w, r, errBadRequest("downloadLimit must be 0 (unlimited) or a positive number"))
+			return
+		}
+		l.DownloadLimit = *req.DownloadLimit
+	}
+	if req.ExpirationDate != nil && *req.ExpirationDate != "" {
+		exp, err := parseISODate(*req.ExpirationDate)
+		if err != nil {
+			s.fail(w, r, errBadRequest("expirationDate must be an ISO 8601 date such as 2024-03-15T00:00:00Z"))
+			return
+		}
+		if !req.IsPermanent && !exp.After(s.now()) {
+			s.fail(w, r, errBadRequest("expirationDate is in the past"))
+			return
+		}
+		l.ExpirationDate = exp.UTC()
+	}
+	l, err = s.store.CreateLink(l)
+	if err != nil {
+		s.fail(w, r, notFoundAs(err, "file"))
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.viewLink(l, f.Name))
+}
+
+// listBuildLinks is the seed's "List Public Links": the links of every file
+// of the build, inactive ones included.
+func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call) {
+	_, files, err := s.buildWithFiles(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := []linkView{}
+	for _, f := range files {
+		links, err := s.store.LinksOfFile(f.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, l := range links {
+			out = append(out, s.viewLink(l, f.Name))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// fileLink returns the link named by the path if it belongs to the path's
+// file and to the request's project. It works for links whose file was
+// deleted: they keep their build.
+func (s *Server) fileLink(c *call) (store.PublicLink, error) {
+	l, err := s.store.Link(c.params.ByName("publicLinkId"))
+	if err != nil || l.FileID != c.params.ByName("fileId") {
+		return l, errLinkNotFound
+	}
+	if _, err := s.projectBuild(c, l.BuildID); err != nil {
+		return l, errLinkNotFound
+	}
+	return l, nil
+}
+
+// deactivateLink is the seed's "Delete Public Link": the link stops working
+// but stays listed, with its access log.
+func (s *Server) deactivateLink(w http.ResponseWriter, r *http.Request, c *call) {
+	l, err := s.fileLink(c)
+	if err == nil {
+		err = s.store.DeactivateLink(l.ID)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type accessLogView struct {
+	Timestamp time.Time `json:"timestamp"`
+	ClientIP  string    `json:"clientIp"`
+	UserAgent string    `json:"userAgent,omitempty"`
+}
+
+// accessLog lists a link's downloads, newest first, ?page= and ?limit=.
+func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) {
+	l, err := s.fileLink(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	offset, limit, err := pageParams(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	entries, err := s.store.AccessLog(l.ID, offset, limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]accessLogView, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, accessLogView{Timestamp: e.Time.UTC(), ClientIP: e.ClientIP, UserAgent: e.UserAgent})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// maxUserAgent bounds what one access log entry stores of a client's
+// User-Agent.
+const maxUserAgent = 512
+
+// publicDownload is the seed's "Download via Public Link": count the access
+// and log it in one transaction, then 302 to a signed URL. HEAD answers the
+// same without counting: chat apps fetch links to preview them.
+func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call) {
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	entry := store.AccessLogEntry{Time: s.now().UTC(), ClientIP: s.clientIP(r).String(), UserAgent: ua}
+	_, f, err := s.store.UseLink(c.params.ByName("publicLinkId"), c.params.ByName("fileName"), entry, r.Method == http.MethodGet)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = errLinkNotFound
+	case errors.Is(err, store.ErrLimitReached):
+		err = errLimitReached
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// Every click must reach Hangar to be counted.
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, s.SignedURL(f), http.StatusFound)
+}
+
+// publicQR is the seed's "Get QR Code": a 200×200 PNG of the link's
+// publicUrl. Links that cannot be used (unknown, inactive, expired, file
+// gone) are 404 LINK_NOT_FOUND as for a download; a link at its download
+// limit still has its code.
+func (s *Server) publicQR(w http.ResponseWriter, r *http.Request, c *call) {
+	l, f, err := s.store.UseLink(c.params.ByName("publicLinkId"), "", store.AccessLogEntry{Time: s.now()}, false)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, errLinkNotFound)
+		return
+	case err != nil && !errors.Is(err, store.ErrLimitReached):
+		s.fail(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := qrPNG(&buf, s.publicURL(l.ID, f.Name), qrSize); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(buf.Bytes())
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+
+	qrcode "github.com/yeqown/go-qrcode/v2"
+)
+
+// qrSize is the seed's QR image size, in pixels.
+const qrSize = 200
+
+// qrPNG writes a size×size PNG of a QR code for text. go-qrcode encodes;
+// the drawing is done here so that the image is exactly the size asked for:
+// whole-pixel modules, centred, with at least the 4-module quiet zone that
+// scanners need.
+func qrPNG(w io.Writer, text string, size int) error {
+	qr, err := qrcode.New(text)
+	if err != nil {
+		return fmt.Errorf("qr: %w", err)
+	}
+	var m matrixCapture
+	if err := qr.Save(&m); err != nil {
+		return fmt.Errorf("qr: %w", err)
+	}
+	dim := len(m.dark)
+	block := size / (dim + 8)
+	if block < 1 {
+		return fmt.Errorf("qr: %d modules do not fit in %d pixels", dim, size)
+	}
+	offset := (size - dim*block) / 2
+	img := image.NewPaletted(image.Rect(0, 0, size, size), color.Palette{color.White, color.Black})
+	for y, row := range m.dark {
+		for x, dark := range row {
+			if !dark {
+				continue
+			}
+			for dy := 0; dy < block; dy++ {
+				for dx := 0; dx < block; dx++ {
+					img.SetColorIndex(offset+x*block+dx, offset+y*block+dy, 1)
+				}
+			}
+		}
+	}
+	return png.Encode(w, img)
+}
+
+// matrixCapture is a qrcode.Writer that keeps the modules: dark[y][x].
+type matrixCapture struct{ dark [][]bool }
+
+func (m *matrixCapture) Write(mat qrcode.Matrix) error {
+	m.dark = make([][]bool, mat.Height())
+	for y := range m.dark {
+		m.dark[y] = make([]bool, mat.Width())
+	}
+	mat.Iterate(qrcode.IterDirection_ROW, func(x, y int, v qrcode.QRValue) {
+		m.dark[y][x] = v.IsSet()
+	})
+	return nil
+}
+
+func (m *matrixCapture) Close() error { return nil }

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"hangar/blob"
+	"hangar/store"
+)
+
+// The upload path: bytes stream from the request into the blob store
+// (blob.Put hashes and writes them in parallel, never holding a whole file),
+// and the file row is recorded inside Put's commit, under the blob's lock.
+
+// storeFile streams body into the blob store and records it as a file of
+// the build. Over max_upload_size it returns blob.ErrTooLarge, over the
+// workspace quota store.ErrQuotaExceeded; either way nothing is left behind.
+func (s *Server) storeFile(buildID, fileType, name string, body io.Reader) (store.File, error) {
+	var f store.File
+	_, err := s.blobs.Put(body, s.cfg.MaxUploadSize, func(info blob.Info) error {
+		var err error
+		f, err = s.store.AddFile(store.File{
+			BuildID:   buildID,
+			Type:      fileType,
+			Name:      name,
+			Path:      name,
+			Extension: extension(name),
+			MimeType:  mimeType(name),
+			Size:      info.Size,
+			Checksum:  info.Ref.String(),
+		})
+		return err
+	})
+	return f, err
+}
+
+// removeBlobs removes blobs that lost their last reference, unless an upload
+// has referred to them again since.
+func (s *Server) removeBlobs(checksums ...string) {
+	for _, sum := range checksums {
+		ref, err := blob.ParseRef(sum)
+		if err == nil {
+			_, err = s.blobs.RemoveUnused(ref, func(blob.Ref) (bool, error) { return s.store.BlobInUse(sum) })
+		}
+		if err != nil {
+			// The blob stays as an orphan, which fsck reports; nothing
+			// refers to it, so no answer is wrong.
+			s.log.Error("remove unused blob", "checksum", sum, "err", err)
+		}
+	}
+}
+
+// deleteFiles undoes uploads: it deletes the files and then their blobs if
+// nothing else uses them.
+func (s *Server) deleteFiles(files []store.File) {
+	for _, f := range files {
+		_, last, err := s.store.DeleteFile(f.ID)
+		if err != nil {
+			s.log.Error("undo upload", "file", f.ID, "err", err)
+			continue
+		}
+		if last {
+			s.removeBlobs(f.Checksum)
+		}
+	}
+}
+
+// multipartFields reads a multipart body part by part. Files in parts named
+// "file" go to onFile; other parts are form fields of at most
+// max_request_body bytes, passed to onField, which rejects unknown names.
+func (s *Server) multipartFields(r *http.Request, onField func(name, value string) error, onFile func(name string, body io.Reader) error) error {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return errBadRequest("expected a multipart/form-data body: " + err.Error())
+	}
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			if parts == 0 {
+				// Also what a body without the boundary looks like.
+				return errBadRequest("the multipart form has no parts")
+			}
+			return nil
+		}
+		if err != nil {
+			return bodyErr(err)
+		}
+		if part.FileName() != "" || part.FormName() == "file" {
+			if part.FormName() != "file" {
+				return errBadRequest(fmt.Sprintf("unexpected file in form field %q; files go in \"file\" parts", part.FormName()))
+			}
+			name, err := safeFileName(rawFileName(part))
+			if err != nil {
+				return err
+			}
+			if err := onFile(name, part); err != nil {
+				return err
+			}
+			continue
+		}
+		value, err := io.ReadAll(io.LimitReader(part, s.cfg.MaxRequestBody+1))
+		if err != nil {
+			return bodyErr(err)
+		}
+		if int64(len(value)) > s.cfg.MaxRequestBody {
+			return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, fmt.Sprintf("form field %q is too large", part.FormName())}
+		}
+		if err := onField(part.FormName(), string(value)); err != nil {
+			return err
+		}
+	}
+}
+
+// rawFileName is the part's file name as sent. multipart.Part.FileName
+// strips directories with the server's path rules; safeFileName applies
+// stricter ones to the raw value.
+func rawFileName(p *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return p.FileName()
+	}
+	return params["filename"]
+}
+
+// bodyErr keeps the size-limit error (413) and reports any other failure to
+// read the body as the client's (a dropped connection, broken framing).
+func bodyErr(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return err
+	}
+	return errBadRequest("could not read the request body: " + err.Error())
+}
+
+// safeFileName returns the base name of a client-supplied file name: the
+// part after the last '/' or '\', without control characters, at most 255
+// bytes. Names that come out empty, "." or ".." are refused. File names
+// appear in URLs and headers but never in paths on disk (blobs are named by
+// hash), so this is about clean URLs and headers, not traversal.
+func safeFileName(name string) (string, error) {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	for len(name) > 255 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if name == "" || name == "." || name == ".." {
+		return "", errBadRequest("a file needs a name (the multipart filename, or ?name= for a raw upload)")
+	}
+	return name, nil
+}
+
+// extension is the file name's extension without the dot, lowercase.
+func extension(name string) string {
+	return strings.ToLower(strings.TrimPrefix(path.Ext(name), "."))
+}
+
+// buildTypes names the formats Hangar is for; the rest come from the
+// standard library's table.
+var buildTypes = map[string]string{
+	"ipa":  "application/octet-stream",
+	"apk":  "application/vnd.android.package-archive",
+	"aab":  "application/octet-stream",
+	"zip":  "application/zip",
+	"dsym": "application/octet-stream",
+	"dmg":  "application/x-apple-diskimage",
+	"exe":  "application/vnd.microsoft.portable-executable",
+	"msi":  "application/x-msi",
+}
+
+// mimeType is the stored Content-Type for a file name. It comes from the
+// extension, never from the client, and types a browser would render or run
+// (HTML, SVG, XML, JavaScript) are stored as application/octet-stream:
+// Hangar serves uploads from its own origin.
+func mimeType(name string) string {
+	ext := extension(name)
+	if t, ok := buildTypes[ext]; ok {
+		return t
+	}
+	t := mime.TypeByExtension("." + ext)
+	base, _, _ := strings.Cut(t, ";")
+	switch {
+	case t == "",
+		strings.Contains(base, "html"), strings.Contains(base, "xml"),
+		strings.Contains(base, "javascript"), strings.Contains(base, "svg"):
+		return "application/octet-stream"
+	}
+	return t
+}
