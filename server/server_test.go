@@ -25,7 +25,7 @@ import (
 
 // env is a real server over a real bbolt file and blob directory.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *server.Server
 	ts    *httptest.Server
 	store *store.Store
@@ -62,10 +62,10 @@ func cheapHasher() *auth.Hasher {
 	return auth.NewHasher(auth.Params{Time: 1, Memory: 64, Threads: 1}, 4)
 }
 
-func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
 
 // newEnvWith is newEnv with a chance to change the config first.
-func newEnvWith(t *testing.T, configure func(*config.Config)) *env {
+func newEnvWith(t testing.TB, configure func(*config.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, logs: &syncBuffer{}, now: time.Now()}
@@ -89,12 +89,16 @@ func newEnvWith(t *testing.T, configure func(*config.Config)) *env {
 		configure(&cfg)
 	}
 	e.hasher = cheapHasher()
+	var logTo io.Writer = e.logs
+	if _, ok := t.(*testing.B); ok {
+		logTo = io.Discard // benchmarks measure the server, not this buffer
+	}
 	e.srv, err = server.New(server.Options{
 		Hasher: e.hasher,
 		Store:  st,
 		Blobs:  blobs,
 		Config: cfg,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(logTo, nil)),
 		Now:    e.clock,
 	})
 	if err != nil {

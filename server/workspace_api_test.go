@@ -29,7 +29,7 @@ const projPath = "/api/v1/workspace/acme/project/app"
 type part struct{ field, filename, content string }
 
 // multipartBody builds a form in memory (test data is small).
-func multipartBody(t *testing.T, parts ...part) (string, []byte) {
+func multipartBody(t testing.TB, parts ...part) (string, []byte) {
 	t.Helper()
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
