@@ -148,12 +148,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		fmt.Fprintf(stderr, "\nFirst start: created the instance admin service account.\nadmin token: %s\nKeep it safe: it is shown only this once.\n\n", token)
 	}
 
-	srv, err := server.New(server.Options{Store: st, Blobs: blobs, Config: cfg, Logger: log})
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	if cfg.PublicURLDerived {
+		cfg.PublicURL = config.DerivePublicURL(ln.Addr().String(), cfg.TLSCert != "")
+	}
+	srv, err := server.New(server.Options{Store: st, Blobs: blobs, Config: cfg, Logger: log})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	log.Info("hangar listening", "version", version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)

@@ -24,6 +24,10 @@ import (
 type Config struct {
 	Listen    string
 	PublicURL string // no trailing slash
+	// PublicURLDerived is true when public_url was not set and PublicURL
+	// comes from Listen; the server re-derives it from the address it
+	// actually bound (port 0 picks a free port).
+	PublicURLDerived bool
 	DataDir   string
 	TLSCert   string
 	TLSKey    string
@@ -137,6 +141,7 @@ func parse(r raw, file string) (Config, error) {
 	if c.PublicURL, err = publicURL(r.PublicURL, r.Listen, r.TLSCert != ""); err != nil {
 		return fail("public_url", err)
 	}
+	c.PublicURLDerived = r.PublicURL == ""
 	sizes := []struct {
 		key string
 		s   string
@@ -187,19 +192,25 @@ func parse(r raw, file string) (Config, error) {
 	return c, nil
 }
 
+// DerivePublicURL is the base URL for a server listening on addr: its host
+// (localhost for a wildcard address) and port, over https when tls is set.
+func DerivePublicURL(addr string, tls bool) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
 // publicURL returns the configured base URL without a trailing slash, or
 // derives one from the listen address.
 func publicURL(s, listen string, tls bool) (string, error) {
 	if s == "" {
-		host, port, _ := net.SplitHostPort(listen)
-		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-			host = "localhost"
-		}
-		scheme := "http"
-		if tls {
-			scheme = "https"
-		}
-		return scheme + "://" + net.JoinHostPort(host, port), nil
+		return DerivePublicURL(listen, tls), nil
 	}
 	u, err := url.Parse(s)
 	if err != nil {

@@ -113,13 +113,15 @@ const (
 	levelPublic        accessLevel = iota // no token
 	levelSignedIn                         // a user session or service account token (not an app token)
 	levelInstanceAdmin                    // an instance admin
-	levelScoped                           // perm in the :ws (and :proj) of the path
+	levelScoped                           // perm in the :ws/:org (and :proj/:app) of the path
+	levelApp                              // an app token; its project is the request's
 )
 
 var (
 	public        = access{level: levelPublic}
 	signedIn      = access{level: levelSignedIn}
 	instanceAdmin = access{level: levelInstanceAdmin}
+	appToken      = access{level: levelApp}
 )
 
 func need(p auth.Permission) access { return access{level: levelScoped, perm: p} }
@@ -157,17 +159,29 @@ func (s *Server) authorize(r *http.Request, a access, c *call) error {
 			return errForbidden("this needs an instance admin")
 		}
 		return nil
+	case levelApp:
+		if who.kind != store.TokenApp {
+			return errForbidden("this endpoint takes an app token, which names the app")
+		}
+		if c.proj, err = s.store.Project(who.projectID); err != nil {
+			return notFoundAs(err, "project")
+		}
+		c.ws, err = s.store.Workspace(c.proj.WorkspaceID)
+		return notFoundAs(err, "workspace")
 	}
 
-	if c.ws, err = s.store.WorkspaceBySlug(c.params.ByName("ws")); err != nil {
+	// The workspace API names workspaces and projects by slug (:ws,
+	// :proj); the organization API names organizations and apps (:org,
+	// :app) by slug or id.
+	if c.ws, err = s.workspaceOf(c.params); err != nil {
 		return notFoundAs(err, "workspace")
 	}
 	perms, visible := who.permissions(c.ws.ID, "")
 	if !visible {
 		return errNotFound("workspace")
 	}
-	if slug := c.params.ByName("proj"); slug != "" {
-		if c.proj, err = s.store.ProjectBySlug(c.ws.ID, slug); err != nil {
+	if name := paramOr(c.params, "proj", "app"); name != "" {
+		if c.proj, err = s.projectOf(c.ws.ID, name); err != nil {
 			return notFoundAs(err, "project")
 		}
 		if perms, visible = who.permissions(c.ws.ID, c.proj.ID); !visible {
@@ -178,6 +192,36 @@ func (s *Server) authorize(r *http.Request, a access, c *call) error {
 		return errNoPermission(a.perm)
 	}
 	return nil
+}
+
+func paramOr(ps httprouter.Params, names ...string) string {
+	for _, n := range names {
+		if v := ps.ByName(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// workspaceOf resolves the workspace named by the path, by slug, then by id.
+func (s *Server) workspaceOf(ps httprouter.Params) (store.Workspace, error) {
+	name := paramOr(ps, "ws", "org")
+	ws, err := s.store.WorkspaceBySlug(name)
+	if errors.Is(err, store.ErrNotFound) {
+		ws, err = s.store.Workspace(name)
+	}
+	return ws, err
+}
+
+// projectOf resolves a project of a workspace by slug, then by id.
+func (s *Server) projectOf(workspaceID, name string) (store.Project, error) {
+	p, err := s.store.ProjectBySlug(workspaceID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		if p, err = s.store.Project(name); err == nil && p.WorkspaceID != workspaceID {
+			err = store.ErrNotFound
+		}
+	}
+	return p, err
 }
 
 // notFoundAs turns store.ErrNotFound into a 404 naming what was missing.

@@ -30,7 +30,10 @@ func (e *env) req(method, path, token, body string, header ...string) (int, []by
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
-	if body != "" {
+	switch {
+	case strings.HasPrefix(body, "--b\r\n"):
+		r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+	case body != "":
 		r.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
@@ -178,6 +181,15 @@ func TestPermissionMatrix(t *testing.T) {
 		return l.PublicLinkID
 	}
 	buildID, fileID := freshFile()
+	// Organization API forms: a build's package in a "build" part, an
+	// attachment in a "file" part (req sends "--b" bodies as multipart).
+	form := func(field string) func() string {
+		return func() string {
+			return "--b\r\nContent-Disposition: form-data; name=\"" + field + "\"; filename=\"n.txt\"\r\n\r\nnotes " + uniq() +
+				"\r\n--b\r\nContent-Disposition: form-data; name=\"versionName\"\r\n\r\n1.0\r\n--b--\r\n"
+		}
+	}
+	buildForm, fileForm := form("build"), form("file")
 	linkID := freshLink(fileID)
 
 	type endpoint struct {
@@ -235,6 +247,15 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed(projPath + "/build/" + buildID + "/public-links"), none, "BUILD_DOWNLOAD", 200, false, true},
 		{"DELETE", func() string { return projPath + "/build/files/" + fileID + "/public-links/" + freshLink(fileID) }, none, "BUILD_DELETE", 204, false, true},
 		{"GET", fixed(projPath + "/build/files/" + fileID + "/public-links/" + linkID + "/access-log"), none, "PROJECT_READ", 200, false, true},
+
+		// The organization API.
+		{"GET", fixed(appPath + "/builds/" + buildID), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed(appPath + "/builds/" + buildID + "/downloadToken?type=auto"), none, "BUILD_DOWNLOAD", 200, false, true},
+		{"GET", fixed("/v1/organizations/rival/apps/secret/builds/x"), none, "PROJECT_READ", 404, true, false},
+		{"POST", fixed(appPath + "/builds"), buildForm, "BUILD_CREATE", 201, false, true},
+		{"POST", fixed(appPath + "/builds/" + buildID + "/files"), fileForm, "BUILD_CREATE", 201, false, true},
+		{"POST", fixed("/v1/integrations/builds"), buildForm, "appToken", 201, false, true},
+		{"POST", fixed("/v1/integrations/builds/" + buildID + "/files"), fileForm, "appToken", 201, false, true},
 	}
 
 	// expect states the rule of the design's "Permissions" section.
@@ -242,6 +263,11 @@ func TestPermissionMatrix(t *testing.T) {
 		switch {
 		case caller == "none" || caller == "revoked":
 			return 401
+		case ep.need == "appToken": // the integrations API: app tokens only
+			if caller == "app" {
+				return ep.ok
+			}
+			return 403
 		case caller == "admin":
 			return ep.ok
 		case ep.otherWorkspace && ep.need != "signedIn" && ep.need != "instanceAdmin":

@@ -133,9 +133,10 @@ func pageParams(r *http.Request) (offset, limit int, err error) {
 // buildFields are the optional fields of a new build, from a multipart form
 // or a JSON body.
 type buildFields struct {
-	Version     string `json:"version"`
-	BuildNumber string `json:"buildNumber"`
-	Notes       string `json:"notes"`
+	Version     string   `json:"version"`
+	BuildNumber string   `json:"buildNumber"`
+	Notes       string   `json:"notes"`
+	Tags        []string `json:"-"`
 }
 
 func (f *buildFields) set(name, value string) error {
@@ -152,53 +153,31 @@ func (f *buildFields) set(name, value string) error {
 	return nil
 }
 
-// createBuild creates a build from a multipart form (fields version,
-// buildNumber, notes and any number of "file" parts, the first of which is
-// the build's package), a JSON object of the same fields, or an empty body.
-// If anything fails, the build and every file stored so far are removed:
-// a failed upload leaves no trace.
-func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
+// newBuild creates a build of the request's project and has fill store its
+// files (with storeFile) and read its fields. The build is created pending
+// and ends processed. If anything fails, the build and every file stored so
+// far are removed: a failed upload leaves no trace.
+func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields) ([]store.File, error)) (store.Build, []store.File, error) {
 	b, err := s.store.CreateBuild(store.Build{ProjectID: c.proj.ID, CreatedBy: c.who.name})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return b, nil, err
 	}
-	var (
-		fields buildFields
-		files  []store.File
-	)
-	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch {
-	case ctype == "multipart/form-data":
-		err = s.multipartFields(r, fields.set, func(name string, body io.Reader) error {
-			typ := store.FileAttachment
-			if len(files) == 0 {
-				typ = store.FilePackage
-			}
-			f, err := s.storeFile(b.ID, typ, name, body)
-			if err == nil {
-				files = append(files, f)
-			}
-			return err
-		})
-	case r.ContentLength != 0:
-		err = decodeJSON(r, &fields)
-	}
+	var fields buildFields
+	files, err := fill(b.ID, &fields)
 	if err == nil {
 		// Processing (metadata extraction) comes later; until then a stored
 		// build is ready as it is.
 		b, err = s.store.UpdateBuild(b.ID, func(b *store.Build) error {
-			b.VersionName, b.VersionCode, b.Notes = fields.Version, fields.BuildNumber, fields.Notes
+			b.VersionName, b.VersionCode, b.Notes, b.Tags = fields.Version, fields.BuildNumber, fields.Notes, fields.Tags
 			b.Status = store.BuildProcessed
 			return nil
 		})
 	}
 	if err != nil {
 		s.undoBuild(b.ID)
-		s.fail(w, r, err)
-		return
+		return store.Build{}, nil, err
 	}
-	writeJSON(w, http.StatusCreated, viewBuild(b, files))
+	return b, files, nil
 }
 
 func (s *Server) undoBuild(id string) {
@@ -210,9 +189,64 @@ func (s *Server) undoBuild(id string) {
 	s.removeBlobs(unused...)
 }
 
+// createBuild creates a build from a multipart form (fields version,
+// buildNumber, notes and any number of "file" parts, the first of which is
+// the build's package), a JSON object of the same fields, or an empty body.
+func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
+	b, files, err := s.newBuild(c, func(buildID string, fields *buildFields) ([]store.File, error) {
+		ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch {
+		case ctype == "multipart/form-data":
+			var files []store.File
+			err := s.multipartFields(r, "file", fields.set, func(name string, body io.Reader) error {
+				typ := store.FileAttachment
+				if len(files) == 0 {
+					typ = store.FilePackage
+				}
+				f, err := s.storeFile(buildID, typ, name, body)
+				if err == nil {
+					files = append(files, f)
+				}
+				return err
+			})
+			return files, err
+		case r.ContentLength != 0:
+			return nil, decodeJSON(r, fields)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewBuild(b, files))
+}
+
+// attach stores the "file" parts of a multipart form as attachments of a
+// build; onField decides about other fields. If any file fails, the files
+// already stored by this request are removed again.
+func (s *Server) attach(r *http.Request, buildID string, onField func(name, value string) error) ([]store.File, error) {
+	var files []store.File
+	err := s.multipartFields(r, "file", onField, func(name string, body io.Reader) error {
+		f, err := s.storeFile(buildID, store.FileAttachment, name, body)
+		if err == nil {
+			files = append(files, f)
+		}
+		return err
+	})
+	if err == nil && len(files) == 0 {
+		err = errBadRequest(`no "file" part in the form`)
+	}
+	if err != nil {
+		s.deleteFiles(files)
+		return nil, err
+	}
+	return files, nil
+}
+
 // addFiles adds attachments to a build: "file" parts of a multipart form, or
 // a raw body (any other Content-Type, typically application/octet-stream)
-// named by ?name=. On failure every file of this request is removed again.
+// named by ?name=.
 func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
@@ -222,20 +256,9 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 	var files []store.File
 	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ctype == "multipart/form-data" {
-		err = s.multipartFields(r,
-			func(name, _ string) error {
-				return errBadRequest(fmt.Sprintf("unknown form field %q; expected \"file\" parts", name))
-			},
-			func(name string, body io.Reader) error {
-				f, err := s.storeFile(b.ID, store.FileAttachment, name, body)
-				if err == nil {
-					files = append(files, f)
-				}
-				return err
-			})
-		if err == nil && len(files) == 0 {
-			err = errBadRequest("no \"file\" part in the form")
-		}
+		files, err = s.attach(r, b.ID, func(name, _ string) error {
+			return errBadRequest(fmt.Sprintf("unknown form field %q; expected \"file\" parts", name))
+		})
 	} else {
 		var name string
 		if name, err = safeFileName(r.URL.Query().Get("name")); err == nil {
@@ -249,7 +272,6 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	if err != nil {
-		s.deleteFiles(files)
 		s.fail(w, r, err)
 		return
 	}

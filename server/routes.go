@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	const (
 		ws   = "/api/v1/workspace/:ws"
 		proj = ws + "/project/:proj"
+		app  = "/v1/organizations/:org/apps/:app"
 	)
 	table := []route{
 		{"GET", "/healthz", 0, public, s.healthz},
@@ -96,6 +97,16 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
 		{"HEAD", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
 		{"GET", "/api/v1/public/file/:publicLinkId/qr", 0, public, s.publicQR},
+
+		// Seed 000, the organization API: build details, uploads, and the
+		// two-step download through a single-use token.
+		{"GET", app + "/builds/:buildId", 0, need(auth.ProjectRead), s.orgBuildDetails},
+		{"POST", app + "/builds", upload, need(auth.BuildCreate), s.orgUploadBuild},
+		{"POST", app + "/builds/:buildId/files", upload, need(auth.BuildCreate), s.orgAttachFiles},
+		{"GET", app + "/builds/:buildId/downloadToken", 0, need(auth.BuildDownload), s.downloadToken},
+		{"POST", "/v1/integrations/builds", upload, appToken, s.orgUploadBuild},
+		{"POST", "/v1/integrations/builds/:buildId/files", upload, appToken, s.orgAttachFiles},
+		{"GET", "/v1/download/:token", secretPath, public, s.redeemDownloadToken},
 	}
 
 	r := httprouter.New()

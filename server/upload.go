@@ -74,9 +74,9 @@ func (s *Server) deleteFiles(files []store.File) {
 }
 
 // multipartFields reads a multipart body part by part. Files in parts named
-// "file" go to onFile; other parts are form fields of at most
-// max_request_body bytes, passed to onField, which rejects unknown names.
-func (s *Server) multipartFields(r *http.Request, onField func(name, value string) error, onFile func(name string, body io.Reader) error) error {
+// fileField go to onFile; other parts are form fields of at most
+// max_request_body bytes, passed to onField.
+func (s *Server) multipartFields(r *http.Request, fileField string, onField func(name, value string) error, onFile func(name string, body io.Reader) error) error {
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return errBadRequest("expected a multipart/form-data body: " + err.Error())
@@ -93,9 +93,9 @@ func (s *Server) multipartFields(r *http.Request, onField func(name, value strin
 		if err != nil {
 			return bodyErr(err)
 		}
-		if part.FileName() != "" || part.FormName() == "file" {
-			if part.FormName() != "file" {
-				return errBadRequest(fmt.Sprintf("unexpected file in form field %q; files go in \"file\" parts", part.FormName()))
+		if part.FileName() != "" || part.FormName() == fileField {
+			if part.FormName() != fileField {
+				return errBadRequest(fmt.Sprintf("unexpected file in form field %q; files go in %q parts", part.FormName(), fileField))
 			}
 			name, err := safeFileName(rawFileName(part))
 			if err != nil {

@@ -72,7 +72,7 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		s.fail(w, r, errBadRequest("storageQuota must be 0 (none) or a number of bytes"))
 		return
 	}
-	ws, err := s.store.WorkspaceBySlug(c.params.ByName("ws"))
+	ws, err := s.workspaceOf(c.params)
 	if err != nil {
 		s.fail(w, r, notFoundAs(err, "workspace"))
 		return

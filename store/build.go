@@ -35,7 +35,8 @@ type Build struct {
 	VersionName string    `json:"versionName,omitempty"`
 	VersionCode string    `json:"versionCode,omitempty"`
 	BundleID    string    `json:"bundleId,omitempty"`
-	Notes       string    `json:"notes,omitempty"`
+	Notes       string    `json:"notes,omitempty"` // Applivery's changelog
+	Tags        []string  `json:"tags,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	CreatedBy   string    `json:"createdBy,omitempty"`
 	// Seq orders builds by creation, even within one clock tick.

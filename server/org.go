@@ -1,0 +1,236 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"hangar/store"
+)
+
+// The organization API (seed 000, and the upload paths of Applivery's public
+// docs): an organization is a workspace, an app a project. Every answer is an
+// envelope: {"status": true, "data": …} or, through fail, {"status": false,
+// "error": {"code": N, "message": "…"}}.
+
+// errNotProcessed is the seed's 5014. Hangar answers it with 400: the request
+// is not valid for the build as it is now.
+var errNotProcessed = &apiError{http.StatusBadRequest, "BUILD_NOT_PROCESSED", orgNotProcessed, "Build Not Processed"}
+
+func writeOrg(w http.ResponseWriter, status int, data any) {
+	writeJSON(w, status, orgEnvelope{Status: true, Data: data})
+}
+
+// orgTime renders ISO 8601 in UTC with milliseconds, as the seed does
+// ("2024-11-11T11:27:35.446Z").
+type orgTime time.Time
+
+func (t orgTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+}
+
+// orgFile is one entry of a build's files array, in the seed's shape.
+type orgFile struct {
+	ID        string      `json:"id"`
+	Type      string      `json:"type"`
+	File      orgFileInfo `json:"file"`
+	CreatedAt orgTime     `json:"createdAt"`
+	UpdatedAt orgTime     `json:"updatedAt"`
+}
+
+type orgFileInfo struct {
+	OriginalName string `json:"originalName"`
+	MimeType     string `json:"mimetype"`
+	Size         int64  `json:"size"`
+	Location     string `json:"location"` // a signed URL, valid for signed_url_ttl
+	Checksum     string `json:"checksum"`
+}
+
+type orgBuild struct {
+	ID           string    `json:"id"`
+	Application  string    `json:"application"`
+	Status       string    `json:"status"`
+	VersionName  string    `json:"versionName"`
+	VersionCode  string    `json:"versionCode,omitempty"`
+	BundleID     string    `json:"bundleId,omitempty"`
+	Changelog    string    `json:"changelog"`
+	Tags         []string  `json:"tags"`
+	CreatedAt    orgTime   `json:"createdAt"`
+	CreatedBy    string    `json:"createdBy,omitempty"`
+	Files        []orgFile `json:"files"`
+	Organization string    `json:"organization"`
+}
+
+func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBuild {
+	v := orgBuild{ID: b.ID, Application: b.ProjectID, Organization: c.ws.ID, Status: b.Status, VersionName: b.VersionName,
+		VersionCode: b.VersionCode, BundleID: b.BundleID, Changelog: b.Notes, Tags: b.Tags, CreatedAt: orgTime(b.CreatedAt),
+		CreatedBy: b.CreatedBy, Files: make([]orgFile, 0, len(files))}
+	if v.Tags == nil {
+		v.Tags = []string{}
+	}
+	for _, f := range files {
+		v.Files = append(v.Files, orgFile{
+			ID:   f.ID,
+			Type: f.Type,
+			File: orgFileInfo{OriginalName: f.Name, MimeType: f.MimeType, Size: f.Size,
+				Location: s.SignedURL(f), Checksum: f.Checksum},
+			CreatedAt: orgTime(f.CreatedAt),
+			UpdatedAt: orgTime(f.UpdatedAt),
+		})
+	}
+	return v
+}
+
+// orgBuildDetails is the seed's Build Details.
+func (s *Server) orgBuildDetails(w http.ResponseWriter, r *http.Request, c *call) {
+	b, files, err := s.buildWithFiles(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeOrg(w, http.StatusOK, s.viewOrgBuild(c, b, files))
+}
+
+// orgBuildFields reads Applivery's build form fields. Fields it does not
+// know (Applivery takes many: notifications, deployment filters, …) are
+// ignored, so that scripts written for Applivery run unchanged.
+func orgBuildFields(fields *buildFields) func(name, value string) error {
+	return func(name, value string) error {
+		switch name {
+		case "versionName":
+			fields.Version = value
+		case "versionCode":
+			fields.BuildNumber = value
+		case "changelog":
+			fields.Notes = value
+		case "tags":
+			for _, t := range strings.Split(value, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					fields.Tags = append(fields.Tags, t)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// orgUploadBuild creates a build from Applivery's form: the package in the
+// "build" part, versionName, changelog, tags. Without a "build" part the
+// build has no package and is processed at once.
+func (s *Server) orgUploadBuild(w http.ResponseWriter, r *http.Request, c *call) {
+	b, files, err := s.newBuild(c, func(buildID string, fields *buildFields) ([]store.File, error) {
+		var files []store.File
+		err := s.multipartFields(r, "build", orgBuildFields(fields), func(name string, body io.Reader) error {
+			if len(files) > 0 {
+				return errBadRequest(`a build has one package: send one "build" part, and attachments later`)
+			}
+			f, err := s.storeFile(buildID, store.FilePackage, name, body)
+			if err == nil {
+				files = append(files, f)
+			}
+			return err
+		})
+		return files, err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeOrg(w, http.StatusCreated, s.viewOrgBuild(c, b, files))
+}
+
+// orgAttachFiles is the seed's "Build Attached Files": "file" parts become
+// attachments of a processed build.
+func (s *Server) orgAttachFiles(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if b.Status != store.BuildProcessed {
+		s.fail(w, r, errNotProcessed)
+		return
+	}
+	if _, err := s.attach(r, b.ID, func(string, string) error { return nil }); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	files, err := s.store.Files(b.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeOrg(w, http.StatusCreated, s.viewOrgBuild(c, b, files))
+}
+
+type downloadTokenData struct {
+	Token     string  `json:"token"`
+	ExpiresAt orgTime `json:"expiresAt"`
+}
+
+// downloadToken is step 1 of the seed's download flow: a short-lived,
+// single-use token for one file of a processed build (without fileId, its
+// package).
+func (s *Server) downloadToken(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	if t := q.Get("type"); t != "" && t != "auto" {
+		s.fail(w, r, errBadRequest(`type must be "auto"`))
+		return
+	}
+	if b.Status != store.BuildProcessed {
+		s.fail(w, r, errNotProcessed)
+		return
+	}
+	files, err := s.store.Files(b.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var target *store.File
+	for i, f := range files {
+		if fid := q.Get("fileId"); fid == f.ID || fid == "" && f.Type == store.FilePackage {
+			target = &files[i]
+			break
+		}
+	}
+	if target == nil {
+		s.fail(w, r, errNotFound("file"))
+		return
+	}
+	plain, t, err := s.store.CreateDownloadToken(target.ID, s.now().Add(s.cfg.DownloadTokenTTL))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeOrg(w, http.StatusOK, downloadTokenData{Token: plain, ExpiresAt: orgTime(t.ExpiresAt)})
+}
+
+// redeemDownloadToken is step 2: the token is the credential. It is used up
+// atomically, so concurrent requests with one token get one 302; the answer
+// has no body.
+func (s *Server) redeemDownloadToken(w http.ResponseWriter, r *http.Request, c *call) {
+	t, err := s.store.RedeemDownloadToken(c.params.ByName("token"))
+	var f store.File
+	if err == nil {
+		f, err = s.store.File(t.FileID)
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = errNotFound("token")
+		}
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Location", s.SignedURL(f))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusFound)
+}
