@@ -28,9 +28,9 @@ type Config struct {
 	// comes from Listen; the server re-derives it from the address it
 	// actually bound (port 0 picks a free port).
 	PublicURLDerived bool
-	DataDir   string
-	TLSCert   string
-	TLSKey    string
+	DataDir          string
+	TLSCert          string
+	TLSKey           string
 
 	MaxUploadSize  int64 // bytes, per uploaded file
 	MaxRequestBody int64 // bytes, for JSON and form fields
