@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -86,25 +87,31 @@ func runAdmin(stderr io.Writer, err error) int {
 	}
 }
 
+// subcommand runs one of a command's subcommands (user add, token list, …).
+func subcommand(group string, names []string, args []string, stdin io.Reader, stdout, stderr io.Writer,
+	run func(c *adminCmd, name string, args []string) error) int {
+	if len(args) == 0 || !slices.Contains(names, args[0]) {
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "hangar %s: unknown command %q\n", group, args[0])
+		}
+		fmt.Fprintf(stderr, "Usage: hangar %s %s [flags]\n", group, strings.Join(names, "|"))
+		return exitUsage
+	}
+	c := newAdminCmd(group+" "+args[0], stdin, stdout, stderr)
+	return runAdmin(stderr, run(c, args[0], args[1:]))
+}
+
 func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "Usage: hangar user add|passwd|list [flags]")
-		return exitUsage
-	}
-	c := newAdminCmd("user "+args[0], stdin, stdout, stderr)
-	var err error
-	switch args[0] {
-	case "add":
-		err = c.userAdd(args[1:])
-	case "passwd":
-		err = c.userPasswd(args[1:])
-	case "list":
-		err = c.userList(args[1:])
-	default:
-		fmt.Fprintf(stderr, "hangar user: unknown command %q (add, passwd, list)\n", args[0])
-		return exitUsage
-	}
-	return runAdmin(stderr, err)
+	return subcommand("user", []string{"add", "passwd", "list"}, args, stdin, stdout, stderr,
+		func(c *adminCmd, name string, args []string) error {
+			switch name {
+			case "add":
+				return c.userAdd(args)
+			case "passwd":
+				return c.userPasswd(args)
+			}
+			return c.userList(args)
+		})
 }
 
 func (c *adminCmd) passwordFlag() *bool {
@@ -236,24 +243,16 @@ func memberships(st *store.Store, ms map[string]string) string {
 }
 
 func cmdToken(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "Usage: hangar token create|list|revoke [flags]")
-		return exitUsage
-	}
-	c := newAdminCmd("token "+args[0], stdin, stdout, stderr)
-	var err error
-	switch args[0] {
-	case "create":
-		err = c.tokenCreate(args[1:])
-	case "list":
-		err = c.tokenList(args[1:])
-	case "revoke":
-		err = c.tokenRevoke(args[1:])
-	default:
-		fmt.Fprintf(stderr, "hangar token: unknown command %q (create, list, revoke)\n", args[0])
-		return exitUsage
-	}
-	return runAdmin(stderr, err)
+	return subcommand("token", []string{"create", "list", "revoke"}, args, stdin, stdout, stderr,
+		func(c *adminCmd, name string, args []string) error {
+			switch name {
+			case "create":
+				return c.tokenCreate(args)
+			case "list":
+				return c.tokenList(args)
+			}
+			return c.tokenRevoke(args)
+		})
 }
 
 // tokenCreate makes a service account with one token (-admin, or -workspace

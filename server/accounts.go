@@ -111,6 +111,14 @@ func (s *Server) slugMemberships(byID map[string]string) (map[string]string, err
 	return out, nil
 }
 
+// hashPassword checks a new password's length (400 if wrong) and hashes it.
+func (s *Server) hashPassword(r *http.Request, pw string) (string, error) {
+	if err := auth.CheckPassword(pw); err != nil {
+		return "", errBadRequest(err.Error())
+	}
+	return s.hasher.Hash(r.Context(), pw)
+}
+
 type createUserRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
@@ -123,11 +131,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := auth.CheckPassword(req.Password); err != nil {
-		s.fail(w, r, errBadRequest(err.Error()))
-		return
-	}
-	hash, err := s.hasher.Hash(r.Context(), req.Password)
+	hash, err := s.hashPassword(r, req.Password)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -185,11 +189,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := auth.CheckPassword(req.Password); err != nil {
-		s.fail(w, r, errBadRequest(err.Error()))
-		return
-	}
-	hash, err := s.hasher.Hash(r.Context(), req.Password)
+	hash, err := s.hashPassword(r, req.Password)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -8,6 +8,8 @@ import (
 
 // Handlers for workspaces and projects, the two top levels of the model.
 
+var errBadSlug = errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes")
+
 type createWorkspaceRequest struct {
 	Slug         string `json:"slug"`
 	Name         string `json:"name"`
@@ -21,7 +23,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		return
 	}
 	if !store.ValidSlug(req.Slug) {
-		s.fail(w, r, errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes"))
+		s.fail(w, r, errBadSlug)
 		return
 	}
 	if req.StorageQuota < 0 {
@@ -110,7 +112,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	if !store.ValidSlug(req.Slug) {
-		s.fail(w, r, errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes"))
+		s.fail(w, r, errBadSlug)
 		return
 	}
 	if req.Name == "" {
