@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"hangar/auth"
+	"hangar/blob"
 	"hangar/config"
+	"hangar/fsck"
 	"hangar/store"
 )
 
@@ -367,4 +369,45 @@ func timeOrDash(t time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// cmdFsck checks the data directory; see package fsck. Exit status 1 when
+// inconsistencies remain.
+func cmdFsck(args []string, stdout, stderr io.Writer) int {
+	c := newAdminCmd("fsck", nil, stdout, stderr)
+	verify := c.fs.Bool("verify", false, "rehash every blob (reads all data), not only compare sizes")
+	repair := c.fs.Bool("repair", false, "remove orphan blobs and fix reference counts and storage totals")
+	if err := c.parse(args, 0, ""); err != nil {
+		return runAdmin(stderr, err)
+	}
+	st, err := c.open()
+	if err != nil {
+		return runAdmin(stderr, err)
+	}
+	defer st.Close()
+	blobs, err := blob.Open(filepath.Join(filepath.Dir(st.Path()), "blobs"))
+	if err != nil {
+		return runAdmin(stderr, err)
+	}
+	report, err := fsck.Run(st, blobs, fsck.Options{Verify: *verify, Repair: *repair})
+	if err != nil {
+		return runAdmin(stderr, err)
+	}
+	orphans := 0
+	for _, f := range report.Findings {
+		kind := "problem"
+		if !f.Problem {
+			kind = "orphan"
+			orphans++
+		}
+		if f.Repaired {
+			kind += " (repaired)"
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", kind, f.Message)
+	}
+	fmt.Fprintf(stdout, "%d files, %d blobs: %d problems, %d orphan blobs\n", report.Files, report.Blobs, report.Problems(), orphans)
+	if report.Problems() > 0 {
+		return exitFailure
+	}
+	return exitOK
 }

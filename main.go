@@ -36,6 +36,9 @@ Usage:
   hangar token create|list|revoke
                                 manage service account and app tokens
                                 (while the server is stopped)
+  hangar fsck [-verify] [-repair]
+                                check that metadata and blobs agree
+                                (while the server is stopped)
   hangar version                print the version
   hangar help                   print this help
 
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdUser(args[1:], stdin, stdout, stderr)
 	case "token":
 		return cmdToken(args[1:], stdin, stdout, stderr)
+	case "fsck":
+		return cmdFsck(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "hangar", version)
 		return exitOK

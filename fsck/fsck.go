@@ -1,0 +1,177 @@
+// Package fsck checks that Hangar's metadata and blob directory agree:
+// every file has its blob with the right size (and, with Verify, the right
+// SHA-256), every blob is referenced, and the stored reference counts and
+// workspace storage totals match the files. With Repair it removes orphan
+// blobs and rewrites the counters; it never touches a file row.
+package fsck
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"slices"
+
+	"hangar/blob"
+	"hangar/store"
+)
+
+// Options select the checks and repairs.
+type Options struct {
+	Verify bool // rehash every blob, not only compare sizes
+	Repair bool // remove orphan blobs and fix counters
+}
+
+// Finding is one thing fsck reports.
+type Finding struct {
+	// Problem is true for an inconsistency (a file without its blob, a
+	// wrong count); false for an orphan blob, which a crash between writing
+	// a blob and recording it leaves by design and which costs only space.
+	Problem bool
+	Message string
+	// Repaired says that Repair fixed it.
+	Repaired bool
+}
+
+// Report is the result of a check.
+type Report struct {
+	Files, Blobs int
+	Findings     []Finding
+}
+
+// Problems counts the findings that are inconsistencies and were not
+// repaired.
+func (r Report) Problems() int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Problem && !f.Repaired {
+			n++
+		}
+	}
+	return n
+}
+
+// Run checks st against blobs. The caller must hold the data directory (the
+// server stopped, or the check running inside it) for the answer to mean
+// anything: uploads in flight would look like orphans.
+func Run(st *store.Store, blobs *blob.Store, o Options) (Report, error) {
+	var r Report
+	audit, err := st.Audit()
+	if err != nil {
+		return r, err
+	}
+	onDisk := map[blob.Ref]int64{}
+	if err := blobs.Walk(func(ref blob.Ref, size int64) error {
+		onDisk[ref] = size
+		return nil
+	}); err != nil {
+		return r, fmt.Errorf("walk blobs: %w", err)
+	}
+	r.Files, r.Blobs = len(audit.Files), len(onDisk)
+
+	refs := map[string]int64{}
+	used := map[string]int64{}
+	for id := range audit.StorageUsed {
+		used[id] = 0
+	}
+	verified := map[blob.Ref]bool{}
+	for _, f := range audit.Files {
+		refs[f.Checksum]++
+		used[audit.Workspace[f.ID]] += f.Size
+		ref, err := blob.ParseRef(f.Checksum)
+		if err != nil {
+			r.add(true, false, "file %s (%s): malformed checksum %q", f.ID, f.Name, f.Checksum)
+			continue
+		}
+		size, ok := onDisk[ref]
+		switch {
+		case !ok:
+			r.add(true, false, "file %s (%s): blob %s is missing", f.ID, f.Name, ref)
+		case size != f.Size:
+			r.add(true, false, "file %s (%s): blob %s has %d bytes, the file %d", f.ID, f.Name, ref, size, f.Size)
+		case o.Verify && !verified[ref]:
+			verified[ref] = true
+			sum, err := hashBlob(blobs, ref)
+			if err != nil {
+				return r, err
+			}
+			if sum != ref {
+				r.add(true, false, "file %s (%s): blob %s has content with SHA-256 %s", f.ID, f.Name, ref, sum)
+			}
+		}
+	}
+
+	var orphans []blob.Ref
+	for ref := range onDisk {
+		if refs[ref.String()] == 0 {
+			orphans = append(orphans, ref)
+		}
+	}
+	slices.SortFunc(orphans, func(a, b blob.Ref) int { return slices.Compare(a[:], b[:]) })
+	for _, ref := range orphans {
+		repaired := false
+		if o.Repair {
+			// Under the blob's lock and with a fresh look at the counts: a
+			// server running the check may be storing this content now.
+			removed, err := blobs.RemoveUnused(ref, func(blob.Ref) (bool, error) { return st.BlobInUse(ref.String()) })
+			if err != nil {
+				return r, err
+			}
+			repaired = removed
+		}
+		r.add(false, repaired, "orphan blob %s (%d bytes), referenced by no file", ref, onDisk[ref])
+	}
+
+	countsWrong := false
+	for _, sum := range sortedKeys(refs, audit.Refs) {
+		if refs[sum] != audit.Refs[sum] {
+			countsWrong = true
+			r.add(true, o.Repair, "blob %s: reference count %d, but %d files use it", sum, audit.Refs[sum], refs[sum])
+		}
+	}
+	for _, id := range sortedKeys(used, audit.StorageUsed) {
+		if used[id] != audit.StorageUsed[id] {
+			countsWrong = true
+			r.add(true, o.Repair, "workspace %s: storageUsed %d, but its files total %d", audit.Slugs[id], audit.StorageUsed[id], used[id])
+		}
+	}
+	if o.Repair && countsWrong {
+		if err := st.SetCounts(refs, used); err != nil {
+			return r, fmt.Errorf("repair counters: %w", err)
+		}
+	}
+	return r, nil
+}
+
+func (r *Report) add(problem, repaired bool, format string, args ...any) {
+	r.Findings = append(r.Findings, Finding{Problem: problem, Repaired: repaired, Message: fmt.Sprintf(format, args...)})
+}
+
+func hashBlob(blobs *blob.Store, ref blob.Ref) (blob.Ref, error) {
+	f, err := blobs.Open(ref)
+	if err != nil {
+		return blob.Ref{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return blob.Ref{}, fmt.Errorf("read blob %s: %w", ref, err)
+	}
+	var sum blob.Ref
+	h.Sum(sum[:0])
+	return sum, nil
+}
+
+func sortedKeys(maps ...map[string]int64) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, m := range maps {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,122 @@
+package fsck_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hangar/blob"
+	"hangar/fsck"
+	"hangar/store"
+)
+
+type env struct {
+	st    *store.Store
+	blobs *blob.Store
+	build store.Build
+	ws    store.Workspace
+}
+
+func newEnv(t *testing.T) *env {
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	blobs, err := blob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := st.CreateWorkspace(store.Workspace{Slug: "acme"})
+	p, _ := st.CreateProject(store.Project{WorkspaceID: ws.ID, Slug: "app"})
+	b, _ := st.CreateBuild(store.Build{ProjectID: p.ID})
+	return &env{st: st, blobs: blobs, build: b, ws: ws}
+}
+
+func (e *env) add(t *testing.T, name, content string) (store.File, blob.Ref) {
+	var f store.File
+	info, err := e.blobs.Put(strings.NewReader(content), 0, func(info blob.Info) error {
+		var err error
+		f, err = e.st.AddFile(store.File{BuildID: e.build.ID, Name: name, Size: info.Size, Checksum: info.Ref.String()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, info.Ref
+}
+
+func run(t *testing.T, e *env, o fsck.Options) (fsck.Report, string) {
+	t.Helper()
+	r, err := fsck.Run(e.st, e.blobs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, f := range r.Findings {
+		msgs = append(msgs, f.Message)
+	}
+	return r, strings.Join(msgs, "\n")
+}
+
+func TestCleanStore(t *testing.T) {
+	e := newEnv(t)
+	e.add(t, "a.ipa", "aaa")
+	e.add(t, "b.ipa", "aaa") // shared blob
+	e.add(t, "c.ipa", "ccc")
+	r, msgs := run(t, e, fsck.Options{Verify: true})
+	if len(r.Findings) != 0 || r.Files != 3 || r.Blobs != 2 {
+		t.Fatalf("clean store: %d files, %d blobs, findings:\n%s", r.Files, r.Blobs, msgs)
+	}
+}
+
+func TestFindsAndRepairs(t *testing.T) {
+	e := newEnv(t)
+	_, missing := e.add(t, "missing.ipa", "will vanish")
+	_, short := e.add(t, "short.ipa", "will be cut")
+	_, flipped := e.add(t, "flipped.ipa", "will change")
+	e.add(t, "fine.ipa", "fine")
+	os.Remove(e.blobs.Path(missing))
+	os.WriteFile(e.blobs.Path(short), []byte("cut"), 0o600)
+	os.WriteFile(e.blobs.Path(flipped), []byte("will chang3"), 0o600) // same size
+	orphan, _ := e.blobs.Put(bytes.NewReader([]byte("nobody's")), 0, nil)
+	// Counters out of step with the rows.
+	e.st.SetCounts(map[string]int64{missing.String(): 5}, map[string]int64{e.ws.ID: 1})
+
+	r, msgs := run(t, e, fsck.Options{})
+	for _, want := range []string{
+		"missing.ipa): blob " + missing.String() + " is missing",
+		"short.ipa): blob " + short.String() + " has 3 bytes",
+		"orphan blob " + orphan.Ref.String(),
+		"blob " + missing.String() + ": reference count 5, but 1 files use it",
+		"workspace acme: storageUsed 1, but its files total",
+	} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("missing finding %q in:\n%s", want, msgs)
+		}
+	}
+	if strings.Contains(msgs, "flipped") {
+		t.Errorf("a same-size change is found only with Verify:\n%s", msgs)
+	}
+	if _, msgs := run(t, e, fsck.Options{Verify: true}); !strings.Contains(msgs, "flipped.ipa): blob "+flipped.String()+" has content with SHA-256") {
+		t.Errorf("Verify did not find the changed content:\n%s", msgs)
+	}
+	problems := r.Problems()
+
+	r, _ = run(t, e, fsck.Options{Repair: true})
+	// Repair fixes counters and orphans, never files: the missing and cut
+	// blobs stay problems.
+	if r.Problems() != 2 || r.Problems() >= problems {
+		t.Fatalf("after repair: %d problems (before %d), want 2", r.Problems(), problems)
+	}
+	if _, err := e.blobs.Stat(orphan.Ref); err == nil {
+		t.Fatal("orphan blob not removed by repair")
+	}
+	r, msgs = run(t, e, fsck.Options{})
+	if r.Problems() != 2 || strings.Contains(msgs, "reference count") || strings.Contains(msgs, "orphan") {
+		t.Fatalf("second run after repair:\n%s", msgs)
+	}
+}
