@@ -30,6 +30,9 @@ var (
 	ErrTooLarge = errors.New("blob: content exceeds size limit")
 	// ErrNoSpace is returned by Put when the filesystem is full.
 	ErrNoSpace = errors.New("blob: no space left on device")
+	// ErrRead wraps the reader's own error when Put cannot read the content
+	// (a client that disconnects or stops sending): not the store's fault.
+	ErrRead = errors.New("blob: reading the content failed")
 )
 
 // Info describes a stored blob.

@@ -165,6 +165,26 @@ func TestPutReadErrorLeavesNothing(t *testing.T) {
 	}
 }
 
+// A reader that ends with io.ErrUnexpectedEOF (net/http's answer for a body
+// shorter than its Content-Length) is a failed upload, not a short blob.
+func TestPutTruncatedBody(t *testing.T) {
+	s := mustOpen(t)
+	r := io.MultiReader(bytes.NewReader(randomBytes(t, 1500)), iotestErrReader{io.ErrUnexpectedEOF})
+	_, err := s.Put(r, 0, nil)
+	if !errors.Is(err, blob.ErrRead) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("got %v, want ErrRead wrapping io.ErrUnexpectedEOF", err)
+	}
+	n := 0
+	s.Walk(func(blob.Ref, int64) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("a truncated body was stored")
+	}
+}
+
+type iotestErrReader struct{ err error }
+
+func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
+
 func TestPutCommitFailureRemovesNewBlob(t *testing.T) {
 	s := mustOpen(t)
 	data := []byte("some build")

@@ -92,7 +92,7 @@ func copyHashed(dst *os.File, r io.Reader, limit int64) (Ref, int64, error) {
 	var readErr error
 	for !failed.Load() {
 		c := <-free
-		n, err := io.ReadFull(r, c.buf)
+		n, err := fill(r, c.buf)
 		if n > 0 {
 			c.n = n
 			c.users.Store(2)
@@ -102,7 +102,7 @@ func copyHashed(dst *os.File, r io.Reader, limit int64) (Ref, int64, error) {
 		} else {
 			free <- c
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
@@ -119,7 +119,7 @@ func copyHashed(dst *os.File, r io.Reader, limit int64) (Ref, int64, error) {
 
 	switch {
 	case readErr != nil:
-		return Ref{}, 0, fmt.Errorf("blob: read: %w", readErr)
+		return Ref{}, 0, fmt.Errorf("%w: %w", ErrRead, readErr)
 	case writeErr != nil:
 		return Ref{}, 0, diskErr("write temp file", writeErr)
 	case limit > 0 && total > limit:
@@ -128,4 +128,21 @@ func copyHashed(dst *os.File, r io.Reader, limit int64) (Ref, int64, error) {
 	var ref Ref
 	h.Sum(ref[:0])
 	return ref, total, nil
+}
+
+// fill reads into buf until it is full or r fails. Unlike io.ReadFull it
+// returns io.EOF for an end of content after a partial buffer, and passes
+// every other error through, io.ErrUnexpectedEOF included: net/http reports
+// a body cut short of its Content-Length that way, and such an upload must
+// fail, not be stored truncated.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -35,10 +35,12 @@ type Config struct {
 	MaxUploadSize  int64 // bytes, per uploaded file
 	MaxRequestBody int64 // bytes, for JSON and form fields
 
-	SignedURLTTL     time.Duration
-	DownloadTokenTTL time.Duration
-	SessionTTL       time.Duration
-	ShutdownTimeout  time.Duration
+	SignedURLTTL      time.Duration
+	DownloadTokenTTL  time.Duration
+	SessionTTL        time.Duration
+	ShutdownTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+	BodyIdleTimeout   time.Duration
 
 	TrustedProxies []netip.Prefix
 
@@ -73,6 +75,8 @@ type raw struct {
 	DownloadTokenTTL string   `toml:"download_token_ttl"`
 	SessionTTL       string   `toml:"session_ttl"`
 	ShutdownTimeout  string   `toml:"shutdown_timeout"`
+	HeaderTimeout    string   `toml:"read_header_timeout"`
+	BodyIdleTimeout  string   `toml:"body_idle_timeout"`
 	TrustedProxies   []string `toml:"trusted_proxies"`
 	Log              rawLog   `toml:"log"`
 }
@@ -89,6 +93,8 @@ func defaultRaw() raw {
 		DownloadTokenTTL: "5m",
 		SessionTTL:       "12h",
 		ShutdownTimeout:  "30s",
+		HeaderTimeout:    "10s",
+		BodyIdleTimeout:  "1m",
 		Log:              rawLog{Level: "info", Format: "text"},
 	}
 }
@@ -167,6 +173,8 @@ func parse(r raw, file string) (Config, error) {
 		{"download_token_ttl", r.DownloadTokenTTL, &c.DownloadTokenTTL},
 		{"session_ttl", r.SessionTTL, &c.SessionTTL},
 		{"shutdown_timeout", r.ShutdownTimeout, &c.ShutdownTimeout},
+		{"read_header_timeout", r.HeaderTimeout, &c.ReadHeaderTimeout},
+		{"body_idle_timeout", r.BodyIdleTimeout, &c.BodyIdleTimeout},
 	}
 	for _, f := range durations {
 		if *f.dst, err = time.ParseDuration(f.s); err != nil {

@@ -89,6 +89,9 @@ func toAPIError(err error) (*apiError, bool) {
 		return &apiError{http.StatusInsufficientStorage, "QUOTA_EXCEEDED", orgNoSpace, err.Error()}, true
 	case errors.Is(err, blob.ErrTooLarge), errors.As(err, &tooBig):
 		return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, "upload exceeds the size limit"}, true
+	case errors.Is(err, blob.ErrRead):
+		// The client stopped sending, sent less than it announced, or hung up.
+		return errBadRequest("the upload was interrupted before its end"), true
 	case errors.Is(err, blob.ErrNoSpace):
 		return &apiError{http.StatusInsufficientStorage, "INSUFFICIENT_STORAGE", orgNoSpace, "the server is out of disk space"}, true
 	}

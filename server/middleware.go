@@ -148,3 +148,40 @@ func (s *Server) trusted(a netip.Addr) bool {
 	}
 	return false
 }
+
+// idleBody gives the request body an idle deadline: each read must see data
+// within idle of the previous one, however long the whole body takes. The
+// deadline is pushed forward at most every idle/8, which keeps the cost of
+// multi-gigabyte uploads (tens of thousands of reads) negligible.
+func idleBody(w http.ResponseWriter, body io.ReadCloser, idle time.Duration) io.ReadCloser {
+	if body == nil || body == http.NoBody {
+		return body
+	}
+	return &idleReader{ReadCloser: body, rc: http.NewResponseController(w), idle: idle}
+}
+
+type idleReader struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	set  time.Time
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	if now := time.Now(); now.Sub(r.set) > r.idle/8 {
+		// Not every ResponseWriter supports deadlines (httptest's recorder
+		// does not); a body without one still works.
+		if r.rc.SetReadDeadline(now.Add(r.idle)) == nil {
+			r.set = now
+		}
+	}
+	n, err := r.ReadCloser.Read(p)
+	if err == io.EOF && !r.set.IsZero() {
+		// The whole body is in: the deadline must not outlive it (net/http
+		// watches the connection in the background afterwards). After any
+		// other error it stays, so that nothing waits on a stalled client.
+		r.rc.SetReadDeadline(time.Time{})
+		r.set = time.Time{}
+	}
+	return n, err
+}

@@ -252,7 +252,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 		// Multipart framing and form fields come on top of the file itself.
 		limit = s.cfg.MaxUploadSize + s.cfg.MaxRequestBody
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	r.Body = http.MaxBytesReader(w, idleBody(w, r.Body, s.cfg.BodyIdleTimeout), limit)
 	c := &call{params: ps}
 	if err := s.authorize(r, rt.access, c); err != nil {
 		s.fail(w, r, err)

@@ -111,9 +111,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler: s,
 		// Slow headers are an attack; slow bodies are a 4 GiB upload over
-		// Wi-Fi. So only the header read has a deadline, and idle keep-alive
-		// connections are closed.
-		ReadHeaderTimeout: 10 * time.Second,
+		// Wi-Fi. So the header read has a deadline, a body only an idle one
+		// (see idleBody), and idle keep-alive connections are closed.
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -1,0 +1,216 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hangar/config"
+	"hangar/fsck"
+)
+
+// serveReal runs the env's server through Serve (the production http.Server
+// with its timeouts) on a loopback port of its own.
+func serveReal(t *testing.T, e *env) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+func TestHostileFileNames(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"version", "", "1"})
+	long := strings.Repeat("é", 5000) // 10,000 bytes
+	tests := []struct{ name, want string }{
+		{"../../etc/passwd", "passwd"},
+		{"/etc/shadow", "shadow"},
+		{`C:\Windows\evil.exe`, "evil.exe"},
+		{"nul\x00byte.ipa", "nulbyte.ipa"},
+		{"crlf\r\nSet-Cookie: x.ipa", "crlfSet-Cookie: x.ipa"},
+		{"bad\xff\xfeutf8.apk", "badutf8.apk"},
+		{long + ".ipa", strings.Repeat("é", 127)}, // cut to 255 bytes on a rune boundary
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%.20q", tt.name), func(t *testing.T) {
+			code, body := e.send("POST", projPath+"/build/"+b.BuildID+"/file?name="+url.QueryEscape(tt.name), admin, "application/octet-stream", []byte("x"))
+			var files []struct{ Name, FileID string }
+			if code != 201 || json.Unmarshal(body, &files) != nil {
+				t.Fatalf("got %d: %s", code, body)
+			}
+			if files[0].Name != tt.want {
+				t.Fatalf("name: got %q, want %q", files[0].Name, tt.want)
+			}
+			// And it downloads with a header that parses.
+			code, signed := e.req("GET", projPath+"/build/file/"+files[0].FileID, admin, "")
+			resp, got := do(t, "GET", string(signed), nil)
+			if code != 200 || resp.StatusCode != 200 || string(got) != "x" || strings.ContainsAny(resp.Header.Get("Content-Disposition"), "\r\n") {
+				t.Fatalf("download: %d %d %q", code, resp.StatusCode, resp.Header.Get("Content-Disposition"))
+			}
+		})
+	}
+	for _, name := range []string{"", "..", ".", "/", "\x00", "a/..", " "} {
+		if code, _ := e.send("POST", projPath+"/build/"+b.BuildID+"/file?name="+url.QueryEscape(name), admin, "application/octet-stream", []byte("x")); code != 400 {
+			t.Errorf("name %q: got %d, want 400", name, code)
+		}
+	}
+}
+
+func TestHostileNumbersAndBodies(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) { c.MaxRequestBody = 1000 })
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "a.ipa", "a"})
+	link := projPath + "/build/files/" + b.Files[0].FileID + "/public-link"
+	for _, body := range []string{
+		`{"downloadLimit": 1e30}`,
+		`{"downloadLimit": 9223372036854775808}`,
+		`{"downloadLimit": -9223372036854775808}`,
+		`{"expirationDate": "2024-13-45T99:99:99Z"}`,
+		`{"expirationDate": "1970-01-01T00:00:00Z"}`,
+		`{"expirationDate": 12}`,
+	} {
+		if code, resp := e.req("POST", link, admin, body); code != 400 {
+			t.Errorf("%s: got %d, want 400: %s", body, code, resp)
+		}
+	}
+	// A huge but valid limit is just a limit.
+	e.mustReq(201, "POST", link, admin, `{"downloadLimit": 9223372036854775807}`, nil)
+	for _, q := range []string{"?page=0", "?page=-1", "?limit=201", "?limit=99999999999999999999", "?page=x"} {
+		e.mustReq(400, "GET", projPath+"/build"+q, admin, "", nil)
+	}
+	// JSON bodies over max_request_body: 413, whatever the route.
+	big := `{"name":"` + strings.Repeat("x", 2000) + `"}`
+	code, resp := e.req("POST", "/api/v1/workspace", admin, big)
+	if code != 413 {
+		t.Fatalf("oversized JSON: got %d: %s", code, resp)
+	}
+	wantWorkspaceError(t, resp, "PAYLOAD_TOO_LARGE")
+	if code, _ := e.req("POST", "/api/v1/auth/login", "", `{"username":"`+strings.Repeat("u", 5000)+`","password":"x"}`); code != 413 {
+		t.Fatalf("oversized login: got %d, want 413", code)
+	}
+}
+
+func TestSlowClients(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) {
+		c.ReadHeaderTimeout = 200 * time.Millisecond
+		c.BodyIdleTimeout = 300 * time.Millisecond
+	})
+	admin := e.adminToken()
+	addr := serveReal(t, e)
+	b := e.upload(admin, part{"version", "", "1"})
+
+	// Headers that never finish: the connection is closed.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	io.ReadAll(conn) // returns when the server gives up
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("slow headers held the connection for %v", d)
+	}
+
+	rawUpload := func(announced int, send string, then func(net.Conn)) string {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST %s/build/%s/file?name=x.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n%s", projPath, b.BuildID, admin, announced, send)
+		then(conn)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			return "no response: " + err.Error()
+		}
+		body, _ := io.ReadAll(resp.Body)
+		return fmt.Sprint(resp.StatusCode, " ", string(body))
+	}
+	// A body that stops arriving: given up after the idle timeout.
+	start = time.Now()
+	got := rawUpload(1_000_000, strings.Repeat("x", 1000), func(net.Conn) {})
+	if d := time.Since(start); d > 3*time.Second || !strings.HasPrefix(got, "400") {
+		t.Fatalf("stalled body: %q after %v, want a 400 after ~300ms", got, d)
+	}
+	// A body shorter than its Content-Length.
+	got = rawUpload(1000, strings.Repeat("x", 500), func(c net.Conn) { c.(*net.TCPConn).CloseWrite() })
+	if !strings.HasPrefix(got, "400") {
+		t.Fatalf("short body: got %q, want 400", got)
+	}
+	// Neither left anything behind.
+	files, _ := e.store.Files(b.BuildID)
+	tmp, _ := os.ReadDir(filepath.Join(e.blobs.Dir(), "tmp"))
+	if len(files) != 0 || len(tmp) != 0 || e.blobCount() != 0 {
+		t.Fatalf("after interrupted uploads: %d files, %d temp files, %d blobs", len(files), len(tmp), e.blobCount())
+	}
+}
+
+// Many uploads of one content, and deletes racing them, leave reference
+// counts and storage totals exactly right, and no file without its blob.
+func TestConcurrentSameContent(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"version", "", "1"})
+	content := randomBytes(200_000)
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for i := 0; i < 24; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := e.send("POST", projPath+"/build/"+b.BuildID+"/file?name=same.bin", admin, "application/octet-stream", content)
+			var files []struct{ FileID string }
+			if code != 201 || json.Unmarshal(body, &files) != nil {
+				t.Errorf("upload: %d %s", code, body)
+				return
+			}
+			// Every other upload is deleted at once, racing the next uploads.
+			if i%2 == 0 {
+				if code, _ := e.req("DELETE", projPath+"/build/file/"+files[0].FileID, admin, ""); code != 204 {
+					t.Errorf("delete: %d", code)
+				}
+				return
+			}
+			mu.Lock()
+			ids = append(ids, files[0].FileID)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r, err := fsck.Run(e.store, e.blobs, fsck.Options{Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Findings) != 0 {
+		t.Fatalf("fsck after the race: %+v", r.Findings)
+	}
+	if n, _ := e.store.BlobRefCount(sha(content)); n != int64(len(ids)) || n != 12 {
+		t.Fatalf("refs: got %d, want %d", n, len(ids))
+	}
+	if got := e.storageUsed(admin); got != int64(len(ids))*200_000 {
+		t.Fatalf("storageUsed: got %d, want %d", got, len(ids)*200_000)
+	}
+}
