@@ -45,7 +45,14 @@ type process struct {
 
 func startBinary(t *testing.T, bin, cfg string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, "serve", "-config", cfg), stderr: &syncBuffer{}}
+	return startCommand(t, exec.Command(bin, "serve", "-config", cfg))
+}
+
+// startCommand starts a command that runs hangar serve and waits for it to
+// listen.
+func startCommand(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{cmd: cmd, stderr: &syncBuffer{}}
 	pr, pw := io.Pipe()
 	p.cmd.Stderr = pw
 	if err := p.cmd.Start(); err != nil {
