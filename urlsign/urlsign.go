@@ -91,6 +91,11 @@ func (k *Keyring) Verify(method, path, rawQuery string, now time.Time) error {
 	if err != nil {
 		return ErrMalformed
 	}
+	// Check the length before decoding: Decode writes DecodedLen(len(sig))
+	// bytes, and a longer sig would overrun the buffer (found by FuzzVerify).
+	if len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return ErrMalformed
+	}
 	got := make([]byte, sha256.Size)
 	if n, err := base64.RawURLEncoding.Decode(got, []byte(sig)); err != nil || n != sha256.Size {
 		return ErrMalformed

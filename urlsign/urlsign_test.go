@@ -54,6 +54,7 @@ func TestVerify(t *testing.T) {
 		{"repeated sig", "GET", path, q + "&sig=" + sig, now, urlsign.ErrMalformed},
 		{"non-numeric exp", "GET", path, strings.Replace(q, "exp=1800000060", "exp=soon", 1), now, urlsign.ErrMalformed},
 		{"short sig", "GET", path, strings.Replace(q, sig, sig[:10], 1), now, urlsign.ErrMalformed},
+		{"long sig", "GET", path, strings.Replace(q, sig, sig+"A", 1), now, urlsign.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

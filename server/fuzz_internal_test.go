@@ -1,0 +1,36 @@
+package server
+
+import (
+	"mime"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// FuzzFileName: whatever a client sends as a file name, the stored name is
+// a clean base name, and the Content-Disposition built from it (or from any
+// string at all) is one header line that parses back to the exact name.
+func FuzzFileName(f *testing.F) {
+	for _, s := range []string{"app.ipa", "../../etc/passwd", `C:\x\y.exe`, "a\x00b", "crlf\r\nSet-Cookie: a=b",
+		"\xff\xfe", "naïve 日本語.zip", `q"uote.apk`, strings.Repeat("é", 300), "%41.zip", "", ".."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		name, err := safeFileName(raw)
+		if err == nil {
+			if name == "" || name == "." || name == ".." || len(name) > 255 || !utf8.ValidString(name) ||
+				strings.ContainsAny(name, `/\`) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+				t.Fatalf("safeFileName(%q) = %q", raw, name)
+			}
+			cd := contentDisposition(name)
+			_, params, perr := mime.ParseMediaType(cd)
+			if perr != nil || params["filename"] != name {
+				t.Fatalf("Content-Disposition %q for %q: parsed %q, %v", cd, name, params["filename"], perr)
+			}
+		}
+		if cd := contentDisposition(raw); strings.ContainsAny(cd, "\r\n\x00") {
+			t.Fatalf("contentDisposition(%q) = %q: header injection", raw, cd)
+		}
+	})
+}
