@@ -14,10 +14,12 @@ import (
 // SignedURL returns the absolute URL that downloads f until the signed URL
 // TTL runs out. The signature covers the decoded path, so it survives a proxy
 // that re-encodes the file name.
-func (s *Server) SignedURL(f store.File) string {
+func (s *Server) SignedURL(f store.File) string { return s.signedURL(f.ID, f.Name) }
+
+func (s *Server) signedURL(fileID, name string) string {
 	exp := s.now().Add(s.cfg.SignedURLTTL)
-	q := s.keys.Sign(http.MethodGet, "/dl/"+f.ID+"/"+f.Name, exp)
-	return s.cfg.PublicURL + "/dl/" + f.ID + "/" + url.PathEscape(f.Name) + "?" + q
+	q := s.keys.Sign(http.MethodGet, "/dl/"+fileID+"/"+name, exp)
+	return s.cfg.PublicURL + "/dl/" + fileID + "/" + url.PathEscape(name) + "?" + q
 }
 
 // download serves a file through a signed URL: 403 for a URL that is not

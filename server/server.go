@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"hangar/auth"
@@ -73,6 +74,10 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The hash held 64 MiB of argon2 memory; hand it back to the OS now
+	// rather than keep it resident until the scavenger gets to it (a server
+	// that only takes uploads and downloads never needs it again).
+	debug.FreeOSMemory()
 	stored, err := o.Store.SigningKeys()
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)

@@ -15,6 +15,7 @@ type PublicLink struct {
 	ID             string    `json:"id"`
 	FileID         string    `json:"fileId"`
 	BuildID        string    `json:"buildId"`       // kept so the link's project is known after its file is deleted
+	FileName       string    `json:"fileName"`      // the file's name (names never change): a download reads no file row
 	DownloadLimit  int64     `json:"downloadLimit"` // 0 = none
 	ExpirationDate time.Time `json:"expirationDate"`
 	IsPermanent    bool      `json:"isPermanent"` // true: ExpirationDate is ignored
@@ -47,7 +48,7 @@ func (s *Store) CreateLink(l PublicLink) (PublicLink, error) {
 		if err := get(tx.Bucket(bucketFiles), []byte(l.FileID), &f); err != nil {
 			return fmt.Errorf("file %s: %w", l.FileID, err)
 		}
-		l.BuildID = f.BuildID
+		l.BuildID, l.FileName = f.BuildID, f.Name
 		if err := tx.Bucket(bucketFileLinks).Put(key(l.FileID, l.ID), nil); err != nil {
 			return err
 		}
@@ -130,49 +131,38 @@ const MaxAccessLog = 10_000
 var ErrLimitReached = errors.New("download limit reached")
 
 // UseLink resolves a public link for a download of fileName (an empty
-// fileName matches any). A link that does not exist, is inactive or expired,
-// whose file is gone or is not named fileName gives ErrNotFound; one at its
-// download limit, ErrLimitReached, with the link and file.
+// fileName matches any). A link that does not exist, is inactive (its file
+// deleted, or the link itself) or expired, or whose file is not named
+// fileName gives ErrNotFound; one at its download limit ErrLimitReached,
+// with the link.
 //
 // With record set, it also counts the access and appends e to the link's
-// access log, in the same transaction as the checks, so that the limit is
-// exact under any concurrency. Concurrent calls share one commit (and one
-// fsync) through bbolt's Batch.
-func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (PublicLink, File, error) {
+// access log in the same transaction as the checks, so that the limit is
+// exact under any concurrency. Concurrent calls share that commit (and its
+// fsync) through bbolt's Batch. The file row is not read: deleting a file
+// deactivates its links in the same transaction, and links carry the name.
+func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (PublicLink, error) {
 	var (
 		l       PublicLink
-		f       File
 		outcome error
 	)
+	check := func(links *bolt.Bucket) error {
+		var err error
+		l, err = usableLink(links, id, e.Time)
+		if err == nil && fileName != "" && l.FileName != fileName {
+			err = ErrNotFound
+		}
+		return err
+	}
+	if !record {
+		err := s.db.View(func(tx *bolt.Tx) error { return check(tx.Bucket(bucketLinks)) })
+		return l, err
+	}
 	// Batch may run fn more than once; it only reads and writes the
 	// transaction, and resets what it reports.
-	fn := func(tx *bolt.Tx) error {
-		l, f, outcome = PublicLink{}, File{}, nil
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		links := tx.Bucket(bucketLinks)
-		if err := get(links, []byte(id), &l); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				outcome = ErrNotFound
-				return nil
-			}
-			return err
-		}
-		if err := get(tx.Bucket(bucketFiles), []byte(l.FileID), &f); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				outcome = ErrNotFound
-				return nil
-			}
-			return err
-		}
-		now := e.Time
-		switch {
-		case !l.IsActive, fileName != "" && f.Name != fileName,
-			!l.IsPermanent && !l.ExpirationDate.IsZero() && !now.Before(l.ExpirationDate):
-			outcome = ErrNotFound
-			return nil
-		case l.DownloadLimit > 0 && l.AccessCount >= l.DownloadLimit:
-			outcome = ErrLimitReached
-			return nil
-		case !record:
+		if outcome = check(links); outcome != nil {
 			return nil
 		}
 		l.AccessCount++
@@ -188,17 +178,28 @@ func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (Pub
 			return log.Delete(accessLogKey(id, old))
 		}
 		return nil
-	}
-	var err error
-	if record {
-		err = s.db.Batch(fn)
-	} else {
-		err = s.db.View(fn)
-	}
+	})
 	if err == nil {
 		err = outcome
 	}
-	return l, f, err
+	return l, err
+}
+
+// usableLink reads a link and checks that it can be used at time now:
+// ErrNotFound if it is missing, inactive or expired, ErrLimitReached (with
+// the link) at its download limit.
+func usableLink(links *bolt.Bucket, id string, now time.Time) (PublicLink, error) {
+	var l PublicLink
+	if err := get(links, []byte(id), &l); err != nil {
+		return l, err
+	}
+	switch {
+	case !l.IsActive, !l.IsPermanent && !l.ExpirationDate.IsZero() && !now.Before(l.ExpirationDate):
+		return l, ErrNotFound
+	case l.DownloadLimit > 0 && l.AccessCount >= l.DownloadLimit:
+		return l, ErrLimitReached
+	}
+	return l, nil
 }
 
 // accessLogKey orders a link's log by sequence number (its access count at

@@ -175,7 +175,7 @@ func TestFileRefCountsAndStorage(t *testing.T) {
 	if l, err := s.Link(link.ID); err != nil || l.IsActive {
 		t.Fatalf("link of deleted file: got %+v, %v; want it kept, inactive", l, err)
 	}
-	if _, _, err := s.UseLink(link.ID, "app.ipa", store.AccessLogEntry{Time: time.Now()}, true); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.UseLink(link.ID, "app.ipa", store.AccessLogEntry{Time: time.Now()}, true); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("using the link of a deleted file: got %v, want ErrNotFound", err)
 	}
 	if n, _ := s.BlobRefCount(sum); n != 1 {
@@ -456,7 +456,7 @@ func TestUseLink(t *testing.T) {
 		{"unknown", "nope", "app.ipa", 0, store.ErrNotFound},
 	}
 	for _, tt := range tests {
-		if _, _, err := s.UseLink(tt.id, tt.file, at(tt.at), true); !errors.Is(err, tt.want) {
+		if _, err := s.UseLink(tt.id, tt.file, at(tt.at), true); !errors.Is(err, tt.want) {
 			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
 		}
 	}
@@ -478,7 +478,7 @@ func TestUseLinkLimitIsExact(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := s.UseLink(l.ID, "app.ipa", store.AccessLogEntry{Time: time.Now(), ClientIP: fmt.Sprint(i)}, true)
+			_, err := s.UseLink(l.ID, "app.ipa", store.AccessLogEntry{Time: time.Now(), ClientIP: fmt.Sprint(i)}, true)
 			switch {
 			case err == nil:
 				ok.Add(1)
