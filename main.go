@@ -133,7 +133,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	// The database comes first: its file lock makes this process the data
 	// directory's only owner before anything else (temp file cleanup above
 	// all) touches it.
-	st, err := store.Open(filepath.Join(cfg.DataDir, "hangar.db"), store.Options{})
+	st, err := store.Open(filepath.Join(cfg.DataDir, "hangar.db"), store.Options{Logger: log})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -25,8 +26,9 @@ import (
 )
 
 // SchemaVersion is the layout this code writes. A database with a higher
-// version was written by a newer Hangar and is refused.
-const SchemaVersion = 1
+// version was written by a newer Hangar and is refused; a lower one is
+// migrated at Open (see migrate.go).
+const SchemaVersion = 2
 
 var (
 	// ErrNotFound is returned when the entity asked for does not exist.
@@ -85,6 +87,7 @@ var (
 type Store struct {
 	db  *bolt.DB
 	now func() time.Time
+	log *slog.Logger
 }
 
 // Options tune Open. The zero value is fine.
@@ -95,6 +98,8 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now replaces time.Now, for tests.
 	Now func() time.Time
+	// Logger receives migration notices; default slog.Default().
+	Logger *slog.Logger
 }
 
 // Open opens or creates the database at path. It returns an error wrapping
@@ -106,6 +111,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -125,7 +133,7 @@ func Open(path string, opts Options) (*Store, error) {
 	// request waits at most 2 ms.
 	db.MaxBatchSize = 64
 	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Store{db: db, now: opts.Now}
+	s := &Store{db: db, now: opts.Now, log: opts.Logger}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -133,22 +141,35 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// init creates missing buckets and brings the schema to SchemaVersion, all
+// in one transaction: a failed migration changes nothing.
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		v := meta.Get(keySchema)
+		fresh := v == nil
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
-		v := meta.Get(keySchema)
-		if v == nil {
+		if fresh {
 			return meta.Put(keySchema, u64(SchemaVersion))
 		}
-		if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+		got := binary.BigEndian.Uint64(v)
+		if got > SchemaVersion {
 			return fmt.Errorf("%w: schema version %d, this binary knows up to %d; upgrade hangar", ErrSchemaTooNew, got, SchemaVersion)
 		}
-		return nil
+		for ; got < SchemaVersion; got++ {
+			s.log.Warn("migrating the database; keep the backup you made before upgrading", "from", got, "to", got+1)
+			if err := migrations[got](tx); err != nil {
+				return fmt.Errorf("migrate schema %d to %d: %w", got, got+1, err)
+			}
+		}
+		return meta.Put(keySchema, u64(SchemaVersion))
 	})
 }
 

@@ -3,9 +3,12 @@ package store_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"hangar/store"
 )
@@ -545,5 +550,57 @@ func TestDeleteBuild(t *testing.T) {
 	builds, _ := s.Builds(p.ID, 0, 0)
 	if len(builds) != 1 || builds[0].ID != other.ID {
 		t.Fatalf("builds: got %+v", builds)
+	}
+}
+
+// A database written by schema 1 (made here the way schema 1 wrote it:
+// links without fileName) is migrated at Open, in one transaction.
+func TestMigrateFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "app.ipa", Size: 1, Checksum: checksum("a")})
+	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
+	s.Close()
+
+	// Rewrite the link as schema 1 stored it and mark the database schema 1.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		links := tx.Bucket([]byte("links"))
+		var raw map[string]any
+		json.Unmarshal(links.Get([]byte(l.ID)), &raw)
+		delete(raw, "fileName")
+		v, _ := json.Marshal(raw)
+		links.Put([]byte(l.ID), v)
+		old := make([]byte, 8)
+		binary.BigEndian.PutUint64(old, 1)
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), old)
+	})
+	db.Close()
+
+	var logs bytes.Buffer
+	s, err = store.Open(path, store.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, _ := s.SchemaVersion(); v != store.SchemaVersion {
+		t.Fatalf("schema after open: %d, want %d", v, store.SchemaVersion)
+	}
+	got, _ := s.Link(l.ID)
+	if got.FileName != "app.ipa" {
+		t.Fatalf("migrated link: fileName %q, want app.ipa", got.FileName)
+	}
+	if _, err := s.UseLink(l.ID, "app.ipa", store.AccessLogEntry{Time: time.Now()}, true); err != nil {
+		t.Fatalf("migrated link does not work: %v", err)
+	}
+	if !strings.Contains(logs.String(), "backup") {
+		t.Fatalf("no backup reminder in the log: %s", logs.String())
 	}
 }
