@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"hangar/auth"
-	"hangar/blob"
 	"hangar/config"
-	"hangar/fsck"
 	"hangar/store"
 )
 
@@ -60,16 +58,33 @@ func (c *adminCmd) parse(args []string, nargs int, argsUsage string) error {
 	return nil
 }
 
-// open opens the metadata store of the configured data directory.
-func (c *adminCmd) open() (*store.Store, error) {
-	cfg := config.Default()
-	if *c.cfg != "" {
-		var err error
-		if cfg, err = config.Load(*c.cfg); err != nil {
-			return nil, fmt.Errorf("config %w", err)
-		}
+// config returns the command's configuration.
+func (c *adminCmd) config() (config.Config, error) {
+	if *c.cfg == "" {
+		return config.Default(), nil
+	}
+	cfg, err := config.Load(*c.cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("config %w", err)
+	}
+	return cfg, nil
+}
+
+// openLocal opens the metadata store of the configured data directory. It
+// returns an error wrapping store.ErrLocked within a second when a server
+// holds it.
+func (c *adminCmd) openLocal() (*store.Store, config.Config, error) {
+	cfg, err := c.config()
+	if err != nil {
+		return nil, cfg, err
 	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, "hangar.db"), store.Options{LockTimeout: 500 * time.Millisecond})
+	return st, cfg, err
+}
+
+// open is openLocal for commands that have no online form.
+func (c *adminCmd) open() (*store.Store, error) {
+	st, cfg, err := c.openLocal()
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use by a running hangar server: stop it first, or do this through the API (see the README, \"Accounts and tokens\")", cfg.DataDir)
 	}
@@ -369,45 +384,4 @@ func timeOrDash(t time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
-}
-
-// cmdFsck checks the data directory; see package fsck. Exit status 1 when
-// inconsistencies remain.
-func cmdFsck(args []string, stdout, stderr io.Writer) int {
-	c := newAdminCmd("fsck", nil, stdout, stderr)
-	verify := c.fs.Bool("verify", false, "rehash every blob (reads all data), not only compare sizes")
-	repair := c.fs.Bool("repair", false, "remove orphan blobs and fix reference counts and storage totals")
-	if err := c.parse(args, 0, ""); err != nil {
-		return runAdmin(stderr, err)
-	}
-	st, err := c.open()
-	if err != nil {
-		return runAdmin(stderr, err)
-	}
-	defer st.Close()
-	blobs, err := blob.Open(filepath.Join(filepath.Dir(st.Path()), "blobs"))
-	if err != nil {
-		return runAdmin(stderr, err)
-	}
-	report, err := fsck.Run(st, blobs, fsck.Options{Verify: *verify, Repair: *repair})
-	if err != nil {
-		return runAdmin(stderr, err)
-	}
-	orphans := 0
-	for _, f := range report.Findings {
-		kind := "problem"
-		if !f.Problem {
-			kind = "orphan"
-			orphans++
-		}
-		if f.Repaired {
-			kind += " (repaired)"
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", kind, f.Message)
-	}
-	fmt.Fprintf(stdout, "%d files, %d blobs: %d problems, %d orphan blobs\n", report.Files, report.Blobs, report.Problems(), orphans)
-	if report.Problems() > 0 {
-		return exitFailure
-	}
-	return exitOK
 }

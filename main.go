@@ -36,9 +36,15 @@ Usage:
   hangar token create|list|revoke
                                 manage service account and app tokens
                                 (while the server is stopped)
+  hangar backup -o FILE.tar      consistent backup, also of a running server
+  hangar restore FILE.tar [-data DIR]
+                                unpack a backup into a new data directory
   hangar fsck [-verify] [-repair]
                                 check that metadata and blobs agree
-                                (while the server is stopped)
+  hangar gc                     remove expired tokens and old access logs
+
+backup, fsck and gc work through a running server's admin API when it holds
+the database: set HANGAR_TOKEN to an instance admin token.
   hangar version                print the version
   hangar help                   print this help
 
@@ -76,6 +82,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdToken(args[1:], stdin, stdout, stderr)
 	case "fsck":
 		return cmdFsck(args[1:], stdout, stderr)
+	case "gc":
+		return cmdGC(args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		return cmdRestore(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "hangar", version)
 		return exitOK

@@ -49,6 +49,10 @@ type Store struct {
 	dir   string
 	tmp   string
 	locks [256]sync.Mutex
+
+	holdMu   sync.Mutex
+	holds    int
+	deferred map[Ref]func(Ref) (bool, error) // removals waiting for the holds to end
 }
 
 const tmpDirName = "tmp"
@@ -230,6 +234,13 @@ func (s *Store) Remove(ref Ref) error {
 // records its reference before inUse looks, or stores the file anew after it
 // is gone.
 func (s *Store) RemoveUnused(ref Ref, inUse func(Ref) (bool, error)) (bool, error) {
+	s.holdMu.Lock()
+	if s.holds > 0 {
+		s.deferred[ref] = inUse
+		s.holdMu.Unlock()
+		return false, nil
+	}
+	s.holdMu.Unlock()
 	mu := s.lock(ref)
 	mu.Lock()
 	defer mu.Unlock()
@@ -241,6 +252,39 @@ func (s *Store) RemoveUnused(ref Ref, inUse func(Ref) (bool, error)) (bool, erro
 		return false, err
 	}
 	return true, nil
+}
+
+// Hold delays every RemoveUnused until the returned release is called (by
+// every holder): a backup copies the blobs its database snapshot refers to,
+// and none of them may disappear meanwhile. Release runs the deferred
+// removals, each checking again whether the blob is still unused. Release
+// returns the first error of those removals.
+func (s *Store) Hold() (release func() error) {
+	s.holdMu.Lock()
+	s.holds++
+	if s.deferred == nil {
+		s.deferred = map[Ref]func(Ref) (bool, error){}
+	}
+	s.holdMu.Unlock()
+	var once sync.Once
+	return func() error {
+		var err error
+		once.Do(func() {
+			s.holdMu.Lock()
+			s.holds--
+			var todo map[Ref]func(Ref) (bool, error)
+			if s.holds == 0 {
+				todo, s.deferred = s.deferred, nil
+			}
+			s.holdMu.Unlock()
+			for ref, inUse := range todo {
+				if _, rerr := s.RemoveUnused(ref, inUse); rerr != nil && err == nil {
+					err = rerr
+				}
+			}
+		})
+		return err
+	}
 }
 
 // Walk calls fn for every blob in the store, in no particular order. Files

@@ -413,3 +413,33 @@ func BenchmarkSHA256(b *testing.B) {
 		h.Write(buf)
 	}
 }
+
+// While a hold is on (a backup copying blobs), removals wait; at release they
+// run, checking again whether the blob is unused.
+func TestHoldDefersRemoval(t *testing.T) {
+	s := mustOpen(t)
+	a, _ := s.Put(strings.NewReader("a"), 0, nil)
+	b, _ := s.Put(strings.NewReader("b"), 0, nil)
+	release := s.Hold()
+	unused := func(blob.Ref) (bool, error) { return false, nil }
+	if removed, err := s.RemoveUnused(a.Ref, unused); removed || err != nil {
+		t.Fatalf("removal during a hold: removed %v, err %v", removed, err)
+	}
+	// b is deferred too, but is in use again by the time the hold ends.
+	inUseAgain := false
+	s.RemoveUnused(b.Ref, func(blob.Ref) (bool, error) { return inUseAgain, nil })
+	inUseAgain = true
+	if _, err := s.Stat(a.Ref); err != nil {
+		t.Fatal("blob removed while held")
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(a.Ref); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("deferred removal did not run at release: %v", err)
+	}
+	if _, err := s.Stat(b.Ref); err != nil {
+		t.Fatal("a blob in use again was removed at release")
+	}
+	release() // releasing twice is harmless
+}

@@ -44,6 +44,15 @@ type Config struct {
 
 	TrustedProxies []netip.Prefix
 
+	// AccessLogRetention: access log entries older than this are removed by
+	// gc (0: kept until their link's 10,000-entry cap).
+	AccessLogRetention time.Duration
+	// Build retention defaults for projects without their own: keep the
+	// newest KeepBuilds builds (0: all) and builds younger than
+	// MaxBuildAge (0: any age).
+	KeepBuilds  int
+	MaxBuildAge time.Duration
+
 	LogLevel  slog.Level
 	LogFormat string // "text" or "json"
 }
@@ -63,22 +72,29 @@ type rawLog struct {
 	Format string `toml:"format"`
 }
 
+type rawRetention struct {
+	KeepBuilds int    `toml:"keep_builds"`
+	MaxAge     string `toml:"max_age"`
+}
+
 type raw struct {
-	Listen           string   `toml:"listen"`
-	PublicURL        string   `toml:"public_url"`
-	DataDir          string   `toml:"data_dir"`
-	TLSCert          string   `toml:"tls_cert"`
-	TLSKey           string   `toml:"tls_key"`
-	MaxUploadSize    string   `toml:"max_upload_size"`
-	MaxRequestBody   string   `toml:"max_request_body"`
-	SignedURLTTL     string   `toml:"signed_url_ttl"`
-	DownloadTokenTTL string   `toml:"download_token_ttl"`
-	SessionTTL       string   `toml:"session_ttl"`
-	ShutdownTimeout  string   `toml:"shutdown_timeout"`
-	HeaderTimeout    string   `toml:"read_header_timeout"`
-	BodyIdleTimeout  string   `toml:"body_idle_timeout"`
-	TrustedProxies   []string `toml:"trusted_proxies"`
-	Log              rawLog   `toml:"log"`
+	Listen           string       `toml:"listen"`
+	PublicURL        string       `toml:"public_url"`
+	DataDir          string       `toml:"data_dir"`
+	TLSCert          string       `toml:"tls_cert"`
+	TLSKey           string       `toml:"tls_key"`
+	MaxUploadSize    string       `toml:"max_upload_size"`
+	MaxRequestBody   string       `toml:"max_request_body"`
+	SignedURLTTL     string       `toml:"signed_url_ttl"`
+	DownloadTokenTTL string       `toml:"download_token_ttl"`
+	SessionTTL       string       `toml:"session_ttl"`
+	ShutdownTimeout  string       `toml:"shutdown_timeout"`
+	HeaderTimeout    string       `toml:"read_header_timeout"`
+	BodyIdleTimeout  string       `toml:"body_idle_timeout"`
+	TrustedProxies   []string     `toml:"trusted_proxies"`
+	AccessLogKeep    string       `toml:"access_log_retention"`
+	Log              rawLog       `toml:"log"`
+	Retention        rawRetention `toml:"retention"`
 }
 
 // defaultRaw holds the defaults in the same form as the file, so that
@@ -95,7 +111,9 @@ func defaultRaw() raw {
 		ShutdownTimeout:  "30s",
 		HeaderTimeout:    "10s",
 		BodyIdleTimeout:  "1m",
+		AccessLogKeep:    "2160h",
 		Log:              rawLog{Level: "info", Format: "text"},
+		Retention:        rawRetention{MaxAge: "0s"},
 	}
 }
 
@@ -183,6 +201,25 @@ func parse(r raw, file string) (Config, error) {
 		if *f.dst <= 0 {
 			return fail(f.key, errors.New("must be positive"))
 		}
+	}
+	// Retention durations may be 0: keep everything.
+	for _, f := range []struct {
+		key string
+		s   string
+		dst *time.Duration
+	}{
+		{"access_log_retention", r.AccessLogKeep, &c.AccessLogRetention},
+		{"retention.max_age", r.Retention.MaxAge, &c.MaxBuildAge},
+	} {
+		if *f.dst, err = time.ParseDuration(f.s); err != nil {
+			return fail(f.key, err)
+		}
+		if *f.dst < 0 {
+			return fail(f.key, errors.New("must not be negative"))
+		}
+	}
+	if c.KeepBuilds = r.Retention.KeepBuilds; c.KeepBuilds < 0 {
+		return fail("retention.keep_builds", errors.New("must not be negative"))
 	}
 	for i, p := range r.TrustedProxies {
 		prefix, err := parsePrefix(p)

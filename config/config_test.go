@@ -44,7 +44,7 @@ func TestExampleMatchesDefault(t *testing.T) {
 	body, _ := os.ReadFile("../config.example.toml")
 	for _, key := range []string{"listen", "public_url", "data_dir", "tls_cert", "tls_key", "max_upload_size",
 		"max_request_body", "signed_url_ttl", "download_token_ttl", "session_ttl", "shutdown_timeout",
-		"read_header_timeout", "body_idle_timeout",
+		"read_header_timeout", "body_idle_timeout", "access_log_retention", "keep_builds", "max_age",
 		"trusted_proxies", "level", "format"} {
 		if !regexp.MustCompile(`(?m)^#? ?` + key + ` +=`).Match(body) {
 			t.Errorf("config.example.toml does not document %s", key)
@@ -98,6 +98,8 @@ func TestLoadErrorsNameFileAndKey(t *testing.T) {
 		{"bad log level", "[log]\nlevel = \"loud\"", "log.level"},
 		{"bad log format", "[log]\nformat = \"xml\"", "log.format"},
 		{"tls half set", `tls_cert = "/x.pem"`, "tls_cert"},
+		{"negative retention", "[retention]\nkeep_builds = -1", "retention.keep_builds"},
+		{"bad max age", "[retention]\nmax_age = \"30d\"", "retention.max_age"},
 		{"wrong type", `listen = 8080`, "listen"},
 		{"syntax", `listen = "x`, "line 1"},
 	}

@@ -26,10 +26,10 @@ type Finding struct {
 	// Problem is true for an inconsistency (a file without its blob, a
 	// wrong count); false for an orphan blob, which a crash between writing
 	// a blob and recording it leaves by design and which costs only space.
-	Problem bool
-	Message string
+	Problem bool   `json:"problem"`
+	Message string `json:"message"`
 	// Repaired says that Repair fixed it.
-	Repaired bool
+	Repaired bool `json:"repaired"`
 }
 
 // Report is the result of a check.

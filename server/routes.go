@@ -57,6 +57,11 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/v1/token", 0, instanceAdmin, s.listTokens},
 		{"DELETE", "/api/v1/token/:prefix", 0, instanceAdmin, s.revokeAnyToken},
 
+		// Operations, inside the running server (bbolt has one process).
+		{"GET", "/api/v1/admin/backup", 0, instanceAdmin, s.adminBackup},
+		{"POST", "/api/v1/admin/fsck", 0, instanceAdmin, s.adminFsck},
+		{"POST", "/api/v1/admin/gc", 0, instanceAdmin, s.adminGC},
+
 		// Workspaces and their members.
 		{"POST", "/api/v1/workspace", 0, instanceAdmin, s.createWorkspace},
 		{"GET", "/api/v1/workspace", 0, signedIn, s.listWorkspaces},
@@ -124,6 +129,9 @@ func (s *Server) routes() http.Handler {
 		s.fail(w, req, &apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", orgBadRequest, req.Method + " is not allowed here"})
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		if v == http.ErrAbortHandler {
+			panic(v) // a deliberate abort: net/http drops the connection
+		}
 		s.fail(w, req, fmt.Errorf("panic: %v", v))
 	}
 	return r

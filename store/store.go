@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -276,4 +277,20 @@ func forEachPrefixReverse(b *bolt.Bucket, prefix string, fn func(suffix, value [
 			return
 		}
 	}
+}
+
+// Backup calls fn inside one read transaction with the database's size, a
+// function that writes a consistent copy of it (size bytes), and the
+// checksums of every blob that copy refers to. Writers go on meanwhile; keep
+// fn short (copy the database, not the blobs), because bbolt cannot grow its
+// file while a read transaction is open.
+func (s *Store) Backup(fn func(size int64, writeTo func(io.Writer) (int64, error), blobs []string) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var sums []string
+		tx.Bucket(bucketBlobRefs).ForEach(func(k, _ []byte) error {
+			sums = append(sums, string(k))
+			return nil
+		})
+		return fn(tx.Size(), tx.WriteTo, sums)
+	})
 }

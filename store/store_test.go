@@ -604,3 +604,44 @@ func TestMigrateFromSchema1(t *testing.T) {
 		t.Fatalf("no backup reminder in the log: %s", logs.String())
 	}
 }
+
+func TestGC(t *testing.T) {
+	clock := time.Now()
+	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
+	used, _, _ := s.CreateDownloadToken(f.ID, clock.Add(time.Minute))
+	s.RedeemDownloadToken(used)
+	s.CreateDownloadToken(f.ID, clock.Add(-time.Second)) // expired
+	fresh, _, _ := s.CreateDownloadToken(f.ID, clock.Add(time.Minute))
+	u, _ := s.CreateUser(store.User{Username: "u", PasswordHash: "x"})
+	oldSession, _, _ := s.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, ExpiresAt: clock.Add(-time.Second)})
+	live, _, _ := s.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, ExpiresAt: clock.Add(time.Hour)})
+	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
+	s.UseLink(l.ID, "a", store.AccessLogEntry{Time: clock.Add(-48 * time.Hour)}, true)
+	s.UseLink(l.ID, "a", store.AccessLogEntry{Time: clock}, true)
+
+	res, err := s.GC(clock.Add(-24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (store.GCResult{DownloadTokens: 2, Sessions: 1, AccessLog: 1}) {
+		t.Fatalf("GC: got %+v", res)
+	}
+	if _, err := s.RedeemDownloadToken(fresh); err != nil {
+		t.Fatalf("a live download token was removed: %v", err)
+	}
+	if _, err := s.TokenByPlain(live); err != nil {
+		t.Fatalf("a live session was removed: %v", err)
+	}
+	if _, err := s.TokenByPlain(oldSession); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired session: got %v, want ErrNotFound", err)
+	}
+	if log, _ := s.AccessLog(l.ID, 0, 0); len(log) != 1 {
+		t.Fatalf("access log: %d entries, want 1", len(log))
+	}
+}

@@ -1,0 +1,171 @@
+// Package backup writes and restores a Hangar data directory as one tar
+// stream: "hangar.db", a consistent bbolt snapshot, then
+// "blobs/ab/cd/<sha256>" for every blob the snapshot refers to.
+package backup
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"hangar/blob"
+	"hangar/store"
+)
+
+const dbName = "hangar.db"
+
+// Write streams a backup of st and blobs to w while the server may be
+// running: the database is copied in one read transaction, and blob
+// removals wait (blob.Store.Hold) until every blob it refers to is copied.
+func Write(w io.Writer, st *store.Store, blobs *blob.Store) (err error) {
+	release := blobs.Hold()
+	defer func() {
+		if rerr := release(); err == nil {
+			err = rerr
+		}
+	}()
+	tw := tar.NewWriter(w)
+	now := time.Now()
+	var sums []string
+	err = st.Backup(func(size int64, writeTo func(io.Writer) (int64, error), refs []string) error {
+		sums = refs
+		if err := tw.WriteHeader(&tar.Header{Name: dbName, Mode: 0o600, Size: size, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := writeTo(tw)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("backup database: %w", err)
+	}
+	for _, sum := range sums {
+		ref, err := blob.ParseRef(sum)
+		if err != nil {
+			return fmt.Errorf("backup: database refers to %w", err)
+		}
+		if err := writeBlob(tw, blobs, ref, now); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func writeBlob(tw *tar.Writer, blobs *blob.Store, ref blob.Ref, mtime time.Time) error {
+	f, err := blobs.Open(ref)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	h := ref.String()
+	hdr := &tar.Header{Name: path.Join("blobs", h[:2], h[2:4], h), Mode: 0o600, Size: fi.Size(), ModTime: mtime, Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, f); err != nil {
+		return fmt.Errorf("backup blob %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Report says what Restore did.
+type Report struct {
+	Blobs int
+	// Mismatches lists blobs whose content did not hash to their name; they
+	// were not restored.
+	Mismatches []string
+}
+
+// ErrNotEmpty is returned by Restore for a data directory that has files.
+var ErrNotEmpty = errors.New("the data directory is not empty")
+
+// Restore unpacks a backup into dataDir, which must be missing or empty.
+// Every blob is streamed through the blob store, so its SHA-256 is computed
+// and checked against its name; mismatches are reported and left out. Names
+// that are not the database or a blob path are refused.
+func Restore(r io.Reader, dataDir string) (Report, error) {
+	var rep Report
+	if ents, err := os.ReadDir(dataDir); err == nil && len(ents) > 0 {
+		return rep, fmt.Errorf("%s: %w", dataDir, ErrNotEmpty)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return rep, err
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return rep, err
+	}
+	blobs, err := blob.Open(filepath.Join(dataDir, "blobs"))
+	if err != nil {
+		return rep, err
+	}
+	tr := tar.NewReader(r)
+	sawDB := false
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return rep, fmt.Errorf("read backup: %w", err)
+		}
+		switch {
+		case hdr.Name == dbName && hdr.Typeflag == tar.TypeReg && !sawDB:
+			sawDB = true
+			if err := writeFileSync(filepath.Join(dataDir, dbName), tr); err != nil {
+				return rep, err
+			}
+		case strings.HasPrefix(hdr.Name, "blobs/") && hdr.Typeflag == tar.TypeReg:
+			want, err := blob.ParseRef(path.Base(hdr.Name))
+			if err != nil || hdr.Name != path.Join("blobs", want.String()[:2], want.String()[2:4], want.String()) {
+				return rep, fmt.Errorf("backup entry %q is not a blob path", hdr.Name)
+			}
+			_, err = blobs.Put(tr, 0, func(info blob.Info) error {
+				if info.Ref != want {
+					return errMismatch
+				}
+				return nil
+			})
+			switch {
+			case errors.Is(err, errMismatch):
+				rep.Mismatches = append(rep.Mismatches, want.String())
+			case err != nil:
+				return rep, fmt.Errorf("restore blob %s: %w", want, err)
+			default:
+				rep.Blobs++
+			}
+		default:
+			return rep, fmt.Errorf("backup entry %q is neither the database nor a blob", hdr.Name)
+		}
+	}
+	if !sawDB {
+		return rep, fmt.Errorf("the backup has no %s", dbName)
+	}
+	return rep, nil
+}
+
+var errMismatch = errors.New("content does not match the blob's name")
+
+func writeFileSync(name string, r io.Reader) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"hangar/backup"
+	"hangar/fsck"
+	"hangar/store"
+)
+
+// Instance-admin endpoints for what a running server must do itself, since
+// bbolt lets only one process open the database: backup, fsck, gc. The
+// `hangar backup|fsck|gc` commands call them when the server is running.
+
+// adminBackup streams a consistent backup as a tar file.
+func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) {
+	h := w.Header()
+	h.Set("Content-Type", "application/x-tar")
+	h.Set("Content-Disposition", contentDisposition("hangar-backup-"+s.now().UTC().Format("20060102-150405")+".tar"))
+	h.Set("Cache-Control", "no-store")
+	if err := backup.Write(w, s.store, s.blobs); err != nil {
+		// The status is sent; the client must see a broken stream, not a
+		// short tar that looks complete.
+		s.log.Error("backup failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	s.log.Info("backup sent", "client", s.clientIP(r).String())
+}
+
+type fsckRequest struct {
+	Verify bool `json:"verify"`
+	Repair bool `json:"repair"`
+}
+
+type fsckResponse struct {
+	Files    int            `json:"files"`
+	Blobs    int            `json:"blobs"`
+	Problems int            `json:"problems"`
+	Findings []fsck.Finding `json:"findings"`
+}
+
+// adminFsck runs fsck inside the running server. Repairs are safe against
+// uploads in flight: orphans are removed under the blob lock, after
+// checking again that nothing refers to them.
+func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
+	var req fsckRequest
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rep, err := fsck.Run(s.store, s.blobs, fsck.Options{Verify: req.Verify, Repair: req.Repair})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, f := range rep.Findings {
+		if f.Repaired {
+			s.log.Warn("fsck repaired", "finding", f.Message)
+		}
+	}
+	if rep.Findings == nil {
+		rep.Findings = []fsck.Finding{}
+	}
+	writeJSON(w, http.StatusOK, fsckResponse{Files: rep.Files, Blobs: rep.Blobs, Problems: rep.Problems(), Findings: rep.Findings})
+}
+
+// adminGC removes expired tokens and old access log entries.
+func (s *Server) adminGC(w http.ResponseWriter, r *http.Request, c *call) {
+	res, err := s.GC()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// GC removes used or expired download tokens, expired sessions, and access
+// log entries past access_log_retention.
+func (s *Server) GC() (store.GCResult, error) {
+	var before time.Time
+	if s.cfg.AccessLogRetention > 0 {
+		before = s.now().Add(-s.cfg.AccessLogRetention)
+	}
+	res, err := s.store.GC(before)
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	if res != (store.GCResult{}) {
+		s.log.Info("gc", "download_tokens", res.DownloadTokens, "sessions", res.Sessions, "access_log_entries", res.AccessLog)
+	}
+	return res, nil
+}
