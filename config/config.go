@@ -44,6 +44,10 @@ type Config struct {
 
 	TrustedProxies []netip.Prefix
 
+	// MetricsPublic serves /metrics without a token (for a Prometheus on a
+	// trusted network); otherwise it needs an instance admin token.
+	MetricsPublic bool
+
 	// AccessLogRetention: access log entries older than this are removed by
 	// gc (0: kept until their link's 10,000-entry cap).
 	AccessLogRetention time.Duration
@@ -93,6 +97,7 @@ type raw struct {
 	BodyIdleTimeout  string       `toml:"body_idle_timeout"`
 	TrustedProxies   []string     `toml:"trusted_proxies"`
 	AccessLogKeep    string       `toml:"access_log_retention"`
+	MetricsPublic    bool         `toml:"metrics_public"`
 	Log              rawLog       `toml:"log"`
 	Retention        rawRetention `toml:"retention"`
 }
@@ -147,6 +152,8 @@ func parse(r raw, file string) (Config, error) {
 		TLSCert:   r.TLSCert,
 		TLSKey:    r.TLSKey,
 		LogFormat: r.Log.Format,
+
+		MetricsPublic: r.MetricsPublic,
 	}
 	fail := func(key string, err error) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %s: %w", file, key, err)

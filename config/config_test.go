@@ -44,7 +44,7 @@ func TestExampleMatchesDefault(t *testing.T) {
 	body, _ := os.ReadFile("../config.example.toml")
 	for _, key := range []string{"listen", "public_url", "data_dir", "tls_cert", "tls_key", "max_upload_size",
 		"max_request_body", "signed_url_ttl", "download_token_ttl", "session_ttl", "shutdown_timeout",
-		"read_header_timeout", "body_idle_timeout", "access_log_retention", "keep_builds", "max_age",
+		"read_header_timeout", "body_idle_timeout", "access_log_retention", "keep_builds", "max_age", "metrics_public",
 		"trusted_proxies", "level", "format"} {
 		if !regexp.MustCompile(`(?m)^#? ?` + key + ` +=`).Match(body) {
 			t.Errorf("config.example.toml does not document %s", key)

@@ -212,6 +212,7 @@ func TestPermissionMatrix(t *testing.T) {
 		{"PUT", fixed("/api/v1/user/bob/password"), fixed(`{"password":"new-password"}`), "instanceAdmin", 204, false, false},
 		{"GET", fixed("/api/v1/token"), none, "instanceAdmin", 200, false, false},
 		{"GET", fixed("/api/v1/admin/backup"), none, "instanceAdmin", 200, false, false},
+		{"GET", fixed("/metrics"), none, "instanceAdmin", 200, false, false},
 		{"POST", fixed("/api/v1/admin/fsck"), fixed(`{"verify":true}`), "instanceAdmin", 200, false, false},
 		{"POST", fixed("/api/v1/admin/gc"), none, "instanceAdmin", 200, false, false},
 		{"DELETE", func() string { return "/api/v1/token/" + freshAppToken() }, none, "instanceAdmin", 204, false, false},

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // logWriter records what a handler answered, for the request log.
@@ -83,6 +85,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		elapsed := time.Since(start)
+		s.metrics.observe(lw.route, r.Method, status, lw.bytes, elapsed)
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
@@ -93,7 +97,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("route", lw.route),
 			slog.Int("status", status),
 			slog.Int64("bytes", lw.bytes),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
 			slog.String("client", s.clientIP(r).String()),
 		)
 	})
@@ -153,18 +157,20 @@ func (s *Server) trusted(a netip.Addr) bool {
 // within idle of the previous one, however long the whole body takes. The
 // deadline is pushed forward at most every idle/8, which keeps the cost of
 // multi-gigabyte uploads (tens of thousands of reads) negligible.
-func idleBody(w http.ResponseWriter, body io.ReadCloser, idle time.Duration) io.ReadCloser {
+// It also counts the bytes received, for the metrics.
+func idleBody(w http.ResponseWriter, body io.ReadCloser, idle time.Duration, received prometheus.Counter) io.ReadCloser {
 	if body == nil || body == http.NoBody {
 		return body
 	}
-	return &idleReader{ReadCloser: body, rc: http.NewResponseController(w), idle: idle}
+	return &idleReader{ReadCloser: body, rc: http.NewResponseController(w), idle: idle, received: received}
 }
 
 type idleReader struct {
 	io.ReadCloser
-	rc   *http.ResponseController
-	idle time.Duration
-	set  time.Time
+	rc       *http.ResponseController
+	idle     time.Duration
+	set      time.Time
+	received prometheus.Counter
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
@@ -176,6 +182,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := r.ReadCloser.Read(p)
+	r.received.Add(float64(n))
 	if err == io.EOF && !r.set.IsZero() {
 		// The whole body is in: the deadline must not outlive it (net/http
 		// watches the connection in the background afterwards). After any

@@ -39,9 +39,14 @@ func (s *Server) routes() http.Handler {
 		proj = ws + "/project/:proj"
 		app  = "/v1/organizations/:org/apps/:app"
 	)
+	metricsAccess := instanceAdmin // they name workspaces
+	if s.cfg.MetricsPublic {
+		metricsAccess = public
+	}
 	table := []route{
 		{"GET", "/healthz", 0, public, s.healthz},
 		{"GET", "/readyz", 0, public, s.readyz},
+		{"GET", "/metrics", 0, metricsAccess, s.serveMetrics},
 
 		// Delivery: Hangar's own signed URLs, where every 302 points. The
 		// signature is the credential.
@@ -260,7 +265,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 		// Multipart framing and form fields come on top of the file itself.
 		limit = s.cfg.MaxUploadSize + s.cfg.MaxRequestBody
 	}
-	r.Body = http.MaxBytesReader(w, idleBody(w, r.Body, s.cfg.BodyIdleTimeout), limit)
+	r.Body = http.MaxBytesReader(w, idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv), limit)
 	c := &call{params: ps}
 	if err := s.authorize(r, rt.access, c); err != nil {
 		s.fail(w, r, err)

@@ -36,6 +36,7 @@ type Server struct {
 	loginPerIP   auth.Limiter
 	loginPerUser auth.Limiter
 	tokenUse     tokenUse
+	metrics      *metrics
 
 	handler http.Handler
 }
@@ -98,6 +99,7 @@ func New(o Options) (*Server, error) {
 		dummyHash:    dummy,
 		loginPerIP:   auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
 		loginPerUser: auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
+		metrics:      newMetrics(o.Store),
 	}
 	s.handler = s.logRequests(s.routes())
 	return s, nil

@@ -24,6 +24,8 @@ import (
 // the build. Over max_upload_size it returns blob.ErrTooLarge, over the
 // workspace quota store.ErrQuotaExceeded; either way nothing is left behind.
 func (s *Server) storeFile(buildID, fileType, name string, body io.Reader) (store.File, error) {
+	s.metrics.uploadsLive.Inc()
+	defer s.metrics.uploadsLive.Dec()
 	var f store.File
 	_, err := s.blobs.Put(body, s.cfg.MaxUploadSize, func(info blob.Info) error {
 		var err error

@@ -294,3 +294,43 @@ func (s *Store) Backup(fn func(size int64, writeTo func(io.Writer) (int64, error
 		return fn(tx.Size(), tx.WriteTo, sums)
 	})
 }
+
+// Stats are figures for monitoring, read in one transaction.
+type Stats struct {
+	Workspaces    []Workspace
+	LinkDownloads map[string]int64 // active link ID → access count
+	Blobs         int              // distinct referenced blobs
+	DBSize        int64
+}
+
+// Stats reads the monitoring figures.
+func (s *Store) Stats() (Stats, error) {
+	st := Stats{LinkDownloads: map[string]int64{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		st.DBSize = tx.Size()
+		st.Blobs = tx.Bucket(bucketBlobRefs).Stats().KeyN
+		ws := tx.Bucket(bucketWorkspaces)
+		if err := ws.ForEach(func(k, _ []byte) error {
+			var w Workspace
+			if err := get(ws, k, &w); err != nil {
+				return err
+			}
+			st.Workspaces = append(st.Workspaces, w)
+			return nil
+		}); err != nil {
+			return err
+		}
+		links := tx.Bucket(bucketLinks)
+		return links.ForEach(func(k, _ []byte) error {
+			var l PublicLink
+			if err := get(links, k, &l); err != nil {
+				return err
+			}
+			if l.IsActive {
+				st.LinkDownloads[l.ID] = l.AccessCount
+			}
+			return nil
+		})
+	})
+	return st, err
+}

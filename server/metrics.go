@@ -1,0 +1,103 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"hangar/store"
+)
+
+// metrics are Hangar's Prometheus metrics, in a registry of their own (no
+// package-level state). Request metrics are recorded where the request log
+// line is written; storage figures are read from the store at scrape time.
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	bytesSent   *prometheus.CounterVec
+	bytesRecv   prometheus.Counter
+	uploadsLive prometheus.Gauge
+	handler     http.Handler
+}
+
+func newMetrics(st *store.Store) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hangar_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hangar_http_request_duration_seconds", Help: "Time to answer HTTP requests, by route pattern and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 60, 600},
+		}, []string{"route", "method"}),
+		bytesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hangar_http_response_bytes_total", Help: "Bytes sent in response bodies, by route pattern (downloads are /dl/…).",
+		}, []string{"route"}),
+		bytesRecv: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hangar_http_request_bytes_total", Help: "Bytes received in request bodies (uploads, mostly).",
+		}),
+		uploadsLive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hangar_uploads_in_flight", Help: "Files being received and stored right now.",
+		}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		storeCollector{st})
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return m
+}
+
+// observe records one finished request.
+func (m *metrics) observe(route, method string, status int, bytes int64, d time.Duration) {
+	if route == "" {
+		route = "unmatched" // unknown paths must not create a series each
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+	m.bytesSent.WithLabelValues(route).Add(float64(bytes))
+}
+
+var (
+	descStorage   = prometheus.NewDesc("hangar_workspace_storage_used_bytes", "Bytes of files stored, by workspace.", []string{"workspace"}, nil)
+	descQuota     = prometheus.NewDesc("hangar_workspace_storage_quota_bytes", "Storage quota (0: none), by workspace.", []string{"workspace"}, nil)
+	descDownloads = prometheus.NewDesc("hangar_public_link_downloads_total", "Downloads through each active public link.", []string{"link"}, nil)
+	descBlobs     = prometheus.NewDesc("hangar_blobs", "Distinct blobs referenced by files (identical content counts once).", nil, nil)
+	descDBSize    = prometheus.NewDesc("hangar_db_size_bytes", "Size of the metadata database.", nil, nil)
+)
+
+// storeCollector reads storage figures at scrape time, in one read
+// transaction.
+type storeCollector struct{ st *store.Store }
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descStorage, descQuota, descDownloads, descBlobs, descDBSize} {
+		ch <- d
+	}
+}
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	s, err := c.st.Stats()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descDBSize, err)
+		return
+	}
+	for _, w := range s.Workspaces {
+		ch <- prometheus.MustNewConstMetric(descStorage, prometheus.GaugeValue, float64(w.StorageUsed), w.Slug)
+		ch <- prometheus.MustNewConstMetric(descQuota, prometheus.GaugeValue, float64(w.StorageQuota), w.Slug)
+	}
+	for id, n := range s.LinkDownloads {
+		ch <- prometheus.MustNewConstMetric(descDownloads, prometheus.CounterValue, float64(n), id)
+	}
+	ch <- prometheus.MustNewConstMetric(descBlobs, prometheus.GaugeValue, float64(s.Blobs))
+	ch <- prometheus.MustNewConstMetric(descDBSize, prometheus.GaugeValue, float64(s.DBSize))
+}
+
+// serveMetrics is GET /metrics in the Prometheus text format.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *call) {
+	s.metrics.handler.ServeHTTP(w, r)
+}
