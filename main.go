@@ -17,9 +17,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"hangar/blob"
 	"hangar/config"
+	"hangar/sdnotify"
 	"hangar/server"
 	"hangar/store"
 )
@@ -178,5 +180,34 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		return err
 	}
 	log.Info("hangar listening", "version", version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
-	return srv.Serve(ctx, ln)
+	if err := sdnotify.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	go watchdog(ctx, st, log)
+	err = srv.Serve(ctx, ln)
+	sdnotify.Notify("STOPPING=1")
+	return err
+}
+
+// watchdog tells systemd the server is alive, as long as the database still
+// answers a read: a wedged store then gets the service restarted.
+func watchdog(ctx context.Context, st *store.Store, log *slog.Logger) {
+	every := sdnotify.WatchdogInterval()
+	if every == 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := st.SchemaVersion(); err != nil {
+			log.Error("database check failed; not feeding the watchdog", "err", err)
+			continue
+		}
+		sdnotify.Notify("WATCHDOG=1")
+	}
 }

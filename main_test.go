@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -162,5 +163,34 @@ func TestServeLifecycle(t *testing.T) {
 	resp.Body.Close()
 	if code := stop(); code != exitOK {
 		t.Fatalf("stop: exit %d", code)
+	}
+}
+
+// Under systemd (Type=notify) the server says READY=1 once it listens and
+// STOPPING=1 when it shuts down.
+func TestServeNotifiesSystemd(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	_, _, stop := startServe(t, filepath.Join(t.TempDir(), "data"))
+	read := func() string {
+		buf := make([]byte, 256)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(buf[:n])
+	}
+	if got := read(); !strings.HasPrefix(got, "READY=1\nSTATUS=serving on 127.0.0.1:") {
+		t.Fatalf("first notification: %q", got)
+	}
+	stop()
+	if got := read(); got != "STOPPING=1" {
+		t.Fatalf("on stop: %q", got)
 	}
 }
