@@ -184,9 +184,30 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		log.Warn("systemd notify", "err", err)
 	}
 	go watchdog(ctx, st, log)
+	go reloadOnHangup(ctx, srv, log)
 	err = srv.Serve(ctx, ln)
 	sdnotify.Notify("STOPPING=1")
 	return err
+}
+
+// reloadOnHangup reloads the TLS certificate on SIGHUP (systemctl reload),
+// so a renewed certificate needs no restart.
+func reloadOnHangup(ctx context.Context, srv *server.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if err := srv.ReloadTLS(); err != nil {
+			log.Error("TLS reload failed; keeping the certificate in use", "err", err)
+			continue
+		}
+		log.Info("reloaded the TLS certificate")
+	}
 }
 
 // watchdog tells systemd the server is alive, as long as the database still

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"hangar/auth"
@@ -37,6 +38,7 @@ type Server struct {
 	loginPerUser auth.Limiter
 	tokenUse     tokenUse
 	metrics      *metrics
+	cert         atomic.Pointer[tls.Certificate]
 
 	handler http.Handler
 }
@@ -126,11 +128,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("load TLS key pair: %w", err)
+		if err := s.ReloadTLS(); err != nil {
+			return err
 		}
-		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		hs.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// Read on every handshake, so that ReloadTLS (SIGHUP) takes
+			// effect for new connections without a restart.
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+		}
 	}
 
 	flushCtx, stopFlush := context.WithCancel(context.Background())
@@ -188,4 +194,19 @@ func (s *Server) flushTokenUseEvery(ctx context.Context, every time.Duration) {
 			s.log.Error("record token use", "err", err)
 		}
 	}
+}
+
+// ReloadTLS loads tls_cert and tls_key again (after a renewal) for new
+// connections. On error the certificate in use stays. Without TLS it does
+// nothing.
+func (s *Server) ReloadTLS() error {
+	if s.cfg.TLSCert == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	if err != nil {
+		return fmt.Errorf("load TLS key pair: %w", err)
+	}
+	s.cert.Store(&cert)
+	return nil
 }
