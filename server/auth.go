@@ -131,6 +131,7 @@ func need(p auth.Permission) access { return access{level: levelScoped, perm: p}
 // project the path names, already checked against the route's access.
 type call struct {
 	params httprouter.Params
+	base   string // the base of URLs in the answer (see baseURL)
 	who    *principal
 	ws     store.Workspace
 	proj   store.Project

@@ -368,7 +368,7 @@ func (s *Server) fileDownloadURL(w http.ResponseWriter, r *http.Request, c *call
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	io.WriteString(w, s.SignedURL(f))
+	io.WriteString(w, s.signedURL(c.base, f.ID, f.Name))
 }
 
 // deleteFile is the seed's "Delete File": the workspace's storage usage

@@ -11,15 +11,65 @@ import (
 	"hangar/store"
 )
 
-// SignedURL returns the absolute URL that downloads f until the signed URL
-// TTL runs out. The signature covers the decoded path, so it survives a proxy
-// that re-encodes the file name.
-func (s *Server) SignedURL(f store.File) string { return s.signedURL(f.ID, f.Name) }
+// SignedURL returns the absolute URL, on the configured base, that
+// downloads f until the signed URL TTL runs out.
+func (s *Server) SignedURL(f store.File) string { return s.signedURL(s.cfg.PublicURL, f.ID, f.Name) }
 
-func (s *Server) signedURL(fileID, name string) string {
+// signedURL signs the download path of a file under base. The signature
+// covers the decoded path only, so it survives a proxy that re-encodes the
+// file name, and any base the client reaches Hangar by.
+func (s *Server) signedURL(base, fileID, name string) string {
 	exp := s.now().Add(s.cfg.SignedURLTTL)
 	q := s.keys.Sign(http.MethodGet, "/dl/"+fileID+"/"+name, exp)
-	return s.cfg.PublicURL + "/dl/" + fileID + "/" + url.PathEscape(name) + "?" + q
+	return base + "/dl/" + fileID + "/" + url.PathEscape(name) + "?" + q
+}
+
+// baseURL is the base of the URLs in an answer to r: public_url when it is
+// set. Otherwise the host the client reached (its Host header: testers on the
+// LAN get links they can open), over https when the connection is TLS; a
+// trusted proxy's X-Forwarded-Proto and X-Forwarded-Host take precedence.
+func (s *Server) baseURL(r *http.Request) string {
+	if !s.cfg.PublicURLDerived {
+		return s.cfg.PublicURL
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if s.trusted(s.peer(r)) {
+		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
+			host = h
+		}
+	}
+	if !validHost(host) {
+		return s.cfg.PublicURL
+	}
+	return scheme + "://" + host
+}
+
+// firstValue is the first of a comma-separated header's values.
+func firstValue(v string) string {
+	v, _, _ = strings.Cut(v, ",")
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+// validHost accepts a host[:port] that can go into a URL as it is: letters,
+// digits, dots, dashes, colons and brackets (IPv6), nothing that could end
+// the authority or start a path.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".-:[]", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // download serves a file through a signed URL: 403 for a URL that is not

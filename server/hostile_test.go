@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -212,5 +213,68 @@ func TestConcurrentSameContent(t *testing.T) {
 	}
 	if got := e.storageUsed(admin); got != int64(len(ids))*200_000 {
 		t.Fatalf("storageUsed: got %d, want %d", got, len(ids)*200_000)
+	}
+}
+
+// URLs Hangar hands out: public_url when set; otherwise the host the client
+// reached, and a trusted proxy's X-Forwarded-Proto/Host.
+func TestBaseURL(t *testing.T) {
+	get := func(e *env, admin, fileID string, header ...string) string {
+		r, _ := http.NewRequest("GET", e.ts.URL+projPath+"/build/file/"+fileID, nil)
+		r.Header.Set("Authorization", "Bearer "+admin)
+		for i := 0; i+1 < len(header); i += 2 {
+			if header[i] == "Host" {
+				r.Host = header[i+1]
+				continue
+			}
+			r.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	prefix := func(u string) string { return u[:strings.Index(u, "/dl/")] }
+
+	e := newEnvWith(t, func(c *config.Config) {
+		c.TrustedProxies = nil
+	})
+	admin := e.adminToken()
+	f := e.upload(admin, part{"file", "a.ipa", "a"}).Files[0].FileID
+	tests := []struct {
+		name   string
+		header []string
+		want   string
+	}{
+		{"the host the tester reached", []string{"Host", "192.168.1.5:8080"}, "http://192.168.1.5:8080"},
+		{"forwarded headers from an untrusted peer are ignored", []string{"Host", "10.0.0.2:8080", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"}, "http://10.0.0.2:8080"},
+		{"a Host that is not a host falls back to the config", []string{"Host", "evil.example/x?"}, e.ts.URL},
+	}
+	for _, tt := range tests {
+		if got := prefix(get(e, admin, f, tt.header...)); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+
+	proxied := newEnvWith(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	admin = proxied.adminToken()
+	f = proxied.upload(admin, part{"file", "a.ipa", "a"}).Files[0].FileID
+	if got := prefix(get(proxied, admin, f, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "builds.example.com")); got != "https://builds.example.com" {
+		t.Errorf("behind a trusted proxy: got %q", got)
+	}
+
+	fixed := newEnvWith(t, func(c *config.Config) {
+		c.PublicURL, c.PublicURLDerived = "https://hangar.example.com/base", false
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	admin = fixed.adminToken()
+	f = fixed.upload(admin, part{"file", "a.ipa", "a"}).Files[0].FileID
+	if got := prefix(get(fixed, admin, f, "Host", "other:1", "X-Forwarded-Host", "x.example")); got != "https://hangar.example.com/base" {
+		t.Errorf("public_url set: got %q", got)
 	}
 }

@@ -31,9 +31,9 @@ type linkView struct {
 	CreatedAt      isoTime  `json:"createdAt"`
 }
 
-func (s *Server) viewLink(l store.PublicLink, fileName string) linkView {
+func (s *Server) viewLink(base string, l store.PublicLink, fileName string) linkView {
 	v := linkView{PublicLinkID: l.ID, FileID: l.FileID, DownloadLimit: l.DownloadLimit, AccessCount: l.AccessCount,
-		PublicURL: s.publicURL(l.ID, fileName), IsActive: l.IsActive, IsPermanent: l.IsPermanent, CreatedAt: isoTime(l.CreatedAt)}
+		PublicURL: publicURL(base, l.ID, fileName), IsActive: l.IsActive, IsPermanent: l.IsPermanent, CreatedAt: isoTime(l.CreatedAt)}
 	if !l.ExpirationDate.IsZero() {
 		t := isoTime(l.ExpirationDate)
 		v.ExpirationDate = &t
@@ -42,8 +42,8 @@ func (s *Server) viewLink(l store.PublicLink, fileName string) linkView {
 }
 
 // publicURL is where testers download a file through a link.
-func (s *Server) publicURL(linkID, fileName string) string {
-	return s.cfg.PublicURL + "/api/v1/public/file/" + linkID + "/" + url.PathEscape(fileName)
+func publicURL(base, linkID, fileName string) string {
+	return base + "/api/v1/public/file/" + linkID + "/" + url.PathEscape(fileName)
 }
 
 type createLinkRequest struct {
@@ -100,7 +100,7 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, notFoundAs(err, "file"))
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.viewLink(l, f.Name))
+	writeJSON(w, http.StatusCreated, s.viewLink(c.base, l, f.Name))
 }
 
 // listBuildLinks is the seed's "List Public Links": the links of every file
@@ -119,7 +119,7 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 			return
 		}
 		for _, l := range links {
-			out = append(out, s.viewLink(l, f.Name))
+			out = append(out, s.viewLink(c.base, l, f.Name))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -210,7 +210,7 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 	// Every click must reach Hangar to be counted. No body: clients follow
 	// the Location (http.Redirect's HTML note cost 5% of this hot path).
 	h := w.Header()
-	h.Set("Location", s.signedURL(l.FileID, l.FileName))
+	h.Set("Location", s.signedURL(c.base, l.FileID, l.FileName))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusFound)
 }
@@ -230,7 +230,7 @@ func (s *Server) publicQR(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := qrPNG(&buf, s.publicURL(l.ID, l.FileName), qrSize); err != nil {
+	if err := qrPNG(&buf, publicURL(c.base, l.ID, l.FileName), qrSize); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -116,16 +116,8 @@ func routeOf(w http.ResponseWriter) string {
 // itself a trusted proxy. Left-most entries are whatever the client claimed
 // and are never believed.
 func (s *Server) clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap()
-	if !s.trusted(peer) {
+	peer := s.peer(r)
+	if !peer.IsValid() || !s.trusted(peer) {
 		return peer
 	}
 	hops := r.Header.Values("X-Forwarded-For")
@@ -142,6 +134,19 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 		}
 	}
 	return peer
+}
+
+// peer is the address of the other end of the connection.
+func (s *Server) peer(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

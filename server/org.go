@@ -75,7 +75,7 @@ func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBui
 			ID:   f.ID,
 			Type: f.Type,
 			File: orgFileInfo{OriginalName: f.Name, MimeType: f.MimeType, Size: f.Size,
-				Location: s.SignedURL(f), Checksum: f.Checksum},
+				Location: s.signedURL(c.base, f.ID, f.Name), Checksum: f.Checksum},
 			CreatedAt: orgTime(f.CreatedAt),
 			UpdatedAt: orgTime(f.UpdatedAt),
 		})
@@ -230,7 +230,7 @@ func (s *Server) redeemDownloadToken(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	h := w.Header()
-	h.Set("Location", s.SignedURL(f))
+	h.Set("Location", s.signedURL(c.base, f.ID, f.Name))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusFound)
 }

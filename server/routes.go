@@ -266,7 +266,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 		limit = s.cfg.MaxUploadSize + s.cfg.MaxRequestBody
 	}
 	r.Body = http.MaxBytesReader(w, idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv), limit)
-	c := &call{params: ps}
+	c := &call{params: ps, base: s.baseURL(r)}
 	if err := s.authorize(r, rt.access, c); err != nil {
 		s.fail(w, r, err)
 		return
