@@ -181,12 +181,9 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 }
 
 func (s *Server) undoBuild(id string) {
-	_, unused, err := s.store.DeleteBuild(id)
-	if err != nil {
+	if err := s.deleteBuild(id); err != nil {
 		s.log.Error("undo build", "build", id, "err", err)
-		return
 	}
-	s.removeBlobs(unused...)
 }
 
 // createBuild creates a build from a multipart form (fields version,

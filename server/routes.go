@@ -85,6 +85,7 @@ func (s *Server) routes() http.Handler {
 		{"POST", ws + "/project", 0, need(auth.WorkspaceAdmin), s.createProject},
 		{"GET", ws + "/project", 0, need(auth.ProjectRead), s.listProjects},
 		{"GET", proj, 0, need(auth.ProjectRead), s.getProject},
+		{"PATCH", proj, 0, need(auth.WorkspaceAdmin), s.updateProject},
 		{"POST", proj + "/app-token", 0, need(auth.WorkspaceAdmin), s.createAppToken},
 		{"GET", proj + "/app-token", 0, need(auth.WorkspaceAdmin), s.listAppTokens},
 		{"DELETE", proj + "/app-token/:prefix", 0, need(auth.WorkspaceAdmin), s.revokeAppToken},
@@ -93,6 +94,7 @@ func (s *Server) routes() http.Handler {
 		{"POST", proj + "/build", upload, need(auth.BuildCreate), s.createBuild},
 		{"GET", proj + "/build", 0, need(auth.ProjectRead), s.listBuilds},
 		{"GET", proj + "/build/:buildId", 0, need(auth.ProjectRead), s.getBuild},
+		{"DELETE", proj + "/build/:buildId", 0, need(auth.BuildDelete), s.deleteBuildHandler},
 		{"POST", proj + "/build/:buildId/file", upload, need(auth.BuildCreate), s.addFiles},
 
 		// Seed 004: build files and public links.

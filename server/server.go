@@ -149,6 +149,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		stopFlush()
 		<-flushed
 	}()
+	go s.housekeeping(flushCtx, time.Hour)
 
 	errc := make(chan error, 1)
 	go func() {

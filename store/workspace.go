@@ -25,6 +25,15 @@ type Project struct {
 	Name        string    `json:"name"`
 	Platform    string    `json:"platform"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// Retention overrides the configured defaults when set.
+	Retention *Retention `json:"retention,omitempty"`
+}
+
+// Retention says which builds of a project to keep: the newest KeepBuilds
+// (0: all) and those younger than MaxAgeSeconds (0: any age).
+type Retention struct {
+	KeepBuilds    int   `json:"keepBuilds"`
+	MaxAgeSeconds int64 `json:"maxAgeSeconds"`
 }
 
 // ValidSlug reports whether s can be a workspace or project slug: 1 to 63
@@ -183,6 +192,43 @@ func (s *Store) ProjectBySlug(workspaceID, slug string) (Project, error) {
 		return get(tx.Bucket(bucketProjects), id, &p)
 	})
 	return p, err
+}
+
+// UpdateProject applies fn to the stored project in one transaction; only
+// Name, Platform and Retention may change. It returns ErrNotFound for an
+// unknown project, or fn's error.
+func (s *Store) UpdateProject(id string, fn func(*Project) error) (Project, error) {
+	var p Project
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProjects)
+		if err := get(b, []byte(id), &p); err != nil {
+			return err
+		}
+		orig := p
+		if err := fn(&p); err != nil {
+			return err
+		}
+		p.ID, p.WorkspaceID, p.Slug, p.CreatedAt = orig.ID, orig.WorkspaceID, orig.Slug, orig.CreatedAt
+		return put(b, []byte(id), p)
+	})
+	return p, err
+}
+
+// AllProjects returns every project of every workspace.
+func (s *Store) AllProjects() ([]Project, error) {
+	var out []Project
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketProjects)
+		return b.ForEach(func(k, _ []byte) error {
+			var p Project
+			if err := get(b, k, &p); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
 }
 
 // Projects returns the projects of a workspace, ordered by slug.
