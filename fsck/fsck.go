@@ -1,8 +1,10 @@
 // Package fsck checks that Hangar's metadata and blob directory agree:
 // every file has its blob with the right size (and, with Verify, the right
-// SHA-256), every blob is referenced, and the stored reference counts and
-// workspace storage totals match the files. With Repair it removes orphan
-// blobs and rewrites the counters; it never touches a file row.
+// SHA-256), every blob is referenced, the stored reference counts and
+// workspace storage totals match the files, no active link points at a
+// missing file and no token at a missing owner. With Repair it removes
+// orphan blobs, rewrites the counters, deactivates dangling links and
+// deletes orphan tokens; it never touches a file row.
 package fsck
 
 import (
@@ -133,6 +135,26 @@ func Run(st *store.Store, blobs *blob.Store, o Options) (Report, error) {
 			countsWrong = true
 			r.add(true, o.Repair, "workspace %s: storageUsed %d, but its files total %d", audit.Slugs[id], audit.StorageUsed[id], used[id])
 		}
+	}
+	for _, id := range audit.DanglingLinks {
+		repaired := false
+		if o.Repair {
+			if err := st.DeactivateLink(id); err != nil {
+				return r, err
+			}
+			repaired = true
+		}
+		r.add(true, repaired, "public link %s is active but its file is gone", id)
+	}
+	for _, prefix := range audit.OrphanTokens {
+		repaired := false
+		if o.Repair {
+			if _, err := st.RevokeTokenByPrefix(prefix); err != nil {
+				return r, err
+			}
+			repaired = true
+		}
+		r.add(true, repaired, "token %s belongs to an owner that no longer exists", prefix)
 	}
 	if o.Repair && countsWrong {
 		if err := st.SetCounts(refs, used); err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"hangar/blob"
 	"hangar/fsck"
 	"hangar/store"
@@ -118,5 +120,41 @@ func TestFindsAndRepairs(t *testing.T) {
 	r, msgs = run(t, e, fsck.Options{})
 	if r.Problems() != 2 || strings.Contains(msgs, "reference count") || strings.Contains(msgs, "orphan") {
 		t.Fatalf("second run after repair:\n%s", msgs)
+	}
+}
+
+func TestDanglingLinksAndTokens(t *testing.T) {
+	e := newEnv(t)
+	f, _ := e.add(t, "a.ipa", "a")
+	l, _ := e.st.CreateLink(store.PublicLink{FileID: f.ID})
+	p, _ := e.st.CreateProject(store.Project{WorkspaceID: e.ws.ID, Slug: "gone"})
+	_, tok, _ := e.st.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: p.ID})
+	// Damage from outside the API: the file row and the project vanish
+	// without their links and tokens being handled.
+	path := e.st.Path()
+	e.st.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		tx.Bucket([]byte("files")).Delete([]byte(f.ID))
+		return tx.Bucket([]byte("projects")).Delete([]byte(p.ID))
+	})
+	db.Close()
+	if e.st, err = store.Open(path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.st.Close()
+
+	r, msgs := run(t, e, fsck.Options{})
+	if !strings.Contains(msgs, "public link "+l.ID+" is active but its file is gone") ||
+		!strings.Contains(msgs, "token "+tok.Prefix+" belongs to an owner that no longer exists") {
+		t.Fatalf("findings:\n%s", msgs)
+	}
+	run(t, e, fsck.Options{Repair: true})
+	r, msgs = run(t, e, fsck.Options{})
+	if strings.Contains(msgs, "public link") || strings.Contains(msgs, "token ") {
+		t.Fatalf("after repair:\n%s (%d problems)", msgs, r.Problems())
 	}
 }

@@ -393,6 +393,11 @@ type Audit struct {
 	StorageUsed map[string]int64  // workspace ID → stored storageUsed
 	Slugs       map[string]string // workspace ID → slug, for reports
 	Workspace   map[string]string // file ID → its workspace ID
+	// DanglingLinks are active links whose file is gone (deleting a file
+	// deactivates its links, so this takes damage from elsewhere).
+	DanglingLinks []string
+	// OrphanTokens are the prefixes of API tokens whose owner is gone.
+	OrphanTokens []string
 }
 
 // Audit reads everything fsck needs.
@@ -417,7 +422,7 @@ func (s *Store) Audit() (Audit, error) {
 			return err
 		}
 		files := tx.Bucket(bucketFiles)
-		return files.ForEach(func(k, _ []byte) error {
+		if err := files.ForEach(func(k, _ []byte) error {
 			var f File
 			if err := get(files, k, &f); err != nil {
 				return err
@@ -428,6 +433,33 @@ func (s *Store) Audit() (Audit, error) {
 			}
 			a.Files = append(a.Files, f)
 			a.Workspace[f.ID] = w.ID
+			return nil
+		}); err != nil {
+			return err
+		}
+		links := tx.Bucket(bucketLinks)
+		if err := links.ForEach(func(k, _ []byte) error {
+			var l PublicLink
+			if err := get(links, k, &l); err != nil {
+				return err
+			}
+			if l.IsActive && files.Get([]byte(l.FileID)) == nil {
+				a.DanglingLinks = append(a.DanglingLinks, l.ID)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		owners := map[string][]byte{TokenSession: bucketUsers, TokenServiceAccount: bucketServiceAccts, TokenApp: bucketProjects}
+		tokens := tx.Bucket(bucketTokens)
+		return tokens.ForEach(func(k, _ []byte) error {
+			var t Token
+			if err := get(tokens, k, &t); err != nil {
+				return err
+			}
+			if b, ok := owners[t.Kind]; !ok || tx.Bucket(b).Get([]byte(t.OwnerID)) == nil {
+				a.OrphanTokens = append(a.OrphanTokens, t.Prefix)
+			}
 			return nil
 		})
 	})
