@@ -147,13 +147,13 @@ func TestDanglingLinksAndTokens(t *testing.T) {
 	}
 	defer e.st.Close()
 
-	r, msgs := run(t, e, fsck.Options{})
+	_, msgs := run(t, e, fsck.Options{})
 	if !strings.Contains(msgs, "public link "+l.ID+" is active but its file is gone") ||
 		!strings.Contains(msgs, "token "+tok.Prefix+" belongs to an owner that no longer exists") {
 		t.Fatalf("findings:\n%s", msgs)
 	}
 	run(t, e, fsck.Options{Repair: true})
-	r, msgs = run(t, e, fsck.Options{})
+	r, msgs := run(t, e, fsck.Options{})
 	if strings.Contains(msgs, "public link") || strings.Contains(msgs, "token ") {
 		t.Fatalf("after repair:\n%s (%d problems)", msgs, r.Problems())
 	}

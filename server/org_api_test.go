@@ -228,6 +228,7 @@ func TestDownloadTokenFlow(t *testing.T) {
 	tok, _ = token("")
 	resp, _ = redeem(tok)
 	resp2, got = do(t, "GET", resp.Header.Get("Location"), nil)
+	wantCode(t, resp2, got, 200)
 	if sha(got) != sha(pkg) {
 		t.Fatal("a token without fileId did not name the package")
 	}

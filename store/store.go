@@ -24,6 +24,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the layout this code writes. A database with a higher
@@ -120,7 +121,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w (is another hangar running on this data directory?)", path, ErrLocked)
 	}
 	if err != nil {
@@ -266,8 +267,8 @@ func forEachPrefixReverse(b *bolt.Bucket, prefix string, fn func(suffix, value [
 	p := key(prefix, "")
 	c := b.Cursor()
 	// Seek past the last key with this prefix: '0' sorts right after '/'.
-	k, v := c.Seek(key(prefix + "0"))
-	if k == nil {
+	var k, v []byte
+	if k, _ = c.Seek(key(prefix + "0")); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()
