@@ -24,6 +24,16 @@ func (s *Server) signedURL(base, fileID, name string) string {
 	return base + "/dl/" + fileID + "/" + url.PathEscape(name) + "?" + q
 }
 
+// redirectToFile answers 302 to a signed URL. Not cached: every use of a
+// link or token must reach Hangar to be counted. No body: clients follow the
+// Location (http.Redirect's HTML note cost 5% of the public-link path).
+func redirectToFile(w http.ResponseWriter, signed string) {
+	h := w.Header()
+	h.Set("Location", signed)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusFound)
+}
+
 // baseURL is the base of the URLs in an answer to r: public_url when it is
 // set. Otherwise the host the client reached (its Host header: testers on the
 // LAN get links they can open), over https when the connection is TLS; a

@@ -229,8 +229,5 @@ func (s *Server) redeemDownloadToken(w http.ResponseWriter, r *http.Request, c *
 		s.fail(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Location", s.signedURL(c.base, f.ID, f.Name))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusFound)
+	redirectToFile(w, s.signedURL(c.base, f.ID, f.Name))
 }
