@@ -26,6 +26,7 @@ type linkView struct {
 	DownloadLimit  int64    `json:"downloadLimit"`  // 0: unlimited
 	AccessCount    int64    `json:"accessCount"`
 	PublicURL      string   `json:"publicUrl"`
+	InstallURL     string   `json:"installUrl"` // the tester page: details, QR, Download, iOS Install
 	IsActive       bool     `json:"isActive"`
 	IsPermanent    bool     `json:"isPermanent"`
 	CreatedAt      isoTime  `json:"createdAt"`
@@ -33,7 +34,7 @@ type linkView struct {
 
 func (s *Server) viewLink(base string, l store.PublicLink, fileName string) linkView {
 	v := linkView{PublicLinkID: l.ID, FileID: l.FileID, DownloadLimit: l.DownloadLimit, AccessCount: l.AccessCount,
-		PublicURL: publicURL(base, l.ID, fileName), IsActive: l.IsActive, IsPermanent: l.IsPermanent, CreatedAt: isoTime(l.CreatedAt)}
+		PublicURL: publicURL(base, l.ID, fileName), InstallURL: installURL(base, l.ID), IsActive: l.IsActive, IsPermanent: l.IsPermanent, CreatedAt: isoTime(l.CreatedAt)}
 	if !l.ExpirationDate.IsZero() {
 		t := isoTime(l.ExpirationDate)
 		v.ExpirationDate = &t

@@ -110,6 +110,10 @@ func (s *Server) routes() http.Handler {
 		{"HEAD", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
 		{"GET", "/api/v1/public/file/:publicLinkId/qr", 0, public, s.publicQR},
 
+		// The tester install page and the iOS OTA manifest.
+		{"GET", "/p/:publicLinkId", 0, public, s.installPageHandler},
+		{"GET", "/p/:publicLinkId/manifest.plist", 0, public, s.manifest},
+
 		// Seed 000, the organization API: build details, uploads, and the
 		// two-step download through a single-use token.
 		{"GET", app + "/builds/:buildId", 0, need(auth.ProjectRead), s.orgBuildDetails},
