@@ -81,7 +81,10 @@ func (s *Server) linkContext(id string) (store.PublicLink, store.File, store.Bui
 // 403 (download limit reached).
 func (s *Server) installPageHandler(w http.ResponseWriter, r *http.Request, c *call) {
 	l, f, b, p, err := s.linkContext(c.params.ByName("publicLinkId"))
-	status, data := http.StatusOK, installData{OK: true}
+	var (
+		status = http.StatusOK
+		data   installData
+	)
 	switch {
 	case errors.Is(err, store.ErrLimitReached):
 		status, data = http.StatusForbidden, installData{Title: "Download limit reached",
