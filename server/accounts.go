@@ -36,10 +36,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	now := s.now()
-	okIP, waitIP := s.loginPerIP.Allow("ip:"+s.clientIP(r).String(), now)
-	okUser, waitUser := s.loginPerUser.Allow("user:"+req.Username, now)
-	if !okIP || !okUser {
-		wait := max(waitIP, waitUser)
+	// The username bucket is charged only for addresses within their own
+	// limit: a flood of invented usernames from one address cannot grow it.
+	ok, wait := s.loginPerIP.Allow("ip:"+s.clientIP(r).String(), now)
+	if ok {
+		ok, wait = s.loginPerUser.Allow("user:"+req.Username, now)
+	}
+	if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.fail(w, r, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many login attempts; retry later"})
 		return

@@ -208,6 +208,8 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
 			})
 			return files, err
 		case r.ContentLength != 0:
+			// An upload route has no overall body cap; a JSON body does.
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBody)
 			return nil, decodeJSON(r, fields)
 		}
 		return nil, nil

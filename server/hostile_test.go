@@ -278,3 +278,30 @@ func TestBaseURL(t *testing.T) {
 		t.Errorf("public_url set: got %q", got)
 	}
 }
+
+// max_upload_size bounds each file, not the request: several files that
+// together exceed it are fine. The number of parts and a JSON body are
+// bounded.
+func TestUploadBodyLimits(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) { c.MaxUploadSize, c.MaxRequestBody = 100_000, 1000 })
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "a.ipa", string(randomBytes(90_000))}, part{"file", "a.dSYM.zip", string(randomBytes(90_000))})
+	if len(b.Files) != 2 {
+		t.Fatalf("two files under the limit, over it together: %+v", b)
+	}
+	var parts []part
+	for i := 0; i < 65; i++ {
+		parts = append(parts, part{"file", fmt.Sprint(i, ".txt"), "x"})
+	}
+	ctype, body := multipartBody(t, parts...)
+	if code, out := e.send("POST", projPath+"/build", admin, ctype, body); code != 400 {
+		t.Fatalf("65 parts: got %d %s, want 400", code, out)
+	}
+	if code, _ := e.send("POST", projPath+"/build", admin, "application/json", []byte(`{"notes":"`+strings.Repeat("n", 2000)+`"}`)); code != 413 {
+		t.Fatalf("oversized JSON build: got %d, want 413", code)
+	}
+	ctype, body = multipartBody(t, part{"tags", "", strings.Repeat("t,", 40)}, part{"build", "a.apk", "a"})
+	if code, _ := e.send("POST", "/v1/organizations/acme/apps/app/builds", admin, ctype, body); code != 400 {
+		t.Fatalf("41 tags: got %d, want 400", code)
+	}
+}

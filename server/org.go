@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -93,6 +94,12 @@ func (s *Server) orgBuildDetails(w http.ResponseWriter, r *http.Request, c *call
 	writeOrg(w, http.StatusOK, s.viewOrgBuild(c, b, files))
 }
 
+// Tags are stored with the build: keep them small.
+const (
+	maxTags   = 32
+	maxTagLen = 100
+)
+
 // orgBuildFields reads Applivery's build form fields. Fields it does not
 // know (Applivery takes many: notifications, deployment filters, …) are
 // ignored, so that scripts written for Applivery run unchanged.
@@ -109,6 +116,9 @@ func orgBuildFields(fields *buildFields) func(name, value string) error {
 			for _, t := range strings.Split(value, ",") {
 				if t = strings.TrimSpace(t); t != "" {
 					fields.Tags = append(fields.Tags, t)
+				}
+				if len(t) > maxTagLen || len(fields.Tags) > maxTags {
+					return errBadRequest(fmt.Sprintf("at most %d tags of %d bytes each", maxTags, maxTagLen))
 				}
 			}
 		}

@@ -26,8 +26,8 @@ const (
 	// secretPath: the path holds a credential (a download token); the log
 	// shows the route pattern instead.
 	secretPath routeFlags = 1 << iota
-	// upload: the body may be as large as max_upload_size (the handler
-	// enforces the exact limit per file); other bodies get max_request_body.
+	// upload: the body carries files; the handler limits each file to
+	// max_upload_size. Other bodies are limited to max_request_body.
 	upload
 )
 
@@ -266,12 +266,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	if lw, ok := w.(*logWriter); ok {
 		lw.route, lw.secret = rt.pattern, rt.flags&secretPath != 0
 	}
-	limit := s.cfg.MaxRequestBody
-	if rt.flags&upload != 0 {
-		// Multipart framing and form fields come on top of the file itself.
-		limit = s.cfg.MaxUploadSize + s.cfg.MaxRequestBody
+	body := idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv)
+	if rt.flags&upload == 0 {
+		body = http.MaxBytesReader(w, body, s.cfg.MaxRequestBody)
 	}
-	r.Body = http.MaxBytesReader(w, idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv), limit)
+	// Upload bodies have no overall cap: max_upload_size bounds each file
+	// (blob.Put), max_request_body each form field, maxParts their number,
+	// and the workspace quota what is kept.
+	r.Body = body
 	c := &call{params: ps, base: s.baseURL(r)}
 	if err := s.authorize(r, rt.access, c); err != nil {
 		s.fail(w, r, err)

@@ -75,9 +75,13 @@ func (s *Server) deleteFiles(files []store.File) {
 	}
 }
 
+// maxParts bounds the parts of one upload form (files and fields).
+const maxParts = 64
+
 // multipartFields reads a multipart body part by part. Files in parts named
 // fileField go to onFile; other parts are form fields of at most
-// max_request_body bytes, passed to onField.
+// max_request_body bytes, passed to onField. A form of more than maxParts
+// parts is refused.
 func (s *Server) multipartFields(r *http.Request, fileField string, onField func(name, value string) error, onFile func(name string, body io.Reader) error) error {
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -94,6 +98,9 @@ func (s *Server) multipartFields(r *http.Request, fileField string, onField func
 		}
 		if err != nil {
 			return bodyErr(err)
+		}
+		if parts == maxParts {
+			return errBadRequest(fmt.Sprintf("a form may have at most %d parts", maxParts))
 		}
 		if part.FileName() != "" || part.FormName() == fileField {
 			if part.FormName() != fileField {
