@@ -510,6 +510,7 @@ func TestMembers(t *testing.T) {
 
 	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/member/user/alice", admin, "", nil)
 	e.mustReq(http.StatusNotFound, "GET", "/api/v1/workspace/acme", session, "", nil)
+	e.mustReq(http.StatusNotFound, "DELETE", "/api/v1/workspace/acme/member/user/alice", admin, "", nil)
 
 	var wss []struct{ Slug string }
 	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace", session, "", &wss)

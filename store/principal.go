@@ -441,7 +441,8 @@ const (
 
 // SetMembership gives a user or service account a role in a workspace; an
 // empty role removes the membership. It returns ErrNotFound if the member or
-// the workspace does not exist, ErrInvalid for an unknown kind. Roles are not
+// the workspace does not exist, or (removing) if it is not a member;
+// ErrInvalid for an unknown kind. Roles are not
 // checked here: package auth knows them.
 func (s *Store) SetMembership(kind, memberID, workspaceID, role string) error {
 	var bucket []byte
@@ -474,6 +475,9 @@ func (s *Store) SetMembership(kind, memberID, workspaceID, role string) error {
 			ms = map[string]string{}
 		}
 		if role == "" {
+			if _, ok := ms[workspaceID]; !ok {
+				return fmt.Errorf("%s %s in workspace %s: %w", kind, memberID, workspaceID, ErrNotFound)
+			}
 			delete(ms, workspaceID)
 		} else {
 			ms[workspaceID] = role
