@@ -32,25 +32,22 @@ var version = "dev"
 const usageText = `Hangar: self-hosted build distribution.
 
 Usage:
-  hangar serve [-config FILE]   run the server (no FILE: embedded defaults,
-                                127.0.0.1:8080, data in ./hangar-data)
-  hangar user add|passwd|list   manage users (while the server is stopped)
-  hangar token create|list|revoke
-                                manage service account and app tokens
-                                (while the server is stopped)
-  hangar backup -o FILE.tar      consistent backup, also of a running server
+  hangar serve [-config FILE]     run the server (no FILE: embedded defaults,
+                                  127.0.0.1:8080, data in ./hangar-data)
+  hangar user add|passwd|list     manage users (while the server is stopped)
+  hangar token create|list|revoke manage service account and app tokens
+                                  (while the server is stopped)
+  hangar backup -o FILE.tar       consistent backup, also of a running server
   hangar restore FILE.tar [-data DIR]
-                                unpack a backup into a new data directory
-  hangar fsck [-verify] [-repair]
-                                check that metadata and blobs agree
-  hangar gc                     remove expired tokens and old access logs
-
-backup, fsck and gc work through a running server's admin API when it holds
-the database: set HANGAR_TOKEN to an instance admin token.
-  hangar version                print the version
-  hangar help                   print this help
+                                  unpack a backup into a new data directory
+  hangar fsck [-verify] [-repair] check that metadata and blobs agree
+  hangar gc                       remove expired tokens and old access logs
+  hangar version                  print the version
+  hangar help                     print this help
 
 Every command takes -config FILE; 'hangar COMMAND -h' lists its flags.
+backup, fsck and gc work through a running server's admin API when it holds
+the database: set HANGAR_TOKEN to an instance admin token.
 
 See config.example.toml for every setting.
 `
