@@ -126,6 +126,10 @@ func TestInstallPageUnavailable(t *testing.T) {
 	if !strings.Contains(string(body), "Download limit reached") {
 		t.Fatalf("exhausted link page: %s", body)
 	}
+	// The QR code of an exhausted link is still served (the code is right;
+	// the download answers DOWNLOAD_LIMIT_REACHED).
+	resp, body = do(t, "GET", e.ts.URL+"/api/v1/public/file/"+link.PublicLinkID+"/qr", nil)
+	wantCode(t, resp, body, http.StatusOK)
 	resp, body = do(t, "GET", e.ts.URL+"/p/nope", nil)
 	wantCode(t, resp, body, http.StatusNotFound)
 	if !strings.Contains(string(body), "Link not available") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {

@@ -122,9 +122,10 @@ func deactivateLinksOfFile(tx *bolt.Tx, fileID string) error {
 	return nil
 }
 
-// MaxAccessLog is how many access log entries a link keeps; older ones are
-// dropped as new ones come. The access count keeps counting.
-const MaxAccessLog = 10_000
+// DefaultAccessLogCap is how many access log entries a link keeps unless
+// Options.AccessLogCap says otherwise; older ones are dropped as new ones
+// come. The access count keeps counting.
+const DefaultAccessLogCap = 10_000
 
 // ErrLimitReached is returned by UseLink for a link whose download limit is
 // used up.
@@ -174,7 +175,7 @@ func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (Pub
 		if err := put(log, accessLogKey(id, l.AccessCount), e); err != nil {
 			return err
 		}
-		if old := l.AccessCount - MaxAccessLog; old > 0 {
+		if old := l.AccessCount - s.logCap; old > 0 {
 			return log.Delete(accessLogKey(id, old))
 		}
 		return nil

@@ -87,9 +87,10 @@ var (
 
 // Store is the metadata database. It is safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
-	log *slog.Logger
+	db     *bolt.DB
+	now    func() time.Time
+	log    *slog.Logger
+	logCap int64
 }
 
 // Options tune Open. The zero value is fine.
@@ -102,6 +103,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration notices; default slog.Default().
 	Logger *slog.Logger
+	// AccessLogCap is how many access log entries each public link keeps;
+	// default DefaultAccessLogCap.
+	AccessLogCap int
 }
 
 // Open opens or creates the database at path. It returns an error wrapping
@@ -135,7 +139,10 @@ func Open(path string, opts Options) (*Store, error) {
 	// request waits at most 2 ms.
 	db.MaxBatchSize = 64
 	db.MaxBatchDelay = 2 * time.Millisecond
-	s := &Store{db: db, now: opts.Now, log: opts.Logger}
+	if opts.AccessLogCap <= 0 {
+		opts.AccessLogCap = DefaultAccessLogCap
+	}
+	s := &Store{db: db, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap)}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -505,6 +505,26 @@ func TestUseLinkLimitIsExact(t *testing.T) {
 	}
 }
 
+// Each link keeps its newest entries up to the cap; the count goes on.
+func TestAccessLogCap(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{AccessLogCap: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
+	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
+	for i := 0; i < 5; i++ {
+		s.UseLink(l.ID, "a", store.AccessLogEntry{Time: time.Now(), UserAgent: fmt.Sprint("ua", i)}, true)
+	}
+	log, _ := s.AccessLog(l.ID, 0, 0)
+	got, _ := s.Link(l.ID)
+	if len(log) != 3 || log[0].UserAgent != "ua4" || log[2].UserAgent != "ua2" || got.AccessCount != 5 {
+		t.Fatalf("log %+v, accessCount %d; want ua4..ua2 and 5", log, got.AccessCount)
+	}
+}
+
 func TestAccessLogNewestFirst(t *testing.T) {
 	s := mustOpen(t)
 	_, _, b := fixture(t, s, 0)
