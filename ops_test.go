@@ -153,6 +153,24 @@ func TestOfflineBackupAndDamagedRestore(t *testing.T) {
 		t.Fatalf("damaged restore: exit %d: %s", code, out)
 	}
 
+	// A backup that fails (a blob vanished from disk) leaves neither the
+	// file nor its .partial: nothing that looks like a backup.
+	filepath.WalkDir(filepath.Join(data, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && len(d.Name()) == 64 {
+			os.Remove(p)
+		}
+		return nil
+	})
+	failed := filepath.Join(t.TempDir(), "failed.tar")
+	if code, _, errOut := hangarCmd(t, "backup", "-config", cfg, "-o", failed); code != exitFailure || !strings.Contains(errOut, "not found") {
+		t.Fatalf("backup with a missing blob: exit %d: %s", code, errOut)
+	}
+	for _, f := range []string{failed, failed + ".partial"} {
+		if _, err := os.Stat(f); err == nil {
+			t.Fatalf("a failed backup left %s", f)
+		}
+	}
+
 	// A tar that tries to write outside the blob tree is refused.
 	var evil bytes.Buffer
 	tw := tar.NewWriter(&evil)
