@@ -96,8 +96,10 @@ func (c *adminCmd) backup(out string, rem remote) (err error) {
 	if out != "-" {
 		// Into a temp file renamed at the end: a failed backup never looks
 		// like a good one.
-		f, err := os.OpenFile(out+".partial", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
+		// Assign, not :=, so that the deferred check sees the function's
+		// result (a shadowed err here once made failed backups look good).
+		var f *os.File
+		if f, err = os.OpenFile(out+".partial", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
 			return err
 		}
 		defer func() {
