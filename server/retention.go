@@ -84,7 +84,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, viewProject(p))
 }
 
 func orZero(d string) string {

@@ -655,3 +655,23 @@ func TestSeedPathsRoute(t *testing.T) {
 		e.mustReq(404, "GET", p, admin, "", nil)
 	}
 }
+
+// Workspaces and projects show times as the seed does (whole seconds) and
+// nothing beyond their documented fields.
+func TestWorkspaceAndProjectJSON(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	for _, path := range []string{"/api/v1/workspace/acme", projPath} {
+		var obj map[string]any
+		e.mustReq(200, "GET", path, admin, "", &obj)
+		created, _ := obj["createdAt"].(string)
+		if _, err := time.Parse(time.RFC3339, created); err != nil || strings.Contains(created, ".") {
+			t.Errorf("%s createdAt %q: want RFC 3339 in whole seconds", path, created)
+		}
+		for _, internal := range []string{"seq", "Seq", "CreatedBy"} {
+			if _, ok := obj[internal]; ok {
+				t.Errorf("%s shows internal field %s", path, internal)
+			}
+		}
+	}
+}

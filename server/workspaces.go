@@ -10,6 +10,36 @@ import (
 
 var errBadSlug = errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes")
 
+// workspaceView and projectView are what the API shows of them, with times
+// as the seed writes them (RFC 3339, whole seconds).
+type workspaceView struct {
+	ID           string  `json:"id"`
+	Slug         string  `json:"slug"`
+	Name         string  `json:"name"`
+	StorageUsed  int64   `json:"storageUsed"`
+	StorageQuota int64   `json:"storageQuota"`
+	CreatedAt    isoTime `json:"createdAt"`
+}
+
+func viewWorkspace(w store.Workspace) workspaceView {
+	return workspaceView{ID: w.ID, Slug: w.Slug, Name: w.Name, StorageUsed: w.StorageUsed, StorageQuota: w.StorageQuota, CreatedAt: isoTime(w.CreatedAt)}
+}
+
+type projectView struct {
+	ID          string           `json:"id"`
+	WorkspaceID string           `json:"workspaceId"`
+	Slug        string           `json:"slug"`
+	Name        string           `json:"name"`
+	Platform    string           `json:"platform"`
+	CreatedAt   isoTime          `json:"createdAt"`
+	Retention   *store.Retention `json:"retention,omitempty"`
+}
+
+func viewProject(p store.Project) projectView {
+	return projectView{ID: p.ID, WorkspaceID: p.WorkspaceID, Slug: p.Slug, Name: p.Name, Platform: p.Platform,
+		CreatedAt: isoTime(p.CreatedAt), Retention: p.Retention}
+}
+
 type createWorkspaceRequest struct {
 	Slug         string `json:"slug"`
 	Name         string `json:"name"`
@@ -38,7 +68,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, ws)
+	writeJSON(w, http.StatusCreated, viewWorkspace(ws))
 }
 
 // listWorkspaces lists the workspaces the caller can see.
@@ -48,10 +78,10 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *call)
 		s.fail(w, r, err)
 		return
 	}
-	out := []store.Workspace{}
+	out := []workspaceView{}
 	for _, ws := range all {
 		if _, visible := c.who.permissions(ws.ID, ""); visible {
-			out = append(out, ws)
+			out = append(out, viewWorkspace(ws))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -92,11 +122,11 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ws)
+	writeJSON(w, http.StatusOK, viewWorkspace(ws))
 }
 
 func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
-	writeJSON(w, http.StatusOK, c.ws)
+	writeJSON(w, http.StatusOK, viewWorkspace(c.ws))
 }
 
 type createProjectRequest struct {
@@ -123,7 +153,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, p)
+	writeJSON(w, http.StatusCreated, viewProject(p))
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {
@@ -132,12 +162,13 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	if ps == nil {
-		ps = []store.Project{}
+	out := make([]projectView, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, viewProject(p))
 	}
-	writeJSON(w, http.StatusOK, ps)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, c *call) {
-	writeJSON(w, http.StatusOK, c.proj)
+	writeJSON(w, http.StatusOK, viewProject(c.proj))
 }
