@@ -46,7 +46,7 @@ func (s *Server) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if s.trusted(s.peer(r)) {
+	if len(s.cfg.TrustedProxies) > 0 && s.trusted(s.peer(r)) {
 		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
 			scheme = p
 		}

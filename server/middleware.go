@@ -91,6 +91,11 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if status >= 500 {
 			level = slog.LevelError
 		}
+		// LogAttrs would build every attribute (a client-IP parse among
+		// them) before looking at the level.
+		if !s.log.Enabled(r.Context(), level) {
+			return
+		}
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),
 			slog.String("path", path),
