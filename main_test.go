@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hangar/store"
 )
 
 type syncBuffer struct {
@@ -144,8 +146,24 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatalf("second serve took %v to fail", d)
 	}
 
+	// Use the token once; its last use is recorded at shutdown (not one
+	// write per request).
+	r, _ := http.NewRequest("GET", base+"/api/v1/workspace", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(r); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin token: %v %v", resp, err)
+	}
 	if code := stop(); code != exitOK {
 		t.Fatalf("graceful stop: exit %d, stderr %s", code, stderr.String())
+	}
+	st, err := store.Open(filepath.Join(data, "hangar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := st.AllTokens()
+	st.Close()
+	if len(tokens) != 1 || tokens[0].LastUsedAt.IsZero() {
+		t.Fatalf("last use not recorded at shutdown: %+v", tokens)
 	}
 	if db, err := os.ReadFile(filepath.Join(data, "hangar.db")); err != nil || bytes.Contains(db, []byte(token)) {
 		t.Fatalf("database missing or holding the plain admin token (err %v)", err)

@@ -66,20 +66,29 @@ func hangarCmd(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-func TestBackupRestoreRoundTrip(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
-	cfg := writeDataConfig(t, data)
+// servedBuild starts hangar serve on data and makes workspace acme, project
+// app and an empty build; it returns the base URL, the admin token, the
+// build's id and the stop function.
+func servedBuild(t *testing.T, data string) (base, admin, buildID string, stop func() int) {
+	t.Helper()
 	base, stderr, stop := startServe(t, data)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin = regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
 	var b struct{ BuildID string }
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project/app/build", admin, "", strings.NewReader(`{}`), &b)
+	return base, admin, b.BuildID, stop
+}
+
+func TestBackupRestoreRoundTrip(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := writeDataConfig(t, data)
+	base, admin, buildID, stop := servedBuild(t, data)
 	contents := map[string][]byte{}
 	for i, n := range []int{3 << 20, 1000, 0} {
 		c := make([]byte, n)
 		rand.Read(c)
-		contents[uploadRaw(t, base, admin, b.BuildID, "f"+string(rune('a'+i))+".bin", c)] = c
+		contents[uploadRaw(t, base, admin, buildID, "f"+string(rune('a'+i))+".bin", c)] = c
 	}
 
 	// Online: the server holds the database, so the command uses its API.
@@ -126,13 +135,8 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 func TestOfflineBackupAndDamagedRestore(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	cfg := writeDataConfig(t, data)
-	base, stderr, stop := startServe(t, data)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
-	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
-	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
-	var b struct{ BuildID string }
-	apiCall(t, "POST", base+"/api/v1/workspace/acme/project/app/build", admin, "", strings.NewReader(`{}`), &b)
-	uploadRaw(t, base, admin, b.BuildID, "a.bin", []byte("original content"))
+	base, admin, buildID, stop := servedBuild(t, data)
+	uploadRaw(t, base, admin, buildID, "a.bin", []byte("original content"))
 	stop()
 
 	// Offline: no server, no token needed.
