@@ -1,0 +1,104 @@
+package pkginfo
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// errBudget is returned by budgetReader once its budget is spent.
+var errBudget = errors.New("read budget exceeded")
+
+// budgetReader is an io.ReaderAt that fails once n bytes have been read
+// through it. archive/zip reads the whole central directory in NewReader;
+// this is the only way to bound that from outside.
+type budgetReader struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (b *budgetReader) ReadAt(p []byte, off int64) (int, error) {
+	if int64(len(p)) > b.n {
+		return 0, errBudget
+	}
+	n, err := b.r.ReadAt(p, off)
+	b.n -= int64(n)
+	return n, err
+}
+
+// archive is a zip opened within Limits, indexed by entry name.
+type archive struct {
+	files   []*zip.File
+	byName  map[string]*zip.File
+	lim     Limits
+	inflate int64 // bytes left to inflate
+}
+
+func openZip(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
+	br := &budgetReader{r: r, n: lim.DirectoryBytes + 64<<10} // + the end records
+	zr, err := zip.NewReader(br, size)
+	switch {
+	case errors.Is(err, errBudget):
+		return nil, invalidf("the zip directory is larger than %d MiB", lim.DirectoryBytes>>20)
+	case err != nil:
+		return nil, invalidf("not a readable zip archive (%v)", err)
+	case len(zr.File) > lim.Entries:
+		return nil, invalidf("the archive has %d entries, more than %d", len(zr.File), lim.Entries)
+	}
+	// Entries are read through the same budgetReader. Its budget bounds
+	// the compressed bytes read, which the inflate budget does not: a
+	// deflate stream of empty blocks is long and yields nothing.
+	br.n = 2*lim.Inflate + 1<<20
+	a := &archive{files: zr.File, byName: make(map[string]*zip.File, len(zr.File)), lim: lim, inflate: lim.Inflate}
+	for _, f := range zr.File {
+		if _, dup := a.byName[f.Name]; !dup { // the first of duplicate names wins, as in most readers
+			a.byName[f.Name] = f
+		}
+	}
+	return a, nil
+}
+
+// read inflates the named entry, refusing more than max bytes whatever the
+// archive declares, and at most what is left of the archive's budget.
+func (a *archive) read(f *zip.File, max int64) ([]byte, error) {
+	if f.UncompressedSize64 > uint64(max) {
+		return nil, invalidf("%s is %d bytes, more than the %d allowed", f.Name, f.UncompressedSize64, max)
+	}
+	limit := min(max, a.inflate)
+	rc, err := f.Open()
+	if err != nil {
+		return nil, invalidf("%s: %v", f.Name, err)
+	}
+	defer rc.Close()
+	// The declared size is a hint: bytes.Buffer grows as data arrives,
+	// so a lie costs no more than the limit.
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(rc, limit+1))
+	a.inflate -= n
+	switch {
+	case errors.Is(err, errBudget):
+		return nil, invalidf("reading %s exceeded the archive's read budget", f.Name)
+	case err != nil:
+		return nil, invalidf("%s: %v", f.Name, err)
+	case n > limit:
+		// A zip bomb, or an entry that lies about its size.
+		return nil, invalidf("%s inflates to more than %d bytes", f.Name, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// readName is read for an entry by name; ok is false when there is none.
+func (a *archive) readName(name string, max int64) (data []byte, ok bool, err error) {
+	f := a.byName[name]
+	if f == nil {
+		return nil, false, nil
+	}
+	data, err = a.read(f, max)
+	return data, true, err
+}
