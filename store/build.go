@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -41,6 +42,28 @@ type Build struct {
 	CreatedBy   string    `json:"createdBy,omitempty"`
 	// Seq orders builds by creation, even within one clock tick.
 	Seq uint64 `json:"seq"`
+
+	// What processing read from the package (empty until then, and for
+	// files that are not packages).
+	AppName   string        `json:"appName,omitempty"`
+	OS        string        `json:"os,omitempty"` // ios, android, macos, windows
+	MinOS     string        `json:"minOS,omitempty"`
+	TargetSDK string        `json:"targetSdk,omitempty"`
+	Profile   *Provisioning `json:"profile,omitempty"`
+	// ProcessingError says why a build is in status error; ProcessingNotes
+	// what processing could not read from a usable package.
+	ProcessingError string   `json:"processingError,omitempty"`
+	ProcessingNotes []string `json:"processingNotes,omitempty"`
+}
+
+// Provisioning is the provisioning profile an iOS build embeds.
+type Provisioning struct {
+	Name    string    `json:"name"`
+	Team    string    `json:"team,omitempty"`
+	TeamID  string    `json:"teamId,omitempty"`
+	Expires time.Time `json:"expires"`
+	Type    string    `json:"type"` // development, ad-hoc, enterprise, app-store
+	Devices int       `json:"devices"`
 }
 
 // File is a stored file of a build. Its content is the blob named by Checksum.
@@ -79,6 +102,11 @@ func (s *Store) CreateBuild(b Build) (Build, error) {
 		if err := tx.Bucket(bucketProjectBuilds).Put(buildIndexKey(b), nil); err != nil {
 			return err
 		}
+		if b.Status == BuildInProgress {
+			if err := tx.Bucket(bucketProcessing).Put(processingKey(b), nil); err != nil {
+				return err
+			}
+		}
 		return put(tx.Bucket(bucketBuilds), []byte(b.ID), b)
 	})
 	if err != nil {
@@ -104,22 +132,99 @@ func (s *Store) Build(id string) (Build, error) {
 
 // UpdateBuild applies fn to the stored build in one transaction. ID,
 // ProjectID and CreatedAt cannot be changed. It returns ErrNotFound if the
-// build does not exist, or fn's error (and changes nothing).
+// build does not exist, or fn's error (and changes nothing). A build whose
+// status becomes in_progress joins the processing queue, one that leaves it
+// leaves the queue, in the same transaction.
 func (s *Store) UpdateBuild(id string, fn func(*Build) error) (Build, error) {
 	var b Build
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		builds := tx.Bucket(bucketBuilds)
-		if err := get(builds, []byte(id), &b); err != nil {
-			return err
-		}
-		orig := b
-		if err := fn(&b); err != nil {
-			return err
-		}
-		b.ID, b.ProjectID, b.CreatedAt, b.Seq = orig.ID, orig.ProjectID, orig.CreatedAt, orig.Seq
-		return put(builds, []byte(id), b)
+		var err error
+		b, err = updateBuild(tx, id, fn)
+		return err
 	})
 	return b, err
+}
+
+func updateBuild(tx *bolt.Tx, id string, fn func(*Build) error) (Build, error) {
+	var b Build
+	builds := tx.Bucket(bucketBuilds)
+	if err := get(builds, []byte(id), &b); err != nil {
+		return b, err
+	}
+	orig := b
+	if err := fn(&b); err != nil {
+		return b, err
+	}
+	b.ID, b.ProjectID, b.CreatedAt, b.Seq = orig.ID, orig.ProjectID, orig.CreatedAt, orig.Seq
+	queue := tx.Bucket(bucketProcessing)
+	var err error
+	if b.Status == BuildInProgress {
+		err = queue.Put(processingKey(b), nil)
+	} else {
+		err = queue.Delete(processingKey(b))
+	}
+	if err != nil {
+		return b, err
+	}
+	return b, put(builds, []byte(id), b)
+}
+
+// processingKey orders the queue by upload, so that a restart picks work
+// up in the order it came.
+func processingKey(b Build) []byte {
+	return []byte(fmt.Sprintf("%016x/%s", b.Seq, b.ID))
+}
+
+// ProcessingQueue returns the IDs of the builds in status in_progress,
+// oldest first: the work a restart must pick up again.
+func (s *Store) ProcessingQueue() ([]string, error) {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketProcessing).ForEach(func(k, _ []byte) error {
+			_, id, _ := bytes.Cut(k, []byte("/"))
+			ids = append(ids, string(id))
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// ErrNotInProgress is returned by FinishProcessing for a build that is no
+// longer in_progress (another worker finished it).
+var ErrNotInProgress = errors.New("build is not in progress")
+
+// FinishProcessing records the outcome of processing a build in one
+// transaction: fn sets the metadata and the final status, and icon, when
+// not nil, is added as the build's file (its blob already stored). Icons
+// count towards storageUsed but not against the quota: the build was
+// accepted, and a few KiB the server made must not fail it. It returns
+// ErrNotFound if the build was deleted meanwhile, ErrNotInProgress if it
+// is not in_progress.
+func (s *Store) FinishProcessing(id string, fn func(*Build), icon *File) (Build, File, error) {
+	var (
+		b Build
+		f File
+	)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		b, err = updateBuild(tx, id, func(b *Build) error {
+			if b.Status != BuildInProgress {
+				return fmt.Errorf("build %s is %s: %w", b.ID, b.Status, ErrNotInProgress)
+			}
+			fn(b)
+			return nil
+		})
+		if err != nil || icon == nil {
+			return err
+		}
+		f = *icon
+		f.BuildID = id
+		return s.addFile(tx, &f, false)
+	})
+	if err != nil {
+		return Build{}, File{}, err
+	}
+	return b, f, nil
 }
 
 // Builds returns a page of a project's builds, newest first.
@@ -158,8 +263,18 @@ func (s *Store) Builds(projectID string, offset, limit int) ([]Build, error) {
 // ErrQuotaExceeded if the workspace's quota would be exceeded, ErrInvalid for
 // a negative size or a malformed checksum.
 func (s *Store) AddFile(f File) (File, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return s.addFile(tx, &f, true)
+	})
+	if err != nil {
+		return File{}, err
+	}
+	return f, nil
+}
+
+func (s *Store) addFile(tx *bolt.Tx, f *File, enforceQuota bool) error {
 	if f.Size < 0 || !validChecksum(f.Checksum) {
-		return File{}, fmt.Errorf("%w: file size %d, checksum %q", ErrInvalid, f.Size, f.Checksum)
+		return fmt.Errorf("%w: file size %d, checksum %q", ErrInvalid, f.Size, f.Checksum)
 	}
 	f.ID = NewID()
 	f.CreatedAt = s.now().UTC()
@@ -167,35 +282,28 @@ func (s *Store) AddFile(f File) (File, error) {
 	if f.Path == "" {
 		f.Path = f.Name
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		ws, err := workspaceOfBuild(tx, f.BuildID)
-		if err != nil {
-			return err
-		}
-		if ws.StorageQuota > 0 && ws.StorageUsed+f.Size > ws.StorageQuota {
-			return fmt.Errorf("%w: %d of %d bytes used, file is %d", ErrQuotaExceeded, ws.StorageUsed, ws.StorageQuota, f.Size)
-		}
-		ws.StorageUsed += f.Size
-		if err := put(tx.Bucket(bucketWorkspaces), []byte(ws.ID), ws); err != nil {
-			return err
-		}
-		if err := addBlobRef(tx, f.Checksum, 1); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketBuildFiles).Put(key(f.BuildID, f.ID), nil); err != nil {
-			return err
-		}
-		files := tx.Bucket(bucketFiles)
-		var err2 error
-		if f.Seq, err2 = files.NextSequence(); err2 != nil {
-			return err2
-		}
-		return put(files, []byte(f.ID), f)
-	})
+	ws, err := workspaceOfBuild(tx, f.BuildID)
 	if err != nil {
-		return File{}, err
+		return err
 	}
-	return f, nil
+	if enforceQuota && ws.StorageQuota > 0 && ws.StorageUsed+f.Size > ws.StorageQuota {
+		return fmt.Errorf("%w: %d of %d bytes used, file is %d", ErrQuotaExceeded, ws.StorageUsed, ws.StorageQuota, f.Size)
+	}
+	ws.StorageUsed += f.Size
+	if err := put(tx.Bucket(bucketWorkspaces), []byte(ws.ID), ws); err != nil {
+		return err
+	}
+	if err := addBlobRef(tx, f.Checksum, 1); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketBuildFiles).Put(key(f.BuildID, f.ID), nil); err != nil {
+		return err
+	}
+	files := tx.Bucket(bucketFiles)
+	if f.Seq, err = files.NextSequence(); err != nil {
+		return err
+	}
+	return put(files, []byte(f.ID), *f)
 }
 
 func workspaceOfBuild(tx *bolt.Tx, buildID string) (Workspace, error) {
@@ -356,6 +464,9 @@ func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
 			}
 		}
 		if err := tx.Bucket(bucketProjectBuilds).Delete(buildIndexKey(b)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketProcessing).Delete(processingKey(b)); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketBuilds).Delete([]byte(id))

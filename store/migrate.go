@@ -9,6 +9,24 @@ import (
 // once released is what every older database goes through.
 var migrations = map[uint64]func(tx *bolt.Tx) error{
 	1: migrateLinkFileNames,
+	2: migrateProcessingQueue,
+}
+
+// Schema 3: builds in_progress are indexed in the processing bucket (which
+// init has created), so that a restart finds them without reading every
+// build. Schema 2 processed builds at upload, but index any it left.
+func migrateProcessingQueue(tx *bolt.Tx) error {
+	builds, queue := tx.Bucket(bucketBuilds), tx.Bucket(bucketProcessing)
+	return builds.ForEach(func(k, _ []byte) error {
+		var b Build
+		if err := get(builds, k, &b); err != nil {
+			return err
+		}
+		if b.Status != BuildInProgress {
+			return nil
+		}
+		return queue.Put(processingKey(b), nil)
+	})
 }
 
 // Schema 2: public links carry their file's name, so a download needs no

@@ -30,7 +30,7 @@ import (
 // SchemaVersion is the layout this code writes. A database with a higher
 // version was written by a newer Hangar and is refused; a lower one is
 // migrated at Open (see migrate.go).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	// ErrNotFound is returned when the entity asked for does not exist.
@@ -74,12 +74,14 @@ var (
 	bucketTokens        = []byte("tokens")       // sha256(token) → Token
 	bucketOwnerTokens   = []byte("owner_tokens") // ownerID/prefix → sha256(token)
 	bucketSigningKeys   = []byte("signing_keys")
+	bucketProcessing    = []byte("processing") // seq/buildID → nil: builds in_progress
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
 		bucketBuilds, bucketProjectBuilds, bucketFiles, bucketBuildFiles, bucketBlobRefs,
 		bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken, bucketUsers,
 		bucketUsernames, bucketServiceAccts, bucketTokens, bucketOwnerTokens, bucketSigningKeys,
+		bucketProcessing,
 	}
 
 	keySchema = []byte("schema_version")

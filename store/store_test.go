@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -663,5 +664,110 @@ func TestGC(t *testing.T) {
 	}
 	if log, _ := s.AccessLog(l.ID, 0, 0); len(log) != 1 {
 		t.Fatalf("access log: %d entries, want 1", len(log))
+	}
+}
+
+// The processing queue follows the build's status in the same transaction
+// as the status, and FinishProcessing records the outcome and the icon at
+// once.
+func TestProcessingQueue(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ws, _, b := fixture(t, s, 0)
+	if _, err := s.UpdateWorkspace(ws.ID, func(w *store.Workspace) error { w.StorageQuota = 10; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	queue := func() []string {
+		ids, err := s.ProcessingQueue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	p := b.ProjectID
+	second, _ := s.CreateBuild(store.Build{ProjectID: p, Status: store.BuildInProgress})
+	s.UpdateBuild(b.ID, func(b *store.Build) error { b.Status = store.BuildInProgress; return nil })
+	if got := queue(); !slices.Equal(got, []string{b.ID, second.ID}) {
+		t.Fatalf("queue %v, want [%s %s] (upload order)", got, b.ID, second.ID)
+	}
+
+	icon := &store.File{Type: store.FileIcon, Name: "icon.png", Size: 50, Checksum: checksum("icon"), MimeType: "image/png"}
+	got, f, err := s.FinishProcessing(b.ID, func(b *store.Build) {
+		b.Status, b.BundleID, b.OS = store.BuildProcessed, "com.example", "ios"
+	}, icon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.BuildProcessed || got.BundleID != "com.example" || f.BuildID != b.ID || f.ID == "" {
+		t.Fatalf("finished build %+v, icon %+v", got, f)
+	}
+	if files, _ := s.Files(b.ID); len(files) != 1 || files[0].Type != store.FileIcon {
+		t.Fatalf("files %+v", files)
+	}
+	// The icon counts towards storage although it exceeds the quota of 10.
+	if w, _ := s.Workspace(ws.ID); w.StorageUsed != 50 {
+		t.Fatalf("storageUsed %d, want 50", w.StorageUsed)
+	}
+	if n, _ := s.BlobRefCount(checksum("icon")); n != 1 {
+		t.Fatalf("icon blob refs %d", n)
+	}
+	if got := queue(); !slices.Equal(got, []string{second.ID}) {
+		t.Fatalf("queue %v after finishing %s", got, b.ID)
+	}
+	// Finishing twice (two workers on one build) changes nothing.
+	if _, _, err := s.FinishProcessing(b.ID, func(b *store.Build) { b.Status = store.BuildError }, icon); !errors.Is(err, store.ErrNotInProgress) {
+		t.Fatalf("second finish: %v", err)
+	}
+	if files, _ := s.Files(b.ID); len(files) != 1 {
+		t.Fatalf("second finish added a file: %+v", files)
+	}
+	// A deleted build leaves the queue, and finishing it is not found.
+	if _, _, err := s.DeleteBuild(second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := queue(); len(got) != 0 {
+		t.Fatalf("queue %v after delete", got)
+	}
+	if _, _, err := s.FinishProcessing(second.ID, func(*store.Build) {}, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("finish deleted build: %v", err)
+	}
+}
+
+// Schema 2 had no processing queue: builds it left in_progress are queued
+// by the migration.
+func TestMigrateFromSchema2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, b := fixture(t, s, 0)
+	s.UpdateBuild(b.ID, func(b *store.Build) error { b.Status = store.BuildInProgress; return nil })
+	s.Close()
+
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte("processing")); err != nil {
+			return err
+		}
+		old := make([]byte, 8)
+		binary.BigEndian.PutUint64(old, 2)
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), old)
+	})
+	db.Close()
+
+	s, err = store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ids, _ := s.ProcessingQueue(); !slices.Equal(ids, []string{b.ID}) {
+		t.Fatalf("queue after migration: %v", ids)
 	}
 }
