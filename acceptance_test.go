@@ -14,6 +14,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"hangar/pkginfo/pkgtest"
 )
 
 // seedDownloadScript is the seed's "Complete example: Download an attached
@@ -88,12 +91,26 @@ func TestSeedDownloadScript(t *testing.T) {
 		apiCall(t, "POST", base+path, sa.Token, mw.FormDataContentType(), &b, &out)
 		return out
 	}
-	build := upload("/v1/organizations/acme/apps/ios-app/builds", "build", "App.ipa", []byte("the package"))
+	build := upload("/v1/organizations/acme/apps/ios-app/builds", "build", "App.ipa", pkgtest.IPA(pkgtest.DemoApp))
+	// Attachments need a processed build (5014 before): wait as a CI
+	// script would, polling Build Details.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var details struct{ Data struct{ Status string } }
+		apiCall(t, "GET", base+"/v1/organizations/acme/apps/ios-app/builds/"+build.Data.ID, sa.Token, "", nil, &details)
+		if details.Data.Status == "processed" {
+			break
+		}
+		if details.Data.Status != "in_progress" || time.Now().After(deadline) {
+			t.Fatalf("build status %q", details.Data.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	attachment := make([]byte, 3<<20)
 	rand.Read(attachment)
 	withFile := upload("/v1/organizations/acme/apps/ios-app/builds/"+build.Data.ID+"/files", "file", "screenshot.png", attachment)
-	fileID := withFile.Data.Files[1].ID
-	if withFile.Data.Files[1].Type != "attachment" {
+	last := withFile.Data.Files[len(withFile.Data.Files)-1] // after the package and its icon
+	fileID := last.ID
+	if last.Type != "attachment" || len(withFile.Data.Files) != 3 {
 		t.Fatalf("files: %+v", withFile.Data.Files)
 	}
 

@@ -48,6 +48,10 @@ type Config struct {
 	// trusted network); otherwise it needs an instance admin token.
 	MetricsPublic bool
 
+	// ProcessingWorkers is how many packages are read at once in the
+	// background (metadata, icon).
+	ProcessingWorkers int
+
 	// AccessLogRetention: access log entries older than this are removed by
 	// gc (0: kept until their link's 10,000-entry cap).
 	AccessLogRetention time.Duration
@@ -98,6 +102,7 @@ type raw struct {
 	TrustedProxies   []string     `toml:"trusted_proxies"`
 	AccessLogKeep    string       `toml:"access_log_retention"`
 	MetricsPublic    bool         `toml:"metrics_public"`
+	Workers          int          `toml:"processing_workers"`
 	Log              rawLog       `toml:"log"`
 	Retention        rawRetention `toml:"retention"`
 }
@@ -117,6 +122,7 @@ func defaultRaw() raw {
 		HeaderTimeout:    "10s",
 		BodyIdleTimeout:  "1m",
 		AccessLogKeep:    "2160h",
+		Workers:          2,
 		Log:              rawLog{Level: "info", Format: "text"},
 		Retention:        rawRetention{MaxAge: "0s"},
 	}
@@ -224,6 +230,9 @@ func parse(r raw, file string) (Config, error) {
 		if *f.dst < 0 {
 			return fail(f.key, errors.New("must not be negative"))
 		}
+	}
+	if c.ProcessingWorkers = r.Workers; c.ProcessingWorkers < 1 || c.ProcessingWorkers > 64 {
+		return fail("processing_workers", errors.New("must be from 1 to 64"))
 	}
 	if c.KeepBuilds = r.Retention.KeepBuilds; c.KeepBuilds < 0 {
 		return fail("retention.keep_builds", errors.New("must not be negative"))

@@ -4,11 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
-	"compress/zlib"
-	"encoding/asn1"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -16,186 +12,42 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"howett.net/plist"
-)
 
-// zipOf builds a zip archive of the given entries, in order.
-func zipOf(t testing.TB, entries ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		w, err := zw.Create(e.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(e.data)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+	"hangar/pkginfo/pkgtest"
+)
 
 type entry struct {
 	name string
 	data []byte
 }
 
+func zipOf(_ testing.TB, entries ...entry) []byte {
+	es := make([]pkgtest.Entry, len(entries))
+	for i, e := range entries {
+		es[i] = pkgtest.Entry{Name: e.name, Data: e.data}
+	}
+	return pkgtest.Zip(es...)
+}
+
+func ipa(_ testing.TB, format int) []byte {
+	app := pkgtest.DemoApp
+	app.PlistFormat = format
+	return pkgtest.IPA(app)
+}
+
+func testIcon() *image.NRGBA { return pkgtest.Icon() }
+
+func profile(_ testing.TB, p map[string]any) []byte { return pkgtest.Profile(p) }
+
+func adHocProfile() map[string]any { return pkgtest.AdHocProfile() }
+
+var expires = pkgtest.ProfileExpires
+
 func read(t testing.TB, data []byte, name string, lim Limits) (Info, error) {
 	t.Helper()
 	return Read(bytes.NewReader(data), int64(len(data)), name, lim)
-}
-
-// testIcon is a small image with an opaque and a translucent pixel: the
-// translucent one checks un-premultiplying, and keeps png.Encode from
-// dropping the alpha channel.
-func testIcon() *image.NRGBA {
-	img := image.NewNRGBA(image.Rect(0, 0, 12, 9))
-	for y := 0; y < 9; y++ {
-		for x := 0; x < 12; x++ {
-			img.SetNRGBA(x, y, color.NRGBA{uint8(20 * x), uint8(25 * y), uint8(x * y), 255})
-		}
-	}
-	img.SetNRGBA(3, 4, color.NRGBA{200, 100, 50, 128})
-	return img
-}
-
-// cgbi encodes img as Xcode does: BGRA, premultiplied, raw deflate, behind
-// a CgBI chunk. png.Encode does the row filtering (it mixes filter types),
-// on a copy whose channels are already swapped and premultiplied.
-func cgbi(t testing.TB, img *image.NRGBA) []byte {
-	t.Helper()
-	swapped := image.NewNRGBA(img.Bounds())
-	for i := 0; i < len(img.Pix); i += 4 {
-		r, g, b, a := uint32(img.Pix[i]), uint32(img.Pix[i+1]), uint32(img.Pix[i+2]), uint32(img.Pix[i+3])
-		swapped.Pix[i], swapped.Pix[i+1], swapped.Pix[i+2], swapped.Pix[i+3] = uint8(b*a/255), uint8(g*a/255), uint8(r*a/255), uint8(a)
-	}
-	var std bytes.Buffer
-	if err := png.Encode(&std, swapped); err != nil {
-		t.Fatal(err)
-	}
-	chunks, err := pngChunks(std.Bytes()[8:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var zdata []byte
-	for _, c := range chunks {
-		if c.typ == "IDAT" {
-			zdata = append(zdata, c.data...)
-		}
-	}
-	zr, err := zlib.NewReader(bytes.NewReader(zdata))
-	if err != nil {
-		t.Fatal(err)
-	}
-	filtered, _ := io.ReadAll(zr)
-	var raw bytes.Buffer
-	fw, _ := flate.NewWriter(&raw, flate.BestCompression)
-	fw.Write(filtered)
-	fw.Close()
-
-	out := bytes.NewBuffer(append([]byte(nil), pngSignature...))
-	chunk := func(typ string, data []byte) {
-		binary.Write(out, binary.BigEndian, uint32(len(data)))
-		out.WriteString(typ)
-		out.Write(data)
-		binary.Write(out, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-	}
-	chunk("CgBI", []byte{0x50, 0x00, 0x20, 0x06})
-	chunk("IHDR", chunks[0].data)
-	// Split the data over two IDAT chunks, as encoders do for big images.
-	half := raw.Len() / 2
-	chunk("IDAT", raw.Bytes()[:half])
-	chunk("IDAT", raw.Bytes()[half:])
-	chunk("IEND", nil)
-	return out.Bytes()
-}
-
-// profile wraps a provisioning profile's plist in a DER CMS SignedData, as
-// Apple's embedded.mobileprovision (without certificates or signers: Hangar
-// does not verify them).
-func profile(t testing.TB, p map[string]any) []byte {
-	t.Helper()
-	content, err := plist.Marshal(p, plist.XMLFormat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oidData := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
-	octets, _ := asn1.Marshal(content)
-	sd, err := asn1.Marshal(struct {
-		Version          int
-		DigestAlgorithms asn1.RawValue
-		EncapContent     struct {
-			ContentType asn1.ObjectIdentifier
-			Content     asn1.RawValue `asn1:"explicit,tag:0"`
-		}
-	}{
-		Version:          1,
-		DigestAlgorithms: asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: []byte{}},
-		EncapContent: struct {
-			ContentType asn1.ObjectIdentifier
-			Content     asn1.RawValue `asn1:"explicit,tag:0"`
-		}{oidData, asn1.RawValue{FullBytes: octets}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ci, err := asn1.Marshal(struct {
-		ContentType asn1.ObjectIdentifier
-		Content     asn1.RawValue `asn1:"explicit,tag:0"`
-	}{oidSignedData, asn1.RawValue{FullBytes: sd}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ci
-}
-
-var expires = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func adHocProfile() map[string]any {
-	return map[string]any{
-		"Name":               "Demo Ad Hoc",
-		"TeamName":           "Example Corp",
-		"TeamIdentifier":     []string{"ABCDE12345"},
-		"ExpirationDate":     expires,
-		"ProvisionedDevices": []string{"00008030-001", "00008030-002", "00008030-003"},
-		"Entitlements":       map[string]any{"get-task-allow": false, "application-identifier": "ABCDE12345.com.example.demo"},
-	}
-}
-
-// ipa builds an IPA: Info.plist in the given plist format, a CgBI icon
-// set, a decoy PNG and the profile.
-func ipa(t testing.TB, format int, extra ...entry) []byte {
-	t.Helper()
-	info, err := plist.Marshal(map[string]any{
-		"CFBundleIdentifier":         "com.example.demo",
-		"CFBundleName":               "Demo",
-		"CFBundleDisplayName":        "Demo App",
-		"CFBundleShortVersionString": "2.4.1",
-		"CFBundleVersion":            "241",
-		"MinimumOSVersion":           "15.0",
-		"CFBundleIcons": map[string]any{
-			"CFBundlePrimaryIcon": map[string]any{"CFBundleIconFiles": []string{"AppIcon60x60"}, "CFBundleIconName": "AppIcon"},
-		},
-	}, format)
-	if err != nil {
-		t.Fatal(err)
-	}
-	small := image.NewNRGBA(image.Rect(0, 0, 2, 2))
-	small.Pix[3] = 1
-	entries := []entry{
-		{"Payload/", nil},
-		{"Payload/Demo.app/Info.plist", info},
-		{"Payload/Demo.app/AppIcon60x60@2x.png", cgbi(t, small)},
-		{"Payload/Demo.app/AppIcon60x60@3x.png", cgbi(t, testIcon())},
-		{"Payload/Demo.app/Frameworks/Other.framework/AppIcon60x60@3x.png", bytes.Repeat([]byte("x"), 5000)},
-		{"Payload/Demo.app/embedded.mobileprovision", profile(t, adHocProfile())},
-		{"Payload/Demo.app/Demo", []byte("\xcf\xfa\xed\xfe")},
-	}
-	return zipOf(t, append(entries, extra...)...)
 }
 
 func TestIPA(t *testing.T) {
@@ -331,50 +183,8 @@ func TestAPK(t *testing.T) {
 	}
 }
 
-// pb appends protobuf fields: a tag and, for []byte or string values, the
-// length-delimited bytes; for int, a varint.
-func pb(fields ...any) []byte {
-	var b []byte
-	for i := 0; i < len(fields); i += 2 {
-		num := fields[i].(int)
-		switch v := fields[i+1].(type) {
-		case int:
-			b = binary.AppendUvarint(b, uint64(num)<<3)
-			b = binary.AppendUvarint(b, uint64(v))
-		case string:
-			b = binary.AppendUvarint(b, uint64(num)<<3|2)
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		case []byte:
-			b = binary.AppendUvarint(b, uint64(num)<<3|2)
-			b = binary.AppendUvarint(b, uint64(len(v)))
-			b = append(b, v...)
-		}
-	}
-	return b
-}
-
-// aabManifest is an aapt2 protobuf manifest: XmlNode{element: XmlElement}.
-func aabManifest() []byte {
-	attr := func(ns, name, value string) []byte { return pb(1, ns, 2, name, 3, value) }
-	// versionCode as aapt2 compiles it: an empty value and a decimal
-	// primitive in the compiled item.
-	versionCode := pb(1, androidNS, 2, "versionCode", 5, 0x0101021b, 6, pb(7, pb(6, 77)))
-	usesSDK := pb(1, pb(3, "uses-sdk", 4, attr(androidNS, "minSdkVersion", "24"), 4, attr(androidNS, "targetSdkVersion", "34")))
-	app := pb(1, pb(3, "application", 4, attr(androidNS, "label", "Bundle Demo"), 4, attr(androidNS, "icon", "@mipmap/ic_launcher")))
-	manifest := pb(3, "manifest",
-		4, attr("", "package", "com.example.bundle"),
-		4, versionCode,
-		4, attr(androidNS, "versionName", "3.0.0-beta"),
-		5, pb(2, "\n  "), // a text node
-		5, usesSDK,
-		5, app)
-	return pb(1, manifest)
-}
-
 func TestAAB(t *testing.T) {
-	data := zipOf(t, entry{"BundleConfig.pb", nil}, entry{"base/manifest/AndroidManifest.xml", aabManifest()}, entry{"base/dex/classes.dex", []byte("dex\n035")})
-	info, err := read(t, data, "app.aab", DefaultLimits)
+	info, err := read(t, pkgtest.AAB(), "app.aab", DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +196,7 @@ func TestAAB(t *testing.T) {
 		t.Errorf("icon %v, notes %q: want no icon and a note saying so", info.Icon, info.Notes)
 	}
 	// Truncated protobuf is refused, not misread.
-	m := aabManifest()
+	m := pkgtest.AABManifest()
 	if _, err := read(t, zipOf(t, entry{"base/manifest/AndroidManifest.xml", m[:len(m)-3]}), "app.aab", DefaultLimits); !errors.Is(err, ErrInvalid) {
 		t.Errorf("truncated manifest: %v", err)
 	}
@@ -498,7 +308,7 @@ func TestStandardPNGIconKept(t *testing.T) {
 
 func FuzzRead(f *testing.F) {
 	f.Add(ipa(f, plist.BinaryFormat), "ipa")
-	f.Add(zipOf(f, entry{"base/manifest/AndroidManifest.xml", aabManifest()}), "aab")
+	f.Add(zipOf(f, entry{"base/manifest/AndroidManifest.xml", pkgtest.AABManifest()}), "aab")
 	if apk, err := os.ReadFile("testdata/helloworld.apk"); err == nil {
 		f.Add(apk, "apk")
 	}

@@ -162,13 +162,14 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 
 	// A build with one file and one link, for the read-only routes, and
-	// fresh ones for the routes that consume them.
+	// fresh ones for the routes that consume them. The file is a zip, not
+	// a package, so that the build is processed at once.
 	freshFile := func() (buildID, fileID string) {
 		var b struct {
 			BuildID string
 			Files   []struct{ FileID string }
 		}
-		ctype, body := multipartBody(t, part{"file", "app.ipa", "content " + uniq()})
+		ctype, body := multipartBody(t, part{"file", "app.zip", "content " + uniq()})
 		code, out := e.send("POST", projPath+"/build", admin, ctype, body)
 		if code != 201 || json.Unmarshal(out, &b) != nil {
 			t.Fatalf("upload: %d %s", code, out)

@@ -64,22 +64,47 @@ type fileDetails struct {
 }
 
 type buildView struct {
-	BuildID     string      `json:"buildId"`
-	ProjectID   string      `json:"projectId"`
-	Status      string      `json:"status"`
-	Version     string      `json:"version,omitempty"`
-	BuildNumber string      `json:"buildNumber,omitempty"`
-	BundleID    string      `json:"bundleId,omitempty"`
-	Notes       string      `json:"notes,omitempty"`
-	CreatedAt   isoTime     `json:"createdAt"`
-	CreatedBy   string      `json:"createdBy,omitempty"`
-	Files       []fileEntry `json:"files"`
+	BuildID     string `json:"buildId"`
+	ProjectID   string `json:"projectId"`
+	Status      string `json:"status"`
+	Version     string `json:"version,omitempty"`
+	BuildNumber string `json:"buildNumber,omitempty"`
+	packageMeta
+	Notes     string      `json:"notes,omitempty"`
+	CreatedAt isoTime     `json:"createdAt"`
+	CreatedBy string      `json:"createdBy,omitempty"`
+	Files     []fileEntry `json:"files"`
 }
 
 func viewBuild(b store.Build, files []store.File) buildView {
 	return buildView{BuildID: b.ID, ProjectID: b.ProjectID, Status: b.Status, Version: b.VersionName,
-		BuildNumber: b.VersionCode, BundleID: b.BundleID, Notes: b.Notes, CreatedAt: isoTime(b.CreatedAt),
+		BuildNumber: b.VersionCode, packageMeta: metaOf(b), Notes: b.Notes, CreatedAt: isoTime(b.CreatedAt),
 		CreatedBy: b.CreatedBy, Files: viewFiles(files)}
+}
+
+// packageMeta is what processing read from the package, in both dialects'
+// build objects. bundleId is the iOS bundle identifier or the Android
+// package name; packageName repeats the latter for Android builds, under
+// the name Android tools use.
+type packageMeta struct {
+	OS              string              `json:"os,omitempty"`
+	AppName         string              `json:"appName,omitempty"`
+	BundleID        string              `json:"bundleId,omitempty"`
+	PackageName     string              `json:"packageName,omitempty"`
+	MinOS           string              `json:"minOS,omitempty"`
+	TargetSDK       string              `json:"targetSdk,omitempty"`
+	Profile         *store.Provisioning `json:"provisioningProfile,omitempty"`
+	ProcessingError string              `json:"processingError,omitempty"`
+	ProcessingNotes []string            `json:"processingNotes,omitempty"`
+}
+
+func metaOf(b store.Build) packageMeta {
+	m := packageMeta{OS: b.OS, AppName: b.AppName, BundleID: b.BundleID, MinOS: b.MinOS, TargetSDK: b.TargetSDK,
+		Profile: b.Profile, ProcessingError: b.ProcessingError, ProcessingNotes: b.ProcessingNotes}
+	if b.OS == "android" {
+		m.PackageName = b.BundleID
+	}
+	return m
 }
 
 // projectBuild returns a build of the request's project; builds of other
@@ -155,7 +180,7 @@ func (f *buildFields) set(name, value string) error {
 
 // newBuild creates a build of the request's project and has fill store its
 // files (with storeFile) and read its fields. The build is created pending
-// and ends processed. If anything fails, the build and every file stored so
+// and ends in_progress (queued for processing) or processed. If anything fails, the build and every file stored so
 // far are removed: a failed upload leaves no trace.
 func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields) ([]store.File, error)) (store.Build, []store.File, error) {
 	b, err := s.store.CreateBuild(store.Build{ProjectID: c.proj.ID, CreatedBy: c.who.name})
@@ -165,17 +190,24 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 	var fields buildFields
 	files, err := fill(b.ID, &fields)
 	if err == nil {
-		// Processing (metadata extraction) comes later; until then a stored
-		// build is ready as it is.
+		// An IPA, APK or AAB is read in the background (process.go); any
+		// other build is ready as it is.
 		b, err = s.store.UpdateBuild(b.ID, func(b *store.Build) error {
 			b.VersionName, b.VersionCode, b.Notes, b.Tags = fields.Version, fields.BuildNumber, fields.Notes, fields.Tags
-			b.Status = store.BuildProcessed
+			if needsProcessing(files) {
+				b.Status = store.BuildInProgress
+			} else {
+				b.Status, b.OS = store.BuildProcessed, genericOS(files)
+			}
 			return nil
 		})
 	}
 	if err != nil {
 		s.undoBuild(b.ID)
 		return store.Build{}, nil, err
+	}
+	if b.Status == store.BuildInProgress {
+		s.work.push(b.ID)
 	}
 	return b, files, nil
 }

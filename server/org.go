@@ -50,12 +50,12 @@ type orgFileInfo struct {
 }
 
 type orgBuild struct {
-	ID           string    `json:"id"`
-	Application  string    `json:"application"`
-	Status       string    `json:"status"`
-	VersionName  string    `json:"versionName"`
-	VersionCode  string    `json:"versionCode,omitempty"`
-	BundleID     string    `json:"bundleId,omitempty"`
+	ID          string `json:"id"`
+	Application string `json:"application"`
+	Status      string `json:"status"`
+	VersionName string `json:"versionName"`
+	VersionCode string `json:"versionCode,omitempty"`
+	packageMeta
 	Changelog    string    `json:"changelog"`
 	Tags         []string  `json:"tags"`
 	CreatedAt    orgTime   `json:"createdAt"`
@@ -66,7 +66,7 @@ type orgBuild struct {
 
 func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBuild {
 	v := orgBuild{ID: b.ID, Application: b.ProjectID, Organization: c.ws.ID, Status: b.Status, VersionName: b.VersionName,
-		VersionCode: b.VersionCode, BundleID: b.BundleID, Changelog: b.Notes, Tags: b.Tags, CreatedAt: orgTime(b.CreatedAt),
+		VersionCode: b.VersionCode, packageMeta: metaOf(b), Changelog: b.Notes, Tags: b.Tags, CreatedAt: orgTime(b.CreatedAt),
 		CreatedBy: b.CreatedBy, Files: make([]orgFile, 0, len(files))}
 	if v.Tags == nil {
 		v.Tags = []string{}

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"image/png"
 	"io"
 	"net/http"
 	"regexp"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"hangar/config"
+	"hangar/pkginfo/pkgtest"
 	"hangar/store"
 )
 
@@ -83,19 +86,25 @@ func TestOrgBuildDetailsAndAttachments(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	sa, _ := e.serviceAccount(admin, "acme", "release-bot", "developer")
-	pkg, shot := randomBytes(200_000), randomBytes(50_000)
+	pkg, shot := []byte(helloAPK(t)), randomBytes(50_000)
 	b := e.orgUpload(sa, part{"versionName", "", "1.4.0"}, part{"changelog", "", "Fixes"}, part{"tags", "", "beta, qa"},
 		part{"notifyCollaborators", "", "true"}, part{"build", "App.apk", string(pkg)})
-	if b.Status != "processed" || b.VersionName != "1.4.0" || b.Changelog != "Fixes" || len(b.Tags) != 2 || b.Tags[1] != "qa" {
+	if b.Status != "in_progress" || b.VersionName != "1.4.0" || b.Changelog != "Fixes" || len(b.Tags) != 2 || b.Tags[1] != "qa" {
 		t.Fatalf("build: %+v", b)
 	}
+	// Attachments wait for processing (the seed's 5014).
+	ctype, body := multipartBody(t, part{"file", "early.png", "x"})
+	if stored, _ := e.store.Build(b.ID); stored.Status == "in_progress" {
+		wantOrgError(t, e.org(400, "POST", appPath+"/builds/"+b.ID+"/files", sa, ctype, body), 5014, "Build Not Processed")
+	}
+	e.waitProcessed(b.ID)
 	if len(b.Files) != 1 || b.Files[0].Type != "package" || b.Files[0].File.OriginalName != "App.apk" ||
 		b.Files[0].File.MimeType != "application/vnd.android.package-archive" || b.Files[0].File.Checksum != sha(pkg) {
 		t.Fatalf("package: %+v", b.Files)
 	}
 
 	// The seed's "Build Attached Files".
-	ctype, body := multipartBody(t, part{"file", "screenshot.png", string(shot)})
+	ctype, body = multipartBody(t, part{"file", "screenshot.png", string(shot)})
 	e.org(201, "POST", appPath+"/builds/"+b.ID+"/files", sa, ctype, body)
 
 	// Build Details: the seed's shape, field for field.
@@ -110,10 +119,32 @@ func TestOrgBuildDetailsAndAttachments(t *testing.T) {
 		} `json:"data"`
 	}
 	json.Unmarshal(raw, &generic)
-	if !generic.Status || len(generic.Data.Files) != 2 {
+	// package, icon (made by processing), attachment.
+	if !generic.Status || len(generic.Data.Files) != 3 {
 		t.Fatalf("details: %s", raw)
 	}
-	att := generic.Data.Files[1]
+	var meta struct {
+		Data struct {
+			OS, BundleID, PackageName, AppName, VersionName, VersionCode, MinOS, TargetSDK string
+		}
+	}
+	json.Unmarshal(raw, &meta)
+	// versionName as sent; the rest from the APK's manifest.
+	if m := meta.Data; m.OS != "android" || m.BundleID != "com.example.helloworld" || m.PackageName != m.BundleID ||
+		m.AppName != "HelloWorld" || m.VersionName != "1.4.0" || m.VersionCode != "1" || m.MinOS != "15" || m.TargetSDK != "24" {
+		t.Fatalf("package metadata: %+v", m)
+	}
+	icon := generic.Data.Files[1]
+	iconFile := icon["file"].(map[string]any)
+	if icon["type"] != "icon" || iconFile["mimetype"] != "image/png" {
+		t.Fatalf("icon entry: %v", icon)
+	}
+	resp, got := do(t, "GET", iconFile["location"].(string), nil)
+	wantCode(t, resp, got, 200)
+	if cfg, err := png.DecodeConfig(bytes.NewReader(got)); err != nil || cfg.Width != 192 {
+		t.Fatalf("icon: %v, %v (want the 192 px xxxhdpi launcher icon)", cfg, err)
+	}
+	att := generic.Data.Files[2]
 	for _, k := range []string{"id", "type", "file", "createdAt", "updatedAt"} {
 		if _, ok := att[k]; !ok {
 			t.Errorf("files[] lacks %q: %v", k, att)
@@ -133,7 +164,7 @@ func TestOrgBuildDetailsAndAttachments(t *testing.T) {
 		t.Fatalf("times %v %v: want ISO 8601 UTC with milliseconds", att["createdAt"], att["updatedAt"])
 	}
 	// location is a working signed URL.
-	resp, got := do(t, "GET", inner["location"].(string), nil)
+	resp, got = do(t, "GET", inner["location"].(string), nil)
 	wantCode(t, resp, got, 200)
 	if sha(got) != sha(shot) {
 		t.Fatal("location served other bytes")
@@ -159,13 +190,14 @@ func TestDownloadTokenFlow(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	sa, _ := e.serviceAccount(admin, "acme", "reader", "viewer")
-	pkg, att := randomBytes(10_000), randomBytes(20_000)
+	pkg, att := []byte(demoIPA()), randomBytes(20_000)
 	b := e.orgUpload(admin, part{"build", "App.ipa", string(pkg)})
+	e.waitProcessed(b.ID)
 	ctype, body := multipartBody(t, part{"file", "screenshot.png", string(att)})
 	r := e.org(201, "POST", appPath+"/builds/"+b.ID+"/files", admin, ctype, body)
 	var withAtt orgBuild
 	json.Unmarshal(r.Data, &withAtt)
-	attID := withAtt.Files[1].ID
+	attID := withAtt.Files[len(withAtt.Files)-1].ID // after the package and its icon
 
 	token := func(query string) (string, time.Time) {
 		r := e.org(200, "GET", appPath+"/builds/"+b.ID+"/downloadToken"+query, sa, "", nil)
@@ -254,7 +286,7 @@ func TestDownloadTokenFlow(t *testing.T) {
 func TestDownloadTokenSingleUseUnderConcurrency(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	b := e.orgUpload(admin, part{"build", "App.ipa", "payload"})
+	b := e.orgUpload(admin, part{"build", "App.zip", "payload"}) // processed at once: not a package
 	r := e.org(200, "GET", appPath+"/builds/"+b.ID+"/downloadToken", admin, "", nil)
 	var d struct{ Token string }
 	json.Unmarshal(r.Data, &d)
@@ -332,12 +364,18 @@ func TestIntegrationsAPI(t *testing.T) {
 	var app struct{ Token string }
 	e.mustReq(201, "POST", projPath+"/app-token", admin, `{"name":"ci"}`, &app)
 
-	ctype, body := multipartBody(t, part{"versionName", "", "9.9"}, part{"build", "App.aab", "bundle"})
+	ctype, body := multipartBody(t, part{"versionName", "", "9.9"}, part{"build", "App.aab", string(pkgtest.AAB())})
 	r := e.org(201, "POST", "/v1/integrations/builds", app.Token, ctype, body)
 	var b orgBuild
 	json.Unmarshal(r.Data, &b)
 	if b.VersionName != "9.9" || len(b.Files) != 1 || b.Files[0].Type != "package" {
 		t.Fatalf("integration upload: %+v", b)
+	}
+	// The versionName sent wins over the bundle's (3.0.0-beta); the rest
+	// comes from the bundle's protobuf manifest.
+	if p := e.waitProcessed(b.ID); p.Status != "processed" || p.VersionName != "9.9" || p.VersionCode != "77" ||
+		p.BundleID != "com.example.bundle" || p.OS != "android" {
+		t.Fatalf("processed bundle: %+v", p)
 	}
 	if stored, err := e.store.Build(b.ID); err != nil || stored.ProjectID != e.build.ProjectID {
 		t.Fatalf("build in project %v (%v), want the app token's", stored.ProjectID, err)

@@ -39,6 +39,7 @@ type Server struct {
 	tokenUse     tokenUse
 	metrics      *metrics
 	cert         atomic.Pointer[tls.Certificate]
+	work         *workQueue
 
 	handler http.Handler
 }
@@ -102,6 +103,7 @@ func New(o Options) (*Server, error) {
 		loginPerIP:   auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
 		loginPerUser: auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
 		metrics:      newMetrics(o.Store),
+		work:         newWorkQueue(max(o.Config.ProcessingWorkers, 1)),
 	}
 	s.handler = s.logRequests(s.routes())
 	return s, nil
@@ -145,9 +147,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(flushed)
 		s.flushTokenUseEvery(flushCtx, tokenUseFlushEvery)
 	}()
+	processed, err := s.StartProcessing(flushCtx)
+	if err != nil {
+		stopFlush()
+		return err
+	}
 	defer func() {
 		stopFlush()
 		<-flushed
+		processed() // a worker finishes the package it is reading; the rest stay queued in the store
 	}()
 	go s.housekeeping(flushCtx, time.Hour)
 

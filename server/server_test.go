@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"hangar/auth"
 	"hangar/blob"
 	"hangar/config"
+	"hangar/pkginfo/pkgtest"
 	"hangar/server"
 	"hangar/store"
 )
@@ -105,6 +108,12 @@ func newEnvWith(t testing.TB, configure func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	h = e.srv
+	ctx, cancel := context.WithCancel(context.Background())
+	processed, err := e.srv.StartProcessing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); processed() }) // before the store closes
 
 	ws, err := st.CreateWorkspace(store.Workspace{Slug: "acme", Name: "Acme"})
 	if err != nil {
@@ -457,4 +466,38 @@ func TestHealthAndUnknownRoutes(t *testing.T) {
 
 	resp, body = do(t, "POST", e.ts.URL+"/healthz", nil)
 	wantCode(t, resp, body, http.StatusMethodNotAllowed)
+}
+
+// Real packages, for tests that need a build processed: an IPA built by
+// pkgtest (pkgtest.DemoApp) and the APK of androidbinary's test data
+// (pkginfo/testdata/README.md).
+func demoIPA() string { return string(pkgtest.IPA(pkgtest.DemoApp)) }
+
+func helloAPK(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../pkginfo/testdata/helloworld.apk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitProcessed waits for the background workers to finish a build and
+// returns it.
+func (e *env) waitProcessed(id string) store.Build {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := e.store.Build(id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if b.Status != store.BuildInProgress && b.Status != store.BuildPending {
+			return b
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("build %s still %s after 10 s", id, b.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -153,7 +153,8 @@ func TestUploadAndFiles(t *testing.T) {
 	b := e.upload(admin,
 		part{"version", "", "2.0"}, part{"buildNumber", "", "42"}, part{"notes", "", "fixes"},
 		part{"file", "App.ipa", string(ipa)}, part{"file", "../../App.dSYM.zip", string(dsym)})
-	if b.Status != "processed" || b.Version != "2.0" || b.BuildNumber != "42" || b.Notes != "fixes" || len(b.Files) != 2 {
+	// An .ipa is read in the background: in_progress at first.
+	if b.Status != "in_progress" || b.Version != "2.0" || b.BuildNumber != "42" || b.Notes != "fixes" || len(b.Files) != 2 {
 		t.Fatalf("build: got %+v", b)
 	}
 	f0, f1 := b.Files[0], b.Files[1]
@@ -165,6 +166,14 @@ func TestUploadAndFiles(t *testing.T) {
 	}
 	if got := e.storageUsed(admin); got != 400_000 {
 		t.Fatalf("storageUsed: got %d, want 400000", got)
+	}
+	// Random bytes are no IPA: the build ends in error, saying why, with
+	// its files intact.
+	e.waitProcessed(b.BuildID)
+	var failed struct{ Status, ProcessingError string }
+	e.mustReq(200, "GET", projPath+"/build/"+b.BuildID, admin, "", &failed)
+	if failed.Status != "error" || failed.ProcessingError != "App.ipa: not a readable zip archive (zip: not a valid zip file)" {
+		t.Fatalf("processed random bytes: %+v", failed)
 	}
 
 	// Seed "List Build Files" and the alternative.

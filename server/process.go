@@ -1,0 +1,235 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"hangar/blob"
+	"hangar/pkginfo"
+	"hangar/store"
+)
+
+// Build processing: a build whose package is an IPA, APK or AAB is stored
+// in_progress and read in the background by a bounded pool of workers, which
+// record its metadata and icon and set it processed, or error with the
+// reason. The queue's truth is the store (builds in_progress are indexed in
+// the transaction that sets the status); the in-memory queue only wakes the
+// workers, and StartProcessing refills it from the store after a restart.
+
+// workQueue is a FIFO of build IDs, without duplicates.
+type workQueue struct {
+	mu     sync.Mutex
+	ids    []string
+	queued map[string]bool
+	wake   chan struct{}
+}
+
+func newWorkQueue(workers int) *workQueue {
+	// One wake token per worker, so that a burst of uploads wakes them all.
+	return &workQueue{queued: make(map[string]bool), wake: make(chan struct{}, workers)}
+}
+
+func (q *workQueue) push(id string) {
+	q.mu.Lock()
+	if !q.queued[id] {
+		q.queued[id] = true
+		q.ids = append(q.ids, id)
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *workQueue) pop() (string, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.ids) == 0 {
+		return "", false
+	}
+	id := q.ids[0]
+	q.ids = q.ids[1:]
+	delete(q.queued, id)
+	return id, true
+}
+
+func (q *workQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ids)
+}
+
+// StartProcessing starts processing_workers workers and queues the builds a
+// previous run left in_progress. The workers stop when ctx is done, after
+// the package each is reading; wait returns once they have.
+func (s *Server) StartProcessing(ctx context.Context) (wait func(), err error) {
+	ids, err := s.store.ProcessingQueue()
+	if err != nil {
+		return nil, fmt.Errorf("read the processing queue: %w", err)
+	}
+	if len(ids) > 0 {
+		s.log.Info("resuming build processing", "builds", len(ids))
+	}
+	for _, id := range ids {
+		s.work.push(id)
+	}
+	var wg sync.WaitGroup
+	for range s.cfg.ProcessingWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.processLoop(ctx)
+		}()
+	}
+	return wg.Wait, nil
+}
+
+func (s *Server) processLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		id, ok := s.work.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-s.work.wake:
+			}
+			continue
+		}
+		s.process(id)
+	}
+}
+
+// needsProcessing reports whether a build's package is read in the
+// background; other builds are processed once stored.
+func needsProcessing(files []store.File) bool {
+	pkg, ok := packageFile(files)
+	return ok && pkginfo.Kind(pkg.Name) != ""
+}
+
+func packageFile(files []store.File) (store.File, bool) {
+	for _, f := range files {
+		if f.Type == store.FilePackage {
+			return f, true
+		}
+	}
+	return store.File{}, false
+}
+
+// genericOS names the platform of packages Hangar does not read, from the
+// extension alone.
+func genericOS(files []store.File) string {
+	pkg, ok := packageFile(files)
+	if !ok {
+		return ""
+	}
+	switch pkg.Extension {
+	case "dmg", "pkg":
+		return "macos"
+	case "exe", "msi", "msix", "appx":
+		return "windows"
+	case "deb", "rpm", "appimage":
+		return "linux"
+	}
+	return ""
+}
+
+// process reads one build's package and records the outcome. A broken
+// package ends the build in status error; it never stops the worker.
+func (s *Server) process(id string) {
+	start := time.Now()
+	b, err := s.store.Build(id)
+	if err != nil || b.Status != store.BuildInProgress {
+		return // deleted, or finished by another worker
+	}
+	log := s.log.With("build", id)
+	files, err := s.store.Files(id)
+	if err != nil {
+		log.Error("processing: read files", "err", err)
+		return // stays queued in the store: the next start retries it
+	}
+	pkg, _ := packageFile(files)
+	info, readErr := s.readPackage(pkg)
+	finish := func(b *store.Build) {
+		if readErr != nil {
+			b.Status, b.ProcessingError = store.BuildError, readErr.Error()
+			return
+		}
+		applyInfo(b, info)
+	}
+	if readErr == nil && info.Icon != nil {
+		_, err2 := s.blobs.Put(bytes.NewReader(info.Icon.Data), 0, func(bi blob.Info) error {
+			_, _, err := s.store.FinishProcessing(id, finish, &store.File{
+				Type: store.FileIcon, Name: "icon" + iconExt(info.Icon.MimeType), Extension: strings.TrimPrefix(iconExt(info.Icon.MimeType), "."),
+				MimeType: info.Icon.MimeType, Size: bi.Size, Checksum: bi.Ref.String(),
+			})
+			return err
+		})
+		err = err2
+	} else {
+		_, _, err = s.store.FinishProcessing(id, finish, nil)
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotInProgress):
+		log.Info("processing: build deleted or finished meanwhile")
+	case err != nil:
+		log.Error("processing: record the result", "err", err)
+	case readErr != nil:
+		log.Info("build processing failed", "file", pkg.Name, "reason", readErr)
+	default:
+		log.Info("build processed", "file", pkg.Name, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func iconExt(mimeType string) string {
+	if mimeType == "image/webp" {
+		return ".webp"
+	}
+	return ".png"
+}
+
+// readPackage reads a stored package. Its error is for the uploader: it
+// ends up in the build's processingError.
+func (s *Server) readPackage(pkg store.File) (pkginfo.Info, error) {
+	ref, err := blob.ParseRef(pkg.Checksum)
+	if err != nil {
+		return pkginfo.Info{}, err
+	}
+	f, err := s.blobs.Open(ref)
+	if err != nil {
+		s.log.Error("processing: open package", "file", pkg.ID, "err", err)
+		return pkginfo.Info{}, errors.New("the stored package could not be read (see the server log)")
+	}
+	defer f.Close()
+	info, err := pkginfo.Read(f, pkg.Size, pkg.Name, pkginfo.DefaultLimits)
+	if err != nil && !errors.Is(err, pkginfo.ErrInvalid) {
+		s.log.Error("processing: read package", "file", pkg.ID, "err", err)
+		return info, errors.New("the stored package could not be read (see the server log)")
+	}
+	if err != nil {
+		return info, fmt.Errorf("%s: %s", pkg.Name, strings.TrimPrefix(err.Error(), pkginfo.ErrInvalid.Error()+": "))
+	}
+	return info, nil
+}
+
+// applyInfo records what the package says. Version fields given with the
+// upload (versionName, versionCode; version, buildNumber) win over the
+// package's: they are what the uploader chose to show.
+func applyInfo(b *store.Build, info pkginfo.Info) {
+	b.Status = store.BuildProcessed
+	b.OS, b.AppName, b.BundleID, b.MinOS, b.TargetSDK = info.OS, info.AppName, info.BundleID, info.MinOS, info.TargetSDK
+	if b.VersionName == "" {
+		b.VersionName = info.Version
+	}
+	if b.VersionCode == "" {
+		b.VersionCode = info.Build
+	}
+	if p := info.Profile; p != nil {
+		b.Profile = &store.Provisioning{Name: p.Name, Team: p.Team, TeamID: p.TeamID, Expires: p.Expires, Type: p.Type, Devices: p.Devices}
+	}
+	b.ProcessingNotes = info.Notes
+}
