@@ -39,12 +39,16 @@ var (
 type installData struct {
 	OK                      bool
 	Title, Message          string
-	App, Initial            string
+	App, Initial, IconURL   string
 	Version, Build          string
 	BundleID, FileName      string
+	Requires                string // "iOS 15.0 or later"
 	Size, Uploaded, Expires string
 	Remaining               string
 	Notes                   string
+	Profile                 string // "Ad hoc, 3 devices, expires 1 Mar 2027"
+	ProfileExpired          bool
+	State                   string // why details are missing: processing, or unreadable
 	DownloadURL, QRURL      string
 	InstallURL              template.URL // itms-services: is not a scheme html/template lets through otherwise
 }
@@ -117,7 +121,7 @@ func (s *Server) installPageHandler(w http.ResponseWriter, r *http.Request, c *c
 func (s *Server) installData(base string, l store.PublicLink, f store.File, b store.Build, p store.Project) installData {
 	d := installData{
 		OK:          true,
-		App:         p.Name,
+		App:         orText(b.AppName, p.Name),
 		Version:     orText(b.VersionName, "unversioned"),
 		Build:       b.VersionCode,
 		BundleID:    b.BundleID,
@@ -131,18 +135,72 @@ func (s *Server) installData(base string, l store.PublicLink, f store.File, b st
 	if r, _ := utf8.DecodeRuneInString(d.App); r != utf8.RuneError {
 		d.Initial = strings.ToUpper(string(r))
 	}
+	if icon, ok := s.buildIcon(b.ID); ok {
+		d.IconURL = s.signedURL(base, icon.ID, icon.Name)
+	}
 	if l.DownloadLimit > 0 {
 		d.Remaining = fmt.Sprint(l.DownloadLimit - l.AccessCount)
 	}
 	if !l.IsPermanent && !l.ExpirationDate.IsZero() {
 		d.Expires = l.ExpirationDate.UTC().Format("2 Jan 2006 15:04 UTC")
 	}
-	if f.Extension == "ipa" {
+	switch {
+	case b.MinOS == "":
+	case b.OS == "ios":
+		d.Requires = "iOS " + b.MinOS + " or later"
+	case b.OS == "android":
+		d.Requires = "Android API level " + b.MinOS + " or later"
+	}
+	if pr := b.Profile; pr != nil {
+		d.Profile = profileKinds[pr.Type]
+		if pr.Type != "enterprise" && pr.Type != "app-store" {
+			d.Profile += fmt.Sprintf(", %d device%s", pr.Devices, plural(pr.Devices))
+		}
+		d.Profile += ", expires " + pr.Expires.UTC().Format("2 Jan 2006")
+		d.ProfileExpired = !pr.Expires.After(s.now())
+	}
+	switch b.Status {
+	case store.BuildPending, store.BuildInProgress:
+		d.State = "This build is still being processed: its details will appear shortly."
+	case store.BuildError:
+		d.State = "Hangar could not read this package's details. The download is the file as it was uploaded."
+	}
+	// OTA install needs what the manifest names: the bundle id, read by
+	// processing. Before that (or if it failed) there is only Download.
+	if f.Type == store.FilePackage && f.Extension == "ipa" && b.Status == store.BuildProcessed && b.BundleID != "" {
 		path := "/p/" + l.ID + "/manifest.plist"
 		manifest := base + path + "?" + s.keys.Sign(http.MethodGet, path, s.now().Add(s.cfg.SignedURLTTL))
 		d.InstallURL = template.URL("itms-services://?action=download-manifest&url=" + url.QueryEscape(manifest))
 	}
 	return d
+}
+
+var profileKinds = map[string]string{
+	"development": "Development",
+	"ad-hoc":      "Ad hoc",
+	"enterprise":  "Enterprise (any device)",
+	"app-store":   "App Store (not installable here)",
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// buildIcon returns the icon processing stored for a build, if any.
+func (s *Server) buildIcon(buildID string) (store.File, bool) {
+	files, err := s.store.Files(buildID)
+	if err != nil {
+		return store.File{}, false
+	}
+	for _, f := range files {
+		if f.Type == store.FileIcon {
+			return f, true
+		}
+	}
+	return store.File{}, false
 }
 
 // manifest serves the OTA manifest of an iOS build: a plist whose package
@@ -165,14 +223,22 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, c *call) {
 	case err != nil:
 		s.fail(w, r, err)
 		return
+	case b.Status != store.BuildProcessed || b.BundleID == "":
+		s.fail(w, r, errNotProcessed) // no bundle id to name yet
+		return
+	}
+	data := map[string]string{
+		"URL":      publicURL(c.base, l.ID, f.Name),
+		"BundleID": b.BundleID,
+		"Version":  orText(b.VersionName, "0"),
+		"Title":    orText(b.AppName, p.Name),
+	}
+	// The icon iOS shows while installing (display-image).
+	if icon, ok := s.buildIcon(b.ID); ok {
+		data["Icon"] = s.signedURL(c.base, icon.ID, icon.Name)
 	}
 	var buf bytes.Buffer
-	err = manifestTmpl.Execute(&buf, map[string]string{
-		"URL":      publicURL(c.base, l.ID, f.Name),
-		"BundleID": orText(b.BundleID, "unknown"),
-		"Version":  orText(b.VersionName, "0"),
-		"Title":    p.Name,
-	})
+	err = manifestTmpl.Execute(&buf, data)
 	if err != nil {
 		s.fail(w, r, err)
 		return

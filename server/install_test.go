@@ -1,16 +1,24 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/xml"
 	"html"
+	"image/png"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	plistlib "howett.net/plist"
+
+	"hangar/urlsign"
 )
 
-// plistDict flattens the manifest's first item: keys to string values.
+// parseManifest flattens the manifest's first item: keys to string values,
+// the first of each key (the package asset's url before display-image's).
 func parseManifest(t *testing.T, body []byte) map[string]string {
 	t.Helper()
 	dec := xml.NewDecoder(strings.NewReader(string(body)))
@@ -30,7 +38,7 @@ func parseManifest(t *testing.T, body []byte) map[string]string {
 		case xml.CharData:
 			if inKey {
 				key = string(v)
-			} else if inString {
+			} else if _, seen := out[key]; inString && !seen {
 				out[key] = string(v)
 			}
 		}
@@ -44,13 +52,15 @@ func parseManifest(t *testing.T, body []byte) map[string]string {
 func TestInstallPage(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
+	ipa := demoIPA()
 	b := e.upload(admin, part{"version", "", "2.3.1"}, part{"buildNumber", "", "417"},
-		part{"notes", "", "Fixes login\n<script>alert(1)</script>"}, part{"file", "My App.ipa", "ipa bytes"})
+		part{"notes", "", "Fixes login\n<script>alert(1)</script>"}, part{"file", "My App.ipa", ipa})
 	var link struct{ PublicLinkID, PublicURL, InstallURL string }
 	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{"downloadLimit": 3}`, &link)
 	if link.InstallURL != e.ts.URL+"/p/"+link.PublicLinkID {
 		t.Fatalf("installUrl: %q", link.InstallURL)
 	}
+	e.waitProcessed(b.BuildID)
 
 	resp, body := do(t, "GET", link.InstallURL, nil)
 	wantCode(t, resp, body, 200)
@@ -58,7 +68,10 @@ func TestInstallPage(t *testing.T) {
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Fatalf("headers: %v", resp.Header)
 	}
-	for _, want := range []string{`<h1 id="app">App</h1>`, "Version 2.3.1 (417)", "My App.ipa", "9 bytes", "Downloads left</dt><dd>3",
+	// The app's name and profile come from the package; the version sent
+	// with the upload wins over the package's 2.4.1 (241).
+	for _, want := range []string{`<h1 id="app">Demo App</h1>`, "Version 2.3.1 (417)", "My App.ipa", "Downloads left</dt><dd>3",
+		"com.example.demo", "iOS 15.0 or later", "Ad hoc, 3 devices, expires 1 Mar 2027",
 		`href="` + html.EscapeString(link.PublicURL) + `"`, "/api/v1/public/file/" + link.PublicLinkID + "/qr"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -67,18 +80,31 @@ func TestInstallPage(t *testing.T) {
 	if strings.Contains(page, "<script>") || !strings.Contains(page, "&lt;script&gt;") {
 		t.Fatal("release notes not escaped")
 	}
+	if strings.Contains(page, `id="state"`) {
+		t.Error("a processed build's page says it is not")
+	}
 	// No external asset: every absolute URL on the page is Hangar's own.
 	for _, m := range regexp.MustCompile(`(?:src|href)="(https?://[^"]*)"`).FindAllStringSubmatch(page, -1) {
 		if !strings.HasPrefix(m[1], e.ts.URL+"/") {
 			t.Errorf("external URL %s", m[1])
 		}
 	}
+	// The icon is the build's icon file, through a signed URL.
+	iconSrc := regexp.MustCompile(`<img class="icon" id="icon" src="([^"]+)"`).FindStringSubmatch(page)
+	if iconSrc == nil {
+		t.Fatal("no icon on the page")
+	}
+	resp, got := do(t, "GET", html.UnescapeString(iconSrc[1]), nil)
+	wantCode(t, resp, got, 200)
+	if img, err := png.Decode(bytes.NewReader(got)); err != nil || img.Bounds().Dx() != 12 {
+		t.Fatalf("icon: %v", err)
+	}
 
 	// The Download button is the public link: it counts, and gives the bytes.
-	resp, got := do(t, "GET", link.PublicURL, nil)
+	resp, got = do(t, "GET", link.PublicURL, nil)
 	wantCode(t, resp, got, 200)
-	if string(got) != "ipa bytes" {
-		t.Fatalf("download: %q", got)
+	if string(got) != ipa {
+		t.Fatal("download: other bytes than the IPA")
 	}
 
 	// Install: itms-services with a signed manifest URL.
@@ -94,23 +120,77 @@ func TestInstallPage(t *testing.T) {
 	resp, body = do(t, "GET", manifestURL, nil)
 	wantCode(t, resp, body, 200)
 	plist := parseManifest(t, body)
-	if plist["url"] != link.PublicURL || plist["kind"] != "software" || plist["bundle-version"] != "2.3.1" || plist["title"] != "App" {
+	if plist["url"] != link.PublicURL || plist["kind"] != "software-package" || plist["bundle-version"] != "2.3.1" ||
+		plist["title"] != "Demo App" || plist["bundle-identifier"] != "com.example.demo" {
 		t.Fatalf("manifest: %v", plist)
+	}
+	if !strings.Contains(string(body), "<string>display-image</string>") {
+		t.Error("manifest has no display-image")
+	}
+	// The manifest is valid XML plist, as howett.net/plist (and iOS) read it.
+	var decoded map[string]any
+	if _, err := plistlib.Unmarshal(body, &decoded); err != nil || len(decoded["items"].([]any)) != 1 {
+		t.Fatalf("manifest does not parse as a plist: %v", err)
+	}
+	item := decoded["items"].([]any)[0].(map[string]any)
+	if md := item["metadata"].(map[string]any); md["kind"] != "software" || len(item["assets"].([]any)) != 2 {
+		t.Fatalf("manifest item: %v", item)
 	}
 	resp, body = do(t, "GET", strings.Replace(manifestURL, "sig=", "sig=A", 1), nil)
 	wantCode(t, resp, body, 403)
 	resp, body = do(t, "GET", e.ts.URL+"/p/"+link.PublicLinkID+"/manifest.plist", nil)
 	wantCode(t, resp, body, 403)
 
-	// An APK has no Install button.
-	b2 := e.upload(admin, part{"file", "app.apk", "apk"})
+	// An APK has no Install button; its page shows what the manifest says.
+	b2 := e.upload(admin, part{"file", "app.apk", helloAPK(t)})
 	var l2 struct{ InstallURL string }
 	e.mustReq(201, "POST", projPath+"/build/files/"+b2.Files[0].FileID+"/public-link", admin, `{}`, &l2)
+	e.waitProcessed(b2.BuildID)
 	resp, body = do(t, "GET", l2.InstallURL, nil)
 	wantCode(t, resp, body, 200)
 	if strings.Contains(string(body), "itms-services") || !strings.Contains(string(body), `id="download"`) {
 		t.Fatal("APK page: Install shown or Download missing")
 	}
+	for _, want := range []string{`<h1 id="app">HelloWorld</h1>`, "Version 1.0 (1)", "Android API level 15 or later", `id="icon"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("APK page lacks %q", want)
+		}
+	}
+}
+
+// A package that could not be read still downloads; the page says why its
+// details are missing and offers no Install (the manifest would name no
+// bundle).
+func TestInstallPageUnreadablePackage(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "broken.ipa", "not a zip"})
+	var link struct{ PublicLinkID, InstallURL string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
+	e.waitProcessed(b.BuildID)
+	resp, body := do(t, "GET", link.InstallURL, nil)
+	wantCode(t, resp, body, 200)
+	if strings.Contains(string(body), "itms-services") || !strings.Contains(string(body), "could not read this package") ||
+		!strings.Contains(string(body), `id="download"`) {
+		t.Fatalf("page: %s", body)
+	}
+	path := "/p/" + link.PublicLinkID + "/manifest.plist"
+	resp, body = do(t, "GET", e.ts.URL+path+"?"+e.sign("GET", path), nil)
+	wantCode(t, resp, body, 400)
+}
+
+// sign signs a URL path with the server's current key, as it would.
+func (e *env) sign(method, path string) string {
+	e.t.Helper()
+	stored, err := e.store.SigningKeys()
+	if err != nil || len(stored) == 0 {
+		e.t.Fatalf("signing keys: %v", err)
+	}
+	keys := make([]urlsign.Key, len(stored))
+	for i, k := range stored {
+		keys[i] = urlsign.Key{ID: k.ID, Secret: k.Secret}
+	}
+	return urlsign.NewKeyring(keys).Sign(method, path, e.clock().Add(time.Minute))
 }
 
 func TestInstallPageUnavailable(t *testing.T) {
