@@ -322,3 +322,54 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// Reading a package touches its directory and the few entries it needs,
+// never the app's bulk: the cost does not grow with the package.
+func TestReadTouchesOnlyMetadata(t *testing.T) {
+	bulk := make([]byte, 32<<20)
+	for i := range bulk {
+		bulk[i] = byte(i * 7 >> 3) // compressible enough to build fast, big enough to notice
+	}
+	app := pkgtest.DemoApp
+	data := pkgtest.IPA(app, pkgtest.Entry{Name: "Payload/Demo.app/Assets.car", Data: bulk})
+	cr := &countingReader{r: bytes.NewReader(data)}
+	info, err := Read(cr, int64(len(data)), "Demo.ipa", DefaultLimits)
+	if err != nil || info.Icon == nil || info.Profile == nil {
+		t.Fatalf("%+v, %v", info, err)
+	}
+	if cr.n > 256<<10 {
+		t.Fatalf("read %d bytes of a %d-byte package", cr.n, len(data))
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	apk, err := os.ReadFile("testdata/helloworld.apk")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, pkg := range []struct {
+		name string
+		data []byte
+	}{{"Demo.ipa", pkgtest.IPA(pkgtest.DemoApp)}, {"helloworld.apk", apk}, {"app.aab", pkgtest.AAB()}} {
+		b.Run(pkg.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Read(bytes.NewReader(pkg.data), int64(len(pkg.data)), pkg.name, DefaultLimits); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
