@@ -22,6 +22,7 @@ type metrics struct {
 	bytesSent   *prometheus.CounterVec
 	bytesRecv   prometheus.Counter
 	uploadsLive prometheus.Gauge
+	processed   *prometheus.CounterVec
 	handler     http.Handler
 }
 
@@ -44,8 +45,11 @@ func newMetrics(st *store.Store) *metrics {
 		uploadsLive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hangar_uploads_in_flight", Help: "Files being received and stored right now.",
 		}),
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hangar_builds_processed_total", Help: "Packages read by the processing workers, by result (processed or error).",
+		}, []string{"result"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive,
+	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive, m.processed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		storeCollector{st})
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

@@ -67,6 +67,7 @@ func TestMetrics(t *testing.T) {
 	wantCode(t, resp, body, 200)
 	e.req("GET", "/nope/1", "", "")
 	e.req("GET", "/nope/2", "", "")
+	e.waitProcessed(b.BuildID) // random bytes: an error
 
 	m := scrape(t, e, admin)
 	checks := []struct {
@@ -82,6 +83,8 @@ func TestMetrics(t *testing.T) {
 		{"hangar_http_response_bytes_total", map[string]string{"route": "/dl/:fileId/:fileName"}, 100_000, 100_000},
 		{"hangar_http_request_bytes_total", nil, 100_000, 200_000},
 		{"hangar_uploads_in_flight", nil, 0, 0},
+		{"hangar_builds_processed_total", map[string]string{"result": "error"}, 1, 1},
+		{"hangar_processing_queue", nil, 0, 0},
 		{"hangar_workspace_storage_used_bytes", map[string]string{"workspace": "acme"}, 100_000, 100_000},
 		{"hangar_public_link_downloads_total", map[string]string{"link": link.PublicLinkID}, 1, 1},
 		{"hangar_blobs", nil, 1, 1},

@@ -154,6 +154,13 @@ func (s *Server) process(id string) {
 	}
 	pkg, _ := packageFile(files)
 	info, readErr := s.readPackage(pkg)
+	// Counted before the result is recorded, so that whoever sees the
+	// build finished also sees it counted.
+	result := store.BuildProcessed
+	if readErr != nil {
+		result = store.BuildError
+	}
+	s.metrics.processed.WithLabelValues(result).Inc()
 	finish := func(b *store.Build) {
 		if readErr != nil {
 			b.Status, b.ProcessingError = store.BuildError, readErr.Error()

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"hangar/auth"
 	"hangar/blob"
 	"hangar/config"
@@ -105,6 +107,9 @@ func New(o Options) (*Server, error) {
 		metrics:      newMetrics(o.Store),
 		work:         newWorkQueue(max(o.Config.ProcessingWorkers, 1)),
 	}
+	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hangar_processing_queue", Help: "Builds waiting for a processing worker.",
+	}, func() float64 { return float64(s.work.len()) }))
 	s.handler = s.logRequests(s.routes())
 	return s, nil
 }
