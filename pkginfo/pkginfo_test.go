@@ -373,3 +373,22 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// Launcher icons may be WebP: served as they are once the container checks
+// out (Go has no WebP decoder to check more).
+func TestAPKBitmapWebP(t *testing.T) {
+	webp := append([]byte("RIFF\x24\x00\x00\x00WEBPVP8L"), make([]byte, 24)...)
+	data := zipOf(t, entry{"res/a.webp", webp}, entry{"res/b.webp", []byte("RIFF....JPEG")}, entry{"res/c.png", []byte("not a png")})
+	a, err := openZip(bytes.NewReader(data), int64(len(data)), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if icon, err := a.apkBitmap("res/a.webp"); err != nil || icon.MimeType != "image/webp" || !bytes.Equal(icon.Data, webp) {
+		t.Errorf("WebP icon: %+v, %v", icon, err)
+	}
+	for _, p := range []string{"res/b.webp", "res/c.png", "res/missing.png"} {
+		if icon, err := a.apkBitmap(p); err == nil {
+			t.Errorf("%s accepted as an icon: %+v", p, icon)
+		}
+	}
+}
