@@ -236,7 +236,7 @@ func TestInvalidPackages(t *testing.T) {
 func TestLyingEntrySize(t *testing.T) {
 	var raw bytes.Buffer
 	fw, _ := flate.NewWriter(&raw, flate.BestCompression)
-	fw.Write(bytes.Repeat([]byte("A"), 64<<20))
+	fw.Write(bytes.Repeat([]byte("A"), 8<<20)) // twice the 4 MiB entry limit
 	fw.Close()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -338,7 +338,7 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 // Reading a package touches its directory and the few entries it needs,
 // never the app's bulk: the cost does not grow with the package.
 func TestReadTouchesOnlyMetadata(t *testing.T) {
-	bulk := make([]byte, 32<<20)
+	bulk := make([]byte, 8<<20)
 	for i := range bulk {
 		bulk[i] = byte(i * 7 >> 3) // compressible enough to build fast, big enough to notice
 	}
