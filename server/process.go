@@ -152,8 +152,16 @@ func (s *Server) process(id string) {
 		log.Error("processing: read files", "err", err)
 		return // stays queued in the store: the next start retries it
 	}
-	pkg, _ := packageFile(files)
-	info, readErr := s.readPackage(pkg)
+	var (
+		info    pkginfo.Info
+		readErr error
+	)
+	pkg, ok := packageFile(files)
+	if ok {
+		info, readErr = s.readPackage(pkg)
+	} else {
+		readErr = errors.New("the package was deleted before it could be read")
+	}
 	// Counted before the result is recorded, so that whoever sees the
 	// build finished also sees it counted.
 	result := store.BuildProcessed

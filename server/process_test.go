@@ -151,3 +151,26 @@ func TestProcessingResumesAfterRestart(t *testing.T) {
 		t.Fatalf("after restart: %+v", got)
 	}
 }
+
+// Deleting the package of a build still waiting for a worker ends the
+// build in error rather than leaving it in_progress for ever.
+func TestProcessDeletedPackage(t *testing.T) {
+	e := newEnv(t)
+	info, err := e.blobs.Put(strings.NewReader(demoIPA()), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.store.CreateBuild(store.Build{ProjectID: e.build.ProjectID, Status: store.BuildInProgress})
+	f, err := e.store.AddFile(store.File{BuildID: b.ID, Type: store.FilePackage, Name: "Demo.ipa", Extension: "ipa",
+		Size: info.Size, Checksum: info.Ref.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.DeleteFile(f.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Enqueue(b.ID)
+	if got := e.waitProcessed(b.ID); got.Status != store.BuildError || !strings.Contains(got.ProcessingError, "deleted") {
+		t.Fatalf("build: %+v", got)
+	}
+}
