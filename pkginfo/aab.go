@@ -3,14 +3,16 @@ package pkginfo
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
-// An Android App Bundle keeps its manifest in aapt2's protobuf form
-// (base/manifest/AndroidManifest.xml, message aapt.pb.XmlNode of
-// Resources.proto). The few fields Hangar needs are decoded by hand: a
-// protobuf module and the generated code would be larger than this file.
-// The icon would need resources.pb resolved as well; it is not read.
+// An Android App Bundle keeps its manifest and resource table in aapt2's
+// protobuf form (base/manifest/AndroidManifest.xml: aapt.pb.XmlNode;
+// base/resources.pb: aapt.pb.ResourceTable; both of Resources.proto). The
+// few fields Hangar needs are decoded by hand: a protobuf module and the
+// generated code would be larger than this file.
 
 const androidNS = "http://schemas.android.com/apk/res/android"
 
@@ -27,23 +29,216 @@ func readAAB(a *archive) (Info, error) {
 	if err != nil || root == nil || root.name != "manifest" {
 		return info, invalidf("base/manifest/AndroidManifest.xml is not a protobuf manifest")
 	}
-	info.BundleID = root.attr("", "package")
+	info.BundleID = root.attr("", "package").value
 	if info.BundleID == "" {
 		return info, invalidf("the manifest has no package name")
 	}
-	info.Version = root.attr(androidNS, "versionName")
-	info.Build = root.attr(androidNS, "versionCode")
+	info.Version = root.attr(androidNS, "versionName").value
+	info.Build = root.attr(androidNS, "versionCode").value
+	var label, icon pbAttr
 	for _, c := range root.children {
 		switch c.name {
 		case "uses-sdk":
-			info.MinOS = c.attr(androidNS, "minSdkVersion")
-			info.TargetSDK = c.attr(androidNS, "targetSdkVersion")
+			info.MinOS = c.attr(androidNS, "minSdkVersion").value
+			info.TargetSDK = c.attr(androidNS, "targetSdkVersion").value
 		case "application":
-			info.AppName = c.attr(androidNS, "label") // literal labels only; references stay ""
+			label, icon = c.attr(androidNS, "label"), c.attr(androidNS, "icon")
 		}
 	}
-	info.Notes = append(info.Notes, "icons are not read from Android App Bundles (resources.pb is not parsed)")
+	info.AppName = label.value
+	if label.ref == 0 && icon.ref == 0 {
+		if icon.value == "" {
+			info.Notes = append(info.Notes, "the manifest names no icon")
+		}
+		return info, nil
+	}
+	table, ok, err := a.readName("base/resources.pb", a.lim.Resources)
+	switch {
+	case err != nil:
+		info.Notes = append(info.Notes, fmt.Sprintf("resources not read (%v): no label or icon", err))
+		return info, nil
+	case !ok:
+		info.Notes = append(info.Notes, "no base/resources.pb: no label or icon")
+		return info, nil
+	}
+	if label.ref != 0 {
+		if vals, err := lookupResource(table, label.ref); err == nil {
+			info.AppName = defaultString(vals)
+		}
+	}
+	if icon.ref != 0 {
+		if ic, err := a.aabIcon(table, icon.ref); err != nil {
+			info.Notes = append(info.Notes, "icon not read: "+err.Error())
+		} else {
+			info.Icon = ic
+		}
+	}
 	return info, nil
+}
+
+// aabIcon resolves the launcher icon to its largest bitmap; for an adaptive
+// icon (a proto XML drawable) to its foreground layer's.
+func (a *archive) aabIcon(table []byte, ref uint32) (*Icon, error) {
+	vals, err := lookupResource(table, ref)
+	if err != nil {
+		return nil, err
+	}
+	if p := a.largestBitmap(vals); p != "" {
+		return a.apkBitmap(p)
+	}
+	for _, v := range vals {
+		if !strings.HasSuffix(v.file, ".xml") {
+			continue
+		}
+		data, ok, err := a.readName("base/"+v.file, a.lim.Entry)
+		if err != nil || !ok {
+			continue
+		}
+		root, err := decodeXMLNode(data, 0)
+		if err != nil || root == nil || root.name != "adaptive-icon" {
+			continue
+		}
+		for _, c := range root.children {
+			if fg := c.attr(androidNS, "drawable"); c.name == "foreground" && fg.ref != 0 {
+				if fgVals, err := lookupResource(table, fg.ref); err == nil {
+					if p := a.largestBitmap(fgVals); p != "" {
+						return a.apkBitmap(p)
+					}
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("resource 0x%08x resolves to no PNG or WebP bitmap (a vector or adaptive icon without one)", ref)
+}
+
+// largestBitmap returns the bundle path of the largest PNG or WebP among a
+// resource's values: the densest, without decoding configurations.
+func (a *archive) largestBitmap(vals []pbValue) string {
+	best := ""
+	var size uint64
+	for _, v := range vals {
+		f := a.byName["base/"+v.file]
+		if v.file == "" || !isBitmap(v.file) || f == nil {
+			continue
+		}
+		if best == "" || f.UncompressedSize64 > size {
+			best, size = f.Name, f.UncompressedSize64
+		}
+	}
+	return best
+}
+
+// defaultString is a string resource's value for the default configuration,
+// or its first value.
+func defaultString(vals []pbValue) string {
+	for _, v := range vals {
+		if v.defaultConfig && v.str != "" {
+			return v.str
+		}
+	}
+	for _, v := range vals {
+		if v.str != "" {
+			return v.str
+		}
+	}
+	return ""
+}
+
+// pbValue is one configuration's value of a resource: a string, or a file.
+type pbValue struct {
+	str, file     string
+	defaultConfig bool
+}
+
+// lookupResource returns the values of resource id (0xPPTTEEEE) in a
+// ResourceTable: package = 2 {package_id = 1 {id = 1}, type = 3 {type_id =
+// 1 {id = 1}, entry = 3 {entry_id = 1 {id = 1}, config_value = 6 {config =
+// 1, value = 2 {item = 4 {str = 2 {value = 1}, file = 5 {path = 1}}}}}}}.
+func lookupResource(table []byte, id uint32) ([]pbValue, error) {
+	wantPkg, wantType, wantEntry := id>>24, id>>16&0xff, id&0xffff
+	var out []pbValue
+	err := pbFields(table, func(num, wire int, pkg []byte, _ uint64) error {
+		if num != 2 || wire != 2 || pbID(pkg, 1) != wantPkg {
+			return nil
+		}
+		return pbFields(pkg, func(num, wire int, typ []byte, _ uint64) error {
+			if num != 3 || wire != 2 || pbID(typ, 1) != wantType {
+				return nil
+			}
+			return pbFields(typ, func(num, wire int, entry []byte, _ uint64) error {
+				if num != 3 || wire != 2 || pbID(entry, 1) != wantEntry {
+					return nil
+				}
+				return pbFields(entry, func(num, wire int, cv []byte, _ uint64) error {
+					if num != 6 || wire != 2 {
+						return nil
+					}
+					v, err := decodeConfigValue(cv)
+					if err == nil {
+						out = append(out, v)
+					}
+					return err
+				})
+			})
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("resource 0x%08x is not in resources.pb", id)
+	}
+	return out, nil
+}
+
+// pbID reads field num of msg as a message {id = 1}: the PackageId, TypeId
+// and EntryId wrappers. Absent ids are 0, as in proto3.
+func pbID(msg []byte, num int) uint32 {
+	var id uint32
+	pbFields(msg, func(n, wire int, v []byte, _ uint64) error {
+		if n == num && wire == 2 {
+			pbFields(v, func(n2, w2 int, _ []byte, x uint64) error {
+				if n2 == 1 && w2 == 0 {
+					id = uint32(x)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return id
+}
+
+func decodeConfigValue(cv []byte) (pbValue, error) {
+	v := pbValue{defaultConfig: true}
+	err := pbFields(cv, func(num, wire int, b []byte, _ uint64) error {
+		switch {
+		case num == 1 && wire == 2:
+			v.defaultConfig = len(b) == 0
+		case num == 2 && wire == 2:
+			return pbFields(b, func(num, wire int, item []byte, _ uint64) error {
+				if num != 4 || wire != 2 {
+					return nil
+				}
+				return pbFields(item, func(num, wire int, x []byte, _ uint64) error {
+					if wire != 2 || (num != 2 && num != 5) {
+						return nil
+					}
+					return pbFields(x, func(n, w int, s []byte, _ uint64) error {
+						switch {
+						case n == 1 && w == 2 && num == 2:
+							v.str = string(s)
+						case n == 1 && w == 2 && num == 5:
+							v.file = string(s)
+						}
+						return nil
+					})
+				})
+			})
+		}
+		return nil
+	})
+	return v, err
 }
 
 type pbElement struct {
@@ -54,15 +249,16 @@ type pbElement struct {
 
 type pbAttr struct {
 	ns, name, value string
+	ref             uint32 // the resource a compiled reference names
 }
 
-func (e *pbElement) attr(ns, name string) string {
+func (e *pbElement) attr(ns, name string) pbAttr {
 	for _, a := range e.attrs {
 		if a.ns == ns && a.name == name {
-			return a.value
+			return a
 		}
 	}
-	return ""
+	return pbAttr{}
 }
 
 // maxDepth bounds the recursion of nested elements; real manifests are a
@@ -139,17 +335,21 @@ func decodeXMLAttr(b []byte) (pbAttr, error) {
 		}
 		return nil
 	})
-	if err != nil || a.value != "" || item == nil {
+	if err != nil || item == nil {
 		return a, err
 	}
-	// Item: str = 2 (String: value = 1), prim = 7 (Primitive:
-	// int_decimal_value = 6, int_hexadecimal_value = 7).
+	// Item: ref = 1 (Reference: id = 2), str = 2 (String: value = 1),
+	// prim = 7 (Primitive: int_decimal_value = 6, int_hexadecimal_value = 7).
+	literal := a.value != ""
 	err = pbFields(item, func(num int, wire int, v []byte, _ uint64) error {
-		if wire != 2 || (num != 2 && num != 7) {
+		if wire != 2 || (num != 1 && num != 2 && num != 7) {
 			return nil
 		}
 		return pbFields(v, func(n2 int, w2 int, v2 []byte, x uint64) error {
 			switch {
+			case num == 1 && n2 == 2 && w2 == 0:
+				a.ref = uint32(x)
+			case literal:
 			case num == 2 && n2 == 1 && w2 == 2:
 				a.value = string(v2)
 			case num == 7 && (n2 == 6 || n2 == 7) && w2 == 0:
@@ -158,6 +358,9 @@ func decodeXMLAttr(b []byte) (pbAttr, error) {
 			return nil
 		})
 	})
+	if a.ref != 0 && strings.HasPrefix(a.value, "@") {
+		a.value = "" // "@string/app_name" is a name, not a value
+	}
 	return a, err
 }
 

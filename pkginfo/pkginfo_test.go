@@ -188,15 +188,28 @@ func TestAAB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The label is the default configuration's value of @string/app_name.
 	want := Info{Kind: "aab", OS: "android", AppName: "Bundle Demo", BundleID: "com.example.bundle", Version: "3.0.0-beta", Build: "77", MinOS: "24", TargetSDK: "34"}
-	if !equalInfo(info, want) {
+	if !equalInfo(info, want) || len(info.Notes) != 0 {
 		t.Errorf("got %+v, want %+v", info, want)
 	}
-	if info.Icon != nil || len(info.Notes) != 1 || !strings.Contains(info.Notes[0], "icon") {
-		t.Errorf("icon %v, notes %q: want no icon and a note saying so", info.Icon, info.Notes)
+	if info.Icon == nil || info.Icon.MimeType != "image/webp" || !bytes.Equal(info.Icon.Data, pkgtest.AABIcon) {
+		t.Errorf("icon %+v: want the xxxhdpi WebP", info.Icon)
+	}
+
+	// An adaptive icon falls back to its foreground layer's densest bitmap.
+	info, err = read(t, pkgtest.AABAdaptive(), "app.aab", DefaultLimits)
+	if err != nil || info.Icon == nil || info.Icon.Width != 64 || info.Icon.MimeType != "image/png" {
+		t.Errorf("adaptive icon: %+v, %v", info.Icon, err)
+	}
+
+	// Without resources.pb: no label or icon, and a note saying so.
+	m := pkgtest.AABManifest()
+	info, err = read(t, zipOf(t, entry{"base/manifest/AndroidManifest.xml", m}), "app.aab", DefaultLimits)
+	if err != nil || info.AppName != "" || info.Icon != nil || len(info.Notes) != 1 || !strings.Contains(info.Notes[0], "resources.pb") {
+		t.Errorf("without resources.pb: %+v, %v", info, err)
 	}
 	// Truncated protobuf is refused, not misread.
-	m := pkgtest.AABManifest()
 	if _, err := read(t, zipOf(t, entry{"base/manifest/AndroidManifest.xml", m[:len(m)-3]}), "app.aab", DefaultLimits); !errors.Is(err, ErrInvalid) {
 		t.Errorf("truncated manifest: %v", err)
 	}

@@ -226,15 +226,26 @@ func pb(fields ...any) []byte {
 	return b
 }
 
+// Resource ids of the bundles AAB builds (package 0x7f).
+const (
+	resIcon       = 0x7f0a0000 // mipmap/ic_launcher
+	resForeground = 0x7f0a0001 // mipmap/ic_launcher_foreground
+	resAppName    = 0x7f0b0000 // string/app_name
+)
+
 // AABManifest is the manifest of an app bundle in aapt2's protobuf form
 // (XmlNode{element: XmlElement}): package com.example.bundle, versionName
 // 3.0.0-beta, versionCode 77 (compiled, as aapt2 writes it: no string value,
-// a decimal primitive), min SDK 24, target 34, label "Bundle Demo".
+// a decimal primitive), min SDK 24, target 34, and label and icon as
+// references into resources.pb ("@string/app_name", "@mipmap/ic_launcher").
 func AABManifest() []byte {
 	attr := func(ns, name, value string) []byte { return pb(1, ns, 2, name, 3, value) }
+	ref := func(name, value string, id int) []byte {
+		return pb(1, AndroidNS, 2, name, 3, value, 6, pb(1, pb(2, id)))
+	}
 	versionCode := pb(1, AndroidNS, 2, "versionCode", 5, 0x0101021b, 6, pb(7, pb(6, 77)))
 	usesSDK := pb(1, pb(3, "uses-sdk", 4, attr(AndroidNS, "minSdkVersion", "24"), 4, attr(AndroidNS, "targetSdkVersion", "34")))
-	app := pb(1, pb(3, "application", 4, attr(AndroidNS, "label", "Bundle Demo"), 4, attr(AndroidNS, "icon", "@mipmap/ic_launcher")))
+	app := pb(1, pb(3, "application", 4, ref("label", "@string/app_name", resAppName), 4, ref("icon", "@mipmap/ic_launcher", resIcon)))
 	manifest := pb(3, "manifest",
 		4, attr("", "package", "com.example.bundle"),
 		4, versionCode,
@@ -245,7 +256,76 @@ func AABManifest() []byte {
 	return pb(1, manifest)
 }
 
-// AAB builds an app bundle with AABManifest.
+// resourceTable is a ResourceTable with app_name (a German value and the
+// default "Bundle Demo"), and ic_launcher: two bitmaps, or, when adaptive,
+// one adaptive-icon XML whose foreground is ic_launcher_foreground's two
+// bitmaps.
+func resourceTable(adaptive bool) []byte {
+	file := func(density int, path string) []byte {
+		return pb(1, pb(18, density), 2, pb(4, pb(5, pb(1, path))))
+	}
+	entry := func(id int, name string, values ...[]byte) []byte {
+		fields := []any{1, pb(1, id), 2, name}
+		for _, v := range values {
+			fields = append(fields, 6, v)
+		}
+		return pb(fields...)
+	}
+	var mipmaps []any
+	if adaptive {
+		mipmaps = []any{
+			3, entry(0, "ic_launcher", pb(1, pb(24, 26), 2, pb(4, pb(5, pb(1, "res/mipmap-anydpi-v26/ic_launcher.xml"))))),
+			3, entry(1, "ic_launcher_foreground", file(160, "res/mipmap-mdpi-v4/ic_launcher_foreground.png"), file(640, "res/mipmap-xxxhdpi-v4/ic_launcher_foreground.png")),
+		}
+	} else {
+		mipmaps = []any{3, entry(0, "ic_launcher", file(640, "res/mipmap-xxxhdpi-v4/ic_launcher.webp"), file(160, "res/mipmap-mdpi-v4/ic_launcher.png"))}
+	}
+	mipmap := pb(append([]any{1, pb(1, 0x0a), 2, "mipmap"}, mipmaps...)...)
+	str := pb(1, pb(1, 0x0b), 2, "string", 3, entry(0, "app_name",
+		pb(1, pb(3, "de"), 2, pb(4, pb(2, pb(1, "Bündel-Demo")))),
+		pb(2, pb(4, pb(2, pb(1, "Bundle Demo"))))))
+	return pb(2, pb(1, pb(1, 0x7f), 2, "com.example.bundle", 3, mipmap, 3, str))
+}
+
+// AAB builds an app bundle with AABManifest and its resources. Its launcher
+// icon's densest bitmap is AABIcon as WebP (the mdpi one is a smaller PNG).
 func AAB() []byte {
-	return Zip(Entry{"BundleConfig.pb", nil}, Entry{"base/manifest/AndroidManifest.xml", AABManifest()}, Entry{"base/dex/classes.dex", []byte("dex\n035")})
+	return Zip(
+		Entry{"BundleConfig.pb", nil},
+		Entry{"base/manifest/AndroidManifest.xml", AABManifest()},
+		Entry{"base/resources.pb", resourceTable(false)},
+		Entry{"base/res/mipmap-mdpi-v4/ic_launcher.png", pngOf(4)},
+		Entry{"base/res/mipmap-xxxhdpi-v4/ic_launcher.webp", AABIcon},
+		Entry{"base/dex/classes.dex", []byte("dex\n035")},
+	)
+}
+
+// AABIcon is the densest launcher bitmap of AAB: a WebP container (Hangar
+// serves WebP as it is).
+var AABIcon = append([]byte("RIFF\x24\x01\x00\x00WEBPVP8L"), make([]byte, 280)...)
+
+// AABAdaptive builds an app bundle whose launcher icon is adaptive: an XML
+// drawable whose foreground layer's densest bitmap is a 64×64 PNG.
+func AABAdaptive() []byte {
+	adaptive := pb(1, pb(3, "adaptive-icon",
+		5, pb(1, pb(3, "background", 4, pb(1, AndroidNS, 2, "drawable", 3, "#FFFFFF"))),
+		5, pb(1, pb(3, "foreground", 4, pb(1, AndroidNS, 2, "drawable", 3, "@mipmap/ic_launcher_foreground", 6, pb(1, pb(2, resForeground)))))))
+	return Zip(
+		Entry{"base/manifest/AndroidManifest.xml", AABManifest()},
+		Entry{"base/resources.pb", resourceTable(true)},
+		Entry{"base/res/mipmap-anydpi-v26/ic_launcher.xml", adaptive},
+		Entry{"base/res/mipmap-mdpi-v4/ic_launcher_foreground.png", pngOf(16)},
+		Entry{"base/res/mipmap-xxxhdpi-v4/ic_launcher_foreground.png", pngOf(64)},
+	)
+}
+
+// pngOf is an n×n PNG with a gradient, so that bigger is more bytes.
+func pngOf(n int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, n, n))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 37)
+	}
+	var b bytes.Buffer
+	must(png.Encode(&b, img))
+	return b.Bytes()
 }
