@@ -76,9 +76,11 @@ func (a *archive) read(f *zip.File, max int64) ([]byte, error) {
 		return nil, invalidf("%s: %v", f.Name, err)
 	}
 	defer rc.Close()
-	// The declared size is a hint: bytes.Buffer grows as data arrives,
-	// so a lie costs no more than the limit.
+	// The declared size (already checked against max) sizes the buffer:
+	// growing by doubling would hold up to 2.5× the entry at once. A lie
+	// costs no more than the limit: the read stops there whatever it says.
 	var buf bytes.Buffer
+	buf.Grow(int(min(f.UncompressedSize64, uint64(limit))) + bytes.MinRead)
 	n, err := io.Copy(&buf, io.LimitReader(rc, limit+1))
 	a.inflate -= n
 	switch {
