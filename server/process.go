@@ -80,7 +80,7 @@ func (s *Server) StartProcessing(ctx context.Context) (wait func(), err error) {
 		s.work.push(id)
 	}
 	var wg sync.WaitGroup
-	for range s.cfg.ProcessingWorkers {
+	for range max(s.cfg.ProcessingWorkers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
