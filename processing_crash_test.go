@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,25 +28,12 @@ func TestProcessingSurvivesKill(t *testing.T) {
 	os.WriteFile(cfg, fmt.Appendf(nil, "listen = \"127.0.0.1:0\"\ndata_dir = %q\nprocessing_workers = 1\n", data), 0o600)
 	p := startBinary(t, bin, cfg)
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
-	send := func(base, method, path, ctype string, body []byte) []byte {
+	api := func(method, path, ctype string, body []byte, out any) {
 		t.Helper()
-		r, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
-		r.Header.Set("Authorization", "Bearer "+admin)
-		r.Header.Set("Content-Type", ctype)
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		if resp.StatusCode >= 300 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b.Bytes())
-		}
-		return b.Bytes()
+		apiCall(t, method, p.base+path, admin, ctype, bytes.NewReader(body), out)
 	}
-	send(p.base, "POST", "/api/v1/workspace", "application/json", []byte(`{"slug":"acme"}`))
-	send(p.base, "POST", "/api/v1/workspace/acme/project", "application/json", []byte(`{"slug":"app"}`))
+	api("POST", "/api/v1/workspace", "application/json", []byte(`{"slug":"acme"}`), nil)
+	api("POST", "/api/v1/workspace/acme/project", "application/json", []byte(`{"slug":"app"}`), nil)
 	upload := func(name string, pkg []byte) string {
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
@@ -56,7 +41,7 @@ func TestProcessingSurvivesKill(t *testing.T) {
 		w.Write(pkg)
 		mw.Close()
 		var b struct{ BuildID string }
-		json.Unmarshal(send(p.base, "POST", "/api/v1/workspace/acme/project/app/build", mw.FormDataContentType(), body.Bytes()), &b)
+		api("POST", "/api/v1/workspace/acme/project/app/build", mw.FormDataContentType(), body.Bytes(), &b)
 		return b.BuildID
 	}
 
@@ -88,7 +73,7 @@ func TestProcessingSurvivesKill(t *testing.T) {
 	for _, id := range ids {
 		for {
 			var b struct{ Status, ProcessingError, BundleID string }
-			json.Unmarshal(send(p.base, "GET", "/api/v1/workspace/acme/project/app/build/"+id, "", nil), &b)
+			api("GET", "/api/v1/workspace/acme/project/app/build/"+id, "", nil, &b)
 			if b.Status == "in_progress" && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 				continue
