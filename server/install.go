@@ -156,8 +156,10 @@ func (s *Server) installData(base string, l store.PublicLink, f store.File, b st
 		if pr.Type != "enterprise" && pr.Type != "app-store" {
 			d.Profile += fmt.Sprintf(", %d device%s", pr.Devices, plural(pr.Devices))
 		}
-		d.Profile += ", expires " + pr.Expires.UTC().Format("2 Jan 2006")
-		d.ProfileExpired = !pr.Expires.After(s.now())
+		if !pr.Expires.IsZero() { // a profile without ExpirationDate is broken, not expired
+			d.Profile += ", expires " + pr.Expires.UTC().Format("2 Jan 2006")
+			d.ProfileExpired = !pr.Expires.After(s.now())
+		}
 	}
 	switch b.Status {
 	case store.BuildPending, store.BuildInProgress:

@@ -14,6 +14,8 @@ import (
 
 	plistlib "howett.net/plist"
 
+	"hangar/pkginfo/pkgtest"
+	"hangar/store"
 	"hangar/urlsign"
 )
 
@@ -218,4 +220,31 @@ func TestInstallPageUnavailable(t *testing.T) {
 	e.mustReq(204, "DELETE", projPath+"/build/files/"+b.Files[0].FileID+"/public-links/"+link.PublicLinkID, admin, "", nil)
 	resp, body = do(t, "GET", link.InstallURL, nil)
 	wantCode(t, resp, body, http.StatusNotFound)
+}
+
+// The profile line follows the clock: an expired profile is flagged (the
+// app will not launch), one without a date is not called expired.
+func TestInstallPageProfileExpiry(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "Demo.ipa", demoIPA()})
+	var link struct{ InstallURL string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
+	e.waitProcessed(b.BuildID)
+	page := func() string {
+		resp, body := do(t, "GET", link.InstallURL, nil)
+		wantCode(t, resp, body, 200)
+		return string(body)
+	}
+	if strings.Contains(page(), "expired") {
+		t.Fatal("a valid profile shown as expired")
+	}
+	e.advance(pkgtest.ProfileExpires.Sub(e.clock()) + time.Hour)
+	if !strings.Contains(page(), "expired: the app will not open") {
+		t.Fatal("an expired profile not flagged")
+	}
+	e.store.UpdateBuild(b.BuildID, func(b *store.Build) error { b.Profile.Expires = time.Time{}; return nil })
+	if p := page(); strings.Contains(p, "expire") || !strings.Contains(p, "Ad hoc, 3 devices") {
+		t.Fatal("a profile without a date: wrong profile line")
+	}
 }
