@@ -158,7 +158,7 @@ func (s *Server) process(id string) {
 	)
 	pkg, ok := packageFile(files)
 	if ok {
-		info, readErr = s.readPackage(pkg)
+		info, readErr = s.readWithin(pkg)
 	} else {
 		readErr = errors.New("the package was deleted before it could be read")
 	}
@@ -205,6 +205,36 @@ func iconExt(mimeType string) string {
 		return ".webp"
 	}
 	return ".png"
+}
+
+// readTimeout bounds the reading of one package. Reading is bounded in
+// bytes, so this only trips on a parser bug (an endless loop on a crafted
+// file): the worker then gives up on that package and moves on.
+const readTimeout = 2 * time.Minute
+
+// readWithin runs s.readPkg with s.readTimeout. A read that does not end
+// is abandoned: its goroutine cannot be stopped and runs on, but the
+// worker is free for the builds behind it, and the build ends in error.
+func (s *Server) readWithin(pkg store.File) (pkginfo.Info, error) {
+	type result struct {
+		info pkginfo.Info
+		err  error
+	}
+	done := make(chan result, 1) // buffered: an abandoned read can still finish
+	go func() {
+		info, err := s.readPkg(pkg)
+		done <- result{info, err}
+	}()
+	t := time.NewTimer(s.readTimeout)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.info, r.err
+	case <-t.C:
+		s.log.Error("processing: reading a package did not end; abandoned (a parser bug: please report it with the file)",
+			"file", pkg.ID, "after", s.readTimeout)
+		return pkginfo.Info{}, fmt.Errorf("%s: reading the package took longer than %v", pkg.Name, s.readTimeout)
+	}
 }
 
 // readPackage reads a stored package. Its error is for the uploader: it

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hangar/config"
+	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
 	"hangar/server"
 	"hangar/store"
@@ -172,5 +173,29 @@ func TestProcessDeletedPackage(t *testing.T) {
 	e.srv.Enqueue(b.ID)
 	if got := e.waitProcessed(b.ID); got.Status != store.BuildError || !strings.Contains(got.ProcessingError, "deleted") {
 		t.Fatalf("build: %+v", got)
+	}
+}
+
+// A package whose reading never ends (a parser stuck on a crafted file)
+// ends in error after the timeout, and the one worker goes on to the next
+// build.
+func TestProcessStuckReaderAbandoned(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) { c.ProcessingWorkers = 1 })
+	release := make(chan struct{})
+	defer close(release)
+	e.srv.SetPackageReader(func(name string) (pkginfo.Info, error) {
+		if name == "stuck.ipa" {
+			<-release
+		}
+		return pkginfo.Info{OS: "ios", BundleID: "com.example." + strings.TrimSuffix(name, ".ipa")}, nil
+	}, 200*time.Millisecond)
+	admin := e.adminToken()
+	stuck := e.upload(admin, part{"file", "stuck.ipa", "x"})
+	next := e.upload(admin, part{"file", "next.ipa", "y"})
+	if b := e.waitProcessed(stuck.BuildID); b.Status != store.BuildError || !strings.Contains(b.ProcessingError, "took longer than 200ms") {
+		t.Fatalf("stuck build: %+v", b)
+	}
+	if b := e.waitProcessed(next.BuildID); b.Status != store.BuildProcessed || b.BundleID != "com.example.next" {
+		t.Fatalf("the build behind it: %+v", b)
 	}
 }

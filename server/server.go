@@ -19,6 +19,7 @@ import (
 	"hangar/auth"
 	"hangar/blob"
 	"hangar/config"
+	"hangar/pkginfo"
 	"hangar/store"
 	"hangar/urlsign"
 )
@@ -42,6 +43,8 @@ type Server struct {
 	metrics      *metrics
 	cert         atomic.Pointer[tls.Certificate]
 	work         *workQueue
+	readPkg      func(store.File) (pkginfo.Info, error) // readPackage; tests replace it
+	readTimeout  time.Duration
 
 	handler http.Handler
 }
@@ -107,6 +110,7 @@ func New(o Options) (*Server, error) {
 		metrics:      newMetrics(o.Store),
 		work:         newWorkQueue(max(o.Config.ProcessingWorkers, 1)),
 	}
+	s.readPkg, s.readTimeout = s.readPackage, readTimeout
 	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hangar_processing_queue", Help: "Builds waiting for a processing worker.",
 	}, func() float64 { return float64(s.work.len()) }))
