@@ -176,16 +176,24 @@ func (s *Server) process(id string) {
 		}
 		applyInfo(b, info)
 	}
+	recorded := false // FinishProcessing ran (whatever its outcome)
 	if readErr == nil && info.Icon != nil {
-		_, err2 := s.blobs.Put(bytes.NewReader(info.Icon.Data), 0, func(bi blob.Info) error {
+		_, err = s.blobs.Put(bytes.NewReader(info.Icon.Data), 0, func(bi blob.Info) error {
+			recorded = true
 			_, _, err := s.store.FinishProcessing(id, finish, &store.File{
 				Type: store.FileIcon, Name: "icon" + iconExt(info.Icon.MimeType), Extension: strings.TrimPrefix(iconExt(info.Icon.MimeType), "."),
 				MimeType: info.Icon.MimeType, Size: bi.Size, Checksum: bi.Ref.String(),
 			})
 			return err
 		})
-		err = err2
-	} else {
+		if err != nil && !recorded {
+			// The icon could not be written (a full disk): the build is
+			// still read, and must not stay in_progress until a restart.
+			log.Error("processing: store the icon", "err", err)
+			info.Notes = append(info.Notes, "the icon could not be stored")
+		}
+	}
+	if !recorded {
 		_, _, err = s.store.FinishProcessing(id, finish, nil)
 	}
 	switch {

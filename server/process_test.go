@@ -6,6 +6,9 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +200,32 @@ func TestProcessStuckReaderAbandoned(t *testing.T) {
 	}
 	if b := e.waitProcessed(next.BuildID); b.Status != store.BuildProcessed || b.BundleID != "com.example.next" {
 		t.Fatalf("the build behind it: %+v", b)
+	}
+}
+
+// An icon that cannot be written (here: the blob directory's temp folder
+// is gone, as on a broken or full disk) does not leave the build
+// in_progress: it is processed without the icon, and says so.
+func TestProcessIconNotStored(t *testing.T) {
+	e := newEnv(t)
+	tmp := filepath.Join(e.blobs.Dir(), "tmp")
+	e.srv.SetPackageReader(func(name string) (pkginfo.Info, error) {
+		// After the upload, before the icon: break the temp folder (a file
+		// where a directory should be fails even for root).
+		if err := os.RemoveAll(tmp); err != nil {
+			return pkginfo.Info{}, err
+		}
+		os.WriteFile(tmp, nil, 0o600)
+		return pkginfo.Info{OS: "ios", BundleID: "com.example.demo", Icon: &pkginfo.Icon{Data: []byte("png"), MimeType: "image/png"}}, nil
+	}, time.Minute)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "Demo.ipa", "x"})
+	got := e.waitProcessed(b.BuildID)
+	os.Remove(tmp)
+	os.Mkdir(tmp, 0o750)
+	files, _ := e.store.Files(b.BuildID)
+	if got.Status != store.BuildProcessed || got.BundleID != "com.example.demo" || len(files) != 1 ||
+		!slices.Contains(got.ProcessingNotes, "the icon could not be stored") {
+		t.Fatalf("build %+v, %d files", got, len(files))
 	}
 }
