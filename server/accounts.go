@@ -225,14 +225,6 @@ func viewToken(t store.Token) tokenView {
 	return v
 }
 
-func viewTokens(ts []store.Token) []tokenView {
-	out := make([]tokenView, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, viewToken(t))
-	}
-	return out
-}
-
 // newTokenResponse carries a token's plain form: the only time it is shown.
 type newTokenResponse struct {
 	tokenView
@@ -245,7 +237,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewTokens(ts))
+	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
 }
 
 func (s *Server) revokeAnyToken(w http.ResponseWriter, r *http.Request, c *call) {
@@ -323,7 +315,7 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *
 			s.fail(w, r, err)
 			return
 		}
-		out = append(out, serviceAccountView{ID: sa.ID, Name: sa.Name, Role: role, CreatedAt: sa.CreatedAt, Tokens: viewTokens(ts)})
+		out = append(out, serviceAccountView{ID: sa.ID, Name: sa.Name, Role: role, CreatedAt: sa.CreatedAt, Tokens: viewAll(ts, viewToken)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -425,7 +417,7 @@ func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewTokens(ts))
+	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
 }
 
 func (s *Server) revokeAppToken(w http.ResponseWriter, r *http.Request, c *call) {

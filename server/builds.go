@@ -40,14 +40,6 @@ func viewFile(f store.File) fileEntry {
 		Type: f.Type, Checksum: f.Checksum, CreatedAt: isoTime(f.CreatedAt)}
 }
 
-func viewFiles(fs []store.File) []fileEntry {
-	out := make([]fileEntry, 0, len(fs))
-	for _, f := range fs {
-		out = append(out, viewFile(f))
-	}
-	return out
-}
-
 // fileDetails is a file as the seed's "Get Build Files (Alternative)" shows
 // it, with the additional details it promises.
 type fileDetails struct {
@@ -79,7 +71,7 @@ type buildView struct {
 func viewBuild(b store.Build, files []store.File) buildView {
 	return buildView{BuildID: b.ID, ProjectID: b.ProjectID, Status: b.Status, Version: b.VersionName,
 		BuildNumber: b.VersionCode, packageMeta: metaOf(b), Notes: b.Notes, CreatedAt: isoTime(b.CreatedAt),
-		CreatedBy: b.CreatedBy, Files: viewFiles(files)}
+		CreatedBy: b.CreatedBy, Files: viewAll(files, viewFile)}
 }
 
 // packageMeta is what processing read from the package, in both dialects'
@@ -306,7 +298,7 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, viewFiles(files))
+	writeJSON(w, http.StatusCreated, viewAll(files, viewFile))
 }
 
 // rawUploadFits refuses a raw upload before reading it when its declared
@@ -371,7 +363,7 @@ func (s *Server) listBuildFiles(w http.ResponseWriter, r *http.Request, c *call)
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewFiles(files))
+	writeJSON(w, http.StatusOK, viewAll(files, viewFile))
 }
 
 // listBuildFileDetails is the seed's "Get Build Files (Alternative)".
@@ -381,12 +373,10 @@ func (s *Server) listBuildFileDetails(w http.ResponseWriter, r *http.Request, c 
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]fileDetails, 0, len(files))
-	for _, f := range files {
-		out = append(out, fileDetails{FileID: f.ID, Name: f.Name, Size: f.Size, Extension: f.Extension, Type: f.Type,
-			MimeType: f.MimeType, Checksum: f.Checksum, Path: f.Path, CreatedAt: isoTime(f.CreatedAt), UpdatedAt: isoTime(f.UpdatedAt)})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, viewAll(files, func(f store.File) fileDetails {
+		return fileDetails{FileID: f.ID, Name: f.Name, Size: f.Size, Extension: f.Extension, Type: f.Type,
+			MimeType: f.MimeType, Checksum: f.Checksum, Path: f.Path, CreatedAt: isoTime(f.CreatedAt), UpdatedAt: isoTime(f.UpdatedAt)}
+	}))
 }
 
 // fileDownloadURL is the seed's "Get File Download URL": the signed URL as a

@@ -8,6 +8,16 @@ import (
 	"net/http"
 )
 
+// viewAll renders a list through view. The result is never nil, so that an
+// empty list is [] in JSON, not null.
+func viewAll[T, V any](in []T, view func(T) V) []V {
+	out := make([]V, 0, len(in))
+	for _, v := range in {
+		out = append(out, view(v))
+	}
+	return out
+}
+
 // writeJSON writes v as the JSON body with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()

@@ -177,11 +177,9 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]accessLogView, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, accessLogView{Timestamp: e.Time.UTC(), ClientIP: e.ClientIP, UserAgent: e.UserAgent})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, viewAll(entries, func(e store.AccessLogEntry) accessLogView {
+		return accessLogView{Timestamp: e.Time.UTC(), ClientIP: e.ClientIP, UserAgent: e.UserAgent}
+	}))
 }
 
 // maxUserAgent bounds what one access log entry stores of a client's

@@ -162,11 +162,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]projectView, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, viewProject(p))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, viewAll(ps, viewProject))
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, c *call) {
