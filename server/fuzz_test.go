@@ -2,26 +2,9 @@ package server_test
 
 import (
 	"bytes"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 )
-
-// post sends a request from inside a fuzz function (where the env's own
-// helpers, bound to the F, must not fail the test).
-func post(t *testing.T, e *env, path, token, ctype string, body []byte) (int, []byte) {
-	r, _ := http.NewRequest("POST", e.ts.URL+path, bytes.NewReader(body))
-	r.Header.Set("Authorization", "Bearer "+token)
-	r.Header.Set("Content-Type", ctype)
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
 
 // FuzzCreateLinkBody: any JSON body for the public-link endpoint is a 201 or
 // a 400 (413 if huge), never a server error.
@@ -36,7 +19,7 @@ func FuzzCreateLinkBody(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		code, out := post(t, e, path, admin, "application/json", body)
+		code, out := sendAs(t, e, "POST", path, admin, "application/json", body)
 		if code != 201 && code != 400 && code != 413 {
 			t.Fatalf("body %q: got %d %s", body, code, out)
 		}

@@ -53,12 +53,19 @@ func multipartBody(t testing.TB, parts ...part) (string, []byte) {
 // send is req with an arbitrary body and content type.
 func (e *env) send(method, path, token, ctype string, body []byte) (int, []byte) {
 	e.t.Helper()
+	return sendAs(e.t, e, method, path, token, ctype, body)
+}
+
+// sendAs is send failing t, not the env's own test: inside a fuzz function
+// the env's F must not be failed.
+func sendAs(t testing.TB, e *env, method, path, token, ctype string, body []byte) (int, []byte) {
+	t.Helper()
 	r, _ := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
 	r.Header.Set("Authorization", "Bearer "+token)
 	r.Header.Set("Content-Type", ctype)
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
