@@ -14,6 +14,7 @@ import (
 
 	plistlib "howett.net/plist"
 
+	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
 	"hangar/store"
 	"hangar/urlsign"
@@ -246,5 +247,40 @@ func TestInstallPageProfileExpiry(t *testing.T) {
 	e.store.UpdateBuild(b.BuildID, func(b *store.Build) error { b.Profile.Expires = time.Time{}; return nil })
 	if p := page(); strings.Contains(p, "expire") || !strings.Contains(p, "Ad hoc, 3 devices") {
 		t.Fatal("a profile without a date: wrong profile line")
+	}
+}
+
+// While a build is being read its page shows the project's name, says the
+// details will come, and offers Download but not Install; the manifest is
+// 5014 until the bundle id is known.
+func TestInstallPageWhileProcessing(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	e.srv.SetPackageReader(func(string) (pkginfo.Info, error) {
+		<-release
+		return pkginfo.Info{OS: "ios", BundleID: "com.example.demo", AppName: "Demo App"}, nil
+	}, time.Minute)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "Demo.ipa", "x"})
+	var link struct{ PublicLinkID, InstallURL string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
+
+	resp, body := do(t, "GET", link.InstallURL, nil)
+	wantCode(t, resp, body, 200)
+	page := string(body)
+	if !strings.Contains(page, `<h1 id="app">App</h1>`) || !strings.Contains(page, "still being processed") ||
+		strings.Contains(page, "itms-services") || !strings.Contains(page, `id="download"`) {
+		t.Fatalf("page while processing: %s", page)
+	}
+	path := "/p/" + link.PublicLinkID + "/manifest.plist"
+	resp, body = do(t, "GET", e.ts.URL+path+"?"+e.sign("GET", path), nil)
+	wantCode(t, resp, body, 400)
+
+	close(release)
+	e.waitProcessed(b.BuildID)
+	resp, body = do(t, "GET", link.InstallURL, nil)
+	if page = string(body); !strings.Contains(page, `<h1 id="app">Demo App</h1>`) || strings.Contains(page, "still being processed") ||
+		!strings.Contains(page, "itms-services") {
+		t.Fatalf("page once processed: %s", page)
 	}
 }
