@@ -82,11 +82,17 @@ var DefaultLimits = Limits{
 	IconPixels:     2048 * 2048,
 }
 
+// readers read each kind of package, by extension.
+var readers = map[string]func(*archive) (Info, error){
+	"ipa": readIPA,
+	"apk": readAPK,
+	"aab": readAAB,
+}
+
 // Kind returns the package kind of a file name ("ipa", "apk", "aab"), or ""
 // for files Hangar does not read.
 func Kind(name string) string {
-	switch ext := strings.ToLower(strings.TrimPrefix(path.Ext(name), ".")); ext {
-	case "ipa", "apk", "aab":
+	if ext := strings.ToLower(strings.TrimPrefix(path.Ext(name), ".")); readers[ext] != nil {
 		return ext
 	}
 	return ""
@@ -110,14 +116,7 @@ func Read(r io.ReaderAt, size int64, name string, lim Limits) (info Info, err er
 			err = invalidf("the %s could not be parsed (%v)", strings.ToUpper(kind), p)
 		}
 	}()
-	switch kind {
-	case "ipa":
-		info, err = readIPA(z)
-	case "apk":
-		info, err = readAPK(z)
-	case "aab":
-		info, err = readAAB(z)
-	}
+	info, err = readers[kind](z)
 	info.Kind = kind
 	return info, err
 }

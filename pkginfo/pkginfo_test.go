@@ -403,3 +403,15 @@ func TestAPKBitmapWebP(t *testing.T) {
 		}
 	}
 }
+
+// A parser that panics on a hostile file (none is known: this stands in
+// for one) gives ErrInvalid, not a crash of the server.
+func TestParserPanicIsInvalid(t *testing.T) {
+	orig := readers["apk"]
+	defer func() { readers["apk"] = orig }()
+	readers["apk"] = func(*archive) (Info, error) { panic("index out of range [7] with length 3") }
+	_, err := read(t, zipOf(t, entry{"AndroidManifest.xml", nil}), "a.apk", DefaultLimits)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "the APK could not be parsed") {
+		t.Fatalf("err = %v", err)
+	}
+}
