@@ -197,12 +197,7 @@ func (s *Server) buildIcon(buildID string) (store.File, bool) {
 	if err != nil {
 		return store.File{}, false
 	}
-	for _, f := range files {
-		if f.Type == store.FileIcon {
-			return f, true
-		}
-	}
-	return store.File{}, false
+	return fileOfType(files, store.FileIcon)
 }
 
 // manifest serves the OTA manifest of an iOS build: a plist whose package

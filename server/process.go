@@ -107,13 +107,14 @@ func (s *Server) processLoop(ctx context.Context) {
 // needsProcessing reports whether a build's package is read in the
 // background; other builds are processed once stored.
 func needsProcessing(files []store.File) bool {
-	pkg, ok := packageFile(files)
+	pkg, ok := fileOfType(files, store.FilePackage)
 	return ok && pkginfo.Kind(pkg.Name) != ""
 }
 
-func packageFile(files []store.File) (store.File, bool) {
+// fileOfType returns a build's first file of a type: its package, its icon.
+func fileOfType(files []store.File, typ string) (store.File, bool) {
 	for _, f := range files {
-		if f.Type == store.FilePackage {
+		if f.Type == typ {
 			return f, true
 		}
 	}
@@ -123,7 +124,7 @@ func packageFile(files []store.File) (store.File, bool) {
 // genericOS names the platform of packages Hangar does not read, from the
 // extension alone.
 func genericOS(files []store.File) string {
-	pkg, ok := packageFile(files)
+	pkg, ok := fileOfType(files, store.FilePackage)
 	if !ok {
 		return ""
 	}
@@ -156,7 +157,7 @@ func (s *Server) process(id string) {
 		info    pkginfo.Info
 		readErr error
 	)
-	pkg, ok := packageFile(files)
+	pkg, ok := fileOfType(files, store.FilePackage)
 	if ok {
 		info, readErr = s.readWithin(pkg)
 	} else {
