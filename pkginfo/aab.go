@@ -152,32 +152,25 @@ type pbValue struct {
 
 // lookupResource returns the values of resource id (0xPPTTEEEE) in a
 // ResourceTable: package = 2 {package_id = 1 {id = 1}, type = 3 {type_id =
-// 1 {id = 1}, entry = 3 {entry_id = 1 {id = 1}, config_value = 6 {config =
-// 1, value = 2 {item = 4 {str = 2 {value = 1}, file = 5 {path = 1}}}}}}}.
+// 1 {id = 1}, entry = 3 {entry_id = 1 {id = 1}, config_value = 6}}}.
 func lookupResource(table []byte, id uint32) ([]pbValue, error) {
-	wantPkg, wantType, wantEntry := id>>24, id>>16&0xff, id&0xffff
+	wantPkg, wantType, wantEntry := uint64(id>>24), uint64(id>>16&0xff), uint64(id&0xffff)
 	var out []pbValue
-	err := pbFields(table, func(num, wire int, pkg []byte, _ uint64) error {
-		if num != 2 || wire != 2 || pbID(pkg, 1) != wantPkg {
+	err := pbEach(table, 2, func(pkg []byte) error {
+		if pbID(pkg) != wantPkg {
 			return nil
 		}
-		return pbFields(pkg, func(num, wire int, typ []byte, _ uint64) error {
-			if num != 3 || wire != 2 || pbID(typ, 1) != wantType {
+		return pbEach(pkg, 3, func(typ []byte) error {
+			if pbID(typ) != wantType {
 				return nil
 			}
-			return pbFields(typ, func(num, wire int, entry []byte, _ uint64) error {
-				if num != 3 || wire != 2 || pbID(entry, 1) != wantEntry {
+			return pbEach(typ, 3, func(entry []byte) error {
+				if pbID(entry) != wantEntry {
 					return nil
 				}
-				return pbFields(entry, func(num, wire int, cv []byte, _ uint64) error {
-					if num != 6 || wire != 2 {
-						return nil
-					}
-					v, err := decodeConfigValue(cv)
-					if err == nil {
-						out = append(out, v)
-					}
-					return err
+				return pbEach(entry, 6, func(cv []byte) error {
+					out = append(out, decodeConfigValue(cv))
+					return nil
 				})
 			})
 		})
@@ -191,54 +184,21 @@ func lookupResource(table []byte, id uint32) ([]pbValue, error) {
 	return out, nil
 }
 
-// pbID reads field num of msg as a message {id = 1}: the PackageId, TypeId
-// and EntryId wrappers. Absent ids are 0, as in proto3.
-func pbID(msg []byte, num int) uint32 {
-	var id uint32
-	pbFields(msg, func(n, wire int, v []byte, _ uint64) error {
-		if n == num && wire == 2 {
-			pbFields(v, func(n2, w2 int, _ []byte, x uint64) error {
-				if n2 == 1 && w2 == 0 {
-					id = uint32(x)
-				}
-				return nil
-			})
-		}
-		return nil
-	})
+// pbID reads a Package, Type or Entry's id: field 1, a message {id = 1}.
+// Absent ids are 0, as in proto3.
+func pbID(msg []byte) uint64 {
+	_, id, _ := pbGet(msg, 1, 1)
 	return id
 }
 
-func decodeConfigValue(cv []byte) (pbValue, error) {
-	v := pbValue{defaultConfig: true}
-	err := pbFields(cv, func(num, wire int, b []byte, _ uint64) error {
-		switch {
-		case num == 1 && wire == 2:
-			v.defaultConfig = len(b) == 0
-		case num == 2 && wire == 2:
-			return pbFields(b, func(num, wire int, item []byte, _ uint64) error {
-				if num != 4 || wire != 2 {
-					return nil
-				}
-				return pbFields(item, func(num, wire int, x []byte, _ uint64) error {
-					if wire != 2 || (num != 2 && num != 5) {
-						return nil
-					}
-					return pbFields(x, func(n, w int, s []byte, _ uint64) error {
-						switch {
-						case n == 1 && w == 2 && num == 2:
-							v.str = string(s)
-						case n == 1 && w == 2 && num == 5:
-							v.file = string(s)
-						}
-						return nil
-					})
-				})
-			})
-		}
-		return nil
-	})
-	return v, err
+// decodeConfigValue reads a ConfigValue: config = 1 (empty or absent for
+// the default configuration), value = 2 {item = 4 {str = 2 {value = 1},
+// file = 5 {path = 1}}}.
+func decodeConfigValue(cv []byte) pbValue {
+	cfg, _, hasCfg := pbGet(cv, 1)
+	str, _, _ := pbGet(cv, 2, 4, 2, 1)
+	file, _, _ := pbGet(cv, 2, 4, 5, 1)
+	return pbValue{str: string(str), file: string(file), defaultConfig: !hasCfg || len(cfg) == 0}
 }
 
 type pbElement struct {
@@ -273,13 +233,10 @@ func decodeXMLNode(b []byte, depth int) (*pbElement, error) {
 		return nil, errProto
 	}
 	var el *pbElement
-	err := pbFields(b, func(num int, wire int, v []byte, _ uint64) error {
-		if num == 1 && wire == 2 { // element
-			var err error
-			el, err = decodeXMLElement(v, depth)
-			return err
-		}
-		return nil
+	err := pbEach(b, 1, func(v []byte) error { // element
+		var err error
+		el, err = decodeXMLElement(v, depth)
+		return err
 	})
 	return el, err
 }
@@ -340,28 +297,53 @@ func decodeXMLAttr(b []byte) (pbAttr, error) {
 	}
 	// Item: ref = 1 (Reference: id = 2), str = 2 (String: value = 1),
 	// prim = 7 (Primitive: int_decimal_value = 6, int_hexadecimal_value = 7).
-	literal := a.value != ""
-	err = pbFields(item, func(num int, wire int, v []byte, _ uint64) error {
-		if wire != 2 || (num != 1 && num != 2 && num != 7) {
-			return nil
+	if _, id, ok := pbGet(item, 1, 2); ok {
+		a.ref = uint32(id)
+	}
+	if a.value == "" {
+		if str, _, ok := pbGet(item, 2, 1); ok {
+			a.value = string(str)
+		} else if _, x, ok := pbGet(item, 7, 6); ok {
+			a.value = strconv.FormatInt(int64(int32(x)), 10)
+		} else if _, x, ok := pbGet(item, 7, 7); ok {
+			a.value = strconv.FormatInt(int64(int32(x)), 10)
 		}
-		return pbFields(v, func(n2 int, w2 int, v2 []byte, x uint64) error {
-			switch {
-			case num == 1 && n2 == 2 && w2 == 0:
-				a.ref = uint32(x)
-			case literal:
-			case num == 2 && n2 == 1 && w2 == 2:
-				a.value = string(v2)
-			case num == 7 && (n2 == 6 || n2 == 7) && w2 == 0:
-				a.value = strconv.FormatInt(int64(int32(x)), 10)
-			}
-			return nil
-		})
-	})
+	}
 	if a.ref != 0 && strings.HasPrefix(a.value, "@") {
 		a.value = "" // "@string/app_name" is a name, not a value
 	}
 	return a, err
+}
+
+// pbEach calls fn with each length-delimited field num of a message: the
+// elements of a repeated message field.
+func pbEach(b []byte, num int, fn func(v []byte) error) error {
+	return pbFields(b, func(n, wire int, v []byte, _ uint64) error {
+		if n != num || wire != 2 {
+			return nil
+		}
+		return fn(v)
+	})
+}
+
+// pbGet follows path, field numbers from the outermost message in, to the
+// first field at its end: its bytes (length-delimited) or its value
+// (varint). ok is false when a field on the way is absent or malformed.
+func pbGet(b []byte, path ...int) (v []byte, x uint64, ok bool) {
+	for i, num := range path {
+		last, found := i == len(path)-1, false
+		pbFields(b, func(n, wire int, fv []byte, fx uint64) error {
+			if !found && n == num && (last || wire == 2) {
+				found, v, x = true, fv, fx
+			}
+			return nil
+		})
+		if !found {
+			return nil, 0, false
+		}
+		b = v
+	}
+	return v, x, true
 }
 
 // pbFields calls fn for each field of a protobuf message: for wire type 2
