@@ -101,9 +101,8 @@ func (a *archive) apkIcon(ref androidbinary.String, table *androidbinary.TableFi
 	if raw == "" {
 		return nil, nil
 	}
-	bitmapCfg := &androidbinary.ResTableConfig{Density: densityXXXHigh, SDKVersion: sdkBeforeAdaptive}
 	anyCfg := &androidbinary.ResTableConfig{Density: densityXXXHigh}
-	for _, cfg := range []*androidbinary.ResTableConfig{bitmapCfg, anyCfg} {
+	for _, cfg := range []*androidbinary.ResTableConfig{bitmapConfig(), anyCfg} {
 		p, err := ref.WithTableFile(table).WithResTableConfig(cfg).String()
 		if err != nil || p == "" {
 			continue
@@ -125,6 +124,12 @@ func (a *archive) apkIcon(ref androidbinary.String, table *androidbinary.TableFi
 func rawValue(v androidbinary.String) string {
 	attr, _ := v.MarshalXMLAttr(xml.Name{})
 	return attr.Value
+}
+
+// bitmapConfig asks the resource table for the densest resource of an
+// Android without adaptive icons: a bitmap, when the app ships one.
+func bitmapConfig() *androidbinary.ResTableConfig {
+	return &androidbinary.ResTableConfig{Density: densityXXXHigh, SDKVersion: sdkBeforeAdaptive}
 }
 
 func isBitmap(p string) bool {
@@ -154,7 +159,7 @@ func (a *archive) adaptiveForeground(p string, table *androidbinary.TableFile, c
 	if xf.Decode(&icon, table, cfg) != nil {
 		return ""
 	}
-	fg, err := icon.Foreground.Drawable.WithTableFile(table).WithResTableConfig(&androidbinary.ResTableConfig{Density: densityXXXHigh, SDKVersion: sdkBeforeAdaptive}).String()
+	fg, err := icon.Foreground.Drawable.WithTableFile(table).WithResTableConfig(bitmapConfig()).String()
 	if err != nil || !isBitmap(fg) {
 		return ""
 	}
