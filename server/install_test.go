@@ -279,6 +279,7 @@ func TestInstallPageWhileProcessing(t *testing.T) {
 	close(release)
 	e.waitProcessed(b.BuildID)
 	resp, body = do(t, "GET", link.InstallURL, nil)
+	wantCode(t, resp, body, 200)
 	if page = string(body); !strings.Contains(page, `<h1 id="app">Demo App</h1>`) || strings.Contains(page, "still being processed") ||
 		!strings.Contains(page, "itms-services") {
 		t.Fatalf("page once processed: %s", page)
