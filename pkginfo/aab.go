@@ -1,18 +1,19 @@
 package pkginfo
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // An Android App Bundle keeps its manifest and resource table in aapt2's
 // protobuf form (base/manifest/AndroidManifest.xml: aapt.pb.XmlNode;
 // base/resources.pb: aapt.pb.ResourceTable; both of Resources.proto). The
-// few fields Hangar needs are decoded by hand: a protobuf module and the
-// generated code would be larger than this file.
+// few fields Hangar needs are read field by field with protowire: the
+// generated code for Resources.proto would be larger than this file.
 
 const androidNS = "http://schemas.android.com/apk/res/android"
 
@@ -25,7 +26,7 @@ func readAAB(a *archive) (Info, error) {
 	if !ok {
 		return info, invalidf("no base/manifest/AndroidManifest.xml: not an Android App Bundle")
 	}
-	root, err := decodeXMLNode(data, 0)
+	root, err := decodeXMLNode(data, 0, a.mem)
 	if err != nil || root == nil || root.name != "manifest" {
 		return info, invalidf("base/manifest/AndroidManifest.xml is not a protobuf manifest")
 	}
@@ -94,7 +95,7 @@ func (a *archive) aabIcon(table []byte, ref uint32) (*Icon, error) {
 		if err != nil || !ok {
 			continue
 		}
-		root, err := decodeXMLNode(data, 0)
+		root, err := decodeXMLNode(data, 0, a.mem)
 		if err != nil || root == nil || root.name != "adaptive-icon" {
 			continue
 		}
@@ -111,18 +112,25 @@ func (a *archive) aabIcon(table []byte, ref uint32) (*Icon, error) {
 	return nil, fmt.Errorf("resource 0x%08x resolves to no PNG or WebP bitmap (a vector or adaptive icon without one)", ref)
 }
 
-// largestBitmap returns the bundle path of the largest PNG or WebP among a
-// resource's values: the densest, without decoding configurations.
+// largestBitmap returns the bundle path of the densest PNG or WebP among
+// a resource's values (an mdpi PNG can be more bytes than an hdpi one, so
+// size only breaks ties).
 func (a *archive) largestBitmap(vals []pbValue) string {
-	best := ""
-	var size uint64
+	best, bestDensity, bestSize := "", -1, uint64(0)
 	for _, v := range vals {
 		f := a.byName["base/"+v.file]
 		if v.file == "" || !isBitmap(v.file) || f == nil {
 			continue
 		}
-		if best == "" || f.UncompressedSize64 > size {
-			best, size = f.Name, f.UncompressedSize64
+		d := v.density
+		switch {
+		case d == 0:
+			d = densityMedium // the default configuration is mdpi
+		case d >= densityAny:
+			d = 0
+		}
+		if d > bestDensity || d == bestDensity && f.UncompressedSize64 > bestSize {
+			best, bestDensity, bestSize = f.Name, d, f.UncompressedSize64
 		}
 	}
 	return best
@@ -148,6 +156,7 @@ func defaultString(vals []pbValue) string {
 type pbValue struct {
 	str, file     string
 	defaultConfig bool
+	density       int // dpi; 0 when the configuration names none
 }
 
 // lookupResource returns the values of resource id (0xPPTTEEEE) in a
@@ -191,14 +200,15 @@ func pbID(msg []byte) uint64 {
 	return id
 }
 
-// decodeConfigValue reads a ConfigValue: config = 1 (empty or absent for
-// the default configuration), value = 2 {item = 4 {str = 2 {value = 1},
-// file = 5 {path = 1}}}.
+// decodeConfigValue reads a ConfigValue: config = 1 {density = 18} (empty
+// or absent for the default configuration), value = 2 {item = 4 {str = 2
+// {value = 1}, file = 5 {path = 1}}}.
 func decodeConfigValue(cv []byte) pbValue {
 	cfg, _, hasCfg := pbGet(cv, 1)
+	_, density, _ := pbGet(cv, 1, 18)
 	str, _, _ := pbGet(cv, 2, 4, 2, 1)
 	file, _, _ := pbGet(cv, 2, 4, 5, 1)
-	return pbValue{str: string(str), file: string(file), defaultConfig: !hasCfg || len(cfg) == 0}
+	return pbValue{str: string(str), file: string(file), defaultConfig: !hasCfg || len(cfg) == 0, density: int(min(density, 0xffff))}
 }
 
 type pbElement struct {
@@ -228,20 +238,26 @@ const maxDepth = 64
 var errProto = errors.New("malformed protobuf")
 
 // decodeXMLNode decodes an XmlNode; it returns nil for a text node.
-func decodeXMLNode(b []byte, depth int) (*pbElement, error) {
+func decodeXMLNode(b []byte, depth int, mem *memBudget) (*pbElement, error) {
 	if depth > maxDepth {
 		return nil, errProto
 	}
 	var el *pbElement
 	err := pbEach(b, 1, func(v []byte) error { // element
 		var err error
-		el, err = decodeXMLElement(v, depth)
+		el, err = decodeXMLElement(v, depth, mem)
 		return err
 	})
 	return el, err
 }
 
-func decodeXMLElement(b []byte, depth int) (*pbElement, error) {
+// pbElementCost is what an element or attribute costs beyond its strings.
+const pbElementCost = 128
+
+func decodeXMLElement(b []byte, depth int, mem *memBudget) (*pbElement, error) {
+	if err := mem.charge(pbElementCost); err != nil {
+		return nil, err
+	}
 	el := &pbElement{}
 	err := pbFields(b, func(num int, wire int, v []byte, _ uint64) error {
 		if wire != 2 {
@@ -249,15 +265,21 @@ func decodeXMLElement(b []byte, depth int) (*pbElement, error) {
 		}
 		switch num {
 		case 3:
+			if err := mem.charge(int64(len(v))); err != nil {
+				return err
+			}
 			el.name = string(v)
 		case 4:
+			if err := mem.charge(pbElementCost + int64(len(v))); err != nil {
+				return err
+			}
 			a, err := decodeXMLAttr(v)
 			if err != nil {
 				return err
 			}
 			el.attrs = append(el.attrs, a)
 		case 5:
-			c, err := decodeXMLNode(v, depth+1)
+			c, err := decodeXMLNode(v, depth+1, mem)
 			if err != nil {
 				return err
 			}
@@ -351,39 +373,28 @@ func pbGet(b []byte, path ...int) (v []byte, x uint64, ok bool) {
 // skipped; groups are refused.
 func pbFields(b []byte, fn func(num, wire int, v []byte, x uint64) error) error {
 	for len(b) > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
 			return errProto
 		}
 		b = b[n:]
-		num, wire := int(tag>>3), int(tag&7)
 		var v []byte
 		var x uint64
-		switch wire {
-		case 0:
-			if x, n = binary.Uvarint(b); n <= 0 {
-				return errProto
-			}
-			b = b[n:]
-		case 1, 5:
-			w := 8
-			if wire == 5 {
-				w = 4
-			}
-			if len(b) < w {
-				return errProto
-			}
-			b = b[w:]
-		case 2:
-			l, n := binary.Uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return errProto
-			}
-			v, b = b[n:n+int(l)], b[n+int(l):]
+		switch typ {
+		case protowire.VarintType:
+			x, n = protowire.ConsumeVarint(b)
+		case protowire.BytesType:
+			v, n = protowire.ConsumeBytes(b)
+		case protowire.Fixed32Type, protowire.Fixed64Type:
+			n = protowire.ConsumeFieldValue(num, typ, b)
 		default:
 			return errProto
 		}
-		if err := fn(num, wire, v, x); err != nil {
+		if n < 0 {
+			return errProto
+		}
+		b = b[n:]
+		if err := fn(int(num), int(typ), v, x); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package pkginfo
 
 import (
 	"bytes"
-	"encoding/xml"
 	"fmt"
 	"image/png"
 	"path"
@@ -10,12 +9,14 @@ import (
 	"strings"
 
 	"github.com/shogo82148/androidbinary"
-	"github.com/shogo82148/androidbinary/apk"
+	"golang.org/x/image/webp"
 )
 
 // Icon densities, as the resource table calls them.
 const (
+	densityMedium  = 160
 	densityXXXHigh = 640
+	densityAny     = 0xfffe // and 0xffff, none: not bitmap densities
 	// sdkBeforeAdaptive is the newest Android without adaptive icons:
 	// resolving the launcher icon for it picks a bitmap over the
 	// mipmap-anydpi-v26 XML when the app ships both.
@@ -33,77 +34,104 @@ func readAPK(a *archive) (Info, error) {
 	if !ok {
 		return info, invalidf("no AndroidManifest.xml: not an Android package")
 	}
+	m, err := decodeAXML(data, a.mem)
+	if err != nil {
+		return info, invalidf("AndroidManifest.xml: %v", err)
+	}
+	if m.name != "manifest" {
+		return info, invalidf("AndroidManifest.xml is not a manifest")
+	}
 	var table *androidbinary.TableFile
 	if res, ok, err := a.readName("resources.arsc", a.lim.Resources); err != nil {
 		info.Notes = append(info.Notes, fmt.Sprintf("resources not read (%v): no label or icon", err))
 	} else if ok {
-		if table, err = androidbinary.NewTableFile(bytes.NewReader(res)); err != nil {
+		if err := checkTable(res, a.mem); err != nil {
+			info.Notes = append(info.Notes, fmt.Sprintf("resources.arsc is broken (%v): no label or icon", err))
+		} else if table, err = androidbinary.NewTableFile(bytes.NewReader(res)); err != nil {
 			info.Notes = append(info.Notes, fmt.Sprintf("resources.arsc is broken (%v): no label or icon", err))
 			table = nil
 		}
 	}
-	xf, err := androidbinary.NewXMLFile(bytes.NewReader(data))
-	if err != nil {
-		return info, invalidf("AndroidManifest.xml is not binary Android XML (%v)", err)
+	attr := func(e *axElement, ns, name string) string {
+		at, _ := e.attr(ns, name)
+		return resolvedString(at, table)
 	}
-	var m apk.Manifest
-	if err := xf.Decode(&m, table, &androidbinary.ResTableConfig{}); err != nil {
-		return info, invalidf("AndroidManifest.xml: %v", err)
-	}
-	info.BundleID = resolved(m.Package, table)
+	info.BundleID = attr(m, "", "package")
 	if info.BundleID == "" {
 		return info, invalidf("AndroidManifest.xml has no package name")
 	}
-	info.Version = resolved(m.VersionName, table)
-	if v, err := m.VersionCode.Int32(); err == nil {
-		info.Build = strconv.Itoa(int(v))
+	info.Version = attr(m, androidNS, "versionName")
+	info.Build = attr(m, androidNS, "versionCode")
+	var icon axAttr
+	for _, c := range m.children {
+		switch c.name {
+		case "uses-sdk":
+			info.MinOS = attr(c, androidNS, "minSdkVersion")
+			info.TargetSDK = attr(c, androidNS, "targetSdkVersion")
+		case "application":
+			info.AppName = attr(c, androidNS, "label")
+			icon, _ = c.attr(androidNS, "icon")
+		}
 	}
-	if v, err := m.SDK.Min.Int32(); err == nil {
-		info.MinOS = strconv.Itoa(int(v))
-	}
-	if v, err := m.SDK.Target.Int32(); err == nil {
-		info.TargetSDK = strconv.Itoa(int(v))
-	}
-	info.AppName = resolved(m.App.Label, table)
 	if table == nil {
 		return info, nil
 	}
-	icon, err := a.apkIcon(m.App.Icon, table)
+	ic, err := a.apkIcon(icon, table)
 	switch {
 	case err != nil:
 		info.Notes = append(info.Notes, "icon not read: "+err.Error())
-	case icon == nil:
+	case ic == nil:
 		info.Notes = append(info.Notes, "the manifest names no icon")
 	default:
-		info.Icon = icon
+		info.Icon = ic
 	}
 	return info, nil
 }
 
-// resolved is the attribute's value, looked up in the resource table when
-// it is a reference; "" when it cannot be resolved.
-func resolved(v androidbinary.String, table *androidbinary.TableFile) string {
-	if table == nil && androidbinary.IsResID(rawValue(v)) {
-		return "" // String would dereference the missing table
+// resolvedString is an attribute's value, looked up in the resource table
+// (default configuration) when it is a reference; "" when it cannot be.
+func resolvedString(a axAttr, table *androidbinary.TableFile) string {
+	ref := a.ref()
+	if ref == 0 {
+		return a.String()
 	}
-	s, err := v.WithTableFile(table).String()
-	if err != nil || androidbinary.IsResID(s) {
-		return ""
-	}
+	s, _ := resource(table, ref, &androidbinary.ResTableConfig{})
 	return s
+}
+
+// resource resolves ref in table for cfg to a string (a value or a file's
+// path), or to a number written as one.
+func resource(table *androidbinary.TableFile, ref uint32, cfg *androidbinary.ResTableConfig) (string, error) {
+	if table == nil {
+		return "", fmt.Errorf("no resource table")
+	}
+	v, err := table.GetResource(androidbinary.ResID(ref), cfg)
+	if err != nil {
+		return "", err
+	}
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case uint32:
+		return strconv.FormatInt(int64(int32(v)), 10), nil
+	}
+	return "", fmt.Errorf("resource 0x%08x is not a string", ref)
 }
 
 // apkIcon finds the launcher icon's best bitmap: the densest PNG or WebP,
 // and for an adaptive icon (an XML drawable) its foreground layer when that
 // is a bitmap.
-func (a *archive) apkIcon(ref androidbinary.String, table *androidbinary.TableFile) (*Icon, error) {
-	raw := rawValue(ref)
-	if raw == "" {
+func (a *archive) apkIcon(icon axAttr, table *androidbinary.TableFile) (*Icon, error) {
+	ref := icon.ref()
+	if ref == 0 {
+		if p := icon.String(); isBitmap(p) {
+			return a.apkBitmap(p)
+		}
 		return nil, nil
 	}
 	anyCfg := &androidbinary.ResTableConfig{Density: densityXXXHigh}
 	for _, cfg := range []*androidbinary.ResTableConfig{bitmapConfig(), anyCfg} {
-		p, err := ref.WithTableFile(table).WithResTableConfig(cfg).String()
+		p, err := resource(table, ref, cfg)
 		if err != nil || p == "" {
 			continue
 		}
@@ -111,19 +139,12 @@ func (a *archive) apkIcon(ref androidbinary.String, table *androidbinary.TableFi
 			return a.apkBitmap(p)
 		}
 		if strings.HasSuffix(p, ".xml") {
-			if fg := a.adaptiveForeground(p, table, cfg); fg != "" {
+			if fg := a.adaptiveForeground(p, table); fg != "" {
 				return a.apkBitmap(fg)
 			}
 		}
 	}
-	return nil, fmt.Errorf("%s resolves to no PNG or WebP bitmap (a vector or adaptive icon without one)", raw)
-}
-
-// rawValue is an attribute's value as written: a literal, or a reference
-// such as "@0x7F030000".
-func rawValue(v androidbinary.String) string {
-	attr, _ := v.MarshalXMLAttr(xml.Name{})
-	return attr.Value
+	return nil, fmt.Errorf("@0x%08X resolves to no PNG or WebP bitmap (a vector or adaptive icon without one)", ref)
 }
 
 // bitmapConfig asks the resource table for the densest resource of an
@@ -142,28 +163,23 @@ func isBitmap(p string) bool {
 
 // adaptiveForeground returns the foreground layer's file of an
 // <adaptive-icon> drawable, if it resolves to a bitmap.
-func (a *archive) adaptiveForeground(p string, table *androidbinary.TableFile, cfg *androidbinary.ResTableConfig) string {
+func (a *archive) adaptiveForeground(p string, table *androidbinary.TableFile) string {
 	data, ok, err := a.readName(p, a.lim.Entry)
 	if err != nil || !ok {
 		return ""
 	}
-	xf, err := androidbinary.NewXMLFile(bytes.NewReader(data))
-	if err != nil {
+	root, err := decodeAXML(data, a.mem)
+	if err != nil || root.name != "adaptive-icon" {
 		return ""
 	}
-	var icon struct {
-		Foreground struct {
-			Drawable androidbinary.String `xml:"http://schemas.android.com/apk/res/android drawable,attr"`
-		} `xml:"foreground"`
+	for _, c := range root.children {
+		if at, ok := c.attr(androidNS, "drawable"); c.name == "foreground" && ok && at.ref() != 0 {
+			if fg, err := resource(table, at.ref(), bitmapConfig()); err == nil && isBitmap(fg) {
+				return fg
+			}
+		}
 	}
-	if xf.Decode(&icon, table, cfg) != nil {
-		return ""
-	}
-	fg, err := icon.Foreground.Drawable.WithTableFile(table).WithResTableConfig(bitmapConfig()).String()
-	if err != nil || !isBitmap(fg) {
-		return ""
-	}
-	return fg
+	return ""
 }
 
 func (a *archive) apkBitmap(p string) (*Icon, error) {
@@ -175,12 +191,13 @@ func (a *archive) apkBitmap(p string) (*Icon, error) {
 		return nil, fmt.Errorf("%s is named by resources.arsc but not in the archive", p)
 	}
 	if strings.EqualFold(path.Ext(p), ".webp") {
-		// Go's standard library has no WebP decoder; check the container
-		// and serve it as it is (every current browser shows WebP).
-		if len(data) < 12 || string(data[:4]) != "RIFF" || string(data[8:12]) != "WEBP" {
-			return nil, fmt.Errorf("%s is not a WebP file", p)
+		// Served as it is (every current browser shows WebP); its header
+		// says how big it is.
+		cfg, err := webp.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a WebP file (%v)", p, err)
 		}
-		return &Icon{Data: data, MimeType: "image/webp"}, nil
+		return &Icon{Data: data, MimeType: "image/webp", Width: cfg.Width, Height: cfg.Height}, nil
 	}
 	// AAPT may "crunch" PNGs but writes standard ones.
 	cfg, err := png.DecodeConfig(bytes.NewReader(data))

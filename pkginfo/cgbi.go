@@ -21,7 +21,7 @@ var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 // normalPNG returns data as a standard PNG: unchanged if it is one,
 // converted if it is CgBI. Images above maxPixels are refused before their
 // pixels are inflated.
-func normalPNG(data []byte, maxPixels int) (*Icon, error) {
+func normalPNG(data []byte, maxPixels int, mem *memBudget) (*Icon, error) {
 	if !bytes.HasPrefix(data, pngSignature) {
 		return nil, errors.New("not a PNG file")
 	}
@@ -39,7 +39,7 @@ func normalPNG(data []byte, maxPixels int) (*Icon, error) {
 		}
 		return &Icon{Data: data, MimeType: "image/png", Width: cfg.Width, Height: cfg.Height}, nil
 	}
-	img, err := decodeCgBI(chunks, maxPixels)
+	img, err := decodeCgBI(chunks, maxPixels, mem)
 	if err != nil {
 		return nil, fmt.Errorf("CgBI PNG: %w", err)
 	}
@@ -76,7 +76,7 @@ func pngChunks(b []byte) ([]pngChunk, error) {
 	return out, nil
 }
 
-func decodeCgBI(chunks []pngChunk, maxPixels int) (image.Image, error) {
+func decodeCgBI(chunks []pngChunk, maxPixels int, mem *memBudget) (image.Image, error) {
 	var (
 		w, h    int
 		idat    []io.Reader
@@ -109,6 +109,10 @@ func decodeCgBI(chunks []pngChunk, maxPixels int) (image.Image, error) {
 		return nil, fmt.Errorf("%d×%d pixels is too large for an icon", w, h)
 	}
 	const bpp = 4
+	// The inflated rows, the RGBA image and its PNG encoding.
+	if err := mem.charge(int64(w) * int64(h) * 12); err != nil {
+		return nil, err
+	}
 	stride := w * bpp
 	raw := make([]byte, (stride+1)*h)
 	zr := flate.NewReader(io.MultiReader(idat...))

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-
-	"howett.net/plist"
 )
 
 // readIPA reads Payload/<name>.app/Info.plist, the app icon it names and
@@ -28,8 +26,8 @@ func readIPA(a *archive) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	var p map[string]any
-	if _, err := plist.Unmarshal(data, &p); err != nil {
+	p, err := decodePlist(data, a.mem)
+	if err != nil {
 		return info, invalidf("Info.plist is not a property list (%v)", err)
 	}
 	info.AppName = firstString(p, "CFBundleDisplayName", "CFBundleName")
@@ -55,7 +53,7 @@ func readIPA(a *archive) (Info, error) {
 	if data, ok, err := a.readName(appDir+"embedded.mobileprovision", a.lim.Entry); err != nil {
 		info.Notes = append(info.Notes, fmt.Sprintf("provisioning profile not read: %v", err))
 	} else if ok {
-		if prof, err := parseProfile(data); err != nil {
+		if prof, err := parseProfile(data, a.mem); err != nil {
 			info.Notes = append(info.Notes, fmt.Sprintf("provisioning profile not read: %v", err))
 		} else {
 			info.Profile = prof
@@ -87,6 +85,9 @@ func firstString(p map[string]any, keys ...string) string {
 	return ""
 }
 
+// maxIconNames bounds the names tried against every file of the bundle.
+const maxIconNames = 64
+
 // iconNames are the icon file name stems Info.plist lists, iPhone first.
 func iconNames(p map[string]any) []string {
 	var names []string
@@ -110,7 +111,7 @@ func iconNames(p map[string]any) []string {
 	}
 	add(p["CFBundleIconFiles"])
 	add(p["CFBundleIconFile"])
-	return names
+	return names[:min(len(names), maxIconNames)]
 }
 
 // appIcon picks the largest PNG directly in appDir whose name starts with
@@ -144,5 +145,5 @@ func (a *archive) readIOSIcon(f *zip.File) (*Icon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return normalPNG(data, a.lim.IconPixels)
+	return normalPNG(data, a.lim.IconPixels, a.mem)
 }

@@ -68,18 +68,24 @@ type Limits struct {
 	Entry, Resources, IconBytes int64
 	// IconPixels caps an iOS icon's width×height before it is decoded.
 	IconPixels int
+	// Memory caps what reading one package allocates: entry buffers,
+	// decoded property lists, resource tables and manifests, icons. A
+	// package that needs more is refused, whatever its bytes say.
+	Memory int64
 }
 
 // DefaultLimits are generous for real apps: the largest IPAs hold some
-// 100,000 entries, resources.arsc of big apps is a few MiB, icons 1024×1024.
+// 100,000 entries, resources.arsc of big apps is a few MiB (the largest
+// seen, some 15 MiB), icons 1024×1024.
 var DefaultLimits = Limits{
 	DirectoryBytes: 32 << 20,
 	Entries:        200_000,
 	Inflate:        128 << 20,
 	Entry:          4 << 20,
-	Resources:      48 << 20,
+	Resources:      32 << 20,
 	IconBytes:      4 << 20,
 	IconPixels:     2048 * 2048,
+	Memory:         128 << 20,
 }
 
 // readers read each kind of package, by extension.

@@ -11,9 +11,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/shogo82148/androidbinary"
 	"howett.net/plist"
 
 	"hangar/pkginfo/pkgtest"
@@ -125,7 +127,7 @@ func TestProfileTypes(t *testing.T) {
 	} {
 		p := adHocProfile()
 		tc.change(p)
-		prof, err := parseProfile(profile(t, p))
+		prof, err := parseProfile(profile(t, p), newMemBudget(DefaultLimits.Memory))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,11 +140,11 @@ func TestProfileTypes(t *testing.T) {
 	content, _ := plist.Marshal(adHocProfile(), plist.XMLFormat)
 	ber := append([]byte{0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02, 0xa0, 0x80, 0x24, 0x80, 0x04, 0x82, 0x10, 0x00}, content...)
 	ber = append(ber, 0, 0, 0, 0, 0, 0)
-	prof, err := parseProfile(ber)
+	prof, err := parseProfile(ber, newMemBudget(DefaultLimits.Memory))
 	if err != nil || prof.Name != "Demo Ad Hoc" {
 		t.Errorf("BER profile: %+v, %v", prof, err)
 	}
-	if _, err := parseProfile([]byte("garbage")); err == nil {
+	if _, err := parseProfile([]byte("garbage"), newMemBudget(DefaultLimits.Memory)); err == nil {
 		t.Error("garbage profile parsed")
 	}
 }
@@ -323,17 +325,87 @@ func TestStandardPNGIconKept(t *testing.T) {
 func FuzzRead(f *testing.F) {
 	f.Add(ipa(f, plist.BinaryFormat), "ipa")
 	f.Add(zipOf(f, entry{"base/manifest/AndroidManifest.xml", pkgtest.AABManifest()}), "aab")
+	f.Add(pkgtest.APK(pkgtest.AXML(pkgtest.Manifest("com.a", "1", 1, "A"), 0), nil), "apk")
 	if apk, err := os.ReadFile("testdata/helloworld.apk"); err == nil {
 		f.Add(apk, "apk")
 	}
 	f.Fuzz(func(t *testing.T, data []byte, kind string) {
-		info, err := Read(bytes.NewReader(data), int64(len(data)), "x."+kind, DefaultLimits)
+		var info Info
+		var err error
+		withinBudget(t, len(data), func(*memBudget) {
+			info, err = Read(bytes.NewReader(data), int64(len(data)), "x."+kind, DefaultLimits)
+		})
 		if err != nil && !errors.Is(err, ErrInvalid) {
 			t.Fatalf("error not ErrInvalid: %v", err)
 		}
 		if err == nil && info.BundleID == "" {
 			t.Fatal("a package without an identifier read as valid")
 		}
+	})
+}
+
+// withinBudget runs f and fails when it allocates more than its memory
+// budget accounts for: twice what was charged (the charges are estimates),
+// plus a little per input byte for structures proportional to the input
+// that are not charged (the zip directory, the pools' offset checks).
+// A parser that allocates what the input declares rather than what it
+// holds fails here long before it could exhaust the machine.
+func withinBudget(t *testing.T, inputLen int, f func(mem *memBudget)) {
+	t.Helper()
+	mem := newMemBudget(DefaultLimits.Memory)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f(mem)
+	runtime.ReadMemStats(&after)
+	charged := uint64(mem.limit - max(mem.left, 0))
+	if f := after.TotalAlloc - before.TotalAlloc; f > 2*charged+64*uint64(inputLen)+1<<20 {
+		t.Fatalf("allocated %d bytes for a %d-byte input; %d were charged to the budget", f, inputLen, charged)
+	}
+}
+
+// The parsers of untrusted bytes, one by one, each within its budget.
+func FuzzPlist(f *testing.F) {
+	f.Add(pkgtest.InfoPlistDAG(3, 3))
+	f.Add(pkgtest.InfoPlistDeep(5))
+	for _, format := range []int{plist.XMLFormat, plist.BinaryFormat} {
+		b, _ := plist.Marshal(map[string]any{"a": []any{"x", int64(1), 2.5, true, map[string]any{"b": "ü"}}}, format)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		withinBudget(t, len(data), func(mem *memBudget) { decodePlist(data, mem) })
+	})
+}
+
+func FuzzAXML(f *testing.F) {
+	f.Add(pkgtest.AXML(pkgtest.Manifest("com.a", "1.0", 3, "A"), 0))
+	f.Add(pkgtest.AXML(pkgtest.Manifest("com.a", "1.0", 3, "A"), 100))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		withinBudget(t, len(data), func(mem *memBudget) { decodeAXML(data, mem) })
+	})
+}
+
+func FuzzTable(f *testing.F) {
+	f.Add(pkgtest.ARSCPoolBomb(10))
+	if apk, err := os.ReadFile("testdata/helloworld.apk"); err == nil {
+		a, _ := openZip(bytes.NewReader(apk), int64(len(apk)), DefaultLimits)
+		if res, ok, _ := a.readName("resources.arsc", DefaultLimits.Resources); ok {
+			f.Add(res)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		withinBudget(t, len(data), func(mem *memBudget) {
+			defer func() { recover() }() // androidbinary's panics are Read's to turn into errors
+			if checkTable(data, mem) == nil {
+				androidbinary.NewTableFile(bytes.NewReader(data))
+			}
+		})
+	})
+}
+
+func FuzzAABManifest(f *testing.F) {
+	f.Add(pkgtest.AABManifest())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		withinBudget(t, len(data), func(mem *memBudget) { decodeXMLNode(data, 0, mem) })
 	})
 }
 
@@ -388,13 +460,13 @@ func BenchmarkRead(b *testing.B) {
 // Launcher icons may be WebP: served as they are once the container checks
 // out (Go has no WebP decoder to check more).
 func TestAPKBitmapWebP(t *testing.T) {
-	webp := append([]byte("RIFF\x24\x00\x00\x00WEBPVP8L"), make([]byte, 24)...)
+	webp := pkgtest.WebP(96, 48, 24)
 	data := zipOf(t, entry{"res/a.webp", webp}, entry{"res/b.webp", []byte("RIFF....JPEG")}, entry{"res/c.png", []byte("not a png")})
 	a, err := openZip(bytes.NewReader(data), int64(len(data)), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if icon, err := a.apkBitmap("res/a.webp"); err != nil || icon.MimeType != "image/webp" || !bytes.Equal(icon.Data, webp) {
+	if icon, err := a.apkBitmap("res/a.webp"); err != nil || icon.MimeType != "image/webp" || !bytes.Equal(icon.Data, webp) || icon.Width != 96 || icon.Height != 48 {
 		t.Errorf("WebP icon: %+v, %v", icon, err)
 	}
 	for _, p := range []string{"res/b.webp", "res/c.png", "res/missing.png"} {
@@ -413,5 +485,96 @@ func TestParserPanicIsInvalid(t *testing.T) {
 	_, err := read(t, zipOf(t, entry{"AndroidManifest.xml", nil}), "a.apk", DefaultLimits)
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "the APK could not be parsed") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// allocated returns the bytes f allocates (the whole process's, so run it
+// alone).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// Packages of a few hundred bytes that made the previous parsers allocate
+// gigabytes: each is refused or read within the memory budget.
+func TestPackageBombs(t *testing.T) {
+	const mib = 1 << 20
+	cases := []struct {
+		name, file string
+		data       []byte
+		wantErr    string // "" when the package reads, with what it says
+		wantID     string
+	}{
+		{"plist DAG", "b.ipa", pkgtest.IPAWithInfoPlist(pkgtest.InfoPlistDAG(9, 14)), "more than 100000 values", ""},
+		{"plist DAG depth 6", "b.ipa", pkgtest.IPAWithInfoPlist(pkgtest.InfoPlistDAG(6, 14)), "more than 100000 values", ""},
+		{"plist nesting", "b.ipa", pkgtest.IPAWithInfoPlist(pkgtest.InfoPlistDeep(200_000)), "nested more than 32 deep", ""},
+		{"manifest string pool", "b.apk", pkgtest.APK(pkgtest.AXML(pkgtest.Manifest("com.bomb", "1.0", 7, "Bomb"), 1_000_000), nil), "", "com.bomb"},
+		{"resources.arsc string pool", "b.apk", pkgtest.APK(pkgtest.AXML(pkgtest.Manifest("com.bomb", "1.0", 7, "Bomb"), 0), pkgtest.ARSCPoolBomb(30_000)), "", "com.bomb"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if len(c.data) > 5*mib {
+				t.Fatalf("the bomb is %d bytes", len(c.data))
+			}
+			var info Info
+			var err error
+			n := allocated(func() { info, err = read(t, c.data, c.file, DefaultLimits) })
+			if c.wantErr != "" {
+				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want ErrInvalid saying %q", err, c.wantErr)
+				}
+			} else if err != nil || info.BundleID != c.wantID {
+				t.Fatalf("got %+v, %v; want %s read", info, err, c.wantID)
+			}
+			if n > uint64(DefaultLimits.Memory) {
+				t.Fatalf("reading a %d-byte package allocated %d MiB, more than the %d MiB budget", len(c.data), n/mib, DefaultLimits.Memory/mib)
+			}
+			t.Logf("%d bytes: allocated %.1f MiB, %v", len(c.data), float64(n)/mib, err)
+		})
+	}
+}
+
+// An AAB's launcher bitmap is chosen by density, not bytes: a noisy mdpi
+// PNG can be bigger than a flat hdpi one.
+func TestAABIconByDensity(t *testing.T) {
+	noisy := make([]byte, 5000)
+	rand.NewChaCha8([32]byte{2}).Read(noisy)
+	data := zipOf(t, entry{"base/res/mipmap-mdpi/i.png", noisy}, entry{"base/res/mipmap-hdpi/i.png", make([]byte, 3600)}, entry{"base/res/mipmap/i.png", make([]byte, 9000)})
+	a, err := openZip(bytes.NewReader(data), int64(len(data)), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := []pbValue{{file: "res/mipmap-mdpi/i.png", density: 160}, {file: "res/mipmap-hdpi/i.png", density: 240}, {file: "res/mipmap/i.png"}}
+	if got := a.largestBitmap(vals); got != "base/res/mipmap-hdpi/i.png" {
+		t.Errorf("got %s, want the hdpi bitmap", got)
+	}
+}
+
+// A manifest without versionCode has no build number (not "0"); one
+// whose attribute names were stripped is read through its resource map.
+func TestAPKWithoutVersionCode(t *testing.T) {
+	m := pkgtest.Manifest("com.a", "2.0", 0, "A")
+	m.Attrs = m.Attrs[:1]
+	info, err := read(t, pkgtest.APK(pkgtest.AXML(m, 0), nil), "a.apk", DefaultLimits)
+	if err != nil || info.Build != "" || info.Version != "" || info.BundleID != "com.a" || info.AppName != "A" || info.MinOS != "21" {
+		t.Fatalf("got %+v, %v; want com.a with no version or build", info, err)
+	}
+}
+
+// A profile is decoded within the same limits as Info.plist: one that
+// expands is not read, and the package is read without it.
+func TestProfileBomb(t *testing.T) {
+	data := pkgtest.IPAWithInfoPlist(pkgtest.InfoPlist("com.bomb"), pkgtest.Entry{Name: "embedded.mobileprovision", Data: pkgtest.SignedProfile(pkgtest.InfoPlistDAG(9, 14))})
+	var info Info
+	var err error
+	if n := allocated(func() { info, err = read(t, data, "b.ipa", DefaultLimits) }); n > 16<<20 {
+		t.Errorf("allocated %d MiB", n>>20)
+	}
+	if err != nil || info.BundleID != "com.bomb" || info.Profile != nil || len(info.Notes) == 0 || !strings.Contains(strings.Join(info.Notes, " "), "more than 100000 values") {
+		t.Fatalf("got %+v, %v", info, err)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"time"
-
-	"howett.net/plist"
 )
 
 // An embedded.mobileprovision is a CMS SignedData (RFC 5652) whose content
@@ -22,7 +20,8 @@ type signedData struct {
 	Version          int
 	DigestAlgorithms asn1.RawValue
 	EncapContent     encapContent
-	Rest             asn1.RawContent // certificates, signer infos: not needed
+	// Certificates, CRLs and signer infos, when present: not needed.
+	Rest1, Rest2, Rest3 asn1.RawValue `asn1:"optional"`
 }
 
 type encapContent struct {
@@ -52,39 +51,34 @@ func profileContent(data []byte) ([]byte, error) {
 	return data[start : end+len("</plist>")], nil
 }
 
-type profilePlist struct {
-	Name                 string         `plist:"Name"`
-	TeamName             string         `plist:"TeamName"`
-	TeamIdentifier       []string       `plist:"TeamIdentifier"`
-	ExpirationDate       time.Time      `plist:"ExpirationDate"`
-	ProvisionedDevices   []string       `plist:"ProvisionedDevices"`
-	ProvisionsAllDevices bool           `plist:"ProvisionsAllDevices"`
-	Entitlements         map[string]any `plist:"Entitlements"`
-}
-
-func parseProfile(data []byte) (*Profile, error) {
+func parseProfile(data []byte, mem *memBudget) (*Profile, error) {
 	content, err := profileContent(data)
 	if err != nil {
 		return nil, err
 	}
-	var p profilePlist
-	if _, err := plist.Unmarshal(content, &p); err != nil {
+	p, err := decodePlist(content, mem)
+	if err != nil {
 		return nil, err
 	}
-	prof := &Profile{Name: p.Name, Team: p.TeamName, Expires: p.ExpirationDate.UTC(), Devices: len(p.ProvisionedDevices)}
-	if len(p.TeamIdentifier) > 0 {
-		prof.TeamID = p.TeamIdentifier[0]
+	str := func(v any) string { s, _ := v.(string); return s }
+	devices, _ := p["ProvisionedDevices"].([]any)
+	expires, _ := p["ExpirationDate"].(time.Time)
+	prof := &Profile{Name: str(p["Name"]), Team: str(p["TeamName"]), Expires: expires.UTC(), Devices: len(devices)}
+	if ids, _ := p["TeamIdentifier"].([]any); len(ids) > 0 {
+		prof.TeamID = str(ids[0])
 	}
+	entitlements, _ := p["Entitlements"].(map[string]any)
+	debug, _ := entitlements["get-task-allow"].(bool)
+	allDevices, _ := p["ProvisionsAllDevices"].(bool)
 	// The profile kinds, as Xcode tells them apart: get-task-allow (a
 	// debugger may attach) only in development profiles; a device list
 	// without it is ad hoc; all devices is enterprise (in-house).
-	debug, _ := p.Entitlements["get-task-allow"].(bool)
 	switch {
-	case p.ProvisionsAllDevices:
+	case allDevices:
 		prof.Type = "enterprise"
 	case debug:
 		prof.Type = "development"
-	case len(p.ProvisionedDevices) > 0:
+	case len(devices) > 0:
 		prof.Type = "ad-hoc"
 	default:
 		prof.Type = "app-store"

@@ -32,12 +32,37 @@ func (b *budgetReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// zipEntryCost is what archive/zip and the index by name hold per entry,
+// beyond the directory's bytes (a zip.File and a map slot).
+const zipEntryCost = 320
+
 // archive is a zip opened within Limits, indexed by entry name.
 type archive struct {
 	files   []*zip.File
 	byName  map[string]*zip.File
 	lim     Limits
 	inflate int64 // bytes left to inflate
+	mem     *memBudget
+}
+
+// memBudget bounds the memory one package read may take. Every buffer and
+// every decoded structure whose size the package controls is charged to it
+// before it is allocated; nothing is given back, so it bounds the total
+// allocated, which bounds the peak.
+type memBudget struct {
+	left, limit int64
+}
+
+func newMemBudget(limit int64) *memBudget { return &memBudget{left: limit, limit: limit} }
+
+// charge takes n bytes from the budget; the error wraps ErrInvalid.
+func (m *memBudget) charge(n int64) error {
+	if n < 0 || n > m.left {
+		m.left = -1
+		return invalidf("reading the package would take more than %d MiB of memory", m.limit>>20)
+	}
+	m.left -= n
+	return nil
 }
 
 func openZip(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
@@ -54,8 +79,13 @@ func openZip(r io.ReaderAt, size int64, lim Limits) (*archive, error) {
 	// Entries are read through the same budgetReader. Its budget bounds
 	// the compressed bytes read, which the inflate budget does not: a
 	// deflate stream of empty blocks is long and yields nothing.
+	a := &archive{files: zr.File, byName: make(map[string]*zip.File, len(zr.File)), lim: lim, inflate: lim.Inflate, mem: newMemBudget(lim.Memory)}
+	// The directory is in memory already (bounded by DirectoryBytes and
+	// Entries); it counts against the budget all the same.
+	if err := a.mem.charge(int64(lim.DirectoryBytes+64<<10-br.n) + int64(len(zr.File))*zipEntryCost); err != nil {
+		return nil, err
+	}
 	br.n = 2*lim.Inflate + 1<<20
-	a := &archive{files: zr.File, byName: make(map[string]*zip.File, len(zr.File)), lim: lim, inflate: lim.Inflate}
 	for _, f := range zr.File {
 		if _, dup := a.byName[f.Name]; !dup { // the first of duplicate names wins, as in most readers
 			a.byName[f.Name] = f
@@ -71,6 +101,9 @@ func (a *archive) read(f *zip.File, max int64) ([]byte, error) {
 		return nil, invalidf("%s is %d bytes, more than the %d allowed", f.Name, f.UncompressedSize64, max)
 	}
 	limit := min(max, a.inflate)
+	if err := a.mem.charge(int64(min(f.UncompressedSize64, uint64(limit))) + bytes.MinRead); err != nil {
+		return nil, err
+	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, invalidf("%s: %v", f.Name, err)

@@ -139,6 +139,10 @@ func genericOS(files []store.File) string {
 	return ""
 }
 
+// maxProcessingAttempts is how many reads of one package may start without
+// finishing (the process was killed) before the build ends in error.
+const maxProcessingAttempts = 2
+
 // process reads one build's package and records the outcome. A broken
 // package ends the build in status error; it never stops the worker.
 func (s *Server) process(id string) {
@@ -157,10 +161,21 @@ func (s *Server) process(id string) {
 		info    pkginfo.Info
 		readErr error
 	)
+	earlier, err := s.store.BeginProcessing(id)
+	if err != nil {
+		log.Error("processing: count the attempt", "err", err)
+		return // stays queued: the next start retries it
+	}
 	pkg, ok := fileOfType(files, store.FilePackage)
-	if ok {
+	switch {
+	case earlier >= maxProcessingAttempts:
+		// The process died while reading this package, twice: a package
+		// that kills the server must not do so at every start.
+		readErr = fmt.Errorf("processing did not finish twice (the server stopped while reading %s); it is not tried again", pkg.Name)
+		log.Error("processing: not retried", "file", pkg.Name, "attempts", earlier)
+	case ok:
 		info, readErr = s.readWithin(pkg)
-	} else {
+	default:
 		readErr = errors.New("the package was deleted before it could be read")
 	}
 	// Counted before the result is recorded, so that whoever sees the

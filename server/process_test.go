@@ -229,3 +229,45 @@ func TestProcessIconNotStored(t *testing.T) {
 		t.Fatalf("build %+v, %d files", got, len(files))
 	}
 }
+
+// A build whose reading was started twice without finishing (the process
+// died during each: a package that crashes the server) ends in error at
+// the next start instead of crashing it again. One unfinished attempt is
+// retried.
+func TestProcessingNotRetriedAfterTwoCrashes(t *testing.T) {
+	e := newEnv(t)
+	queued := func(attempts int) string {
+		info, err := e.blobs.Put(strings.NewReader(demoIPA()), 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := e.store.CreateBuild(store.Build{ProjectID: e.build.ProjectID, Status: store.BuildInProgress})
+		if _, err := e.store.AddFile(store.File{BuildID: b.ID, Type: store.FilePackage, Name: "Demo.ipa", Extension: "ipa",
+			Size: info.Size, Checksum: info.Ref.String()}); err != nil {
+			t.Fatal(err)
+		}
+		for range attempts {
+			if _, err := e.store.BeginProcessing(b.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.ID
+	}
+	once, twice := queued(1), queued(2)
+	// Editing a queued build does not reset its count.
+	if _, err := e.store.UpdateBuild(twice, func(b *store.Build) error { b.Notes = "edited"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Enqueue(once)
+	e.srv.Enqueue(twice)
+	if got := e.waitProcessed(once); got.Status != store.BuildProcessed {
+		t.Errorf("after one crash: %+v, want processed", got)
+	}
+	got := e.waitProcessed(twice)
+	if got.Status != store.BuildError || !strings.Contains(got.ProcessingError, "processing did not finish twice") {
+		t.Errorf("after two crashes: %+v, want error", got)
+	}
+	if q, _ := e.store.ProcessingQueue(); len(q) != 0 {
+		t.Fatalf("queue: %v", q)
+	}
+}

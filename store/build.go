@@ -103,7 +103,7 @@ func (s *Store) CreateBuild(b Build) (Build, error) {
 			return err
 		}
 		if b.Status == BuildInProgress {
-			if err := tx.Bucket(bucketProcessing).Put(processingKey(b), nil); err != nil {
+			if err := tx.Bucket(bucketProcessing).Put(processingKey(b), []byte{0}); err != nil {
 				return err
 			}
 		}
@@ -159,7 +159,11 @@ func updateBuild(tx *bolt.Tx, id string, fn func(*Build) error) (Build, error) {
 	queue := tx.Bucket(bucketProcessing)
 	var err error
 	if b.Status == BuildInProgress {
-		err = queue.Put(processingKey(b), nil)
+		// Joining the queue, unless already in it (which would reset the
+		// count of attempts).
+		if k, _ := queue.Cursor().Seek(processingKey(b)); !bytes.Equal(k, processingKey(b)) {
+			err = queue.Put(processingKey(b), []byte{0})
+		}
 	} else {
 		err = queue.Delete(processingKey(b))
 	}
@@ -187,6 +191,30 @@ func (s *Store) ProcessingQueue() ([]string, error) {
 		})
 	})
 	return ids, err
+}
+
+// BeginProcessing records that a worker starts reading build id's package
+// and returns how many earlier attempts started without finishing: a
+// crash (or a package that kills the process) leaves the count behind,
+// FinishProcessing clears it with the queue entry. It is committed before
+// the read starts. It returns ErrNotFound for a build that is not queued.
+func (s *Store) BeginProcessing(id string) (earlier int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		var b Build
+		if err := get(tx.Bucket(bucketBuilds), []byte(id), &b); err != nil {
+			return err
+		}
+		queue, key := tx.Bucket(bucketProcessing), processingKey(b)
+		k, v := queue.Cursor().Seek(key)
+		if !bytes.Equal(k, key) {
+			return fmt.Errorf("build %s is not queued: %w", id, ErrNotFound)
+		}
+		if len(v) > 0 {
+			earlier = int(v[0])
+		}
+		return queue.Put(key, []byte{byte(min(earlier+1, 255))})
+	})
+	return earlier, err
 }
 
 // ErrNotInProgress is returned by FinishProcessing for a build that is no

@@ -74,7 +74,7 @@ var (
 	bucketTokens        = []byte("tokens")       // sha256(token) → Token
 	bucketOwnerTokens   = []byte("owner_tokens") // ownerID/prefix → sha256(token)
 	bucketSigningKeys   = []byte("signing_keys")
-	bucketProcessing    = []byte("processing") // seq/buildID → nil: builds in_progress
+	bucketProcessing    = []byte("processing") // seq/buildID → [attempts started]: builds in_progress
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,

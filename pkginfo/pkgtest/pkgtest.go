@@ -111,9 +111,16 @@ var (
 	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
 )
 
+// explicitContent is a ContentInfo: its content behind an explicit [0]
+// tag, written out because encoding/asn1 drops the tag of a RawValue that
+// carries FullBytes.
 type explicitContent struct {
 	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	Content     asn1.RawValue
+}
+
+func tagged0(der []byte) asn1.RawValue {
+	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: der}
 }
 
 // Profile wraps a provisioning profile's plist in a DER CMS SignedData, as
@@ -122,19 +129,31 @@ type explicitContent struct {
 func Profile(p map[string]any) []byte {
 	content, err := plist.Marshal(p, plist.XMLFormat)
 	must(err)
+	return SignedProfile(content)
+}
+
+// SignedProfile wraps content, a property list in either format, as
+// Profile does.
+func SignedProfile(content []byte) []byte {
 	octets, err := asn1.Marshal(content)
 	must(err)
 	sd, err := asn1.Marshal(struct {
 		Version          int
 		DigestAlgorithms asn1.RawValue
 		EncapContent     explicitContent
+		Certificates     asn1.RawValue
+		SignerInfos      asn1.RawValue
 	}{
 		Version:          1,
 		DigestAlgorithms: asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: []byte{}},
-		EncapContent:     explicitContent{oidData, asn1.RawValue{FullBytes: octets}},
+		EncapContent:     explicitContent{oidData, tagged0(octets)},
+		// Stand-ins with the real ones' tags: [0] certificates, a SET of
+		// signer infos.
+		Certificates: tagged0([]byte{0x30, 0x03, 0x02, 0x01, 0x01}),
+		SignerInfos:  asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: []byte{0x30, 0x03, 0x02, 0x01, 0x01}},
 	})
 	must(err)
-	ci, err := asn1.Marshal(explicitContent{oidSignedData, asn1.RawValue{FullBytes: sd}})
+	ci, err := asn1.Marshal(explicitContent{oidSignedData, tagged0(sd)})
 	must(err)
 	return ci
 }
@@ -300,9 +319,20 @@ func AAB() []byte {
 	)
 }
 
-// AABIcon is the densest launcher bitmap of AAB: a WebP container (Hangar
-// serves WebP as it is).
-var AABIcon = append([]byte("RIFF\x24\x01\x00\x00WEBPVP8L"), make([]byte, 280)...)
+// AABIcon is the densest launcher bitmap of AAB: a 192×192 WebP header
+// (Hangar serves WebP as it is, after reading its size).
+var AABIcon = WebP(192, 192, 280)
+
+// WebP is a lossless WebP file's header for a w×h image, padded with pad
+// bytes of image data: what a reader of the size needs, and no more.
+func WebP(w, h, pad int) []byte {
+	bits := uint32(w-1) | uint32(h-1)<<14 | 1<<28
+	vp8l := binary.LittleEndian.AppendUint32([]byte{0x2f}, bits)
+	vp8l = append(vp8l, make([]byte, pad)...)
+	chunk := binary.LittleEndian.AppendUint32([]byte("VP8L"), uint32(len(vp8l)))
+	chunk = append(chunk, vp8l...)
+	return append(binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(4+len(chunk))), append([]byte("WEBP"), chunk...)...)
+}
 
 // AABAdaptive builds an app bundle whose launcher icon is adaptive: an XML
 // drawable whose foreground layer's densest bitmap is a 64×64 PNG.
