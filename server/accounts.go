@@ -366,8 +366,35 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 	return decodeJSON(r, v)
 }
 
-func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+// reachesBeyond reports whether a service account can do anything outside
+// workspace wsID: a membership elsewhere, or instance admin. A token of it
+// would carry that reach, so only an instance admin may mint or revoke its
+// tokens or make it a member; a workspace admin manages the accounts that
+// belong to their workspace alone.
+func reachesBeyond(sa store.ServiceAccount, wsID string) bool {
+	if sa.Admin {
+		return true
+	}
+	for ws := range sa.Memberships {
+		if ws != wsID {
+			return true
+		}
+	}
+	return false
+}
+
+// confinedServiceAccount is workspaceServiceAccount for changes a workspace
+// admin may make only to an account of their workspace alone.
+func (s *Server) confinedServiceAccount(c *call) (store.ServiceAccount, error) {
 	sa, err := s.workspaceServiceAccount(c)
+	if err == nil && !c.who.admin && reachesBeyond(sa, c.ws.ID) {
+		err = errForbidden("this service account is not this workspace's alone (a member elsewhere, or an instance admin): only an instance admin may manage its tokens")
+	}
+	return sa, err
+}
+
+func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+	sa, err := s.confinedServiceAccount(c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -381,7 +408,7 @@ func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
-	sa, err := s.workspaceServiceAccount(c)
+	sa, err := s.confinedServiceAccount(c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -499,6 +526,13 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *call) {
 		name = req.Username
 	}
 	id, err := s.memberID(req.Kind, name)
+	if err == nil && req.Kind == store.MemberServiceAccount && !c.who.admin {
+		// A workspace admin could otherwise mint tokens for any account
+		// made a member here, with whatever it may do elsewhere.
+		if sa, _ := s.store.ServiceAccount(id); reachesBeyond(sa, c.ws.ID) {
+			err = errForbidden("this service account belongs to another workspace (or is an instance admin): only an instance admin may add it")
+		}
+	}
 	if err == nil {
 		err = s.store.SetMembership(req.Kind, id, c.ws.ID, req.Role)
 	}

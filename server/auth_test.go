@@ -149,6 +149,21 @@ func TestPermissionMatrix(t *testing.T) {
 		e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/service-account/"+id+"/token", admin, "", &tk)
 		return id + "/token/" + tk.Prefix
 	}
+	// Accounts that reach beyond acme: admin in rival and a viewer in
+	// acme; the bootstrap instance-admin account made a member of acme.
+	freshSharedSA := func() string {
+		_, id := e.serviceAccount(admin, "rival", "shared"+uniq(), "admin")
+		e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"kind":"service-account","id":%q,"role":"viewer"}`, id), nil)
+		return id
+	}
+	sas, _ := e.store.ServiceAccounts()
+	bootstrapID := ""
+	for _, sa := range sas {
+		if sa.Admin {
+			bootstrapID = sa.ID
+		}
+	}
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"kind":"service-account","id":%q,"role":"viewer"}`, bootstrapID), nil)
 	freshAppToken := func() string {
 		var tk struct{ Prefix string }
 		e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, "", &tk)
@@ -230,6 +245,21 @@ func TestPermissionMatrix(t *testing.T) {
 		{"DELETE", func() string { return "/api/v1/workspace/acme/service-account/" + freshSA() }, none, "WORKSPACE_ADMIN", 204, false, false},
 		{"POST", func() string { return "/api/v1/workspace/acme/service-account/" + freshSA() + "/token" }, none, "WORKSPACE_ADMIN", 201, false, false},
 		{"DELETE", func() string { return "/api/v1/workspace/acme/service-account/" + freshSAToken() }, none, "WORKSPACE_ADMIN", 204, false, false},
+		// Escalation paths: tokens of accounts that reach beyond acme, and
+		// adding another workspace's account, are for the instance admin.
+		{"POST", func() string { return "/api/v1/workspace/acme/service-account/" + freshSharedSA() + "/token" }, none, "instanceAdmin", 201, false, false},
+		{"DELETE", func() string {
+			id := freshSharedSA()
+			var tk struct{ Prefix string }
+			e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/service-account/"+id+"/token", admin, "", &tk)
+			return "/api/v1/workspace/acme/service-account/" + id + "/token/" + tk.Prefix
+		}, none, "instanceAdmin", 204, false, false},
+		{"POST", fixed("/api/v1/workspace/acme/service-account/" + bootstrapID + "/token"), none, "instanceAdmin", 201, false, false},
+		{"DELETE", fixed("/api/v1/workspace/acme/service-account/" + bootstrapID + "/token/no-such-prefix"), none, "instanceAdmin", 404, false, false},
+		{"PUT", fixed("/api/v1/workspace/acme/member"), func() string {
+			_, id := e.serviceAccount(admin, "rival", "other"+uniq(), "admin")
+			return fmt.Sprintf(`{"kind":"service-account","id":%q,"role":"admin"}`, id)
+		}, "instanceAdmin", 200, false, false},
 		{"POST", fixed("/api/v1/workspace/acme/project"), func() string { return fmt.Sprintf(`{"slug":"p%s"}`, uniq()) }, "WORKSPACE_ADMIN", 201, false, false},
 		{"POST", fixed("/api/v1/workspace/rival/project"), func() string { return fmt.Sprintf(`{"slug":"p%s"}`, uniq()) }, "WORKSPACE_ADMIN", 201, true, false},
 		{"GET", fixed("/api/v1/workspace/acme/project"), none, "PROJECT_READ", 200, false, false},
