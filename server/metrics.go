@@ -56,7 +56,31 @@ func newMetrics(st *store.Store) *metrics {
 	return m
 }
 
-// observe records one finished request.
+// methodLabel is the request method as a label or log value: a client may
+// send any token as a method, and each distinct one would otherwise be a
+// series kept for ever.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+// maxLoggedPath bounds the path in a request log line (a client chooses
+// it, up to the header limit).
+const maxLoggedPath = 512
+
+// truncate cuts s to at most n bytes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// observe records one finished request; method is methodLabel's.
 func (m *metrics) observe(route, method string, status int, bytes int64, d time.Duration) {
 	if route == "" {
 		route = "unmatched" // unknown paths must not create a series each
@@ -69,7 +93,11 @@ func (m *metrics) observe(route, method string, status int, bytes int64, d time.
 var (
 	descStorage   = prometheus.NewDesc("hangar_workspace_storage_used_bytes", "Bytes of files stored, by workspace.", []string{"workspace"}, nil)
 	descQuota     = prometheus.NewDesc("hangar_workspace_storage_quota_bytes", "Storage quota (0: none), by workspace.", []string{"workspace"}, nil)
-	descDownloads = prometheus.NewDesc("hangar_public_link_downloads_total", "Downloads through each active public link.", []string{"link"}, nil)
+	// Not per link: a link's ID is the whole credential for its download,
+	// and a series per link would grow for ever. The API and the access
+	// log carry per-link counts.
+	descDownloads = prometheus.NewDesc("hangar_public_link_downloads_total", "Downloads through active public links, all together.", nil, nil)
+	descLinks     = prometheus.NewDesc("hangar_public_links_active", "Public links that can be used (or are at their limit).", nil, nil)
 	descBlobs     = prometheus.NewDesc("hangar_blobs", "Distinct blobs referenced by files (identical content counts once).", nil, nil)
 	descDBSize    = prometheus.NewDesc("hangar_db_size_bytes", "Size of the metadata database.", nil, nil)
 )
@@ -79,7 +107,7 @@ var (
 type storeCollector struct{ st *store.Store }
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descStorage, descQuota, descDownloads, descBlobs, descDBSize} {
+	for _, d := range []*prometheus.Desc{descStorage, descQuota, descDownloads, descLinks, descBlobs, descDBSize} {
 		ch <- d
 	}
 }
@@ -94,9 +122,8 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descStorage, prometheus.GaugeValue, float64(w.StorageUsed), w.Slug)
 		ch <- prometheus.MustNewConstMetric(descQuota, prometheus.GaugeValue, float64(w.StorageQuota), w.Slug)
 	}
-	for id, n := range s.LinkDownloads {
-		ch <- prometheus.MustNewConstMetric(descDownloads, prometheus.CounterValue, float64(n), id)
-	}
+	ch <- prometheus.MustNewConstMetric(descDownloads, prometheus.CounterValue, float64(s.LinkDownloads))
+	ch <- prometheus.MustNewConstMetric(descLinks, prometheus.GaugeValue, float64(s.ActiveLinks))
 	ch <- prometheus.MustNewConstMetric(descBlobs, prometheus.GaugeValue, float64(s.Blobs))
 	ch <- prometheus.MustNewConstMetric(descDBSize, prometheus.GaugeValue, float64(s.DBSize))
 }

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -86,7 +88,8 @@ func TestMetrics(t *testing.T) {
 		{"hangar_builds_processed_total", map[string]string{"result": "error"}, 1, 1},
 		{"hangar_processing_queue", nil, 0, 0},
 		{"hangar_workspace_storage_used_bytes", map[string]string{"workspace": "acme"}, 100_000, 100_000},
-		{"hangar_public_link_downloads_total", map[string]string{"link": link.PublicLinkID}, 1, 1},
+		{"hangar_public_link_downloads_total", nil, 1, 1},
+		{"hangar_public_links_active", nil, 1, 1},
 		{"hangar_blobs", nil, 1, 1},
 		{"hangar_db_size_bytes", nil, 1, 1 << 40},
 		{"go_goroutines", nil, 1, 1e6},
@@ -105,6 +108,11 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
+	// No link ID appears anywhere: an ID is the credential for its file.
+	if _, body := e.req("GET", "/metrics", admin, ""); bytes.Contains(body, []byte(link.PublicLinkID)) {
+		t.Fatal("/metrics names a public link")
+	}
+
 	// /metrics names workspaces: it takes an admin token unless configured public.
 	if code, _ := e.req("GET", "/metrics", "", ""); code != 401 {
 		t.Fatalf("/metrics without a token: %d, want 401", code)
@@ -113,4 +121,42 @@ func TestMetrics(t *testing.T) {
 	if code, _ := pub.req("GET", "/metrics", "", ""); code != http.StatusOK {
 		t.Fatalf("public /metrics: %d", code)
 	}
+}
+
+// Invented methods and paths do not grow the metrics or the log: methods
+// outside the standard ones share the label "other", unmatched paths
+// "unmatched", and a logged path is cut at 512 bytes.
+func TestMetricLabelsBounded(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	seriesBefore := len(scrapeBody(t, e, admin))
+	for i := range 300 {
+		e.req(fmt.Sprintf("FLOOD%dX", i), fmt.Sprintf("/nope/%d", i), "", "")
+		e.req(fmt.Sprintf("BREW%d", i), "/api/v1/workspace", "", "")
+	}
+	e.req("GET", "/"+strings.Repeat("a", 10_000), "", "")
+	body := scrapeBody(t, e, admin)
+	if bytes.Contains(body, []byte("FLOOD")) || bytes.Contains(body, []byte("BREW")) {
+		t.Fatal("an invented method became a label value")
+	}
+	m := scrape(t, e, admin)
+	if v := value(m, "hangar_http_requests_total", map[string]string{"method": "other", "route": "unmatched"}); v != 300 {
+		t.Errorf("unmatched requests with other methods: %v, want 300", v)
+	}
+	// 600 invented requests add a handful of series, not hundreds.
+	if grown := len(body) - seriesBefore; grown > 8000 {
+		t.Errorf("/metrics grew by %d bytes after 600 invented requests", grown)
+	}
+	if logs := e.logs.String(); strings.Contains(logs, strings.Repeat("a", 600)) || !strings.Contains(logs, strings.Repeat("a", 500)+"…") {
+		t.Error("a 10,000-byte path was not logged cut at 512 bytes")
+	}
+}
+
+func scrapeBody(t *testing.T, e *env, token string) []byte {
+	t.Helper()
+	code, body := e.req("GET", "/metrics", token, "")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	return body
 }

@@ -86,7 +86,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		elapsed := time.Since(start)
-		s.metrics.observe(lw.route, r.Method, status, lw.bytes, elapsed)
+		method := methodLabel(r.Method)
+		s.metrics.observe(lw.route, method, status, lw.bytes, elapsed)
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
@@ -97,8 +98,8 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method),
-			slog.String("path", path),
+			slog.String("method", method),
+			slog.String("path", truncate(path, maxLoggedPath)),
 			slog.String("route", lw.route),
 			slog.Int("status", status),
 			slog.Int64("bytes", lw.bytes),

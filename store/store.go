@@ -308,14 +308,15 @@ func (s *Store) Backup(fn func(size int64, writeTo func(io.Writer) (int64, error
 // Stats are figures for monitoring, read in one transaction.
 type Stats struct {
 	Workspaces    []Workspace
-	LinkDownloads map[string]int64 // active link ID → access count
+	LinkDownloads int64 // downloads through active links
+	ActiveLinks   int
 	Blobs         int              // distinct referenced blobs
 	DBSize        int64
 }
 
 // Stats reads the monitoring figures.
 func (s *Store) Stats() (Stats, error) {
-	st := Stats{LinkDownloads: map[string]int64{}}
+	var st Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		st.DBSize = tx.Size()
 		st.Blobs = tx.Bucket(bucketBlobRefs).Stats().KeyN
@@ -337,7 +338,8 @@ func (s *Store) Stats() (Stats, error) {
 				return err
 			}
 			if l.IsActive {
-				st.LinkDownloads[l.ID] = l.AccessCount
+				st.LinkDownloads += l.AccessCount
+				st.ActiveLinks++
 			}
 			return nil
 		})
