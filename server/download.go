@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"hangar/blob"
 	"hangar/store"
@@ -15,11 +16,25 @@ import (
 // downloads f until the signed URL TTL runs out.
 func (s *Server) SignedURL(f store.File) string { return s.signedURL(s.cfg.PublicURL, f.ID, f.Name) }
 
-// signedURL signs the download path of a file under base. The signature
-// covers the decoded path only, so it survives a proxy that re-encodes the
-// file name, and any base the client reaches Hangar by.
+// signedURL signs the download path of a file under base, for
+// signed_url_ttl: what a member of the workspace asks for (the API, the
+// install page's images). The signature covers the decoded path only, so it
+// survives a proxy that re-encodes the file name, and any base the client
+// reaches Hangar by.
 func (s *Server) signedURL(base, fileID, name string) string {
-	exp := s.now().Add(s.cfg.SignedURLTTL)
+	return s.signedURLFor(base, fileID, name, s.cfg.SignedURLTTL)
+}
+
+// redirectURLTTL is how long a signed URL handed out by a counted redirect
+// (a public link, a single-use download token) stays valid: long enough to
+// follow the redirect, too short to share. Otherwise a link limited to one
+// download would give a URL good for any number of downloads for
+// signed_url_ttl. A download that has started is not cut at expiry; a
+// resume after it goes through the link again.
+const redirectURLTTL = time.Minute
+
+func (s *Server) signedURLFor(base, fileID, name string, ttl time.Duration) string {
+	exp := s.now().Add(ttl)
 	q := s.keys.Sign(http.MethodGet, "/dl/"+fileID+"/"+name, exp)
 	return base + "/dl/" + fileID + "/" + url.PathEscape(name) + "?" + q
 }

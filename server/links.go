@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -187,8 +188,10 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) {
 const maxUserAgent = 512
 
 // publicDownload is the seed's "Download via Public Link": count the access
-// and log it in one transaction, then 302 to a signed URL. HEAD answers the
-// same without counting: chat apps fetch links to preview them.
+// and log it in one transaction, then 302 to a signed URL valid for a
+// minute. HEAD is not counted (chat apps fetch links to preview them), so
+// it must not hand out what GET would have counted: it answers 200 with
+// the file's type, size and name, and no Location.
 func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call) {
 	ua := r.UserAgent()
 	if len(ua) > maxUserAgent {
@@ -206,7 +209,25 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 		s.fail(w, r, err)
 		return
 	}
-	redirectToFile(w, s.signedURL(c.base, l.FileID, l.FileName))
+	if r.Method == http.MethodHead {
+		f, err := s.store.File(l.FileID)
+		if errors.Is(err, store.ErrNotFound) {
+			err = errLinkNotFound // deleted since
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", cmp.Or(f.MimeType, "application/octet-stream"))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
+		h.Set("Content-Disposition", contentDisposition(f.Name))
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	redirectToFile(w, s.signedURLFor(c.base, l.FileID, l.FileName, redirectURLTTL))
 }
 
 // publicQR is the seed's "Get QR Code": a 200×200 PNG of the link's

@@ -239,5 +239,5 @@ func (s *Server) redeemDownloadToken(w http.ResponseWriter, r *http.Request, c *
 		s.fail(w, r, err)
 		return
 	}
-	redirectToFile(w, s.signedURL(c.base, f.ID, f.Name))
+	redirectToFile(w, s.signedURLFor(c.base, f.ID, f.Name, redirectURLTTL))
 }

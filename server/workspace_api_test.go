@@ -415,8 +415,8 @@ func TestPublicLinkRules(t *testing.T) {
 		t.Fatalf("permanent link with a past date: got %d, want 302", code)
 	}
 	for i := 0; i < 3; i++ {
-		if code, _ := get("HEAD", unlimited.PublicURL); code != 302 {
-			t.Fatalf("HEAD: got %d, want 302", code)
+		if code, _ := get("HEAD", unlimited.PublicURL); code != 200 {
+			t.Fatalf("HEAD: got %d, want 200", code)
 		}
 	}
 	var links []link
@@ -689,5 +689,56 @@ func TestWorkspaceAndProjectJSON(t *testing.T) {
 				t.Errorf("%s shows internal field %s", path, internal)
 			}
 		}
+	}
+}
+
+// HEAD on a public link is not counted, so it hands out nothing GET would
+// have counted: no Location, only the file's type, size and name. On a
+// link limited to one download, twenty HEADs leave the one download.
+func TestHeadOnLimitedLink(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "app.zip", "twelve bytes"})
+	var l struct{ PublicURL string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{"downloadLimit":1}`, &l)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	call := func(method string) *http.Response {
+		r, _ := http.NewRequest(method, l.PublicURL, nil)
+		resp, err := noRedirect.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for range 20 {
+		resp := call("HEAD")
+		if resp.StatusCode != 200 || resp.Header.Get("Location") != "" || resp.Header.Get("Content-Length") != "12" ||
+			resp.Header.Get("Content-Disposition") != `attachment; filename="app.zip"` {
+			t.Fatalf("HEAD: %d, headers %v", resp.StatusCode, resp.Header)
+		}
+	}
+	first := call("GET")
+	if first.StatusCode != 302 {
+		t.Fatalf("the one download after 20 HEADs: %d", first.StatusCode)
+	}
+	if resp := call("GET"); resp.StatusCode != 403 {
+		t.Fatalf("a second download: %d, want 403", resp.StatusCode)
+	}
+	if resp := call("HEAD"); resp.StatusCode != 403 {
+		t.Fatalf("HEAD at the limit: %d, want 403 like GET", resp.StatusCode)
+	}
+
+	// The signed URL the counted redirect gave works now, and not a minute
+	// later: it cannot stand in for the link's limit.
+	signed := first.Header.Get("Location")
+	resp, body := do(t, "GET", signed, nil)
+	wantCode(t, resp, body, 200)
+	e.advance(61 * time.Second)
+	defer e.advance(-61 * time.Second)
+	resp, body = do(t, "GET", signed, nil)
+	if resp.StatusCode == 200 {
+		t.Fatal("the link's signed URL still works after a minute")
 	}
 }
