@@ -48,6 +48,16 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, time.Duration) {
 	return false, wait
 }
 
+// Refund gives back one attempt taken from key's bucket: a login that
+// turned out to be right costs nothing, so only failures are limited.
+func (l *Limiter) Refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.buckets[key]; ok {
+		b.tokens = math.Min(float64(l.Burst), b.tokens+1)
+	}
+}
+
 // forgetFull drops buckets that have refilled completely, at most once per
 // refill period: they behave exactly like absent ones.
 func (l *Limiter) forgetFull(now time.Time) {

@@ -36,11 +36,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	now := s.now()
-	// The username bucket is charged only for addresses within their own
-	// limit: a flood of invented usernames from one address cannot grow it.
-	ok, wait := s.loginPerIP.Allow("ip:"+s.clientIP(r).String(), now)
+	// An attempt is taken from both buckets before the hash (so parallel
+	// requests cannot all slip through) and given back if the password is
+	// right. The username bucket is charged only for addresses within their
+	// own limit: a flood of invented usernames from one address cannot
+	// grow it.
+	ip := s.clientIP(r).String()
+	ipKey, userKey := ip, truncate(req.Username, 128)+"\x00"+ip
+	ok, wait := s.loginPerIP.Allow(ipKey, now)
 	if ok {
-		ok, wait = s.loginPerUser.Allow("user:"+req.Username, now)
+		if ok, wait = s.loginPerUser.Allow(userKey, now); !ok {
+			s.loginPerIP.Refund(ipKey)
+		}
 	}
 	if !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
@@ -64,6 +71,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, errBadCredentials)
 		return
 	}
+	s.loginPerIP.Refund(ipKey)
+	s.loginPerUser.Refund(userKey)
 	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", ExpiresAt: now.Add(s.cfg.SessionTTL)})
 	if err != nil {
 		s.fail(w, r, err)

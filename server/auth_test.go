@@ -456,18 +456,56 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Fatalf("another IP: got %d, want 401", code)
 	}
 
-	// Per username: 5 attempts from 5 addresses, then 429 from a sixth.
+	// Per username and address: 5 failures, then 429 from that address
+	// only; after a refill, one more.
 	for i := 0; i < 5; i++ {
-		if code, _ := login("target", fmt.Sprintf("10.1.0.%d", i)); code != 401 {
+		if code, _ := login("target", "10.1.0.1"); code != 401 {
 			t.Fatalf("attempt %d on one user: got %d, want 401", i+1, code)
 		}
 	}
-	if code, retry := login("target", "10.1.0.99"); code != 429 || retry != "12" {
-		t.Fatalf("6th attempt on one user: got %d, Retry-After %q; want 429, 12", code, retry)
+	if code, retry := login("target", "10.1.0.1"); code != 429 || retry != "12" {
+		t.Fatalf("6th attempt on one user from one address: got %d, Retry-After %q; want 429, 12", code, retry)
+	}
+	if code, _ := login("target", "10.1.0.2"); code != 401 {
+		t.Fatalf("the same user from another address: got %d, want 401", code)
 	}
 	e.advance(12 * time.Second)
-	if code, _ := login("target", "10.1.0.99"); code != 401 {
+	if code, _ := login("target", "10.1.0.1"); code != 401 {
 		t.Fatalf("after the refill: got %d, want 401", code)
+	}
+}
+
+// Nobody can lock a user out: an attacker failing on alice's name from one
+// address, one try every few seconds for as long as they like, does not
+// stop alice logging in from hers; correct logins are not counted at all.
+func TestLoginLockout(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	login := func(password, ip string) int {
+		code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"alice","password":%q}`, password), "X-Forwarded-For", ip)
+		return code
+	}
+	attacker := 0
+	for range 30 {
+		if login("guess", "203.0.113.7") == 429 {
+			attacker++
+		}
+		e.advance(4 * time.Second) // slower than the per-address refill, faster than the per-user one
+	}
+	if attacker == 0 {
+		t.Fatal("the attacker was never limited: the test proves nothing")
+	}
+	if code := login("alice-password", "198.51.100.2"); code != 200 {
+		t.Fatalf("alice from her address while the attacker is limited: %d, want 200", code)
+	}
+	// Twenty correct logins in a row from one address are not limited.
+	for i := range 20 {
+		if code := login("alice-password", "198.51.100.3"); code != 200 {
+			t.Fatalf("correct login %d: %d, want 200", i+1, code)
+		}
 	}
 }
 

@@ -38,7 +38,7 @@ type Server struct {
 	// the answer takes as long as for a wrong password.
 	dummyHash    string
 	loginPerIP   auth.Limiter
-	loginPerUser auth.Limiter
+	loginPerUser auth.Limiter // keyed by username and address
 	tokenUse     tokenUse
 	metrics      *metrics
 	cert         atomic.Pointer[tls.Certificate]
@@ -60,8 +60,11 @@ type Options struct {
 	Hasher *auth.Hasher
 }
 
-// Login attempts allowed before 429: per client IP, 10 at once then one
-// every 6 s; per username, 5 at once then one every 12 s.
+// Failed logins allowed before 429: per client address, 10 at once then
+// one every 6 s; per username from one address, 5 at once then one every
+// 12 s. Only failures count (a correct password gives its attempt back),
+// and a username's bucket is per address: nobody can lock a user out from
+// somewhere else.
 var (
 	loginPerIP   = auth.Limiter{Burst: 10, Every: 6 * time.Second}
 	loginPerUser = auth.Limiter{Burst: 5, Every: 12 * time.Second}
