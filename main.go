@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"hangar/blob"
 	"hangar/config"
+	"hangar/fsck"
 	"hangar/sdnotify"
 	"hangar/server"
 	"hangar/store"
@@ -144,13 +146,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	// The database comes first: its file lock makes this process the data
 	// directory's only owner before anything else (temp file cleanup above
 	// all) touches it.
-	st, err := store.Open(filepath.Join(cfg.DataDir, "hangar.db"), store.Options{Logger: log})
+	dbPath := filepath.Join(cfg.DataDir, "hangar.db")
+	_, statErr := os.Stat(dbPath)
+	st, err := store.Open(dbPath, store.Options{Logger: log})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
+		return err
+	}
+	// A missing or empty database beside stored blobs is a lost one: a new
+	// instance on it would print a new admin token and treat every blob
+	// as an orphan.
+	if err := fsck.CheckDatabase(st, blobs); err != nil {
+		if errors.Is(statErr, fs.ErrNotExist) {
+			st.Close()
+			os.Remove(dbPath) // made just now by Open: leave the directory as it was
+		}
 		return err
 	}
 

@@ -189,6 +189,13 @@ func (c *adminCmd) restore(file, dir string) error {
 		return err
 	}
 	defer st.Close()
+	// A backup of an instance that had lost its database (or never had
+	// data) restores nothing worth having, and would hide that.
+	if ws, files, err := st.Contents(); err != nil {
+		return err
+	} else if !ws && !files {
+		return fmt.Errorf("the backup's database is empty (no workspace, no file): it is not a backup of the data you want; %s holds what was restored: remove it", dir)
+	}
 	blobs, err := openBlobs(st)
 	if err != nil {
 		return err
@@ -211,11 +218,12 @@ func cmdFsck(args []string, stdout, stderr io.Writer) int {
 	c := newAdminCmd("fsck", nil, stdout, stderr)
 	verify := c.fs.Bool("verify", false, "rehash every blob (reads all data), not only compare sizes")
 	repair := c.fs.Bool("repair", false, "remove orphan blobs and fix reference counts and storage totals")
+	force := c.fs.Bool("force", false, "run on a database with no file beside blobs, and let -repair remove more than 10% of the blobs")
 	rem := c.remoteFlags()
 	if err := c.parse(args, 0, ""); err != nil {
 		return runAdmin(stderr, err)
 	}
-	opts := fsck.Options{Verify: *verify, Repair: *repair}
+	opts := fsck.Options{Verify: *verify, Repair: *repair, Force: *force}
 	var (
 		findings            []fsck.Finding
 		files, blobs, probs int
@@ -234,7 +242,7 @@ func cmdFsck(args []string, stdout, stderr io.Writer) int {
 		}
 		findings, files, blobs, probs = rep.Findings, rep.Files, rep.Blobs, rep.Problems()
 	case errors.Is(err, store.ErrLocked):
-		resp, err := rem.do(cfg, "POST", "/api/v1/admin/fsck", map[string]bool{"verify": opts.Verify, "repair": opts.Repair})
+		resp, err := rem.do(cfg, "POST", "/api/v1/admin/fsck", map[string]bool{"verify": opts.Verify, "repair": opts.Repair, "force": opts.Force})
 		if err != nil {
 			return runAdmin(stderr, err)
 		}

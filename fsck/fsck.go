@@ -9,6 +9,7 @@ package fsck
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -21,6 +22,40 @@ import (
 type Options struct {
 	Verify bool // rehash every blob, not only compare sizes
 	Repair bool // remove orphan blobs and fix counters
+	// Force runs on a database that has no file beside blobs on disk, and
+	// lets a repair remove more than MaxOrphanShare of the blobs.
+	Force bool
+}
+
+// MaxOrphanShare is the share of the blobs on disk a repair removes as
+// orphans without Force (when there are more than a few): orphans are what
+// a crash leaves between writing a blob and committing its file, a handful
+// at a time. Many more mean the database lost files the blobs still hold.
+const MaxOrphanShare = 0.10
+
+// ErrDatabaseLost is returned by CheckDatabase (and Run without Force)
+// when the database has no file but the blob directory has blobs.
+var ErrDatabaseLost = errors.New("the database has no file but the blob directory has blobs")
+
+// CheckDatabase returns an error wrapping ErrDatabaseLost when st has no
+// file while blobs holds some: hangar.db missing, emptied or replaced
+// beside the blobs it described. Starting on it would make a new instance
+// (a new admin token) and call every blob an orphan. It reads the first
+// blob only.
+func CheckDatabase(st *store.Store, blobs *blob.Store) error {
+	_, files, err := st.Contents()
+	if err != nil || files {
+		return err
+	}
+	errFound := errors.New("found")
+	switch err := blobs.Walk(func(blob.Ref, int64) error { return errFound }); {
+	case errors.Is(err, errFound):
+		return fmt.Errorf("%w (%s beside %s): restore the database from a backup (stop Hangar, move the data directory aside, "+
+			"hangar restore BACKUP), or, to start afresh on purpose, move the blob directory away first", ErrDatabaseLost, st.Path(), blobs.Dir())
+	case err != nil:
+		return fmt.Errorf("walk blobs: %w", err)
+	}
+	return nil
 }
 
 // Finding is one thing fsck reports.
@@ -57,6 +92,14 @@ func (r Report) Problems() int {
 // anything: uploads in flight would look like orphans.
 func Run(st *store.Store, blobs *blob.Store, o Options) (Report, error) {
 	var r Report
+	if err := st.CheckPages(); err != nil {
+		return r, err
+	}
+	if !o.Force {
+		if err := CheckDatabase(st, blobs); err != nil {
+			return r, err
+		}
+	}
 	audit, err := st.Audit()
 	if err != nil {
 		return r, err
@@ -109,9 +152,14 @@ func Run(st *store.Store, blobs *blob.Store, o Options) (Report, error) {
 		}
 	}
 	slices.SortFunc(orphans, func(a, b blob.Ref) int { return slices.Compare(a[:], b[:]) })
+	tooMany := len(orphans) > 10 && float64(len(orphans)) > MaxOrphanShare*float64(len(onDisk))
+	if o.Repair && tooMany && !o.Force {
+		r.add(true, false, "%d of %d blobs are orphans: not removed without -force (more than %d%% suggests a database that lost files, not a crash); restore the database from a backup",
+			len(orphans), len(onDisk), int(MaxOrphanShare*100))
+	}
 	for _, ref := range orphans {
 		repaired := false
-		if o.Repair {
+		if o.Repair && (!tooMany || o.Force) {
 			// Under the blob's lock and with a fresh look at the counts: a
 			// server running the check may be storing this content now.
 			removed, err := blobs.RemoveUnused(ref, func(blob.Ref) (bool, error) { return st.BlobInUse(ref.String()) })

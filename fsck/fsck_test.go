@@ -126,6 +126,7 @@ func TestFindsAndRepairs(t *testing.T) {
 func TestDanglingLinksAndTokens(t *testing.T) {
 	e := newEnv(t)
 	f, _ := e.add(t, "a.ipa", "a")
+	e.add(t, "b.ipa", "b") // stays: a database with no file left would be a lost one
 	l, _ := e.st.CreateLink(store.PublicLink{FileID: f.ID})
 	p, _ := e.st.CreateProject(store.Project{WorkspaceID: e.ws.ID, Slug: "gone"})
 	_, tok, _ := e.st.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: p.ID})

@@ -32,6 +32,7 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) {
 type fsckRequest struct {
 	Verify bool `json:"verify"`
 	Repair bool `json:"repair"`
+	Force  bool `json:"force"`
 }
 
 type fsckResponse struct {
@@ -50,7 +51,7 @@ func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	rep, err := fsck.Run(s.store, s.blobs, fsck.Options{Verify: req.Verify, Repair: req.Repair})
+	rep, err := fsck.Run(s.store, s.blobs, fsck.Options{Verify: req.Verify, Repair: req.Repair, Force: req.Force})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -91,8 +91,8 @@ func (m *metrics) observe(route, method string, status int, bytes int64, d time.
 }
 
 var (
-	descStorage   = prometheus.NewDesc("hangar_workspace_storage_used_bytes", "Bytes of files stored, by workspace.", []string{"workspace"}, nil)
-	descQuota     = prometheus.NewDesc("hangar_workspace_storage_quota_bytes", "Storage quota (0: none), by workspace.", []string{"workspace"}, nil)
+	descStorage = prometheus.NewDesc("hangar_workspace_storage_used_bytes", "Bytes of files stored, by workspace.", []string{"workspace"}, nil)
+	descQuota   = prometheus.NewDesc("hangar_workspace_storage_quota_bytes", "Storage quota (0: none), by workspace.", []string{"workspace"}, nil)
 	// Not per link: a link's ID is the whole credential for its download,
 	// and a series per link would grow for ever. The API and the access
 	// log carry per-link counts.

@@ -17,10 +17,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -126,7 +129,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, opts.LockTimeout)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w (is another hangar running on this data directory?)", path, ErrLocked)
 	}
@@ -145,11 +151,120 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.AccessLogCap = DefaultAccessLogCap
 	}
 	s := &Store{db: db, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap)}
-	if err := s.init(); err != nil {
+	if err := guard(s.init); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// ErrDamaged is returned for a database file that is truncated or not a
+// database: bbolt would fault on it (it maps the file and trusts its pages).
+var ErrDamaged = errors.New("the database file is damaged")
+
+// checkFile refuses a database file that bbolt would crash on rather than
+// refuse: one cut shorter than its meta page says (a copy interrupted, a
+// full disk), or one with no valid meta page. A missing or empty file is
+// a new database.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	damaged := func(why string, args ...any) error {
+		return fmt.Errorf("store: %s: %w: %s; restore it from a backup (hangar restore)", path, ErrDamaged, fmt.Sprintf(why, args...))
+	}
+	// bbolt's meta pages: page 0 and page 1, each a 16-byte page header and
+	// then magic, version, page size, flags, root bucket (16), freelist,
+	// high-water page id, txid, and an FNV-64a checksum of what precedes it.
+	var best struct{ pgid, txid, pageSize uint64 }
+	valid := false
+	for _, off := range []int64{0, -1} {
+		if off < 0 {
+			if best.pageSize == 0 {
+				off = 4096
+			} else {
+				off = int64(best.pageSize)
+			}
+		}
+		buf := make([]byte, 16+64)
+		if _, err := f.ReadAt(buf, off); err != nil {
+			continue
+		}
+		m := buf[16:]
+		if binary.LittleEndian.Uint32(m[0:]) != 0xED0CDAED {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if h.Sum64() != binary.LittleEndian.Uint64(m[56:]) {
+			continue
+		}
+		pageSize, pgid, txid := uint64(binary.LittleEndian.Uint32(m[8:])), binary.LittleEndian.Uint64(m[40:]), binary.LittleEndian.Uint64(m[48:])
+		if !valid || txid > best.txid {
+			best.pgid, best.txid, best.pageSize = pgid, txid, pageSize
+		}
+		valid = true
+	}
+	switch {
+	case !valid:
+		return damaged("no valid meta page (not a Hangar database, or overwritten)")
+	case best.pageSize < 512 || best.pageSize > 1<<20:
+		return damaged("page size %d", best.pageSize)
+	case uint64(fi.Size()) < best.pgid*best.pageSize:
+		return damaged("%d bytes, but its pages reach %d (truncated)", fi.Size(), best.pgid*best.pageSize)
+	}
+	return nil
+}
+
+// openBolt is bolt.Open, with a page fault or an assertion of bbolt's on a
+// damaged file turned into ErrDamaged instead of a crash.
+func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
+	err = guard(func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+		return err
+	})
+	return db, err
+}
+
+// guard runs fn with memory faults made panics (bbolt reads the file
+// through a memory map) and turns a panic into ErrDamaged.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrDamaged, p)
+		}
+	}()
+	return fn()
+}
+
+// CheckPages walks every page of the database (bbolt's consistency check)
+// and returns ErrDamaged with what it found wrong. It reads the whole file.
+func (s *Store) CheckPages() error {
+	return guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			var errs []error
+			for err := range tx.Check() { // drained: the checker stops only at its end
+				if len(errs) < 10 {
+					errs = append(errs, err)
+				}
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("%w: %w", ErrDamaged, errors.Join(errs...))
+			}
+			return nil
+		})
+	})
 }
 
 // init creates missing buckets and brings the schema to SchemaVersion, all
@@ -310,7 +425,7 @@ type Stats struct {
 	Workspaces    []Workspace
 	LinkDownloads int64 // downloads through active links
 	ActiveLinks   int
-	Blobs         int              // distinct referenced blobs
+	Blobs         int // distinct referenced blobs
 	DBSize        int64
 }
 
@@ -345,4 +460,20 @@ func (s *Store) Stats() (Stats, error) {
 		})
 	})
 	return st, err
+}
+
+// Contents reports whether the database holds any workspace and any file:
+// a database without either beside a blob directory that is not empty was
+// lost or replaced, not started afresh.
+func (s *Store) Contents() (workspaces, files bool, err error) {
+	err = guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketWorkspaces).Cursor().First()
+			workspaces = k != nil
+			k, _ = tx.Bucket(bucketFiles).Cursor().First()
+			files = k != nil
+			return nil
+		})
+	})
+	return workspaces, files, err
 }
