@@ -13,6 +13,7 @@
 package blob
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,10 @@ type Info struct {
 	// Created is true when this Put stored new content, false when an identical
 	// blob was already present.
 	Created bool
+	// Replaced is true when a blob was present under this ref but its
+	// bytes were not the ref's (damaged on disk): this Put's bytes took its
+	// place.
+	Replaced bool
 }
 
 // Store is a content-addressed directory. It is safe for concurrent use.
@@ -140,7 +145,23 @@ func (s *Store) Put(r io.Reader, limit int64, commit func(Info) error) (Info, er
 	final := s.Path(ref)
 	switch _, err := os.Stat(final); {
 	case err == nil:
-		// Identical content is already stored; the temp file is dropped.
+		// Identical content is already stored, if the copy on disk is still
+		// what its name says: deduplicating onto a damaged blob would
+		// acknowledge an upload whose bytes are lost. Checking costs one
+		// read of the stored copy, at most the hashing this upload just
+		// had; a damaged copy is replaced by these bytes.
+		if intact, err := s.intact(ref, size); err != nil {
+			return Info{}, err
+		} else if !intact {
+			if err := os.Rename(tmpName, final); err != nil {
+				return Info{}, diskErr("replace damaged blob", err)
+			}
+			keep = true
+			if err := syncDir(filepath.Dir(final)); err != nil {
+				return Info{}, diskErr("sync blob directory", err)
+			}
+			info.Replaced = true
+		}
 	case errors.Is(err, fs.ErrNotExist):
 		if err := s.mkdirs(filepath.Dir(final)); err != nil {
 			return Info{}, err
@@ -169,6 +190,30 @@ func (s *Store) Put(r io.Reader, limit int64, commit func(Info) error) (Info, er
 		}
 	}
 	return info, nil
+}
+
+// intact reports whether the stored blob ref has size bytes whose SHA-256
+// is ref.
+func (s *Store) intact(ref Ref, size int64) (bool, error) {
+	f, err := os.Open(s.Path(ref))
+	if err != nil {
+		return false, diskErr("open blob", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, diskErr("stat blob", err)
+	}
+	if fi.Size() != size {
+		return false, nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, diskErr("read blob", err)
+	}
+	var got Ref
+	copy(got[:], h.Sum(nil))
+	return got == ref, nil
 }
 
 // mkdirs creates dir and its missing parents below s.dir, fsyncing the parent

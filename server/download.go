@@ -132,6 +132,20 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	defer fh.Close()
+	// A blob whose size is not the file's was damaged on disk (truncated,
+	// or another file put there): serving it would deliver a broken build
+	// with the right name and ETag. Checking the size is one fstat; the
+	// content is fsck -verify's to check.
+	if fi, err := fh.Stat(); err != nil || fi.Size() != f.Size {
+		size := int64(-1)
+		if err == nil {
+			size = fi.Size()
+		}
+		s.log.Error("damaged blob not served", "file", f.ID, "checksum", f.Checksum, "size", f.Size, "on_disk", size, "err", err)
+		s.metrics.damaged.WithLabelValues("refused").Inc()
+		s.fail(w, r, errDamaged)
+		return
+	}
 
 	h := w.Header()
 	ctype := f.MimeType

@@ -48,6 +48,10 @@ var orgSeedMessages = map[int]string{
 	orgNotProcessed: "Build Not Processed",
 }
 
+// errDamaged answers a download of a file whose stored copy is damaged.
+var errDamaged = &apiError{http.StatusInternalServerError, "FILE_DAMAGED", orgInternal,
+	"the stored copy of this file is damaged; upload it again (an identical upload repairs it) or restore it from a backup"}
+
 func errNotFound(what string) *apiError {
 	return &apiError{http.StatusNotFound, "NOT_FOUND", orgNotFound, what + " not found"}
 }

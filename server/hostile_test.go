@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"hangar/blob"
 	"hangar/config"
 	"hangar/fsck"
 )
@@ -303,5 +304,70 @@ func TestUploadBodyLimits(t *testing.T) {
 	ctype, body = multipartBody(t, part{"tags", "", strings.Repeat("t,", 40)}, part{"build", "a.apk", "a"})
 	if code, _ := e.send("POST", "/v1/organizations/acme/apps/app/builds", admin, ctype, body); code != 400 {
 		t.Fatalf("41 tags: got %d, want 400", code)
+	}
+}
+
+// A blob damaged on disk is not served as intact, and an identical upload
+// repairs it instead of deduplicating onto it.
+func TestDamagedBlob(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	content := string(randomBytes(64 << 10))
+	b := e.upload(admin, part{"file", "app.zip", content})
+	fileID := b.Files[0].FileID
+	f, err := e.store.File(fileID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := blob.ParseRef(f.Checksum)
+	path := e.blobs.Path(ref)
+	fetch := func() (*http.Response, []byte) {
+		code, u := e.send("GET", projPath+"/build/file/"+fileID, admin, "", nil)
+		if code != 200 {
+			t.Fatalf("signed URL: %d %s", code, u)
+		}
+		return do(t, "GET", string(u), nil)
+	}
+	intact := func() bool {
+		data, _ := os.ReadFile(path)
+		return string(data) == content
+	}
+	reupload := func() {
+		t.Helper()
+		if nb := e.upload(admin, part{"file", "again.zip", content}); nb.Status == "" {
+			t.Fatal("re-upload failed")
+		}
+	}
+
+	// Cut short: the download is refused, not served short.
+	os.WriteFile(path, []byte(content[:1000]), 0o600)
+	resp, body := fetch()
+	if resp.StatusCode != 500 || !strings.Contains(string(body), "FILE_DAMAGED") {
+		t.Fatalf("download of a truncated blob: %d %s", resp.StatusCode, body)
+	}
+	reupload()
+	if !intact() {
+		t.Fatal("an identical upload did not repair the truncated blob")
+	}
+	resp, body = fetch()
+	wantCode(t, resp, body, 200)
+	if string(body) != content {
+		t.Fatal("served bytes differ after the repair")
+	}
+
+	// A flipped byte (same size): an identical upload replaces it too.
+	damaged := []byte(content)
+	damaged[100] ^= 0xff
+	os.WriteFile(path, damaged, 0o600)
+	reupload()
+	if !intact() {
+		t.Fatal("an identical upload deduplicated onto a blob with a flipped byte")
+	}
+	m := scrape(t, e, admin)
+	if v := value(m, "hangar_damaged_blobs_total", map[string]string{"action": "refused"}); v != 1 {
+		t.Errorf("refused: %v, want 1", v)
+	}
+	if v := value(m, "hangar_damaged_blobs_total", map[string]string{"action": "replaced"}); v != 2 {
+		t.Errorf("replaced: %v, want 2", v)
 	}
 }

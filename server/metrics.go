@@ -23,6 +23,7 @@ type metrics struct {
 	bytesRecv   prometheus.Counter
 	uploadsLive prometheus.Gauge
 	processed   *prometheus.CounterVec
+	damaged     *prometheus.CounterVec
 	handler     http.Handler
 }
 
@@ -48,8 +49,11 @@ func newMetrics(st *store.Store) *metrics {
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hangar_builds_processed_total", Help: "Packages read by the processing workers, by result (processed or error).",
 		}, []string{"result"}),
+		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hangar_damaged_blobs_total", Help: "Blobs found damaged on disk, by what was done: refused (a download of a blob whose size is wrong), replaced (by an identical upload).",
+		}, []string{"action"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive, m.processed,
+	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive, m.processed, m.damaged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		storeCollector{st})
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

@@ -27,7 +27,7 @@ func (s *Server) storeFile(buildID, fileType, name string, body io.Reader) (stor
 	s.metrics.uploadsLive.Inc()
 	defer s.metrics.uploadsLive.Dec()
 	var f store.File
-	_, err := s.blobs.Put(body, s.cfg.MaxUploadSize, func(info blob.Info) error {
+	info, err := s.blobs.Put(body, s.cfg.MaxUploadSize, func(info blob.Info) error {
 		var err error
 		f, err = s.store.AddFile(store.File{
 			BuildID:   buildID,
@@ -41,6 +41,10 @@ func (s *Server) storeFile(buildID, fileType, name string, body io.Reader) (stor
 		})
 		return err
 	})
+	if err == nil && info.Replaced {
+		s.log.Warn("a damaged blob was replaced by an identical upload", "checksum", info.Ref.String(), "file", f.ID)
+		s.metrics.damaged.WithLabelValues("replaced").Inc()
+	}
 	return f, err
 }
 
