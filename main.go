@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,8 +35,11 @@ var version = "dev"
 const usageText = `Hangar: self-hosted build distribution.
 
 Usage:
-  hangar serve [-config FILE]     run the server (no FILE: embedded defaults,
-                                  127.0.0.1:8080, data in ./hangar-data)
+  hangar serve [-config FILE] [-listen ADDR]
+                                  run the server (no FILE: embedded defaults,
+                                  127.0.0.1:8080, data in ./hangar-data;
+                                  -listen 0.0.0.0:8080 or HANGAR_LISTEN to
+                                  serve the LAN)
   hangar user add|passwd|list     manage users (while the server is stopped)
   hangar token create|list|revoke manage service account and app tokens
                                   (while the server is stopped)
@@ -105,6 +109,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hangar serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "TOML configuration `file` (default: embedded defaults)")
+	listen := fs.String("listen", "", "`address` to listen on, e.g. 0.0.0.0:8080 for the LAN (default: $HANGAR_LISTEN, then the config's listen)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -122,6 +127,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hangar: config %v\n", err)
 			return exitFailure
 		}
+	}
+	// Serving the LAN should not need a config file: the flag, then the
+	// environment (a systemd drop-in, a container), then the config.
+	if addr := cmp.Or(*listen, os.Getenv("HANGAR_LISTEN")); addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			fmt.Fprintf(stderr, "hangar serve: -listen %q: %v\n", addr, err)
+			return exitUsage
+		}
+		cfg.Listen = addr
 	}
 	if err := serve(ctx, cfg, newLogger(cfg, stderr), stderr); err != nil {
 		fmt.Fprintf(stderr, "hangar: %v\n", err)

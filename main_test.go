@@ -49,6 +49,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "-nope"}, exitUsage, "", "flag provided but not defined"},
 		{[]string{"serve", "extra"}, exitUsage, "", `unexpected argument "extra"`},
 		{[]string{"serve", "-config", "/nonexistent/hangar.toml"}, exitFailure, "", "/nonexistent/hangar.toml"},
+		{[]string{"serve", "-listen", "8080"}, exitUsage, "", `-listen "8080": address 8080: missing port in address`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -210,5 +211,44 @@ func TestServeNotifiesSystemd(t *testing.T) {
 	stop()
 	if got := read(); got != "STOPPING=1" {
 		t.Fatalf("on stop: %q", got)
+	}
+}
+
+// -listen, then HANGAR_LISTEN, override the config's listen: serving the
+// LAN needs no config file.
+func TestServeListenOverride(t *testing.T) {
+	for _, how := range []string{"flag", "env"} {
+		t.Run(how, func(t *testing.T) {
+			cfg := filepath.Join(t.TempDir(), "hangar.toml")
+			// A listen address that cannot work: only the override makes it start.
+			os.WriteFile(cfg, fmt.Appendf(nil, "listen = \"192.0.2.1:1\"\ndata_dir = %q\n", filepath.Join(t.TempDir(), "data")), 0o600)
+			args := []string{"serve", "-config", cfg}
+			if how == "flag" {
+				t.Setenv("HANGAR_LISTEN", "192.0.2.1:2") // the flag wins over it
+				args = append(args, "-listen", "127.0.0.1:0")
+			} else {
+				t.Setenv("HANGAR_LISTEN", "127.0.0.1:0")
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			stderr := &syncBuffer{}
+			done := make(chan int, 1)
+			go func() { done <- run(ctx, args, nil, io.Discard, stderr) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(stderr.String(), "addr=127.0.0.1:") {
+				select {
+				case code := <-done:
+					t.Fatalf("serve exited with %d: %s", code, stderr.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("did not listen on the override: %s", stderr.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			if code := <-done; code != exitOK {
+				t.Fatalf("exit %d", code)
+			}
+		})
 	}
 }
