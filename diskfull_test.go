@@ -82,4 +82,48 @@ func TestDiskFull(t *testing.T) {
 	if code, out := upload(512 << 10); code != 201 {
 		t.Fatalf("upload after a full disk: %d %s", code, out)
 	}
+	ready := func() int {
+		resp, err := http.Get(p.base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ready(); code != 200 {
+		t.Fatalf("/readyz with room on the disk: %d", code)
+	}
+
+	// 100% full (a filler file takes what is left): metadata writes answer
+	// 507 like uploads, and the server is not ready.
+	filler, err := os.Create(fmt.Sprintf("/proc/%d/root%s/filler", p.cmd.Process.Pid, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := filler.Write(make([]byte, 64<<10)); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	if code := ready(); code != 503 {
+		t.Fatalf("/readyz on a full disk: %d, want 503", code)
+	}
+	var failed int
+	var failure []byte
+	for i := range 200 {
+		name := strings.Repeat("a long workspace name ", 8)
+		code, out := call("POST", "/api/v1/workspace", "application/json", fmt.Appendf(nil, `{"slug":"ws%d","name":%q}`, i, name))
+		if code != 201 {
+			failed, failure = code, out
+			break
+		}
+	}
+	if failed != 507 || !strings.Contains(string(failure), "INSUFFICIENT_STORAGE") {
+		t.Fatalf("a metadata write on a full disk: %d %s, want 507 INSUFFICIENT_STORAGE", failed, failure)
+	}
+	os.Remove(filler.Name())
+	if code := ready(); code != 200 {
+		t.Fatalf("/readyz once space is back: %d", code)
+	}
 }

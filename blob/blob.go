@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -214,6 +216,16 @@ func (s *Store) intact(ref Ref, size int64) (bool, error) {
 	var got Ref
 	copy(got[:], h.Sum(nil))
 	return got == ref, nil
+}
+
+// Free returns the bytes available to this process on the blob
+// directory's file system.
+func (s *Store) Free() (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.dir, &st); err != nil {
+		return 0, fmt.Errorf("blob: statfs %s: %w", s.dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
 // mkdirs creates dir and its missing parents below s.dir, fsyncing the parent

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"hangar/blob"
 	"hangar/store"
@@ -96,7 +97,9 @@ func toAPIError(err error) (*apiError, bool) {
 	case errors.Is(err, blob.ErrRead):
 		// The client stopped sending, sent less than it announced, or hung up.
 		return errBadRequest("the upload was interrupted before its end"), true
-	case errors.Is(err, blob.ErrNoSpace):
+	case errors.Is(err, blob.ErrNoSpace), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// Blob writes and metadata commits alike: a full disk is the
+		// server's condition, not a bug.
 		return &apiError{http.StatusInsufficientStorage, "INSUFFICIENT_STORAGE", orgNoSpace, "the server is out of disk space"}, true
 	}
 	return errInternal, false

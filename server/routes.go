@@ -286,11 +286,23 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *call) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only when the metadata store can commit a write.
+// minFreeForReady is the free space below which /readyz fails: a commit
+// that reuses a freed page succeeds on a full disk, so the commit alone
+// would call a server ready that cannot take an upload or grow its
+// database.
+const minFreeForReady = 1 << 20
+
+// readyz answers 200 only when the metadata store can commit a write and
+// the disk has room.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) {
 	if err := s.store.Writable(); err != nil {
 		s.log.Error("readiness check failed", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	if free, err := s.blobs.Free(); err == nil && free < minFreeForReady {
+		s.log.Error("readiness check failed: the disk is full", "free_bytes", free)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "disk full"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
