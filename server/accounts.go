@@ -187,13 +187,18 @@ type passwordRequest struct {
 // user for themself. All the user's sessions end.
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) {
 	u, err := s.store.UserByName(c.params.ByName("username"))
-	if err != nil {
-		s.fail(w, r, notFoundAs(err, "user"))
+	// Anyone but the instance admin gets one answer for every name but
+	// their own, whether it exists or not: no way to enumerate users.
+	if !c.who.admin && (err != nil || c.who.kind != store.TokenSession || c.who.id != u.ID) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.fail(w, r, err)
+			return
+		}
+		s.fail(w, r, errForbidden("only the user or an instance admin may change a password"))
 		return
 	}
-	self := c.who.kind == store.TokenSession && c.who.id == u.ID
-	if !c.who.admin && !self {
-		s.fail(w, r, errForbidden("only the user or an instance admin may change a password"))
+	if err != nil {
+		s.fail(w, r, notFoundAs(err, "user"))
 		return
 	}
 	var req passwordRequest

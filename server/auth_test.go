@@ -587,3 +587,41 @@ func TestMembers(t *testing.T) {
 		t.Fatalf("workspaces visible to a non-member: %+v", wss)
 	}
 }
+
+// Usernames are a documented safe set; anything else is a 400 with the rule.
+func TestUsernames(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	for _, name := range []string{"alice", "Bob.Smith", "ci-bot_2", "jane@example.com", "a"} {
+		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, name), nil)
+	}
+	for _, name := range []string{"", "nul\x00name", "<script>alert(1)</script>", "two words", "a/b", ".hidden", "-dash", "ünïcode",
+		"tab\tname", strings.Repeat("x", 65), "\u202eevil"} {
+		js, _ := json.Marshal(name)
+		code, body := e.req("POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%s,"password":"long-password"}`, js))
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "letters, digits and . _ - @") {
+			t.Errorf("username %q: got %d %s, want 400 naming the rule", name, code, body)
+		}
+	}
+}
+
+// A caller who may change only their own password gets the same answer
+// for another user and for a name nobody has: users cannot be enumerated.
+func TestPasswordChangeDoesNotEnumerate(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"vera","password":"vera-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vera","role":"viewer"}`, nil)
+	viewer := e.login("vera", "vera-password")
+	saTok, _ := e.serviceAccount(admin, "acme", "bot", "viewer")
+	for _, tok := range []string{viewer, saTok} {
+		c1, b1 := e.req("PUT", "/api/v1/user/alice/password", tok, `{"password":"new-password"}`)
+		c2, b2 := e.req("PUT", "/api/v1/user/nobody/password", tok, `{"password":"new-password"}`)
+		if c1 != 403 || c2 != c1 || string(b1) != string(b2) {
+			t.Fatalf("existing user: %d %s; unknown user: %d %s; want the same 403", c1, b1, c2, b2)
+		}
+	}
+	e.mustReq(http.StatusNoContent, "PUT", "/api/v1/user/vera/password", viewer, `{"password":"newer-password"}`, nil)
+	e.mustReq(http.StatusNotFound, "PUT", "/api/v1/user/nobody/password", admin, `{"password":"new-password"}`, nil)
+}

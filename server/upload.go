@@ -154,8 +154,8 @@ func bodyErr(err error) error {
 }
 
 // safeFileName returns the base name of a client-supplied file name: the
-// part after the last '/' or '\', without control characters, at most 255
-// bytes. Names that come out empty, "." or ".." are refused. File names
+// part after the last '/' or '\', without control characters or
+// bidirectional formatting characters, at most 255 bytes. Names that come out empty, "." or ".." are refused. File names
 // appear in URLs and headers but never in paths on disk (blobs are named by
 // hash), so this is about clean URLs and headers, not traversal.
 func safeFileName(name string) (string, error) {
@@ -163,7 +163,7 @@ func safeFileName(name string) (string, error) {
 		name = name[i+1:]
 	}
 	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) || r == utf8.RuneError || isBidiControl(r) {
 			return -1
 		}
 		return r
@@ -177,6 +177,13 @@ func safeFileName(name string) (string, error) {
 		return "", errBadRequest("a file needs a name (the multipart filename, or ?name= for a raw upload)")
 	}
 	return name, nil
+}
+
+// isBidiControl reports whether r reorders the text around it (Unicode's
+// Bidi_Control characters): "invoice\u202Egpj.exe" shows as
+// "invoiceexe.jpg" in a page or a download dialog.
+func isBidiControl(r rune) bool {
+	return unicode.Is(unicode.Bidi_Control, r)
 }
 
 // extension is the file name's extension without the dot, lowercase.

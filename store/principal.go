@@ -79,11 +79,30 @@ func hashToken(plain string) []byte {
 	return h[:]
 }
 
-// CreateUser stores a new user. It returns ErrInvalid for an empty username
-// or one with '/' or white space, ErrConflict if the username is taken.
+// ValidUsername reports whether name may be a username: 1 to 64 ASCII
+// letters, digits and ". _ - @", starting with a letter or a digit.
+// Usernames appear in URLs, pages, logs and the CLI's columns: nothing in
+// them may need escaping (NUL, markup, white space, '/').
+func ValidUsername(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		case i > 0 && strings.ContainsRune("._-@", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CreateUser stores a new user. It returns ErrInvalid for a username that
+// is not ValidUsername, ErrConflict if the username is taken.
 func (s *Store) CreateUser(u User) (User, error) {
-	if u.Username == "" || len(u.Username) > 64 || strings.ContainsAny(u.Username, "/ \t\r\n") {
-		return User{}, fmt.Errorf("%w: username %q", ErrInvalid, u.Username)
+	if !ValidUsername(u.Username) {
+		return User{}, fmt.Errorf("%w: a username is 1 to 64 letters, digits and . _ - @, starting with a letter or digit", ErrInvalid)
 	}
 	u.ID = NewID()
 	u.CreatedAt = s.now().UTC()
