@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,7 @@ import (
 
 	"hangar/auth"
 	"hangar/config"
+	"hangar/depot"
 	"hangar/store"
 )
 
@@ -70,25 +70,29 @@ func (c *adminCmd) config() (config.Config, error) {
 	return cfg, nil
 }
 
-// openLocal opens the metadata store of the configured data directory. It
-// returns an error wrapping store.ErrLocked within a second when a server
-// holds it.
-func (c *adminCmd) openLocal() (*store.Store, config.Config, error) {
+// openLocal opens the configured data directory. It returns an error
+// wrapping store.ErrLocked within a second when a server holds it.
+func (c *adminCmd) openLocal(o depot.Options) (*depot.Depot, config.Config, error) {
 	cfg, err := c.config()
 	if err != nil {
 		return nil, cfg, err
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "hangar.db"), store.Options{LockTimeout: 500 * time.Millisecond})
-	return st, cfg, err
+	o.Config, o.LockTimeout = cfg, 500*time.Millisecond
+	d, err := depot.Open(cfg.DataDir, o)
+	return d, cfg, err
 }
 
-// open is openLocal for commands that have no online form.
+// open is openLocal for commands that have no online form; they change
+// metadata alone, so they get the store.
 func (c *adminCmd) open() (*store.Store, error) {
-	st, cfg, err := c.openLocal()
+	d, cfg, err := c.openLocal(depot.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use by a running hangar server: stop it first, or do this through the API (see the README, \"Accounts and tokens\")", cfg.DataDir)
 	}
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	return d.Store(), nil // closing the store closes the depot
 }
 
 // runAdmin maps a command's error to an exit status and its message.

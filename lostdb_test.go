@@ -12,6 +12,7 @@ import (
 
 	"hangar/backup"
 	"hangar/blob"
+	"hangar/depot"
 	"hangar/store"
 )
 
@@ -122,7 +123,7 @@ func TestRestoreEmptyBackupRefused(t *testing.T) {
 	}
 	bs, _ := blob.Open(filepath.Join(src, "blobs"))
 	var buf bytes.Buffer
-	if err := backup.Write(&buf, st, bs); err != nil {
+	if err := backup.Write(&buf, depot.New(st, bs, depot.Options{})); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

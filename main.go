@@ -12,18 +12,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"hangar/blob"
 	"hangar/config"
-	"hangar/fsck"
+	"hangar/depot"
 	"hangar/sdnotify"
 	"hangar/server"
 	"hangar/store"
@@ -154,33 +151,15 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // serve opens the data directory and runs the server until ctx is done.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	// The database comes first: its file lock makes this process the data
-	// directory's only owner before anything else (temp file cleanup above
-	// all) touches it.
-	dbPath := filepath.Join(cfg.DataDir, "hangar.db")
-	_, statErr := os.Stat(dbPath)
-	st, err := store.Open(dbPath, store.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "blobs"))
-	if err != nil {
-		return err
-	}
-	// A missing or empty database beside stored blobs is a lost one: a new
+	// A missing or empty database beside stored blobs is refused (a new
 	// instance on it would print a new admin token and treat every blob
-	// as an orphan.
-	if err := fsck.CheckDatabase(st, blobs); err != nil {
-		if errors.Is(statErr, fs.ErrNotExist) {
-			st.Close()
-			os.Remove(dbPath) // made just now by Open: leave the directory as it was
-		}
+	// as an orphan).
+	d, err := depot.Open(cfg.DataDir, depot.Options{Config: cfg, Logger: log})
+	if err != nil {
 		return err
 	}
+	defer d.Close()
+	st := d.Store()
 
 	token, err := st.Bootstrap()
 	if err != nil {
@@ -199,11 +178,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	if cfg.PublicURLDerived {
 		cfg.PublicURL = config.DerivePublicURL(ln.Addr().String(), cfg.TLSCert != "")
 	}
-	srv, err := server.New(server.Options{Store: st, Blobs: blobs, Config: cfg, Logger: log})
+	srv, err := server.New(server.Options{Depot: d, Config: cfg, Logger: log})
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	// Processing and housekeeping stop with ctx, after the HTTP server:
+	// a worker finishes the package it is reading; the rest stay queued.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	waitBackground, err := d.Start(bgCtx)
+	if err != nil {
+		stopBackground()
+		ln.Close()
+		return err
+	}
+	defer func() { stopBackground(); waitBackground() }()
 	log.Info("hangar listening", "version", version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
 	if err := sdnotify.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("systemd notify", "err", err)

@@ -8,12 +8,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
-	"time"
 
 	"hangar/backup"
-	"hangar/blob"
 	"hangar/config"
+	"hangar/depot"
 	"hangar/fsck"
 	"hangar/store"
 )
@@ -71,10 +69,6 @@ func (r remote) do(cfg config.Config, method, path string, body any) (*http.Resp
 	return resp, nil
 }
 
-func openBlobs(st *store.Store) (*blob.Store, error) {
-	return blob.Open(filepath.Join(filepath.Dir(st.Path()), "blobs"))
-}
-
 // cmdBackup writes a consistent backup tar, offline or from a running server.
 func cmdBackup(args []string, stdout, stderr io.Writer) int {
 	c := newAdminCmd("backup", nil, stdout, stderr)
@@ -117,15 +111,11 @@ func (c *adminCmd) backup(out string, rem remote) (err error) {
 		}()
 		w = f
 	}
-	st, cfg, err := c.openLocal()
+	d, cfg, err := c.openLocal(depot.Options{})
 	switch {
 	case err == nil:
-		defer st.Close()
-		blobs, err := openBlobs(st)
-		if err != nil {
-			return err
-		}
-		return backup.Write(w, st, blobs)
+		defer d.Close()
+		return backup.Write(w, d)
 	case errors.Is(err, store.ErrLocked):
 		resp, err := rem.do(cfg, "GET", "/api/v1/admin/backup", nil)
 		if err != nil {
@@ -184,23 +174,19 @@ func (c *adminCmd) restore(file, dir string) error {
 		fmt.Fprintf(c.stdout, "problem: blob %s in the backup does not match its SHA-256; not restored\n", m)
 	}
 	// Open it as the server would (migrating an older schema) and check it.
-	st, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{})
+	d, err := depot.Open(dir, depot.Options{SkipDatabaseCheck: true})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer d.Close()
 	// A backup of an instance that had lost its database (or never had
 	// data) restores nothing worth having, and would hide that.
-	if ws, files, err := st.Contents(); err != nil {
+	if ws, files, err := d.Store().Contents(); err != nil {
 		return err
 	} else if !ws && !files {
 		return fmt.Errorf("the backup's database is empty (no workspace, no file): it is not a backup of the data you want; %s holds what was restored: remove it", dir)
 	}
-	blobs, err := openBlobs(st)
-	if err != nil {
-		return err
-	}
-	fr, err := fsck.Run(st, blobs, fsck.Options{})
+	fr, err := fsck.Run(d, fsck.Options{})
 	if err != nil {
 		return err
 	}
@@ -228,15 +214,12 @@ func cmdFsck(args []string, stdout, stderr io.Writer) int {
 		findings            []fsck.Finding
 		files, blobs, probs int
 	)
-	st, cfg, err := c.openLocal()
+	// fsck checks for a lost database itself (-force looks anyway).
+	d, cfg, err := c.openLocal(depot.Options{SkipDatabaseCheck: true})
 	switch {
 	case err == nil:
-		defer st.Close()
-		bs, err := openBlobs(st)
-		if err != nil {
-			return runAdmin(stderr, err)
-		}
-		rep, err := fsck.Run(st, bs, opts)
+		defer d.Close()
+		rep, err := fsck.Run(d, opts)
 		if err != nil {
 			return runAdmin(stderr, err)
 		}
@@ -291,15 +274,11 @@ func cmdGC(args []string, stdout, stderr io.Writer) int {
 		return runAdmin(stderr, err)
 	}
 	var res store.GCResult
-	st, cfg, err := c.openLocal()
+	d, cfg, err := c.openLocal(depot.Options{})
 	switch {
 	case err == nil:
-		defer st.Close()
-		var before time.Time
-		if cfg.AccessLogRetention > 0 {
-			before = time.Now().Add(-cfg.AccessLogRetention)
-		}
-		res, err = st.GC(before)
+		defer d.Close()
+		res, err = d.GC() // the same cutoff as the server's
 	case errors.Is(err, store.ErrLocked):
 		var resp *http.Response
 		if resp, err = rem.do(cfg, "POST", "/api/v1/admin/gc", nil); err == nil {

@@ -11,20 +11,22 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"hangar/blob"
-	"hangar/store"
+	"hangar/depot"
 )
 
+// dbName is the database's name in the archive (the archive's own layout,
+// which happens to mirror a data directory's).
 const dbName = "hangar.db"
 
-// Write streams a backup of st and blobs to w while the server may be
-// running: the database is copied in one read transaction, and blob
-// removals wait (blob.Store.Hold) until every blob it refers to is copied.
-func Write(w io.Writer, st *store.Store, blobs *blob.Store) (err error) {
+// Write streams a backup of d to w while the server may be running: the
+// database is copied in one read transaction, and blob removals wait
+// (blob.Store.Hold) until every blob it refers to is copied.
+func Write(w io.Writer, d *depot.Depot) (err error) {
+	st, blobs := d.Store(), d.Blobs()
 	release := blobs.Hold()
 	defer func() {
 		if rerr := release(); err == nil {
@@ -103,7 +105,7 @@ func Restore(r io.Reader, dataDir string) (Report, error) {
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return rep, err
 	}
-	blobs, err := blob.Open(filepath.Join(dataDir, "blobs"))
+	blobs, err := blob.Open(depot.BlobDir(dataDir))
 	if err != nil {
 		return rep, err
 	}
@@ -120,7 +122,7 @@ func Restore(r io.Reader, dataDir string) (Report, error) {
 		switch {
 		case hdr.Name == dbName && hdr.Typeflag == tar.TypeReg && !sawDB:
 			sawDB = true
-			if err := writeFileSync(filepath.Join(dataDir, dbName), tr); err != nil {
+			if err := writeFileSync(depot.DBPath(dataDir), tr); err != nil {
 				return rep, err
 			}
 		case strings.HasPrefix(hdr.Name, "blobs/") && hdr.Typeflag == tar.TypeReg:

@@ -9,13 +9,12 @@ package fsck
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 
 	"hangar/blob"
-	"hangar/store"
+	"hangar/depot"
 )
 
 // Options select the checks and repairs.
@@ -32,31 +31,6 @@ type Options struct {
 // a crash leaves between writing a blob and committing its file, a handful
 // at a time. Many more mean the database lost files the blobs still hold.
 const MaxOrphanShare = 0.10
-
-// ErrDatabaseLost is returned by CheckDatabase (and Run without Force)
-// when the database has no file but the blob directory has blobs.
-var ErrDatabaseLost = errors.New("the database has no file but the blob directory has blobs")
-
-// CheckDatabase returns an error wrapping ErrDatabaseLost when st has no
-// file while blobs holds some: hangar.db missing, emptied or replaced
-// beside the blobs it described. Starting on it would make a new instance
-// (a new admin token) and call every blob an orphan. It reads the first
-// blob only.
-func CheckDatabase(st *store.Store, blobs *blob.Store) error {
-	_, files, err := st.Contents()
-	if err != nil || files {
-		return err
-	}
-	errFound := errors.New("found")
-	switch err := blobs.Walk(func(blob.Ref, int64) error { return errFound }); {
-	case errors.Is(err, errFound):
-		return fmt.Errorf("%w (%s beside %s): restore the database from a backup (stop Hangar, move the data directory aside, "+
-			"hangar restore BACKUP), or, to start afresh on purpose, move the blob directory away first", ErrDatabaseLost, st.Path(), blobs.Dir())
-	case err != nil:
-		return fmt.Errorf("walk blobs: %w", err)
-	}
-	return nil
-}
 
 // Finding is one thing fsck reports.
 type Finding struct {
@@ -87,16 +61,17 @@ func (r Report) Problems() int {
 	return n
 }
 
-// Run checks st against blobs. The caller must hold the data directory (the
+// Run checks the depot's database against its blobs. The caller must hold the data directory (the
 // server stopped, or the check running inside it) for the answer to mean
 // anything: uploads in flight would look like orphans.
-func Run(st *store.Store, blobs *blob.Store, o Options) (Report, error) {
+func Run(d *depot.Depot, o Options) (Report, error) {
 	var r Report
+	st, blobs := d.Store(), d.Blobs()
 	if err := st.CheckPages(); err != nil {
 		return r, err
 	}
 	if !o.Force {
-		if err := CheckDatabase(st, blobs); err != nil {
+		if err := d.CheckDatabase(); err != nil {
 			return r, err
 		}
 	}
@@ -162,7 +137,7 @@ func Run(st *store.Store, blobs *blob.Store, o Options) (Report, error) {
 		if o.Repair && (!tooMany || o.Force) {
 			// Under the blob's lock and with a fresh look at the counts: a
 			// server running the check may be storing this content now.
-			removed, err := blobs.RemoveUnused(ref, func(blob.Ref) (bool, error) { return st.BlobInUse(ref.String()) })
+			removed, err := d.RemoveBlobIfUnused(ref)
 			if err != nil {
 				return r, err
 			}

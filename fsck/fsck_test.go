@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"hangar/blob"
+	"hangar/depot"
 	"hangar/fsck"
 	"hangar/store"
 )
@@ -53,7 +54,7 @@ func (e *env) add(t *testing.T, name, content string) (store.File, blob.Ref) {
 
 func run(t *testing.T, e *env, o fsck.Options) (fsck.Report, string) {
 	t.Helper()
-	r, err := fsck.Run(e.st, e.blobs, o)
+	r, err := fsck.Run(depot.New(e.st, e.blobs, depot.Options{}), o)
 	if err != nil {
 		t.Fatal(err)
 	}

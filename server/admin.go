@@ -1,13 +1,10 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
-	"time"
 
 	"hangar/backup"
 	"hangar/fsck"
-	"hangar/store"
 )
 
 // Instance-admin endpoints for what a running server must do itself, since
@@ -20,7 +17,7 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) {
 	h.Set("Content-Type", "application/x-tar")
 	h.Set("Content-Disposition", contentDisposition("hangar-backup-"+s.now().UTC().Format("20060102-150405")+".tar"))
 	h.Set("Cache-Control", "no-store")
-	if err := backup.Write(w, s.store, s.blobs); err != nil {
+	if err := backup.Write(w, s.depot); err != nil {
 		// The status is sent; the client must see a broken stream, not a
 		// short tar that looks complete.
 		s.log.Error("backup failed", "err", err)
@@ -51,7 +48,7 @@ func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	rep, err := fsck.Run(s.store, s.blobs, fsck.Options{Verify: req.Verify, Repair: req.Repair, Force: req.Force})
+	rep, err := fsck.Run(s.depot, fsck.Options{Verify: req.Verify, Repair: req.Repair, Force: req.Force})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -69,27 +66,10 @@ func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
 
 // adminGC removes expired tokens and old access log entries.
 func (s *Server) adminGC(w http.ResponseWriter, r *http.Request, c *call) {
-	res, err := s.GC()
+	res, err := s.depot.GC()
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
-}
-
-// GC removes used or expired download tokens, expired sessions, and access
-// log entries past access_log_retention.
-func (s *Server) GC() (store.GCResult, error) {
-	var before time.Time
-	if s.cfg.AccessLogRetention > 0 {
-		before = s.now().Add(-s.cfg.AccessLogRetention)
-	}
-	res, err := s.store.GC(before)
-	if err != nil {
-		return res, fmt.Errorf("gc: %w", err)
-	}
-	if res != (store.GCResult{}) {
-		s.log.Info("gc", "download_tokens", res.DownloadTokens, "sessions", res.Sessions, "access_log_entries", res.AccessLog)
-	}
-	return res, nil
 }

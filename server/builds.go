@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"hangar/depot"
 	"hangar/store"
 )
 
@@ -170,44 +170,15 @@ func (f *buildFields) set(name, value string) error {
 	return nil
 }
 
-// newBuild creates a build of the request's project and has fill store its
-// files (with storeFile) and read its fields. The build is created pending
-// and ends in_progress (queued for processing) or processed. If anything fails, the build and every file stored so
-// far are removed: a failed upload leaves no trace.
+// newBuild creates a build of the request's project (depot.NewBuild) and
+// has fill store its files (with storeFile) and read its fields. If
+// anything fails, the build and every file stored so far are removed.
 func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields) ([]store.File, error)) (store.Build, []store.File, error) {
-	b, err := s.store.CreateBuild(store.Build{ProjectID: c.proj.ID, CreatedBy: c.who.name})
-	if err != nil {
-		return b, nil, err
-	}
-	var fields buildFields
-	files, err := fill(b.ID, &fields)
-	if err == nil {
-		// An IPA, APK or AAB is read in the background (process.go); any
-		// other build is ready as it is.
-		b, err = s.store.UpdateBuild(b.ID, func(b *store.Build) error {
-			b.VersionName, b.VersionCode, b.Notes, b.Tags = fields.Version, fields.BuildNumber, fields.Notes, fields.Tags
-			if needsProcessing(files) {
-				b.Status = store.BuildInProgress
-			} else {
-				b.Status, b.OS = store.BuildProcessed, genericOS(files)
-			}
-			return nil
-		})
-	}
-	if err != nil {
-		s.undoBuild(b.ID)
-		return store.Build{}, nil, err
-	}
-	if b.Status == store.BuildInProgress {
-		s.work.push(b.ID)
-	}
-	return b, files, nil
-}
-
-func (s *Server) undoBuild(id string) {
-	if err := s.deleteBuild(id); err != nil {
-		s.log.Error("undo build", "build", id, "err", err)
-	}
+	return s.depot.NewBuild(c.proj.ID, c.who.name, func(buildID string) (depot.BuildMeta, []store.File, error) {
+		var f buildFields
+		files, err := fill(buildID, &f)
+		return depot.BuildMeta{Version: f.Version, BuildNumber: f.BuildNumber, Notes: f.Notes, Tags: f.Tags}, files, err
+	})
 }
 
 // createBuild creates a build from a multipart form (fields version,
@@ -261,7 +232,7 @@ func (s *Server) attach(r *http.Request, buildID string, onField func(name, valu
 		err = errBadRequest(`no "file" part in the form`)
 	}
 	if err != nil {
-		s.deleteFiles(files)
+		s.depot.DeleteFiles(files)
 		return nil, err
 	}
 	return files, nil
@@ -400,16 +371,24 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	_, last, err := s.store.DeleteFile(f.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		err = errNotFound("file") // deleted by a concurrent request
+	if _, err := s.depot.DeleteFile(f.ID); err != nil {
+		s.fail(w, r, notFoundAs(err, "file")) // deleted by a concurrent request
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deleteBuildHandler is DELETE …/build/{buildId}: the build, its files, and
+// their links (deactivated) go; storage usage drops.
+func (s *Server) deleteBuildHandler(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err == nil {
+		err = notFoundAs(s.depot.DeleteBuild(b.ID), "build")
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if last {
-		s.removeBlobs(f.Checksum)
-	}
+	s.log.Info("build deleted", "build", b.ID, "project", c.proj.Slug, "by", c.who.name)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"hangar/blob"
+	"hangar/depot"
 	"hangar/store"
 )
 
@@ -111,41 +111,18 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, errNotFound("file"))
 		return
 	}
-	ref, err := blob.ParseRef(f.Checksum)
-	if err != nil {
-		s.fail(w, r, fmt.Errorf("file %s: %w", f.ID, err))
-		return
-	}
-	fh, err := s.blobs.Open(ref)
-	if errors.Is(err, blob.ErrNotFound) {
-		// Either the file was deleted since we read it (a 404), or its blob
-		// is lost from disk while the row remains, which fsck must report.
-		if _, serr := s.store.File(f.ID); errors.Is(serr, store.ErrNotFound) {
-			s.fail(w, r, errNotFound("file"))
-			return
-		}
-		s.fail(w, r, fmt.Errorf("blob of file %s missing from disk: %w", f.ID, err))
-		return
+	fh, err := s.depot.OpenFile(f)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = errNotFound("file") // deleted since it was read
+	case errors.Is(err, depot.ErrDamaged):
+		err = errDamaged
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	defer fh.Close()
-	// A blob whose size is not the file's was damaged on disk (truncated,
-	// or another file put there): serving it would deliver a broken build
-	// with the right name and ETag. Checking the size is one fstat; the
-	// content is fsck -verify's to check.
-	if fi, err := fh.Stat(); err != nil || fi.Size() != f.Size {
-		size := int64(-1)
-		if err == nil {
-			size = fi.Size()
-		}
-		s.log.Error("damaged blob not served", "file", f.ID, "checksum", f.Checksum, "size", f.Size, "on_disk", size, "err", err)
-		s.metrics.damaged.WithLabelValues("refused").Inc()
-		s.fail(w, r, errDamaged)
-		return
-	}
 
 	h := w.Header()
 	ctype := f.MimeType

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"syscall"
 
-	"hangar/blob"
+	"hangar/depot"
 	"hangar/store"
 )
 
@@ -82,7 +82,7 @@ func toAPIError(err error) (*apiError, bool) {
 	switch {
 	case errors.As(err, &ae):
 		return ae, true
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, blob.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return &apiError{http.StatusNotFound, "NOT_FOUND", orgNotFound, "Entity not found"}, true
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{http.StatusConflict, "CONFLICT", orgConflict, err.Error()}, true
@@ -92,12 +92,12 @@ func toAPIError(err error) (*apiError, bool) {
 		return &apiError{http.StatusUnauthorized, "TOKEN_EXPIRED", orgTokenExpired, "Token Expired"}, true
 	case errors.Is(err, store.ErrQuotaExceeded):
 		return &apiError{http.StatusInsufficientStorage, "QUOTA_EXCEEDED", orgNoSpace, err.Error()}, true
-	case errors.Is(err, blob.ErrTooLarge), errors.As(err, &tooBig):
+	case errors.Is(err, depot.ErrTooLarge), errors.As(err, &tooBig):
 		return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, "upload exceeds the size limit"}, true
-	case errors.Is(err, blob.ErrRead):
+	case errors.Is(err, depot.ErrRead):
 		// The client stopped sending, sent less than it announced, or hung up.
 		return errBadRequest("the upload was interrupted before its end"), true
-	case errors.Is(err, blob.ErrNoSpace), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case errors.Is(err, depot.ErrNoSpace), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		// Blob writes and metadata commits alike: a full disk is the
 		// server's condition, not a bug.
 		return &apiError{http.StatusInsufficientStorage, "INSUFFICIENT_STORAGE", orgNoSpace, "the server is out of disk space"}, true

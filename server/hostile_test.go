@@ -202,7 +202,7 @@ func TestConcurrentSameContent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	r, err := fsck.Run(e.store, e.blobs, fsck.Options{Verify: true})
+	r, err := fsck.Run(e.depot, fsck.Options{Verify: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	texttemplate "text/template"
 	"unicode/utf8"
 
+	"hangar/depot"
 	"hangar/store"
 )
 
@@ -197,7 +198,7 @@ func (s *Server) buildIcon(buildID string) (store.File, bool) {
 	if err != nil {
 		return store.File{}, false
 	}
-	return fileOfType(files, store.FileIcon)
+	return depot.FileOfType(files, store.FileIcon)
 }
 
 // manifest serves the OTA manifest of an iOS build: a plist whose package

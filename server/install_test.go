@@ -254,9 +254,8 @@ func TestInstallPageProfileExpiry(t *testing.T) {
 // details will come, and offers Download but not Install; the manifest is
 // 5014 until the bundle id is known.
 func TestInstallPageWhileProcessing(t *testing.T) {
-	e := newEnv(t)
 	release := make(chan struct{})
-	e.srv.SetPackageReader(func(string) (pkginfo.Info, error) {
+	e := newEnvReading(t, nil, func(string) (pkginfo.Info, error) {
 		<-release
 		return pkginfo.Info{OS: "ios", BundleID: "com.example.demo", AppName: "Demo App"}, nil
 	}, time.Minute)

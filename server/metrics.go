@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"hangar/depot"
 	"hangar/store"
 )
 
@@ -22,12 +23,10 @@ type metrics struct {
 	bytesSent   *prometheus.CounterVec
 	bytesRecv   prometheus.Counter
 	uploadsLive prometheus.Gauge
-	processed   *prometheus.CounterVec
-	damaged     *prometheus.CounterVec
 	handler     http.Handler
 }
 
-func newMetrics(st *store.Store) *metrics {
+func newMetrics(d *depot.Depot) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -46,16 +45,10 @@ func newMetrics(st *store.Store) *metrics {
 		uploadsLive: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hangar_uploads_in_flight", Help: "Files being received and stored right now.",
 		}),
-		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hangar_builds_processed_total", Help: "Packages read by the processing workers, by result (processed or error).",
-		}, []string{"result"}),
-		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hangar_damaged_blobs_total", Help: "Blobs found damaged on disk, by what was done: refused (a download of a blob whose size is wrong), replaced (by an identical upload).",
-		}, []string{"action"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive, m.processed, m.damaged,
+	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		storeCollector{st})
+		storeCollector{d.Store()}, depotCollector{d})
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	return m
 }
@@ -130,6 +123,31 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLinks, prometheus.GaugeValue, float64(s.ActiveLinks))
 	ch <- prometheus.MustNewConstMetric(descBlobs, prometheus.GaugeValue, float64(s.Blobs))
 	ch <- prometheus.MustNewConstMetric(descDBSize, prometheus.GaugeValue, float64(s.DBSize))
+}
+
+var (
+	descProcessed = prometheus.NewDesc("hangar_builds_processed_total", "Packages read by the processing workers, by result (processed or error).", []string{"result"}, nil)
+	descDamaged   = prometheus.NewDesc("hangar_damaged_blobs_total", "Blobs found damaged on disk, by what was done: refused (a download of a blob whose size is wrong), replaced (by an identical upload).", []string{"action"}, nil)
+	descQueue     = prometheus.NewDesc("hangar_processing_queue", "Builds waiting for a processing worker.", nil, nil)
+)
+
+// depotCollector reports what the depot counted (it keeps no metrics of
+// its own: it does not know how they are exported).
+type depotCollector struct{ d *depot.Depot }
+
+func (c depotCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descProcessed
+	ch <- descDamaged
+	ch <- descQueue
+}
+
+func (c depotCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.d.Counters()
+	ch <- prometheus.MustNewConstMetric(descProcessed, prometheus.CounterValue, float64(n.Processed), store.BuildProcessed)
+	ch <- prometheus.MustNewConstMetric(descProcessed, prometheus.CounterValue, float64(n.ProcessingFailed), store.BuildError)
+	ch <- prometheus.MustNewConstMetric(descDamaged, prometheus.CounterValue, float64(n.DamagedRefused), "refused")
+	ch <- prometheus.MustNewConstMetric(descDamaged, prometheus.CounterValue, float64(n.DamagedReplaced), "replaced")
+	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(n.Queued))
 }
 
 // serveMetrics is GET /metrics in the Prometheus text format.

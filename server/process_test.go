@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"hangar/config"
+	"hangar/depot"
 	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
-	"hangar/server"
 	"hangar/store"
 )
 
@@ -140,11 +140,7 @@ func TestProcessingResumesAfterRestart(t *testing.T) {
 		t.Fatalf("processed without being queued: %s", got.Status)
 	}
 
-	restarted, err := server.New(server.Options{Store: e.store, Blobs: e.blobs, Config: config.Default(), Hasher: e.hasher,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	restarted := depot.New(e.store, e.blobs, depot.Options{Config: config.Default(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	wait, err := restarted.StartProcessing(ctx)
 	if err != nil {
@@ -173,7 +169,7 @@ func TestProcessDeletedPackage(t *testing.T) {
 	if _, _, err := e.store.DeleteFile(f.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.Enqueue(b.ID)
+	e.depot.Enqueue(b.ID)
 	if got := e.waitProcessed(b.ID); got.Status != store.BuildError || !strings.Contains(got.ProcessingError, "deleted") {
 		t.Fatalf("build: %+v", got)
 	}
@@ -183,10 +179,9 @@ func TestProcessDeletedPackage(t *testing.T) {
 // ends in error after the timeout, and the one worker goes on to the next
 // build.
 func TestProcessStuckReaderAbandoned(t *testing.T) {
-	e := newEnvWith(t, func(c *config.Config) { c.ProcessingWorkers = 1 })
 	release := make(chan struct{})
 	defer close(release)
-	e.srv.SetPackageReader(func(name string) (pkginfo.Info, error) {
+	e := newEnvReading(t, func(c *config.Config) { c.ProcessingWorkers = 1 }, func(name string) (pkginfo.Info, error) {
 		if name == "stuck.ipa" {
 			<-release
 		}
@@ -207,9 +202,8 @@ func TestProcessStuckReaderAbandoned(t *testing.T) {
 // is gone, as on a broken or full disk) does not leave the build
 // in_progress: it is processed without the icon, and says so.
 func TestProcessIconNotStored(t *testing.T) {
-	e := newEnv(t)
-	tmp := filepath.Join(e.blobs.Dir(), "tmp")
-	e.srv.SetPackageReader(func(name string) (pkginfo.Info, error) {
+	var tmp string // set before the upload that makes the reader run
+	e := newEnvReading(t, nil, func(name string) (pkginfo.Info, error) {
 		// After the upload, before the icon: break the temp folder (a file
 		// where a directory should be fails even for root).
 		if err := os.RemoveAll(tmp); err != nil {
@@ -218,6 +212,7 @@ func TestProcessIconNotStored(t *testing.T) {
 		os.WriteFile(tmp, nil, 0o600)
 		return pkginfo.Info{OS: "ios", BundleID: "com.example.demo", Icon: &pkginfo.Icon{Data: []byte("png"), MimeType: "image/png"}}, nil
 	}, time.Minute)
+	tmp = filepath.Join(e.blobs.Dir(), "tmp")
 	admin := e.adminToken()
 	b := e.upload(admin, part{"file", "Demo.ipa", "x"})
 	got := e.waitProcessed(b.BuildID)
@@ -258,8 +253,8 @@ func TestProcessingNotRetriedAfterTwoCrashes(t *testing.T) {
 	if _, err := e.store.UpdateBuild(twice, func(b *store.Build) error { b.Notes = "edited"; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.Enqueue(once)
-	e.srv.Enqueue(twice)
+	e.depot.Enqueue(once)
+	e.depot.Enqueue(twice)
 	if got := e.waitProcessed(once); got.Status != store.BuildProcessed {
 		t.Errorf("after one crash: %+v, want processed", got)
 	}

@@ -32,7 +32,7 @@ func TestRetention(t *testing.T) {
 	var fresh struct{ BuildID string }
 	e.mustReq(201, "POST", nightly+"/build", admin, `{}`, &fresh)
 
-	n, err := e.srv.ApplyRetention()
+	n, err := e.depot.ApplyRetention()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("%d deletions logged, want 3", c)
 	}
 	// Run again: nothing more to do.
-	if n, _ := e.srv.ApplyRetention(); n != 0 {
+	if n, _ := e.depot.ApplyRetention(); n != 0 {
 		t.Fatalf("second run deleted %d", n)
 	}
 	// Back to the defaults (keep 2): the nightly project has 1.

@@ -300,7 +300,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
 	}
-	if free, err := s.blobs.Free(); err == nil && free < minFreeForReady {
+	if free, err := s.depot.Free(); err == nil && free < minFreeForReady {
 		s.log.Error("readiness check failed: the disk is full", "free_bytes", free)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "disk full"})
 		return

@@ -14,20 +14,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"hangar/auth"
-	"hangar/blob"
 	"hangar/config"
-	"hangar/pkginfo"
+	"hangar/depot"
 	"hangar/store"
 	"hangar/urlsign"
 )
 
 // Server serves Hangar's HTTP API. Create it with New.
 type Server struct {
-	store *store.Store
-	blobs *blob.Store
+	depot *depot.Depot // every change that touches blobs
+	store *store.Store // reads, and changes of metadata alone
 	cfg   config.Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -42,17 +39,13 @@ type Server struct {
 	tokenUse     tokenUse
 	metrics      *metrics
 	cert         atomic.Pointer[tls.Certificate]
-	work         *workQueue
-	readPkg      func(store.File) (pkginfo.Info, error) // readPackage; tests replace it
-	readTimeout  time.Duration
 
 	handler http.Handler
 }
 
-// Options are New's dependencies. Store, Blobs and Config are required.
+// Options are New's dependencies. Depot and Config are required.
 type Options struct {
-	Store  *store.Store
-	Blobs  *blob.Store
+	Depot  *depot.Depot
 	Config config.Config
 	Logger *slog.Logger     // default: slog.Default()
 	Now    func() time.Time // default: time.Now
@@ -70,8 +63,9 @@ var (
 	loginPerUser = auth.Limiter{Burst: 5, Every: 12 * time.Second}
 )
 
-// New returns a server over an open store and blob directory. It loads the
-// URL signing keys, creating the first one on a new database.
+// New returns a server over an open data directory. It loads the URL
+// signing keys, creating the first one on a new database. The depot's
+// background work (processing, housekeeping) is its owner's to start.
 func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -90,7 +84,8 @@ func New(o Options) (*Server, error) {
 	// rather than keep it resident until the scavenger gets to it (a server
 	// that only takes uploads and downloads never needs it again).
 	debug.FreeOSMemory()
-	stored, err := o.Store.SigningKeys()
+	st := o.Depot.Store()
+	stored, err := st.SigningKeys()
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
@@ -99,8 +94,8 @@ func New(o Options) (*Server, error) {
 		keys[i] = urlsign.Key{ID: k.ID, Secret: k.Secret}
 	}
 	s := &Server{
-		store: o.Store,
-		blobs: o.Blobs,
+		depot: o.Depot,
+		store: st,
 		cfg:   o.Config,
 		log:   o.Logger,
 		now:   o.Now,
@@ -110,13 +105,8 @@ func New(o Options) (*Server, error) {
 		dummyHash:    dummy,
 		loginPerIP:   auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
 		loginPerUser: auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
-		metrics:      newMetrics(o.Store),
-		work:         newWorkQueue(max(o.Config.ProcessingWorkers, 1)),
+		metrics:      newMetrics(o.Depot),
 	}
-	s.readPkg, s.readTimeout = s.readPackage, readTimeout
-	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "hangar_processing_queue", Help: "Builds waiting for a processing worker.",
-	}, func() float64 { return float64(s.work.len()) }))
 	s.handler = s.logRequests(s.routes())
 	return s, nil
 }
@@ -159,17 +149,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(flushed)
 		s.flushTokenUseEvery(flushCtx, tokenUseFlushEvery)
 	}()
-	processed, err := s.StartProcessing(flushCtx)
-	if err != nil {
-		stopFlush()
-		return err
-	}
 	defer func() {
 		stopFlush()
 		<-flushed
-		processed() // a worker finishes the package it is reading; the rest stay queued in the store
 	}()
-	go s.housekeeping(flushCtx, time.Hour)
 
 	errc := make(chan error, 1)
 	go func() {

@@ -21,6 +21,8 @@ import (
 	"hangar/auth"
 	"hangar/blob"
 	"hangar/config"
+	"hangar/depot"
+	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
 	"hangar/server"
 	"hangar/store"
@@ -33,6 +35,7 @@ type env struct {
 	ts    *httptest.Server
 	store *store.Store
 	blobs *blob.Store
+	depot *depot.Depot
 	build store.Build
 	logs  *syncBuffer
 
@@ -69,6 +72,12 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
 
 // newEnvWith is newEnv with a chance to change the config first.
 func newEnvWith(t testing.TB, configure func(*config.Config)) *env {
+	return newEnvReading(t, configure, nil, 0)
+}
+
+// newEnvReading is newEnvWith whose processing reads packages with read,
+// each within timeout (nil: the real reader).
+func newEnvReading(t testing.TB, configure func(*config.Config), read func(name string) (pkginfo.Info, error), timeout time.Duration) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, logs: &syncBuffer{}, now: time.Now()}
@@ -96,12 +105,13 @@ func newEnvWith(t testing.TB, configure func(*config.Config)) *env {
 	if _, ok := t.(*testing.B); ok {
 		logTo = io.Discard // benchmarks measure the server, not this buffer
 	}
+	log := slog.New(slog.NewTextHandler(logTo, nil))
+	e.depot = depot.New(st, blobs, depot.Options{Config: cfg, Logger: log, Now: e.clock, ReadPackage: read, ReadTimeout: timeout})
 	e.srv, err = server.New(server.Options{
 		Hasher: e.hasher,
-		Store:  st,
-		Blobs:  blobs,
+		Depot:  e.depot,
 		Config: cfg,
-		Logger: slog.New(slog.NewTextHandler(logTo, nil)),
+		Logger: log,
 		Now:    e.clock,
 	})
 	if err != nil {
@@ -109,7 +119,7 @@ func newEnvWith(t testing.TB, configure func(*config.Config)) *env {
 	}
 	h = e.srv
 	ctx, cancel := context.WithCancel(context.Background())
-	processed, err := e.srv.StartProcessing(ctx)
+	processed, err := e.depot.StartProcessing(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

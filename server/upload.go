@@ -12,71 +12,23 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"hangar/blob"
+	"hangar/depot"
 	"hangar/store"
 )
 
-// The upload path: bytes stream from the request into the blob store
-// (blob.Put hashes and writes them in parallel, never holding a whole file),
-// and the file row is recorded inside Put's commit, under the blob's lock.
+// The upload path: multipart forms and raw bodies are read here, part by
+// part, and each file's bytes stream into depot.AddFile (hashed and
+// written in parallel, never held whole), which records the file under
+// the blob's lock.
 
-// storeFile streams body into the blob store and records it as a file of
-// the build. Over max_upload_size it returns blob.ErrTooLarge, over the
-// workspace quota store.ErrQuotaExceeded; either way nothing is left behind.
+// storeFile streams body into the data directory as a file of the build,
+// its type, extension and MIME type decided here. Over max_upload_size the
+// error wraps depot.ErrTooLarge, over the workspace quota
+// store.ErrQuotaExceeded; either way nothing is left behind.
 func (s *Server) storeFile(buildID, fileType, name string, body io.Reader) (store.File, error) {
 	s.metrics.uploadsLive.Inc()
 	defer s.metrics.uploadsLive.Dec()
-	var f store.File
-	info, err := s.blobs.Put(body, s.cfg.MaxUploadSize, func(info blob.Info) error {
-		var err error
-		f, err = s.store.AddFile(store.File{
-			BuildID:   buildID,
-			Type:      fileType,
-			Name:      name,
-			Path:      name,
-			Extension: extension(name),
-			MimeType:  mimeType(name),
-			Size:      info.Size,
-			Checksum:  info.Ref.String(),
-		})
-		return err
-	})
-	if err == nil && info.Replaced {
-		s.log.Warn("a damaged blob was replaced by an identical upload", "checksum", info.Ref.String(), "file", f.ID)
-		s.metrics.damaged.WithLabelValues("replaced").Inc()
-	}
-	return f, err
-}
-
-// removeBlobs removes blobs that lost their last reference, unless an upload
-// has referred to them again since.
-func (s *Server) removeBlobs(checksums ...string) {
-	for _, sum := range checksums {
-		ref, err := blob.ParseRef(sum)
-		if err == nil {
-			_, err = s.blobs.RemoveUnused(ref, func(blob.Ref) (bool, error) { return s.store.BlobInUse(sum) })
-		}
-		if err != nil {
-			// The blob stays as an orphan, which fsck reports; nothing
-			// refers to it, so no answer is wrong.
-			s.log.Error("remove unused blob", "checksum", sum, "err", err)
-		}
-	}
-}
-
-// deleteFiles undoes uploads: it deletes the files and then their blobs if
-// nothing else uses them.
-func (s *Server) deleteFiles(files []store.File) {
-	for _, f := range files {
-		_, last, err := s.store.DeleteFile(f.ID)
-		if err != nil {
-			s.log.Error("undo upload", "file", f.ID, "err", err)
-			continue
-		}
-		if last {
-			s.removeBlobs(f.Checksum)
-		}
-	}
+	return s.depot.AddFile(depot.NewFile{BuildID: buildID, Type: fileType, Name: name, Extension: extension(name), MimeType: mimeType(name)}, body)
 }
 
 // maxParts bounds the parts of one upload form (files and fields).

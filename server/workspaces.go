@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"hangar/store"
 )
@@ -167,4 +168,60 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, viewProject(c.proj))
+}
+
+type retentionJSON struct {
+	KeepBuilds int    `json:"keepBuilds"`
+	MaxAge     string `json:"maxAge"` // a Go duration: "720h"
+}
+
+type updateProjectRequest struct {
+	Name      *string `json:"name"`
+	Platform  *string `json:"platform"`
+	Retention *struct {
+		retentionJSON
+		Clear bool `json:"clear"` // back to the configured defaults
+	} `json:"retention"`
+}
+
+// updateProject changes a project's name, platform or build retention.
+func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) {
+	var req updateProjectRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var ret *store.Retention
+	if req.Retention != nil && !req.Retention.Clear {
+		age, err := time.ParseDuration(orZero(req.Retention.MaxAge))
+		if err != nil || age < 0 || req.Retention.KeepBuilds < 0 {
+			s.fail(w, r, errBadRequest(`retention needs keepBuilds >= 0 and maxAge a duration such as "720h" ("0s": any age)`))
+			return
+		}
+		ret = &store.Retention{KeepBuilds: req.Retention.KeepBuilds, MaxAgeSeconds: int64(age / time.Second)}
+	}
+	p, err := s.store.UpdateProject(c.proj.ID, func(p *store.Project) error {
+		if req.Name != nil {
+			p.Name = *req.Name
+		}
+		if req.Platform != nil {
+			p.Platform = *req.Platform
+		}
+		if req.Retention != nil {
+			p.Retention = ret
+		}
+		return nil
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewProject(p))
+}
+
+func orZero(d string) string {
+	if d == "" {
+		return "0s"
+	}
+	return d
 }

@@ -1,4 +1,4 @@
-package server
+package depot
 
 import (
 	"bytes"
@@ -66,77 +66,43 @@ func (q *workQueue) len() int {
 }
 
 // StartProcessing starts processing_workers workers and queues the builds a
-// previous run left in_progress. The workers stop when ctx is done, after
-// the package each is reading; wait returns once they have.
-func (s *Server) StartProcessing(ctx context.Context) (wait func(), err error) {
-	ids, err := s.store.ProcessingQueue()
+// previous run left in_progress: Start without the housekeeping loop. The
+// workers stop when ctx is done, after the package each is reading; wait
+// returns once they have.
+func (d *Depot) StartProcessing(ctx context.Context) (wait func(), err error) {
+	ids, err := d.store.ProcessingQueue()
 	if err != nil {
 		return nil, fmt.Errorf("read the processing queue: %w", err)
 	}
 	if len(ids) > 0 {
-		s.log.Info("resuming build processing", "builds", len(ids))
+		d.log.Info("resuming build processing", "builds", len(ids))
 	}
 	for _, id := range ids {
-		s.work.push(id)
+		d.work.push(id)
 	}
 	var wg sync.WaitGroup
-	for range max(s.cfg.ProcessingWorkers, 1) {
+	for range max(d.cfg.ProcessingWorkers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.processLoop(ctx)
+			d.processLoop(ctx)
 		}()
 	}
 	return wg.Wait, nil
 }
 
-func (s *Server) processLoop(ctx context.Context) {
+func (d *Depot) processLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		id, ok := s.work.pop()
+		id, ok := d.work.pop()
 		if !ok {
 			select {
 			case <-ctx.Done():
-			case <-s.work.wake:
+			case <-d.work.wake:
 			}
 			continue
 		}
-		s.process(id)
+		d.process(id)
 	}
-}
-
-// needsProcessing reports whether a build's package is read in the
-// background; other builds are processed once stored.
-func needsProcessing(files []store.File) bool {
-	pkg, ok := fileOfType(files, store.FilePackage)
-	return ok && pkginfo.Kind(pkg.Name) != ""
-}
-
-// fileOfType returns a build's first file of a type: its package, its icon.
-func fileOfType(files []store.File, typ string) (store.File, bool) {
-	for _, f := range files {
-		if f.Type == typ {
-			return f, true
-		}
-	}
-	return store.File{}, false
-}
-
-// genericOS names the platform of packages Hangar does not read, from the
-// extension alone.
-func genericOS(files []store.File) string {
-	pkg, ok := fileOfType(files, store.FilePackage)
-	if !ok {
-		return ""
-	}
-	switch pkg.Extension {
-	case "dmg", "pkg":
-		return "macos"
-	case "exe", "msi", "msix", "appx":
-		return "windows"
-	case "deb", "rpm", "appimage":
-		return "linux"
-	}
-	return ""
 }
 
 // maxProcessingAttempts is how many reads of one package may start without
@@ -145,14 +111,14 @@ const maxProcessingAttempts = 2
 
 // process reads one build's package and records the outcome. A broken
 // package ends the build in status error; it never stops the worker.
-func (s *Server) process(id string) {
+func (d *Depot) process(id string) {
 	start := time.Now()
-	b, err := s.store.Build(id)
+	b, err := d.store.Build(id)
 	if err != nil || b.Status != store.BuildInProgress {
 		return // deleted, or finished by another worker
 	}
-	log := s.log.With("build", id)
-	files, err := s.store.Files(id)
+	log := d.log.With("build", id)
+	files, err := d.store.Files(id)
 	if err != nil {
 		log.Error("processing: read files", "err", err)
 		return // stays queued in the store: the next start retries it
@@ -161,12 +127,12 @@ func (s *Server) process(id string) {
 		info    pkginfo.Info
 		readErr error
 	)
-	earlier, err := s.store.BeginProcessing(id)
+	earlier, err := d.store.BeginProcessing(id)
 	if err != nil {
 		log.Error("processing: count the attempt", "err", err)
 		return // stays queued: the next start retries it
 	}
-	pkg, ok := fileOfType(files, store.FilePackage)
+	pkg, ok := FileOfType(files, store.FilePackage)
 	switch {
 	case earlier >= maxProcessingAttempts:
 		// The process died while reading this package, twice: a package
@@ -174,17 +140,17 @@ func (s *Server) process(id string) {
 		readErr = fmt.Errorf("processing did not finish twice (the server stopped while reading %s); it is not tried again", pkg.Name)
 		log.Error("processing: not retried", "file", pkg.Name, "attempts", earlier)
 	case ok:
-		info, readErr = s.readWithin(pkg)
+		info, readErr = d.readWithin(pkg)
 	default:
 		readErr = errors.New("the package was deleted before it could be read")
 	}
 	// Counted before the result is recorded, so that whoever sees the
 	// build finished also sees it counted.
-	result := store.BuildProcessed
 	if readErr != nil {
-		result = store.BuildError
+		d.counters.failed.Add(1)
+	} else {
+		d.counters.processed.Add(1)
 	}
-	s.metrics.processed.WithLabelValues(result).Inc()
 	finish := func(b *store.Build) {
 		if readErr != nil {
 			b.Status, b.ProcessingError = store.BuildError, readErr.Error()
@@ -194,9 +160,9 @@ func (s *Server) process(id string) {
 	}
 	recorded := false // FinishProcessing ran (whatever its outcome)
 	if readErr == nil && info.Icon != nil {
-		_, err = s.blobs.Put(bytes.NewReader(info.Icon.Data), 0, func(bi blob.Info) error {
+		_, err = d.blobs.Put(bytes.NewReader(info.Icon.Data), 0, func(bi blob.Info) error {
 			recorded = true
-			_, _, err := s.store.FinishProcessing(id, finish, &store.File{
+			_, _, err := d.store.FinishProcessing(id, finish, &store.File{
 				Type: store.FileIcon, Name: "icon" + iconExt(info.Icon.MimeType), Extension: strings.TrimPrefix(iconExt(info.Icon.MimeType), "."),
 				MimeType: info.Icon.MimeType, Size: bi.Size, Checksum: bi.Ref.String(),
 			})
@@ -210,7 +176,7 @@ func (s *Server) process(id string) {
 		}
 	}
 	if !recorded {
-		_, _, err = s.store.FinishProcessing(id, finish, nil)
+		_, _, err = d.store.FinishProcessing(id, finish, nil)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotInProgress):
@@ -236,47 +202,47 @@ func iconExt(mimeType string) string {
 // file): the worker then gives up on that package and moves on.
 const readTimeout = 2 * time.Minute
 
-// readWithin runs s.readPkg with s.readTimeout. A read that does not end
+// readWithin runs d.readPkg with d.readTimeout. A read that does not end
 // is abandoned: its goroutine cannot be stopped and runs on, but the
 // worker is free for the builds behind it, and the build ends in error.
-func (s *Server) readWithin(pkg store.File) (pkginfo.Info, error) {
+func (d *Depot) readWithin(pkg store.File) (pkginfo.Info, error) {
 	type result struct {
 		info pkginfo.Info
 		err  error
 	}
 	done := make(chan result, 1) // buffered: an abandoned read can still finish
 	go func() {
-		info, err := s.readPkg(pkg)
+		info, err := d.readPkg(pkg)
 		done <- result{info, err}
 	}()
-	t := time.NewTimer(s.readTimeout)
+	t := time.NewTimer(d.readTimeout)
 	defer t.Stop()
 	select {
 	case r := <-done:
 		return r.info, r.err
 	case <-t.C:
-		s.log.Error("processing: reading a package did not end; abandoned (a parser bug: please report it with the file)",
-			"file", pkg.ID, "after", s.readTimeout)
-		return pkginfo.Info{}, fmt.Errorf("%s: reading the package took longer than %v", pkg.Name, s.readTimeout)
+		d.log.Error("processing: reading a package did not end; abandoned (a parser bug: please report it with the file)",
+			"file", pkg.ID, "after", d.readTimeout)
+		return pkginfo.Info{}, fmt.Errorf("%s: reading the package took longer than %v", pkg.Name, d.readTimeout)
 	}
 }
 
 // readPackage reads a stored package. Its error is for the uploader: it
 // ends up in the build's processingError.
-func (s *Server) readPackage(pkg store.File) (pkginfo.Info, error) {
+func (d *Depot) readPackage(pkg store.File) (pkginfo.Info, error) {
 	ref, err := blob.ParseRef(pkg.Checksum)
 	if err != nil {
 		return pkginfo.Info{}, err
 	}
-	f, err := s.blobs.Open(ref)
+	f, err := d.blobs.Open(ref)
 	if err != nil {
-		s.log.Error("processing: open package", "file", pkg.ID, "err", err)
+		d.log.Error("processing: open package", "file", pkg.ID, "err", err)
 		return pkginfo.Info{}, errors.New("the stored package could not be read (see the server log)")
 	}
 	defer f.Close()
 	info, err := pkginfo.Read(f, pkg.Size, pkg.Name, pkginfo.DefaultLimits)
 	if err != nil && !errors.Is(err, pkginfo.ErrInvalid) {
-		s.log.Error("processing: read package", "file", pkg.ID, "err", err)
+		d.log.Error("processing: read package", "file", pkg.ID, "err", err)
 		return info, errors.New("the stored package could not be read (see the server log)")
 	}
 	if err != nil {

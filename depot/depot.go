@@ -1,0 +1,210 @@
+// Package depot is Hangar's data directory and every change that touches
+// its metadata (package store) and its bytes (package blob) together: a
+// file is added, opened or deleted, a build is created (with undo) or
+// deleted, a package is processed, retention and gc run. Both fronts, the
+// HTTP API and the command line, change data through it, so the protocol
+// that keeps the two stores consistent is written once:
+//
+//   - a blob is durable at its path before the row that refers to it is
+//     committed (blob.Put runs the commit under the blob's lock);
+//   - a blob is removed only after the transaction that dropped its last
+//     reference has committed, under the same lock, checking again;
+//   - a failure leaves no trace: what a failed request stored is undone.
+//
+// Reads need no protocol: they go to Store() directly.
+package depot
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"hangar/blob"
+	"hangar/config"
+	"hangar/pkginfo"
+	"hangar/store"
+)
+
+// The data directory's layout, named here only.
+const (
+	dbFile  = "hangar.db"
+	blobDir = "blobs"
+)
+
+// DBPath is the metadata database's path in data directory dir.
+func DBPath(dir string) string { return filepath.Join(dir, dbFile) }
+
+// BlobDir is the blob directory's path in data directory dir.
+func BlobDir(dir string) string { return filepath.Join(dir, blobDir) }
+
+// Depot is an open data directory. It is safe for concurrent use.
+type Depot struct {
+	store *store.Store
+	blobs *blob.Store
+	cfg   config.Config
+	log   *slog.Logger
+	now   func() time.Time
+
+	work        *workQueue
+	readPkg     func(store.File) (pkginfo.Info, error)
+	readTimeout time.Duration
+	counters    counters
+}
+
+// Options are what a Depot needs besides its directory.
+type Options struct {
+	// Config gives the limits and policies: max_upload_size, retention
+	// defaults, access_log_retention, processing_workers.
+	Config config.Config
+	Logger *slog.Logger     // default: slog.Default()
+	Now    func() time.Time // default: time.Now
+	// LockTimeout bounds the wait for the database's lock (another process
+	// holding it); default one second.
+	LockTimeout time.Duration
+	// SkipDatabaseCheck opens a data directory whose database has no file
+	// beside blobs: for fsck, which checks it itself (and looks anyway
+	// with -force).
+	SkipDatabaseCheck bool
+
+	// ReadPackage replaces how processing reads a package (tests: a reader
+	// that hangs, fails or returns what the test says); ReadTimeout how long
+	// a read may take (default two minutes).
+	ReadPackage func(name string) (pkginfo.Info, error)
+	ReadTimeout time.Duration
+}
+
+// Open opens (creating if needed) the data directory dir. A database with
+// no file beside a blob directory with blobs is refused (ErrDatabaseLost),
+// and a new database made by this call is removed again; store.ErrLocked
+// means another process holds it.
+func Open(dir string, o Options) (*Depot, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	_, statErr := os.Stat(DBPath(dir))
+	// The database comes first: its file lock makes this process the data
+	// directory's only owner before anything else (temp file cleanup above
+	// all) touches it.
+	st, err := store.Open(DBPath(dir), store.Options{Logger: o.Logger, Now: o.Now, LockTimeout: o.LockTimeout})
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := blob.Open(BlobDir(dir))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d := New(st, blobs, o)
+	if o.SkipDatabaseCheck {
+		return d, nil
+	}
+	if err := d.CheckDatabase(); err != nil {
+		st.Close()
+		if errors.Is(statErr, fs.ErrNotExist) {
+			os.Remove(DBPath(dir)) // made just now by store.Open: leave the directory as it was
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+// New is a Depot over an open store and blob directory (Open's second
+// half; tests use it to share a store). Close closes the store.
+func New(st *store.Store, blobs *blob.Store, o Options) *Depot {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	d := &Depot{
+		store: st, blobs: blobs, cfg: o.Config, log: o.Logger, now: o.Now,
+		work:        newWorkQueue(max(o.Config.ProcessingWorkers, 1)),
+		readTimeout: cmpOr(o.ReadTimeout, readTimeout),
+	}
+	d.readPkg = d.readPackage
+	if o.ReadPackage != nil {
+		d.readPkg = func(f store.File) (pkginfo.Info, error) { return o.ReadPackage(f.Name) }
+	}
+	return d
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Close closes the database. Background work (Start) must have ended.
+func (d *Depot) Close() error { return d.store.Close() }
+
+// Store is the metadata store, for reads and for changes that touch no
+// blob (workspaces, projects, links, tokens, users).
+func (d *Depot) Store() *store.Store { return d.store }
+
+// Blobs is the blob directory, for the maintenance packages that read it
+// whole (fsck, backup). Changes go through the Depot's methods.
+func (d *Depot) Blobs() *blob.Store { return d.blobs }
+
+// Errors of the blob store, for callers that map them to answers without
+// importing it.
+var (
+	ErrTooLarge = blob.ErrTooLarge // an upload over max_upload_size
+	ErrRead     = blob.ErrRead     // the upload's body ended early or failed
+	ErrNoSpace  = blob.ErrNoSpace  // the disk is full
+)
+
+// ErrDatabaseLost is returned by Open and CheckDatabase when the database
+// has no file but the blob directory has blobs.
+var ErrDatabaseLost = errors.New("the database has no file but the blob directory has blobs")
+
+// CheckDatabase returns an error wrapping ErrDatabaseLost when the store
+// has no file while the blob directory holds some: hangar.db missing,
+// emptied or replaced beside the blobs it described. Starting on it would
+// make a new instance (a new admin token) and call every blob an orphan.
+// It reads the first blob only.
+func (d *Depot) CheckDatabase() error {
+	_, files, err := d.store.Contents()
+	if err != nil || files {
+		return err
+	}
+	errFound := errors.New("found")
+	switch err := d.blobs.Walk(func(blob.Ref, int64) error { return errFound }); {
+	case errors.Is(err, errFound):
+		return fmt.Errorf("%w (%s beside %s): restore the database from a backup (stop Hangar, move the data directory aside, "+
+			"hangar restore BACKUP), or, to start afresh on purpose, move the blob directory away first", ErrDatabaseLost, d.store.Path(), d.blobs.Dir())
+	case err != nil:
+		return fmt.Errorf("walk blobs: %w", err)
+	}
+	return nil
+}
+
+// Free returns the bytes available on the data directory's disk.
+func (d *Depot) Free() (int64, error) { return d.blobs.Free() }
+
+// Counters are what the depot counted since it was made, for metrics.
+type Counters struct {
+	Processed, ProcessingFailed uint64 // packages read, by outcome
+	DamagedRefused              uint64 // opens of a blob whose size was wrong
+	DamagedReplaced             uint64 // damaged blobs replaced by an identical upload
+	Queued                      int    // builds waiting for a processing worker
+}
+
+type counters struct {
+	processed, failed, refused, replaced atomic.Uint64
+}
+
+// Counters returns the counts so far.
+func (d *Depot) Counters() Counters {
+	return Counters{
+		Processed: d.counters.processed.Load(), ProcessingFailed: d.counters.failed.Load(),
+		DamagedRefused: d.counters.refused.Load(), DamagedReplaced: d.counters.replaced.Load(),
+		Queued: d.work.len(),
+	}
+}

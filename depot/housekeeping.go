@@ -1,0 +1,108 @@
+package depot
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"hangar/store"
+)
+
+// Start starts the background work of a running instance: the processing
+// workers (picking up builds a previous run left in_progress) and the
+// housekeeping loop (retention and gc at start, then every hour). It all
+// stops when ctx is done; wait returns once it has (a worker finishes the
+// package it is reading; the rest stay queued in the store).
+func (d *Depot) Start(ctx context.Context) (wait func(), err error) {
+	processed, err := d.StartProcessing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.housekeeping(ctx, time.Hour)
+	}()
+	return func() { processed(); wg.Wait() }, nil
+}
+
+// Enqueue hands a build in_progress to the processing workers (an upload
+// does it itself; a build queued in the store by other means needs it).
+func (d *Depot) Enqueue(id string) { d.work.push(id) }
+
+// ApplyRetention deletes, in every project, the builds its retention (or
+// the configured default) no longer keeps, and returns how many it deleted.
+// Builds still being uploaded or processed are left alone.
+func (d *Depot) ApplyRetention() (int, error) {
+	projects, err := d.store.AllProjects()
+	if err != nil {
+		return 0, err
+	}
+	deleted := 0
+	for _, p := range projects {
+		keep, maxAge := d.cfg.KeepBuilds, d.cfg.MaxBuildAge
+		if p.Retention != nil {
+			keep, maxAge = p.Retention.KeepBuilds, time.Duration(p.Retention.MaxAgeSeconds)*time.Second
+		}
+		if keep == 0 && maxAge == 0 {
+			continue
+		}
+		builds, err := d.store.Builds(p.ID, 0, 0) // newest first
+		if err != nil {
+			return deleted, err
+		}
+		for i, b := range builds {
+			tooMany := keep > 0 && i >= keep
+			tooOld := maxAge > 0 && d.now().Sub(b.CreatedAt) > maxAge
+			if !tooMany && !tooOld || b.Status == store.BuildPending || b.Status == store.BuildInProgress {
+				continue
+			}
+			if err := d.DeleteBuild(b.ID); err != nil {
+				return deleted, fmt.Errorf("retention: delete build %s: %w", b.ID, err)
+			}
+			deleted++
+			d.log.Info("retention deleted a build", "project", p.Slug, "build", b.ID, "version", b.VersionName,
+				"created", b.CreatedAt, "keep_builds", keep, "max_age", maxAge)
+		}
+	}
+	return deleted, nil
+}
+
+// GC removes used or expired download tokens, expired sessions, and access
+// log entries past access_log_retention.
+func (d *Depot) GC() (store.GCResult, error) {
+	var before time.Time
+	if d.cfg.AccessLogRetention > 0 {
+		before = d.now().Add(-d.cfg.AccessLogRetention)
+	}
+	res, err := d.store.GC(before)
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	if res != (store.GCResult{}) {
+		d.log.Info("gc", "download_tokens", res.DownloadTokens, "sessions", res.Sessions, "access_log_entries", res.AccessLog)
+	}
+	return res, nil
+}
+
+// housekeeping runs retention and gc at start and then every interval,
+// until ctx is done.
+func (d *Depot) housekeeping(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := d.ApplyRetention(); err != nil {
+			d.log.Error("retention", "err", err)
+		}
+		if _, err := d.GC(); err != nil {
+			d.log.Error("gc", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
