@@ -166,7 +166,7 @@ func TestProcessDeletedPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.store.DeleteFile(f.ID); err != nil {
+	if _, err := e.depot.DeleteFile(f.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.depot.Enqueue(b.ID)

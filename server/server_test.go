@@ -22,6 +22,7 @@ import (
 	"hangar/blob"
 	"hangar/config"
 	"hangar/depot"
+	"hangar/fsck"
 	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
 	"hangar/server"
@@ -43,6 +44,20 @@ type env struct {
 
 	mu  sync.Mutex
 	now time.Time
+}
+
+// checkConsistent runs fsck (with -verify) on the test's data directory
+// and fails the test on any finding: every test that starts a server ends
+// with a clean fsck.
+func (e *env) checkConsistent() {
+	rep, err := fsck.Run(e.depot, fsck.Options{Verify: true})
+	if err != nil {
+		e.t.Errorf("fsck after the test: %v", err)
+		return
+	}
+	for _, f := range rep.Findings {
+		e.t.Errorf("fsck after the test: %s", f.Message)
+	}
 }
 
 type syncBuffer struct {
@@ -123,7 +138,13 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); processed() }) // before the store closes
+	// Before the store closes: stop the workers, then check that whatever
+	// the test did left the data directory consistent.
+	t.Cleanup(func() {
+		cancel()
+		processed()
+		e.checkConsistent()
+	})
 
 	ws, err := st.CreateWorkspace(store.Workspace{Slug: "acme", Name: "Acme"})
 	if err != nil {
