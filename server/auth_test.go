@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hangar/config"
+	"hangar/server"
 	"hangar/store"
 )
 
@@ -293,6 +294,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", fixed(appPath + "/builds/" + buildID + "/files"), fileForm, "BUILD_CREATE", 201, false, true},
 		{"POST", fixed("/v1/integrations/builds"), buildForm, "appToken", 201, false, true},
 		{"POST", fixed("/v1/integrations/builds/" + buildID + "/files"), fileForm, "appToken", 201, false, true},
+
+		// Last: it ends the session it is called with.
+		{"POST", fixed("/api/v1/auth/logout"), none, "session", 204, false, false},
 	}
 
 	// expect states the rule of the design's "Permissions" section.
@@ -300,6 +304,14 @@ func TestPermissionMatrix(t *testing.T) {
 		switch {
 		case caller == "none" || caller == "revoked":
 			return 401
+		case ep.need == "session": // a login session ends itself; other tokens are revoked instead
+			switch {
+			case caller == "app":
+				return 403
+			case strings.HasPrefix(caller, "session-"):
+				return ep.ok
+			}
+			return 400
 		case ep.need == "appToken": // the integrations API: app tokens only
 			if caller == "app" {
 				return ep.ok
@@ -330,6 +342,20 @@ func TestPermissionMatrix(t *testing.T) {
 			return ep.ok
 		default:
 			return 403
+		}
+	}
+
+	// Every route of the table that needs a credential has a row here:
+	// a route added without one fails this test.
+	covered := map[string]bool{}
+	for _, ep := range endpoints {
+		if rt, ok := routeOf(server.Routes(e.srv), ep.method, ep.path()); ok {
+			covered[rt.Method+" "+rt.Pattern] = true
+		}
+	}
+	for _, rt := range server.Routes(e.srv) {
+		if !rt.Public && !covered[rt.Method+" "+rt.Pattern] {
+			t.Errorf("route %s %s has no row in the permission matrix", rt.Method, rt.Pattern)
 		}
 	}
 
@@ -624,4 +650,34 @@ func TestPasswordChangeDoesNotEnumerate(t *testing.T) {
 	}
 	e.mustReq(http.StatusNoContent, "PUT", "/api/v1/user/vera/password", viewer, `{"password":"newer-password"}`, nil)
 	e.mustReq(http.StatusNotFound, "PUT", "/api/v1/user/nobody/password", admin, `{"password":"new-password"}`, nil)
+}
+
+// routeOf finds the route of the table a request goes to: same method,
+// every static segment equal, the most static segments winning (as the
+// router does).
+func routeOf(table []server.RouteInfo, method, path string) (server.RouteInfo, bool) {
+	path, _, _ = strings.Cut(path, "?")
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var best server.RouteInfo
+	bestStatic := -1
+	for _, rt := range table {
+		pat := strings.Split(strings.Trim(rt.Pattern, "/"), "/")
+		if rt.Method != method || len(pat) != len(segs) {
+			continue
+		}
+		static, match := 0, true
+		for i, p := range pat {
+			switch {
+			case strings.HasPrefix(p, ":"):
+			case p == segs[i]:
+				static++
+			default:
+				match = false
+			}
+		}
+		if match && static > bestStatic {
+			best, bestStatic = rt, static
+		}
+	}
+	return best, bestStatic >= 0
 }

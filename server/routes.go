@@ -31,9 +31,34 @@ const (
 	upload
 )
 
-// routes is the whole route table. Paths are written as the seeds write
-// them; mount (below) deals with the ones httprouter cannot tell apart.
+// routes is the router over the route table.
 func (s *Server) routes() http.Handler {
+	r := httprouter.New()
+	for _, m := range mount(s.table()) {
+		r.Handle(m.method, m.pattern, s.dispatch(m))
+	}
+	// Case-insensitive path fixing would redirect between IDs, which are
+	// case-sensitive.
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.fail(w, req, errNotFound("route"))
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.fail(w, req, &apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", orgBadRequest, req.Method + " is not allowed here"})
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		if v == http.ErrAbortHandler {
+			panic(v) // a deliberate abort: net/http drops the connection
+		}
+		s.fail(w, req, fmt.Errorf("panic: %v", v))
+	}
+	return r
+}
+
+// table is the whole route table. Paths are written as the seeds write
+// them; mount (below) deals with the ones httprouter cannot tell apart.
+func (s *Server) table() []route {
 	const (
 		ws   = "/api/v1/workspace/:ws"
 		proj = ws + "/project/:proj"
@@ -43,7 +68,7 @@ func (s *Server) routes() http.Handler {
 	if s.cfg.MetricsPublic {
 		metricsAccess = public
 	}
-	table := []route{
+	return []route{
 		{"GET", "/healthz", 0, public, s.healthz},
 		{"GET", "/readyz", 0, public, s.readyz},
 		{"GET", "/metrics", 0, metricsAccess, s.serveMetrics},
@@ -124,28 +149,6 @@ func (s *Server) routes() http.Handler {
 		{"POST", "/v1/integrations/builds/:buildId/files", upload, appToken, s.orgAttachFiles},
 		{"GET", "/v1/download/:token", secretPath, public, s.redeemDownloadToken},
 	}
-
-	r := httprouter.New()
-	for _, m := range mount(table) {
-		r.Handle(m.method, m.pattern, s.dispatch(m))
-	}
-	// Case-insensitive path fixing would redirect between IDs, which are
-	// case-sensitive.
-	r.RedirectFixedPath = false
-	r.HandleMethodNotAllowed = true
-	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.fail(w, req, errNotFound("route"))
-	})
-	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.fail(w, req, &apiError{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", orgBadRequest, req.Method + " is not allowed here"})
-	})
-	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
-		if v == http.ErrAbortHandler {
-			panic(v) // a deliberate abort: net/http drops the connection
-		}
-		s.fail(w, req, fmt.Errorf("panic: %v", v))
-	}
-	return r
 }
 
 // mountPoint is one httprouter registration and the routes it serves, most
