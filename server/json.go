@@ -31,7 +31,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decodeJSON reads one JSON object from the request body into v. Unknown
 // fields, trailing data and malformed JSON are 400s with a message that says
-// what is wrong; an oversized body (see wrap) is a 413.
+// what is wrong; a body over max_request_body (the route's limit, set in
+// dispatch) is a 413.
 func decodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()

@@ -162,8 +162,9 @@ type mountPoint struct {
 //
 // httprouter refuses a wildcard beside a static segment at the same place
 // (the seed's …/build/:buildId/file beside …/build/file/:fileId, and
-// …/:publicLinkId/:fileName beside …/:publicLinkId/qr; see
-// ../shared/notes.md). Such routes are registered from the first ambiguous
+// …/:publicLinkId/:fileName beside …/:publicLinkId/qr: both versions of
+// httprouter panic at registration, and net/http's ServeMux refuses the
+// first pair as ambiguous too). Such routes are registered from the first ambiguous
 // segment on as positional wildcards (:p7, :p8, …) shared by all of them;
 // at request time dispatch picks the route whose own pattern matches, static
 // segments first, and binds the pattern's own parameter names.

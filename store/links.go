@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,14 +22,6 @@ type PublicLink struct {
 	IsActive       bool      `json:"isActive"`
 	CreatedAt      time.Time `json:"createdAt"`
 	CreatedBy      string    `json:"createdBy,omitempty"`
-}
-
-// AccessLogEntry records one download through a public link.
-type AccessLogEntry struct {
-	LinkID    string    `json:"linkId"`
-	Time      time.Time `json:"timestamp"`
-	ClientIP  string    `json:"clientIp"`
-	UserAgent string    `json:"userAgent,omitempty"`
 }
 
 // CreateLink stores a new, active public link to an existing file. It returns
@@ -122,11 +113,6 @@ func deactivateLinksOfFile(tx *bolt.Tx, fileID string) error {
 	return nil
 }
 
-// DefaultAccessLogCap is how many access log entries a link keeps unless
-// Options.AccessLogCap says otherwise; older ones are dropped as new ones
-// come. The access count keeps counting.
-const DefaultAccessLogCap = 10_000
-
 // ErrLimitReached is returned by UseLink for a link whose download limit is
 // used up.
 var ErrLimitReached = errors.New("download limit reached")
@@ -201,165 +187,4 @@ func usableLink(links *bolt.Bucket, id string, now time.Time) (PublicLink, error
 		return l, ErrLimitReached
 	}
 	return l, nil
-}
-
-// accessLogKey orders a link's log by sequence number (its access count at
-// the time), in fixed-width hex so byte order is numeric order.
-func accessLogKey(linkID string, seq int64) []byte {
-	return key(linkID, fmt.Sprintf("%016x", seq))
-}
-
-// AccessLog returns a page of a link's access log, newest first.
-func (s *Store) AccessLog(linkID string, offset, limit int) ([]AccessLogEntry, error) {
-	out := []AccessLogEntry{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		forEachPrefixReverse(tx.Bucket(bucketAccessLog), linkID, func(_, v []byte) bool {
-			if offset > 0 {
-				offset--
-				return true
-			}
-			if limit > 0 && len(out) == limit {
-				return false
-			}
-			var e AccessLogEntry
-			if err = json.Unmarshal(v, &e); err != nil {
-				return false
-			}
-			out = append(out, e)
-			return true
-		})
-		return err
-	})
-	return out, err
-}
-
-// DownloadToken is a short-lived, single-use credential for one file.
-type DownloadToken struct {
-	FileID    string    `json:"fileId"`
-	ExpiresAt time.Time `json:"expiresAt"`
-	Used      bool      `json:"used"`
-}
-
-// CreateDownloadToken stores a single-use token for an existing file and
-// returns its plain form; only its hash is kept. It returns ErrNotFound if the
-// file does not exist.
-func (s *Store) CreateDownloadToken(fileID string, expiresAt time.Time) (string, DownloadToken, error) {
-	plain, _ := newTokenString()
-	t := DownloadToken{FileID: fileID, ExpiresAt: expiresAt.UTC()}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketFiles).Get([]byte(fileID)) == nil {
-			return fmt.Errorf("file %s: %w", fileID, ErrNotFound)
-		}
-		return put(tx.Bucket(bucketDownloadToken), hashToken(plain), t)
-	})
-	if err != nil {
-		return "", DownloadToken{}, err
-	}
-	return plain, t, nil
-}
-
-// RedeemDownloadToken marks a download token used and returns it, in one
-// transaction, so that concurrent requests with the same token succeed once.
-// It returns ErrNotFound for an unknown token and ErrTokenExpired for one
-// that has expired or was already used.
-func (s *Store) RedeemDownloadToken(plain string) (DownloadToken, error) {
-	var t DownloadToken
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		tokens := tx.Bucket(bucketDownloadToken)
-		k := hashToken(plain)
-		if err := get(tokens, k, &t); err != nil {
-			return err
-		}
-		if t.Used || !s.now().Before(t.ExpiresAt) {
-			return ErrTokenExpired
-		}
-		t.Used = true
-		return put(tokens, k, t)
-	})
-	return t, err
-}
-
-// GCResult counts what GC removed.
-type GCResult struct {
-	DownloadTokens int `json:"downloadTokens"`
-	Sessions       int `json:"sessions"`
-	AccessLog      int `json:"accessLogEntries"`
-}
-
-// GC removes download tokens that are used or expired, API tokens (login
-// sessions) past their expiry, and access log entries older than
-// logsBefore (zero: keep them all), in one transaction.
-func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
-	var r GCResult
-	now := s.now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		r = GCResult{}
-		dts := tx.Bucket(bucketDownloadToken)
-		var dead [][]byte
-		if err := dts.ForEach(func(k, v []byte) error {
-			var t DownloadToken
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			if t.Used || !now.Before(t.ExpiresAt) {
-				dead = append(dead, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range dead {
-			if err := dts.Delete(k); err != nil {
-				return err
-			}
-		}
-		r.DownloadTokens = len(dead)
-
-		var expired []Token
-		if err := tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
-			var t Token
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-				expired = append(expired, t)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, t := range expired {
-			if err := revokeToken(tx, t.OwnerID, t.Prefix); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-		}
-		r.Sessions = len(expired)
-
-		if logsBefore.IsZero() {
-			return nil
-		}
-		log := tx.Bucket(bucketAccessLog)
-		var old [][]byte
-		if err := log.ForEach(func(k, v []byte) error {
-			var e AccessLogEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			if e.Time.Before(logsBefore) {
-				old = append(old, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := log.Delete(k); err != nil {
-				return err
-			}
-		}
-		r.AccessLog = len(old)
-		return nil
-	})
-	return r, err
 }

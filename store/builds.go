@@ -1,0 +1,214 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Build statuses, as Applivery names them.
+const (
+	BuildPending    = "pending"
+	BuildInProgress = "in_progress"
+	BuildProcessed  = "processed"
+	BuildError      = "error"
+)
+
+// Build is one upload of a project: a package and its attachments.
+type Build struct {
+	ID          string    `json:"id"`
+	ProjectID   string    `json:"projectId"`
+	Status      string    `json:"status"`
+	VersionName string    `json:"versionName,omitempty"`
+	VersionCode string    `json:"versionCode,omitempty"`
+	BundleID    string    `json:"bundleId,omitempty"`
+	Notes       string    `json:"notes,omitempty"` // Applivery's changelog
+	Tags        []string  `json:"tags,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	CreatedBy   string    `json:"createdBy,omitempty"`
+	// Seq orders builds by creation, even within one clock tick.
+	Seq uint64 `json:"seq"`
+
+	// What processing read from the package (empty until then, and for
+	// files that are not packages).
+	AppName   string        `json:"appName,omitempty"`
+	OS        string        `json:"os,omitempty"` // ios, android, macos, windows
+	MinOS     string        `json:"minOS,omitempty"`
+	TargetSDK string        `json:"targetSdk,omitempty"`
+	Profile   *Provisioning `json:"profile,omitempty"`
+	// ProcessingError says why a build is in status error; ProcessingNotes
+	// what processing could not read from a usable package.
+	ProcessingError string   `json:"processingError,omitempty"`
+	ProcessingNotes []string `json:"processingNotes,omitempty"`
+}
+
+// Provisioning is the provisioning profile an iOS build embeds.
+type Provisioning struct {
+	Name    string    `json:"name"`
+	Team    string    `json:"team,omitempty"`
+	TeamID  string    `json:"teamId,omitempty"`
+	Expires time.Time `json:"expires"`
+	Type    string    `json:"type"` // development, ad-hoc, enterprise, app-store
+	Devices int       `json:"devices"`
+}
+
+// CreateBuild stores a new build of an existing project. An empty Status
+// becomes BuildPending. It returns ErrNotFound if the project does not exist.
+func (s *Store) CreateBuild(b Build) (Build, error) {
+	b.ID = NewID()
+	b.CreatedAt = s.now().UTC()
+	if b.Status == "" {
+		b.Status = BuildPending
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketProjects).Get([]byte(b.ProjectID)) == nil {
+			return fmt.Errorf("project %s: %w", b.ProjectID, ErrNotFound)
+		}
+		var err error
+		if b.Seq, err = tx.Bucket(bucketBuilds).NextSequence(); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketProjectBuilds).Put(buildIndexKey(b), nil); err != nil {
+			return err
+		}
+		if b.Status == BuildInProgress {
+			if err := tx.Bucket(bucketProcessing).Put(processingKey(b), []byte{0}); err != nil {
+				return err
+			}
+		}
+		return put(tx.Bucket(bucketBuilds), []byte(b.ID), b)
+	})
+	if err != nil {
+		return Build{}, err
+	}
+	return b, nil
+}
+
+// buildIndexKey orders a project's builds by creation; fixed-width hex
+// keeps byte order equal to numeric order.
+func buildIndexKey(b Build) []byte {
+	return key(b.ProjectID, fmt.Sprintf("%016x", b.Seq), b.ID)
+}
+
+// Build returns the build with the given ID, or ErrNotFound.
+func (s *Store) Build(id string) (Build, error) {
+	var b Build
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return get(tx.Bucket(bucketBuilds), []byte(id), &b)
+	})
+	return b, err
+}
+
+// UpdateBuild applies fn to the stored build in one transaction. ID,
+// ProjectID and CreatedAt cannot be changed. It returns ErrNotFound if the
+// build does not exist, or fn's error (and changes nothing). A build whose
+// status becomes in_progress joins the processing queue, one that leaves it
+// leaves the queue, in the same transaction.
+func (s *Store) UpdateBuild(id string, fn func(*Build) error) (Build, error) {
+	var b Build
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		b, err = updateBuild(tx, id, fn)
+		return err
+	})
+	return b, err
+}
+
+func updateBuild(tx *bolt.Tx, id string, fn func(*Build) error) (Build, error) {
+	var b Build
+	builds := tx.Bucket(bucketBuilds)
+	if err := get(builds, []byte(id), &b); err != nil {
+		return b, err
+	}
+	orig := b
+	if err := fn(&b); err != nil {
+		return b, err
+	}
+	b.ID, b.ProjectID, b.CreatedAt, b.Seq = orig.ID, orig.ProjectID, orig.CreatedAt, orig.Seq
+	queue := tx.Bucket(bucketProcessing)
+	var err error
+	if b.Status == BuildInProgress {
+		// Joining the queue, unless already in it (which would reset the
+		// count of attempts).
+		if k, _ := queue.Cursor().Seek(processingKey(b)); !bytes.Equal(k, processingKey(b)) {
+			err = queue.Put(processingKey(b), []byte{0})
+		}
+	} else {
+		err = queue.Delete(processingKey(b))
+	}
+	if err != nil {
+		return b, err
+	}
+	return b, put(builds, []byte(id), b)
+}
+
+// Builds returns a page of a project's builds, newest first.
+func (s *Store) Builds(projectID string, offset, limit int) ([]Build, error) {
+	out := []Build{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		builds := tx.Bucket(bucketBuilds)
+		var err error
+		forEachPrefixReverse(tx.Bucket(bucketProjectBuilds), projectID, func(suffix, _ []byte) bool {
+			if offset > 0 {
+				offset--
+				return true
+			}
+			if limit > 0 && len(out) == limit {
+				return false
+			}
+			// suffix is seq/buildID
+			_, id, _ := bytes.Cut(suffix, []byte("/"))
+			var b Build
+			if err = get(builds, id, &b); err != nil {
+				err = fmt.Errorf("build index %q: %w", suffix, err)
+				return false
+			}
+			out = append(out, b)
+			return true
+		})
+		return err
+	})
+	return out, err
+}
+
+// DeleteBuild deletes a build and all its files as DeleteFile does, in one
+// transaction. It returns the deleted files and the checksums of the blobs
+// that lost their last reference, for the caller to remove.
+func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
+	var (
+		deleted []File
+		unused  []string
+	)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		deleted, unused = nil, nil
+		var b Build
+		if err := get(tx.Bucket(bucketBuilds), []byte(id), &b); err != nil {
+			return err
+		}
+		var ids []string
+		forEachPrefix(tx.Bucket(bucketBuildFiles), id, func(fileID, _ []byte) bool {
+			ids = append(ids, string(fileID))
+			return true
+		})
+		for _, fid := range ids {
+			f, last, err := deleteFile(tx, fid)
+			if err != nil {
+				return err
+			}
+			deleted = append(deleted, f)
+			if last {
+				unused = append(unused, f.Checksum)
+			}
+		}
+		if err := tx.Bucket(bucketProjectBuilds).Delete(buildIndexKey(b)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketProcessing).Delete(processingKey(b)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketBuilds).Delete([]byte(id))
+	})
+	return deleted, unused, err
+}
