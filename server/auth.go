@@ -101,44 +101,6 @@ func ownerErr(err error) error {
 	return err
 }
 
-// access says who may call a route.
-type access struct {
-	level accessLevel
-	perm  auth.Permission // for levelScoped
-}
-
-type accessLevel uint8
-
-const (
-	levelPublic        accessLevel = iota // no token
-	levelSignedIn                         // a user session or service account token (not an app token)
-	levelInstanceAdmin                    // an instance admin
-	levelScoped                           // perm in the :ws/:org (and :proj/:app) of the path
-	levelApp                              // an app token; its project is the request's
-)
-
-var (
-	public        = access{level: levelPublic}
-	signedIn      = access{level: levelSignedIn}
-	instanceAdmin = access{level: levelInstanceAdmin}
-	appToken      = access{level: levelApp}
-)
-
-func need(p auth.Permission) access { return access{level: levelScoped, perm: p} }
-
-// call is what a handler gets besides the request: the path parameters, the
-// authenticated principal (nil on public routes), and the workspace and
-// project the path names, already checked against the route's access.
-type call struct {
-	params httprouter.Params
-	base   string // the base of URLs in the answer (see baseURL)
-	who    *principal
-	ws     store.Workspace
-	proj   store.Project
-}
-
-type handler func(w http.ResponseWriter, r *http.Request, c *call)
-
 // authorize applies a route's access rule to a request.
 func (s *Server) authorize(r *http.Request, a access, c *call) error {
 	if a.level == levelPublic {

@@ -279,7 +279,7 @@ func (s *Server) rawUploadFits(r *http.Request, c *call) error {
 	n := r.ContentLength
 	switch {
 	case n > s.cfg.MaxUploadSize:
-		return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, "upload exceeds the size limit"}
+		return errTooLarge("upload exceeds the size limit")
 	case n > 0 && c.ws.StorageQuota > 0 && c.ws.StorageUsed+n > c.ws.StorageQuota:
 		return fmt.Errorf("%w: the upload is %d bytes", store.ErrQuotaExceeded, n)
 	}

@@ -53,6 +53,12 @@ var orgSeedMessages = map[int]string{
 var errDamaged = &apiError{http.StatusInternalServerError, "FILE_DAMAGED", orgInternal,
 	"the stored copy of this file is damaged; upload it again (an identical upload repairs it) or restore it from a backup"}
 
+// errTooLarge answers a body over a limit: an upload over
+// max_upload_size, or a form field over max_request_body.
+func errTooLarge(msg string) *apiError {
+	return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, msg}
+}
+
 func errNotFound(what string) *apiError {
 	return &apiError{http.StatusNotFound, "NOT_FOUND", orgNotFound, what + " not found"}
 }
@@ -93,7 +99,7 @@ func toAPIError(err error) (*apiError, bool) {
 	case errors.Is(err, store.ErrQuotaExceeded):
 		return &apiError{http.StatusInsufficientStorage, "QUOTA_EXCEEDED", orgNoSpace, err.Error()}, true
 	case errors.Is(err, depot.ErrTooLarge), errors.As(err, &tooBig):
-		return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, "upload exceeds the size limit"}, true
+		return errTooLarge("upload exceeds the size limit"), true
 	case errors.Is(err, depot.ErrRead):
 		// The client stopped sending, sent less than it announced, or hung up.
 		return errBadRequest("the upload was interrupted before its end"), true

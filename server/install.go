@@ -54,9 +54,6 @@ type installData struct {
 	InstallURL              template.URL // itms-services: is not a scheme html/template lets through otherwise
 }
 
-// installURL is the install page of a link.
-func installURL(base, linkID string) string { return base + "/p/" + linkID }
-
 // linkContext is what the install page and the manifest need: the link, its
 // file, build and project.
 func (s *Server) linkContext(id string) (store.PublicLink, store.File, store.Build, store.Project, error) {
@@ -131,7 +128,7 @@ func (s *Server) installData(base string, l store.PublicLink, f store.File, b st
 		Uploaded:    f.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 		Notes:       b.Notes,
 		DownloadURL: publicURL(base, l.ID, f.Name),
-		QRURL:       base + "/api/v1/public/file/" + l.ID + "/qr",
+		QRURL:       qrURL(base, l.ID),
 	}
 	if r, _ := utf8.DecodeRuneInString(d.App); r != utf8.RuneError {
 		d.Initial = strings.ToUpper(string(r))
@@ -171,7 +168,7 @@ func (s *Server) installData(base string, l store.PublicLink, f store.File, b st
 	// OTA install needs what the manifest names: the bundle id, read by
 	// processing. Before that (or if it failed) there is only Download.
 	if f.Type == store.FilePackage && f.Extension == "ipa" && b.Status == store.BuildProcessed && b.BundleID != "" {
-		path := "/p/" + l.ID + "/manifest.plist"
+		path := manifestPath(l.ID)
 		manifest := base + path + "?" + s.keys.Sign(http.MethodGet, path, s.now().Add(s.cfg.SignedURLTTL))
 		d.InstallURL = template.URL("itms-services://?action=download-manifest&url=" + url.QueryEscape(manifest))
 	}

@@ -56,3 +56,11 @@ func decodeJSON(r *http.Request, v any) error {
 		return errBadRequest("malformed JSON: " + err.Error())
 	}
 }
+
+// decodeOptionalJSON is decodeJSON for bodies that may be empty.
+func decodeOptionalJSON(r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	return decodeJSON(r, v)
+}

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -41,11 +40,6 @@ func (s *Server) viewLink(base string, l store.PublicLink, fileName string) link
 		v.ExpirationDate = &t
 	}
 	return v
-}
-
-// publicURL is where testers download a file through a link.
-func publicURL(base, linkID, fileName string) string {
-	return base + "/api/v1/public/file/" + linkID + "/" + url.PathEscape(fileName)
 }
 
 type createLinkRequest struct {

@@ -76,7 +76,7 @@ func (s *Server) multipartFields(r *http.Request, fileField string, onField func
 			return bodyErr(err)
 		}
 		if int64(len(value)) > s.cfg.MaxRequestBody {
-			return &apiError{http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", orgTooLarge, fmt.Sprintf("form field %q is too large", part.FormName())}
+			return errTooLarge(fmt.Sprintf("form field %q is too large", part.FormName()))
 		}
 		if err := onField(part.FormName(), string(value)); err != nil {
 			return err

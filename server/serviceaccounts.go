@@ -1,0 +1,172 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"hangar/auth"
+	"hangar/store"
+)
+
+// Service accounts of a workspace and their tokens. A workspace admin
+// manages only the accounts that belong to their workspace alone.
+
+type serviceAccountView struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	Role      string      `json:"role"` // in the workspace of the request
+	CreatedAt time.Time   `json:"createdAt"`
+	Tokens    []tokenView `json:"tokens"`
+}
+
+type createServiceAccountRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+type createServiceAccountResponse struct {
+	ServiceAccount serviceAccountView `json:"serviceAccount"`
+	Token          string             `json:"token"`
+}
+
+// createServiceAccount creates a service account with a role in the
+// workspace and its first token, shown once.
+func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *call) {
+	var req createServiceAccountRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Name == "" || len(req.Name) > 100 {
+		s.fail(w, r, errBadRequest("name must be 1 to 100 characters"))
+		return
+	}
+	if !auth.ValidRole(req.Role) {
+		s.fail(w, r, errBadRequest("role must be viewer, ci, developer or admin"))
+		return
+	}
+	sa, err := s.store.CreateServiceAccount(store.ServiceAccount{Name: req.Name, Memberships: map[string]string{c.ws.ID: req.Role}})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, createServiceAccountResponse{
+		ServiceAccount: serviceAccountView{ID: sa.ID, Name: sa.Name, Role: req.Role, CreatedAt: sa.CreatedAt, Tokens: []tokenView{viewToken(tok)}},
+		Token:          plain,
+	})
+}
+
+func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *call) {
+	all, err := s.store.ServiceAccounts()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := []serviceAccountView{}
+	for _, sa := range all {
+		role, ok := sa.Memberships[c.ws.ID]
+		if !ok {
+			continue
+		}
+		ts, err := s.store.Tokens(sa.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out = append(out, serviceAccountView{ID: sa.ID, Name: sa.Name, Role: role, CreatedAt: sa.CreatedAt, Tokens: viewAll(ts, viewToken)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// workspaceServiceAccount returns the service account named by the path, if
+// it is a member of the request's workspace; others are not found.
+func (s *Server) workspaceServiceAccount(c *call) (store.ServiceAccount, error) {
+	sa, err := s.store.ServiceAccount(c.params.ByName("id"))
+	if err != nil {
+		return sa, notFoundAs(err, "service account")
+	}
+	if _, ok := sa.Memberships[c.ws.ID]; !ok {
+		return sa, errNotFound("service account")
+	}
+	return sa, nil
+}
+
+// deleteServiceAccount removes the account from the workspace; an account
+// left with no workspace (and not an instance admin) is deleted with its
+// tokens.
+func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *call) {
+	sa, err := s.workspaceServiceAccount(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(sa.Memberships) == 1 && !sa.Admin {
+		err = s.store.DeleteServiceAccount(sa.ID)
+	} else {
+		err = s.store.SetMembership(store.MemberServiceAccount, sa.ID, c.ws.ID, "")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// reachesBeyond reports whether a service account can do anything outside
+// workspace wsID: a membership elsewhere, or instance admin. A token of it
+// would carry that reach, so only an instance admin may mint or revoke its
+// tokens or make it a member; a workspace admin manages the accounts that
+// belong to their workspace alone.
+func reachesBeyond(sa store.ServiceAccount, wsID string) bool {
+	if sa.Admin {
+		return true
+	}
+	for ws := range sa.Memberships {
+		if ws != wsID {
+			return true
+		}
+	}
+	return false
+}
+
+// confinedServiceAccount is workspaceServiceAccount for changes a workspace
+// admin may make only to an account of their workspace alone.
+func (s *Server) confinedServiceAccount(c *call) (store.ServiceAccount, error) {
+	sa, err := s.workspaceServiceAccount(c)
+	if err == nil && !c.who.admin && reachesBeyond(sa, c.ws.ID) {
+		err = errForbidden("this service account is not this workspace's alone (a member elsewhere, or an instance admin): only an instance admin may manage its tokens")
+	}
+	return sa, err
+}
+
+func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+	sa, err := s.confinedServiceAccount(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req createTokenRequest
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.issueToken(w, r, store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
+}
+
+func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+	sa, err := s.confinedServiceAccount(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.RevokeToken(sa.ID, c.params.ByName("prefix")); err != nil {
+		s.fail(w, r, notFoundAs(err, "token"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"hangar/store"
+)
+
+// Login sessions: a username and password exchanged for a session token,
+// and its end.
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+var errBadCredentials = &apiError{http.StatusUnauthorized, "INVALID_CREDENTIALS", orgNoAuth, "invalid username or password"}
+
+// login exchanges a username and password for a session token. An unknown
+// user and a wrong password get the same answer after the same work: the
+// unknown-user path verifies against a dummy hash.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) {
+	var req loginRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	now := s.now()
+	// An attempt is taken from both buckets before the hash (so parallel
+	// requests cannot all slip through) and given back if the password is
+	// right. The username bucket is charged only for addresses within their
+	// own limit: a flood of invented usernames from one address cannot
+	// grow it.
+	ip := s.clientIP(r).String()
+	ipKey, userKey := ip, truncate(req.Username, 128)+"\x00"+ip
+	ok, wait := s.loginPerIP.Allow(ipKey, now)
+	if ok {
+		if ok, wait = s.loginPerUser.Allow(userKey, now); !ok {
+			s.loginPerIP.Refund(ipKey)
+		}
+	}
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.fail(w, r, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many login attempts; retry later"})
+		return
+	}
+
+	u, err := s.store.UserByName(req.Username)
+	hash := u.PasswordHash
+	if errors.Is(err, store.ErrNotFound) {
+		hash = s.dummyHash
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	match, verr := s.hasher.Verify(r.Context(), req.Password, hash)
+	if err != nil || verr != nil || !match {
+		if verr != nil && !errors.Is(verr, r.Context().Err()) {
+			s.log.Error("password check failed", "user", u.ID, "err", verr)
+		}
+		s.fail(w, r, errBadCredentials)
+		return
+	}
+	s.loginPerIP.Refund(ipKey)
+	s.loginPerUser.Refund(userKey)
+	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", ExpiresAt: now.Add(s.cfg.SessionTTL)})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, loginResponse{Token: plain, ExpiresAt: tok.ExpiresAt})
+}
+
+// logout revokes the session token the request was made with.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) {
+	if c.who.kind != store.TokenSession {
+		s.fail(w, r, errBadRequest("only a login session can log out; revoke other tokens instead"))
+		return
+	}
+	if err := s.store.RevokeToken(c.who.id, c.who.token.Prefix); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

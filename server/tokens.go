@@ -1,0 +1,93 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"hangar/store"
+)
+
+// Tokens: the instance's list, and a project's app tokens (for CI).
+
+type tokenView struct {
+	Prefix     string     `json:"prefix"`
+	Kind       string     `json:"kind"`
+	OwnerID    string     `json:"ownerId"`
+	Name       string     `json:"name,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+}
+
+func viewToken(t store.Token) tokenView {
+	v := tokenView{Prefix: t.Prefix, Kind: t.Kind, OwnerID: t.OwnerID, Name: t.Name, CreatedAt: t.CreatedAt}
+	if !t.ExpiresAt.IsZero() {
+		v.ExpiresAt = &t.ExpiresAt
+	}
+	if !t.LastUsedAt.IsZero() {
+		v.LastUsedAt = &t.LastUsedAt
+	}
+	return v
+}
+
+// newTokenResponse carries a token's plain form: the only time it is shown.
+type newTokenResponse struct {
+	tokenView
+	Token string `json:"token"`
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
+	ts, err := s.store.AllTokens()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
+}
+
+func (s *Server) revokeAnyToken(w http.ResponseWriter, r *http.Request, c *call) {
+	if _, err := s.store.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
+		s.fail(w, r, notFoundAs(err, "token"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type createTokenRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t store.Token) {
+	plain, tok, err := s.store.CreateToken(t)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newTokenResponse{tokenView: viewToken(tok), Token: plain})
+}
+
+func (s *Server) createAppToken(w http.ResponseWriter, r *http.Request, c *call) {
+	var req createTokenRequest
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.issueToken(w, r, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name})
+}
+
+func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) {
+	ts, err := s.store.Tokens(c.proj.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
+}
+
+func (s *Server) revokeAppToken(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := s.store.RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
+		s.fail(w, r, notFoundAs(err, "token"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

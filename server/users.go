@@ -1,0 +1,136 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"hangar/auth"
+	"hangar/store"
+)
+
+// Users: created by the instance admin; a user changes their own password.
+
+type userView struct {
+	ID          string            `json:"id"`
+	Username    string            `json:"username"`
+	Admin       bool              `json:"admin"`
+	Memberships map[string]string `json:"memberships"` // workspace slug → role
+	CreatedAt   time.Time         `json:"createdAt"`
+}
+
+func (s *Server) viewUser(u store.User) (userView, error) {
+	ms, err := s.slugMemberships(u.Memberships)
+	return userView{ID: u.ID, Username: u.Username, Admin: u.Admin, Memberships: ms, CreatedAt: u.CreatedAt}, err
+}
+
+// slugMemberships rekeys memberships by workspace slug, for answers.
+func (s *Server) slugMemberships(byID map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(byID))
+	for id, role := range byID {
+		ws, err := s.store.Workspace(id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[ws.Slug] = role
+	}
+	return out, nil
+}
+
+// hashPassword checks a new password's length (400 if wrong) and hashes it.
+func (s *Server) hashPassword(r *http.Request, pw string) (string, error) {
+	if err := auth.CheckPassword(pw); err != nil {
+		return "", errBadRequest(err.Error())
+	}
+	return s.hasher.Hash(r.Context(), pw)
+}
+
+type createUserRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Admin    bool   `json:"admin"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
+	var req createUserRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	hash, err := s.hashPassword(r, req.Password)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, err := s.store.CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := s.viewUser(u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) {
+	users, err := s.store.Users()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]userView, 0, len(users))
+	for _, u := range users {
+		v, err := s.viewUser(u)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type passwordRequest struct {
+	Password string `json:"password"`
+}
+
+// setPassword changes a user's password: the instance admin for anyone, a
+// user for themself. All the user's sessions end.
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) {
+	u, err := s.store.UserByName(c.params.ByName("username"))
+	// Anyone but the instance admin gets one answer for every name but
+	// their own, whether it exists or not: no way to enumerate users.
+	if !c.who.admin && (err != nil || c.who.kind != store.TokenSession || c.who.id != u.ID) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.fail(w, r, err)
+			return
+		}
+		s.fail(w, r, errForbidden("only the user or an instance admin may change a password"))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, notFoundAs(err, "user"))
+		return
+	}
+	var req passwordRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	hash, err := s.hashPassword(r, req.Password)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.store.SetPassword(u.ID, hash); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
