@@ -96,10 +96,14 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	h.derivations.Add(1)
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, keyLen)
 	// Each derivation leaves Params.Memory of garbage. Collected before
-	// the slot is given back, the next one reuses it: a flood of logins
-	// then peaks at slots × Memory (134 MiB for 2 × 64 MiB, measured)
-	// instead of twice that while the collector lags. A login costs
-	// 0.1 s of hashing; the collection adds about a millisecond.
+	// the slot is given back, the next one can reuse it: without this a
+	// flood of logins grew with the collector's lag (266 MiB for 24 hashes
+	// two at a time, 412 MB for 800); with it the peak is bounded by about
+	// (slots + 1) × Memory, as a freed block is sometimes split by small
+	// allocations before the next derivation asks for it. Handing the
+	// block back to the OS instead (debug.FreeOSMemory) held the peak at
+	// slots × Memory but made every hash fault its 64 MiB in again: three
+	// times slower. The collection adds a few milliseconds to a 0.1 s hash.
 	runtime.GC()
 	return key, nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ func hangar(t *testing.T, cfg, stdin string, args ...string) (int, string, strin
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	full := append([]string{args[0], args[1], "-config", cfg}, args[2:]...)
-	code := run(context.Background(), full, strings.NewReader(stdin), &stdout, &stderr)
+	code := Run(context.Background(), full, strings.NewReader(stdin), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func runHangar(t *testing.T, dataDir string, args ...string) (int, string) {
 	os.WriteFile(cfg, fmt.Appendf(nil, "listen = \"127.0.0.1:0\"\ndata_dir = %q\n", dataDir), 0o600)
 	var out bytes.Buffer
 	full := append([]string{args[0], "-config", cfg}, args[1:]...)
-	code := run(context.Background(), full, strings.NewReader(""), &out, &out)
+	code := Run(context.Background(), full, strings.NewReader(""), &out, &out)
 	return code, out.String()
 }
 
@@ -130,7 +130,7 @@ func TestRestoreEmptyBackupRefused(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "empty.tar")
 	os.WriteFile(file, buf.Bytes(), 0o600)
 	var out bytes.Buffer
-	code := run(context.Background(), []string{"restore", "-data", filepath.Join(t.TempDir(), "restored"), file}, nil, &out, io.MultiWriter(&out))
+	code := Run(context.Background(), []string{"restore", "-data", filepath.Join(t.TempDir(), "restored"), file}, nil, &out, io.MultiWriter(&out))
 	if code == 0 || !strings.Contains(out.String(), "the backup's database is empty") {
 		t.Fatalf("restore of an empty backup: exit %d, %s", code, out.String())
 	}

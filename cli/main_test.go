@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func TestCommandLine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
+			code := Run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Fatalf("exit code: got %d, want %d (stderr %q)", code, tt.wantCode, stderr.String())
 			}
@@ -69,7 +69,7 @@ func TestBadConfigIsOneLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hangar.toml")
 	os.WriteFile(path, []byte("signed_url_ttl = \"forever\"\n"), 0o600)
 	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"serve", "-config", path}, nil, io.Discard, &stderr); code != exitFailure {
+	if code := Run(context.Background(), []string{"serve", "-config", path}, nil, io.Discard, &stderr); code != exitFailure {
 		t.Fatalf("exit code: got %d, want %d", code, exitFailure)
 	}
 	msg := stderr.String()
@@ -87,7 +87,7 @@ func startServe(t *testing.T, dataDir string) (string, *syncBuffer, func() int) 
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "-config", cfg}, nil, io.Discard, stderr) }()
+	go func() { done <- Run(ctx, []string{"serve", "-config", cfg}, nil, io.Discard, stderr) }()
 
 	addr := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(10 * time.Second)
@@ -139,7 +139,7 @@ func TestServeLifecycle(t *testing.T) {
 	var second bytes.Buffer
 	cfg := filepath.Join(t.TempDir(), "second.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n", data)), 0o600)
-	code := run(context.Background(), []string{"serve", "-config", cfg}, nil, io.Discard, &second)
+	code := Run(context.Background(), []string{"serve", "-config", cfg}, nil, io.Discard, &second)
 	if code != exitFailure || !strings.Contains(second.String(), "in use by another process") {
 		t.Fatalf("second serve: exit %d, stderr %q", code, second.String())
 	}
@@ -232,7 +232,7 @@ func TestServeListenOverride(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			stderr := &syncBuffer{}
 			done := make(chan int, 1)
-			go func() { done <- run(ctx, args, nil, io.Discard, stderr) }()
+			go func() { done <- Run(ctx, args, nil, io.Discard, stderr) }()
 			deadline := time.Now().Add(10 * time.Second)
 			for !strings.Contains(stderr.String(), "addr=127.0.0.1:") {
 				select {

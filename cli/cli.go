@@ -1,0 +1,82 @@
+// Package cli is the hangar command line: one file per subcommand, and
+// the shared ways they open a data directory or reach a running server.
+// The binary's main only hands it the arguments.
+//
+// Exit status: 0 on success, 2 on a usage error, 1 on a runtime failure, each
+// failure explained in one line on stderr.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Version is the binary's version (main sets it from its build flags).
+var Version = "dev"
+
+const usageText = `Hangar: self-hosted build distribution.
+
+Usage:
+  hangar serve [-config FILE] [-listen ADDR]
+                                  run the server (no FILE: embedded defaults,
+                                  127.0.0.1:8080, data in ./hangar-data;
+                                  -listen 0.0.0.0:8080 or HANGAR_LISTEN to
+                                  serve the LAN)
+  hangar user add|passwd|list     manage users (while the server is stopped)
+  hangar token create|list|revoke manage service account and app tokens
+                                  (while the server is stopped)
+  hangar backup -o FILE.tar       consistent backup, also of a running server
+  hangar restore FILE.tar [-data DIR]
+                                  unpack a backup into a new data directory
+  hangar fsck [-verify] [-repair] check that metadata and blobs agree
+  hangar gc                       remove expired tokens and old access logs
+  hangar version                  print the version
+  hangar help                     print this help
+
+Every command takes -config FILE; 'hangar COMMAND -h' lists its flags.
+backup, fsck and gc work through a running server's admin API when it holds
+the database: set HANGAR_TOKEN to an instance admin token.
+
+See config.example.toml for every setting.
+`
+
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// Run executes one command line and returns the exit status. ctx ends the
+// server gracefully when it is done.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "user":
+		return cmdUser(args[1:], stdin, stdout, stderr)
+	case "token":
+		return cmdToken(args[1:], stdin, stdout, stderr)
+	case "fsck":
+		return cmdFsck(args[1:], stdout, stderr)
+	case "gc":
+		return cmdGC(args[1:], stdout, stderr)
+	case "backup":
+		return cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		return cmdRestore(args[1:], stdin, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "hangar", Version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "hangar: unknown command %q (try 'hangar help')\n", args[0])
+		return exitUsage
+	}
+}

@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"hangar/config"
+	"hangar/depot"
+	"hangar/sdnotify"
+	"hangar/server"
+	"hangar/store"
+)
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hangar serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "TOML configuration `file` (default: embedded defaults)")
+	listen := fs.String("listen", "", "`address` to listen on, e.g. 0.0.0.0:8080 for the LAN (default: $HANGAR_LISTEN, then the config's listen)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hangar serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			fmt.Fprintf(stderr, "hangar: config %v\n", err)
+			return exitFailure
+		}
+	}
+	// Serving the LAN should not need a config file: the flag, then the
+	// environment (a systemd drop-in, a container), then the config.
+	if addr := cmp.Or(*listen, os.Getenv("HANGAR_LISTEN")); addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			fmt.Fprintf(stderr, "hangar serve: -listen %q: %v\n", addr, err)
+			return exitUsage
+		}
+		cfg.Listen = addr
+	}
+	if err := serve(ctx, cfg, newLogger(cfg, stderr), stderr); err != nil {
+		fmt.Fprintf(stderr, "hangar: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve opens the data directory and runs the server until ctx is done.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+	// A missing or empty database beside stored blobs is refused (a new
+	// instance on it would print a new admin token and treat every blob
+	// as an orphan).
+	d, err := depot.Open(cfg.DataDir, depot.Options{Config: cfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	st := d.Store()
+
+	token, err := st.Bootstrap()
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if token != "" {
+		// Printed once, outside the structured log, so that it does not end
+		// up in log shippers; only its hash is stored.
+		fmt.Fprintf(stderr, "\nFirst start: created the instance admin service account.\nadmin token: %s\nKeep it safe: it is shown only this once.\n\n", token)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if cfg.PublicURLDerived {
+		cfg.PublicURL = config.DerivePublicURL(ln.Addr().String(), cfg.TLSCert != "")
+	}
+	srv, err := server.New(server.Options{Depot: d, Config: cfg, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// Processing and housekeeping stop with ctx, after the HTTP server:
+	// a worker finishes the package it is reading; the rest stay queued.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	waitBackground, err := d.Start(bgCtx)
+	if err != nil {
+		stopBackground()
+		ln.Close()
+		return err
+	}
+	defer func() { stopBackground(); waitBackground() }()
+	log.Info("hangar listening", "version", Version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
+	if err := sdnotify.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	go watchdog(ctx, st, log)
+	go reloadOnHangup(ctx, srv, log)
+	err = srv.Serve(ctx, ln)
+	sdnotify.Notify("STOPPING=1")
+	return err
+}
+
+// reloadOnHangup reloads the TLS certificate on SIGHUP (systemctl reload),
+// so a renewed certificate needs no restart.
+func reloadOnHangup(ctx context.Context, srv *server.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if err := srv.ReloadTLS(); err != nil {
+			log.Error("TLS reload failed; keeping the certificate in use", "err", err)
+			continue
+		}
+		log.Info("reloaded the TLS certificate")
+	}
+}
+
+// watchdog tells systemd the server is alive, as long as the database still
+// answers a read: a wedged store then gets the service restarted.
+func watchdog(ctx context.Context, st *store.Store, log *slog.Logger) {
+	every := sdnotify.WatchdogInterval()
+	if every == 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := st.SchemaVersion(); err != nil {
+			log.Error("database check failed; not feeding the watchdog", "err", err)
+			continue
+		}
+		sdnotify.Notify("WATCHDOG=1")
+	}
+}
