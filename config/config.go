@@ -128,6 +128,19 @@ func defaultRaw() raw {
 	}
 }
 
+// withPosition is perr's message with its line and column. The TOML
+// module's formatter indexes out of range on some inputs (a file that is
+// only `"\`, found by FuzzLoad): then the plain message, which has the
+// line too.
+func withPosition(perr toml.ParseError) (msg string) {
+	defer func() {
+		if recover() != nil {
+			msg = perr.Error()
+		}
+	}()
+	return perr.ErrorWithPosition()
+}
+
 // Load reads the TOML file at path over the defaults. Unknown keys, values
 // that do not parse and an unreadable file are errors that name the file and,
 // where there is one, the key.
@@ -137,7 +150,7 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			return Config{}, fmt.Errorf("%s: %s", path, perr.ErrorWithPosition())
+			return Config{}, fmt.Errorf("%s: %s", path, withPosition(perr))
 		}
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
