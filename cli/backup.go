@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"hangar/backup"
+	"hangar/config"
 	"hangar/depot"
-	"hangar/store"
 )
 
 // cmdBackup writes a consistent backup tar, offline or from a running server.
@@ -53,12 +52,9 @@ func (c *adminCmd) backup(out string, rem remote) (err error) {
 		}()
 		w = f
 	}
-	d, cfg, err := c.openLocal(depot.Options{})
-	switch {
-	case err == nil:
-		defer d.Close()
+	return c.localOrRemote(depot.Options{}, rem, func(d *depot.Depot) error {
 		return backup.Write(w, d)
-	case errors.Is(err, store.ErrLocked):
+	}, func(rem remote, cfg config.Config) error {
 		resp, err := rem.do(cfg, "GET", "/api/v1/admin/backup", nil)
 		if err != nil {
 			return err
@@ -68,6 +64,5 @@ func (c *adminCmd) backup(out string, rem remote) (err error) {
 			return fmt.Errorf("backup from the server broke off: %w", err)
 		}
 		return nil
-	}
-	return err
+	})
 }

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
+	"hangar/config"
 	"hangar/depot"
 	"hangar/fsck"
-	"hangar/store"
 )
 
 // cmdFsck checks the data directory (see package fsck), itself or through a
@@ -23,38 +21,22 @@ func cmdFsck(args []string, stdout, stderr io.Writer) int {
 		return runAdmin(stderr, err)
 	}
 	opts := fsck.Options{Verify: *verify, Repair: *repair, Force: *force}
-	var (
-		findings            []fsck.Finding
-		files, blobs, probs int
-	)
+	var r struct {
+		Files, Blobs, Problems int
+		Findings               []fsck.Finding
+	}
 	// fsck checks for a lost database itself (-force looks anyway).
-	d, cfg, err := c.openLocal(depot.Options{SkipDatabaseCheck: true})
-	switch {
-	case err == nil:
-		defer d.Close()
+	err := c.localOrRemote(depot.Options{SkipDatabaseCheck: true}, rem, func(d *depot.Depot) error {
 		rep, err := fsck.Run(d, opts)
-		if err != nil {
-			return runAdmin(stderr, err)
-		}
-		findings, files, blobs, probs = rep.Findings, rep.Files, rep.Blobs, rep.Problems()
-	case errors.Is(err, store.ErrLocked):
-		resp, err := rem.do(cfg, "POST", "/api/v1/admin/fsck", map[string]bool{"verify": opts.Verify, "repair": opts.Repair, "force": opts.Force})
-		if err != nil {
-			return runAdmin(stderr, err)
-		}
-		defer resp.Body.Close()
-		var r struct {
-			Files, Blobs, Problems int
-			Findings               []fsck.Finding
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-			return runAdmin(stderr, fmt.Errorf("fsck answer: %w", err))
-		}
-		findings, files, blobs, probs = r.Findings, r.Files, r.Blobs, r.Problems
-	default:
+		r.Files, r.Blobs, r.Problems, r.Findings = rep.Files, rep.Blobs, rep.Problems(), rep.Findings
+		return err
+	}, func(rem remote, cfg config.Config) error {
+		return rem.call(cfg, "POST", "/api/v1/admin/fsck", map[string]bool{"verify": opts.Verify, "repair": opts.Repair, "force": opts.Force}, &r)
+	})
+	if err != nil {
 		return runAdmin(stderr, err)
 	}
-	if printFsck(stdout, findings, files, blobs, probs) > 0 {
+	if printFsck(stdout, r.Findings, r.Files, r.Blobs, r.Problems) > 0 {
 		return exitFailure
 	}
 	return exitOK

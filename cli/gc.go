@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 
+	"hangar/config"
 	"hangar/depot"
 	"hangar/store"
 )
@@ -19,18 +17,12 @@ func cmdGC(args []string, stdout, stderr io.Writer) int {
 		return runAdmin(stderr, err)
 	}
 	var res store.GCResult
-	d, cfg, err := c.openLocal(depot.Options{})
-	switch {
-	case err == nil:
-		defer d.Close()
+	err := c.localOrRemote(depot.Options{}, rem, func(d *depot.Depot) (err error) {
 		res, err = d.GC() // the same cutoff as the server's
-	case errors.Is(err, store.ErrLocked):
-		var resp *http.Response
-		if resp, err = rem.do(cfg, "POST", "/api/v1/admin/gc", nil); err == nil {
-			err = json.NewDecoder(resp.Body).Decode(&res)
-			resp.Body.Close()
-		}
-	}
+		return err
+	}, func(rem remote, cfg config.Config) error {
+		return rem.call(cfg, "POST", "/api/v1/admin/gc", nil, &res)
+	})
 	if err != nil {
 		return runAdmin(stderr, err)
 	}

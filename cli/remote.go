@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"hangar/config"
+	"hangar/depot"
+	"hangar/store"
 )
 
 // Operations commands. bbolt lets one process open the database, so each of
@@ -63,4 +65,33 @@ func (r remote) do(cfg config.Config, method, path string, body any) (*http.Resp
 		return nil, fmt.Errorf("%s %s: the server answered %s: %s", method, path, resp.Status, bytes.TrimSpace(msg))
 	}
 	return resp, nil
+}
+
+// localOrRemote runs local on the configured data directory when no
+// server holds it, or remote through the running server's admin API when
+// one does (within a second of trying).
+func (c *adminCmd) localOrRemote(o depot.Options, rem remote, local func(*depot.Depot) error, remote func(remote, config.Config) error) error {
+	d, cfg, err := c.openLocal(o)
+	switch {
+	case err == nil:
+		defer d.Close()
+		return local(d)
+	case errors.Is(err, store.ErrLocked):
+		return remote(rem, cfg)
+	}
+	return err
+}
+
+// call sends a request to the running server and decodes its JSON answer
+// into out.
+func (r remote) call(cfg config.Config, method, path string, body, out any) error {
+	resp, err := r.do(cfg, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: the answer is not what was expected: %w", method, path, err)
+	}
+	return nil
 }
