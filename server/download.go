@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"hangar/depot"
-	"hangar/store"
 )
 
 // redirectToFile answers 302 to a signed URL. Not cached: every use of a
@@ -35,14 +34,11 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	fh, err := s.depot.OpenFile(f)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		err = errNotFound("file") // deleted since it was read
-	case errors.Is(err, depot.ErrDamaged):
+	if errors.Is(err, depot.ErrDamaged) {
 		err = errDamaged
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, notFoundAs(err, "file")) // not found: deleted since it was read
 		return
 	}
 	defer fh.Close()

@@ -49,6 +49,19 @@ var orgSeedMessages = map[int]string{
 	orgNotProcessed: "Build Not Processed",
 }
 
+// linkErr maps what using a public link fails with to the seed's answers:
+// an unknown, unusable or vanished link is 404 LINK_NOT_FOUND, one at its
+// limit 403 DOWNLOAD_LIMIT_REACHED.
+func linkErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errLinkNotFound
+	case errors.Is(err, store.ErrLimitReached):
+		return errLimitReached
+	}
+	return err
+}
+
 // errDamaged answers a download of a file whose stored copy is damaged.
 var errDamaged = &apiError{http.StatusInternalServerError, "FILE_DAMAGED", orgInternal,
 	"the stored copy of this file is damaged; upload it again (an identical upload repairs it) or restore it from a backup"}
@@ -122,7 +135,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hangar"`)
 	}
-	if isOrgDialect(r) {
+	if isOrgDialect(w, r) {
 		msg := ae.Message
 		if seed, ok := orgSeedMessages[ae.OrgCode]; ok {
 			msg = seed
@@ -133,7 +146,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.Status, workspaceError{Error: ae.Code, Message: ae.Message})
 }
 
-func isOrgDialect(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/v1/") }
+// isOrgDialect reports whether an answer takes the organization API's
+// error envelope: its route says so. A request no route matched (a 404 or
+// 405 of the router) has only its path to go by: /v1/ is that API's.
+func isOrgDialect(w http.ResponseWriter, r *http.Request) bool {
+	if lw, ok := w.(*logWriter); ok && lw.route != "" {
+		return lw.org
+	}
+	return strings.HasPrefix(r.URL.Path, "/v1/")
+}
 
 type workspaceError struct {
 	Error   string `json:"error"`

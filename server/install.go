@@ -209,14 +209,8 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	l, f, b, p, err := s.linkContext(c.params.ByName("publicLinkId"))
 	switch {
-	case errors.Is(err, store.ErrLimitReached):
-		s.fail(w, r, errLimitReached)
-		return
-	case errors.Is(err, store.ErrNotFound):
-		s.fail(w, r, errLinkNotFound)
-		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.fail(w, r, linkErr(err))
 		return
 	case b.Status != store.BuildProcessed || b.BundleID == "":
 		s.fail(w, r, errNotProcessed) // no bundle id to name yet

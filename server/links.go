@@ -193,23 +193,14 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	entry := store.AccessLogEntry{Time: s.now().UTC(), ClientIP: s.clientIP(r).String(), UserAgent: ua}
 	l, err := s.store.UseLink(c.params.ByName("publicLinkId"), c.params.ByName("fileName"), entry, r.Method == http.MethodGet)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		err = errLinkNotFound
-	case errors.Is(err, store.ErrLimitReached):
-		err = errLimitReached
-	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, linkErr(err))
 		return
 	}
 	if r.Method == http.MethodHead {
 		f, err := s.store.File(l.FileID)
-		if errors.Is(err, store.ErrNotFound) {
-			err = errLinkNotFound // deleted since
-		}
 		if err != nil {
-			s.fail(w, r, err)
+			s.fail(w, r, linkErr(err)) // the file deleted since
 			return
 		}
 		h := w.Header()
@@ -230,12 +221,8 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 // limit still has its code.
 func (s *Server) publicQR(w http.ResponseWriter, r *http.Request, c *call) {
 	l, err := s.store.UseLink(c.params.ByName("publicLinkId"), "", store.AccessLogEntry{Time: s.now()}, false)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.fail(w, r, errLinkNotFound)
-		return
-	case err != nil && !errors.Is(err, store.ErrLimitReached):
-		s.fail(w, r, err)
+	if err != nil && !errors.Is(err, store.ErrLimitReached) {
+		s.fail(w, r, linkErr(err))
 		return
 	}
 	var buf bytes.Buffer

@@ -23,6 +23,7 @@ type logWriter struct {
 	bytes  int64
 	route  string // the route pattern, set by the router's handler
 	secret bool   // the path itself is a credential: log the pattern only
+	org    bool   // the route is the organization API's: its error envelope
 }
 
 // Removing ReadFrom would silently turn sendfile off: keep this line.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -233,10 +232,7 @@ func (s *Server) redeemDownloadToken(w http.ResponseWriter, r *http.Request, c *
 		f, err = s.store.File(t.FileID)
 	}
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = errNotFound("token")
-		}
-		s.fail(w, r, err)
+		s.fail(w, r, notFoundAs(err, "token"))
 		return
 	}
 	redirectToFile(w, s.signedURLFor(c.base, f.ID, f.Name, redirectURLTTL))

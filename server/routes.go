@@ -30,6 +30,9 @@ const (
 	// upload: the body carries files; the handler limits each file to
 	// max_upload_size. Other bodies are limited to max_request_body.
 	upload
+	// org: the organization API's route: errors in its envelope
+	// ({"status": false, "error": {"code", "message"}}).
+	org
 )
 
 // routes is the router over the route table.
@@ -142,13 +145,13 @@ func (s *Server) table() []route {
 
 		// Seed 000, the organization API: build details, uploads, and the
 		// two-step download through a single-use token.
-		{"GET", app + "/builds/:buildId", 0, need(auth.ProjectRead), s.orgBuildDetails},
-		{"POST", app + "/builds", upload, need(auth.BuildCreate), s.orgUploadBuild},
-		{"POST", app + "/builds/:buildId/files", upload, need(auth.BuildCreate), s.orgAttachFiles},
-		{"GET", app + "/builds/:buildId/downloadToken", 0, need(auth.BuildDownload), s.downloadToken},
-		{"POST", "/v1/integrations/builds", upload, appToken, s.orgUploadBuild},
-		{"POST", "/v1/integrations/builds/:buildId/files", upload, appToken, s.orgAttachFiles},
-		{"GET", "/v1/download/:token", secretPath, public, s.redeemDownloadToken},
+		{"GET", app + "/builds/:buildId", org, need(auth.ProjectRead), s.orgBuildDetails},
+		{"POST", app + "/builds", org | upload, need(auth.BuildCreate), s.orgUploadBuild},
+		{"POST", app + "/builds/:buildId/files", org | upload, need(auth.BuildCreate), s.orgAttachFiles},
+		{"GET", app + "/builds/:buildId/downloadToken", org, need(auth.BuildDownload), s.downloadToken},
+		{"POST", "/v1/integrations/builds", org | upload, appToken, s.orgUploadBuild},
+		{"POST", "/v1/integrations/builds/:buildId/files", org | upload, appToken, s.orgAttachFiles},
+		{"GET", "/v1/download/:token", org | secretPath, public, s.redeemDownloadToken},
 	}
 }
 
@@ -269,7 +272,7 @@ func (s *Server) dispatch(m mountPoint) httprouter.Handle {
 // request body, applies the route's access rule and calls the handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps httprouter.Params) {
 	if lw, ok := w.(*logWriter); ok {
-		lw.route, lw.secret = rt.pattern, rt.flags&secretPath != 0
+		lw.route, lw.secret, lw.org = rt.pattern, rt.flags&secretPath != 0, rt.flags&org != 0
 	}
 	body := idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv)
 	if rt.flags&upload == 0 {
