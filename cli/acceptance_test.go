@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"mime/multipart"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"hangar/hangartest"
 	"hangar/pkginfo/pkgtest"
 )
 
@@ -35,17 +35,7 @@ curl -L \
 // apiCall sends a request with the bearer token and decodes the JSON answer.
 func apiCall(t *testing.T, method, url, token, ctype string, body io.Reader, out any) {
 	t.Helper()
-	r, _ := http.NewRequest(method, url, body)
-	r.Header.Set("Authorization", "Bearer "+token)
-	if ctype != "" {
-		r.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := hangartest.Do(t, method, url, token, ctype, body)
 	if resp.StatusCode >= 300 {
 		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hangar/hangartest"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -40,7 +41,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 type process struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *syncBuffer
+	stderr *hangartest.SyncBuffer
 }
 
 func startBinary(t *testing.T, bin, cfg string) *process {
@@ -52,7 +53,7 @@ func startBinary(t *testing.T, bin, cfg string) *process {
 // listen.
 func startCommand(t *testing.T, cmd *exec.Cmd) *process {
 	t.Helper()
-	p := &process{cmd: cmd, stderr: &syncBuffer{}}
+	p := &process{cmd: cmd, stderr: &hangartest.SyncBuffer{}}
 	pr, pw := io.Pipe()
 	p.cmd.Stderr = pw
 	if err := p.cmd.Start(); err != nil {

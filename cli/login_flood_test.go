@@ -2,26 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"hangar/hangartest"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 )
-
-// vmHWM is a process's peak resident memory in MiB, from /proc.
-func vmHWM(t *testing.T, pid int) int {
-	t.Helper()
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Skip("no /proc here:", err)
-	}
-	var kib int
-	fmt.Sscan(string(regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)[1]), &kib)
-	return kib >> 10
-}
 
 // A flood of logins with invented usernames from many addresses runs at
 // most two 64 MiB password hashes at a time, and the server's memory stays
@@ -70,9 +58,9 @@ func TestLoginFloodMemory(t *testing.T) {
 		return hashed
 	}
 	n := flood(0, 24)
-	first := vmHWM(t, p.cmd.Process.Pid)
+	first := hangartest.PeakRSS(t, p.cmd.Process.Pid)
 	n += flood(24, 24)
-	peak := vmHWM(t, p.cmd.Process.Pid)
+	peak := hangartest.PeakRSS(t, p.cmd.Process.Pid)
 	t.Logf("%d logins hashed and refused; server peak RSS %d MiB after 24, %d MiB after 48", n, first, peak)
 	if n < 40 {
 		t.Fatalf("only %d of 48 logins were hashed: the test proves little", n)

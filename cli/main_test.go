@@ -11,29 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"hangar/hangartest"
 	"hangar/store"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 func TestCommandLine(t *testing.T) {
 	tests := []struct {
@@ -80,12 +63,12 @@ func TestBadConfigIsOneLine(t *testing.T) {
 
 // startServe runs `hangar serve` in-process on a free port and returns its
 // base URL, its stderr, and a stop function that returns the exit code.
-func startServe(t *testing.T, dataDir string) (string, *syncBuffer, func() int) {
+func startServe(t *testing.T, dataDir string) (string, *hangartest.SyncBuffer, func() int) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "hangar.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n", dataDir)), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &hangartest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, []string{"serve", "-config", cfg}, nil, io.Discard, stderr) }()
 
@@ -230,7 +213,7 @@ func TestServeListenOverride(t *testing.T) {
 				t.Setenv("HANGAR_LISTEN", "127.0.0.1:0")
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			stderr := &syncBuffer{}
+			stderr := &hangartest.SyncBuffer{}
 			done := make(chan int, 1)
 			go func() { done <- Run(ctx, args, nil, io.Discard, stderr) }()
 			deadline := time.Now().Add(10 * time.Second)

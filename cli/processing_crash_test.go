@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"hangar/hangartest"
 	"hangar/pkginfo/pkgtest"
 	"hangar/store"
 )
@@ -147,7 +148,7 @@ func TestPackageBombsKeepServerMemory(t *testing.T) {
 			t.Errorf("%s still in_progress after 30 s", name)
 		}
 	}
-	peak := vmHWM(t, p.cmd.Process.Pid)
+	peak := hangartest.PeakRSS(t, p.cmd.Process.Pid)
 	t.Logf("server peak RSS: %d MiB", peak)
 	// Start-up takes ~77 MiB (one 64 MiB password hash); a package read is
 	// budgeted at 128 MiB, and these bombs are refused long before that.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hangar/config"
+	"hangar/hangartest"
 	"hangar/server"
 	"hangar/store"
 )
@@ -21,31 +22,17 @@ import (
 func (e *env) req(method, path, token, body string, header ...string) (int, []byte) {
 	e.t.Helper()
 	var rd io.Reader
+	ctype := ""
+	switch {
+	case strings.HasPrefix(body, "--b\r\n"):
+		ctype = "multipart/form-data; boundary=b"
+	case body != "":
+		ctype = "application/json"
+	}
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	r, err := http.NewRequest(method, e.ts.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	switch {
-	case strings.HasPrefix(body, "--b\r\n"):
-		r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
-	case body != "":
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		r.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := hangartest.Do(e.t, method, e.ts.URL+path, token, ctype, rd, header...)
 	return resp.StatusCode, b
 }
 

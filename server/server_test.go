@@ -23,6 +23,7 @@ import (
 	"hangar/config"
 	"hangar/depot"
 	"hangar/fsck"
+	"hangar/hangartest"
 	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
 	"hangar/server"
@@ -38,7 +39,7 @@ type env struct {
 	blobs *blob.Store
 	depot *depot.Depot
 	build store.Build
-	logs  *syncBuffer
+	logs  *hangartest.SyncBuffer
 
 	hasher *auth.Hasher
 
@@ -60,23 +61,6 @@ func (e *env) checkConsistent() {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // cheapHasher keeps password hashing fast in tests; the format and checks
 // are the same at any cost.
 func cheapHasher() *auth.Hasher {
@@ -95,7 +79,7 @@ func newEnvWith(t testing.TB, configure func(*config.Config)) *env {
 func newEnvReading(t testing.TB, configure func(*config.Config), read func(name string) (pkginfo.Info, error), timeout time.Duration) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, logs: &syncBuffer{}, now: time.Now()}
+	e := &env{t: t, logs: &hangartest.SyncBuffer{}, now: time.Now()}
 	st, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{Now: e.clock})
 	if err != nil {
 		t.Fatal(err)
@@ -205,30 +189,18 @@ func (e *env) deleteFile(id string) {
 
 func do(t *testing.T, method, u string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		t.Fatal(err)
+	var pairs []string
+	for k, vs := range header {
+		for _, v := range vs {
+			pairs = append(pairs, k, v)
+		}
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return hangartest.Do(t, method, u, "", "", nil, pairs...)
 }
 
 func wantCode(t *testing.T, resp *http.Response, body []byte, want int) {
 	t.Helper()
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: got status %d, want %d; body %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
-	}
+	hangartest.WantCode(t, resp, body, want)
 }
 
 func wantWorkspaceError(t *testing.T, body []byte, code string) {

@@ -22,6 +22,7 @@ import (
 
 	"hangar/blob"
 	"hangar/config"
+	"hangar/hangartest"
 )
 
 const projPath = "/api/v1/workspace/acme/project/app"
@@ -60,15 +61,7 @@ func (e *env) send(method, path, token, ctype string, body []byte) (int, []byte)
 // the env's F must not be failed.
 func sendAs(t testing.TB, e *env, method, path, token, ctype string, body []byte) (int, []byte) {
 	t.Helper()
-	r, _ := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
-	r.Header.Set("Authorization", "Bearer "+token)
-	r.Header.Set("Content-Type", ctype)
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := hangartest.Do(t, method, e.ts.URL+path, token, ctype, bytes.NewReader(body))
 	return resp.StatusCode, b
 }
 

@@ -1,0 +1,88 @@
+// Package hangartest holds what the tests of several packages share: one
+// HTTP request helper, a buffer a server can log into while the test reads
+// it, and the peak memory of a process. It is imported by tests only.
+package hangartest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"sync"
+	"testing"
+)
+
+// Do sends one request and returns the response with its body read. token
+// (if not empty) goes in a bearer Authorization header, ctype (if not
+// empty) in Content-Type, and header holds more name, value pairs. A
+// request that cannot be sent fails t.
+func Do(t testing.TB, method, url, token, ctype string, body io.Reader, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	r, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ctype != "" {
+		r.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// WantCode fails t unless resp has status want.
+func WantCode(t testing.TB, resp *http.Response, body []byte, want int) {
+	t.Helper()
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: got status %d, want %d; body %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, body)
+	}
+}
+
+// SyncBuffer is a bytes.Buffer safe for one writer (a server's log) and
+// readers (the test) at once.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+var vmHWM = regexp.MustCompile(`VmHWM:\s+(\d+) kB`)
+
+// PeakRSS is a process's peak resident memory in MiB, from /proc; the
+// test is skipped where there is no /proc.
+func PeakRSS(t testing.TB, pid int) int {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skip("no /proc here:", err)
+	}
+	var kib int
+	fmt.Sscan(string(vmHWM.FindSubmatch(status)[1]), &kib)
+	return kib >> 10
+}
