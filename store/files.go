@@ -147,16 +147,8 @@ func (s *Store) File(id string) (File, error) {
 func (s *Store) Files(buildID string) ([]File, error) {
 	var out []File
 	err := s.db.View(func(tx *bolt.Tx) error {
-		files := tx.Bucket(bucketFiles)
 		var err error
-		forEachPrefix(tx.Bucket(bucketBuildFiles), buildID, func(fileID, _ []byte) bool {
-			var f File
-			if err = get(files, fileID, &f); err != nil {
-				return false
-			}
-			out = append(out, f)
-			return true
-		})
+		out, err = list[File](tx, bucketFiles, prefixed(tx.Bucket(bucketBuildFiles), buildID, true))
 		return err
 	})
 	if err != nil {

@@ -64,16 +64,8 @@ func (s *Store) Link(id string) (PublicLink, error) {
 func (s *Store) LinksOfFile(fileID string) ([]PublicLink, error) {
 	var out []PublicLink
 	err := s.db.View(func(tx *bolt.Tx) error {
-		links := tx.Bucket(bucketLinks)
 		var err error
-		forEachPrefix(tx.Bucket(bucketFileLinks), fileID, func(linkID, _ []byte) bool {
-			var l PublicLink
-			if err = get(links, linkID, &l); err != nil {
-				return false
-			}
-			out = append(out, l)
-			return true
-		})
+		out, err = list[PublicLink](tx, bucketLinks, prefixed(tx.Bucket(bucketFileLinks), fileID, true))
 		return err
 	})
 	return out, err

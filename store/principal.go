@@ -376,15 +376,9 @@ func (s *Store) Bootstrap() (string, error) {
 func (s *Store) Users() ([]User, error) {
 	var out []User
 	err := s.db.View(func(tx *bolt.Tx) error {
-		users := tx.Bucket(bucketUsers)
-		return tx.Bucket(bucketUsernames).ForEach(func(_, id []byte) error {
-			var u User
-			if err := get(users, id, &u); err != nil {
-				return err
-			}
-			out = append(out, u)
-			return nil
-		})
+		var err error
+		out, err = list[User](tx, bucketUsers, values(tx.Bucket(bucketUsernames)))
+		return err
 	})
 	return out, err
 }
@@ -424,15 +418,9 @@ func revokeAllTokens(tx *bolt.Tx, ownerID string) error {
 func (s *Store) ServiceAccounts() ([]ServiceAccount, error) {
 	var out []ServiceAccount
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketServiceAccts)
-		return b.ForEach(func(k, _ []byte) error {
-			var sa ServiceAccount
-			if err := get(b, k, &sa); err != nil {
-				return err
-			}
-			out = append(out, sa)
-			return nil
-		})
+		var err error
+		out, err = list[ServiceAccount](tx, bucketServiceAccts, keys(tx.Bucket(bucketServiceAccts)))
+		return err
 	})
 	return out, err
 }

@@ -20,6 +20,7 @@ import (
 	"hash/fnv"
 	"io"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -401,6 +402,53 @@ func forEachPrefixReverse(b *bolt.Bucket, prefix string, fn func(suffix, value [
 		if !fn(k[len(p):], v) {
 			return
 		}
+	}
+}
+
+// list decodes the records of bucket data named by ids, in the order ids
+// yields them: the one shape of every list of records (all of a bucket,
+// or those an index names).
+func list[T any](tx *bolt.Tx, data []byte, ids iter.Seq[[]byte]) ([]T, error) {
+	b := tx.Bucket(data)
+	var out []T
+	for id := range ids {
+		var v T
+		if err := get(b, id, &v); err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// keys yields the keys of a bucket, in order.
+func keys(b *bolt.Bucket) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && yield(k); k, _ = c.Next() {
+		}
+	}
+}
+
+// values yields the values of an index bucket (IDs), in key order.
+func values(b *bolt.Bucket) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && yield(v); k, v = c.Next() {
+		}
+	}
+}
+
+// prefixed yields, for the keys of an index under prefix, the key's
+// suffix (bySuffix) or its value (the ID the index names).
+func prefixed(b *bolt.Bucket, prefix string, bySuffix bool) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		forEachPrefix(b, prefix, func(suffix, v []byte) bool {
+			if bySuffix {
+				return yield(suffix)
+			}
+			return yield(v)
+		})
 	}
 }
 

@@ -129,15 +129,9 @@ func (s *Store) UpdateWorkspace(id string, fn func(*Workspace) error) (Workspace
 func (s *Store) Workspaces() ([]Workspace, error) {
 	var out []Workspace
 	err := s.db.View(func(tx *bolt.Tx) error {
-		ws := tx.Bucket(bucketWorkspaces)
-		return tx.Bucket(bucketWorkspaceSlug).ForEach(func(_, id []byte) error {
-			var w Workspace
-			if err := get(ws, id, &w); err != nil {
-				return err
-			}
-			out = append(out, w)
-			return nil
-		})
+		var err error
+		out, err = list[Workspace](tx, bucketWorkspaces, values(tx.Bucket(bucketWorkspaceSlug)))
+		return err
 	})
 	return out, err
 }
@@ -218,15 +212,9 @@ func (s *Store) UpdateProject(id string, fn func(*Project) error) (Project, erro
 func (s *Store) AllProjects() ([]Project, error) {
 	var out []Project
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketProjects)
-		return b.ForEach(func(k, _ []byte) error {
-			var p Project
-			if err := get(b, k, &p); err != nil {
-				return err
-			}
-			out = append(out, p)
-			return nil
-		})
+		var err error
+		out, err = list[Project](tx, bucketProjects, keys(tx.Bucket(bucketProjects)))
+		return err
 	})
 	return out, err
 }
@@ -235,16 +223,8 @@ func (s *Store) AllProjects() ([]Project, error) {
 func (s *Store) Projects(workspaceID string) ([]Project, error) {
 	var out []Project
 	err := s.db.View(func(tx *bolt.Tx) error {
-		projects := tx.Bucket(bucketProjects)
 		var err error
-		forEachPrefix(tx.Bucket(bucketProjectSlug), workspaceID, func(_, id []byte) bool {
-			var p Project
-			if err = get(projects, id, &p); err != nil {
-				return false
-			}
-			out = append(out, p)
-			return true
-		})
+		out, err = list[Project](tx, bucketProjects, prefixed(tx.Bucket(bucketProjectSlug), workspaceID, false))
 		return err
 	})
 	return out, err
