@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,12 @@ func TestBadConfigIsOneLine(t *testing.T) {
 
 // startServe runs `hangar serve` in-process on a free port and returns its
 // base URL, its stderr, and a stop function that returns the exit code.
+// damaging names the tests that damage their data directory on purpose:
+// startServe's consistency check skips them.
+var damaging sync.Map
+
+func expectDamage(t *testing.T) { damaging.Store(t.Name(), true) }
+
 func startServe(t *testing.T, dataDir string) (string, *hangartest.SyncBuffer, func() int) {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "hangar.toml")
@@ -71,6 +78,20 @@ func startServe(t *testing.T, dataDir string) (string, *hangartest.SyncBuffer, f
 	stderr := &hangartest.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, []string{"serve", "-config", cfg}, nil, io.Discard, stderr) }()
+	// After the test (which stops the server): the data directory must be
+	// consistent, whatever the test did through the server.
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(dataDir, "hangar.db")); err != nil {
+			return // the test moved it away on purpose
+		}
+		if _, ok := damaging.Load(t.Name()); ok {
+			return
+		}
+		var out bytes.Buffer
+		if code := Run(context.Background(), []string{"fsck", "-verify", "-config", cfg}, nil, &out, &out); code != exitOK {
+			t.Errorf("fsck -verify after the test: exit %d\n%s", code, out.String())
+		}
+	})
 
 	addr := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(10 * time.Second)
