@@ -15,6 +15,42 @@ import (
 	"hangar/store"
 )
 
+// appServer is a hangar binary serving an acme/app project, and how to
+// call its API as the instance admin and upload a package as a new build.
+type appServer struct {
+	*process
+	api    func(method, path, ctype string, body []byte, out any)
+	upload func(name string, pkg []byte) string
+}
+
+// startAppServer starts the binary (a test restarting it sets process) on a new data directory with config
+// (TOML lines) added, and makes the acme/app project.
+func startAppServer(t *testing.T, bin, data, config string) (*appServer, string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "hangar.toml")
+	os.WriteFile(cfg, fmt.Appendf(nil, "listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s", data, config), 0o600)
+	p := startBinary(t, bin, cfg)
+	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
+	s := &appServer{process: p}
+	s.api = func(method, path, ctype string, body []byte, out any) {
+		t.Helper()
+		apiCall(t, method, s.base+path, admin, ctype, bytes.NewReader(body), out) // the process of now: a test may restart it
+	}
+	s.upload = func(name string, pkg []byte) string {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		w, _ := mw.CreateFormFile("file", name)
+		w.Write(pkg)
+		mw.Close()
+		var b struct{ BuildID string }
+		s.api("POST", "/api/v1/workspace/acme/project/app/build", mw.FormDataContentType(), body.Bytes(), &b)
+		return b.BuildID
+	}
+	s.api("POST", "/api/v1/workspace", "application/json", []byte(`{"slug":"acme"}`), nil)
+	s.api("POST", "/api/v1/workspace/acme/project", "application/json", []byte(`{"slug":"app"}`), nil)
+	return s, cfg
+}
+
 // Builds queued for processing survive kill -9: the next start reads them.
 func TestProcessingSurvivesKill(t *testing.T) {
 	if testing.Short() {
@@ -25,26 +61,8 @@ func TestProcessingSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := filepath.Join(t.TempDir(), "data")
-	cfg := filepath.Join(t.TempDir(), "hangar.toml")
-	os.WriteFile(cfg, fmt.Appendf(nil, "listen = \"127.0.0.1:0\"\ndata_dir = %q\nprocessing_workers = 1\n", data), 0o600)
-	p := startBinary(t, bin, cfg)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
-	api := func(method, path, ctype string, body []byte, out any) {
-		t.Helper()
-		apiCall(t, method, p.base+path, admin, ctype, bytes.NewReader(body), out)
-	}
-	api("POST", "/api/v1/workspace", "application/json", []byte(`{"slug":"acme"}`), nil)
-	api("POST", "/api/v1/workspace/acme/project", "application/json", []byte(`{"slug":"app"}`), nil)
-	upload := func(name string, pkg []byte) string {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		w, _ := mw.CreateFormFile("file", name)
-		w.Write(pkg)
-		mw.Close()
-		var b struct{ BuildID string }
-		api("POST", "/api/v1/workspace/acme/project/app/build", mw.FormDataContentType(), body.Bytes(), &b)
-		return b.BuildID
-	}
+	srv, cfg := startAppServer(t, bin, data, "processing_workers = 1\n")
+	p, api, upload := srv.process, srv.api, srv.upload
 
 	// Slow to read: 24 MiB of resources.arsc is inflated before the
 	// manifest turns out to be junk. One worker takes a while over these.
@@ -69,6 +87,7 @@ func TestProcessingSurvivesKill(t *testing.T) {
 	t.Logf("%d of %d builds in_progress at kill -9", len(queued), len(ids))
 
 	p = startBinary(t, bin, cfg)
+	srv.process = p
 	defer p.kill()
 	deadline := time.Now().Add(60 * time.Second)
 	for _, id := range ids {
@@ -102,18 +121,9 @@ func TestPackageBombsKeepServerMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := filepath.Join(t.TempDir(), "data")
-	cfg := filepath.Join(t.TempDir(), "hangar.toml")
-	os.WriteFile(cfg, fmt.Appendf(nil, "listen = \"127.0.0.1:0\"\ndata_dir = %q\n", data), 0o600)
-	p := startBinary(t, bin, cfg)
+	srv, _ := startAppServer(t, bin, filepath.Join(t.TempDir(), "data"), "")
+	p, api := srv.process, srv.api
 	defer p.kill()
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
-	api := func(method, path, ctype string, body []byte, out any) {
-		t.Helper()
-		apiCall(t, method, p.base+path, admin, ctype, bytes.NewReader(body), out)
-	}
-	api("POST", "/api/v1/workspace", "application/json", []byte(`{"slug":"acme"}`), nil)
-	api("POST", "/api/v1/workspace/acme/project", "application/json", []byte(`{"slug":"app"}`), nil)
 	manifest := pkgtest.Manifest("com.bomb", "1.0", 1, "Bomb")
 	bombs := map[string][]byte{
 		"dag.ipa":     pkgtest.IPAWithInfoPlist(pkgtest.InfoPlistDAG(9, 14)),
@@ -124,14 +134,7 @@ func TestPackageBombsKeepServerMemory(t *testing.T) {
 	}
 	ids := map[string]string{}
 	for name, pkg := range bombs {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		w, _ := mw.CreateFormFile("file", name)
-		w.Write(pkg)
-		mw.Close()
-		var b struct{ BuildID string }
-		api("POST", "/api/v1/workspace/acme/project/app/build", mw.FormDataContentType(), body.Bytes(), &b)
-		ids[name] = b.BuildID
+		ids[name] = srv.upload(name, pkg)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for name, id := range ids {

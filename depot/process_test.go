@@ -15,6 +15,7 @@ import (
 	"hangar/config"
 	"hangar/depot"
 	"hangar/fsck"
+	"hangar/hangartest"
 	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
 	"hangar/store"
@@ -88,20 +89,7 @@ func (e *env) upload(name, content string) store.Build {
 // waitProcessed waits for the workers to finish a build and returns it.
 func (e *env) waitProcessed(id string) store.Build {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := e.store.Build(id)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if b.Status != store.BuildInProgress && b.Status != store.BuildPending {
-			return b
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("build %s still %s after 10 s", id, b.Status)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return hangartest.WaitProcessed(e.t, e.store, id)
 }
 
 func demoIPA() string { return string(pkgtest.IPA(pkgtest.DemoApp)) }

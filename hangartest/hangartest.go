@@ -6,12 +6,14 @@ package hangartest
 import (
 	"bytes"
 	"fmt"
+	"hangar/store"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Do sends one request and returns the response with its body read. token
@@ -85,4 +87,24 @@ func PeakRSS(t testing.TB, pid int) int {
 	var kib int
 	fmt.Sscan(string(vmHWM.FindSubmatch(status)[1]), &kib)
 	return kib >> 10
+}
+
+// WaitProcessed waits up to 10 s for the processing workers to finish a
+// build (any status but pending and in_progress) and returns it.
+func WaitProcessed(t testing.TB, st *store.Store, id string) store.Build {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := st.Build(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status != store.BuildInProgress && b.Status != store.BuildPending {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("build %s still %s after 10 s", id, b.Status)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

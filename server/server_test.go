@@ -489,18 +489,5 @@ func helloAPK(t testing.TB) string {
 // returns it.
 func (e *env) waitProcessed(id string) store.Build {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := e.store.Build(id)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if b.Status != store.BuildInProgress && b.Status != store.BuildPending {
-			return b
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("build %s still %s after 10 s", id, b.Status)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return hangartest.WaitProcessed(e.t, e.store, id)
 }
