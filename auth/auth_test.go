@@ -105,3 +105,29 @@ func BenchmarkHashDefault(b *testing.B) {
 		h.Hash(context.Background(), "password")
 	}
 }
+
+// An unmatchable hash costs one derivation to check, like a real one, with
+// the same parameters, and no password matches it.
+func TestUnmatchable(t *testing.T) {
+	h := auth.NewHasher(auth.Params{Time: 1, Memory: 64, Threads: 1}, 1)
+	real, err := h.Hash(context.Background(), "a password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := h.Unmatchable()
+	if strings.Count(u, "$") != strings.Count(real, "$") || strings.Split(u, "$")[3] != strings.Split(real, "$")[3] {
+		t.Fatalf("unmatchable %q is not shaped like %q", u, real)
+	}
+	if u == h.Unmatchable() {
+		t.Fatal("two unmatchable hashes are equal")
+	}
+	before := h.Derivations()
+	for _, pw := range []string{"", "a password", "x"} {
+		if ok, err := h.Verify(context.Background(), pw, u); ok || err != nil {
+			t.Fatalf("Verify(%q) = %v, %v", pw, ok, err)
+		}
+	}
+	if n := h.Derivations() - before; n != 3 {
+		t.Fatalf("%d derivations for 3 checks, want 3", n)
+	}
+}

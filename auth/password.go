@@ -66,9 +66,26 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return encode(h.params, salt, key), nil
+}
+
+// Unmatchable returns an encoded hash, with this hasher's parameters, that
+// no password matches (its key is random, not derived): verifying against
+// it costs one derivation, as against a real hash. A login naming an
+// unknown user is checked against it, so that it takes as long as a wrong
+// password, and making it costs no derivation (a real dummy hash made at
+// start was the idle server's peak memory).
+func (h *Hasher) Unmatchable() string {
+	salt, key := make([]byte, saltLen), make([]byte, keyLen)
+	rand.Read(salt)
+	rand.Read(key)
+	return encode(h.params, salt, key)
+}
+
+func encode(p Params, salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
-		h.params.Memory, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify reports whether password matches the encoded hash, comparing in

@@ -66,7 +66,7 @@ func TestLoginFloodMemory(t *testing.T) {
 		t.Fatalf("only %d of 48 logins were hashed: the test proves little", n)
 	}
 	// Two hashes at a time, a third block while a freed one is reused, and
-	// the server itself (~15 MiB, 77 at start-up with its own hash).
+	// the server itself (~15 MiB).
 	if peak > 240 {
 		t.Fatalf("peak RSS %d MiB after 48 logins (%d after 24): want at most 240", peak, first)
 	}

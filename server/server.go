@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -76,14 +75,7 @@ func New(o Options) (*Server, error) {
 	if o.Hasher == nil {
 		o.Hasher = auth.NewHasher(auth.DefaultParams, 2)
 	}
-	dummy, err := o.Hasher.Hash(context.Background(), auth.NewPassword())
-	if err != nil {
-		return nil, err
-	}
-	// The hash held 64 MiB of argon2 memory; hand it back to the OS now
-	// rather than keep it resident until the scavenger gets to it (a server
-	// that only takes uploads and downloads never needs it again).
-	debug.FreeOSMemory()
+	dummy := o.Hasher.Unmatchable()
 	st := o.Depot.Store()
 	stored, err := st.SigningKeys()
 	if err != nil {

@@ -27,7 +27,8 @@ var errBadCredentials = &apiError{http.StatusUnauthorized, "INVALID_CREDENTIALS"
 
 // login exchanges a username and password for a session token. An unknown
 // user and a wrong password get the same answer after the same work: the
-// unknown-user path verifies against a dummy hash.
+// unknown-user path verifies against an unmatchable hash with the same
+// parameters (auth.Hasher.Unmatchable).
 func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) {
 	var req loginRequest
 	if err := decodeJSON(r, &req); err != nil {
