@@ -132,55 +132,57 @@ func (s *Store) Put(r io.Reader, limit int64, commit func(Info) error) (Info, er
 	if err != nil {
 		return Info{}, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return Info{}, diskErr("sync temp file", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return Info{}, diskErr("close temp file", err)
-	}
 
 	info := Info{Ref: ref, Size: size}
 	mu := s.lock(ref)
 	mu.Lock()
-	defer mu.Unlock()
+	defer func() { mu.Unlock() }() // re-locked below: the deferred call unlocks whichever holds
 
+	// Identical content already stored (and intact) needs nothing of the
+	// temp file: a duplicate costs its hashing, not a write to disk.
 	final := s.Path(ref)
-	switch _, err := os.Stat(final); {
-	case err == nil:
-		// Identical content is already stored, if the copy on disk is still
-		// what its name says: deduplicating onto a damaged blob would
-		// acknowledge an upload whose bytes are lost. Checking costs one
-		// read of the stored copy, at most the hashing this upload just
-		// had; a damaged copy is replaced by these bytes.
-		if intact, err := s.intact(ref, size); err != nil {
-			return Info{}, err
-		} else if !intact {
-			if err := os.Rename(tmpName, final); err != nil {
-				return Info{}, diskErr("replace damaged blob", err)
-			}
-			keep = true
-			if err := syncDir(filepath.Dir(final)); err != nil {
-				return Info{}, diskErr("sync blob directory", err)
-			}
-			info.Replaced = true
+	stored, err := s.storedIntact(ref, size)
+	if err != nil {
+		return Info{}, err
+	}
+	if !stored {
+		// The fsync is the slow part of a new blob: done without the lock,
+		// which other uploads and removals of blobs on its stripe share.
+		mu.Unlock()
+		err := tmp.Sync()
+		mu.Lock()
+		if err != nil {
+			return Info{}, diskErr("sync temp file", err)
 		}
-	case errors.Is(err, fs.ErrNotExist):
-		if err := s.mkdirs(filepath.Dir(final)); err != nil {
+		// Another upload may have stored the same content meanwhile.
+		if stored, err = s.storedIntact(ref, size); err != nil {
 			return Info{}, err
+		}
+	}
+	if !stored {
+		if err := tmp.Close(); err != nil {
+			return Info{}, diskErr("close temp file", err)
+		}
+		_, statErr := os.Stat(final)
+		replacing := statErr == nil // present but damaged
+		if !replacing {
+			if err := s.mkdirs(filepath.Dir(final)); err != nil {
+				return Info{}, err
+			}
 		}
 		if err := os.Rename(tmpName, final); err != nil {
 			return Info{}, diskErr("rename into place", err)
 		}
 		keep = true
 		if err := syncDir(filepath.Dir(final)); err != nil {
-			// The rename may not be durable: take the blob back out so that no
-			// reference is recorded to a file a crash could lose.
-			os.Remove(final)
+			if !replacing {
+				// The rename may not be durable: take the blob back out so
+				// that no reference is recorded to a file a crash could lose.
+				os.Remove(final)
+			}
 			return Info{}, diskErr("sync blob directory", err)
 		}
-		info.Created = true
-	default:
-		return Info{}, diskErr("stat blob", err)
+		info.Created, info.Replaced = !replacing, replacing
 	}
 
 	if commit != nil {
@@ -194,10 +196,15 @@ func (s *Store) Put(r io.Reader, limit int64, commit func(Info) error) (Info, er
 	return info, nil
 }
 
-// intact reports whether the stored blob ref has size bytes whose SHA-256
-// is ref.
-func (s *Store) intact(ref Ref, size int64) (bool, error) {
+// storedIntact reports whether blob ref is stored with size bytes whose
+// SHA-256 is ref: deduplicating onto a damaged copy would acknowledge an
+// upload whose bytes are lost. Checking costs one read of the stored copy,
+// at most the hashing the upload itself just had.
+func (s *Store) storedIntact(ref Ref, size int64) (bool, error) {
 	f, err := os.Open(s.Path(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
 	if err != nil {
 		return false, diskErr("open blob", err)
 	}

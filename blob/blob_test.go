@@ -405,6 +405,26 @@ func BenchmarkPut256MiB(b *testing.B) {
 }
 
 // BenchmarkSHA256 is the reference for BenchmarkPut256MiB: hashing alone.
+// A duplicate costs its hashing and a read of the stored copy (to check it
+// is intact), not a write to disk and its fsync: compare with
+// BenchmarkPut256MiB.
+func BenchmarkPutDuplicate256MiB(b *testing.B) {
+	const size = 256 << 20
+	s := mustOpen(b)
+	content := func() io.Reader { return io.LimitReader(zeroReader{}, size) }
+	if _, err := s.Put(content(), 0, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		info, err := s.Put(content(), 0, nil)
+		if err != nil || info.Created || info.Replaced {
+			b.Fatalf("%+v, %v", info, err)
+		}
+	}
+}
+
 func BenchmarkSHA256(b *testing.B) {
 	buf := make([]byte, 1<<20)
 	b.SetBytes(int64(len(buf)))
