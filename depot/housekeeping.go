@@ -32,6 +32,10 @@ func (d *Depot) Start(ctx context.Context) (wait func(), err error) {
 // does it itself; a build queued in the store by other means needs it).
 func (d *Depot) Enqueue(id string) { d.work.push(id) }
 
+// retentionBatch is how many builds retention deletes per look at the
+// index.
+const retentionBatch = 256
+
 // ApplyRetention deletes, in every project, the builds its retention (or
 // the configured default) no longer keeps, and returns how many it deleted.
 // Builds still being uploaded or processed are left alone.
@@ -49,22 +53,28 @@ func (d *Depot) ApplyRetention() (int, error) {
 		if keep == 0 && maxAge == 0 {
 			continue
 		}
-		builds, err := d.store.Builds(p.ID, 0, 0) // newest first
-		if err != nil {
-			return deleted, err
+		var cutoff time.Time
+		if maxAge > 0 {
+			cutoff = d.now().Add(-maxAge)
 		}
-		for i, b := range builds {
-			tooMany := keep > 0 && i >= keep
-			tooOld := maxAge > 0 && d.now().Sub(b.CreatedAt) > maxAge
-			if !tooMany && !tooOld || b.Status == store.BuildPending || b.Status == store.BuildInProgress {
-				continue
+		for {
+			// In batches: memory stays bounded whatever the project holds,
+			// and each batch is found by seeking the project's index.
+			batch, err := d.store.Expired(p.ID, keep, cutoff, retentionBatch)
+			if err != nil || len(batch) == 0 {
+				if err != nil {
+					return deleted, err
+				}
+				break
 			}
-			if err := d.DeleteBuild(b.ID); err != nil {
-				return deleted, fmt.Errorf("retention: delete build %s: %w", b.ID, err)
+			for _, b := range batch {
+				if err := d.DeleteBuild(b.ID); err != nil {
+					return deleted, fmt.Errorf("retention: delete build %s: %w", b.ID, err)
+				}
+				deleted++
+				d.log.Info("retention deleted a build", "project", p.Slug, "build", b.ID, "version", b.VersionName,
+					"created", b.CreatedAt, "keep_builds", keep, "max_age", maxAge)
 			}
-			deleted++
-			d.log.Info("retention deleted a build", "project", p.Slug, "build", b.ID, "version", b.VersionName,
-				"created", b.CreatedAt, "keep_builds", keep, "max_age", maxAge)
 		}
 	}
 	return deleted, nil

@@ -212,3 +212,52 @@ func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
 	})
 	return deleted, unused, err
 }
+
+// Expired returns up to max builds of a project that retention deletes:
+// beyond the newest keep (when keep > 0), or created before cutoff (when
+// cutoff is not zero); builds pending or in progress are never among them.
+// It seeks the project's build index rather than loading the project: the
+// newest keep are passed over by key, and the age test reads from the
+// oldest end and stops at the first build young enough (builds are indexed
+// in creation order). Call it again after deleting what it returned, until
+// it returns none.
+func (s *Store) Expired(projectID string, keep int, cutoff time.Time, max int) ([]Build, error) {
+	var out []Build
+	err := s.db.View(func(tx *bolt.Tx) error {
+		builds, index := tx.Bucket(bucketBuilds), tx.Bucket(bucketProjectBuilds)
+		seen := map[string]bool{}
+		var err error
+		take := func(suffix []byte, stopWhenYoung bool) bool {
+			_, id, _ := bytes.Cut(suffix, []byte("/"))
+			var b Build
+			if err = get(builds, id, &b); err != nil {
+				err = fmt.Errorf("build index %q: %w", suffix, err)
+				return false
+			}
+			if stopWhenYoung && !b.CreatedAt.Before(cutoff) {
+				return false
+			}
+			if b.Status != BuildPending && b.Status != BuildInProgress && !seen[b.ID] {
+				seen[b.ID] = true
+				out = append(out, b)
+			}
+			return len(out) < max
+		}
+		if !cutoff.IsZero() {
+			forEachPrefix(index, projectID, func(suffix, _ []byte) bool { return take(suffix, true) })
+		}
+		if err != nil || keep <= 0 || len(out) >= max {
+			return err
+		}
+		skip := keep
+		forEachPrefixReverse(index, projectID, func(suffix, _ []byte) bool {
+			if skip > 0 {
+				skip--
+				return true
+			}
+			return take(suffix, false)
+		})
+		return err
+	})
+	return out, err
+}
