@@ -179,6 +179,16 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 		}
 		r.add(true, repaired, "token %s belongs to an owner that no longer exists", prefix)
 	}
+	if audit.Counts != audit.CountsFound {
+		repaired := false
+		if o.Repair {
+			if err := st.RepairCounts(); err != nil {
+				return r, fmt.Errorf("repair totals: %w", err)
+			}
+			repaired = true
+		}
+		r.add(true, repaired, "monitoring totals are %+v, but the data says %+v", audit.Counts, audit.CountsFound)
+	}
 	if o.Repair && countsWrong {
 		if err := st.SetCounts(refs, used); err != nil {
 			return r, fmt.Errorf("repair counters: %w", err)

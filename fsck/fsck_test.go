@@ -160,3 +160,37 @@ func TestDanglingLinksAndTokens(t *testing.T) {
 		t.Fatalf("after repair:\n%s (%d problems)", msgs, r.Problems())
 	}
 }
+
+// The monitoring totals are checked against the data, and -repair sets
+// them from it.
+func TestCounters(t *testing.T) {
+	e := newEnv(t)
+	f, _ := e.add(t, "a.ipa", "a")
+	if _, err := e.st.CreateLink(store.PublicLink{FileID: f.ID}); err != nil {
+		t.Fatal(err)
+	}
+	path := e.st.Path()
+	e.st.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("count/links_active"), []byte{0, 0, 0, 0, 0, 0, 0, 7})
+	})
+	db.Close()
+	if e.st, err = store.Open(path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.st.Close()
+	if r, msgs := run(t, e, fsck.Options{}); r.Problems() != 1 || !strings.Contains(msgs, "monitoring totals") {
+		t.Fatalf("findings:\n%s", msgs)
+	}
+	run(t, e, fsck.Options{Repair: true})
+	if r, msgs := run(t, e, fsck.Options{}); len(r.Findings) != 0 {
+		t.Fatalf("after repair:\n%s", msgs)
+	}
+	if st, _ := e.st.Stats(); st.ActiveLinks != 1 {
+		t.Fatalf("active links after repair: %d", st.ActiveLinks)
+	}
+}

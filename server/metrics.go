@@ -93,8 +93,8 @@ var (
 	// Not per link: a link's ID is the whole credential for its download,
 	// and a series per link would grow for ever. The API and the access
 	// log carry per-link counts.
-	descDownloads = prometheus.NewDesc("hangar_public_link_downloads_total", "Downloads through active public links, all together.", nil, nil)
-	descLinks     = prometheus.NewDesc("hangar_public_links_active", "Public links that can be used (or are at their limit).", nil, nil)
+	descDownloads = prometheus.NewDesc("hangar_public_link_downloads_total", "Downloads through public links, all together.", nil, nil)
+	descLinks     = prometheus.NewDesc("hangar_public_links_active", "Public links not deactivated (expired ones included).", nil, nil)
 	descBlobs     = prometheus.NewDesc("hangar_blobs", "Distinct blobs referenced by files (identical content counts once).", nil, nil)
 	descDBSize    = prometheus.NewDesc("hangar_db_size_bytes", "Size of the metadata database.", nil, nil)
 )

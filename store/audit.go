@@ -21,12 +21,20 @@ type Audit struct {
 	DanglingLinks []string
 	// OrphanTokens are the prefixes of API tokens whose owner is gone.
 	OrphanTokens []string
+	// Counts are the maintained totals, CountsFound what they should be.
+	Counts, CountsFound Counts
 }
 
 // Audit reads everything fsck needs.
 func (s *Store) Audit() (Audit, error) {
 	a := Audit{Refs: map[string]int64{}, StorageUsed: map[string]int64{}, Slugs: map[string]string{}, Workspace: map[string]string{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		a.Counts = Counts{LinksActive: readCount(meta, countLinksActive), LinkDownloads: readCount(meta, countLinkDownloads), Blobs: readCount(meta, countBlobs)}
+		var err error
+		if a.CountsFound, err = scanCounts(tx); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketBlobRefs).ForEach(func(k, v []byte) error {
 			a.Refs[string(k)] = int64(binary.BigEndian.Uint64(v))
 			return nil
@@ -114,6 +122,15 @@ func (s *Store) SetCounts(refs map[string]int64, storageUsed map[string]int64) e
 				}
 			}
 		}
+		n := 0
+		for _, c := range refs {
+			if c > 0 {
+				n++
+			}
+		}
+		if err := addCount(tx, countBlobs, int64(n)-readCount(tx.Bucket(bucketMeta), countBlobs)); err != nil {
+			return err
+		}
 		ws := tx.Bucket(bucketWorkspaces)
 		for id, used := range storageUsed {
 			var w Workspace
@@ -126,5 +143,16 @@ func (s *Store) SetCounts(refs map[string]int64, storageUsed map[string]int64) e
 			}
 		}
 		return nil
+	})
+}
+
+// RepairCounts sets the maintained totals from a scan of what they count.
+func (s *Store) RepairCounts() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		c, err := scanCounts(tx)
+		if err != nil {
+			return err
+		}
+		return setCounts(tx, c)
 	})
 }

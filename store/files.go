@@ -123,7 +123,18 @@ func addBlobRef(tx *bolt.Tx, checksum string, delta int64) error {
 	if v := refs.Get([]byte(checksum)); v != nil {
 		n = int64(binary.BigEndian.Uint64(v))
 	}
+	before := n
 	n += delta
+	switch {
+	case before == 0 && n > 0:
+		if err := addCount(tx, countBlobs, 1); err != nil {
+			return err
+		}
+	case before > 0 && n == 0:
+		if err := addCount(tx, countBlobs, -1); err != nil {
+			return err
+		}
+	}
 	switch {
 	case n < 0:
 		return fmt.Errorf("blob %s: reference count would be %d", checksum, n)

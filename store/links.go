@@ -43,6 +43,9 @@ func (s *Store) CreateLink(l PublicLink) (PublicLink, error) {
 		if err := tx.Bucket(bucketFileLinks).Put(key(l.FileID, l.ID), nil); err != nil {
 			return err
 		}
+		if err := addCount(tx, countLinksActive, 1); err != nil {
+			return err
+		}
 		return put(tx.Bucket(bucketLinks), []byte(l.ID), l)
 	})
 	if err != nil {
@@ -80,6 +83,11 @@ func (s *Store) DeactivateLink(id string) error {
 		if err := get(links, []byte(id), &l); err != nil {
 			return err
 		}
+		if l.IsActive {
+			if err := addCount(tx, countLinksActive, -1); err != nil {
+				return err
+			}
+		}
 		l.IsActive = false
 		return put(links, []byte(id), l)
 	})
@@ -96,6 +104,11 @@ func deactivateLinksOfFile(tx *bolt.Tx, fileID string) error {
 		var l PublicLink
 		if err := get(links, id, &l); err != nil {
 			return err
+		}
+		if l.IsActive {
+			if err := addCount(tx, countLinksActive, -1); err != nil {
+				return err
+			}
 		}
 		l.IsActive = false
 		if err := put(links, id, l); err != nil {
@@ -146,6 +159,9 @@ func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (Pub
 		}
 		l.AccessCount++
 		if err := put(links, []byte(id), l); err != nil {
+			return err
+		}
+		if err := addCount(tx, countLinkDownloads, 1); err != nil {
 			return err
 		}
 		log := tx.Bucket(bucketAccessLog)

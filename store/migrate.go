@@ -10,6 +10,7 @@ import (
 var migrations = map[uint64]func(tx *bolt.Tx) error{
 	1: migrateLinkFileNames,
 	2: migrateProcessingQueue,
+	3: migrateCounters,
 }
 
 // Schema 3: builds in_progress are indexed in the processing bucket (which

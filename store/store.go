@@ -34,7 +34,7 @@ import (
 // SchemaVersion is the layout this code writes. A database with a higher
 // version was written by a newer Hangar and is refused; a lower one is
 // migrated at Open (see migrate.go).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	// ErrNotFound is returned when the entity asked for does not exist.
@@ -471,9 +471,9 @@ func (s *Store) Backup(fn func(size int64, writeTo func(io.Writer) (int64, error
 // Stats are figures for monitoring, read in one transaction.
 type Stats struct {
 	Workspaces    []Workspace
-	LinkDownloads int64 // downloads through active links
-	ActiveLinks   int
-	Blobs         int // distinct referenced blobs
+	LinkDownloads int64 // downloads through any link, ever
+	ActiveLinks   int   // links not deactivated (expired ones included)
+	Blobs         int   // distinct referenced blobs
 	DBSize        int64
 }
 
@@ -482,28 +482,18 @@ func (s *Store) Stats() (Stats, error) {
 	var st Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		st.DBSize = tx.Size()
-		st.Blobs = tx.Bucket(bucketBlobRefs).Stats().KeyN
+		// Counters, not scans: a scrape costs the same at any size.
+		meta := tx.Bucket(bucketMeta)
+		st.Blobs = int(readCount(meta, countBlobs))
+		st.LinkDownloads = readCount(meta, countLinkDownloads)
+		st.ActiveLinks = int(readCount(meta, countLinksActive))
 		ws := tx.Bucket(bucketWorkspaces)
-		if err := ws.ForEach(func(k, _ []byte) error {
+		return ws.ForEach(func(k, _ []byte) error { // one row per workspace: admins make them
 			var w Workspace
 			if err := get(ws, k, &w); err != nil {
 				return err
 			}
 			st.Workspaces = append(st.Workspaces, w)
-			return nil
-		}); err != nil {
-			return err
-		}
-		links := tx.Bucket(bucketLinks)
-		return links.ForEach(func(k, _ []byte) error {
-			var l PublicLink
-			if err := get(links, k, &l); err != nil {
-				return err
-			}
-			if l.IsActive {
-				st.LinkDownloads += l.AccessCount
-				st.ActiveLinks++
-			}
 			return nil
 		})
 	})

@@ -771,3 +771,63 @@ func TestMigrateFromSchema2(t *testing.T) {
 		t.Fatalf("queue after migration: %v", ids)
 	}
 }
+
+// Schema 4 keeps monitoring totals as counters; a schema 3 database gets
+// them from a scan at its first open, and from then on they move with the
+// data.
+func TestMigrateFromSchema3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, b := fixture(t, s, 0)
+	f1, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a.ipa", Size: 1, Checksum: checksum("a")})
+	f2, _ := s.AddFile(store.File{BuildID: b.ID, Name: "b.ipa", Size: 1, Checksum: checksum("b")})
+	l1, _ := s.CreateLink(store.PublicLink{FileID: f1.ID})
+	l2, _ := s.CreateLink(store.PublicLink{FileID: f2.ID})
+	for range 3 {
+		if _, err := s.UseLink(l1.ID, "", store.AccessLogEntry{Time: time.Now()}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.DeactivateLink(l2.ID)
+	s.Close()
+
+	// What a schema 3 database holds: no counters.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		for _, k := range []string{"count/links_active", "count/link_downloads", "count/blobs"} {
+			meta.Delete([]byte(k))
+		}
+		old := make([]byte, 8)
+		binary.BigEndian.PutUint64(old, 3)
+		return meta.Put([]byte("schema_version"), old)
+	})
+	db.Close()
+
+	s, err = store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, err := s.Stats()
+	if err != nil || st.ActiveLinks != 1 || st.LinkDownloads != 3 || st.Blobs != 2 {
+		t.Fatalf("after migration: %+v, %v; want 1 active link, 3 downloads, 2 blobs", st, err)
+	}
+	// They move with the data: a file deleted (its blob's last reference,
+	// its link deactivated), a download.
+	if _, _, err := s.DeleteFile(f1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Stats(); st.ActiveLinks != 0 || st.LinkDownloads != 3 || st.Blobs != 1 {
+		t.Fatalf("after deleting a file: %+v", st)
+	}
+	if a, _ := s.Audit(); a.Counts != a.CountsFound {
+		t.Fatalf("counters %+v, data %+v", a.Counts, a.CountsFound)
+	}
+}
