@@ -33,18 +33,37 @@ func Write(w io.Writer, d *depot.Depot) (err error) {
 			err = rerr
 		}
 	}()
-	tw := tar.NewWriter(w)
-	now := time.Now()
+	// The snapshot goes to a temp file first: bbolt's read transaction
+	// then ends at disk speed, not at the client's. A commit that grows
+	// the database waits for every open read transaction, so streaming it
+	// straight to a slow client would stall the server's writes.
+	snap, err := blobs.CreateTemp("backup-db-*")
+	if err != nil {
+		return fmt.Errorf("backup database: %w", err)
+	}
+	defer func() {
+		snap.Close()
+		os.Remove(snap.Name())
+	}()
 	var sums []string
-	err = st.Backup(func(size int64, writeTo func(io.Writer) (int64, error), refs []string) error {
-		sums = refs
-		if err := tw.WriteHeader(&tar.Header{Name: dbName, Mode: 0o600, Size: size, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err := writeTo(tw)
+	var size int64
+	err = st.Backup(func(n int64, writeTo func(io.Writer) (int64, error), refs []string) error {
+		sums, size = refs, n
+		_, err := writeTo(snap)
 		return err
 	})
+	if err == nil {
+		_, err = snap.Seek(0, io.SeekStart)
+	}
 	if err != nil {
+		return fmt.Errorf("backup database: %w", err)
+	}
+	tw := tar.NewWriter(w)
+	now := time.Now()
+	if err := tw.WriteHeader(&tar.Header{Name: dbName, Mode: 0o600, Size: size, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tw, snap, size); err != nil {
 		return fmt.Errorf("backup database: %w", err)
 	}
 	for _, sum := range sums {

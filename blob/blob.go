@@ -225,6 +225,16 @@ func (s *Store) storedIntact(ref Ref, size int64) (bool, error) {
 	return got == ref, nil
 }
 
+// CreateTemp creates a file in the store's temp directory, on the same
+// disk and removed at the next Open if it is left behind.
+func (s *Store) CreateTemp(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(s.tmp, pattern)
+	if err != nil {
+		return nil, diskErr("create temp file", err)
+	}
+	return f, nil
+}
+
 // Free returns the bytes available to this process on the blob
 // directory's file system.
 func (s *Store) Free() (int64, error) {
