@@ -216,13 +216,37 @@ func (s *Store) storedIntact(ref Ref, size int64) (bool, error) {
 	if fi.Size() != size {
 		return false, nil
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	got, err := sumOf(f)
+	if err != nil {
 		return false, diskErr("read blob", err)
 	}
-	var got Ref
-	copy(got[:], h.Sum(nil))
 	return got == ref, nil
+}
+
+// Sum returns the SHA-256 of blob ref's bytes as stored: ref itself unless
+// they were damaged on disk. It reads the whole blob; it returns an error
+// wrapping ErrNotFound for a missing one.
+func (s *Store) Sum(ref Ref) (Ref, error) {
+	f, err := s.Open(ref)
+	if err != nil {
+		return Ref{}, err
+	}
+	defer f.Close()
+	got, err := sumOf(f)
+	if err != nil {
+		return Ref{}, fmt.Errorf("blob: read %s: %w", ref, err)
+	}
+	return got, nil
+}
+
+func sumOf(r io.Reader) (Ref, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return Ref{}, err
+	}
+	var got Ref
+	h.Sum(got[:0])
+	return got, nil
 }
 
 // CreateTemp creates a file in the store's temp directory, on the same

@@ -15,6 +15,7 @@
 package depot
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -125,20 +126,13 @@ func New(st *store.Store, blobs *blob.Store, o Options) *Depot {
 	d := &Depot{
 		store: st, blobs: blobs, cfg: o.Config, log: o.Logger, now: o.Now,
 		work:        newWorkQueue(max(o.Config.ProcessingWorkers, 1)),
-		readTimeout: cmpOr(o.ReadTimeout, readTimeout),
+		readTimeout: cmp.Or(o.ReadTimeout, readTimeout),
 	}
 	d.readPkg = d.readPackage
 	if o.ReadPackage != nil {
 		d.readPkg = func(f store.File) (pkginfo.Info, error) { return o.ReadPackage(f.Name) }
 	}
 	return d
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Close closes the database. Background work (Start) must have ended.

@@ -230,11 +230,7 @@ func (d *Depot) readWithin(pkg store.File) (pkginfo.Info, error) {
 // readPackage reads a stored package. Its error is for the uploader: it
 // ends up in the build's processingError.
 func (d *Depot) readPackage(pkg store.File) (pkginfo.Info, error) {
-	ref, err := blob.ParseRef(pkg.Checksum)
-	if err != nil {
-		return pkginfo.Info{}, err
-	}
-	f, err := d.blobs.Open(ref)
+	f, err := d.OpenFile(pkg) // refuses (and counts) a blob of the wrong size
 	if err != nil {
 		d.log.Error("processing: open package", "file", pkg.ID, "err", err)
 		return pkginfo.Info{}, errors.New("the stored package could not be read (see the server log)")

@@ -8,9 +8,7 @@
 package fsck
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"slices"
 
 	"hangar/blob"
@@ -110,7 +108,7 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 			r.add(true, false, "file %s (%s): blob %s has %d bytes, the file %d", f.ID, f.Name, ref, size, f.Size)
 		case o.Verify && !verified[ref]:
 			verified[ref] = true
-			sum, err := hashBlob(blobs, ref)
+			sum, err := blobs.Sum(ref)
 			if err != nil {
 				return r, err
 			}
@@ -199,21 +197,6 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 
 func (r *Report) add(problem, repaired bool, format string, args ...any) {
 	r.Findings = append(r.Findings, Finding{Problem: problem, Repaired: repaired, Message: fmt.Sprintf(format, args...)})
-}
-
-func hashBlob(blobs *blob.Store, ref blob.Ref) (blob.Ref, error) {
-	f, err := blobs.Open(ref)
-	if err != nil {
-		return blob.Ref{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return blob.Ref{}, fmt.Errorf("read blob %s: %w", ref, err)
-	}
-	var sum blob.Ref
-	h.Sum(sum[:0])
-	return sum, nil
 }
 
 func sortedKeys(maps ...map[string]int64) []string {

@@ -122,13 +122,13 @@ func (s *Store) SetCounts(refs map[string]int64, storageUsed map[string]int64) e
 				}
 			}
 		}
-		n := 0
+		var n uint64
 		for _, c := range refs {
 			if c > 0 {
 				n++
 			}
 		}
-		if err := addCount(tx, countBlobs, int64(n)-readCount(tx.Bucket(bucketMeta), countBlobs)); err != nil {
+		if err := tx.Bucket(bucketMeta).Put(countBlobs, u64(n)); err != nil { // the blobs the repaired references name
 			return err
 		}
 		ws := tx.Bucket(bucketWorkspaces)
