@@ -233,6 +233,13 @@ func TestDownloadTokenFlow(t *testing.T) {
 	if sha(got) != sha(att) {
 		t.Fatal("downloaded other bytes than the attachment")
 	}
+	// The single-use token's signed URL lasts a minute, not
+	// signed_url_ttl: it cannot stand in for the token.
+	e.advance(61 * time.Second)
+	if late, _ := do(t, "GET", resp.Header.Get("Location"), nil); late.StatusCode != 403 {
+		t.Fatalf("the token's signed URL a minute later: %d, want 403", late.StatusCode)
+	}
+	e.advance(-61 * time.Second)
 	if strings.Contains(e.logs.String(), tok) {
 		t.Fatal("download token in the request log")
 	}
