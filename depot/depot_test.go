@@ -182,7 +182,7 @@ func TestRetentionKeepsNewest(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("deleted %d, %v; want 2", n, err)
 	}
-	left, _ := e.store.Builds(e.proj.ID, 0, 0)
+	left, _, _ := e.store.Builds(e.proj.ID, store.Page{})
 	if len(left) != 2 || left[0].ID != kept.ID || left[1].ID != queued.ID {
 		t.Fatalf("left %v; want the newest and the one in progress", left)
 	}

@@ -177,7 +177,7 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 		}
 		r.add(true, repaired, "token %s belongs to an owner that no longer exists", prefix)
 	}
-	if audit.Counts != audit.CountsFound {
+	if audit.Counts != audit.CountsFound || audit.BuildCountsWrong {
 		repaired := false
 		if o.Repair {
 			if err := st.RepairCounts(); err != nil {
@@ -185,7 +185,12 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 			}
 			repaired = true
 		}
-		r.add(true, repaired, "monitoring totals are %+v, but the data says %+v", audit.Counts, audit.CountsFound)
+		if audit.Counts != audit.CountsFound {
+			r.add(true, repaired, "monitoring totals are %+v, but the data says %+v", audit.Counts, audit.CountsFound)
+		}
+		if audit.BuildCountsWrong {
+			r.add(true, repaired, "the counted build index (paging by number) disagrees with the builds")
+		}
 	}
 	if o.Repair && countsWrong {
 		if err := st.SetCounts(refs, used); err != nil {

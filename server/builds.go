@@ -3,8 +3,10 @@ package server
 import (
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -130,21 +132,42 @@ func orNotFound(err error) error {
 	return err
 }
 
-// pageParams reads ?page= (from 1) and ?limit= (1 to 200, default 50).
-func pageParams(r *http.Request) (offset, limit int, err error) {
-	page, limit := 1, 50
+// pageParams reads ?page= (from 1) and ?limit= (1 to 200, default 50), or
+// ?cursor= (a previous page's next, from its Link header) with ?limit=.
+func pageParams(r *http.Request) (store.Page, error) {
+	p := store.Page{Limit: 50}
 	q := r.URL.Query()
-	if v := q.Get("page"); v != "" {
-		if page, err = strconv.Atoi(v); err != nil || page < 1 {
-			return 0, 0, errBadRequest("page must be a whole number from 1")
-		}
-	}
 	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
-			return 0, 0, errBadRequest("limit must be a whole number from 1 to 200")
+		var err error
+		if p.Limit, err = strconv.Atoi(v); err != nil || p.Limit < 1 || p.Limit > 200 {
+			return p, errBadRequest("limit must be a whole number from 1 to 200")
 		}
 	}
-	return (page - 1) * limit, limit, nil
+	if v := q.Get("page"); v != "" {
+		page, err := strconv.Atoi(v)
+		if err != nil || page < 1 || page > math.MaxInt32 {
+			return p, errBadRequest("page must be a whole number from 1")
+		}
+		p.Offset = (page - 1) * p.Limit
+	}
+	if p.After = q.Get("cursor"); p.After != "" && q.Has("page") {
+		return p, errBadRequest("give page or cursor, not both")
+	}
+	return p, nil
+}
+
+// linkNext tells the client where the next page is, when there is one: an
+// RFC 8288 Link header (rel="next") to this list with ?cursor=. The body
+// keeps the seed's shape, a bare array.
+func linkNext(w http.ResponseWriter, r *http.Request, next string) {
+	if next == "" {
+		return
+	}
+	q := r.URL.Query()
+	q.Del("page")
+	q.Set("cursor", next)
+	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	w.Header().Set("Link", "<"+u.String()+`>; rel="next"`)
 }
 
 // buildFields are the optional fields of a new build, from a multipart form
@@ -287,12 +310,12 @@ func (s *Server) rawUploadFits(r *http.Request, c *call) error {
 }
 
 func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request, c *call) {
-	offset, limit, err := pageParams(r)
+	page, err := pageParams(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	builds, err := s.store.Builds(c.proj.ID, offset, limit)
+	builds, next, err := s.store.Builds(c.proj.ID, page)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -306,6 +329,7 @@ func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		out = append(out, viewBuild(b, files))
 	}
+	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, out)
 }
 

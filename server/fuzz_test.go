@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"hangar/store"
 	"net/http/httptest"
 	"testing"
 )
@@ -40,7 +41,7 @@ func FuzzMultipartUpload(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		newest := func() string { // cheap: one index entry
-			b, _ := e.store.Builds(e.build.ProjectID, 0, 1)
+			b, _, _ := e.store.Builds(e.build.ProjectID, store.Page{Limit: 1})
 			return b[0].ID
 		}
 		before := newest()

@@ -155,23 +155,25 @@ type accessLogView struct {
 	UserAgent string    `json:"userAgent,omitempty"`
 }
 
-// accessLog lists a link's downloads, newest first, ?page= and ?limit=.
+// accessLog lists a link's downloads, newest first, paged as pageParams
+// says.
 func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) {
 	l, err := s.fileLink(c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	offset, limit, err := pageParams(r)
+	page, err := pageParams(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	entries, err := s.store.AccessLog(l.ID, offset, limit)
+	entries, next, err := s.store.AccessLog(l.ID, page)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, viewAll(entries, func(e store.AccessLogEntry) accessLogView {
 		return accessLogView{Timestamp: e.Time.UTC(), ClientIP: e.ClientIP, UserAgent: e.UserAgent}
 	}))

@@ -416,7 +416,7 @@ func TestOrgUploadLimits(t *testing.T) {
 	wantOrgError(t, r, 4013, "")
 	ctype, body = multipartBody(t, part{"build", "a.ipa", "a"}, part{"build", "b.ipa", "b"})
 	e.org(400, "POST", appPath+"/builds", admin, ctype, body)
-	if builds, _ := e.store.Builds(e.build.ProjectID, 0, 0); len(builds) != 1 {
+	if builds, _, _ := e.store.Builds(e.build.ProjectID, store.Page{}); len(builds) != 1 {
 		t.Fatalf("refused uploads left %d builds, want only the fixture's", len(builds)-1)
 	}
 	if n := e.blobCount(); n != 0 {

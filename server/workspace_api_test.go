@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +230,46 @@ func TestUploadAndFiles(t *testing.T) {
 		t.Fatalf("page 2: %+v", builds)
 	}
 	e.mustReq(400, "GET", projPath+"/build?limit=0", admin, "", nil)
+	e.mustReq(400, "GET", projPath+"/build?page=99999999999999", admin, "", nil)
+	e.mustReq(400, "GET", projPath+"/build?page=1&cursor=AAAA", admin, "", nil)
+	e.mustReq(400, "GET", projPath+"/build?cursor=!!", admin, "", nil)
+	// By cursor: page 1 names page 2 in a Link header; page 2, the last,
+	// names none.
+	next := func(path string) (string, []struct{ BuildID string }) {
+		req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var page []struct{ BuildID string }
+		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+		}
+		link := resp.Header.Get("Link")
+		if link == "" {
+			return "", page
+		}
+		target, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+		if !ok || !strings.HasPrefix(target, projPath+"/build?") || !strings.Contains(target, "cursor=") || strings.Contains(target, "page=") {
+			t.Fatalf("Link: %q", link)
+		}
+		return target, page
+	}
+	var all, walked []struct{ BuildID string }
+	e.mustReq(200, "GET", projPath+"/build?limit=200", admin, "", &all)
+	for link := projPath + "/build?limit=1&page=1"; link != ""; {
+		var page []struct{ BuildID string }
+		link, page = next(link)
+		walked = append(walked, page...)
+		if len(walked) > len(all) {
+			t.Fatalf("cursor walk does not end: %+v", walked)
+		}
+	}
+	if len(all) < 2 || !slices.Equal(walked, all) {
+		t.Fatalf("cursor walk %+v, the whole list %+v", walked, all)
+	}
 	var one buildResp
 	e.mustReq(200, "GET", projPath+"/build/"+b.BuildID, admin, "", &one)
 	if len(one.Files) != 3 {

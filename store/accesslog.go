@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,27 +29,45 @@ func accessLogKey(linkID string, seq int64) []byte {
 	return key(linkID, fmt.Sprintf("%016x", seq))
 }
 
-// AccessLog returns a page of a link's access log, newest first.
-func (s *Store) AccessLog(linkID string, offset, limit int) ([]AccessLogEntry, error) {
+// AccessLog returns a page of a link's access log, newest first, and the
+// cursor of the next page ("" after the last). A link's entries are
+// numbered by its access count without gaps (only the oldest are ever
+// removed), so an offset is found by arithmetic from the newest, not by
+// walking.
+func (s *Store) AccessLog(linkID string, p Page) ([]AccessLogEntry, string, error) {
 	out := []AccessLogEntry{}
+	var next string
 	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := key(linkID, "")
+		c := tx.Bucket(bucketAccessLog).Cursor()
+		offset := func() []byte {
+			newest, _, _ := pageFrom(c, prefix, Page{}, nil)
+			if newest == nil {
+				return nil
+			}
+			seq, err := strconv.ParseInt(string(newest[len(prefix):]), 16, 64)
+			if err != nil || seq-int64(p.Offset) < 1 {
+				return nil
+			}
+			// The key exists unless the clock went back and GC took an
+			// entry from the middle: then the next older one.
+			target := accessLogKey(linkID, seq-int64(p.Offset))
+			if k, _ := c.Seek(target); bytes.Equal(k, target) {
+				return k
+			}
+			k, _ := c.Prev()
+			return k
+		}
 		var err error
-		forEachPrefixReverse(tx.Bucket(bucketAccessLog), linkID, func(_, v []byte) bool {
-			if offset > 0 {
-				offset--
-				return true
-			}
-			if limit > 0 && len(out) == limit {
-				return false
-			}
+		next, err = walkPage(c, prefix, p, offset, func(_, v []byte) error {
 			var e AccessLogEntry
-			if err = json.Unmarshal(v, &e); err != nil {
-				return false
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
 			}
 			out = append(out, e)
-			return true
+			return nil
 		})
 		return err
 	})
-	return out, err
+	return out, next, err
 }

@@ -23,6 +23,9 @@ type Audit struct {
 	OrphanTokens []string
 	// Counts are the maintained totals, CountsFound what they should be.
 	Counts, CountsFound Counts
+	// BuildCountsWrong says the counted build index (which finds a page by
+	// number) disagrees with the builds it counts.
+	BuildCountsWrong bool
 }
 
 // Audit reads everything fsck needs.
@@ -35,6 +38,11 @@ func (s *Store) Audit() (Audit, error) {
 		if a.CountsFound, err = scanCounts(tx); err != nil {
 			return err
 		}
+		match, err := ranksMatch(tx)
+		if err != nil {
+			return err
+		}
+		a.BuildCountsWrong = !match
 		if err := tx.Bucket(bucketBlobRefs).ForEach(func(k, v []byte) error {
 			a.Refs[string(k)] = int64(binary.BigEndian.Uint64(v))
 			return nil
@@ -146,13 +154,17 @@ func (s *Store) SetCounts(refs map[string]int64, storageUsed map[string]int64) e
 	})
 }
 
-// RepairCounts sets the maintained totals from a scan of what they count.
+// RepairCounts sets the maintained totals and the counted build index from
+// a scan of what they count.
 func (s *Store) RepairCounts() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		c, err := scanCounts(tx)
 		if err != nil {
 			return err
 		}
-		return setCounts(tx, c)
+		if err := setCounts(tx, c); err != nil {
+			return err
+		}
+		return rebuildRanks(tx)
 	})
 }

@@ -73,6 +73,9 @@ func (s *Store) CreateBuild(b Build) (Build, error) {
 		if err := tx.Bucket(bucketProjectBuilds).Put(buildIndexKey(b), nil); err != nil {
 			return err
 		}
+		if err := rankAdd(tx, b.ProjectID, b.Seq, 1); err != nil {
+			return err
+		}
 		if b.Status == BuildInProgress {
 			if err := tx.Bucket(bucketProcessing).Put(processingKey(b), []byte{0}); err != nil {
 				return err
@@ -144,33 +147,29 @@ func updateBuild(tx *bolt.Tx, id string, fn func(*Build) error) (Build, error) {
 	return b, put(builds, []byte(id), b)
 }
 
-// Builds returns a page of a project's builds, newest first.
-func (s *Store) Builds(projectID string, offset, limit int) ([]Build, error) {
+// Builds returns a page of a project's builds, newest first, and the
+// cursor of the next page ("" after the last).
+func (s *Store) Builds(projectID string, p Page) ([]Build, string, error) {
 	out := []Build{}
+	var next string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		builds := tx.Bucket(bucketBuilds)
 		var err error
-		forEachPrefixReverse(tx.Bucket(bucketProjectBuilds), projectID, func(suffix, _ []byte) bool {
-			if offset > 0 {
-				offset--
-				return true
-			}
-			if limit > 0 && len(out) == limit {
-				return false
-			}
-			// suffix is seq/buildID
-			_, id, _ := bytes.Cut(suffix, []byte("/"))
-			var b Build
-			if err = get(builds, id, &b); err != nil {
-				err = fmt.Errorf("build index %q: %w", suffix, err)
-				return false
-			}
-			out = append(out, b)
-			return true
-		})
+		next, err = walkPage(tx.Bucket(bucketProjectBuilds).Cursor(), key(projectID, ""), p,
+			func() []byte { return rankSeek(tx, projectID, p.Offset) },
+			func(suffix, _ []byte) error {
+				// suffix is seq/buildID
+				_, id, _ := bytes.Cut(suffix, []byte("/"))
+				var b Build
+				if err := get(builds, id, &b); err != nil {
+					return fmt.Errorf("build index %q: %w", suffix, err)
+				}
+				out = append(out, b)
+				return nil
+			})
 		return err
 	})
-	return out, err
+	return out, next, err
 }
 
 // DeleteBuild deletes a build and all its files as DeleteFile does, in one
@@ -205,6 +204,9 @@ func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
 		if err := tx.Bucket(bucketProjectBuilds).Delete(buildIndexKey(b)); err != nil {
 			return err
 		}
+		if err := rankAdd(tx, b.ProjectID, b.Seq, -1); err != nil {
+			return err
+		}
 		if err := tx.Bucket(bucketProcessing).Delete(processingKey(b)); err != nil {
 			return err
 		}
@@ -217,7 +219,7 @@ func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
 // beyond the newest keep (when keep > 0), or created before cutoff (when
 // cutoff is not zero); builds pending or in progress are never among them.
 // It seeks the project's build index rather than loading the project: the
-// newest keep are passed over by key, and the age test reads from the
+// newest keep are passed over by the counted index, and the age test reads from the
 // oldest end and stops at the first build young enough (builds are indexed
 // in creation order). Call it again after deleting what it returned, until
 // it returns none.
@@ -249,14 +251,18 @@ func (s *Store) Expired(projectID string, keep int, cutoff time.Time, max int) (
 		if err != nil || keep <= 0 || len(out) >= max {
 			return err
 		}
-		skip := keep
-		forEachPrefixReverse(index, projectID, func(suffix, _ []byte) bool {
-			if skip > 0 {
-				skip--
-				return true
+		// The newest keep are passed over by the counted index, not walked.
+		from := rankSeek(tx, projectID, keep)
+		if from == nil {
+			return nil
+		}
+		c := index.Cursor()
+		prefix := key(projectID, "")
+		for k, _ := c.Seek(from); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			if !take(k[len(prefix):], false) {
+				break
 			}
-			return take(suffix, false)
-		})
+		}
 		return err
 	})
 	return out, err

@@ -69,11 +69,11 @@ func TestExpired(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("deleted %v, want %v", got, want)
 	}
-	left, _ := s.Builds(p.ID, 0, 0)
+	left, _, _ := s.Builds(p.ID, store.Page{})
 	if len(left) != 5 || left[4].ID != ids[2] {
 		t.Fatalf("%d builds left (the last %s); want the newest four and the one in progress", len(left), left[len(left)-1].ID)
 	}
-	if o, _ := s.Builds(other.ID, 0, 0); len(o) != 10 {
+	if o, _, _ := s.Builds(other.ID, store.Page{}); len(o) != 10 {
 		t.Fatalf("the other project lost builds: %d left", len(o))
 	}
 	// Nothing more to do: an empty batch at once.

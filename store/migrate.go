@@ -11,6 +11,7 @@ var migrations = map[uint64]func(tx *bolt.Tx) error{
 	1: migrateLinkFileNames,
 	2: migrateProcessingQueue,
 	3: migrateCounters,
+	4: rebuildRanks,
 }
 
 // Schema 3: builds in_progress are indexed in the processing bucket (which

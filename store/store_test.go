@@ -121,7 +121,7 @@ func TestBuildsNewestFirst(t *testing.T) {
 	p2, _ := s.CreateProject(store.Project{WorkspaceID: p.WorkspaceID, Slug: "android"})
 	s.CreateBuild(store.Build{ProjectID: p2.ID})
 
-	got, err := s.Builds(p.ID, 0, 0)
+	got, _, err := s.Builds(p.ID, store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestBuildsNewestFirst(t *testing.T) {
 			t.Fatalf("build %d: got %s, want %s", i, got[i].ID, want[i])
 		}
 	}
-	page, _ := s.Builds(p.ID, 2, 2)
+	page, _, _ := s.Builds(p.ID, store.Page{Offset: 2, Limit: 2})
 	if len(page) != 2 || page[0].ID != ids[2] || page[1].ID != ids[1] {
 		t.Fatalf("page: got %+v", page)
 	}
@@ -500,7 +500,7 @@ func TestUseLinkLimitIsExact(t *testing.T) {
 	if ok.Load() != 10 || limited.Load() != 54 || got.AccessCount != 10 {
 		t.Fatalf("got %d allowed, %d limited, accessCount %d; want 10, 54, 10", ok.Load(), limited.Load(), got.AccessCount)
 	}
-	log, _ := s.AccessLog(l.ID, 0, 0)
+	log, _, _ := s.AccessLog(l.ID, store.Page{})
 	if len(log) != 10 {
 		t.Fatalf("access log: got %d entries, want 10", len(log))
 	}
@@ -519,7 +519,7 @@ func TestAccessLogCap(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		s.UseLink(l.ID, "a", store.AccessLogEntry{Time: time.Now(), UserAgent: fmt.Sprint("ua", i)}, true)
 	}
-	log, _ := s.AccessLog(l.ID, 0, 0)
+	log, _, _ := s.AccessLog(l.ID, store.Page{})
 	got, _ := s.Link(l.ID)
 	if len(log) != 3 || log[0].UserAgent != "ua4" || log[2].UserAgent != "ua2" || got.AccessCount != 5 {
 		t.Fatalf("log %+v, accessCount %d; want ua4..ua2 and 5", log, got.AccessCount)
@@ -537,11 +537,11 @@ func TestAccessLogNewestFirst(t *testing.T) {
 		s.UseLink(l.ID, "a", store.AccessLogEntry{Time: t0.Add(time.Duration(i) * time.Second), UserAgent: fmt.Sprint("ua", i)}, true)
 	}
 	s.UseLink(other.ID, "a", store.AccessLogEntry{Time: t0, UserAgent: "other"}, true)
-	page, _ := s.AccessLog(l.ID, 1, 2)
+	page, _, _ := s.AccessLog(l.ID, store.Page{Offset: 1, Limit: 2})
 	if len(page) != 2 || page[0].UserAgent != "ua3" || page[1].UserAgent != "ua2" || page[0].LinkID != l.ID {
 		t.Fatalf("page: got %+v, want ua3, ua2", page)
 	}
-	all, _ := s.AccessLog(l.ID, 0, 0)
+	all, _, _ := s.AccessLog(l.ID, store.Page{})
 	if len(all) != 5 || all[0].UserAgent != "ua4" {
 		t.Fatalf("all: got %+v", all)
 	}
@@ -568,7 +568,7 @@ func TestDeleteBuild(t *testing.T) {
 	if _, err := s.Build(b.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("build after delete: %v", err)
 	}
-	builds, _ := s.Builds(p.ID, 0, 0)
+	builds, _, _ := s.Builds(p.ID, store.Page{})
 	if len(builds) != 1 || builds[0].ID != other.ID {
 		t.Fatalf("builds: got %+v", builds)
 	}
@@ -662,7 +662,7 @@ func TestGC(t *testing.T) {
 	if _, err := s.TokenByPlain(oldSession); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired session: got %v, want ErrNotFound", err)
 	}
-	if log, _ := s.AccessLog(l.ID, 0, 0); len(log) != 1 {
+	if log, _, _ := s.AccessLog(l.ID, store.Page{}); len(log) != 1 {
 		t.Fatalf("access log: %d entries, want 1", len(log))
 	}
 }

@@ -1,0 +1,195 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"hangar/store"
+)
+
+func buildIDs(bs []store.Build) []string {
+	var ids []string
+	for _, b := range bs {
+		ids = append(ids, b.ID)
+	}
+	return ids
+}
+
+// checkBuildPages compares every page by number, and a walk by cursor,
+// with the whole list.
+func checkBuildPages(t *testing.T, s *store.Store, projectID string, want []string) {
+	t.Helper()
+	all, next, err := s.Builds(projectID, store.Page{})
+	if err != nil || next != "" || !slices.Equal(buildIDs(all), want) {
+		t.Fatalf("whole list: %v, next %q, %v; want %v", buildIDs(all), next, err, want)
+	}
+	for _, limit := range []int{1, 3, 7} {
+		for offset := 0; offset <= len(want)+1; offset++ {
+			got, _, err := s.Builds(projectID, store.Page{Offset: offset, Limit: limit})
+			end := min(offset+limit, len(want))
+			exp := want[min(offset, len(want)):end]
+			if err != nil || !slices.Equal(buildIDs(got), exp) {
+				t.Fatalf("offset %d limit %d: got %v, %v; want %v", offset, limit, buildIDs(got), err, exp)
+			}
+		}
+		var walked []string
+		p := store.Page{Limit: limit}
+		for range len(want) + 1 {
+			got, next, err := s.Builds(projectID, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			walked = append(walked, buildIDs(got)...)
+			if next == "" {
+				break
+			}
+			p.After = next
+		}
+		if !slices.Equal(walked, want) {
+			t.Fatalf("cursor walk, limit %d: got %v, want %v", limit, walked, want)
+		}
+	}
+}
+
+// Paging by number seeks the counted index: the test spreads two projects'
+// builds over the index's blocks of 256 and 65,536 sequence numbers (by
+// moving the sequence on), deletes some, and compares every page with the
+// whole list.
+func TestBuildPagesAcrossBlocks(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, first := fixture(t, s, 0)
+	other, _ := s.CreateProject(store.Project{WorkspaceID: p.WorkspaceID, Slug: "other"})
+	mine := []string{first.ID}
+	var theirs []string
+	for i, seq := range []uint64{0, 250, 253, 300, 509, 65_530, 65_534, 131_069, 1 << 40} {
+		if seq > 0 {
+			if err := s.SetBuildSeq(seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for j := range 3 {
+			pid := p.ID
+			if (i+j)%3 == 0 {
+				pid = other.ID
+			}
+			b, err := s.CreateBuild(store.Build{ProjectID: pid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pid == p.ID {
+				mine = append(mine, b.ID)
+			} else {
+				theirs = append(theirs, b.ID)
+			}
+		}
+	}
+	for _, i := range []int{1, 5, 9, len(mine) - 1} {
+		if _, _, err := s.DeleteBuild(mine[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine = slices.Delete(mine, len(mine)-1, len(mine))
+	mine = slices.Delete(mine, 9, 10)
+	mine = slices.Delete(mine, 5, 6)
+	mine = slices.Delete(mine, 1, 2)
+	slices.Reverse(mine)
+	slices.Reverse(theirs)
+	checkBuildPages(t, s, p.ID, mine)
+	checkBuildPages(t, s, other.ID, theirs)
+	if a, err := s.Audit(); err != nil || a.BuildCountsWrong {
+		t.Fatalf("audit: counts wrong %v, %v", a.BuildCountsWrong, err)
+	}
+
+	// A database without the counts (schema 4) gets them at Open.
+	if err := s.DropBuildCounts(); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.Audit(); !a.BuildCountsWrong {
+		t.Fatal("audit does not see the counts missing")
+	}
+	if err := s.SetSchemaVersion(4); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = store.Open(filepath.Join(dir, "hangar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkBuildPages(t, s, p.ID, mine)
+	if a, _ := s.Audit(); a.BuildCountsWrong {
+		t.Fatal("the migration left the counts wrong")
+	}
+	// fsck's repair rebuilds them too.
+	s.DropBuildCounts()
+	if err := s.RepairCounts(); err != nil {
+		t.Fatal(err)
+	}
+	checkBuildPages(t, s, other.ID, theirs)
+}
+
+func TestAccessLogPages(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{AccessLogCap: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
+	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
+	t0 := time.Now()
+	for i := range 50 {
+		if _, err := s.UseLink(l.ID, "a", store.AccessLogEntry{Time: t0, UserAgent: fmt.Sprint(i)}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string // the cap keeps the newest 20: 49 down to 30
+	for i := 49; i >= 30; i-- {
+		want = append(want, fmt.Sprint(i))
+	}
+	agents := func(es []store.AccessLogEntry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.UserAgent)
+		}
+		return out
+	}
+	for _, limit := range []int{1, 6} {
+		for offset := 0; offset <= 22; offset++ {
+			got, _, err := s.AccessLog(l.ID, store.Page{Offset: offset, Limit: limit})
+			exp := want[min(offset, len(want)):min(offset+limit, len(want))]
+			if err != nil || !slices.Equal(agents(got), exp) {
+				t.Fatalf("offset %d limit %d: got %v, %v; want %v", offset, limit, agents(got), err, exp)
+			}
+		}
+		var walked []string
+		p := store.Page{Limit: limit}
+		for range 30 {
+			got, next, err := s.AccessLog(l.ID, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			walked = append(walked, agents(got)...)
+			if next == "" {
+				break
+			}
+			p.After = next
+		}
+		if !slices.Equal(walked, want) {
+			t.Fatalf("cursor walk: got %v, want %v", walked, want)
+		}
+	}
+	for _, bad := range []string{"!!", string(make([]byte, 200))} {
+		if _, _, err := s.AccessLog(l.ID, store.Page{After: bad}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("cursor %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+}
