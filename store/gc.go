@@ -18,77 +18,126 @@ type GCResult struct {
 
 // GC removes download tokens that are used or expired, API tokens (login
 // sessions) past their expiry, and access log entries older than
-// logsBefore (zero: keep them all), in one transaction.
+// logsBefore (zero: keep them all). It works in small transactions (see
+// sweep), so requests wait for at most one of them, never for the whole
+// run; what it removed stays removed if it stops half-way.
 func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 	var r GCResult
 	now := s.now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		r = GCResult{}
-		dts := tx.Bucket(bucketDownloadToken)
-		var dead [][]byte
-		if err := dts.ForEach(func(k, v []byte) error {
-			var t DownloadToken
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			if t.Used || !now.Before(t.ExpiresAt) {
-				dead = append(dead, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
+	var err error
+	r.DownloadTokens, err = s.sweep(bucketDownloadToken, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var t DownloadToken
+		if err := json.Unmarshal(v, &t); err != nil {
+			return false, nil, err
+		}
+		return t.Used || !now.Before(t.ExpiresAt), nil, nil
+	}, nil)
+	if err != nil {
+		return r, err
+	}
+	r.Sessions, err = s.sweep(bucketTokens, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var t Token
+		if err := json.Unmarshal(v, &t); err != nil {
+			return false, nil, err
+		}
+		return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt), nil, nil
+	}, func(tx *bolt.Tx, _, v []byte) error {
+		var t Token
+		if err := json.Unmarshal(v, &t); err != nil {
 			return err
 		}
-		for _, k := range dead {
-			if err := dts.Delete(k); err != nil {
-				return err
-			}
-		}
-		r.DownloadTokens = len(dead)
-
-		var expired []Token
-		if err := tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
-			var t Token
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
-			if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-				expired = append(expired, t)
-			}
-			return nil
-		}); err != nil {
+		if err := revokeToken(tx, t.OwnerID, t.Prefix); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		for _, t := range expired {
-			if err := revokeToken(tx, t.OwnerID, t.Prefix); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-		}
-		r.Sessions = len(expired)
-
-		if logsBefore.IsZero() {
-			return nil
-		}
-		log := tx.Bucket(bucketAccessLog)
-		var old [][]byte
-		if err := log.ForEach(func(k, v []byte) error {
-			var e AccessLogEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			if e.Time.Before(logsBefore) {
-				old = append(old, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := log.Delete(k); err != nil {
-				return err
-			}
-		}
-		r.AccessLog = len(old)
 		return nil
 	})
+	if err != nil || logsBefore.IsZero() {
+		return r, err
+	}
+	// A link's entries are keyed by its access count, so in time order: the
+	// old ones are at the start of its keys. Each link costs the decoding of
+	// what is removed plus one entry, then a seek to the next link.
+	r.AccessLog, err = s.sweep(bucketAccessLog, func(_ *bolt.Tx, k, v []byte) (bool, []byte, error) {
+		var e AccessLogEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return false, nil, err
+		}
+		if e.Time.Before(logsBefore) {
+			return true, nil, nil
+		}
+		linkID, _, _ := bytes.Cut(k, []byte("/"))
+		return false, append(key(string(linkID), ""), 0xff), nil
+	}, nil)
 	return r, err
+}
+
+// A sweep's transactions end after sweepKeys keys or sweepTime, whichever
+// comes first: long enough to amortise a commit, short enough that a
+// request waiting for the write lock does not notice.
+const (
+	sweepKeys = 2048
+	sweepTime = 4 * time.Millisecond
+)
+
+// sweep walks bucket in key order through successive write transactions of
+// bounded size and duration, yielding the database between them. visit
+// says whether to remove a key, and may name a key to go on from (nil: the
+// next one); remove removes one (nil: delete the key). It returns how many
+// keys it removed.
+func (s *Store) sweep(bucket []byte, visit func(tx *bolt.Tx, k, v []byte) (bool, []byte, error), remove func(tx *bolt.Tx, k, v []byte) error) (int, error) {
+	removed := 0
+	var from []byte
+	for done := false; !done; {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			c := b.Cursor()
+			var dead [][2][]byte
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+			}
+			start := time.Now()
+			for n := 0; ; n++ {
+				if k == nil {
+					done = true
+					break
+				}
+				if n == sweepKeys || n%64 == 63 && time.Since(start) > sweepTime {
+					from = bytes.Clone(k)
+					break
+				}
+				del, skip, err := visit(tx, k, v)
+				if err != nil {
+					return err
+				}
+				if del {
+					dead = append(dead, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+				}
+				if skip != nil {
+					k, v = c.Seek(skip)
+				} else {
+					k, v = c.Next()
+				}
+			}
+			// Removed after the walk: deleting under a bbolt cursor can
+			// make its Next skip a key.
+			for _, kv := range dead {
+				var err error
+				if remove != nil {
+					err = remove(tx, kv[0], kv[1])
+				} else {
+					err = b.Delete(kv[0])
+				}
+				if err != nil {
+					return err
+				}
+			}
+			removed += len(dead)
+			return nil
+		})
+		if err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
 }

@@ -112,6 +112,10 @@ type Options struct {
 	// AccessLogCap is how many access log entries each public link keeps;
 	// default DefaultAccessLogCap.
 	AccessLogCap int
+	// NoSync skips the fsync of each commit: a crash may lose or corrupt
+	// the database. Only for filling a throwaway database in bulk (tests,
+	// bench/scale), never for a server.
+	NoSync bool
 }
 
 // Open opens or creates the database at path. It returns an error wrapping
@@ -148,6 +152,7 @@ func Open(path string, opts Options) (*Store, error) {
 	// request waits at most 2 ms.
 	db.MaxBatchSize = 64
 	db.MaxBatchDelay = 2 * time.Millisecond
+	db.NoSync = opts.NoSync
 	if opts.AccessLogCap <= 0 {
 		opts.AccessLogCap = DefaultAccessLogCap
 	}

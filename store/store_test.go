@@ -831,3 +831,70 @@ func TestMigrateFromSchema3(t *testing.T) {
 		t.Fatalf("counters %+v, data %+v", a.Counts, a.CountsFound)
 	}
 }
+
+// GC removes in many small transactions: over more keys than one of them
+// takes, it removes exactly the old entries of each link and the dead
+// download tokens, and keeps the rest.
+func TestGCInBatches(t *testing.T) {
+	clock := time.Now()
+	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
+	old, young := clock.Add(-48*time.Hour), clock
+	use := func(l store.PublicLink, when time.Time, n int) {
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				for range n / 32 {
+					if _, err := s.UseLink(l.ID, "a", store.AccessLogEntry{Time: when}, true); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	allOld, half, allYoung := store.PublicLink{FileID: f.ID}, store.PublicLink{FileID: f.ID}, store.PublicLink{FileID: f.ID}
+	for _, l := range []*store.PublicLink{&allOld, &half, &allYoung} {
+		*l, _ = s.CreateLink(*l)
+	}
+	use(allOld, old, 3200)
+	use(half, old, 1600)
+	use(half, young, 1600)
+	use(allYoung, young, 3200)
+	for i := range 3000 {
+		exp := clock.Add(time.Minute)
+		if i%3 != 0 {
+			exp = clock.Add(-time.Second)
+		}
+		if _, _, err := s.CreateDownloadToken(f.ID, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.GC(clock.Add(-24 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (store.GCResult{DownloadTokens: 2000, AccessLog: 4800}) {
+		t.Fatalf("GC: got %+v", res)
+	}
+	for _, c := range []struct {
+		l    store.PublicLink
+		want int
+	}{{allOld, 0}, {half, 1600}, {allYoung, 3200}} {
+		log, _, err := s.AccessLog(c.l.ID, store.Page{})
+		if err != nil || len(log) != c.want {
+			t.Fatalf("link with %d young entries keeps %d, %v", c.want, len(log), err)
+		}
+		for _, e := range log {
+			if e.Time.Before(clock.Add(-24 * time.Hour)) {
+				t.Fatalf("an old entry is left: %v", e.Time)
+			}
+		}
+	}
+}
