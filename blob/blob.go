@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -385,11 +386,28 @@ func (s *Store) Hold() (release func() error) {
 	}
 }
 
-// Walk calls fn for every blob in the store, in no particular order. Files
-// whose names are not refs, and the temp directory, are skipped. An error from
-// fn stops the walk and is returned.
+// Walk calls fn for every blob in the store, in order of ref. Files whose
+// names are not refs, and the temp directory, are skipped. An error from fn
+// stops the walk and is returned.
 func (s *Store) Walk(fn func(ref Ref, size int64) error) error {
-	return filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+	return s.walk(s.dir, fn)
+}
+
+// WalkShard is Walk over the blobs whose hex name starts with shard (two
+// hex digits: one of 256 directories), so that a caller can hold one
+// shard's blobs at a time.
+func (s *Store) WalkShard(shard string, fn func(ref Ref, size int64) error) error {
+	if len(shard) != 2 || strings.Trim(shard, "0123456789abcdef") != "" {
+		return fmt.Errorf("blob: shard %q is not two hex digits", shard)
+	}
+	return s.walk(filepath.Join(s.dir, shard), fn)
+}
+
+func (s *Store) walk(root string, fn func(ref Ref, size int64) error) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && path == root {
+			return nil
+		}
 		if err != nil {
 			return err
 		}

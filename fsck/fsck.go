@@ -10,6 +10,7 @@ package fsck
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"hangar/blob"
 	"hangar/depot"
@@ -62,7 +63,16 @@ func (r Report) Problems() int {
 // Run checks the depot's database against its blobs. The caller must hold the data directory (the
 // server stopped, or the check running inside it) for the answer to mean
 // anything: uploads in flight would look like orphans.
+//
+// Memory does not grow with the number of files: the checksum index and the
+// blob directory are both ordered by hash, so the check takes them one
+// shard (of 256) at a time, and keeps only totals per workspace and what is
+// wrong.
 func Run(d *depot.Depot, o Options) (Report, error) {
+	return run(d, o, false)
+}
+
+func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 	var r Report
 	st, blobs := d.Store(), d.Blobs()
 	if err := st.CheckPages(); err != nil {
@@ -77,58 +87,96 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 	if err != nil {
 		return r, err
 	}
-	onDisk := map[blob.Ref]int64{}
-	if err := blobs.Walk(func(ref blob.Ref, size int64) error {
-		onDisk[ref] = size
-		return nil
-	}); err != nil {
-		return r, fmt.Errorf("walk blobs: %w", err)
-	}
-	r.Files, r.Blobs = len(audit.Files), len(onDisk)
-
-	refs := map[string]int64{}
 	used := map[string]int64{}
 	for id := range audit.StorageUsed {
 		used[id] = 0
 	}
-	verified := map[blob.Ref]bool{}
-	for _, f := range audit.Files {
-		refs[f.Checksum]++
-		used[audit.Workspace[f.ID]] += f.Size
-		ref, err := blob.ParseRef(f.Checksum)
+	var (
+		projects  = map[string]string{}
+		fixRefs   = map[string]int64{} // checksum → the count its files make, where the stored one is wrong
+		orphans   []blob.Ref
+		orphanLen = map[blob.Ref]int64{}
+		badIndex  bool
+	)
+	for i := range 256 {
+		shard := fmt.Sprintf("%02x", i)
+		sa, err := st.AuditShard(shard, projects)
 		if err != nil {
-			r.add(true, false, "file %s (%s): malformed checksum %q", f.ID, f.Name, f.Checksum)
-			continue
+			return r, err
 		}
-		size, ok := onDisk[ref]
-		switch {
-		case !ok:
-			r.add(true, false, "file %s (%s): blob %s is missing", f.ID, f.Name, ref)
-		case size != f.Size:
-			r.add(true, false, "file %s (%s): blob %s has %d bytes, the file %d", f.ID, f.Name, ref, size, f.Size)
-		case o.Verify && !verified[ref]:
-			verified[ref] = true
-			sum, err := blobs.Sum(ref)
+		onDisk := map[blob.Ref]int64{}
+		if err := blobs.WalkShard(shard, func(ref blob.Ref, size int64) error {
+			onDisk[ref] = size
+			return nil
+		}); err != nil {
+			return r, fmt.Errorf("walk blobs: %w", err)
+		}
+		r.Files += len(sa.Files)
+		r.Blobs += len(onDisk)
+		for _, k := range sa.BadIndex {
+			badIndex = true
+			r.add(true, o.Repair, "checksum index entry %s names no file with that checksum", k)
+		}
+		refs := map[string]int64{}
+		verified := map[blob.Ref]bool{}
+		for _, f := range sa.Files {
+			refs[f.Checksum]++
+			used[f.WorkspaceID] += f.Size
+			ref, err := blob.ParseRef(f.Checksum)
 			if err != nil {
-				return r, err
+				r.add(true, false, "file %s (%s): malformed checksum %q", f.ID, f.Name, f.Checksum)
+				continue
 			}
-			if sum != ref {
-				r.add(true, false, "file %s (%s): blob %s has content with SHA-256 %s", f.ID, f.Name, ref, sum)
+			size, ok := onDisk[ref]
+			switch {
+			case !ok:
+				r.add(true, false, "file %s (%s): blob %s is missing", f.ID, f.Name, ref)
+			case size != f.Size:
+				r.add(true, false, "file %s (%s): blob %s has %d bytes, the file %d", f.ID, f.Name, ref, size, f.Size)
+			case o.Verify && !verified[ref]:
+				verified[ref] = true
+				sum, err := blobs.Sum(ref)
+				if err != nil {
+					return r, err
+				}
+				if sum != ref {
+					r.add(true, false, "file %s (%s): blob %s has content with SHA-256 %s", f.ID, f.Name, ref, sum)
+				}
 			}
 		}
+		for ref, size := range onDisk {
+			if refs[ref.String()] == 0 {
+				orphans = append(orphans, ref)
+				orphanLen[ref] = size
+			}
+		}
+		for _, sum := range sortedKeys(refs, sa.Refs) {
+			if refs[sum] != sa.Refs[sum] {
+				fixRefs[sum] = refs[sum]
+				r.add(true, o.Repair, "blob %s: reference count %d, but %d files use it", sum, sa.Refs[sum], refs[sum])
+			}
+		}
+	}
+	if audit.Files != audit.Indexed {
+		badIndex = true
+		r.add(true, o.Repair, "the checksum index has %d entries for %d files", audit.Indexed, audit.Files)
+	}
+	if badIndex && o.Repair && !indexRebuilt {
+		// Every per-file finding above came through the index: rebuild it
+		// and check again, reporting what was wrong with it first.
+		if err := st.RebuildChecksumIndex(); err != nil {
+			return r, fmt.Errorf("repair the checksum index: %w", err)
+		}
+		again, err := run(d, o, true)
+		again.Findings = append(r.indexFindings(), again.Findings...) // marked repaired: o.Repair
+		return again, err
 	}
 
-	var orphans []blob.Ref
-	for ref := range onDisk {
-		if refs[ref.String()] == 0 {
-			orphans = append(orphans, ref)
-		}
-	}
 	slices.SortFunc(orphans, func(a, b blob.Ref) int { return slices.Compare(a[:], b[:]) })
-	tooMany := len(orphans) > 10 && float64(len(orphans)) > MaxOrphanShare*float64(len(onDisk))
+	tooMany := len(orphans) > 10 && float64(len(orphans)) > MaxOrphanShare*float64(r.Blobs)
 	if o.Repair && tooMany && !o.Force {
 		r.add(true, false, "%d of %d blobs are orphans: not removed without -force (more than %d%% suggests a database that lost files, not a crash); restore the database from a backup",
-			len(orphans), len(onDisk), int(MaxOrphanShare*100))
+			len(orphans), r.Blobs, int(MaxOrphanShare*100))
 	}
 	for _, ref := range orphans {
 		repaired := false
@@ -141,19 +189,13 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 			}
 			repaired = removed
 		}
-		r.add(false, repaired, "orphan blob %s (%d bytes), referenced by no file", ref, onDisk[ref])
+		r.add(false, repaired, "orphan blob %s (%d bytes), referenced by no file", ref, orphanLen[ref])
 	}
 
-	countsWrong := false
-	for _, sum := range sortedKeys(refs, audit.Refs) {
-		if refs[sum] != audit.Refs[sum] {
-			countsWrong = true
-			r.add(true, o.Repair, "blob %s: reference count %d, but %d files use it", sum, audit.Refs[sum], refs[sum])
-		}
-	}
+	fixUsed := map[string]int64{}
 	for _, id := range sortedKeys(used, audit.StorageUsed) {
 		if used[id] != audit.StorageUsed[id] {
-			countsWrong = true
+			fixUsed[id] = used[id]
 			r.add(true, o.Repair, "workspace %s: storageUsed %d, but its files total %d", audit.Slugs[id], audit.StorageUsed[id], used[id])
 		}
 	}
@@ -192,12 +234,32 @@ func Run(d *depot.Depot, o Options) (Report, error) {
 			r.add(true, repaired, "the counted build index (paging by number) disagrees with the builds")
 		}
 	}
-	if o.Repair && countsWrong {
-		if err := st.SetCounts(refs, used); err != nil {
-			return r, fmt.Errorf("repair counters: %w", err)
+	if !o.Repair {
+		return r, nil
+	}
+	if len(fixRefs) > 0 {
+		if err := st.SetRefCounts(fixRefs); err != nil {
+			return r, fmt.Errorf("repair reference counts: %w", err)
+		}
+	}
+	if len(fixUsed) > 0 {
+		if err := st.SetStorageUsed(fixUsed); err != nil {
+			return r, fmt.Errorf("repair storageUsed: %w", err)
 		}
 	}
 	return r, nil
+}
+
+// indexFindings are the findings about the checksum index itself, which a
+// check after its rebuild no longer makes.
+func (r Report) indexFindings() []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if strings.Contains(f.Message, "checksum index") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (r *Report) add(problem, repaired bool, format string, args ...any) {

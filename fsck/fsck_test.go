@@ -87,7 +87,8 @@ func TestFindsAndRepairs(t *testing.T) {
 	os.WriteFile(e.blobs.Path(flipped), []byte("will chang3"), 0o600) // same size
 	orphan, _ := e.blobs.Put(bytes.NewReader([]byte("nobody's")), 0, nil)
 	// Counters out of step with the rows.
-	e.st.SetCounts(map[string]int64{missing.String(): 5}, map[string]int64{e.ws.ID: 1})
+	e.st.SetRefCounts(map[string]int64{missing.String(): 5})
+	e.st.SetStorageUsed(map[string]int64{e.ws.ID: 1})
 
 	r, msgs := run(t, e, fsck.Options{})
 	for _, want := range []string{
@@ -117,6 +118,9 @@ func TestFindsAndRepairs(t *testing.T) {
 	}
 	if _, err := e.blobs.Stat(orphan.Ref); err == nil {
 		t.Fatal("orphan blob not removed by repair")
+	}
+	if n, _ := e.st.BlobRefCount(missing.String()); n != 1 {
+		t.Fatalf("repaired reference count: %d, want 1", n)
 	}
 	r, msgs = run(t, e, fsck.Options{})
 	if r.Problems() != 2 || strings.Contains(msgs, "reference count") || strings.Contains(msgs, "orphan") {
@@ -192,5 +196,50 @@ func TestCounters(t *testing.T) {
 	}
 	if st, _ := e.st.Stats(); st.ActiveLinks != 1 {
 		t.Fatalf("active links after repair: %d", st.ActiveLinks)
+	}
+}
+
+// The checksum index, through which fsck reads the files a shard at a
+// time, is itself checked: an entry naming no file and a file missing from
+// it are found, and -repair rebuilds it before checking the counts.
+func TestChecksumIndex(t *testing.T) {
+	e := newEnv(t)
+	f, ref := e.add(t, "a.ipa", "a")
+	e.add(t, "b.ipa", "b")
+	path := e.st.Path()
+	e.st.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bogus := strings.Repeat("0", 64) + "/nosuchfile"
+	db.Update(func(tx *bolt.Tx) error {
+		idx := tx.Bucket([]byte("checksum_files"))
+		if err := idx.Delete([]byte(ref.String() + "/" + f.ID)); err != nil {
+			return err
+		}
+		return idx.Put([]byte(bogus), nil)
+	})
+	db.Close()
+	if e.st, err = store.Open(path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer e.st.Close()
+	r, msgs := run(t, e, fsck.Options{})
+	if !strings.Contains(msgs, "checksum index entry "+bogus+" names no file") || !strings.Contains(msgs, "reference count 1, but 0 files use it") {
+		t.Fatalf("findings:\n%s", msgs)
+	}
+	if r.Files != 1 {
+		t.Fatalf("files seen through the damaged index: %d, want 1", r.Files)
+	}
+	r, msgs = run(t, e, fsck.Options{Repair: true})
+	if r.Problems() != 0 || r.Files != 2 || strings.Contains(msgs, "reference count") || !strings.Contains(msgs, "checksum index") {
+		t.Fatalf("repair: %d problems, %d files:\n%s", r.Problems(), r.Files, msgs)
+	}
+	if r, msgs := run(t, e, fsck.Options{}); len(r.Findings) != 0 {
+		t.Fatalf("after repair:\n%s", msgs)
+	}
+	if n, _ := e.st.BlobRefCount(ref.String()); n != 1 {
+		t.Fatalf("reference count after repair: %d", n)
 	}
 }

@@ -1,21 +1,15 @@
 package store
 
 import (
-	"bytes"
-	"encoding/binary"
-	"fmt"
-
 	bolt "go.etcd.io/bbolt"
 )
 
-// Audit is the metadata fsck checks against the blob directory, read in
-// one transaction so that it is consistent.
+// Audit is the metadata fsck checks that is not per file (files are read
+// a shard at a time by AuditShard), read in one transaction so that it is
+// consistent. Its lists hold only what is wrong.
 type Audit struct {
-	Files       []File
-	Refs        map[string]int64  // blob checksum → stored reference count
 	StorageUsed map[string]int64  // workspace ID → stored storageUsed
 	Slugs       map[string]string // workspace ID → slug, for reports
-	Workspace   map[string]string // file ID → its workspace ID
 	// DanglingLinks are active links whose file is gone (deleting a file
 	// deactivates its links, so this takes damage from elsewhere).
 	DanglingLinks []string
@@ -26,11 +20,14 @@ type Audit struct {
 	// BuildCountsWrong says the counted build index (which finds a page by
 	// number) disagrees with the builds it counts.
 	BuildCountsWrong bool
+	// Files and Indexed count the file rows and the checksum index's
+	// entries.
+	Files, Indexed int
 }
 
-// Audit reads everything fsck needs.
+// Audit reads everything fsck needs besides the files.
 func (s *Store) Audit() (Audit, error) {
-	a := Audit{Refs: map[string]int64{}, StorageUsed: map[string]int64{}, Slugs: map[string]string{}, Workspace: map[string]string{}}
+	a := Audit{StorageUsed: map[string]int64{}, Slugs: map[string]string{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		a.Counts = Counts{LinksActive: readCount(meta, countLinksActive), LinkDownloads: readCount(meta, countLinkDownloads), Blobs: readCount(meta, countBlobs)}
@@ -43,12 +40,7 @@ func (s *Store) Audit() (Audit, error) {
 			return err
 		}
 		a.BuildCountsWrong = !match
-		if err := tx.Bucket(bucketBlobRefs).ForEach(func(k, v []byte) error {
-			a.Refs[string(k)] = int64(binary.BigEndian.Uint64(v))
-			return nil
-		}); err != nil {
-			return err
-		}
+		a.Files, a.Indexed = indexCounts(tx)
 		ws := tx.Bucket(bucketWorkspaces)
 		if err := ws.ForEach(func(k, _ []byte) error {
 			var w Workspace
@@ -61,21 +53,6 @@ func (s *Store) Audit() (Audit, error) {
 			return err
 		}
 		files := tx.Bucket(bucketFiles)
-		if err := files.ForEach(func(k, _ []byte) error {
-			var f File
-			if err := get(files, k, &f); err != nil {
-				return err
-			}
-			w, err := workspaceOfBuild(tx, f.BuildID)
-			if err != nil {
-				return fmt.Errorf("file %s: %w", f.ID, err)
-			}
-			a.Files = append(a.Files, f)
-			a.Workspace[f.ID] = w.ID
-			return nil
-		}); err != nil {
-			return err
-		}
 		links := tx.Bucket(bucketLinks)
 		if err := links.ForEach(func(k, _ []byte) error {
 			var l PublicLink
@@ -105,47 +82,44 @@ func (s *Store) Audit() (Audit, error) {
 	return a, err
 }
 
-// SetCounts overwrites blob reference counts and workspaces' storageUsed
-// with the given values, in one transaction: fsck --repair. Checksums absent
-// from refs lose their count.
-func (s *Store) SetCounts(refs map[string]int64, storageUsed map[string]int64) error {
+// SetRefCounts overwrites the reference counts of the given blobs (0
+// removes a count), in one transaction: fsck -repair, with the counts it
+// found wrong.
+func (s *Store) SetRefCounts(refs map[string]int64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketBlobRefs)
-		var stale [][]byte
-		b.ForEach(func(k, _ []byte) error {
-			if refs[string(k)] <= 0 {
-				stale = append(stale, bytes.Clone(k))
+		for sum, n := range refs {
+			var err error
+			if n > 0 {
+				err = b.Put([]byte(sum), u64(uint64(n)))
+			} else {
+				err = b.Delete([]byte(sum))
 			}
-			return nil
-		})
-		for _, k := range stale {
-			if err := b.Delete(k); err != nil {
+			if err != nil {
 				return err
 			}
 		}
-		for sum, n := range refs {
-			if n > 0 {
-				if err := b.Put([]byte(sum), u64(uint64(n))); err != nil {
-					return err
-				}
-			}
-		}
+		// The blobs the repaired references name (counted by a cursor:
+		// Stats does not see this transaction's changes).
 		var n uint64
-		for _, c := range refs {
-			if c > 0 {
-				n++
-			}
+		for range keys(b) {
+			n++
 		}
-		if err := tx.Bucket(bucketMeta).Put(countBlobs, u64(n)); err != nil { // the blobs the repaired references name
-			return err
-		}
+		return tx.Bucket(bucketMeta).Put(countBlobs, u64(n))
+	})
+}
+
+// SetStorageUsed overwrites the storageUsed of the given workspaces:
+// fsck -repair.
+func (s *Store) SetStorageUsed(used map[string]int64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		ws := tx.Bucket(bucketWorkspaces)
-		for id, used := range storageUsed {
+		for id, n := range used {
 			var w Workspace
 			if err := get(ws, []byte(id), &w); err != nil {
 				return err
 			}
-			w.StorageUsed = used
+			w.StorageUsed = n
 			if err := put(ws, []byte(id), w); err != nil {
 				return err
 			}

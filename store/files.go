@@ -79,6 +79,9 @@ func (s *Store) addFile(tx *bolt.Tx, f *File, enforceQuota bool) error {
 		return err
 	}
 	files := tx.Bucket(bucketFiles)
+	if err := tx.Bucket(bucketChecksumFiles).Put(checksumKey(*f), nil); err != nil {
+		return err
+	}
 	if f.Seq, err = files.NextSequence(); err != nil {
 		return err
 	}
@@ -211,6 +214,9 @@ func deleteFile(tx *bolt.Tx, id string) (File, bool, error) {
 		return f, false, err
 	}
 	if err := tx.Bucket(bucketBuildFiles).Delete(key(f.BuildID, id)); err != nil {
+		return f, false, err
+	}
+	if err := tx.Bucket(bucketChecksumFiles).Delete(checksumKey(f)); err != nil {
 		return f, false, err
 	}
 	return f, lastRef, files.Delete([]byte(id))

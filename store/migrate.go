@@ -11,7 +11,8 @@ var migrations = map[uint64]func(tx *bolt.Tx) error{
 	1: migrateLinkFileNames,
 	2: migrateProcessingQueue,
 	3: migrateCounters,
-	4: rebuildRanks,
+	4: rebuildRanks,         // schema 5: the counted build index
+	5: rebuildChecksumIndex, // schema 6: files by checksum, for fsck
 }
 
 // Schema 3: builds in_progress are indexed in the processing bucket (which

@@ -34,7 +34,7 @@ import (
 // SchemaVersion is the layout this code writes. A database with a higher
 // version was written by a newer Hangar and is refused; a lower one is
 // migrated at Open (see migrate.go).
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 var (
 	// ErrNotFound is returned when the entity asked for does not exist.
@@ -85,7 +85,7 @@ var (
 		bucketBuilds, bucketProjectBuilds, bucketFiles, bucketBuildFiles, bucketBlobRefs,
 		bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken, bucketUsers,
 		bucketUsernames, bucketServiceAccts, bucketTokens, bucketOwnerTokens, bucketSigningKeys,
-		bucketProcessing, bucketBuildCounts,
+		bucketProcessing, bucketBuildCounts, bucketChecksumFiles,
 	}
 
 	keySchema = []byte("schema_version")

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Files are indexed by checksum (checksum_files: checksum/fileID), so that
+// fsck can take the files of one range of checksums at a time beside the
+// blobs of the same range, in memory that does not grow with the files.
+var bucketChecksumFiles = []byte("checksum_files")
+
+func checksumKey(f File) []byte { return key(f.Checksum, f.ID) }
+
+// ShardAudit is what fsck compares with one shard of the blob directory:
+// the files whose checksum starts with the shard's two hex digits, and the
+// reference counts stored for those checksums.
+type ShardAudit struct {
+	Files []FileAudit
+	Refs  map[string]int64 // checksum → stored reference count
+	// BadIndex are checksum index entries that name no file, or a file
+	// with another checksum.
+	BadIndex []string
+}
+
+// FileAudit is a file with the workspace it counts against.
+type FileAudit struct {
+	File
+	WorkspaceID string
+}
+
+// AuditShard reads one shard (see ShardAudit) in one read transaction.
+// projects caches project → workspace across calls.
+func (s *Store) AuditShard(shard string, projects map[string]string) (ShardAudit, error) {
+	a := ShardAudit{Refs: map[string]int64{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		files, builds, projs := tx.Bucket(bucketFiles), tx.Bucket(bucketBuilds), tx.Bucket(bucketProjects)
+		c := tx.Bucket(bucketChecksumFiles).Cursor()
+		p := []byte(shard)
+		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			sum, id, _ := bytes.Cut(k, []byte("/"))
+			var f File
+			if err := get(files, id, &f); err != nil || f.Checksum != string(sum) {
+				a.BadIndex = append(a.BadIndex, string(k))
+				continue
+			}
+			var b Build
+			if err := get(builds, []byte(f.BuildID), &b); err != nil {
+				return fmt.Errorf("file %s: build %s: %w", f.ID, f.BuildID, err)
+			}
+			ws, ok := projects[b.ProjectID]
+			if !ok {
+				var pr Project
+				if err := get(projs, []byte(b.ProjectID), &pr); err != nil {
+					return fmt.Errorf("file %s: project %s: %w", f.ID, b.ProjectID, err)
+				}
+				ws, projects[b.ProjectID] = pr.WorkspaceID, pr.WorkspaceID
+			}
+			a.Files = append(a.Files, FileAudit{File: f, WorkspaceID: ws})
+		}
+		rc := tx.Bucket(bucketBlobRefs).Cursor()
+		for k, v := rc.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = rc.Next() {
+			a.Refs[string(k)] = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return a, err
+}
+
+// indexCounts counts the file rows and the checksum index entries: when
+// they are equal and every entry names a file with its checksum (which
+// AuditShard checks), each file is indexed once.
+func indexCounts(tx *bolt.Tx) (files, indexed int) {
+	return tx.Bucket(bucketFiles).Stats().KeyN, tx.Bucket(bucketChecksumFiles).Stats().KeyN
+}
+
+// rebuildChecksumIndex sets checksum_files from the file rows.
+func rebuildChecksumIndex(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(bucketChecksumFiles); err != nil {
+		return err
+	}
+	idx, err := tx.CreateBucket(bucketChecksumFiles)
+	if err != nil {
+		return err
+	}
+	files := tx.Bucket(bucketFiles)
+	return files.ForEach(func(k, _ []byte) error {
+		var f File
+		if err := get(files, k, &f); err != nil {
+			return err
+		}
+		return idx.Put(checksumKey(f), nil)
+	})
+}
+
+// RebuildChecksumIndex rebuilds the checksum index from the file rows:
+// fsck -repair, when the index disagrees with them.
+func (s *Store) RebuildChecksumIndex() error {
+	return s.db.Update(rebuildChecksumIndex)
+}
