@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -147,6 +148,10 @@ func (s *Store) Put(r io.Reader, limit int64, commit func(Info) error) (Info, er
 		return Info{}, err
 	}
 	if !stored {
+		// The mark goes in before the fsync, which makes it durable too.
+		if err := os.Chtimes(tmpName, time.Time{}, intactMark); err != nil {
+			return Info{}, diskErr("mark temp file", err)
+		}
 		// The fsync is the slow part of a new blob: done without the lock,
 		// which other uploads and removals of blobs on its stripe share.
 		mu.Unlock()
@@ -197,10 +202,19 @@ func (s *Store) Put(r io.Reader, limit int64, commit func(Info) error) (Info, er
 	return info, nil
 }
 
+// intactMark is the modification time of every blob as Put leaves it. Any
+// write to a blob file (a tool, a restore by hand, a truncation) sets its
+// modification time to the time of writing, so a blob that still has the
+// mark has not been written since Hangar hashed it.
+var intactMark = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // storedIntact reports whether blob ref is stored with size bytes whose
 // SHA-256 is ref: deduplicating onto a damaged copy would acknowledge an
-// upload whose bytes are lost. Checking costs one read of the stored copy,
-// at most the hashing the upload itself just had.
+// upload whose bytes are lost. A copy of the right size that still carries
+// intactMark is trusted without a read (a duplicate upload then costs its
+// hashing only); any other is hashed, and marked when it is intact. Damage
+// that leaves the size and the time alone (the disk's own) is what
+// fsck -verify is for.
 func (s *Store) storedIntact(ref Ref, size int64) (bool, error) {
 	f, err := os.Open(s.Path(ref))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -217,11 +231,22 @@ func (s *Store) storedIntact(ref Ref, size int64) (bool, error) {
 	if fi.Size() != size {
 		return false, nil
 	}
+	if fi.ModTime().Equal(intactMark) {
+		return true, nil
+	}
 	got, err := sumOf(f)
 	if err != nil {
 		return false, diskErr("read blob", err)
 	}
-	return got == ref, nil
+	if got != ref {
+		return false, nil
+	}
+	// Marked for next time; not synced: a mark lost in a crash costs one
+	// more read.
+	if err := os.Chtimes(s.Path(ref), time.Time{}, intactMark); err != nil {
+		return false, diskErr("mark blob", err)
+	}
+	return true, nil
 }
 
 // Sum returns the SHA-256 of blob ref's bytes as stored: ref itself unless
