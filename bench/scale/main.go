@@ -1,0 +1,473 @@
+// Command scale measures how Hangar's costs grow with the data it holds. It
+// fills two data directories through the store package (a small one and a
+// large one: builds with a file each, public links, an access log), runs
+// the hangar binary on each, and prints figures measured in the same run:
+//
+//   - each request of the API at the large size against the small one
+//     (median of sequential requests);
+//   - public-link redirects under load while the large instance's
+//     housekeeping (gc of the old access log, build retention) and an
+//     fsck run, against the same load once they are over (p99, maximum);
+//   - /metrics time and size with many links;
+//   - peak RSS of the large instance through all that, against an idle
+//     small one.
+//
+// Filled directories are kept under -data and reused by later runs.
+//
+//	go run ./bench/scale -hangar /path/to/hangar [-large 1000000]
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"hangar/blob"
+	"hangar/depot"
+	"hangar/store"
+)
+
+var (
+	hangarBin = flag.String("hangar", "", "the hangar binary to run (required)")
+	dataRoot  = flag.String("data", "/var/tmp/hangar-scale", "where filled data directories are kept between runs")
+	small     = flag.Int("small", 1000, "builds in the small instance")
+	large     = flag.Int("large", 1_000_000, "builds in the large instance")
+	links     = flag.Int("links", 100_000, "public links in the large instance")
+	logLinks  = flag.Int("log-links", 100, "links with a full access log (10,000 old entries each) in the large instance")
+	blobs     = flag.Int("blobs", 4096, "distinct blobs the files share (a shard of fsck holds builds/256 files either way)")
+	reps      = flag.Int("reps", 200, "sequential requests per measured call")
+	window    = flag.Duration("window", 10*time.Second, "shortest load window")
+	retire    = flag.Int("retire", 2000, "builds the large instance's retention deletes at start")
+)
+
+// fill is what a filled directory holds, saved beside it.
+type fill struct {
+	Builds, Links int
+	Token         string
+	BuildID       string // a build in the middle
+	FileID        string
+	LinkID        string // an unlimited link for the redirect load
+	FileName      string
+}
+
+func main() {
+	flag.Parse()
+	if *hangarBin == "" {
+		log.Fatal("-hangar is required")
+	}
+	log.SetFlags(log.Ltime)
+	smallDir := filepath.Join(*dataRoot, fmt.Sprintf("b%d", *small))
+	sm, err := filled(smallDir, *small, 100, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	largeDir := filepath.Join(*dataRoot, fmt.Sprintf("b%d-l%d-g%d", *large, *links, *logLinks))
+	lg, err := filled(largeDir, *large, *links, *logLinks)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Each instance runs on a copy: its gc and retention delete, its
+	// requests add, and the filled directory stays as it was.
+	run := filepath.Join(*dataRoot, "run")
+	copyTo := func(dir string) {
+		os.RemoveAll(run)
+		if err := exec.Command("cp", "-a", dir, run).Run(); err != nil {
+			log.Fatal("copy: ", err)
+		}
+	}
+	defer os.RemoveAll(run)
+
+	// The small instance: per-request costs, and an idle server's peak.
+	copyTo(smallDir)
+	s, err := start(run, sm, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // its housekeeping is over
+	idleHWM := s.hwm()
+	smallOps := s.ops(sm, *small)
+	s.stop()
+
+	copyTo(largeDir)
+	l, err := start(run, lg, *large-*retire)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.stop()
+	readyAfter := l.ready
+	// Busy: the load starts with the server; gc and retention run from
+	// start, an fsck is asked for at once.
+	fsckDone := make(chan time.Duration, 1)
+	go func() {
+		t0 := time.Now()
+		code, body, err := l.call("POST", "/api/v1/admin/fsck", lg.Token, "")
+		if err != nil || code != 200 {
+			log.Printf("fsck: %d %v %s", code, err, body)
+		}
+		fsckDone <- time.Since(t0)
+	}()
+	busy := l.load(lg, func() bool {
+		return !l.logged(`msg=gc `) || len(fsckDone) == 0
+	})
+	fsckTook := <-fsckDone
+	busyHWM := l.hwm()
+	quiet := l.load(lg, func() bool { return false })
+	largeOps := l.ops(lg, *large-*retire)
+
+	// /metrics with every link.
+	var metricsT []time.Duration
+	var metricsSize int
+	for range 20 {
+		t0 := time.Now()
+		code, body, err := l.call("GET", "/metrics", lg.Token, "")
+		if err != nil || code != 200 {
+			log.Fatalf("metrics: %d %v", code, err)
+		}
+		metricsT = append(metricsT, time.Since(t0))
+		metricsSize = len(body)
+	}
+
+	fmt.Printf("\nhangar at %d builds against %d (%d links, %d access-log entries to expire, %d builds to retire)\n\n",
+		*large, *small, *links, *logLinks*store.DefaultAccessLogCap, *retire)
+	fmt.Printf("%-34s %12s %12s %7s %8s\n", "request (median)", fmt.Sprint(*small), fmt.Sprint(*large), "ratio", "target")
+	for _, op := range opNames {
+		target := "<=1.10"
+		if strings.HasPrefix(op, "build list") {
+			target = "<=1.30"
+		}
+		a, b := smallOps[op], largeOps[op]
+		fmt.Printf("%-34s %12s %12s %7.2f %8s\n", op, a.Round(time.Microsecond), b.Round(time.Microsecond), float64(b)/float64(a), target)
+	}
+	fmt.Printf("\nredirects, 8 clients, at %d builds  %12s %12s %7s\n", *large, "busy", "quiet", "ratio")
+	fmt.Printf("%-34s %12d %12d\n", "requests", busy.n, quiet.n)
+	fmt.Printf("%-34s %12s %12s %7.2f %8s\n", "p50", busy.p50, quiet.p50, float64(busy.p50)/float64(quiet.p50), "")
+	fmt.Printf("%-34s %12s %12s %7.2f %8s\n", "p99", busy.p99, quiet.p99, float64(busy.p99)/float64(quiet.p99), "<=3")
+	fmt.Printf("%-34s %12s %12s %7s %8s\n", "max", busy.max, quiet.max, "", "<100ms")
+	fmt.Printf("%-34s %12s\n", "ready after start", readyAfter.Round(time.Millisecond))
+	fmt.Printf("%-34s %12s\n", "fsck (admin API, during the load)", fsckTook.Round(time.Millisecond))
+	fmt.Printf("\n%-34s %12s %8s\n", "/metrics", "", "target")
+	fmt.Printf("%-34s %12s %8s\n", "time (median of 20)", median(metricsT).Round(10*time.Microsecond), "<5ms")
+	fmt.Printf("%-34s %12d %8s\n", "bytes", metricsSize, "<50000")
+	fmt.Printf("\n%-34s %12s %8s\n", "peak RSS (VmHWM)", "", "target")
+	fmt.Printf("%-34s %10d MiB\n", fmt.Sprintf("idle, %d builds", *small), idleHWM>>20)
+	fmt.Printf("%-34s %10d MiB %8s\n", "gc+retention+fsck+load", busyHWM>>20, fmt.Sprintf("<=%d", idleHWM>>20+32))
+}
+
+// filled returns what dir holds, filling it first if it is not.
+func filled(dir string, builds, nLinks, nLogLinks int) (fill, error) {
+	var f fill
+	marker := filepath.Join(dir, "filled.json")
+	if b, err := os.ReadFile(marker); err == nil {
+		return f, json.Unmarshal(b, &f)
+	}
+	os.RemoveAll(dir)
+	log.Printf("filling %s: %d builds, %d links, %d full access logs", dir, builds, nLinks, nLogLinks)
+	t0 := time.Now()
+	st, err := store.Open(depot.DBPath(dir), store.Options{NoSync: true})
+	if err != nil {
+		return f, err
+	}
+	defer st.Close()
+	bs, err := blob.Open(depot.BlobDir(dir))
+	if err != nil {
+		return f, err
+	}
+	if f.Token, err = st.Bootstrap(); err != nil {
+		return f, err
+	}
+	ws, err := st.CreateWorkspace(store.Workspace{Slug: "acme", Name: "Acme"})
+	if err != nil {
+		return f, err
+	}
+	p, err := st.CreateProject(store.Project{WorkspaceID: ws.ID, Slug: "app", Name: "App", Platform: "android"})
+	if err != nil {
+		return f, err
+	}
+	var refs []blob.Info
+	for i := range min(*blobs, builds) {
+		info, err := bs.Put(strings.NewReader(fmt.Sprintf("build content %d\n", i)), 0, nil)
+		if err != nil {
+			return f, err
+		}
+		refs = append(refs, info)
+	}
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	var files []store.File
+	for i := range builds {
+		b, err := st.CreateBuild(store.Build{ProjectID: p.ID, Status: store.BuildProcessed, VersionName: fmt.Sprintf("1.%d", i),
+			VersionCode: strconv.Itoa(i), AppName: "App", OS: "android", Notes: "Release notes of a typical length, a sentence or two."})
+		if err != nil {
+			return f, err
+		}
+		ref := refs[i%len(refs)]
+		file, err := st.AddFile(store.File{BuildID: b.ID, Name: "app.apk", Size: ref.Size, Checksum: ref.Ref.String()})
+		if err != nil {
+			return f, err
+		}
+		if i == builds/2 {
+			f.BuildID, f.FileID, f.FileName = b.ID, file.ID, file.Name
+		}
+		if i < nLogLinks {
+			files = append(files, file)
+		}
+		if i%100_000 == 99_999 {
+			log.Printf("  %d builds", i+1)
+		}
+	}
+	for i := range nLinks {
+		l, err := st.CreateLink(store.PublicLink{FileID: f.FileID})
+		if err != nil {
+			return f, err
+		}
+		if i == 0 {
+			f.LinkID = l.ID
+		}
+	}
+	// Full access logs, old enough for gc to expire at start.
+	for _, file := range files {
+		l, err := st.CreateLink(store.PublicLink{FileID: file.ID})
+		if err != nil {
+			return f, err
+		}
+		var wg sync.WaitGroup
+		var failed error
+		for w := range 32 {
+			wg.Go(func() {
+				for i := w; i < store.DefaultAccessLogCap; i += 32 {
+					if _, err := st.UseLink(l.ID, file.Name, store.AccessLogEntry{Time: old, ClientIP: "192.0.2.1", UserAgent: "curl/8.0"}, true); err != nil {
+						failed = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if failed != nil {
+			return f, failed
+		}
+	}
+	f.Builds, f.Links = builds, nLinks
+	b, _ := json.Marshal(f)
+	if err := os.WriteFile(marker, b, 0o600); err != nil {
+		return f, err
+	}
+	log.Printf("filled in %s", time.Since(t0).Round(time.Second))
+	return f, nil
+}
+
+type instance struct {
+	cmd     *exec.Cmd
+	base    string
+	logPath string
+	ready   time.Duration
+	client  *http.Client
+
+	logOffset int64
+	found     map[string]bool
+}
+
+// start runs hangar on dir and waits until /readyz answers 200.
+func start(dir string, f fill, keepBuilds int) (*instance, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(dir, "hangar.toml")
+	os.WriteFile(cfg, fmt.Appendf(nil, `listen = %q
+data_dir = %q
+access_log_retention = "720h"
+[log]
+level = "info"
+[retention]
+keep_builds = %d
+`, addr, dir, keepBuilds), 0o600)
+	in := &instance{base: "http://" + addr, logPath: filepath.Join(dir, "hangar.log"), found: map[string]bool{},
+		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	logFile, err := os.Create(in.logPath)
+	if err != nil {
+		return nil, err
+	}
+	in.cmd = exec.Command(*hangarBin, "serve", "-config", cfg)
+	in.cmd.Stdout, in.cmd.Stderr = logFile, logFile
+	t0 := time.Now()
+	if err := in.cmd.Start(); err != nil {
+		return nil, err
+	}
+	for time.Since(t0) < time.Minute {
+		if code, _, err := in.call("GET", "/readyz", "", ""); err == nil && code == 200 {
+			in.ready = time.Since(t0)
+			return in, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	in.stop()
+	return nil, errors.New("hangar did not become ready; see " + in.logPath)
+}
+
+func (in *instance) stop() {
+	in.cmd.Process.Signal(os.Interrupt)
+	in.cmd.Wait()
+}
+
+func (in *instance) call(method, path, token, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, in.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// hwm is the process's peak resident set (VmHWM), in bytes.
+func (in *instance) hwm() int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", in.cmd.Process.Pid))
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// logged reports whether the log has a line containing s, reading only
+// what was added since the last look (every request is logged at info).
+func (in *instance) logged(s string) bool {
+	if in.found[s] {
+		return true
+	}
+	f, err := os.Open(in.logPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	f.Seek(in.logOffset, io.SeekStart)
+	b, _ := io.ReadAll(f)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		in.logOffset += int64(i + 1)
+		if bytes.Contains(b[:i+1], []byte(s)) {
+			in.found[s] = true
+		}
+	}
+	return in.found[s]
+}
+
+var opNames = []string{"build list, first page", "build list, last page", "build details", "link creation", "download token", "public-link redirect"}
+
+// ops times each request of opNames, sequentially, and returns medians.
+func (in *instance) ops(f fill, builds int) map[string]time.Duration {
+	proj := "/api/v1/workspace/acme/project/app"
+	last := (builds + 49) / 50
+	calls := map[string]struct {
+		method, path, body string
+		want               int
+	}{
+		"build list, first page": {"GET", proj + "/build?limit=50", "", 200},
+		"build list, last page":  {"GET", proj + "/build?limit=50&page=" + strconv.Itoa(last), "", 200},
+		"build details":          {"GET", proj + "/build/" + f.BuildID, "", 200},
+		"link creation":          {"POST", proj + "/build/files/" + f.FileID + "/public-link", `{"downloadLimit":100}`, 201},
+		"download token":         {"GET", "/v1/organizations/acme/apps/app/builds/" + f.BuildID + "/downloadToken?fileId=" + f.FileID + "&type=auto", "", 200},
+		"public-link redirect":   {"GET", "/api/v1/public/file/" + f.LinkID + "/" + f.FileName, "", 302},
+	}
+	out := map[string]time.Duration{}
+	for _, name := range opNames {
+		c := calls[name]
+		var ts []time.Duration
+		for i := range *reps + 20 {
+			t0 := time.Now()
+			code, body, err := in.call(c.method, c.path, f.Token, c.body)
+			if err != nil || code != c.want {
+				log.Fatalf("%s: %d %v %.200s", name, code, err, body)
+			}
+			if name == "build list, last page" && !bytes.Contains(body, []byte("buildId")) {
+				log.Fatalf("%s: empty page", name)
+			}
+			if i >= 20 { // warm-up
+				ts = append(ts, time.Since(t0))
+			}
+		}
+		out[name] = median(ts)
+	}
+	return out
+}
+
+type loadResult struct {
+	n             int
+	p50, p99, max time.Duration
+}
+
+// load runs 8 clients of public-link redirects for at least -window and
+// for as long as more says.
+func (in *instance) load(f fill, more func() bool) loadResult {
+	var (
+		mu   sync.Mutex
+		all  []time.Duration
+		stop = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	path := "/api/v1/public/file/" + f.LinkID + "/" + f.FileName
+	for range 8 {
+		wg.Go(func() {
+			var mine []time.Duration
+			for {
+				select {
+				case <-stop:
+					mu.Lock()
+					all = append(all, mine...)
+					mu.Unlock()
+					return
+				default:
+				}
+				t0 := time.Now()
+				code, _, err := in.call("GET", path, "", "")
+				if err != nil || code != 302 {
+					log.Fatalf("redirect under load: %d %v", code, err)
+				}
+				mine = append(mine, time.Since(t0))
+			}
+		})
+	}
+	t0 := time.Now()
+	for time.Since(t0) < *window || more() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	slices.Sort(all)
+	return loadResult{n: len(all), p50: all[len(all)/2].Round(10 * time.Microsecond), p99: all[len(all)*99/100].Round(10 * time.Microsecond),
+		max: all[len(all)-1].Round(100 * time.Microsecond)}
+}
+
+func median(ts []time.Duration) time.Duration {
+	s := slices.Clone(ts)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
