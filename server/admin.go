@@ -37,6 +37,9 @@ type fsckResponse struct {
 	Blobs    int            `json:"blobs"`
 	Problems int            `json:"problems"`
 	Findings []fsck.Finding `json:"findings"`
+	// PagesChecked is false: a running server's database cannot have its
+	// pages walked (see fsck.Options.Live).
+	PagesChecked bool `json:"pagesChecked"`
 }
 
 // adminFsck runs fsck inside the running server. Repairs are safe against
@@ -48,7 +51,7 @@ func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	rep, err := fsck.Run(s.depot, fsck.Options{Verify: req.Verify, Repair: req.Repair, Force: req.Force})
+	rep, err := fsck.Run(s.depot, fsck.Options{Verify: req.Verify, Repair: req.Repair, Force: req.Force, Live: true})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -61,7 +64,7 @@ func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
 	if rep.Findings == nil {
 		rep.Findings = []fsck.Finding{}
 	}
-	writeJSON(w, http.StatusOK, fsckResponse{Files: rep.Files, Blobs: rep.Blobs, Problems: rep.Problems(), Findings: rep.Findings})
+	writeJSON(w, http.StatusOK, fsckResponse{Files: rep.Files, Blobs: rep.Blobs, Problems: rep.Problems(), Findings: rep.Findings, PagesChecked: rep.PagesChecked})
 }
 
 // adminGC removes expired tokens and old access log entries.

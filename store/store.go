@@ -137,12 +137,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	// Snapshots a page check left when its process died.
-	if stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".check-*.db")); len(stale) > 0 {
-		for _, f := range stale {
-			os.Remove(f)
-		}
-	}
+
 	db, err := openBolt(path, opts.LockTimeout)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w (is another hangar running on this data directory?)", path, ErrLocked)
@@ -261,40 +256,18 @@ func guard(fn func() error) (err error) {
 }
 
 // CheckPages walks every page of the database (bbolt's consistency check)
-// and returns ErrDamaged with what it found wrong.
+// and returns ErrDamaged with what it found wrong. It reads the whole file.
 //
-// It checks a snapshot, written beside the database from a read
-// transaction, never the live file: bbolt's checker compares what its
-// transaction reaches with the database's current freelist, read without
-// a lock, so a commit during the check (a server taking requests) made it
-// report reachable pages as freed, and could race the writer on the
-// freelist itself. Checking under the write lock instead would stop every
-// commit for as long as the walk takes.
+// Only while nothing else writes the database (hangar fsck with the server
+// stopped): bbolt's checker compares what its transaction reaches with the
+// database's current freelist, read without a lock, so a commit during the
+// check makes it report reachable pages as freed (and races the writer).
+// Checking a running server's database would take the write lock for the
+// whole walk, or a copy of the file: both stall requests for seconds on a
+// large database.
 func (s *Store) CheckPages() error {
-	snap, err := os.CreateTemp(filepath.Dir(s.db.Path()), ".check-*.db")
-	if err != nil {
-		return fmt.Errorf("store: page check: %w", err)
-	}
-	defer os.Remove(snap.Name())
-	err = guard(func() error {
-		return s.db.View(func(tx *bolt.Tx) error {
-			_, err := tx.WriteTo(snap)
-			return err
-		})
-	})
-	if cerr := snap.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("store: page check: snapshot: %w", err)
-	}
 	return guard(func() error {
-		db, err := bolt.Open(snap.Name(), 0o600, &bolt.Options{ReadOnly: true})
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrDamaged, err)
-		}
-		defer db.Close()
-		return db.View(func(tx *bolt.Tx) error {
+		return s.db.View(func(tx *bolt.Tx) error {
 			var errs []error
 			for err := range tx.Check() { // drained: the checker stops only at its end
 				if len(errs) < 10 {
