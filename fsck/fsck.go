@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"hangar/blob"
 	"hangar/depot"
@@ -102,13 +103,20 @@ func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 		used[id] = 0
 	}
 	var (
-		projects  = map[string]string{}
-		fixRefs   = map[string]int64{} // checksum → the count its files make, where the stored one is wrong
-		orphans   []blob.Ref
-		orphanLen = map[blob.Ref]int64{}
-		badIndex  bool
+		projects   = map[string]string{}
+		fixRefs    = map[string]int64{} // checksum → the count its files make, where the stored one is wrong
+		orphans    []blob.Ref
+		orphanLen  = map[blob.Ref]int64{}
+		badIndex   bool
+		shardStart time.Time
 	)
 	for i := range 256 {
+		if o.Live && i > 0 {
+			// A check beside requests works half the time at most: it
+			// rests as long as each shard took.
+			time.Sleep(time.Since(shardStart))
+		}
+		shardStart = time.Now()
 		shard := fmt.Sprintf("%02x", i)
 		sa, err := st.AuditShard(shard, projects)
 		if err != nil {

@@ -270,7 +270,7 @@ func TestLiveCheckDuringCommits(t *testing.T) {
 			}
 		}
 	}()
-	for range 20 {
+	for range 5 {
 		r, msgs := run(t, e, fsck.Options{Live: true})
 		if r.PagesChecked || len(r.Findings) != 0 {
 			t.Errorf("live check: pages checked %v, findings:\n%s", r.PagesChecked, msgs)

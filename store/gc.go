@@ -75,12 +75,13 @@ func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 // comes first: long enough to amortise a commit, short enough that a
 // request waiting for the write lock does not notice.
 const (
-	sweepKeys = 2048
+	sweepKeys = 512
 	sweepTime = 4 * time.Millisecond
 )
 
 // sweep walks bucket in key order through successive write transactions of
-// bounded size and duration, yielding the database between them. visit
+// bounded size and duration, yielding the database between them and
+// resting as long as each took. visit
 // says whether to remove a key, and may name a key to go on from (nil: the
 // next one); remove removes one (nil: delete the key). It returns how many
 // keys it removed.
@@ -88,6 +89,7 @@ func (s *Store) sweep(bucket []byte, visit func(tx *bolt.Tx, k, v []byte) (bool,
 	removed := 0
 	var from []byte
 	for done := false; !done; {
+		began := time.Now()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucket)
 			c := b.Cursor()
@@ -137,6 +139,11 @@ func (s *Store) sweep(bucket []byte, visit func(tx *bolt.Tx, k, v []byte) (bool,
 		})
 		if err != nil {
 			return removed, err
+		}
+		if !done {
+			// Half the time at most: requests get the write lock and the
+			// CPU between batches, not only between transactions.
+			time.Sleep(time.Since(began))
 		}
 	}
 	return removed, nil

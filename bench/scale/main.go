@@ -53,6 +53,7 @@ var (
 	reps      = flag.Int("reps", 200, "sequential requests per measured call")
 	window    = flag.Duration("window", 10*time.Second, "shortest load window")
 	retire    = flag.Int("retire", 2000, "builds the large instance's retention deletes at start")
+	keepRun   = flag.Bool("keep-run", false, "keep the large instance's data directory and log (DATA/run) for a look afterwards")
 )
 
 // fill is what a filled directory holds, saved beside it.
@@ -95,7 +96,9 @@ func main() {
 			fatal("sync: ", err)
 		}
 	}
-	defer os.RemoveAll(run)
+	if !*keepRun {
+		defer os.RemoveAll(run)
+	}
 
 	// The small instance: per-request costs, and an idle server's peak.
 	copyTo(smallDir)
