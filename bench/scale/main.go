@@ -84,8 +84,7 @@ func main() {
 	}
 	// Each instance runs on a copy: its gc and retention delete, its
 	// requests add, and the filled directory stays as it was.
-	run := filepath.Join(*dataRoot, "run")
-	copyTo := func(dir string) {
+	copyTo := func(dir, run string) {
 		os.RemoveAll(run)
 		if err := exec.Command("cp", "-a", dir, run).Run(); err != nil {
 			fatal("copy: ", err)
@@ -96,29 +95,32 @@ func main() {
 			fatal("sync: ", err)
 		}
 	}
+	runSmall, run := filepath.Join(*dataRoot, "run-small"), filepath.Join(*dataRoot, "run")
+	defer os.RemoveAll(runSmall)
 	if !*keepRun {
 		defer os.RemoveAll(run)
 	}
 
-	// The small instance: per-request costs, and an idle server's peak.
-	copyTo(smallDir)
-	s, err := start(run, sm, 0)
+	// The small instance runs throughout: an idle server's peak, and the
+	// reference for every request, measured in turn with the large one's
+	// so that both see the same noise.
+	copyTo(smallDir, runSmall)
+	s, err := start(runSmall, sm, 0)
 	if err != nil {
 		fatal(err)
 	}
+	defer s.stop()
 	time.Sleep(2 * time.Second) // its housekeeping is over
 	idleHWM, idleAnon := s.hwm(), s.anonPeak.Load()
-	smallOps := s.ops(sm, *small)
-	s.stop()
 
 	// The large one, first with housekeeping off: the costs of holding the
 	// data, and the redirect load undisturbed.
-	copyTo(largeDir)
+	copyTo(largeDir, run)
 	l, err := start(run, lg, -1)
 	if err != nil {
 		fatal(err)
 	}
-	largeOps := l.ops(lg, *large)
+	smallOps, largeOps := pairedOps(s, sm, *small, l, lg, *large)
 	quiet := l.load(lg, func() bool { return false })
 	l.stop()
 
@@ -147,7 +149,7 @@ func main() {
 	busyHWM, busyAnon := l.hwm(), l.anonPeak.Load()
 	// What the commits cost once gc has freed pages: bbolt writes its
 	// freelist at every commit until they are reused.
-	afterOps := l.ops(lg, *large-*retire)
+	smallOps2, afterOps := pairedOps(s, sm, *small, l, lg, *large-*retire)
 
 	// /metrics with every link.
 	var metricsT []time.Duration
@@ -170,9 +172,9 @@ func main() {
 		if strings.HasPrefix(op, "build list") {
 			target = "<=1.30"
 		}
-		a, b, c := smallOps[op], largeOps[op], afterOps[op]
+		a, b, a2, c := smallOps[op], largeOps[op], smallOps2[op], afterOps[op]
 		fmt.Printf("%-26s %10s %10s %6.2f %7s %14s %6.2f\n", op, a.Round(time.Microsecond), b.Round(time.Microsecond), float64(b)/float64(a), target,
-			c.Round(time.Microsecond), float64(c)/float64(a))
+			c.Round(time.Microsecond), float64(c)/float64(a2))
 	}
 	fmt.Printf("\nredirects, 8 clients, at %d builds  %12s %12s %7s\n", *large, "busy", "quiet", "ratio")
 	fmt.Printf("%-34s %12d %12d\n", "requests", busy.n, quiet.n)
@@ -299,6 +301,8 @@ type instance struct {
 	ready   time.Duration
 	client  *http.Client
 
+	token     string
+
 	logOffset int64
 	found     map[string]bool
 	anonPeak  atomic.Int64
@@ -327,7 +331,7 @@ level = "info"
 [retention]
 keep_builds = %d
 `, addr, dir, logKeep, keepBuilds), 0o600)
-	in := &instance{base: "http://" + addr, logPath: filepath.Join(dir, "hangar.log"), found: map[string]bool{},
+	in := &instance{base: "http://" + addr, token: f.Token, logPath: filepath.Join(dir, "hangar.log"), found: map[string]bool{},
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	logFile, err := os.Create(in.logPath)
@@ -433,14 +437,15 @@ func (in *instance) logged(s string) bool {
 
 var opNames = []string{"build list, first page", "build list, last page", "build details", "link creation", "download token", "public-link redirect"}
 
-// ops times each request of opNames, sequentially, and returns medians.
-func (in *instance) ops(f fill, builds int) map[string]time.Duration {
+type opCall struct {
+	method, path, body string
+	want               int
+}
+
+func opCalls(f fill, builds int) map[string]opCall {
 	proj := "/api/v1/workspace/acme/project/app"
 	last := (builds + 49) / 50
-	calls := map[string]struct {
-		method, path, body string
-		want               int
-	}{
+	return map[string]opCall{
 		"build list, first page": {"GET", proj + "/build?limit=50", "", 200},
 		"build list, last page":  {"GET", proj + "/build?limit=50&page=" + strconv.Itoa(last), "", 200},
 		"build details":          {"GET", proj + "/build/" + f.BuildID, "", 200},
@@ -448,26 +453,37 @@ func (in *instance) ops(f fill, builds int) map[string]time.Duration {
 		"download token":         {"GET", "/v1/organizations/acme/apps/app/builds/" + f.BuildID + "/downloadToken?fileId=" + f.FileID + "&type=auto", "", 200},
 		"public-link redirect":   {"GET", "/api/v1/public/file/" + f.LinkID + "/" + f.FileName, "", 302},
 	}
-	out := map[string]time.Duration{}
+}
+
+// pairedOps times each request of opNames on two instances in turn, one
+// request on each at a time, and returns the medians of each.
+func pairedOps(a *instance, fa fill, na int, b *instance, fb fill, nb int) (map[string]time.Duration, map[string]time.Duration) {
+	ca, cb := opCalls(fa, na), opCalls(fb, nb)
+	outA, outB := map[string]time.Duration{}, map[string]time.Duration{}
 	for _, name := range opNames {
-		c := calls[name]
-		var ts []time.Duration
+		var ta, tb []time.Duration
 		for i := range *reps + 20 {
-			t0 := time.Now()
-			code, body, err := in.call(c.method, c.path, f.Token, c.body)
-			if err != nil || code != c.want {
-				fatalf("%s: %d %v %.200s", name, code, err, body)
-			}
-			if name == "build list, last page" && !bytes.Contains(body, []byte("buildId")) {
-				fatalf("%s: empty page", name)
-			}
+			da, db := a.timeCall(name, ca[name]), b.timeCall(name, cb[name])
 			if i >= 20 { // warm-up
-				ts = append(ts, time.Since(t0))
+				ta, tb = append(ta, da), append(tb, db)
 			}
 		}
-		out[name] = median(ts)
+		outA[name], outB[name] = median(ta), median(tb)
 	}
-	return out
+	return outA, outB
+}
+
+func (in *instance) timeCall(name string, c opCall) time.Duration {
+	t0 := time.Now()
+	code, body, err := in.call(c.method, c.path, in.token, c.body)
+	d := time.Since(t0)
+	if err != nil || code != c.want {
+		fatalf("%s: %d %v %.200s", name, code, err, body)
+	}
+	if strings.HasPrefix(name, "build list") && !bytes.Contains(body, []byte("buildId")) {
+		fatalf("%s: empty page", name)
+	}
+	return d
 }
 
 type loadResult struct {
