@@ -301,7 +301,7 @@ type instance struct {
 	ready   time.Duration
 	client  *http.Client
 
-	token     string
+	token string
 
 	logOffset int64
 	found     map[string]bool
