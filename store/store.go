@@ -401,24 +401,6 @@ func forEachPrefix(b *bolt.Bucket, prefix string, fn func(suffix, value []byte) 
 	}
 }
 
-// forEachPrefixReverse is forEachPrefix in reverse key order.
-func forEachPrefixReverse(b *bolt.Bucket, prefix string, fn func(suffix, value []byte) bool) {
-	p := key(prefix, "")
-	c := b.Cursor()
-	// Seek past the last key with this prefix: '0' sorts right after '/'.
-	var k, v []byte
-	if k, _ = c.Seek(key(prefix + "0")); k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
-	for ; k != nil && bytes.HasPrefix(k, p); k, v = c.Prev() {
-		if !fn(k[len(p):], v) {
-			return
-		}
-	}
-}
-
 // list decodes the records of bucket data named by ids, in the order ids
 // yields them: the one shape of every list of records (all of a bucket,
 // or those an index names).
