@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +140,19 @@ func TestServeLifecycle(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// The first start's console password signs in.
+	pw := regexp.MustCompile(`(?m)^console sign-in: user admin, password (\S+)$`).FindStringSubmatch(stderr.String())
+	if pw == nil {
+		t.Fatalf("no console password on first start: %s", stderr.String())
+	}
+	signin, _ := http.NewRequest("POST", base+"/signin", strings.NewReader(url.Values{"username": {"admin"}, "password": {pw[1]}}.Encode()))
+	signin.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	signin.Header.Set("Sec-Fetch-Site", "same-origin")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noFollow.Do(signin); err != nil || resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("console sign-in with the first-start password: %v %v", resp, err)
+	}
+
 	// A second server on the same data directory fails fast and says why.
 	start := time.Now()
 	var second bytes.Buffer
@@ -167,6 +182,7 @@ func TestServeLifecycle(t *testing.T) {
 	}
 	tokens, _ := st.AllTokens()
 	st.Close()
+	tokens = slices.DeleteFunc(tokens, func(t store.Token) bool { return t.Kind != store.TokenServiceAccount })
 	if len(tokens) != 1 || tokens[0].LastUsedAt.IsZero() {
 		t.Fatalf("last use not recorded at shutdown: %+v", tokens)
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"hangar/auth"
 	"hangar/config"
 	"hangar/depot"
 	"hangar/sdnotify"
@@ -80,14 +81,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	defer d.Close()
 	st := d.Store()
 
-	token, err := st.Bootstrap()
+	// A first start also makes an "admin" user for the web console; its
+	// password is hashed only then (a hash costs 64 MiB for a moment).
+	var password, hash string
+	if fresh, err := st.Fresh(); err != nil {
+		return err
+	} else if fresh {
+		password = auth.NewPassword()
+		if hash, err = auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, password); err != nil {
+			return err
+		}
+	}
+	token, err := st.Bootstrap(hash)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	if token != "" {
 		// Printed once, outside the structured log, so that it does not end
-		// up in log shippers; only its hash is stored.
-		fmt.Fprintf(stderr, "\nFirst start: created the instance admin service account.\nadmin token: %s\nKeep it safe: it is shown only this once.\n\n", token)
+		// up in log shippers; only their hashes are stored.
+		fmt.Fprintf(stderr, "\nFirst start: created the instance admin service account and user.\nadmin token: %s\nconsole sign-in: user admin, password %s\nKeep them safe: they are shown only this once.\n\n", token, password)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)

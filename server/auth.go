@@ -52,20 +52,34 @@ func (p *principal) permissions(workspaceID, projectID string) (auth.Permission,
 	return perms, true
 }
 
-// authenticate resolves the request's bearer token. Any failure (no header,
-// another scheme, unknown, revoked or expired token, vanished owner) is the
-// same 401: the client learns nothing about which tokens exist.
-func (s *Server) authenticate(r *http.Request) (*principal, error) {
-	scheme, plain, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || !strings.HasPrefix(plain, store.TokenPrefix) {
+// authenticate resolves the request's bearer token, or for a console page
+// its session cookie (a page never takes a bearer token, and its cookie
+// only a login session). Any failure (no header, another scheme, unknown,
+// revoked or expired token, vanished owner) is the same 401: the client
+// learns nothing about which tokens exist.
+func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, error) {
+	var plain string
+	if fromCookie {
+		plain = sessionToken(r)
+	} else {
+		scheme, bearer, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, errUnauthorized
+		}
+		plain = strings.TrimSpace(bearer)
+	}
+	if !strings.HasPrefix(plain, store.TokenPrefix) {
 		return nil, errUnauthorized
 	}
-	tok, err := s.store.TokenByPlain(strings.TrimSpace(plain))
+	tok, err := s.store.TokenByPlain(plain)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired) {
 		return nil, errUnauthorized
 	}
 	if err != nil {
 		return nil, err
+	}
+	if fromCookie && tok.Kind != store.TokenSession {
+		return nil, errUnauthorized
 	}
 	p := &principal{token: tok, kind: tok.Kind, id: tok.OwnerID}
 	switch tok.Kind {
@@ -102,11 +116,11 @@ func ownerErr(err error) error {
 }
 
 // authorize applies a route's access rule to a request.
-func (s *Server) authorize(r *http.Request, a access, c *call) error {
+func (s *Server) authorize(r *http.Request, a access, c *call, fromCookie bool) error {
 	if a.level == levelPublic {
 		return nil
 	}
-	who, err := s.authenticate(r)
+	who, err := s.authenticate(r, fromCookie)
 	if err != nil {
 		return err
 	}

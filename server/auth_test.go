@@ -53,7 +53,7 @@ func (e *env) mustReq(want int, method, path, token, body string, out any) {
 
 func (e *env) adminToken() string {
 	e.t.Helper()
-	tok, err := e.store.Bootstrap()
+	tok, err := e.store.Bootstrap("")
 	if err != nil || tok == "" {
 		e.t.Fatalf("bootstrap: %q, %v", tok, err)
 	}
@@ -119,6 +119,10 @@ func TestPermissionMatrix(t *testing.T) {
 	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vera","role":"developer"}`, nil)
 	callers["session-developer"] = e.login("vera", "vera-password")
 	roleOf["session-developer"] = "developer"
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"val","password":"val-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"val","role":"viewer"}`, nil)
+	callers["session-viewer"] = e.login("val", "val-password")
+	roleOf["session-viewer"] = "viewer"
 
 	var app struct{ Token string }
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"name":"ci"}`, &app)
@@ -282,13 +286,35 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", fixed("/v1/integrations/builds"), buildForm, "appToken", 201, false, true},
 		{"POST", fixed("/v1/integrations/builds/" + buildID + "/files"), fileForm, "appToken", 201, false, true},
 
+		// Console pages: the caller's token goes in the session cookie.
+		// Only a login session is taken there; anyone else is sent to the
+		// sign-in page (303).
+		{"GET", fixed("/"), none, "signedIn", 200, false, false},
+		{"GET", fixed("/w/acme"), none, "PROJECT_READ", 200, false, false},
+		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
+		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/w/acme/p/app/b/" + buildID), none, "PROJECT_READ", 200, false, true},
+		// Without the session's CSRF token, a session's form post is
+		// refused (the console tests post it with the token).
+		{"POST", fixed("/signout"), none, "csrf", 403, false, false},
+
 		// Last: it ends the session it is called with.
 		{"POST", fixed("/api/v1/auth/logout"), none, "session", 204, false, false},
 	}
 
+	isPage := func(path string) bool { return path == "/" || path == "/signout" || strings.HasPrefix(path, "/w/") }
 	// expect states the rule of the design's "Permissions" section.
 	expect := func(ep endpoint, caller string) int {
+		session := strings.HasPrefix(caller, "session-")
 		switch {
+		case isPage(ep.path()) && !session:
+			return http.StatusSeeOther
+		case ep.need == "csrf":
+			return ep.ok
+		case isPage(ep.path()) && ep.otherWorkspace:
+			return 404
+		case isPage(ep.path()) && ep.need == "signedIn":
+			return ep.ok
 		case caller == "none" || caller == "revoked":
 			return 401
 		case ep.need == "session": // a login session ends itself; other tokens are revoked instead
@@ -351,12 +377,40 @@ func TestPermissionMatrix(t *testing.T) {
 			path, body := ep.path(), ep.body()
 			t.Run(ep.method+" "+path+" as "+caller, func(t *testing.T) {
 				code, b := e.req(ep.method, path, token, body)
+				if isPage(path) {
+					code, b = e.page(ep.method, path, token, "")
+				}
 				if want := expect(ep, caller); code != want {
 					t.Fatalf("got %d, want %d; body %s", code, want, b)
 				}
 			})
 		}
 	}
+}
+
+// page requests a console page with token as the session cookie, from
+// this origin, without following redirects.
+func (e *env) page(method, path, token, form string) (int, []byte) {
+	e.t.Helper()
+	r, err := http.NewRequest(method, e.ts.URL+path, strings.NewReader(form))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		r.AddCookie(&http.Cookie{Name: "hangar_session", Value: token})
+	}
+	if method == http.MethodPost {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
 
 func TestUnauthorizedShapes(t *testing.T) {

@@ -33,6 +33,10 @@ const (
 	// org: the organization API's route: errors in its envelope
 	// ({"status": false, "error": {"code", "message"}}).
 	org
+	// page: a console page (see console.go): authenticated by the session
+	// cookie, never a bearer token; errors as pages; a POST must come from
+	// this origin and carry the session's CSRF token.
+	page
 )
 
 // routes is the router over the route table.
@@ -73,6 +77,16 @@ func (s *Server) table() []route {
 		metricsAccess = public
 	}
 	return []route{
+		// The web console (console.go): pages over the same operations.
+		{"GET", "/", page, signedIn, s.homePage},
+		{"GET", "/signin", page, public, s.signinPage},
+		{"POST", "/signin", page, public, s.signinSubmit},
+		{"POST", "/signout", page, signedIn, s.signoutSubmit},
+		{"GET", "/static/:name", page, public, s.serveStatic},
+		{"GET", "/w/:ws", page, need(auth.ProjectRead), s.workspacePage},
+		{"GET", "/w/:ws/p/:proj", page, need(auth.ProjectRead), s.projectPage},
+		{"GET", "/w/:ws/p/:proj/b/:buildId", page, need(auth.ProjectRead), s.buildPage},
+
 		{"GET", "/healthz", 0, public, s.healthz},
 		{"GET", "/readyz", 0, public, s.readyz},
 		{"GET", "/metrics", 0, metricsAccess, s.serveMetrics},
@@ -283,7 +297,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	// and the workspace quota what is kept.
 	r.Body = body
 	c := &call{params: ps, base: s.baseURL(r)}
-	if err := s.authorize(r, rt.access, c); err != nil {
+	if rt.flags&page != 0 {
+		if err := s.authorize(r, rt.access, c, true); err != nil {
+			s.failPage(w, r, c, err)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if err := s.checkForm(r, c); err != nil {
+				s.failPage(w, r, c, err)
+				return
+			}
+		}
+		rt.h(w, r, c)
+		return
+	}
+	if err := s.authorize(r, rt.access, c, false); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -28,6 +30,8 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	keys  *urlsign.Keyring
+	// csrfKey makes the console's form tokens (see csrfToken).
+	csrfKey []byte
 
 	hasher *auth.Hasher
 	// dummyHash is verified when a login names an unknown user, so that
@@ -85,13 +89,16 @@ func New(o Options) (*Server, error) {
 	for i, k := range stored {
 		keys[i] = urlsign.Key{ID: k.ID, Secret: k.Secret}
 	}
+	mac := hmac.New(sha256.New, stored[0].Secret)
+	mac.Write([]byte("hangar console csrf"))
 	s := &Server{
-		depot: o.Depot,
-		store: st,
-		cfg:   o.Config,
-		log:   o.Logger,
-		now:   o.Now,
-		keys:  urlsign.NewKeyring(keys),
+		csrfKey: mac.Sum(nil),
+		depot:   o.Depot,
+		store:   st,
+		cfg:     o.Config,
+		log:     o.Logger,
+		now:     o.Now,
+		keys:    urlsign.NewKeyring(keys),
 
 		hasher:       o.Hasher,
 		dummyHash:    dummy,

@@ -35,44 +35,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	now := s.now()
-	// An attempt is taken from both buckets before the hash (so parallel
-	// requests cannot all slip through) and given back if the password is
-	// right. The username bucket is charged only for addresses within their
-	// own limit: a flood of invented usernames from one address cannot
-	// grow it.
-	ip := s.clientIP(r).String()
-	ipKey, userKey := ip, truncate(req.Username, 128)+"\x00"+ip
-	ok, wait := s.loginPerIP.Allow(ipKey, now)
-	if ok {
-		if ok, wait = s.loginPerUser.Allow(userKey, now); !ok {
-			s.loginPerIP.Refund(ipKey)
-		}
-	}
-	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		s.fail(w, r, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many login attempts; retry later"})
-		return
-	}
-
-	u, err := s.store.UserByName(req.Username)
-	hash := u.PasswordHash
-	if errors.Is(err, store.ErrNotFound) {
-		hash = s.dummyHash
-	} else if err != nil {
+	u, err := s.signIn(w, r, req.Username, req.Password)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	match, verr := s.hasher.Verify(r.Context(), req.Password, hash)
-	if err != nil || verr != nil || !match {
-		if verr != nil && !errors.Is(verr, r.Context().Err()) {
-			s.log.Error("password check failed", "user", u.ID, "err", verr)
-		}
-		s.fail(w, r, errBadCredentials)
-		return
-	}
-	s.loginPerIP.Refund(ipKey)
-	s.loginPerUser.Refund(userKey)
+	now := s.now()
 	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", ExpiresAt: now.Add(s.cfg.SessionTTL)})
 	if err != nil {
 		s.fail(w, r, err)
@@ -92,4 +60,46 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// signIn checks a username and password, under the login rate limits, for
+// the API's login and the console's sign-in form alike. A refusal for the
+// limits sets Retry-After on w.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, username, password string) (store.User, error) {
+	now := s.now()
+	// An attempt is taken from both buckets before the hash (so parallel
+	// requests cannot all slip through) and given back if the password is
+	// right. The username bucket is charged only for addresses within their
+	// own limit: a flood of invented usernames from one address cannot
+	// grow it.
+	ip := s.clientIP(r).String()
+	ipKey, userKey := ip, truncate(username, 128)+"\x00"+ip
+	ok, wait := s.loginPerIP.Allow(ipKey, now)
+	if ok {
+		if ok, wait = s.loginPerUser.Allow(userKey, now); !ok {
+			s.loginPerIP.Refund(ipKey)
+		}
+	}
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return store.User{}, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many login attempts; retry later"}
+	}
+
+	u, err := s.store.UserByName(username)
+	hash := u.PasswordHash
+	if errors.Is(err, store.ErrNotFound) {
+		hash = s.dummyHash
+	} else if err != nil {
+		return store.User{}, err
+	}
+	match, verr := s.hasher.Verify(r.Context(), password, hash)
+	if err != nil || verr != nil || !match {
+		if verr != nil && !errors.Is(verr, r.Context().Err()) {
+			s.log.Error("password check failed", "user", u.ID, "err", verr)
+		}
+		return store.User{}, errBadCredentials
+	}
+	s.loginPerIP.Refund(ipKey)
+	s.loginPerUser.Refund(userKey)
+	return u, nil
 }

@@ -345,10 +345,11 @@ func (s *Store) TouchTokens(lastUsed map[string]time.Time) error {
 
 // Bootstrap makes sure the instance can be administered: on a database with
 // no users and no service accounts it creates an instance-admin service
-// account named "admin" with one token, and returns that token's plain form.
-// On any other database it returns "". Both happen in one transaction, so two
-// racing starts cannot both create one.
-func (s *Store) Bootstrap() (string, error) {
+// account named "admin" with one token, and returns that token's plain form;
+// given a password hash, also an instance-admin user named "admin" with
+// it, for the web console. On any other database it returns "". All of it
+// happens in one transaction, so two racing starts cannot both create one.
+func (s *Store) Bootstrap(adminPasswordHash string) (string, error) {
 	var plain string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketUsers).Cursor().First(); k != nil {
@@ -362,6 +363,15 @@ func (s *Store) Bootstrap() (string, error) {
 		if err := put(tx.Bucket(bucketServiceAccts), []byte(sa.ID), sa); err != nil {
 			return err
 		}
+		if adminPasswordHash != "" {
+			u := User{ID: NewID(), Username: "admin", PasswordHash: adminPasswordHash, Admin: true, Memberships: map[string]string{}, CreatedAt: now}
+			if err := tx.Bucket(bucketUsernames).Put([]byte(u.Username), []byte(u.ID)); err != nil {
+				return err
+			}
+			if err := put(tx.Bucket(bucketUsers), []byte(u.ID), u); err != nil {
+				return err
+			}
+		}
 		var prefix string
 		plain, prefix = newTokenString()
 		return putToken(tx, plain, Token{Prefix: prefix, Kind: TokenServiceAccount, OwnerID: sa.ID, Name: "bootstrap", CreatedAt: now})
@@ -370,6 +380,19 @@ func (s *Store) Bootstrap() (string, error) {
 		return "", err
 	}
 	return plain, nil
+}
+
+// Fresh reports whether the database has no user and no service account
+// yet: Bootstrap would create the first ones.
+func (s *Store) Fresh() (bool, error) {
+	fresh := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		u, _ := tx.Bucket(bucketUsers).Cursor().First()
+		sa, _ := tx.Bucket(bucketServiceAccts).Cursor().First()
+		fresh = u == nil && sa == nil
+		return nil
+	})
+	return fresh, err
 }
 
 // Users returns every user, ordered by username.

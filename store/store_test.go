@@ -310,11 +310,11 @@ func TestTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := s.Bootstrap()
+	admin, err := s.Bootstrap("")
 	if err != nil || !strings.HasPrefix(admin, "hgr_") || len(admin) < 4+8+1+43 {
 		t.Fatalf("Bootstrap: got %q, %v", admin, err)
 	}
-	if again, err := s.Bootstrap(); again != "" || err != nil {
+	if again, err := s.Bootstrap(""); again != "" || err != nil {
 		t.Fatalf("second Bootstrap: got %q, %v; want no new token", again, err)
 	}
 	tok, err := s.TokenByPlain(admin)

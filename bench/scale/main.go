@@ -211,7 +211,7 @@ func filled(dir string, builds, nLinks, nLogLinks int) (fill, error) {
 	if err != nil {
 		return f, err
 	}
-	if f.Token, err = st.Bootstrap(); err != nil {
+	if f.Token, err = st.Bootstrap(""); err != nil {
 		return f, err
 	}
 	ws, err := st.CreateWorkspace(store.Workspace{Slug: "acme", Name: "Acme"})

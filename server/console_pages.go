@@ -1,0 +1,220 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"hangar/depot"
+	"hangar/store"
+)
+
+// The console's pages. Each reads through the same store queries the API
+// uses and pages its lists like the API (a cursor per page), so a page
+// reads no more than its rows.
+
+func (s *Server) signinPage(w http.ResponseWriter, r *http.Request, c *call) {
+	s.renderPage(w, r, http.StatusOK, "signin", "Sign in", c, signinForm{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+type signinForm struct {
+	Username, Next, Error string
+}
+
+// signinSubmit checks the form like the API's login (same limits, same
+// timing for unknown users) and starts a session in a cookie.
+func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := r.ParseForm(); err != nil {
+		s.failPage(w, r, c, errBadRequest("malformed form"))
+		return
+	}
+	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next"))}
+	u, err := s.signIn(w, r, form.Username, r.PostForm.Get("password"))
+	if err != nil {
+		status := http.StatusUnauthorized
+		form.Error = errSignInFailed.Error()
+		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
+			status, form.Error = ae.Status, "Too many attempts: wait a minute and try again."
+		} else if !errors.Is(err, errBadCredentials) {
+			s.failPage(w, r, c, err)
+			return
+		}
+		s.renderPage(w, r, status, "signin", "Sign in", c, form)
+		return
+	}
+	expires := s.now().Add(s.cfg.SessionTTL)
+	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "console", ExpiresAt: expires})
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	setSessionCookie(w, r, plain, expires)
+	http.Redirect(w, r, form.Next, http.StatusSeeOther)
+}
+
+func (s *Server) signoutSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := s.store.RevokeToken(c.who.id, c.who.token.Prefix); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.failPage(w, r, c, err)
+		return
+	}
+	clearSessionCookie(w, r)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+type workspaceRow struct {
+	Slug, Name  string
+	Used, Quota int64
+}
+
+// homePage lists the workspaces the user can see, with storage against
+// quota.
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *call) {
+	all, err := s.store.Workspaces()
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	var rows []workspaceRow
+	for _, ws := range all {
+		if _, visible := c.who.permissions(ws.ID, ""); visible {
+			rows = append(rows, workspaceRow{Slug: ws.Slug, Name: cmpName(ws.Name, ws.Slug), Used: ws.StorageUsed, Quota: ws.StorageQuota})
+		}
+	}
+	s.renderPage(w, r, http.StatusOK, "home", "Workspaces", c, rows)
+}
+
+func cmpName(name, slug string) string {
+	if name != "" {
+		return name
+	}
+	return slug
+}
+
+type workspacePage struct {
+	Workspace workspaceRow
+	Projects  []store.Project
+}
+
+func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, c *call) {
+	projects, err := s.store.Projects(c.ws.ID)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.renderPage(w, r, http.StatusOK, "workspace", cmpName(c.ws.Name, c.ws.Slug), c, workspacePage{
+		Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
+		Projects:  projects,
+	})
+}
+
+// buildRow is a build as the project page lists it.
+type buildRow struct {
+	store.Build
+	Size    int64
+	IconURL string
+}
+
+type projectPage struct {
+	Workspace       workspaceRow
+	Project         store.Project
+	Builds          []buildRow
+	Next, FirstPage string
+}
+
+// consolePageSize is how many builds a project page shows.
+const consolePageSize = 25
+
+// projectPage lists a project's builds, newest first, a page at a time:
+// ?after= carries the API's cursor.
+func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
+	builds, next, err := s.store.Builds(c.proj.ID, store.Page{Limit: consolePageSize, After: r.URL.Query().Get("after")})
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj}
+	for _, b := range builds {
+		files, err := s.store.Files(b.ID)
+		if err != nil {
+			s.failPage(w, r, c, err)
+			return
+		}
+		row := buildRow{Build: b}
+		for _, f := range files {
+			row.Size += f.Size
+		}
+		if icon, ok := depot.FileOfType(files, store.FileIcon); ok {
+			row.IconURL = s.signedURLFor(c.base, icon.ID, icon.Name, consoleURLTTL)
+		}
+		p.Builds = append(p.Builds, row)
+	}
+	if next != "" {
+		p.Next = r.URL.Path + "?after=" + next
+	}
+	if r.URL.Query().Get("after") != "" {
+		p.FirstPage = r.URL.Path
+	}
+	s.renderPage(w, r, http.StatusOK, "project", cmpName(c.proj.Name, c.proj.Slug), c, p)
+}
+
+// consoleURLTTL is how long the signed URLs on a page (icons, downloads)
+// stay valid: a page left open for a while still downloads.
+const consoleURLTTL = time.Hour
+
+type fileRow struct {
+	store.File
+	URL string
+}
+
+type linkRow struct {
+	store.PublicLink
+	URL, QR string
+}
+
+type buildPage struct {
+	Workspace   workspaceRow
+	Project     store.Project
+	Build       store.Build
+	Files       []fileRow
+	Links       []linkRow
+	IconURL     string
+	Expired     bool // the provisioning profile has expired
+	ProfileType string
+}
+
+func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	files, err := s.store.Files(b.ID)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	p := buildPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b}
+	if b.Profile != nil {
+		p.Expired = !b.Profile.Expires.IsZero() && s.now().After(b.Profile.Expires)
+	}
+	for _, f := range files {
+		u := s.signedURLFor(c.base, f.ID, f.Name, consoleURLTTL)
+		if f.Type == store.FileIcon {
+			p.IconURL = u
+		}
+		p.Files = append(p.Files, fileRow{File: f, URL: u})
+		links, err := s.store.LinksOfFile(f.ID)
+		if err != nil {
+			s.failPage(w, r, c, err)
+			return
+		}
+		for _, l := range links {
+			p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL(c.base, l.ID)})
+		}
+	}
+	title := cmpName(b.AppName, c.proj.Name)
+	if b.VersionName != "" {
+		title += " " + b.VersionName
+	}
+	s.renderPage(w, r, http.StatusOK, "build", title, c, p)
+}

@@ -1,0 +1,211 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// signIn posts the console's sign-in form and returns the session cookie.
+func (e *env) signIn(username, password string) *http.Cookie {
+	e.t.Helper()
+	resp := e.postForm("/signin", nil, url.Values{"username": {username}, "password": {password}, "next": {"/"}}, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("sign in: %d", resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "hangar_session" {
+			return c
+		}
+	}
+	e.t.Fatal("sign in set no session cookie")
+	return nil
+}
+
+func (e *env) postForm(path string, cookie *http.Cookie, form url.Values, site string) *http.Response {
+	e.t.Helper()
+	r, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if site != "" {
+		r.Header.Set("Sec-Fetch-Site", site)
+	}
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
+	resp, err := noRedirect.Do(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// getPage fetches a page with the session cookie and returns its status,
+// body and headers.
+func (e *env) getPage(path string, cookie *http.Cookie) (int, string, http.Header) {
+	e.t.Helper()
+	r, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
+	resp, err := noRedirect.Do(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func TestConsoleSignInAndPages(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"rita","password":"rita-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"rita","role":"viewer"}`, nil)
+	b := e.upload(admin, part{"version", "", "3.1"}, part{"buildNumber", "", "310"}, part{"notes", "", "Faster start"},
+		part{"file", "App.zip", "zip bytes"})
+
+	// Signed out: every page sends to the sign-in page, and back after.
+	code, _, h := e.getPage("/w/acme/p/app", nil)
+	if code != http.StatusSeeOther || h.Get("Location") != "/signin?next=%2Fw%2Facme%2Fp%2Fapp" {
+		t.Fatalf("signed out: %d, Location %q", code, h.Get("Location"))
+	}
+	code, body, h := e.getPage("/signin", nil)
+	if code != 200 || !strings.Contains(body, `<label for="password">`) || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") ||
+		!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("sign-in page: %d %v", code, h)
+	}
+	// A bearer token is no way into a page.
+	r, _ := http.NewRequest("GET", e.ts.URL+"/", nil)
+	r.Header.Set("Authorization", "Bearer "+admin)
+	if resp, _ := noRedirect.Do(r); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("bearer on a page: %d", resp.StatusCode)
+	}
+
+	// Wrong password: the form again with a message; from another site,
+	// or with no origin at all: 403.
+	form := url.Values{"username": {"rita"}, "password": {"nope"}}
+	if resp := e.postForm("/signin", nil, form, "same-origin"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	form.Set("password", "rita-password")
+	for _, site := range []string{"cross-site", ""} {
+		if resp := e.postForm("/signin", nil, form, site); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("sign-in form from %q: %d", site, resp.StatusCode)
+		}
+	}
+	// A next address off this site is not followed.
+	form.Set("next", "//evil.example/x")
+	resp := e.postForm("/signin", nil, form, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("next off site: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	cookie := e.signIn("rita", "rita-password")
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" {
+		t.Fatalf("session cookie: %+v", cookie)
+	}
+
+	// The pages, as a viewer.
+	code, body, _ = e.getPage("/", cookie)
+	if code != 200 || !strings.Contains(body, `href="/w/acme"`) || !strings.Contains(body, "rita") {
+		t.Fatalf("home: %d\n%s", code, body)
+	}
+	code, body, _ = e.getPage("/w/acme/p/app", cookie)
+	if code != 200 || !strings.Contains(body, `/w/acme/p/app/b/`+b.BuildID) || !strings.Contains(body, "3.1") || !strings.Contains(body, "(310)") {
+		t.Fatalf("project: %d\n%s", code, body)
+	}
+	code, body, _ = e.getPage("/w/acme/p/app/b/"+b.BuildID, cookie)
+	if code != 200 || !strings.Contains(body, "App.zip") || !strings.Contains(body, "Faster start") {
+		t.Fatalf("build: %d\n%s", code, body)
+	}
+	// Its download is a signed URL that serves the file.
+	dl := regexp.MustCompile(`href="([^"]+/dl/[^"]+)" download`).FindStringSubmatch(body)
+	if dl == nil {
+		t.Fatalf("no download link:\n%s", body)
+	}
+	got, err := http.Get(strings.ReplaceAll(dl[1], "&amp;", "&"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if string(content) != "zip bytes" {
+		t.Fatalf("download: %d %q", got.StatusCode, content)
+	}
+	// Another workspace's project, a missing build: 404 pages.
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace", admin, `{"slug":"rival"}`, nil)
+	for _, path := range []string{"/w/rival", "/w/acme/p/app/b/nosuchbuild", "/w/acme/p/nosuch"} {
+		if code, _, _ := e.getPage(path, cookie); code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, code)
+		}
+	}
+
+	// Signing out needs the session's CSRF token and this origin.
+	_, body, _ = e.getPage("/", cookie)
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the page")
+	}
+	if resp := e.postForm("/signout", cookie, url.Values{}, "same-origin"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign out without the token: %d", resp.StatusCode)
+	}
+	if resp := e.postForm("/signout", cookie, url.Values{"csrf": {m[1] + "x"}}, "same-origin"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign out with a wrong token: %d", resp.StatusCode)
+	}
+	if resp := e.postForm("/signout", cookie, url.Values{"csrf": {m[1]}}, "cross-site"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign out from another site: %d", resp.StatusCode)
+	}
+	if resp := e.postForm("/signout", cookie, url.Values{"csrf": {m[1]}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if code, _, _ := e.getPage("/", cookie); code != http.StatusSeeOther {
+		t.Fatalf("after sign-out the old cookie still works: %d", code)
+	}
+	// Another session's token does not fit this one.
+	other := e.signIn("rita", "rita-password")
+	if resp := e.postForm("/signout", other, url.Values{"csrf": {m[1]}}, "same-origin"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("another session's token: %d", resp.StatusCode)
+	}
+}
+
+// A project page shows a page of builds and links to the next by cursor.
+func TestConsoleProjectPaging(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	for i := range 30 {
+		e.mustReq(http.StatusCreated, "POST", projPath+"/build", admin, fmt.Sprintf(`{"version":"v%d"}`, i), nil)
+	}
+	cookie := e.signIn("root", "root-password")
+	seen := map[string]bool{}
+	path := "/w/acme/p/app"
+	builds := regexp.MustCompile(`/w/acme/p/app/b/([A-Za-z0-9_-]+)`)
+	older := regexp.MustCompile(`href="([^"]+)">Older builds`)
+	for pages := 0; path != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("paging does not end")
+		}
+		code, body, _ := e.getPage(path, cookie)
+		if code != 200 {
+			t.Fatalf("%s: %d", path, code)
+		}
+		for _, m := range builds.FindAllStringSubmatch(body, -1) {
+			seen[m[1]] = true
+		}
+		path = ""
+		if m := older.FindStringSubmatch(body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	if len(seen) != 31 { // the environment's build and the 30
+		t.Fatalf("pages showed %d builds, want 31", len(seen))
+	}
+}
