@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -294,12 +295,19 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID), none, "PROJECT_READ", 200, false, true},
-		// Without the session's CSRF token, a session's form post is
-		// refused (the console tests post it with the token).
-		{"POST", fixed("/signout"), none, "csrf", 403, false, false},
+		// Forms: a session posts them with its CSRF token (see below).
+		{"POST", fixed("/w/acme/p/app/b/" + buildID + "/link"), fixed("file=" + fileID), "BUILD_CREATE_LINKS", 303, false, true},
+		{"GET", fixed("/w/acme/p/app/b/" + buildID + "/link/" + linkID), none, "PROJECT_READ", 200, false, true},
+		{"POST", func() string { return "/w/acme/p/app/b/" + buildID + "/link/" + freshLink(fileID) + "/deactivate" }, none, "BUILD_DELETE", 303, false, true},
+		{"GET", fixed("/w/acme/p/app/b/" + buildID + "/delete"), none, "BUILD_DELETE", 200, false, true},
+		{"POST", func() string { b, _ := freshFile(); return "/w/acme/p/app/b/" + b + "/delete" }, none, "BUILD_DELETE", 303, false, true},
 
 		// Last: it ends the session it is called with.
 		{"POST", fixed("/api/v1/auth/logout"), none, "session", 204, false, false},
+		// After it: signing out of the console (the session is gone by now,
+		// so it is the sign-in page for everyone; TestConsoleSignInAndPages
+		// signs out of a live session).
+		{"POST", fixed("/signout"), none, "signedIn", 303, false, false},
 	}
 
 	isPage := func(path string) bool { return path == "/" || path == "/signout" || strings.HasPrefix(path, "/w/") }
@@ -309,8 +317,6 @@ func TestPermissionMatrix(t *testing.T) {
 		switch {
 		case isPage(ep.path()) && !session:
 			return http.StatusSeeOther
-		case ep.need == "csrf":
-			return ep.ok
 		case isPage(ep.path()) && ep.otherWorkspace:
 			return 404
 		case isPage(ep.path()) && ep.need == "signedIn":
@@ -376,9 +382,16 @@ func TestPermissionMatrix(t *testing.T) {
 		for caller, token := range callers {
 			path, body := ep.path(), ep.body()
 			t.Run(ep.method+" "+path+" as "+caller, func(t *testing.T) {
-				code, b := e.req(ep.method, path, token, body)
-				if isPage(path) {
-					code, b = e.page(ep.method, path, token, "")
+				var code int
+				var b []byte
+				if !isPage(path) {
+					code, b = e.req(ep.method, path, token, body)
+				} else {
+					form := body
+					if ep.method == http.MethodPost && strings.HasPrefix(caller, "session-") {
+						form += "&csrf=" + e.csrf(token)
+					}
+					code, b = e.page(ep.method, path, token, form)
 				}
 				if want := expect(ep, caller); code != want {
 					t.Fatalf("got %d, want %d; body %s", code, want, b)
@@ -411,6 +424,17 @@ func (e *env) page(method, path, token, form string) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
+}
+
+// csrf is the form token the console's pages give a session ("" for a
+// session that has ended).
+func (e *env) csrf(session string) string {
+	e.t.Helper()
+	_, body := e.page("GET", "/", session, "")
+	if m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 func TestUnauthorizedShapes(t *testing.T) {

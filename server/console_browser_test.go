@@ -106,7 +106,25 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(shoot("build"),
-		chromedp.Navigate(e.ts.URL+"/"),
+		// A new link through the form: 5 downloads.
+		chromedp.SendKeys(chromedp.ID("limit"), "5"),
+		chromedp.Submit(chromedp.ID("limit")),
+		chromedp.WaitVisible(chromedp.CSS(`img.qr[alt*="App.ipa"]`)))
+	qrOK, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("img.qr")].every(i => i.complete && i.naturalWidth > 0)`))
+	if err != nil || !qrOK {
+		t.Fatalf("QR images did not load: %v", err)
+	}
+	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("input.url")].map(i => i.value)`))
+	if err != nil || len(links) != 2 {
+		t.Fatalf("link URLs on the page: %v %v", links, err)
+	}
+	do(shoot("build-links"))
+	// The new link is the tester page; its download serves the IPA's bytes.
+	resp, got := hangartest.Do(t, "GET", strings.Replace(links[1], "/p/", "/api/v1/public/file/", 1)+"/App.ipa", "", "", nil)
+	if resp.StatusCode != 200 || string(got) != string(pkgtest.IPA(pkgtest.DemoApp)) {
+		t.Fatalf("download through the new link: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	do(chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("meter")),
 		shoot("home"),
 		chromedp.Click(chromedp.CSS("button.link")),

@@ -3,8 +3,11 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
+	"hangar/auth"
 	"hangar/depot"
 	"hangar/store"
 )
@@ -172,28 +175,45 @@ type linkRow struct {
 }
 
 type buildPage struct {
-	Workspace   workspaceRow
-	Project     store.Project
-	Build       store.Build
-	Files       []fileRow
-	Links       []linkRow
-	IconURL     string
-	Expired     bool // the provisioning profile has expired
-	ProfileType string
+	Workspace workspaceRow
+	Project   store.Project
+	Build     store.Build
+	Files     []fileRow
+	Links     []linkRow
+	IconURL   string
+	Expired   bool // the provisioning profile has expired
+	Can       can
+	Error     string // a form's input refused, shown above the forms
+	Base      string // this build page's path
+	Today     string // the earliest expiry date a link form takes
 }
 
-func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) {
+// can is what the signed-in user may do here: pages offer only that (the
+// routes check it again).
+type can struct {
+	Links, Delete bool
+}
+
+func (s *Server) permitted(c *call) can {
+	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
+	return can{Links: perms.Has(auth.BuildCreateLinks), Delete: perms.Has(auth.BuildDelete)}
+}
+
+func buildPath(c *call, buildID string) string {
+	return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/b/" + buildID
+}
+
+func (s *Server) loadBuildPage(c *call) (buildPage, error) {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return buildPage{}, err
 	}
 	files, err := s.store.Files(b.ID)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return buildPage{}, err
 	}
-	p := buildPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b}
+	p := buildPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
+		Can: s.permitted(c), Base: buildPath(c, b.ID), Today: s.now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)}
 	if b.Profile != nil {
 		p.Expired = !b.Profile.Expires.IsZero() && s.now().After(b.Profile.Expires)
 	}
@@ -205,16 +225,151 @@ func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) {
 		p.Files = append(p.Files, fileRow{File: f, URL: u})
 		links, err := s.store.LinksOfFile(f.ID)
 		if err != nil {
-			s.failPage(w, r, c, err)
-			return
+			return p, err
 		}
 		for _, l := range links {
 			p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL(c.base, l.ID)})
 		}
 	}
-	title := cmpName(b.AppName, c.proj.Name)
-	if b.VersionName != "" {
-		title += " " + b.VersionName
+	return p, nil
+}
+
+func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) {
+	s.renderBuildPage(w, r, c, http.StatusOK, "")
+}
+
+func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call, status int, msg string) {
+	p, err := s.loadBuildPage(c)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
 	}
-	s.renderPage(w, r, http.StatusOK, "build", title, c, p)
+	p.Error = msg
+	title := cmpName(p.Build.AppName, c.proj.Name)
+	if p.Build.VersionName != "" {
+		title += " " + p.Build.VersionName
+	}
+	s.renderPage(w, r, status, "build", title, c, p)
+}
+
+// createLinkSubmit is the build page's link form: the API's link creation
+// (newLink), from form fields. A refused input shows the page again with
+// the reason; nothing is stored.
+func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	f, err := s.projectFile(c, r.PostForm.Get("file"))
+	if err != nil || f.BuildID != b.ID {
+		s.renderBuildPage(w, r, c, http.StatusBadRequest, "Choose one of this build's files.")
+		return
+	}
+	req := createLinkRequest{IsPermanent: r.PostForm.Get("permanent") != ""}
+	if v := strings.TrimSpace(r.PostForm.Get("limit")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			s.renderBuildPage(w, r, c, http.StatusBadRequest, "The download limit must be a whole number (0 or empty: unlimited).")
+			return
+		}
+		req.DownloadLimit = &n
+	}
+	if v := strings.TrimSpace(r.PostForm.Get("expires")); v != "" && !req.IsPermanent {
+		req.ExpirationDate = &v
+	}
+	if _, err := s.newLink(c, f, req); err != nil {
+		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
+			s.renderBuildPage(w, r, c, http.StatusBadRequest, ae.Message)
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, buildPath(c, b.ID)+"#links", http.StatusSeeOther)
+}
+
+// deactivateLinkSubmit deactivates one of the build's links.
+func (s *Server) deactivateLinkSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	l, err := s.buildLink(c)
+	if err == nil {
+		err = s.store.DeactivateLink(l.ID)
+	}
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, buildPath(c, l.BuildID)+"#links", http.StatusSeeOther)
+}
+
+// buildLink is the link the path names, if it belongs to the path's build.
+func (s *Server) buildLink(c *call) (store.PublicLink, error) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		return store.PublicLink{}, err
+	}
+	l, err := s.store.Link(c.params.ByName("linkId"))
+	if err != nil || l.BuildID != b.ID {
+		return l, errLinkNotFound
+	}
+	return l, nil
+}
+
+type linkPage struct {
+	Workspace workspaceRow
+	Project   store.Project
+	Build     store.Build
+	Link      linkRow
+	Entries   []store.AccessLogEntry
+	Next      string
+	Back      string
+}
+
+// linkPage shows a link and its access log, newest first, paged by cursor.
+func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) {
+	l, err := s.buildLink(c)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	b, err := s.store.Build(l.BuildID)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	entries, next, err := s.store.AccessLog(l.ID, store.Page{Limit: 50, After: r.URL.Query().Get("after")})
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	p := linkPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
+		Link: linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL(c.base, l.ID)}, Entries: entries, Back: buildPath(c, b.ID)}
+	if next != "" {
+		p.Next = r.URL.Path + "?after=" + next
+	}
+	s.renderPage(w, r, http.StatusOK, "link", "Link to "+l.FileName, c, p)
+}
+
+// deleteBuildPage asks for confirmation; deleteBuildSubmit deletes the
+// build and its files (the depot's operation, as the API's).
+func (s *Server) deleteBuildPage(w http.ResponseWriter, r *http.Request, c *call) {
+	p, err := s.loadBuildPage(c)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.renderPage(w, r, http.StatusOK, "delete", "Delete this build?", c, p)
+}
+
+func (s *Server) deleteBuildSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err == nil {
+		err = notFoundAs(s.depot.DeleteBuild(b.ID), "build")
+	}
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.log.Info("build deleted", "build", b.ID, "project", c.proj.Slug, "by", c.who.name)
+	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+c.proj.Slug, http.StatusSeeOther)
 }

@@ -209,3 +209,105 @@ func TestConsoleProjectPaging(t *testing.T) {
 		t.Fatalf("pages showed %d builds, want 31", len(seen))
 	}
 }
+
+// The build page's forms: a viewer is offered none of them (and a post is
+// refused by the route anyway); a developer creates a link, sees its log,
+// deactivates it, and deletes the build after a confirmation. Bad input
+// shows the page again with the reason and stores nothing.
+func TestConsoleBuildForms(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	for _, u := range []struct{ name, role string }{{"vic", "viewer"}, {"dev", "developer"}} {
+		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, u.name), nil)
+		e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"username":%q,"role":%q}`, u.name, u.role), nil)
+	}
+	b := e.upload(admin, part{"version", "", "5.0"}, part{"file", "App.zip", "zip bytes"})
+	fileID := b.Files[0].FileID
+	page := "/w/acme/p/app/b/" + b.BuildID
+	csrfOf := func(body string) string {
+		m := csrfField.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no CSRF token:\n%s", body)
+		}
+		return m[1]
+	}
+	links := func() int {
+		var out []struct{ PublicLinkID string }
+		e.mustReq(http.StatusOK, "GET", projPath+"/build/"+b.BuildID+"/public-links", admin, "", &out)
+		return len(out)
+	}
+
+	viewer := e.signIn("vic", "long-password")
+	_, body, _ := e.getPage(page, viewer)
+	for _, control := range []string{"Create link", "Deactivate", "Delete this build"} {
+		if strings.Contains(body, control) {
+			t.Errorf("a viewer is offered %q", control)
+		}
+	}
+	if resp := e.postForm(page+"/link", viewer, url.Values{"csrf": {csrfOf(body)}, "file": {fileID}}, "same-origin"); resp.StatusCode != http.StatusForbidden || links() != 0 {
+		t.Fatalf("a viewer's link form: %d, %d links", resp.StatusCode, links())
+	}
+
+	dev := e.signIn("dev", "long-password")
+	_, body, _ = e.getPage(page, dev)
+	token := csrfOf(body)
+	for _, bad := range []url.Values{
+		{"file": {fileID}, "limit": {"-3"}},
+		{"file": {fileID}, "limit": {"lots"}},
+		{"file": {fileID}, "expires": {"2001-01-01"}},
+		{"file": {"not-a-file"}},
+	} {
+		bad.Set("csrf", token)
+		r, _ := http.NewRequest("POST", e.ts.URL+page+"/link", strings.NewReader(bad.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.AddCookie(dev)
+		resp, err := noRedirect.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), `class="error"`) || links() != 0 {
+			t.Fatalf("bad link form %v: %d, %d links\n%s", bad, resp.StatusCode, links(), msg)
+		}
+	}
+	resp := e.postForm(page+"/link", dev, url.Values{"csrf": {token}, "file": {fileID}, "limit": {"5"}}, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther || links() != 1 {
+		t.Fatalf("link form: %d, %d links", resp.StatusCode, links())
+	}
+	var made []struct {
+		PublicLinkID  string
+		DownloadLimit int64
+		PublicURL     string
+	}
+	e.mustReq(http.StatusOK, "GET", projPath+"/build/"+b.BuildID+"/public-links", admin, "", &made)
+	if made[0].DownloadLimit != 5 {
+		t.Fatalf("link: %+v", made[0])
+	}
+	// A download through it shows in its log.
+	req, _ := http.NewRequest("GET", made[0].PublicURL, nil)
+	req.Header.Set("User-Agent", "TesterPhone/1.0")
+	if got, err := http.DefaultClient.Do(req); err != nil || got.StatusCode != 200 {
+		t.Fatalf("download through the link: %v %v", got, err)
+	}
+	_, body, _ = e.getPage(page+"/link/"+made[0].PublicLinkID, dev)
+	if !strings.Contains(body, "TesterPhone/1.0") || !strings.Contains(body, "1 of 5 downloads") || !strings.Contains(body, "/qr") {
+		t.Fatalf("link page:\n%s", body)
+	}
+	if resp := e.postForm(page+"/link/"+made[0].PublicLinkID+"/deactivate", dev, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("deactivate: %d", resp.StatusCode)
+	}
+	if code, _ := e.req("GET", strings.TrimPrefix(made[0].PublicURL, e.ts.URL), "", ""); code != http.StatusNotFound {
+		t.Fatalf("a deactivated link still answers %d", code)
+	}
+
+	// Deleting: a confirmation page, then the build is gone.
+	if code, body, _ := e.getPage(page+"/delete", dev); code != 200 || !strings.Contains(body, "Delete the build") {
+		t.Fatalf("confirmation: %d", code)
+	}
+	if resp := e.postForm(page+"/delete", dev, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/w/acme/p/app" {
+		t.Fatalf("delete: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	e.mustReq(http.StatusNotFound, "GET", projPath+"/build/"+b.BuildID, admin, "", nil)
+}

@@ -71,32 +71,36 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
+	l, err := s.newLink(c, f, req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.viewLink(c.base, l, f.Name))
+}
+
+// newLink creates a public link to file f of the request's project, as the
+// API and the console ask for one.
+func (s *Server) newLink(c *call, f store.File, req createLinkRequest) (store.PublicLink, error) {
 	l := store.PublicLink{FileID: f.ID, IsPermanent: req.IsPermanent, CreatedBy: c.who.name}
 	if req.DownloadLimit != nil {
 		if *req.DownloadLimit < 0 {
-			s.fail(w, r, errBadRequest("downloadLimit must be 0 (unlimited) or a positive number"))
-			return
+			return l, errBadRequest("downloadLimit must be 0 (unlimited) or a positive number")
 		}
 		l.DownloadLimit = *req.DownloadLimit
 	}
 	if req.ExpirationDate != nil && *req.ExpirationDate != "" {
 		exp, err := parseISODate(*req.ExpirationDate)
 		if err != nil {
-			s.fail(w, r, errBadRequest("expirationDate must be an ISO 8601 date such as 2024-03-15T00:00:00Z"))
-			return
+			return l, errBadRequest("expirationDate must be an ISO 8601 date such as 2024-03-15T00:00:00Z")
 		}
 		if !req.IsPermanent && !exp.After(s.now()) {
-			s.fail(w, r, errBadRequest("expirationDate is in the past"))
-			return
+			return l, errBadRequest("expirationDate is in the past")
 		}
 		l.ExpirationDate = exp.UTC()
 	}
-	l, err = s.store.CreateLink(l)
-	if err != nil {
-		s.fail(w, r, notFoundAs(err, "file"))
-		return
-	}
-	writeJSON(w, http.StatusCreated, s.viewLink(c.base, l, f.Name))
+	l, err := s.store.CreateLink(l)
+	return l, notFoundAs(err, "file")
 }
 
 // listBuildLinks is the seed's "List Public Links": the links of every file

@@ -86,6 +86,11 @@ func (s *Server) table() []route {
 		{"GET", "/w/:ws", page, need(auth.ProjectRead), s.workspacePage},
 		{"GET", "/w/:ws/p/:proj", page, need(auth.ProjectRead), s.projectPage},
 		{"GET", "/w/:ws/p/:proj/b/:buildId", page, need(auth.ProjectRead), s.buildPage},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/link", page, need(auth.BuildCreateLinks), s.createLinkSubmit},
+		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId", page, need(auth.ProjectRead), s.linkPage},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/link/:linkId/deactivate", page, need(auth.BuildDelete), s.deactivateLinkSubmit},
+		{"GET", "/w/:ws/p/:proj/b/:buildId/delete", page, need(auth.BuildDelete), s.deleteBuildPage},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/delete", page, need(auth.BuildDelete), s.deleteBuildSubmit},
 
 		{"GET", "/healthz", 0, public, s.healthz},
 		{"GET", "/readyz", 0, public, s.readyz},
