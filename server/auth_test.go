@@ -295,6 +295,10 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/w/acme/p/app/upload"), none, "BUILD_CREATE", 200, false, true},
+		{"POST", fixed("/w/acme/p/app/upload"), func() string {
+			return "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.zip\"\r\n\r\nzip " + uniq() + "\r\n--b--\r\n"
+		}, "BUILD_CREATE", 303, false, true},
 		// Forms: a session posts them with its CSRF token (see below).
 		{"POST", fixed("/w/acme/p/app/b/" + buildID + "/link"), fixed("file=" + fileID), "BUILD_CREATE_LINKS", 303, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID + "/link/" + linkID), none, "PROJECT_READ", 200, false, true},
@@ -389,7 +393,11 @@ func TestPermissionMatrix(t *testing.T) {
 				} else {
 					form := body
 					if ep.method == http.MethodPost && strings.HasPrefix(caller, "session-") {
-						form += "&csrf=" + e.csrf(token)
+						if strings.HasPrefix(form, "--b\r\n") { // multipart: the token is the first part
+							form = "--b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" + e.csrf(token) + "\r\n" + form
+						} else {
+							form += "&csrf=" + e.csrf(token)
+						}
 					}
 					code, b = e.page(ep.method, path, token, form)
 				}
@@ -414,6 +422,9 @@ func (e *env) page(method, path, token, form string) (int, []byte) {
 	}
 	if method == http.MethodPost {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if strings.HasPrefix(form, "--b\r\n") {
+			r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+		}
 		r.Header.Set("Sec-Fetch-Site", "same-origin")
 	}
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

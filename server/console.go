@@ -60,7 +60,14 @@ type pageData struct {
 	User  string // the signed-in user, "" when signed out
 	CSRF  string // the session's token, for forms
 	Body  any
+	// Refresh reloads the page after so many seconds (a build still
+	// processing), without script.
+	Refresh int
 }
+
+// refresher is a page body that wants to be reloaded while something it
+// shows is still changing.
+type refresher interface{ refresh() int }
 
 // consoleCSP allows the console's own stylesheet and script only: no
 // inline script or style, no frames, forms posting only here.
@@ -70,6 +77,9 @@ const consoleCSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'n
 // a template error is a clean 500 rather than half a page.
 func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, name, title string, c *call, body any) {
 	p := pageData{Title: title, Body: body}
+	if rf, ok := body.(refresher); ok {
+		p.Refresh = rf.refresh()
+	}
 	if c != nil && c.who != nil {
 		p.User, p.CSRF = c.who.name, s.csrfToken(c.who.token)
 	}
@@ -150,7 +160,7 @@ var errCrossSite = errForbidden("this form must be sent from this site's own pag
 // browser says so in Sec-Fetch-Site, or at least in Origin; a request with
 // neither is not a browser's form), and, once signed in, carry the
 // session's CSRF token.
-func (s *Server) checkForm(r *http.Request, c *call) error {
+func (s *Server) checkForm(r *http.Request, c *call, tokenInStream bool) error {
 	switch site := r.Header.Get("Sec-Fetch-Site"); {
 	case site != "":
 		if site != "same-origin" && site != "none" {
@@ -164,15 +174,24 @@ func (s *Server) checkForm(r *http.Request, c *call) error {
 	default:
 		return errCrossSite
 	}
-	if c.who == nil {
-		return nil // the sign-in form: there is no session yet
+	if c.who == nil || tokenInStream {
+		// The sign-in form has no session yet; an upload form's token is
+		// checked as its fields stream in (see checkFormToken).
+		return nil
 	}
 	if err := r.ParseForm(); err != nil {
 		return errBadRequest("malformed form")
 	}
-	got, want := r.PostForm.Get("csrf"), s.csrfToken(c.who.token)
-	if !hmac.Equal([]byte(got), []byte(want)) {
-		return errForbidden("the form has expired or did not come from this site: reload the page and try again")
+	return s.checkFormToken(c, r.PostForm.Get("csrf"))
+}
+
+var errFormToken = errForbidden("the form has expired or did not come from this site: reload the page and try again")
+
+// checkFormToken compares a form's csrf field with the session's, in
+// constant time.
+func (s *Server) checkFormToken(c *call, got string) error {
+	if !hmac.Equal([]byte(got), []byte(s.csrfToken(c.who.token))) {
+		return errFormToken
 	}
 	return nil
 }

@@ -87,6 +87,16 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	loaded := func(selector string) bool {
+		t.Helper()
+		js := `[...document.querySelectorAll("` + selector + `")].every(i => i.complete && i.naturalWidth > 0)`
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err == nil && ok {
+				return true
+			}
+		}
+		return false
+	}
 	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app"),
 		// Signed out: the sign-in page, which returns here.
 		chromedp.WaitVisible(chromedp.ID("username")),
@@ -101,18 +111,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("dl.facts")))
 	buildText := text("main")
 	// The icon is a real image that loaded (a signed URL, through the CSP).
-	iconOK, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const i = document.querySelector("img.icon"); return !!i && i.complete && i.naturalWidth > 0 })()`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	iconOK := loaded("img.icon")
 	do(shoot("build"),
 		// A new link through the form: 5 downloads.
 		chromedp.SendKeys(chromedp.ID("limit"), "5"),
 		chromedp.Submit(chromedp.ID("limit")),
 		chromedp.WaitVisible(chromedp.CSS(`img.qr[alt*="App.ipa"]`)))
-	qrOK, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("img.qr")].every(i => i.complete && i.naturalWidth > 0)`))
-	if err != nil || !qrOK {
-		t.Fatalf("QR images did not load: %v", err)
+	if !loaded("img.qr") {
+		t.Fatal("QR images did not load")
 	}
 	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("input.url")].map(i => i.value)`))
 	if err != nil || len(links) != 2 {
@@ -124,6 +130,48 @@ func TestConsoleInBrowser(t *testing.T) {
 	if resp.StatusCode != 200 || string(got) != string(pkgtest.IPA(pkgtest.DemoApp)) {
 		t.Fatalf("download through the new link: %d, %d bytes", resp.StatusCode, len(got))
 	}
+	// Upload from the browser: the form streams the package and an
+	// attachment with a progress bar, then shows the build while it is
+	// processed. The status line's texts are kept in sessionStorage, which
+	// outlives the navigation to the build page.
+	ipa := filepath.Join(t.TempDir(), "Field Notes.ipa")
+	os.WriteFile(ipa, pkgtest.IPA(pkgtest.DemoApp), 0o600)
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notes, []byte("what changed"), 0o600)
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/upload"),
+		chromedp.WaitVisible(chromedp.ID("package")),
+		chromedp.SendKeys(chromedp.ID("version"), "2.5.0"),
+		chromedp.SetUploadFiles(chromedp.ID("package"), []string{ipa}),
+		chromedp.SetUploadFiles(chromedp.ID("attachments"), []string{notes}),
+		shoot("upload"))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const s = document.getElementById("status");
+		new MutationObserver(() => sessionStorage.setItem("seen", (sessionStorage.getItem("seen") || "") + "|" + s.textContent))
+			.observe(s, {childList: true, characterData: true, subtree: true});
+		return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	do(chromedp.Click(chromedp.CSS("#upload button")),
+		chromedp.WaitVisible(chromedp.CSS("dl.facts")))
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("seen") || ""`))
+	if err != nil || !strings.Contains(seen, "Uploading… 100%") {
+		t.Fatalf("progress seen during the upload: %q %v", seen, err)
+	}
+	uploaded, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := uploaded[strings.LastIndex(uploaded, "/")+1:]
+	done := hangartest.WaitProcessed(t, e.store, id)
+	if done.VersionName != "2.5.0" || done.AppName != "Demo App" {
+		t.Fatalf("the browser's upload: %+v", done)
+	}
+	do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("dl.facts")))
+	if text := text("main"); !strings.Contains(text, "notes.txt") || !strings.Contains(text, "Field Notes.ipa") {
+		t.Fatalf("uploaded build page:\n%s", text)
+	}
+	do(shoot("uploaded"))
+
 	do(chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("meter")),
 		shoot("home"),

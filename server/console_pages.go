@@ -122,6 +122,7 @@ type projectPage struct {
 	Project         store.Project
 	Builds          []buildRow
 	Next, FirstPage string
+	CanUpload       bool
 }
 
 // consolePageSize is how many builds a project page shows.
@@ -135,7 +136,8 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		s.failPage(w, r, c, err)
 		return
 	}
-	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj}
+	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
+	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, CanUpload: perms.Has(auth.BuildCreate)}
 	for _, b := range builds {
 		files, err := s.store.Files(b.ID)
 		if err != nil {
@@ -192,6 +194,28 @@ type buildPage struct {
 // routes check it again).
 type can struct {
 	Links, Delete bool
+}
+
+// processing reports whether a build is still waiting for or under
+// processing: its page reloads itself until it is done.
+func processing(b store.Build) bool {
+	return b.Status == store.BuildPending || b.Status == store.BuildInProgress
+}
+
+func (p buildPage) refresh() int {
+	if processing(p.Build) && len(p.Files) > 0 {
+		return 3
+	}
+	return 0
+}
+
+func (p projectPage) refresh() int {
+	for _, b := range p.Builds {
+		if b.Status == store.BuildInProgress {
+			return 5
+		}
+	}
+	return 0
 }
 
 func (s *Server) permitted(c *call) can {

@@ -311,3 +311,71 @@ func TestConsoleBuildForms(t *testing.T) {
 	}
 	e.mustReq(http.StatusNotFound, "GET", projPath+"/build/"+b.BuildID, admin, "", nil)
 }
+
+// The console's upload streams like the API's: a form whose CSRF token is
+// missing, wrong or comes after the file stores nothing; an empty
+// attachments input is no file; the workspace quota gives a clear page.
+func TestConsoleUpload(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"dev","password":"long-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"developer"}`, nil)
+	dev := e.signIn("dev", "long-password")
+	_, body, _ := e.getPage("/w/acme/p/app/upload", dev)
+	token := csrfField.FindStringSubmatch(body)[1]
+	count := func() int {
+		var out []struct{ BuildID string }
+		e.mustReq(http.StatusOK, "GET", projPath+"/build?limit=200", admin, "", &out)
+		return len(out)
+	}
+	before := count()
+	part := func(name, file, content string) string {
+		if file != "" {
+			return "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"" + file + "\"\r\n\r\n" + content + "\r\n"
+		}
+		return "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + content + "\r\n"
+	}
+	post := func(form string) (int, string, string) {
+		r, _ := http.NewRequest("POST", e.ts.URL+"/w/acme/p/app/upload", strings.NewReader(form+"--b--\r\n"))
+		r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.AddCookie(dev)
+		resp, err := noRedirect.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	for name, form := range map[string]string{
+		"no token":          part("file", "a.zip", "forged"),
+		"wrong token":       part("csrf", "", token+"x") + part("file", "a.zip", "forged"),
+		"token after files": part("file", "a.zip", "forged") + part("csrf", "", token),
+	} {
+		if code, _, _ := post(form); code != http.StatusForbidden || count() != before {
+			t.Fatalf("%s: %d, %d builds (before %d)", name, code, count(), before)
+		}
+	}
+	code, loc, _ := post(part("csrf", "", token) + part("version", "", "7.0") + part("notes", "", "") +
+		part("file", "App.zip", "zip bytes") + part("file", "", ""))
+	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/w/acme/p/app/b/") || count() != before+1 {
+		t.Fatalf("upload: %d %q", code, loc)
+	}
+	var b struct {
+		Version string
+		Files   []struct{ Name string }
+	}
+	e.mustReq(http.StatusOK, "GET", projPath+"/build/"+loc[strings.LastIndex(loc, "/")+1:], admin, "", &b)
+	if b.Version != "7.0" || len(b.Files) != 1 || b.Files[0].Name != "App.zip" {
+		t.Fatalf("uploaded build: %+v", b)
+	}
+	// No package: a clear message. Over the quota: 507 with the reason.
+	if code, _, page := post(part("csrf", "", token) + part("file", "", "")); code != http.StatusBadRequest || !strings.Contains(page, "choose a package") {
+		t.Fatalf("no package: %d\n%s", code, page)
+	}
+	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme", admin, `{"storageQuota": 20}`, nil)
+	if code, _, page := post(part("csrf", "", token) + part("file", "Big.zip", strings.Repeat("x", 100))); code != http.StatusInsufficientStorage || !strings.Contains(page, "quota") || count() != before+1 {
+		t.Fatalf("over quota: %d, %d builds\n%s", code, count(), page)
+	}
+}

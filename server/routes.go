@@ -85,6 +85,8 @@ func (s *Server) table() []route {
 		{"GET", "/static/:name", page, public, s.serveStatic},
 		{"GET", "/w/:ws", page, need(auth.ProjectRead), s.workspacePage},
 		{"GET", "/w/:ws/p/:proj", page, need(auth.ProjectRead), s.projectPage},
+		{"GET", "/w/:ws/p/:proj/upload", page, need(auth.BuildCreate), s.uploadPage},
+		{"POST", "/w/:ws/p/:proj/upload", page | upload, need(auth.BuildCreate), s.uploadSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId", page, need(auth.ProjectRead), s.buildPage},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/link", page, need(auth.BuildCreateLinks), s.createLinkSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId", page, need(auth.ProjectRead), s.linkPage},
@@ -308,7 +310,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := s.checkForm(r, c); err != nil {
+			if err := s.checkForm(r, c, rt.flags&upload != 0); err != nil {
 				s.failPage(w, r, c, err)
 				return
 			}

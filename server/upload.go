@@ -59,6 +59,14 @@ func (s *Server) multipartFields(r *http.Request, fileField string, onField func
 			return errBadRequest(fmt.Sprintf("a form may have at most %d parts", maxParts))
 		}
 		if part.FileName() != "" || part.FormName() == fileField {
+			if part.FormName() == fileField && rawFileName(part) == "" {
+				// A browser's file input left empty sends a part with no
+				// file name and no bytes: no file.
+				var one [1]byte
+				if n, _ := io.ReadFull(part, one[:]); n == 0 {
+					continue
+				}
+			}
 			if part.FormName() != fileField {
 				return errBadRequest(fmt.Sprintf("unexpected file in form field %q; files go in %q parts", part.FormName(), fileField))
 			}
