@@ -213,17 +213,7 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
 		switch {
 		case ctype == "multipart/form-data":
 			var files []store.File
-			err := s.multipartFields(r, "file", fields.set, func(name string, body io.Reader) error {
-				typ := store.FileAttachment
-				if len(files) == 0 {
-					typ = store.FilePackage
-				}
-				f, err := s.storeFile(buildID, typ, name, body)
-				if err == nil {
-					files = append(files, f)
-				}
-				return err
-			})
+			err := s.multipartFields(r, "file", fields.set, s.packageThenAttachments(buildID, &files))
 			return files, err
 		case r.ContentLength != 0:
 			// An upload route has no overall body cap; a JSON body does.
@@ -237,6 +227,22 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, viewBuild(b, files))
+}
+
+// packageThenAttachments stores the file parts of a new build's form: the
+// first is the build's package, the others its attachments.
+func (s *Server) packageThenAttachments(buildID string, files *[]store.File) func(name string, body io.Reader) error {
+	return func(name string, body io.Reader) error {
+		typ := store.FileAttachment
+		if len(*files) == 0 {
+			typ = store.FilePackage
+		}
+		f, err := s.storeFile(buildID, typ, name, body)
+		if err == nil {
+			*files = append(*files, f)
+		}
+		return err
+	}
 }
 
 // attach stores the "file" parts of a multipart form as attachments of a

@@ -7,7 +7,6 @@ import (
 	"embed"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -34,7 +33,7 @@ var staticFS embed.FS
 // consolePages are the page templates, each parsed with the layout.
 var consolePages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"bytes":     humanBytes,
+		"bytes":     humanSize,
 		"date":      func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") },
 		"percent90": func(quota int64) int64 { return quota / 10 * 9 },
 	}
@@ -216,20 +215,6 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, c *call) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-cache")
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
-}
-
-// humanBytes writes a size the way people read it.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // safeNext keeps a sign-in's return address on this site: a path, never

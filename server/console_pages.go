@@ -80,17 +80,10 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *call) {
 	var rows []workspaceRow
 	for _, ws := range all {
 		if _, visible := c.who.permissions(ws.ID, ""); visible {
-			rows = append(rows, workspaceRow{Slug: ws.Slug, Name: cmpName(ws.Name, ws.Slug), Used: ws.StorageUsed, Quota: ws.StorageQuota})
+			rows = append(rows, workspaceRow{Slug: ws.Slug, Name: orText(ws.Name, ws.Slug), Used: ws.StorageUsed, Quota: ws.StorageQuota})
 		}
 	}
 	s.renderPage(w, r, http.StatusOK, "home", "Workspaces", c, rows)
-}
-
-func cmpName(name, slug string) string {
-	if name != "" {
-		return name
-	}
-	return slug
 }
 
 type workspacePage struct {
@@ -104,8 +97,8 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, c *call) 
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderPage(w, r, http.StatusOK, "workspace", cmpName(c.ws.Name, c.ws.Slug), c, workspacePage{
-		Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
+	s.renderPage(w, r, http.StatusOK, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
+		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
 		Projects:  projects,
 	})
 }
@@ -137,7 +130,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
-	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, CanUpload: perms.Has(auth.BuildCreate)}
+	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, CanUpload: perms.Has(auth.BuildCreate)}
 	for _, b := range builds {
 		files, err := s.store.Files(b.ID)
 		if err != nil {
@@ -159,7 +152,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 	if r.URL.Query().Get("after") != "" {
 		p.FirstPage = r.URL.Path
 	}
-	s.renderPage(w, r, http.StatusOK, "project", cmpName(c.proj.Name, c.proj.Slug), c, p)
+	s.renderPage(w, r, http.StatusOK, "project", orText(c.proj.Name, c.proj.Slug), c, p)
 }
 
 // consoleURLTTL is how long the signed URLs on a page (icons, downloads)
@@ -236,7 +229,7 @@ func (s *Server) loadBuildPage(c *call) (buildPage, error) {
 	if err != nil {
 		return buildPage{}, err
 	}
-	p := buildPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
+	p := buildPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
 		Can: s.permitted(c), Base: buildPath(c, b.ID), Today: s.now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)}
 	if b.Profile != nil {
 		p.Expired = !b.Profile.Expires.IsZero() && s.now().After(b.Profile.Expires)
@@ -269,7 +262,7 @@ func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call
 		return
 	}
 	p.Error = msg
-	title := cmpName(p.Build.AppName, c.proj.Name)
+	title := orText(p.Build.AppName, c.proj.Name)
 	if p.Build.VersionName != "" {
 		title += " " + p.Build.VersionName
 	}
@@ -366,7 +359,7 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) {
 		s.failPage(w, r, c, err)
 		return
 	}
-	p := linkPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
+	p := linkPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
 		Link: linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL(c.base, l.ID)}, Entries: entries, Back: buildPath(c, b.ID)}
 	if next != "" {
 		p.Next = r.URL.Path + "?after=" + next

@@ -21,7 +21,7 @@ type uploadForm struct {
 
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, c *call) {
 	s.renderPage(w, r, http.StatusOK, "upload", "Upload a build", c, uploadForm{
-		Workspace: workspaceRow{Slug: c.ws.Slug, Name: cmpName(c.ws.Name, c.ws.Slug)}, Project: c.proj,
+		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj,
 		Action: "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/upload",
 	})
 }
@@ -30,6 +30,7 @@ func (s *Server) uploadSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	verified := false
 	b, _, err := s.newBuild(c, func(buildID string, fields *buildFields) ([]store.File, error) {
 		var files []store.File
+		keep := s.packageThenAttachments(buildID, &files)
 		err := s.multipartFields(r, "file", func(name, value string) error {
 			switch {
 			case name == "csrf":
@@ -48,15 +49,7 @@ func (s *Server) uploadSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 			if !verified {
 				return errFormToken
 			}
-			typ := store.FileAttachment
-			if len(files) == 0 {
-				typ = store.FilePackage
-			}
-			f, err := s.storeFile(buildID, typ, name, body)
-			if err == nil {
-				files = append(files, f)
-			}
-			return err
+			return keep(name, body)
 		})
 		if err == nil && len(files) == 0 {
 			err = errBadRequest("choose a package to upload")
