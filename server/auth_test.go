@@ -291,6 +291,8 @@ func TestPermissionMatrix(t *testing.T) {
 		// Only a login session is taken there; anyone else is sent to the
 		// sign-in page (303).
 		{"GET", fixed("/"), none, "signedIn", 200, false, false},
+		{"GET", fixed("/account"), none, "signedIn", 200, false, false},
+		{"POST", fixed("/account/password"), fixed("current=x&password=new-password&confirm=other-password"), "signedIn", 400, false, false},
 		{"GET", fixed("/w/acme"), none, "PROJECT_READ", 200, false, false},
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
@@ -314,7 +316,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", fixed("/signout"), none, "signedIn", 303, false, false},
 	}
 
-	isPage := func(path string) bool { return path == "/" || path == "/signout" || strings.HasPrefix(path, "/w/") }
+	isPage := func(path string) bool {
+		return path == "/" || path == "/signout" || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
+	}
 	// expect states the rule of the design's "Permissions" section.
 	expect := func(ep endpoint, caller string) int {
 		session := strings.HasPrefix(caller, "session-")

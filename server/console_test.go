@@ -379,3 +379,46 @@ func TestConsoleUpload(t *testing.T) {
 		t.Fatalf("over quota: %d, %d builds\n%s", code, count(), page)
 	}
 }
+
+// Changing one's own password: the current one is required, the new one
+// checked as the API checks it; afterwards the old sessions are gone and
+// this browser holds a new one.
+func TestConsolePasswordChange(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"pat","password":"old-password"}`, nil)
+	cookie := e.signIn("pat", "old-password")
+	other := e.signIn("pat", "old-password")
+	_, body, _ := e.getPage("/account", cookie)
+	token := csrfField.FindStringSubmatch(body)[1]
+	for _, bad := range []url.Values{
+		{"current": {"wrong-password"}, "password": {"new-password"}, "confirm": {"new-password"}},
+		{"current": {"old-password"}, "password": {"new-password"}, "confirm": {"new-passwordx"}},
+		{"current": {"old-password"}, "password": {"short"}, "confirm": {"short"}},
+	} {
+		bad.Set("csrf", token)
+		if resp := e.postForm("/account/password", cookie, bad, "same-origin"); resp.StatusCode/100 != 4 {
+			t.Fatalf("%v: %d", bad, resp.StatusCode)
+		}
+	}
+	e.login("pat", "old-password") // unchanged so far
+	resp := e.postForm("/account/password", cookie, url.Values{"csrf": {token}, "current": {"old-password"}, "password": {"new-password"}, "confirm": {"new-password"}}, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/account?changed=1" {
+		t.Fatalf("change: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var fresh *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "hangar_session" {
+			fresh = c
+		}
+	}
+	for name, c := range map[string]*http.Cookie{"this browser's old session": cookie, "another session": other} {
+		if code, _, _ := e.getPage("/", c); code != http.StatusSeeOther {
+			t.Errorf("%s still works: %d", name, code)
+		}
+	}
+	if code, body, _ := e.getPage("/account?changed=1", fresh); fresh == nil || code != 200 || !strings.Contains(body, "was changed") {
+		t.Fatalf("this browser after the change: %d", code)
+	}
+	e.login("pat", "new-password")
+}

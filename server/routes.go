@@ -82,6 +82,8 @@ func (s *Server) table() []route {
 		{"GET", "/signin", page, public, s.signinPage},
 		{"POST", "/signin", page, public, s.signinSubmit},
 		{"POST", "/signout", page, signedIn, s.signoutSubmit},
+		{"GET", "/account", page, signedIn, s.accountPage},
+		{"POST", "/account/password", page, signedIn, s.passwordSubmit},
 		{"GET", "/static/:name", page, public, s.serveStatic},
 		{"GET", "/w/:ws", page, need(auth.ProjectRead), s.workspacePage},
 		{"GET", "/w/:ws/p/:proj", page, need(auth.ProjectRead), s.projectPage},

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"hangar/store"
+)
+
+// The signed-in user's account page: change one's own password. It takes
+// the current password (checked like a sign-in, under the same limits), and
+// changing it ends every session of the user, as through the API; this
+// browser gets a new one.
+
+type accountForm struct {
+	Error, Done string
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) {
+	var f accountForm
+	if r.URL.Query().Get("changed") != "" {
+		f.Done = "Your password was changed; your other sessions were signed out."
+	}
+	s.renderPage(w, r, http.StatusOK, "account", "Your account", c, f)
+}
+
+func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	fail := func(status int, msg string) {
+		s.renderPage(w, r, status, "account", "Your account", c, accountForm{Error: msg})
+	}
+	current, next := r.PostForm.Get("current"), r.PostForm.Get("password")
+	if next != r.PostForm.Get("confirm") {
+		fail(http.StatusBadRequest, "The two new passwords differ.")
+		return
+	}
+	u, err := s.signIn(w, r, c.who.name, current)
+	switch {
+	case errors.Is(err, errBadCredentials):
+		fail(http.StatusUnauthorized, "The current password is wrong.")
+		return
+	case err != nil:
+		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
+			fail(ae.Status, "Too many attempts: wait a minute and try again.")
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	hash, err := s.hashPassword(r, next)
+	if err != nil {
+		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
+			fail(http.StatusBadRequest, ae.Message)
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	if err := s.store.SetPassword(u.ID, hash); err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	expires := s.now().Add(s.cfg.SessionTTL)
+	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "console", ExpiresAt: expires})
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	setSessionCookie(w, r, plain, expires)
+	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)
+}
