@@ -292,6 +292,9 @@ func TestPermissionMatrix(t *testing.T) {
 		// sign-in page (303).
 		{"GET", fixed("/"), none, "signedIn", 200, false, false},
 		{"GET", fixed("/account"), none, "signedIn", 200, false, false},
+		{"POST", fixed("/workspace"), func() string { return "slug=cw" + uniq() }, "instanceAdmin", 303, false, false},
+		{"POST", fixed("/w/acme/project"), func() string { return "slug=cp" + uniq() }, "WORKSPACE_ADMIN", 303, false, false},
+		{"POST", fixed("/w/rival/project"), func() string { return "slug=cp" + uniq() }, "WORKSPACE_ADMIN", 303, true, false},
 		{"POST", fixed("/account/password"), fixed("current=x&password=new-password&confirm=other-password"), "signedIn", 400, false, false},
 		{"GET", fixed("/w/acme"), none, "PROJECT_READ", 200, false, false},
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
@@ -317,7 +320,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 
 	isPage := func(path string) bool {
-		return path == "/" || path == "/signout" || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
+		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
 	}
 	// expect states the rule of the design's "Permissions" section.
 	expect := func(ep endpoint, caller string) int {

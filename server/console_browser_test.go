@@ -124,7 +124,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil || len(links) != 2 {
 		t.Fatalf("link URLs on the page: %v %v", links, err)
 	}
-	do(shoot("build-links"))
+	do(shoot("build-links"),
+		chromedp.Click(chromedp.CSS(".linkrow a")),
+		chromedp.WaitVisible(chromedp.CSS("img.qr")),
+		shoot("link"),
+		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID+"/delete"),
+		chromedp.WaitVisible(chromedp.CSS("button.danger")),
+		shoot("delete"),
+		chromedp.Navigate(e.ts.URL+"/account"),
+		chromedp.WaitVisible(chromedp.ID("current")),
+		shoot("account"),
+		chromedp.Navigate(e.ts.URL+"/w/acme"),
+		chromedp.WaitVisible(chromedp.CSS("ul.list")),
+		shoot("workspace"))
 	// The new link is the tester page; its download serves the IPA's bytes.
 	resp, got := hangartest.Do(t, "GET", strings.Replace(links[1], "/p/", "/api/v1/public/file/", 1)+"/App.ipa", "", "", nil)
 	if resp.StatusCode != 200 || string(got) != string(pkgtest.IPA(pkgtest.DemoApp)) {

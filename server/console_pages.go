@@ -70,36 +70,48 @@ type workspaceRow struct {
 }
 
 // homePage lists the workspaces the user can see, with storage against
-// quota.
+// quota; an instance admin also gets the form for a new one.
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *call) {
+	s.renderHome(w, r, c, http.StatusOK, "", createWorkspaceRequest{}, "")
+}
+
+func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createWorkspaceRequest, gib string) {
 	all, err := s.store.Workspaces()
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return
 	}
-	var rows []workspaceRow
+	p := homePage{CanCreate: c.who.admin, Error: msg, Form: form, QuotaGiB: gib}
 	for _, ws := range all {
 		if _, visible := c.who.permissions(ws.ID, ""); visible {
-			rows = append(rows, workspaceRow{Slug: ws.Slug, Name: orText(ws.Name, ws.Slug), Used: ws.StorageUsed, Quota: ws.StorageQuota})
+			p.Workspaces = append(p.Workspaces, workspaceRow{Slug: ws.Slug, Name: orText(ws.Name, ws.Slug), Used: ws.StorageUsed, Quota: ws.StorageQuota})
 		}
 	}
-	s.renderPage(w, r, http.StatusOK, "home", "Workspaces", c, rows)
+	s.renderPage(w, r, status, "home", "Workspaces", c, p)
 }
 
 type workspacePage struct {
 	Workspace workspaceRow
 	Projects  []store.Project
+	CanCreate bool // a workspace admin
+	Error     string
+	Form      createProjectRequest
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, c *call) {
+	s.renderWorkspace(w, r, c, http.StatusOK, "", createProjectRequest{})
+}
+
+func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createProjectRequest) {
 	projects, err := s.store.Projects(c.ws.ID)
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderPage(w, r, http.StatusOK, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
+	perms, _ := c.who.permissions(c.ws.ID, "")
+	s.renderPage(w, r, status, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
 		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
-		Projects:  projects,
+		Projects:  projects, CanCreate: perms.Has(auth.WorkspaceAdmin), Error: msg, Form: form,
 	})
 }
 

@@ -422,3 +422,54 @@ func TestConsolePasswordChange(t *testing.T) {
 	}
 	e.login("pat", "new-password")
 }
+
+// An instance admin creates a workspace and a workspace admin a project
+// from the console; a bad or taken slug shows the form again with the
+// reason and creates nothing; others are not offered the forms.
+func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"vic","password":"vic-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vic","role":"viewer"}`, nil)
+	root := e.signIn("root", "root-password")
+	_, body, _ := e.getPage("/", root)
+	token := csrfField.FindStringSubmatch(body)[1]
+	workspaces := func() int {
+		var out []struct{ Slug string }
+		e.mustReq(http.StatusOK, "GET", "/api/v1/workspace", admin, "", &out)
+		return len(out)
+	}
+	before := workspaces()
+	for _, bad := range []url.Values{{"slug": {"Not A Slug"}}, {"slug": {"acme"}}, {"slug": {"fine"}, "quota": {"-1"}}, {"slug": {"fine"}, "quota": {"lots"}}} {
+		bad.Set("csrf", token)
+		if resp := e.postForm("/workspace", root, bad, "same-origin"); resp.StatusCode != http.StatusBadRequest || workspaces() != before {
+			t.Fatalf("%v: %d, %d workspaces", bad, resp.StatusCode, workspaces())
+		}
+	}
+	resp := e.postForm("/workspace", root, url.Values{"csrf": {token}, "slug": {"mobile"}, "name": {"Mobile team"}, "quota": {"1.5"}}, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/w/mobile" {
+		t.Fatalf("new workspace: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var ws struct{ StorageQuota int64 }
+	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace/mobile", admin, "", &ws)
+	if ws.StorageQuota != 3<<29 {
+		t.Fatalf("quota: %d", ws.StorageQuota)
+	}
+	if resp := e.postForm("/w/mobile/project", root, url.Values{"csrf": {token}, "slug": {"bad slug"}}, "same-origin"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad project slug: %d", resp.StatusCode)
+	}
+	resp = e.postForm("/w/mobile/project", root, url.Values{"csrf": {token}, "slug": {"ios-app"}, "name": {"iOS app"}, "platform": {"ios"}}, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/w/mobile/p/ios-app" {
+		t.Fatalf("new project: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, body, _ := e.getPage("/w/mobile/p/ios-app", root); code != 200 || !strings.Contains(body, "Upload a build") {
+		t.Fatalf("the new project's page: %d", code)
+	}
+	vic := e.signIn("vic", "vic-password")
+	for _, path := range []string{"/", "/w/acme"} {
+		if _, body, _ := e.getPage(path, vic); strings.Contains(body, "<h2>New") {
+			t.Errorf("a viewer is offered a creation form on %s", path)
+		}
+	}
+}

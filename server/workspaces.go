@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
@@ -53,23 +54,23 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		s.fail(w, r, err)
 		return
 	}
-	if !store.ValidSlug(req.Slug) {
-		s.fail(w, r, errBadSlug)
-		return
-	}
-	if req.StorageQuota < 0 {
-		s.fail(w, r, errBadRequest("storageQuota must be 0 (none) or a number of bytes"))
-		return
-	}
-	if req.Name == "" {
-		req.Name = req.Slug
-	}
-	ws, err := s.store.CreateWorkspace(store.Workspace{Slug: req.Slug, Name: req.Name, StorageQuota: req.StorageQuota})
+	ws, err := s.newWorkspace(req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, viewWorkspace(ws))
+}
+
+// newWorkspace creates a workspace, as the API and the console ask.
+func (s *Server) newWorkspace(req createWorkspaceRequest) (store.Workspace, error) {
+	if !store.ValidSlug(req.Slug) {
+		return store.Workspace{}, errBadSlug
+	}
+	if req.StorageQuota < 0 {
+		return store.Workspace{}, errBadRequest("storageQuota must be 0 (none) or a number of bytes")
+	}
+	return s.store.CreateWorkspace(store.Workspace{Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), StorageQuota: req.StorageQuota})
 }
 
 // listWorkspaces lists the workspaces the caller can see.
@@ -142,19 +143,21 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 		s.fail(w, r, err)
 		return
 	}
-	if !store.ValidSlug(req.Slug) {
-		s.fail(w, r, errBadSlug)
-		return
-	}
-	if req.Name == "" {
-		req.Name = req.Slug
-	}
-	p, err := s.store.CreateProject(store.Project{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: req.Name, Platform: req.Platform})
+	p, err := s.newProject(c, req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, viewProject(p))
+}
+
+// newProject creates a project in the request's workspace, as the API and
+// the console ask.
+func (s *Server) newProject(c *call, req createProjectRequest) (store.Project, error) {
+	if !store.ValidSlug(req.Slug) {
+		return store.Project{}, errBadSlug
+	}
+	return s.store.CreateProject(store.Project{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), Platform: req.Platform})
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {

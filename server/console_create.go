@@ -1,0 +1,74 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"hangar/store"
+)
+
+// Creating workspaces (instance admins) and projects (workspace admins)
+// from the console: the API's operations (newWorkspace, newProject) from
+// form fields. A refused input shows the page again with the reason.
+
+type homePage struct {
+	Workspaces []workspaceRow
+	CanCreate  bool // an instance admin
+	Error      string
+	Form       createWorkspaceRequest
+	QuotaGiB   string
+}
+
+func (s *Server) createWorkspaceSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	req := createWorkspaceRequest{Slug: strings.TrimSpace(r.PostForm.Get("slug")), Name: strings.TrimSpace(r.PostForm.Get("name"))}
+	gib := strings.TrimSpace(r.PostForm.Get("quota"))
+	fail := func(msg string) { s.renderHome(w, r, c, http.StatusBadRequest, msg, req, gib) }
+	if gib != "" {
+		n, err := strconv.ParseFloat(gib, 64)
+		if err != nil || n < 0 || n > 1<<20 || math.IsNaN(n) {
+			fail("The quota is a number of GiB (empty or 0: none).")
+			return
+		}
+		req.StorageQuota = int64(n * (1 << 30))
+	}
+	ws, err := s.newWorkspace(req)
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			fail(msg)
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, "/w/"+ws.Slug, http.StatusSeeOther)
+}
+
+func (s *Server) createProjectSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	req := createProjectRequest{Slug: strings.TrimSpace(r.PostForm.Get("slug")), Name: strings.TrimSpace(r.PostForm.Get("name")),
+		Platform: r.PostForm.Get("platform")}
+	p, err := s.newProject(c, req)
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			s.renderWorkspace(w, r, c, http.StatusBadRequest, msg, req)
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+p.Slug, http.StatusSeeOther)
+}
+
+// formError is the message a form shows for an input the operation
+// refused (a bad or taken slug), or false for any other error.
+func formError(err error) (string, bool) {
+	if errors.Is(err, store.ErrConflict) {
+		return "That slug is taken: choose another.", true
+	}
+	if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
+		return ae.Message, true
+	}
+	return "", false
+}
