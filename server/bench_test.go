@@ -3,9 +3,11 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"hangar/store"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // The public-link redirect (look up, count, append to the access log in one
@@ -63,4 +65,34 @@ func BenchmarkBareRedirect(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkConsoleProjectPage: a project page (25 builds, their files and
+// icons) of a project with 100,000 builds, signed in, through the real
+// handler. The issue's bound: under 50 ms of server time.
+func BenchmarkConsoleProjectPage(b *testing.B) {
+	fillWithoutSync = true
+	e := newEnv(b)
+	fillWithoutSync = false
+	admin := e.adminToken()
+	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	for i := range 100_000 {
+		if _, err := e.store.CreateBuild(store.Build{ProjectID: e.build.ProjectID, Status: store.BuildProcessed, VersionName: fmt.Sprintf("1.%d", i), AppName: "App"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range 25 { // the newest page: builds with a package and an icon
+		e.upload(admin, part{"file", "App.zip", "zip " + fmt.Sprint(time.Now().UnixNano())})
+	}
+	cookie := e.signIn("root", "root-password")
+	req, _ := http.NewRequest("GET", "/w/acme/p/app", nil)
+	req.AddCookie(cookie)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("%d", w.Code)
+		}
+	}
 }

@@ -321,19 +321,14 @@ func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	builds, next, err := s.store.Builds(c.proj.ID, page)
+	builds, next, err := s.store.BuildsWithFiles(c.proj.ID, page)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	out := make([]buildView, 0, len(builds))
 	for _, b := range builds {
-		files, err := s.store.Files(b.ID)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		out = append(out, viewBuild(b, files))
+		out = append(out, viewBuild(b.Build, b.Files))
 	}
 	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, out)

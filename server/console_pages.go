@@ -136,7 +136,7 @@ const consolePageSize = 25
 // projectPage lists a project's builds, newest first, a page at a time:
 // ?after= carries the API's cursor.
 func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
-	builds, next, err := s.store.Builds(c.proj.ID, store.Page{Limit: consolePageSize, After: r.URL.Query().Get("after")})
+	builds, next, err := s.store.BuildsWithFiles(c.proj.ID, store.Page{Limit: consolePageSize, After: r.URL.Query().Get("after")})
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return
@@ -144,16 +144,11 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
 	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, CanUpload: perms.Has(auth.BuildCreate)}
 	for _, b := range builds {
-		files, err := s.store.Files(b.ID)
-		if err != nil {
-			s.failPage(w, r, c, err)
-			return
-		}
-		row := buildRow{Build: b}
-		for _, f := range files {
+		row := buildRow{Build: b.Build}
+		for _, f := range b.Files {
 			row.Size += f.Size
 		}
-		if icon, ok := depot.FileOfType(files, store.FileIcon); ok {
+		if icon, ok := depot.FileOfType(b.Files, store.FileIcon); ok {
 			row.IconURL = s.signedURLFor(c.base, icon.ID, icon.Name, consoleURLTTL)
 		}
 		p.Builds = append(p.Builds, row)

@@ -69,6 +69,10 @@ func cheapHasher() *auth.Hasher {
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
 
+// fillWithoutSync makes newEnv's database skip fsync: for benchmarks that
+// fill it with many rows first, never for a test of durability.
+var fillWithoutSync bool
+
 // newEnvWith is newEnv with a chance to change the config first.
 func newEnvWith(t testing.TB, configure func(*config.Config)) *env {
 	return newEnvReading(t, configure, nil, 0)
@@ -80,7 +84,7 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, logs: &hangartest.SyncBuffer{}, now: time.Now()}
-	st, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{Now: e.clock})
+	st, err := store.Open(filepath.Join(dir, "hangar.db"), store.Options{Now: e.clock, NoSync: fillWithoutSync})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,25 +150,61 @@ func updateBuild(tx *bolt.Tx, id string, fn func(*Build) error) (Build, error) {
 // Builds returns a page of a project's builds, newest first, and the
 // cursor of the next page ("" after the last).
 func (s *Store) Builds(projectID string, p Page) ([]Build, string, error) {
-	out := []Build{}
+	var out []Build
 	var next string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		builds := tx.Bucket(bucketBuilds)
 		var err error
-		next, err = walkPage(tx.Bucket(bucketProjectBuilds).Cursor(), key(projectID, ""), p,
-			func() []byte { return rankSeek(tx, projectID, p.Offset) },
-			func(suffix, _ []byte) error {
-				// suffix is seq/buildID
-				_, id, _ := bytes.Cut(suffix, []byte("/"))
-				var b Build
-				if err := get(builds, id, &b); err != nil {
-					return fmt.Errorf("build index %q: %w", suffix, err)
-				}
-				out = append(out, b)
-				return nil
-			})
+		out, next, err = buildsPage(tx, projectID, p)
 		return err
 	})
+	return out, next, err
+}
+
+// BuildFiles is a build with its files, in upload order.
+type BuildFiles struct {
+	Build
+	Files []File
+}
+
+// BuildsWithFiles is Builds with each build's files, read in the same
+// transaction: a list page is one read, not one per build.
+func (s *Store) BuildsWithFiles(projectID string, p Page) ([]BuildFiles, string, error) {
+	out := []BuildFiles{}
+	var next string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		builds, n, err := buildsPage(tx, projectID, p)
+		if err != nil {
+			return err
+		}
+		next = n
+		for _, b := range builds {
+			files, err := list[File](tx, bucketFiles, prefixed(tx.Bucket(bucketBuildFiles), b.ID, true))
+			if err != nil {
+				return err
+			}
+			sortFiles(files)
+			out = append(out, BuildFiles{Build: b, Files: files})
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+func buildsPage(tx *bolt.Tx, projectID string, p Page) ([]Build, string, error) {
+	out := []Build{}
+	builds := tx.Bucket(bucketBuilds)
+	next, err := walkPage(tx.Bucket(bucketProjectBuilds).Cursor(), key(projectID, ""), p,
+		func() []byte { return rankSeek(tx, projectID, p.Offset) },
+		func(suffix, _ []byte) error {
+			// suffix is seq/buildID
+			_, id, _ := bytes.Cut(suffix, []byte("/"))
+			var b Build
+			if err := get(builds, id, &b); err != nil {
+				return fmt.Errorf("build index %q: %w", suffix, err)
+			}
+			out = append(out, b)
+			return nil
+		})
 	return out, next, err
 }
 
