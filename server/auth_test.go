@@ -301,6 +301,10 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed("/w/acme/p/app/upload"), none, "BUILD_CREATE", 200, false, true},
+		{"GET", fixed("/w/acme/p/app/settings"), none, "WORKSPACE_ADMIN", 200, false, true},
+		{"POST", fixed("/w/acme/p/app/settings/retention"), fixed("default=1"), "WORKSPACE_ADMIN", 303, false, true},
+		{"POST", fixed("/w/acme/p/app/settings/app-token"), fixed("name=ci"), "WORKSPACE_ADMIN", 201, false, true},
+		{"POST", func() string { return "/w/acme/p/app/settings/app-token/" + freshAppToken() + "/revoke" }, none, "WORKSPACE_ADMIN", 303, false, true},
 		{"POST", fixed("/w/acme/p/app/upload"), func() string {
 			return "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.zip\"\r\n\r\nzip " + uniq() + "\r\n--b--\r\n"
 		}, "BUILD_CREATE", 303, false, true},

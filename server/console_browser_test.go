@@ -30,7 +30,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"maria","password":"maria-password"}`, nil)
-	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"maria","role":"developer"}`, nil)
+	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"maria","role":"admin"}`, nil)
 	e.mustReq(200, "PATCH", "/api/v1/workspace/acme", admin, `{"storageQuota": 1073741824}`, nil)
 	b := e.upload(admin, part{"notes", "", "Faster sync.\nDark mode fixes."}, part{"file", "App.ipa", string(pkgtest.IPA(pkgtest.DemoApp))},
 		part{"file", "App.dSYM.zip", "symbols"})
@@ -136,7 +136,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		shoot("account"),
 		chromedp.Navigate(e.ts.URL+"/w/acme"),
 		chromedp.WaitVisible(chromedp.CSS("ul.list")),
-		shoot("workspace"))
+		shoot("workspace"),
+		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/settings"),
+		chromedp.WaitVisible(chromedp.ID("keep")),
+		chromedp.SendKeys(chromedp.ID("name"), "release job"),
+		chromedp.Submit(chromedp.ID("name")),
+		chromedp.WaitVisible(chromedp.ID("newtoken")),
+		shoot("settings"))
 	// The new link is the tester page; its download serves the IPA's bytes.
 	resp, got := hangartest.Do(t, "GET", strings.Replace(links[1], "/p/", "/api/v1/public/file/", 1)+"/App.ipa", "", "", nil)
 	if resp.StatusCode != 200 || string(got) != string(pkgtest.IPA(pkgtest.DemoApp)) {

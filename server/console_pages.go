@@ -128,6 +128,7 @@ type projectPage struct {
 	Builds          []buildRow
 	Next, FirstPage string
 	CanUpload       bool
+	CanSettings     bool
 }
 
 // consolePageSize is how many builds a project page shows.
@@ -142,7 +143,8 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
-	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, CanUpload: perms.Has(auth.BuildCreate)}
+	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, CanUpload: perms.Has(auth.BuildCreate),
+		CanSettings: perms.Has(auth.WorkspaceAdmin)}
 	for _, b := range builds {
 		row := buildRow{Build: b.Build}
 		for _, f := range b.Files {

@@ -473,3 +473,65 @@ func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
 		}
 	}
 }
+
+// A project's settings: retention set and returned to the default, an app
+// token created (shown once, and it uploads), listed with its last use,
+// and revoked.
+func TestConsoleProjectSettings(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"wade","password":"wade-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wade","role":"admin"}`, nil)
+	wade := e.signIn("wade", "wade-password")
+	base := "/w/acme/p/app/settings"
+	code, body, _ := e.getPage(base, wade)
+	if code != 200 {
+		t.Fatalf("settings: %d", code)
+	}
+	token := csrfField.FindStringSubmatch(body)[1]
+	retention := func() any {
+		var p struct{ Retention any }
+		e.mustReq(http.StatusOK, "GET", projPath, admin, "", &p)
+		return p.Retention
+	}
+	if resp := e.postForm(base+"/retention", wade, url.Values{"csrf": {token}, "keep": {"-1"}}, "same-origin"); resp.StatusCode != http.StatusBadRequest || retention() != nil {
+		t.Fatalf("bad retention: %d, %v", resp.StatusCode, retention())
+	}
+	if resp := e.postForm(base+"/retention", wade, url.Values{"csrf": {token}, "keep": {"10"}, "days": {"30"}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("retention: %d", resp.StatusCode)
+	}
+	if got := fmt.Sprint(retention()); !strings.Contains(got, "10") || !strings.Contains(got, "2.592e+06") {
+		t.Fatalf("retention stored: %s", got)
+	}
+	e.postForm(base+"/retention", wade, url.Values{"csrf": {token}, "default": {"1"}}, "same-origin")
+	if retention() != nil {
+		t.Fatalf("back to the default: %v", retention())
+	}
+
+	form := url.Values{"csrf": {token}, "name": {"release job"}}
+	r, _ := http.NewRequest("POST", e.ts.URL+base+"/app-token", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	r.AddCookie(wade)
+	resp, err := noRedirect.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`id="newtoken" class="url" readonly value="(hgr_[^"]+)"`).FindSubmatch(page)
+	if resp.StatusCode != http.StatusCreated || m == nil {
+		t.Fatalf("app token: %d\n%s", resp.StatusCode, page)
+	}
+	app := string(m[1])
+	e.mustReq(http.StatusCreated, "POST", "/v1/integrations/builds", app, "--b\r\nContent-Disposition: form-data; name=\"build\"; filename=\"a.zip\"\r\n\r\nzip\r\n--b--\r\n", nil)
+	_, body, _ = e.getPage(base, wade)
+	if !strings.Contains(body, "release job") || strings.Contains(body, app) {
+		t.Fatalf("the token is not listed, or its secret is shown again:\n%s", body)
+	}
+	prefix := regexp.MustCompile(`app-token/([^/]+)/revoke`).FindStringSubmatch(body)[1]
+	if resp := e.postForm(base+"/app-token/"+prefix+"/revoke", wade, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	e.mustReq(http.StatusUnauthorized, "POST", "/v1/integrations/builds", app, "--b\r\nContent-Disposition: form-data; name=\"build\"; filename=\"a.zip\"\r\n\r\nzip\r\n--b--\r\n", nil)
+}

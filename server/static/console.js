@@ -43,3 +43,21 @@
     }
   });
 })();
+
+// Copy buttons: data-copy names the input whose value they copy.
+(function () {
+  document.querySelectorAll("button[data-copy]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var input = document.getElementById(b.getAttribute("data-copy"));
+      if (!input) return;
+      var done = function () { b.textContent = "Copied"; };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+      } else {
+        input.select();
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+})();
