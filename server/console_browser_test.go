@@ -142,7 +142,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("name"), "release job"),
 		chromedp.Submit(chromedp.ID("name")),
 		chromedp.WaitVisible(chromedp.ID("newtoken")),
-		shoot("settings"))
+		shoot("settings"),
+		chromedp.Navigate(e.ts.URL+"/w/acme/members"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		shoot("members"))
 	// The new link is the tester page; its download serves the IPA's bytes.
 	resp, got := hangartest.Do(t, "GET", strings.Replace(links[1], "/p/", "/api/v1/public/file/", 1)+"/App.ipa", "", "", nil)
 	if resp.StatusCode != 200 || string(got) != string(pkgtest.IPA(pkgtest.DemoApp)) {

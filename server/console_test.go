@@ -535,3 +535,46 @@ func TestConsoleProjectSettings(t *testing.T) {
 	}
 	e.mustReq(http.StatusUnauthorized, "POST", "/v1/integrations/builds", app, "--b\r\nContent-Disposition: form-data; name=\"build\"; filename=\"a.zip\"\r\n\r\nzip\r\n--b--\r\n", nil)
 }
+
+// A workspace admin adds a user with a role, changes it and removes the
+// user, from the members page's own forms.
+func TestConsoleMembers(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	for _, u := range []string{"wade", "bob"} {
+		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, u), nil)
+	}
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wade","role":"admin"}`, nil)
+	wade := e.signIn("wade", "long-password")
+	_, body, _ := e.getPage("/w/acme/members", wade)
+	token := csrfField.FindStringSubmatch(body)[1]
+	role := func() string {
+		var ms []struct{ Name, Role string }
+		e.mustReq(http.StatusOK, "GET", "/api/v1/workspace/acme/member", admin, "", &ms)
+		for _, m := range ms {
+			if m.Name == "bob" {
+				return m.Role
+			}
+		}
+		return ""
+	}
+	if resp := e.postForm("/w/acme/members", wade, url.Values{"csrf": {token}, "username": {"nobody"}, "role": {"viewer"}}, "same-origin"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown user: %d", resp.StatusCode)
+	}
+	if resp := e.postForm("/w/acme/members", wade, url.Values{"csrf": {token}, "username": {"bob"}, "role": {"king"}}, "same-origin"); resp.StatusCode != http.StatusBadRequest || role() != "" {
+		t.Fatalf("unknown role: %d, %q", resp.StatusCode, role())
+	}
+	for _, r := range []string{"viewer", "developer"} {
+		if resp := e.postForm("/w/acme/members", wade, url.Values{"csrf": {token}, "username": {"bob"}, "role": {r}}, "same-origin"); resp.StatusCode != http.StatusSeeOther || role() != r {
+			t.Fatalf("role %s: %d, %q", r, resp.StatusCode, role())
+		}
+	}
+	_, body, _ = e.getPage("/w/acme/members", wade)
+	remove := regexp.MustCompile(`action="(/w/acme/members/user/bob/remove)"`).FindStringSubmatch(body)
+	if remove == nil {
+		t.Fatalf("no remove form for bob:\n%s", body)
+	}
+	if resp := e.postForm(remove[1], wade, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther || role() != "" {
+		t.Fatalf("remove: %d, %q", resp.StatusCode, role())
+	}
+}

@@ -17,15 +17,24 @@ type memberView struct {
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c *call) {
-	users, err := s.store.Users()
+	out, err := s.members(c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// members lists the request workspace's users and service accounts with
+// their roles.
+func (s *Server) members(c *call) ([]memberView, error) {
+	users, err := s.store.Users()
+	if err != nil {
+		return nil, err
+	}
 	sas, err := s.store.ServiceAccounts()
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return nil, err
 	}
 	out := []memberView{}
 	for _, u := range users {
@@ -38,7 +47,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c *call) {
 			out = append(out, memberView{store.MemberServiceAccount, sa.ID, sa.Name, role})
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 type setMemberRequest struct {
@@ -68,12 +77,22 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
+	m, err := s.setMembership(c, req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// setMembership gives a member a role in the request's workspace, as the
+// API and the console ask.
+func (s *Server) setMembership(c *call, req setMemberRequest) (memberView, error) {
 	if req.Kind == "" {
 		req.Kind = store.MemberUser
 	}
 	if !auth.ValidRole(req.Role) {
-		s.fail(w, r, errBadRequest("role must be viewer, ci, developer or admin"))
-		return
+		return memberView{}, errBadRequest("role must be viewer, ci, developer or admin")
 	}
 	name := req.ID
 	if req.Kind == store.MemberUser {
@@ -90,11 +109,7 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *call) {
 	if err == nil {
 		err = s.store.SetMembership(req.Kind, id, c.ws.ID, req.Role)
 	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, memberView{Kind: req.Kind, ID: id, Name: name, Role: req.Role})
+	return memberView{Kind: req.Kind, ID: id, Name: name, Role: req.Role}, err
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) {
