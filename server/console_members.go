@@ -49,12 +49,7 @@ func (s *Server) memberSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, c *call) {
-	kind := c.params.ByName("kind")
-	id, err := s.memberID(kind, c.params.ByName("id"))
-	if err == nil {
-		err = s.store.SetMembership(kind, id, c.ws.ID, "")
-	}
-	if err != nil {
+	if err := s.removeMembership(c, c.params.ByName("kind"), c.params.ByName("id")); err != nil {
 		s.failPage(w, r, c, err)
 		return
 	}

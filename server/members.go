@@ -112,13 +112,17 @@ func (s *Server) setMembership(c *call, req setMemberRequest) (memberView, error
 	return memberView{Kind: req.Kind, ID: id, Name: name, Role: req.Role}, err
 }
 
-func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) {
-	kind := c.params.ByName("kind")
-	id, err := s.memberID(kind, c.params.ByName("id"))
-	if err == nil {
-		err = s.store.SetMembership(kind, id, c.ws.ID, "")
-	}
+// removeMembership takes a member's role in the request's workspace away.
+func (s *Server) removeMembership(c *call, kind, nameOrID string) error {
+	id, err := s.memberID(kind, nameOrID)
 	if err != nil {
+		return err
+	}
+	return s.store.SetMembership(kind, id, c.ws.ID, "")
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := s.removeMembership(c, c.params.ByName("kind"), c.params.ByName("id")); err != nil {
 		s.fail(w, r, err)
 		return
 	}
