@@ -106,6 +106,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Submit(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.CSS("ul.builds")))
 	heading, projectText := text("h1"), text("body")
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app?q=2.3"), chromedp.WaitVisible(chromedp.CSS("ul.builds")), shoot("project-filtered"),
+		chromedp.Navigate(e.ts.URL+"/w/acme/p/app"), chromedp.WaitVisible(chromedp.CSS("ul.builds")))
 	do(shoot("project"),
 		chromedp.Click(chromedp.CSS(`a[href$="/b/`+b.BuildID+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS("dl.facts")))

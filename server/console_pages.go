@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -129,6 +130,12 @@ type projectPage struct {
 	Next, FirstPage string
 	CanUpload       bool
 	CanSettings     bool
+	Query           store.BuildQuery
+	Statuses        []string
+	// Searched says a search read its bound of builds (Scanned) before
+	// filling the page: Next goes on with older ones.
+	Searched bool
+	Scanned  int
 }
 
 // consolePageSize is how many builds a project page shows.
@@ -137,7 +144,19 @@ const consolePageSize = 25
 // projectPage lists a project's builds, newest first, a page at a time:
 // ?after= carries the API's cursor.
 func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
-	builds, next, err := s.store.BuildsWithFiles(c.proj.ID, store.Page{Limit: consolePageSize, After: r.URL.Query().Get("after")})
+	query := r.URL.Query()
+	q := store.BuildQuery{Text: strings.TrimSpace(query.Get("q")), Status: query.Get("status")}
+	var (
+		builds  []store.BuildFiles
+		next    string
+		scanned int
+		err     error
+	)
+	if q == (store.BuildQuery{}) {
+		builds, next, err = s.store.BuildsWithFiles(c.proj.ID, store.Page{Limit: consolePageSize, After: query.Get("after")})
+	} else {
+		builds, next, scanned, err = s.store.SearchBuilds(c.proj.ID, q, query.Get("after"), consolePageSize)
+	}
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return
@@ -155,10 +174,20 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		p.Builds = append(p.Builds, row)
 	}
+	p.Query, p.Statuses = q, []string{store.BuildPending, store.BuildInProgress, store.BuildProcessed, store.BuildError}
 	if next != "" {
-		p.Next = r.URL.Path + "?after=" + next
+		v := url.Values{"after": {next}}
+		if q.Text != "" {
+			v.Set("q", q.Text)
+		}
+		if q.Status != "" {
+			v.Set("status", q.Status)
+		}
+		p.Next = r.URL.Path + "?" + v.Encode()
+		p.Searched = len(builds) < consolePageSize && scanned > 0 // the search stopped at its bound
+		p.Scanned = scanned
 	}
-	if r.URL.Query().Get("after") != "" {
+	if query.Get("after") != "" || q != (store.BuildQuery{}) {
 		p.FirstPage = r.URL.Path
 	}
 	s.renderPage(w, r, http.StatusOK, "project", orText(c.proj.Name, c.proj.Slug), c, p)

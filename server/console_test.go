@@ -578,3 +578,58 @@ func TestConsoleMembers(t *testing.T) {
 		t.Fatalf("remove: %d, %q", resp.StatusCode, role())
 	}
 }
+
+// The project page filters by text and status, and its pages keep the
+// filter.
+func TestConsoleProjectFilter(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	var hotfixes []string
+	for i := range 40 {
+		notes := "routine"
+		if i%3 == 0 {
+			notes = "Hotfix for login"
+		}
+		var b struct{ BuildID string }
+		e.mustReq(http.StatusCreated, "POST", projPath+"/build", admin, fmt.Sprintf(`{"version":"v%d","notes":%q}`, i, notes), &b)
+		if i%3 == 0 {
+			hotfixes = append(hotfixes, b.BuildID)
+		}
+	}
+	cookie := e.signIn("root", "root-password")
+	seen := map[string]bool{}
+	builds := regexp.MustCompile(`/w/acme/p/app/b/([A-Za-z0-9_-]+)"`)
+	older := regexp.MustCompile(`href="([^"]+)">Older builds`)
+	path := "/w/acme/p/app?q=HOTFIX"
+	for pages := 0; path != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("paging does not end")
+		}
+		code, body, _ := e.getPage(path, cookie)
+		if code != 200 || !strings.Contains(body, `value="HOTFIX"`) {
+			t.Fatalf("%s: %d", path, code)
+		}
+		for _, m := range builds.FindAllStringSubmatch(body, -1) {
+			seen[m[1]] = true
+		}
+		path = ""
+		if m := older.FindStringSubmatch(body); m != nil {
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+			if !strings.Contains(path, "q=HOTFIX") {
+				t.Fatalf("the next page forgets the filter: %s", path)
+			}
+		}
+	}
+	if len(seen) != len(hotfixes) {
+		t.Fatalf("filter showed %d builds, want %d", len(seen), len(hotfixes))
+	}
+	for _, id := range hotfixes {
+		if !seen[id] {
+			t.Fatalf("hotfix %s not shown", id)
+		}
+	}
+	if _, body, _ := e.getPage("/w/acme/p/app?status=error", cookie); !strings.Contains(body, "No build matches.") {
+		t.Fatal("a status nothing has shows builds")
+	}
+}

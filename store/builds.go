@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -188,6 +190,84 @@ func (s *Store) BuildsWithFiles(projectID string, p Page) ([]BuildFiles, string,
 		return nil
 	})
 	return out, next, err
+}
+
+// BuildQuery selects builds: Text appears (case-insensitively) in the
+// version, build number, notes, a tag or the app name; Status equals the
+// build's. Empty parts match everything.
+type BuildQuery struct {
+	Text, Status string
+}
+
+func (q BuildQuery) matches(b Build) bool {
+	if q.Status != "" && b.Status != q.Status {
+		return false
+	}
+	if q.Text == "" {
+		return true
+	}
+	t := strings.ToLower(q.Text)
+	for _, field := range append([]string{b.VersionName, b.VersionCode, b.Notes, b.AppName}, b.Tags...) {
+		if strings.Contains(strings.ToLower(field), t) {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxSearchScan bounds how many builds one SearchBuilds call reads: a
+// search in a large project answers a page at a time, each of bounded cost,
+// and says where to go on.
+const MaxSearchScan = 5000
+
+// SearchBuilds returns up to limit builds of a project that match q, newest
+// first, starting after the cursor after (from a previous call; "" for the
+// newest), with their files. It reads at most MaxSearchScan builds: next is
+// where the next call goes on ("" once the oldest build was read), and
+// scanned how many builds this call read, so that a caller can say "no
+// match among the last N builds, go on?".
+func (s *Store) SearchBuilds(projectID string, q BuildQuery, after string, limit int) (out []BuildFiles, next string, scanned int, err error) {
+	out = []BuildFiles{}
+	if limit <= 0 {
+		limit = 50
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		prefix := key(projectID, "")
+		c := tx.Bucket(bucketProjectBuilds).Cursor()
+		k, _, err := pageFrom(c, prefix, Page{After: after}, nil)
+		if err != nil {
+			return err
+		}
+		builds := tx.Bucket(bucketBuilds)
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			if len(out) == limit || scanned == MaxSearchScan {
+				next = base64.RawURLEncoding.EncodeToString(k[len(prefix):])
+				// next names the last key read, so the walk goes on after it:
+				// step back to the one read last.
+				if kk, _ := c.Next(); kk != nil && bytes.HasPrefix(kk, prefix) {
+					next = base64.RawURLEncoding.EncodeToString(kk[len(prefix):])
+				}
+				return nil
+			}
+			scanned++
+			_, id, _ := bytes.Cut(k[len(prefix):], []byte("/"))
+			var b Build
+			if err := get(builds, id, &b); err != nil {
+				return fmt.Errorf("build index %q: %w", k, err)
+			}
+			if !q.matches(b) {
+				continue
+			}
+			files, err := list[File](tx, bucketFiles, prefixed(tx.Bucket(bucketBuildFiles), b.ID, true))
+			if err != nil {
+				return err
+			}
+			sortFiles(files)
+			out = append(out, BuildFiles{Build: b, Files: files})
+		}
+		return nil
+	})
+	return out, next, scanned, err
 }
 
 func buildsPage(tx *bolt.Tx, projectID string, p Page) ([]Build, string, error) {

@@ -193,3 +193,70 @@ func TestAccessLogPages(t *testing.T) {
 		}
 	}
 }
+
+// A search pages through a project's builds in calls of bounded cost: every
+// match comes exactly once, in order, whatever the page size, and a call
+// that reaches MaxSearchScan builds stops there and says where to go on.
+func TestSearchBuilds(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, p, _ := fixture(t, s, 0)
+	n := store.MaxSearchScan + 700
+	var want []string // newest first: builds whose notes say "crash", or tagged beta and in error
+	for i := range n {
+		b := store.Build{ProjectID: p.ID, VersionName: fmt.Sprintf("1.%d", i), Status: store.BuildProcessed}
+		switch {
+		case i%97 == 0:
+			b.Notes = "Fixes a CRASH at start"
+		case i%89 == 0:
+			b.Tags, b.Status = []string{"beta"}, store.BuildError
+		}
+		created, err := s.CreateBuild(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%97 == 0 {
+			want = append(want, created.ID)
+		}
+	}
+	slices.Reverse(want)
+	for _, limit := range []int{1, 7, 100} {
+		var got []string
+		after, calls, short := "", 0, false
+		for {
+			page, next, scanned, err := s.SearchBuilds(p.ID, store.BuildQuery{Text: "crash"}, after, limit)
+			if err != nil || scanned > store.MaxSearchScan {
+				t.Fatalf("search: %v, scanned %d", err, scanned)
+			}
+			if len(page) < limit && next != "" {
+				short = true // stopped by the scan bound, not the limit
+			}
+			for _, b := range page {
+				got = append(got, b.ID)
+			}
+			calls++
+			if next == "" || calls > n {
+				break
+			}
+			after = next
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("limit %d: %d matches, want %d", limit, len(got), len(want))
+		}
+		if limit == 100 && !short {
+			t.Fatal("a search over more than MaxSearchScan builds never stopped at the bound")
+		}
+	}
+	page, _, _, _ := s.SearchBuilds(p.ID, store.BuildQuery{Status: store.BuildError, Text: "BETA"}, "", 1000)
+	if len(page) == 0 {
+		t.Fatal("status and tag search found nothing")
+	}
+	for _, b := range page {
+		if b.Status != store.BuildError || !slices.Contains(b.Tags, "beta") {
+			t.Fatalf("search by status and tag returned %+v", b.Build)
+		}
+	}
+}
