@@ -633,3 +633,52 @@ func TestConsoleProjectFilter(t *testing.T) {
 		t.Fatal("a status nothing has shows builds")
 	}
 }
+
+// An instance admin creates a user and gives one a new password from the
+// users page: each password is shown once and signs in.
+func TestConsoleUsers(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	root := e.signIn("root", "root-password")
+	_, body, _ := e.getPage("/users", root)
+	token := csrfField.FindStringSubmatch(body)[1]
+	secret := regexp.MustCompile(`id="newsecret" class="url" readonly value="([^"]+)"`)
+	post := func(path string, form url.Values) (int, string) {
+		form.Set("csrf", token)
+		r, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.AddCookie(root)
+		resp, err := noRedirect.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, bad := range []string{"", "no spaces please", "root"} {
+		if code, _ := post("/users", url.Values{"username": {bad}}); code != http.StatusBadRequest {
+			t.Fatalf("username %q: %d", bad, code)
+		}
+	}
+	code, page := post("/users", url.Values{"username": {"nina"}})
+	m := secret.FindStringSubmatch(page)
+	if code != http.StatusCreated || m == nil {
+		t.Fatalf("new user: %d", code)
+	}
+	e.login("nina", m[1])
+	code, page = post("/users/nina/password", url.Values{})
+	m2 := secret.FindStringSubmatch(page)
+	if code != 200 || m2 == nil || m2[1] == m[1] {
+		t.Fatalf("new password: %d", code)
+	}
+	if code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"nina","password":%q}`, m[1])); code != http.StatusUnauthorized {
+		t.Fatalf("the old password still signs in: %d", code)
+	}
+	e.login("nina", m2[1])
+	if _, body, _ := e.getPage("/users", root); strings.Contains(body, m2[1]) {
+		t.Fatal("a password is shown again")
+	}
+}

@@ -1,0 +1,76 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"hangar/auth"
+	"hangar/store"
+)
+
+// The instance's users (instance admins): list them, create one, or give one
+// a new password. Hangar makes the password (auth.NewPassword) and shows it
+// this once, for the admin to hand over; the user changes it on their
+// account page. The operations are the API's: hashPassword, the store's
+// CreateUser and SetPassword (which ends the user's sessions).
+
+type usersPage struct {
+	Users     []store.User
+	Error     string
+	NewSecret string // a password just made, shown once
+	For       string // whose
+}
+
+func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, c *call) {
+	s.renderUsers(w, r, c, http.StatusOK, usersPage{})
+}
+
+func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, status int, p usersPage) {
+	users, err := s.store.Users()
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	p.Users = users
+	s.renderPage(w, r, status, "users", "Users", c, p)
+}
+
+func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	if !store.ValidUsername(name) {
+		s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: "A username is 1 to 64 letters, digits and . _ - @, starting with a letter or digit."})
+		return
+	}
+	password := auth.NewPassword()
+	hash, err := s.hashPassword(r, password)
+	if err == nil {
+		_, err = s.store.CreateUser(store.User{Username: name, PasswordHash: hash, Admin: r.PostForm.Get("admin") != ""})
+	}
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: strings.Replace(msg, "slug", "username", 1)})
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.renderUsers(w, r, c, http.StatusCreated, usersPage{NewSecret: password, For: name})
+}
+
+func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	u, err := s.store.UserByName(c.params.ByName("username"))
+	if err != nil {
+		s.failPage(w, r, c, notFoundAs(err, "user"))
+		return
+	}
+	password := auth.NewPassword()
+	hash, err := s.hashPassword(r, password)
+	if err == nil {
+		err = s.store.SetPassword(u.ID, hash)
+	}
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.renderUsers(w, r, c, http.StatusOK, usersPage{NewSecret: password, For: u.Username})
+}
