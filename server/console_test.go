@@ -28,8 +28,16 @@ func (e *env) signIn(username, password string) *http.Cookie {
 
 func (e *env) postForm(path string, cookie *http.Cookie, form url.Values, site string) *http.Response {
 	e.t.Helper()
-	r, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(form.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ := e.submit(path, cookie, "application/x-www-form-urlencoded", form.Encode(), site)
+	return resp
+}
+
+// submit posts body to a page as a browser form would, without following
+// redirects, and returns the answer and its body.
+func (e *env) submit(path string, cookie *http.Cookie, ctype, body, site string) (*http.Response, string) {
+	e.t.Helper()
+	r, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(body))
+	r.Header.Set("Content-Type", ctype)
 	if site != "" {
 		r.Header.Set("Sec-Fetch-Site", site)
 	}
@@ -40,8 +48,9 @@ func (e *env) postForm(path string, cookie *http.Cookie, form url.Values, site s
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -258,17 +267,8 @@ func TestConsoleBuildForms(t *testing.T) {
 		{"file": {"not-a-file"}},
 	} {
 		bad.Set("csrf", token)
-		r, _ := http.NewRequest("POST", e.ts.URL+page+"/link", strings.NewReader(bad.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.Header.Set("Sec-Fetch-Site", "same-origin")
-		r.AddCookie(dev)
-		resp, err := noRedirect.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), `class="error"`) || links() != 0 {
+		resp, msg := e.submit(page+"/link", dev, "application/x-www-form-urlencoded", bad.Encode(), "same-origin")
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(msg, `class="error"`) || links() != 0 {
 			t.Fatalf("bad link form %v: %d, %d links\n%s", bad, resp.StatusCode, links(), msg)
 		}
 	}
@@ -336,17 +336,8 @@ func TestConsoleUpload(t *testing.T) {
 		return "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + content + "\r\n"
 	}
 	post := func(form string) (int, string, string) {
-		r, _ := http.NewRequest("POST", e.ts.URL+"/w/acme/p/app/upload", strings.NewReader(form+"--b--\r\n"))
-		r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
-		r.Header.Set("Sec-Fetch-Site", "same-origin")
-		r.AddCookie(dev)
-		resp, err := noRedirect.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+		resp, body := e.submit("/w/acme/p/app/upload", dev, "multipart/form-data; boundary=b", form+"--b--\r\n", "same-origin")
+		return resp.StatusCode, resp.Header.Get("Location"), body
 	}
 	for name, form := range map[string]string{
 		"no token":          part("file", "a.zip", "forged"),
@@ -509,17 +500,8 @@ func TestConsoleProjectSettings(t *testing.T) {
 	}
 
 	form := url.Values{"csrf": {token}, "name": {"release job"}}
-	r, _ := http.NewRequest("POST", e.ts.URL+base+"/app-token", strings.NewReader(form.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("Sec-Fetch-Site", "same-origin")
-	r.AddCookie(wade)
-	resp, err := noRedirect.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := regexp.MustCompile(`id="newtoken" class="url" readonly value="(hgr_[^"]+)"`).FindSubmatch(page)
+	resp, page := e.submit(base+"/app-token", wade, "application/x-www-form-urlencoded", form.Encode(), "same-origin")
+	m := regexp.MustCompile(`id="newtoken" class="url" readonly value="(hgr_[^"]+)"`).FindStringSubmatch(page)
 	if resp.StatusCode != http.StatusCreated || m == nil {
 		t.Fatalf("app token: %d\n%s", resp.StatusCode, page)
 	}
@@ -646,17 +628,8 @@ func TestConsoleUsers(t *testing.T) {
 	secret := regexp.MustCompile(`id="newsecret" class="url" readonly value="([^"]+)"`)
 	post := func(path string, form url.Values) (int, string) {
 		form.Set("csrf", token)
-		r, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(form.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.Header.Set("Sec-Fetch-Site", "same-origin")
-		r.AddCookie(root)
-		resp, err := noRedirect.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		resp, body := e.submit(path, root, "application/x-www-form-urlencoded", form.Encode(), "same-origin")
+		return resp.StatusCode, body
 	}
 	for _, bad := range []string{"", "no spaces please", "root"} {
 		if code, _ := post("/users", url.Values{"username": {bad}}); code != http.StatusBadRequest {
