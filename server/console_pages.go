@@ -170,7 +170,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 			row.Size += f.Size
 		}
 		if icon, ok := depot.FileOfType(b.Files, store.FileIcon); ok {
-			row.IconURL = s.signedURLFor(c.base, icon.ID, icon.Name, consoleURLTTL)
+			row.IconURL = s.signedURLFor("", icon.ID, icon.Name, consoleURLTTL)
 		}
 		p.Builds = append(p.Builds, row)
 	}
@@ -273,7 +273,7 @@ func (s *Server) loadBuildPage(c *call) (buildPage, error) {
 		p.Expired = !b.Profile.Expires.IsZero() && s.now().After(b.Profile.Expires)
 	}
 	for _, f := range files {
-		u := s.signedURLFor(c.base, f.ID, f.Name, consoleURLTTL)
+		u := s.signedURLFor("", f.ID, f.Name, consoleURLTTL)
 		if f.Type == store.FileIcon {
 			p.IconURL = u
 		}
@@ -283,7 +283,7 @@ func (s *Server) loadBuildPage(c *call) (buildPage, error) {
 			return p, err
 		}
 		for _, l := range links {
-			p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL(c.base, l.ID)})
+			p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL("", l.ID)})
 		}
 	}
 	return p, nil
@@ -398,7 +398,7 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	p := linkPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
-		Link: linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL(c.base, l.ID)}, Entries: entries, Back: buildPath(c, b.ID)}
+		Link: linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL("", l.ID)}, Entries: entries, Back: buildPath(c, b.ID)}
 	if next != "" {
 		p.Next = r.URL.Path + "?after=" + next
 	}
