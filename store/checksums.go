@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -86,14 +87,30 @@ func rebuildChecksumIndex(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	// Inserted in key order: bbolt splits nodes only at commit, so random
+	// keys into the new (empty) bucket would each shift one ever-growing
+	// node (15 s for 100,000 files); sorted, each is an append. The keys are
+	// held meanwhile (about 100 MB for a million files, once, at upgrade).
 	files := tx.Bucket(bucketFiles)
-	return files.ForEach(func(k, _ []byte) error {
+	var keys []string
+	if err := files.ForEach(func(k, _ []byte) error {
 		var f File
 		if err := get(files, k, &f); err != nil {
 			return err
 		}
-		return idx.Put(checksumKey(f), nil)
-	})
+		keys = append(keys, string(checksumKey(f)))
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.Sort(keys)
+	idx.FillPercent = 0.9
+	for _, k := range keys {
+		if err := idx.Put([]byte(k), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RebuildChecksumIndex rebuilds the checksum index from the file rows:

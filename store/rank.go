@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -177,8 +179,9 @@ func rebuildRanks(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	for k, n := range want {
-		if err := b.Put([]byte(k), u64(n)); err != nil {
+	// In key order (see rebuildChecksumIndex).
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if err := b.Put([]byte(k), u64(want[k])); err != nil {
 			return err
 		}
 	}
