@@ -297,6 +297,7 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", fixed("/users/bob/password"), none, "instanceAdmin", 200, false, false},
 		{"POST", fixed("/workspace"), func() string { return "slug=cw" + uniq() }, "instanceAdmin", 303, false, false},
 		{"POST", fixed("/w/acme/project"), func() string { return "slug=cp" + uniq() }, "WORKSPACE_ADMIN", 303, false, false},
+		{"POST", fixed("/w/acme/quota"), fixed("quota=0"), "instanceAdmin", 303, false, false},
 		{"GET", fixed("/w/acme/members"), none, "WORKSPACE_ADMIN", 200, false, false},
 		{"POST", fixed("/w/acme/members"), fixed("username=bob&role=viewer"), "WORKSPACE_ADMIN", 303, false, false},
 		{"POST", func() string { return "/w/acme/members/user/" + freshMember() + "/remove" }, none, "WORKSPACE_ADMIN", 303, false, false},

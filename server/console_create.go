@@ -26,14 +26,12 @@ func (s *Server) createWorkspaceSubmit(w http.ResponseWriter, r *http.Request, c
 	req := createWorkspaceRequest{Slug: strings.TrimSpace(r.PostForm.Get("slug")), Name: strings.TrimSpace(r.PostForm.Get("name"))}
 	gib := strings.TrimSpace(r.PostForm.Get("quota"))
 	fail := func(msg string) { s.renderHome(w, r, c, http.StatusBadRequest, msg, req, gib) }
-	if gib != "" {
-		n, err := strconv.ParseFloat(gib, 64)
-		if err != nil || n < 0 || n > 1<<20 || math.IsNaN(n) {
-			fail("The quota is a number of GiB (empty or 0: none).")
-			return
-		}
-		req.StorageQuota = int64(n * (1 << 30))
+	quota, ok := parseGiB(gib)
+	if !ok {
+		fail(errQuotaForm)
+		return
 	}
+	req.StorageQuota = quota
 	ws, err := s.newWorkspace(req)
 	if err != nil {
 		if msg, ok := formError(err); ok {
@@ -59,6 +57,42 @@ func (s *Server) createProjectSubmit(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+p.Slug, http.StatusSeeOther)
+}
+
+const errQuotaForm = "The quota is a number of GiB (empty or 0: none)."
+
+// parseGiB reads a quota form field in GiB ("" is 0: none) as bytes.
+func parseGiB(v string) (int64, bool) {
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < 0 || n > 1<<20 || math.IsNaN(n) {
+		return 0, false
+	}
+	return int64(n * (1 << 30)), true
+}
+
+// quotaSubmit sets an existing workspace's quota (instance admins). A
+// quota below the current usage is allowed, as in the API: it stops
+// further uploads.
+func (s *Server) quotaSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	ws, err := s.workspaceOf(c.params)
+	if err != nil {
+		s.failPage(w, r, c, notFoundAs(err, "workspace"))
+		return
+	}
+	c.ws = ws
+	quota, ok := parseGiB(strings.TrimSpace(r.PostForm.Get("quota")))
+	if !ok {
+		s.renderWorkspace(w, r, c, http.StatusBadRequest, errQuotaForm, createProjectRequest{})
+		return
+	}
+	if _, err := s.store.UpdateWorkspace(ws.ID, func(ws *store.Workspace) error { ws.StorageQuota = quota; return nil }); err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, "/w/"+ws.Slug, http.StatusSeeOther)
 }
 
 // formError is the message a form shows for an input the operation

@@ -95,6 +95,8 @@ type workspacePage struct {
 	Workspace workspaceRow
 	Projects  []store.Project
 	CanCreate bool // a workspace admin
+	CanQuota  bool // an instance admin
+	QuotaGiB  string
 	Error     string
 	Form      createProjectRequest
 }
@@ -113,6 +115,7 @@ func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call
 	s.renderPage(w, r, status, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
 		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
 		Projects:  projects, CanCreate: perms.Has(auth.WorkspaceAdmin), Error: msg, Form: form,
+		CanQuota: c.who.admin, QuotaGiB: strconv.FormatFloat(float64(c.ws.StorageQuota)/(1<<30), 'f', -1, 64),
 	})
 }
 

@@ -462,9 +462,20 @@ func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
 	if code, body, _ := e.getPage("/w/mobile/p/ios-app", root); code != 200 || !strings.Contains(body, "Upload a build") {
 		t.Fatalf("the new project's page: %d", code)
 	}
+	// The quota of an existing workspace.
+	if resp := e.postForm("/w/mobile/quota", root, url.Values{"csrf": {token}, "quota": {"-2"}}, "same-origin"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("negative quota: %d", resp.StatusCode)
+	}
+	if resp := e.postForm("/w/mobile/quota", root, url.Values{"csrf": {token}, "quota": {"2"}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("quota: %d", resp.StatusCode)
+	}
+	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace/mobile", admin, "", &ws)
+	if ws.StorageQuota != 2<<30 {
+		t.Fatalf("quota after the form: %d", ws.StorageQuota)
+	}
 	vic := e.signIn("vic", "vic-password")
 	for _, path := range []string{"/", "/w/acme"} {
-		if _, body, _ := e.getPage(path, vic); strings.Contains(body, "<h2>New") {
+		if _, body, _ := e.getPage(path, vic); strings.Contains(body, "<h2>New") || strings.Contains(body, "Save quota") {
 			t.Errorf("a viewer is offered a creation form on %s", path)
 		}
 	}

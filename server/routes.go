@@ -91,6 +91,7 @@ func (s *Server) table() []route {
 		{"POST", "/workspace", page, instanceAdmin, s.createWorkspaceSubmit},
 		{"GET", "/w/:ws", page, need(auth.ProjectRead), s.workspacePage},
 		{"POST", "/w/:ws/project", page, need(auth.WorkspaceAdmin), s.createProjectSubmit},
+		{"POST", "/w/:ws/quota", page, instanceAdmin, s.quotaSubmit},
 		{"GET", "/w/:ws/members", page, need(auth.WorkspaceAdmin), s.membersPage},
 		{"POST", "/w/:ws/members", page, need(auth.WorkspaceAdmin), s.memberSubmit},
 		{"POST", "/w/:ws/members/:kind/:id/remove", page, need(auth.WorkspaceAdmin), s.memberRemove},
