@@ -293,6 +293,8 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/"), none, "signedIn", 200, false, false},
 		{"GET", fixed("/account"), none, "signedIn", 200, false, false},
 		{"GET", fixed("/users"), none, "instanceAdmin", 200, false, false},
+		{"GET", fixed("/tokens"), none, "instanceAdmin", 200, false, false},
+		{"POST", func() string { return "/tokens/" + freshAppToken() + "/revoke" }, none, "instanceAdmin", 303, false, false},
 		{"POST", fixed("/users"), func() string { return "username=cu" + uniq() }, "instanceAdmin", 201, false, false},
 		{"POST", fixed("/users/bob/password"), none, "instanceAdmin", 200, false, false},
 		{"POST", fixed("/workspace"), func() string { return "slug=cw" + uniq() }, "instanceAdmin", 303, false, false},
@@ -331,7 +333,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 
 	isPage := func(path string) bool {
-		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/users") || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
+		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/users") || strings.HasPrefix(path, "/tokens") || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
 	}
 	// expect states the rule of the design's "Permissions" section.
 	expect := func(ep endpoint, caller string) int {

@@ -206,6 +206,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The instance admin's pages.
+	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	do(chromedp.SendKeys(chromedp.ID("username"), "root"),
+		chromedp.SendKeys(chromedp.ID("password"), "root-password"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("slug")),
+		shoot("home-admin"),
+		chromedp.Navigate(e.ts.URL+"/users"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "nina"),
+		chromedp.Submit(chromedp.ID("username")),
+		chromedp.WaitVisible(chromedp.ID("newsecret")),
+		shoot("users"),
+		chromedp.Navigate(e.ts.URL+"/tokens"),
+		chromedp.WaitVisible(chromedp.CSS("table")),
+		shoot("tokens"))
 	for _, want := range []string{"Demo App", "2.4.1", "(241)", "2.3.2", "processed", "maria"} {
 		if !strings.Contains(strings.ToLower(projectText), strings.ToLower(want)) {
 			t.Errorf("project page lacks %q:\n%s", want, projectText)

@@ -19,14 +19,14 @@ type homePage struct {
 	CanCreate  bool // an instance admin
 	Error      string
 	Form       createWorkspaceRequest
-	QuotaGiB   string
+	QuotaGB    string
 }
 
 func (s *Server) createWorkspaceSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	req := createWorkspaceRequest{Slug: strings.TrimSpace(r.PostForm.Get("slug")), Name: strings.TrimSpace(r.PostForm.Get("name"))}
 	gib := strings.TrimSpace(r.PostForm.Get("quota"))
 	fail := func(msg string) { s.renderHome(w, r, c, http.StatusBadRequest, msg, req, gib) }
-	quota, ok := parseGiB(gib)
+	quota, ok := parseGB(gib)
 	if !ok {
 		fail(errQuotaForm)
 		return
@@ -59,10 +59,11 @@ func (s *Server) createProjectSubmit(w http.ResponseWriter, r *http.Request, c *
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+p.Slug, http.StatusSeeOther)
 }
 
-const errQuotaForm = "The quota is a number of GiB (empty or 0: none)."
+const errQuotaForm = "The quota is a number of GB (empty or 0: none)."
 
-// parseGiB reads a quota form field in GiB ("" is 0: none) as bytes.
-func parseGiB(v string) (int64, bool) {
+// parseGB reads a quota form field in GB ("" is 0: none) as bytes; GB, as
+// the pages show sizes (1 GB = 10^9 bytes).
+func parseGB(v string) (int64, bool) {
 	if v == "" {
 		return 0, true
 	}
@@ -70,7 +71,7 @@ func parseGiB(v string) (int64, bool) {
 	if err != nil || n < 0 || n > 1<<20 || math.IsNaN(n) {
 		return 0, false
 	}
-	return int64(n * (1 << 30)), true
+	return int64(n * 1e9), true
 }
 
 // quotaSubmit sets an existing workspace's quota (instance admins). A
@@ -83,7 +84,7 @@ func (s *Server) quotaSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	c.ws = ws
-	quota, ok := parseGiB(strings.TrimSpace(r.PostForm.Get("quota")))
+	quota, ok := parseGB(strings.TrimSpace(r.PostForm.Get("quota")))
 	if !ok {
 		s.renderWorkspace(w, r, c, http.StatusBadRequest, errQuotaForm, createProjectRequest{})
 		return

@@ -82,7 +82,7 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, c *call, sta
 		s.failPage(w, r, c, err)
 		return
 	}
-	p := homePage{CanCreate: c.who.admin, Error: msg, Form: form, QuotaGiB: gib}
+	p := homePage{CanCreate: c.who.admin, Error: msg, Form: form, QuotaGB: gib}
 	for _, ws := range all {
 		if _, visible := c.who.permissions(ws.ID, ""); visible {
 			p.Workspaces = append(p.Workspaces, workspaceRow{Slug: ws.Slug, Name: orText(ws.Name, ws.Slug), Used: ws.StorageUsed, Quota: ws.StorageQuota})
@@ -96,7 +96,7 @@ type workspacePage struct {
 	Projects  []store.Project
 	CanCreate bool // a workspace admin
 	CanQuota  bool // an instance admin
-	QuotaGiB  string
+	QuotaGB   string
 	Error     string
 	Form      createProjectRequest
 }
@@ -115,7 +115,7 @@ func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call
 	s.renderPage(w, r, status, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
 		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
 		Projects:  projects, CanCreate: perms.Has(auth.WorkspaceAdmin), Error: msg, Form: form,
-		CanQuota: c.who.admin, QuotaGiB: strconv.FormatFloat(float64(c.ws.StorageQuota)/(1<<30), 'f', -1, 64),
+		CanQuota: c.who.admin, QuotaGB: strconv.FormatFloat(float64(c.ws.StorageQuota)/1e9, 'f', -1, 64),
 	})
 }
 

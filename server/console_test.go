@@ -449,7 +449,7 @@ func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
 	}
 	var ws struct{ StorageQuota int64 }
 	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace/mobile", admin, "", &ws)
-	if ws.StorageQuota != 3<<29 {
+	if ws.StorageQuota != 1_500_000_000 {
 		t.Fatalf("quota: %d", ws.StorageQuota)
 	}
 	if resp := e.postForm("/w/mobile/project", root, url.Values{"csrf": {token}, "slug": {"bad slug"}}, "same-origin"); resp.StatusCode != http.StatusBadRequest {
@@ -470,7 +470,7 @@ func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
 		t.Fatalf("quota: %d", resp.StatusCode)
 	}
 	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace/mobile", admin, "", &ws)
-	if ws.StorageQuota != 2<<30 {
+	if ws.StorageQuota != 2_000_000_000 {
 		t.Fatalf("quota after the form: %d", ws.StorageQuota)
 	}
 	vic := e.signIn("vic", "vic-password")
@@ -670,4 +670,24 @@ func TestConsoleUsers(t *testing.T) {
 	if _, body, _ := e.getPage("/users", root); strings.Contains(body, m2[1]) {
 		t.Fatal("a password is shown again")
 	}
+}
+
+// An instance admin sees every token and revokes one; the page cannot
+// revoke the session viewing it.
+func TestConsoleTokens(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	var app struct{ Token, Prefix string }
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"name":"nightly"}`, &app)
+	root := e.signIn("root", "root-password")
+	_, body, _ := e.getPage("/tokens", root)
+	if !strings.Contains(body, "nightly") || !strings.Contains(body, "this session") || strings.Contains(body, app.Token) {
+		t.Fatalf("tokens page:\n%s", body)
+	}
+	token := csrfField.FindStringSubmatch(body)[1]
+	if resp := e.postForm("/tokens/"+app.Prefix+"/revoke", root, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	e.mustReq(http.StatusUnauthorized, "POST", "/v1/integrations/builds", app.Token, "--b\r\nContent-Disposition: form-data; name=\"build\"; filename=\"a.zip\"\r\n\r\nzip\r\n--b--\r\n", nil)
 }

@@ -85,6 +85,8 @@ func (s *Server) table() []route {
 		{"GET", "/account", page, signedIn, s.accountPage},
 		{"POST", "/account/password", page, signedIn, s.passwordSubmit},
 		{"GET", "/users", page, instanceAdmin, s.usersPage},
+		{"GET", "/tokens", page, instanceAdmin, s.tokensPage},
+		{"POST", "/tokens/:prefix/revoke", page, instanceAdmin, s.tokenRevoke},
 		{"POST", "/users", page, instanceAdmin, s.createUserSubmit},
 		{"POST", "/users/:username/password", page, instanceAdmin, s.resetPasswordSubmit},
 		{"GET", "/static/:name", page, public, s.serveStatic},

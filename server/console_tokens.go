@@ -1,0 +1,33 @@
+package server
+
+import (
+	"net/http"
+
+	"hangar/store"
+)
+
+// Every token of the instance (instance admins): sessions, service
+// accounts' and app tokens, with their last use; any can be revoked. The
+// API's list and revocation (store.AllTokens, RevokeTokenByPrefix).
+
+type tokensPage struct {
+	Tokens []store.Token
+	Self   string // the prefix of the session viewing the page
+}
+
+func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, c *call) {
+	ts, err := s.store.AllTokens()
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.renderPage(w, r, http.StatusOK, "tokens", "Tokens", c, tokensPage{Tokens: ts, Self: c.who.token.Prefix})
+}
+
+func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request, c *call) {
+	if _, err := s.store.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
+		s.failPage(w, r, c, notFoundAs(err, "token"))
+		return
+	}
+	http.Redirect(w, r, "/tokens", http.StatusSeeOther)
+}
