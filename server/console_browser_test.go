@@ -87,15 +87,19 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	loaded := func(selector string) bool {
+	// until polls a page condition for up to 5 s.
+	until := func(js string) bool {
 		t.Helper()
-		js := `[...document.querySelectorAll("` + selector + `")].every(i => i.complete && i.naturalWidth > 0)`
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err == nil && ok {
 				return true
 			}
 		}
 		return false
+	}
+	loaded := func(selector string) bool {
+		t.Helper()
+		return until(`(() => { const is = [...document.querySelectorAll("` + selector + `")]; return is.length > 0 && is.every(i => i.complete && i.naturalWidth > 0) })()`)
 	}
 	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app"),
 		// Signed out: the sign-in page, which returns here.
@@ -117,8 +121,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(shoot("build"),
 		// A new link through the form: 5 downloads.
 		chromedp.SendKeys(chromedp.ID("limit"), "5"),
-		chromedp.Submit(chromedp.ID("limit")),
-		chromedp.WaitVisible(chromedp.CSS(`img.qr[alt*="App.ipa"]`)))
+		chromedp.Submit(chromedp.ID("limit")))
+	// The build page again, now with two links (the first was made through
+	// the API): wait for the new page, not the old one still showing.
+	if !until(`document.querySelectorAll("input.url").length == 2`) {
+		t.Fatal("the new link did not appear")
+	}
 	if !loaded("img.qr") {
 		t.Fatal("QR images did not load")
 	}
@@ -127,9 +135,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("link URLs on the page: %v %v", links, err)
 	}
 	do(shoot("build-links"),
-		chromedp.Click(chromedp.CSS(".linkrow a")),
-		chromedp.WaitVisible(chromedp.CSS("img.qr")),
-		shoot("link"),
+		chromedp.Click(chromedp.CSS(".linkrow a")))
+	if !until(`document.querySelector("h1").textContent.startsWith("Link to")`) || !loaded("img.qr") {
+		t.Fatal("the link page did not open")
+	}
+	do(shoot("link"),
 		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID+"/delete"),
 		chromedp.WaitVisible(chromedp.CSS("button.danger")),
 		shoot("delete"),
