@@ -17,29 +17,30 @@ type membersPage struct {
 	Roles     []string
 	Error     string
 	Base      string
+	NewToken  string // a service account's token just made: shown once
+	For       string // whose
 }
 
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, c *call) {
-	s.renderMembers(w, r, c, http.StatusOK, "")
+	s.renderMembers(w, r, c, http.StatusOK, membersPage{})
 }
 
-func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, status int, msg string) {
+func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, status int, p membersPage) {
 	ms, err := s.members(c)
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderPage(w, r, status, "members", "Members of "+orText(c.ws.Name, c.ws.Slug), c, membersPage{
-		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)},
-		Members:   ms, Roles: []string{"viewer", "ci", "developer", "admin"}, Error: msg, Base: "/w/" + c.ws.Slug + "/members",
-	})
+	p.Workspace = workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}
+	p.Members, p.Roles, p.Base = ms, []string{"viewer", "ci", "developer", "admin"}, "/w/"+c.ws.Slug+"/members"
+	s.renderPage(w, r, status, "members", "Members of "+orText(c.ws.Name, c.ws.Slug), c, p)
 }
 
 func (s *Server) memberSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	_, err := s.setMembership(c, setMemberRequest{Kind: store.MemberUser, Username: strings.TrimSpace(r.PostForm.Get("username")), Role: r.PostForm.Get("role")})
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound {
-			s.renderMembers(w, r, c, ae.Status, "No such user, or no such role: a user must exist first (an instance admin creates users).")
+			s.renderMembers(w, r, c, ae.Status, membersPage{Error: "No such user, or no such role: a user must exist first (an instance admin creates users)."})
 			return
 		}
 		s.failPage(w, r, c, err)
@@ -50,6 +51,46 @@ func (s *Server) memberSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := s.removeMembership(c, c.params.ByName("kind"), c.params.ByName("id")); err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members", http.StatusSeeOther)
+}
+
+// serviceAccountSubmit creates a service account with a role here and shows
+// its first token once (the API's newServiceAccount).
+func (s *Server) serviceAccountSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	sa, plain, _, err := s.newServiceAccount(c, createServiceAccountRequest{Name: strings.TrimSpace(r.PostForm.Get("name")), Role: r.PostForm.Get("role")})
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			s.renderMembers(w, r, c, http.StatusBadRequest, membersPage{Error: "Service account: " + msg})
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.renderMembers(w, r, c, http.StatusCreated, membersPage{NewToken: plain, For: sa.Name})
+}
+
+// serviceAccountToken gives one of this workspace's own service accounts a
+// new token, shown once (the API's rule: an account that reaches beyond
+// the workspace is the instance admin's).
+func (s *Server) serviceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+	sa, err := s.confinedServiceAccount(c)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: sa.Name})
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.renderMembers(w, r, c, http.StatusCreated, membersPage{NewToken: plain, For: sa.Name})
+}
+
+func (s *Server) serviceAccountRemove(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := s.removeServiceAccount(c); err != nil {
 		s.failPage(w, r, c, err)
 		return
 	}

@@ -691,3 +691,45 @@ func TestConsoleTokens(t *testing.T) {
 	}
 	e.mustReq(http.StatusUnauthorized, "POST", "/v1/integrations/builds", app.Token, "--b\r\nContent-Disposition: form-data; name=\"build\"; filename=\"a.zip\"\r\n\r\nzip\r\n--b--\r\n", nil)
 }
+
+// A workspace admin creates a service account here (its token shown once,
+// and it works with its role), mints another token, and removes it (which
+// deletes it, its only workspace); an account that reaches beyond this
+// workspace gets no token from a workspace admin.
+func TestConsoleServiceAccounts(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"wade","password":"wade-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wade","role":"admin"}`, nil)
+	wade := e.signIn("wade", "wade-password")
+	_, body, _ := e.getPage("/w/acme/members", wade)
+	token := csrfField.FindStringSubmatch(body)[1]
+	secret := regexp.MustCompile(`id="newtoken" class="url" readonly value="(hgr_[^"]+)"`)
+	if resp := e.postForm("/w/acme/service-accounts", wade, url.Values{"csrf": {token}, "name": {""}, "role": {"ci"}}, "same-origin"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("no name: %d", resp.StatusCode)
+	}
+	resp, page := e.submit("/w/acme/service-accounts", wade, "application/x-www-form-urlencoded", url.Values{"csrf": {token}, "name": {"jenkins"}, "role": {"ci"}}.Encode(), "same-origin")
+	m := secret.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusCreated || m == nil {
+		t.Fatalf("new service account: %d", resp.StatusCode)
+	}
+	e.mustReq(http.StatusCreated, "POST", projPath+"/build", m[1], `{"version":"ci"}`, nil) // ci may upload
+	e.mustReq(http.StatusForbidden, "DELETE", projPath+"/build/"+e.build.ID, m[1], "", nil) // not delete
+	id := regexp.MustCompile(`/w/acme/service-accounts/([^/]+)/token`).FindStringSubmatch(page)[1]
+	resp, page = e.submit("/w/acme/service-accounts/"+id+"/token", wade, "application/x-www-form-urlencoded", url.Values{"csrf": {token}}.Encode(), "same-origin")
+	if m2 := secret.FindStringSubmatch(page); resp.StatusCode != http.StatusCreated || m2 == nil || m2[1] == m[1] {
+		t.Fatalf("new token: %d", resp.StatusCode)
+	}
+	if resp := e.postForm("/w/acme/service-accounts/"+id+"/remove", wade, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove: %d", resp.StatusCode)
+	}
+	e.mustReq(http.StatusUnauthorized, "GET", "/api/v1/workspace", m[1], "", nil)
+
+	// An account that is also a member elsewhere is the instance admin's.
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace", admin, `{"slug":"rival"}`, nil)
+	_, shared := e.serviceAccount(admin, "rival", "shared", "viewer")
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"kind":"service-account","id":%q,"role":"viewer"}`, shared), nil)
+	if resp := e.postForm("/w/acme/service-accounts/"+shared+"/token", wade, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a token of a shared account: %d", resp.StatusCode)
+	}
+}

@@ -37,20 +37,7 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c 
 		s.fail(w, r, err)
 		return
 	}
-	if req.Name == "" || len(req.Name) > 100 {
-		s.fail(w, r, errBadRequest("name must be 1 to 100 characters"))
-		return
-	}
-	if !auth.ValidRole(req.Role) {
-		s.fail(w, r, errBadRequest("role must be viewer, ci, developer or admin"))
-		return
-	}
-	sa, err := s.store.CreateServiceAccount(store.ServiceAccount{Name: req.Name, Memberships: map[string]string{c.ws.ID: req.Role}})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
+	sa, plain, tok, err := s.newServiceAccount(c, req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -59,6 +46,23 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c 
 		ServiceAccount: serviceAccountView{ID: sa.ID, Name: sa.Name, Role: req.Role, CreatedAt: sa.CreatedAt, Tokens: []tokenView{viewToken(tok)}},
 		Token:          plain,
 	})
+}
+
+// newServiceAccount creates a service account with a role in the request's
+// workspace and its first token, as the API and the console ask.
+func (s *Server) newServiceAccount(c *call, req createServiceAccountRequest) (store.ServiceAccount, string, store.Token, error) {
+	if req.Name == "" || len(req.Name) > 100 {
+		return store.ServiceAccount{}, "", store.Token{}, errBadRequest("name must be 1 to 100 characters")
+	}
+	if !auth.ValidRole(req.Role) {
+		return store.ServiceAccount{}, "", store.Token{}, errBadRequest("role must be viewer, ci, developer or admin")
+	}
+	sa, err := s.store.CreateServiceAccount(store.ServiceAccount{Name: req.Name, Memberships: map[string]string{c.ws.ID: req.Role}})
+	if err != nil {
+		return sa, "", store.Token{}, err
+	}
+	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
+	return sa, plain, tok, err
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *call) {
@@ -100,21 +104,25 @@ func (s *Server) workspaceServiceAccount(c *call) (store.ServiceAccount, error) 
 // left with no workspace (and not an instance admin) is deleted with its
 // tokens.
 func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *call) {
-	sa, err := s.workspaceServiceAccount(c)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if len(sa.Memberships) == 1 && !sa.Admin {
-		err = s.store.DeleteServiceAccount(sa.ID)
-	} else {
-		err = s.store.SetMembership(store.MemberServiceAccount, sa.ID, c.ws.ID, "")
-	}
-	if err != nil {
+	if err := s.removeServiceAccount(c); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// removeServiceAccount takes the path's service account out of the
+// request's workspace, deleting it (and its tokens) when that was its only
+// one, as the API and the console ask.
+func (s *Server) removeServiceAccount(c *call) error {
+	sa, err := s.workspaceServiceAccount(c)
+	if err != nil {
+		return err
+	}
+	if len(sa.Memberships) == 1 && !sa.Admin {
+		return s.store.DeleteServiceAccount(sa.ID)
+	}
+	return s.store.SetMembership(store.MemberServiceAccount, sa.ID, c.ws.ID, "")
 }
 
 // reachesBeyond reports whether a service account can do anything outside
