@@ -323,6 +323,10 @@ func TestPermissionMatrix(t *testing.T) {
 		// Forms: a session posts them with its CSRF token (see below).
 		{"POST", fixed("/w/acme/p/app/b/" + buildID + "/link"), fixed("file=" + fileID), "BUILD_CREATE_LINKS", 303, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID + "/link/" + linkID), none, "PROJECT_READ", 200, false, true},
+		{"POST", fixed("/w/acme/p/app/b/" + buildID + "/attach"), func() string {
+			return "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"n.txt\"\r\n\r\nnotes " + uniq() + "\r\n--b--\r\n"
+		}, "BUILD_CREATE", 303, false, true},
+		{"POST", func() string { b, f := freshFile(); return "/w/acme/p/app/b/" + b + "/file/" + f + "/delete" }, none, "BUILD_DELETE", 303, false, true},
 		{"POST", func() string { return "/w/acme/p/app/b/" + buildID + "/link/" + freshLink(fileID) + "/deactivate" }, none, "BUILD_DELETE", 303, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID + "/delete"), none, "BUILD_DELETE", 200, false, true},
 		{"POST", func() string { b, _ := freshFile(); return "/w/acme/p/app/b/" + b + "/delete" }, none, "BUILD_DELETE", 303, false, true},

@@ -246,11 +246,17 @@ func (s *Server) packageThenAttachments(buildID string, files *[]store.File) fun
 }
 
 // attach stores the "file" parts of a multipart form as attachments of a
-// build; onField decides about other fields. If any file fails, the files
+// build; onField decides about other fields, and beforeFile (if set) may
+// refuse a file part before anything of it is stored. If any file fails, the files
 // already stored by this request are removed again.
-func (s *Server) attach(r *http.Request, buildID string, onField func(name, value string) error) ([]store.File, error) {
+func (s *Server) attach(r *http.Request, buildID string, onField func(name, value string) error, beforeFile func() error) ([]store.File, error) {
 	var files []store.File
 	err := s.multipartFields(r, "file", onField, func(name string, body io.Reader) error {
+		if beforeFile != nil {
+			if err := beforeFile(); err != nil {
+				return err
+			}
+		}
 		f, err := s.storeFile(buildID, store.FileAttachment, name, body)
 		if err == nil {
 			files = append(files, f)
@@ -281,7 +287,7 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 	if ctype == "multipart/form-data" {
 		files, err = s.attach(r, b.ID, func(name, _ string) error {
 			return errBadRequest(fmt.Sprintf("unknown form field %q; expected \"file\" parts", name))
-		})
+		}, nil)
 	} else {
 		var name string
 		if name, err = safeFileName(r.URL.Query().Get("name")); err == nil {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -232,6 +233,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(e.ts.URL+"/tokens"),
 		chromedp.WaitVisible(chromedp.CSS("table")),
 		shoot("tokens"))
+
+	// A viewer: no control that changes anything, and a form posted without
+	// the page's token (a script on this very site) is refused.
+	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"vic","password":"vic-password"}`, nil)
+	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vic","role":"viewer"}`, nil)
+	do(chromedp.Click(chromedp.CSS("button.link")),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "vic"),
+		chromedp.SendKeys(chromedp.ID("password"), "vic-password"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS("meter")),
+		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID),
+		chromedp.WaitVisible(chromedp.CSS("dl.facts")),
+		shoot("build-viewer"))
+	controls, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("main form").length + document.querySelectorAll("a.danger, a.button").length`))
+	if err != nil || controls != 0 {
+		t.Fatalf("a viewer is offered %d controls (%v)", controls, err)
+	}
+	// (Signing out is a form a viewer may post: only the missing token
+	// refuses it.)
+	forged, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/signout", {method: "POST", redirect: "manual", body: new URLSearchParams({x: "1"})}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || forged != http.StatusForbidden {
+		t.Fatalf("a form post without the token: %d (%v)", forged, err)
+	}
 	for _, want := range []string{"Demo App", "2.4.1", "(241)", "2.3.2", "processed", "maria"} {
 		if !strings.Contains(strings.ToLower(projectText), strings.ToLower(want)) {
 			t.Errorf("project page lacks %q:\n%s", want, projectText)

@@ -227,7 +227,7 @@ type buildPage struct {
 // can is what the signed-in user may do here: pages offer only that (the
 // routes check it again).
 type can struct {
-	Links, Delete bool
+	Links, Delete, Attach bool
 }
 
 // processing reports whether a build is still waiting for or under
@@ -254,7 +254,7 @@ func (p projectPage) refresh() int {
 
 func (s *Server) permitted(c *call) can {
 	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
-	return can{Links: perms.Has(auth.BuildCreateLinks), Delete: perms.Has(auth.BuildDelete)}
+	return can{Links: perms.Has(auth.BuildCreateLinks), Delete: perms.Has(auth.BuildDelete), Attach: perms.Has(auth.BuildCreate)}
 }
 
 func buildPath(c *call, buildID string) string {
@@ -430,4 +430,63 @@ func (s *Server) deleteBuildSubmit(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	s.log.Info("build deleted", "build", b.ID, "project", c.proj.Slug, "by", c.who.name)
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+c.proj.Slug, http.StatusSeeOther)
+}
+
+// attachSubmit adds attachments to a build from the build page (the API's
+// attach), its CSRF token checked as the first field streams in, as an
+// upload's.
+func (s *Server) attachSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	verified := false
+	_, err = s.attach(r, b.ID, func(name, value string) error {
+		if name != "csrf" {
+			return nil
+		}
+		if err := s.checkFormToken(c, value); err != nil {
+			return err
+		}
+		verified = true
+		return nil
+	}, func() error {
+		if !verified {
+			return errFormToken
+		}
+		return nil
+	})
+	if err != nil {
+		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
+			s.renderBuildPage(w, r, c, http.StatusBadRequest, "Attach: "+ae.Message)
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, buildPath(c, b.ID), http.StatusSeeOther)
+}
+
+// deleteFileSubmit deletes one file of the build (the depot's operation, as
+// the API's); its links stop working.
+func (s *Server) deleteFileSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	b, err := s.projectBuild(c, c.params.ByName("buildId"))
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	f, err := s.projectFile(c, c.params.ByName("fileId"))
+	if err == nil && f.BuildID != b.ID {
+		err = errNotFound("file")
+	}
+	if err == nil {
+		_, err = s.depot.DeleteFile(f.ID)
+		err = notFoundAs(err, "file")
+	}
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, buildPath(c, b.ID), http.StatusSeeOther)
 }

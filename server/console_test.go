@@ -733,3 +733,50 @@ func TestConsoleServiceAccounts(t *testing.T) {
 		t.Fatalf("a token of a shared account: %d", resp.StatusCode)
 	}
 }
+
+// Attaching files to a build and deleting one from its page: the token is
+// checked before a file is stored; a deleted file's links stop working.
+func TestConsoleAttachAndDeleteFile(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"dev","password":"long-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"developer"}`, nil)
+	b := e.upload(admin, part{"file", "App.zip", "zip"})
+	dev := e.signIn("dev", "long-password")
+	page := "/w/acme/p/app/b/" + b.BuildID
+	_, body, _ := e.getPage(page, dev)
+	token := csrfField.FindStringSubmatch(body)[1]
+	files := func() []struct{ FileID, Name string } {
+		var out []struct{ FileID, Name string }
+		e.mustReq(http.StatusOK, "GET", projPath+"/build/"+b.BuildID+"/file", admin, "", &out)
+		return out
+	}
+	mp := func(parts ...string) string { return strings.Join(parts, "") + "--b--\r\n" }
+	field := func(name, v string) string {
+		return "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + v + "\r\n"
+	}
+	file := func(name, v string) string {
+		return "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name + "\"\r\n\r\n" + v + "\r\n"
+	}
+	ctype := "multipart/form-data; boundary=b"
+	if resp, _ := e.submit(page+"/attach", dev, ctype, mp(file("x.txt", "forged"), field("csrf", token)), "same-origin"); resp.StatusCode != http.StatusForbidden || len(files()) != 1 {
+		t.Fatalf("file before the token: %d, %d files", resp.StatusCode, len(files()))
+	}
+	if resp, _ := e.submit(page+"/attach", dev, ctype, mp(field("csrf", token), file("notes.txt", "n"), file("map.txt", "m")), "same-origin"); resp.StatusCode != http.StatusSeeOther || len(files()) != 3 {
+		t.Fatalf("attach: %d, %d files", resp.StatusCode, len(files()))
+	}
+	var notes string
+	for _, f := range files() {
+		if f.Name == "notes.txt" {
+			notes = f.FileID
+		}
+	}
+	var link struct{ PublicURL string }
+	e.mustReq(http.StatusCreated, "POST", projPath+"/build/files/"+notes+"/public-link", admin, `{}`, &link)
+	if resp := e.postForm(page+"/file/"+notes+"/delete", dev, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther || len(files()) != 2 {
+		t.Fatalf("delete file: %d, %d files", resp.StatusCode, len(files()))
+	}
+	if code, _ := e.req("GET", strings.TrimPrefix(link.PublicURL, e.ts.URL), "", ""); code != http.StatusNotFound {
+		t.Fatalf("a deleted file's link answers %d", code)
+	}
+}

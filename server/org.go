@@ -162,7 +162,7 @@ func (s *Server) orgAttachFiles(w http.ResponseWriter, r *http.Request, c *call)
 		s.fail(w, r, errNotProcessed)
 		return
 	}
-	if _, err := s.attach(r, b.ID, func(string, string) error { return nil }); err != nil {
+	if _, err := s.attach(r, b.ID, func(string, string) error { return nil }, nil); err != nil {
 		s.fail(w, r, err)
 		return
 	}

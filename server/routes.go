@@ -109,6 +109,8 @@ func (s *Server) table() []route {
 		{"POST", "/w/:ws/p/:proj/upload", page | upload, need(auth.BuildCreate), s.uploadSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId", page, need(auth.ProjectRead), s.buildPage},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/link", page, need(auth.BuildCreateLinks), s.createLinkSubmit},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/attach", page | upload, need(auth.BuildCreate), s.attachSubmit},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", page, need(auth.BuildDelete), s.deleteFileSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId", page, need(auth.ProjectRead), s.linkPage},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/link/:linkId/deactivate", page, need(auth.BuildDelete), s.deactivateLinkSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId/delete", page, need(auth.BuildDelete), s.deleteBuildPage},
