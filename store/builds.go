@@ -180,11 +180,10 @@ func (s *Store) BuildsWithFiles(projectID string, p Page) ([]BuildFiles, string,
 		}
 		next = n
 		for _, b := range builds {
-			files, err := list[File](tx, bucketFiles, prefixed(tx.Bucket(bucketBuildFiles), b.ID, true))
+			files, err := filesOf(tx, b.ID)
 			if err != nil {
 				return err
 			}
-			sortFiles(files)
 			out = append(out, BuildFiles{Build: b, Files: files})
 		}
 		return nil
@@ -258,11 +257,10 @@ func (s *Store) SearchBuilds(projectID string, q BuildQuery, after string, limit
 			if !q.matches(b) {
 				continue
 			}
-			files, err := list[File](tx, bucketFiles, prefixed(tx.Bucket(bucketBuildFiles), b.ID, true))
+			files, err := filesOf(tx, b.ID)
 			if err != nil {
 				return err
 			}
-			sortFiles(files)
 			out = append(out, BuildFiles{Build: b, Files: files})
 		}
 		return nil

@@ -162,13 +162,19 @@ func (s *Store) Files(buildID string) ([]File, error) {
 	var out []File
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		out, err = list[File](tx, bucketFiles, prefixed(tx.Bucket(bucketBuildFiles), buildID, true))
+		out, err = filesOf(tx, buildID)
 		return err
 	})
+	return out, err
+}
+
+// filesOf reads a build's files in upload order (the index is ordered by
+// random ID).
+func filesOf(tx *bolt.Tx, buildID string) ([]File, error) {
+	out, err := list[File](tx, bucketFiles, prefixed(tx.Bucket(bucketBuildFiles), buildID, true))
 	if err != nil {
 		return nil, err
 	}
-	// The index is ordered by random ID; callers want upload order.
 	sortFiles(out)
 	return out, nil
 }
