@@ -130,6 +130,18 @@ func setSessionCookie(w http.ResponseWriter, r *http.Request, plain string, expi
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 }
 
+// startSession gives the browser a new console session of user userID: a
+// login session token, like the API's, in the cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) error {
+	expires := s.now().Add(s.cfg.SessionTTL)
+	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: userID, Name: "console", ExpiresAt: expires})
+	if err != nil {
+		return err
+	}
+	setSessionCookie(w, r, plain, expires)
+	return nil
+}
+
 func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie(r), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})

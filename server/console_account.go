@@ -3,8 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-
-	"hangar/store"
 )
 
 // The signed-in user's account page: change one's own password. It takes
@@ -59,12 +57,9 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		s.failPage(w, r, c, err)
 		return
 	}
-	expires := s.now().Add(s.cfg.SessionTTL)
-	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "console", ExpiresAt: expires})
-	if err != nil {
+	if err := s.startSession(w, r, u.ID); err != nil {
 		s.failPage(w, r, c, err)
 		return
 	}
-	setSessionCookie(w, r, plain, expires)
 	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)
 }

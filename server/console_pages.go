@@ -46,13 +46,10 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		s.renderPage(w, r, status, "signin", "Sign in", c, form)
 		return
 	}
-	expires := s.now().Add(s.cfg.SessionTTL)
-	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "console", ExpiresAt: expires})
-	if err != nil {
+	if err := s.startSession(w, r, u.ID); err != nil {
 		s.failPage(w, r, c, err)
 		return
 	}
-	setSessionCookie(w, r, plain, expires)
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
 }
 
