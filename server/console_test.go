@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"crypto/tls"
 	"fmt"
+	"hangar/store"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -89,7 +92,8 @@ func TestConsoleSignInAndPages(t *testing.T) {
 	}
 	code, body, h := e.getPage("/signin", nil)
 	if code != 200 || !strings.Contains(body, `<label for="password">`) || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") ||
-		!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" {
+		!strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" ||
+		h.Get("Referrer-Policy") != "same-origin" || h.Get("Cache-Control") != "no-store" {
 		t.Fatalf("sign-in page: %d %v", code, h)
 	}
 	// A bearer token is no way into a page.
@@ -779,4 +783,50 @@ func TestConsoleAttachAndDeleteFile(t *testing.T) {
 	if code, _ := e.req("GET", strings.TrimPrefix(link.PublicURL, e.ts.URL), "", ""); code != http.StatusNotFound {
 		t.Fatalf("a deleted file's link answers %d", code)
 	}
+}
+
+// Over TLS the session cookie takes the __Host- prefix and Secure, which
+// browsers enforce (host-only, Path=/, HTTPS only).
+func TestConsoleCookieOverTLS(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"tess","password":"tess-password"}`, nil)
+	r := httptest.NewRequest("POST", "https://hangar.example/signin", strings.NewReader(url.Values{"username": {"tess"}, "password": {"tess-password"}}.Encode()))
+	r.TLS = &tls.ConnectionState{}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	w := httptest.NewRecorder()
+	e.srv.ServeHTTP(w, r)
+	cookies := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("sign-in over TLS: %d, %d cookies", w.Code, len(cookies))
+	}
+	if c := cookies[0]; c.Name != "__Host-hangar_session" || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("cookie over TLS: %+v", c)
+	}
+}
+
+// A build page reloads itself while its package is processed, and stops
+// once it is done.
+func TestConsoleRefreshWhileProcessing(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	b := e.upload(admin, part{"file", "App.zip", "zip"})
+	root := e.signIn("root", "root-password")
+	page := "/w/acme/p/app/b/" + b.BuildID
+	if _, body, _ := e.getPage(page, root); strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatal("a processed build's page reloads itself")
+	}
+	// As a worker would see it: in progress (not handed to a worker here).
+	if _, err := e.store.UpdateBuild(b.BuildID, func(b *store.Build) error { b.Status = store.BuildInProgress; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, body, _ := e.getPage(page, root); !strings.Contains(body, `<meta http-equiv="refresh" content="3">`) {
+		t.Fatal("a build in progress does not reload itself")
+	}
+	if _, body, _ := e.getPage("/w/acme/p/app", root); !strings.Contains(body, `http-equiv="refresh"`) {
+		t.Fatal("the project page does not reload while a build is in progress")
+	}
+	e.store.UpdateBuild(b.BuildID, func(b *store.Build) error { b.Status = store.BuildProcessed; return nil })
 }
