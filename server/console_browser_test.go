@@ -232,7 +232,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		shoot("users"),
 		chromedp.Navigate(e.ts.URL+"/tokens"),
 		chromedp.WaitVisible(chromedp.CSS("table")),
-		shoot("tokens"))
+		shoot("tokens"),
+		chromedp.Navigate(e.ts.URL+"/w/acme"),
+		chromedp.WaitVisible(chromedp.ID("quota")),
+		shoot("workspace-admin"),
+		chromedp.Navigate(e.ts.URL+"/w/acme/p/nosuch"),
+		chromedp.WaitVisible(chromedp.CSS("main .card")),
+		shoot("error"))
 
 	// A viewer: no control that changes anything, and a form posted without
 	// the page's token (a script on this very site) is refused.
