@@ -44,6 +44,7 @@ type Profile struct {
 	Team    string    `json:"team,omitempty"`
 	TeamID  string    `json:"teamId,omitempty"`
 	Expires time.Time `json:"expires"`
+	Created time.Time `json:"created,omitzero"` // the profile is not valid before
 	// Type is "development", "ad-hoc", "enterprise" or "app-store".
 	Type    string `json:"type"`
 	Devices int    `json:"devices"` // provisioned device UDIDs; 0 for enterprise

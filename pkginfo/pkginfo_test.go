@@ -70,7 +70,7 @@ func TestIPA(t *testing.T) {
 				t.Errorf("notes: %q", info.Notes)
 			}
 			checkIcon(t, info.Icon, testIcon())
-			wantProf := Profile{Name: "Demo Ad Hoc", Team: "Example Corp", TeamID: "ABCDE12345", Expires: expires, Type: "ad-hoc", Devices: 3}
+			wantProf := Profile{Name: "Demo Ad Hoc", Team: "Example Corp", TeamID: "ABCDE12345", Expires: expires, Created: pkgtest.ProfileCreated, Type: "ad-hoc", Devices: 3}
 			if info.Profile == nil || *info.Profile != wantProf {
 				t.Errorf("profile %+v, want %+v", info.Profile, wantProf)
 			}

@@ -63,7 +63,8 @@ func parseProfile(data []byte, mem *memBudget) (*Profile, error) {
 	str := func(v any) string { s, _ := v.(string); return s }
 	devices, _ := p["ProvisionedDevices"].([]any)
 	expires, _ := p["ExpirationDate"].(time.Time)
-	prof := &Profile{Name: str(p["Name"]), Team: str(p["TeamName"]), Expires: expires.UTC(), Devices: len(devices)}
+	created, _ := p["CreationDate"].(time.Time)
+	prof := &Profile{Name: str(p["Name"]), Team: str(p["TeamName"]), Expires: expires.UTC(), Created: created.UTC(), Devices: len(devices)}
 	if ids, _ := p["TeamIdentifier"].([]any); len(ids) > 0 {
 		prof.TeamID = str(ids[0])
 	}

@@ -190,6 +190,12 @@ func TestPermissionMatrix(t *testing.T) {
 		return l.PublicLinkID
 	}
 	buildID, fileID := freshFile()
+	freshDist := func() string {
+		var d struct{ ID string }
+		e.mustReq(http.StatusCreated, "POST", projPath+"/distribution", admin, fmt.Sprintf(`{"slug":"d%s"}`, uniq()), &d)
+		return d.ID
+	}
+	distID := freshDist()
 	// Organization API forms: a build's package in a "build" part, an
 	// attachment in a "file" part (req sends "--b" bodies as multipart).
 	form := func(field string) func() string {
@@ -277,6 +283,13 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed(projPath + "/build/" + buildID + "/public-links"), none, "BUILD_DOWNLOAD", 200, false, true},
 		{"DELETE", func() string { return projPath + "/build/files/" + fileID + "/public-links/" + freshLink(fileID) }, none, "BUILD_DELETE", 204, false, true},
 		{"GET", fixed(projPath + "/build/files/" + fileID + "/public-links/" + linkID + "/access-log"), none, "PROJECT_READ", 200, false, true},
+
+		{"POST", fixed(projPath + "/distribution"), func() string { return fmt.Sprintf(`{"slug":"n%s"}`, uniq()) }, "BUILD_CREATE_LINKS", 201, false, true},
+		{"GET", fixed(projPath + "/distribution"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed(projPath + "/distribution/" + distID), none, "PROJECT_READ", 200, false, true},
+		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},
+		{"DELETE", func() string { return projPath + "/distribution/" + freshDist() }, none, "BUILD_DELETE", 204, false, true},
+		{"GET", fixed(projPath + "/distribution/" + distID + "/access-log"), none, "PROJECT_READ", 200, false, true},
 
 		// The organization API.
 		{"GET", fixed(appPath + "/builds/" + buildID), none, "PROJECT_READ", 200, false, true},

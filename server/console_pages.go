@@ -333,7 +333,10 @@ func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	if v := strings.TrimSpace(r.PostForm.Get("expires")); v != "" && !req.IsPermanent {
 		req.ExpirationDate = &v
 	}
-	if _, err := s.newLink(c, f, req); err != nil {
+	if pw := r.PostForm.Get("password"); pw != "" {
+		req.Password = &pw
+	}
+	if _, err := s.newLink(r.Context(), c, f, req); err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
 			s.renderBuildPage(w, r, c, http.StatusBadRequest, ae.Message)
 			return

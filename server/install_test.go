@@ -3,9 +3,11 @@ package server_test
 import (
 	"bytes"
 	"encoding/xml"
+	"hangar/config"
 	"html"
 	"image/png"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -52,8 +54,30 @@ func parseManifest(t *testing.T, body []byte) map[string]string {
 	return out
 }
 
+// iPhoneUA and androidUA are real browsers' User-Agent strings.
+const (
+	iPhoneUA  = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+	androidUA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
+	desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
+
+// newProxiedEnv is an env behind a trusted proxy on loopback, so that a
+// test can say that the tester reached Hangar over HTTPS
+// (X-Forwarded-Proto).
+func newProxiedEnv(t *testing.T) *env {
+	return newEnvWith(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+}
+
+// overHTTPS is the header of a request a TLS proxy forwarded, from a
+// device with User-Agent ua.
+func overHTTPS(ua string) http.Header {
+	return http.Header{"User-Agent": {ua}, "X-Forwarded-Proto": {"https"}}
+}
+
 func TestInstallPage(t *testing.T) {
-	e := newEnv(t)
+	e := newProxiedEnv(t)
 	admin := e.adminToken()
 	ipa := demoIPA()
 	b := e.upload(admin, part{"version", "", "2.3.1"}, part{"buildNumber", "", "417"},
@@ -75,7 +99,7 @@ func TestInstallPage(t *testing.T) {
 	// with the upload wins over the package's 2.4.1 (241).
 	for _, want := range []string{`<h1 id="app">Demo App</h1>`, "Version 2.3.1 (417)", "My App.ipa", "Downloads left</dt><dd>3",
 		"com.example.demo", "iOS 15.0 or later", "Ad hoc, 3 devices, expires 1 Mar 2027",
-		`href="` + html.EscapeString(link.PublicURL) + `"`, "/api/v1/public/file/" + link.PublicLinkID + "/qr"} {
+		`href="` + html.EscapeString(link.PublicURL) + `"`, `src="` + link.InstallURL + `/qr"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -110,8 +134,12 @@ func TestInstallPage(t *testing.T) {
 		t.Fatal("download: other bytes than the IPA")
 	}
 
-	// Install: itms-services with a signed manifest URL.
-	m := regexp.MustCompile(`href="(itms-services://[^"]+)"`).FindStringSubmatch(page)
+	// Install: itms-services, on an iPhone that reached the page over
+	// HTTPS.
+	resp, body = do(t, "GET", link.InstallURL, overHTTPS(iPhoneUA))
+	wantCode(t, resp, body, 200)
+	page = string(body)
+	m := regexp.MustCompile(`id="install" href="(itms-services://[^"]+)"`).FindStringSubmatch(page)
 	if m == nil {
 		t.Fatal("no Install button for an IPA")
 	}
@@ -120,15 +148,24 @@ func TestInstallPage(t *testing.T) {
 		t.Fatalf("itms URL: %s", itms)
 	}
 	manifestURL := itms.Query().Get("url")
-	resp, body = do(t, "GET", manifestURL, nil)
+	httpsLink := strings.Replace(link.PublicURL, "http://", "https://", 1)
+	if !strings.HasPrefix(manifestURL, "https://") {
+		t.Fatalf("manifest URL %s: iOS fetches manifests over HTTPS only", manifestURL)
+	}
+	// The test fetches it over plain HTTP, as the proxy would.
+	resp, body = do(t, "GET", strings.Replace(manifestURL, "https://", "http://", 1), overHTTPS(iPhoneUA))
 	wantCode(t, resp, body, 200)
 	plist := parseManifest(t, body)
-	if plist["url"] != link.PublicURL || plist["kind"] != "software-package" || plist["bundle-version"] != "2.3.1" ||
+	// bundle-version is the bundle version (CFBundleVersion, here the build
+	// number sent with the upload), as Apple's deployment reference says.
+	if plist["url"] != httpsLink || plist["kind"] != "software-package" || plist["bundle-version"] != "417" ||
 		plist["title"] != "Demo App" || plist["bundle-identifier"] != "com.example.demo" {
 		t.Fatalf("manifest: %v", plist)
 	}
-	if !strings.Contains(string(body), "<string>display-image</string>") {
-		t.Error("manifest has no display-image")
+	for _, kind := range []string{"display-image", "full-size-image"} {
+		if !strings.Contains(string(body), "<string>"+kind+"</string>") {
+			t.Errorf("manifest has no %s", kind)
+		}
 	}
 	// The manifest is valid XML plist, as howett.net/plist (and iOS) read it.
 	var decoded map[string]any
@@ -136,13 +173,17 @@ func TestInstallPage(t *testing.T) {
 		t.Fatalf("manifest does not parse as a plist: %v", err)
 	}
 	item := decoded["items"].([]any)[0].(map[string]any)
-	if md := item["metadata"].(map[string]any); md["kind"] != "software" || len(item["assets"].([]any)) != 2 {
+	if md := item["metadata"].(map[string]any); md["kind"] != "software" || len(item["assets"].([]any)) != 3 {
 		t.Fatalf("manifest item: %v", item)
 	}
-	resp, body = do(t, "GET", strings.Replace(manifestURL, "sig=", "sig=A", 1), nil)
-	wantCode(t, resp, body, 403)
-	resp, body = do(t, "GET", e.ts.URL+"/p/"+link.PublicLinkID+"/manifest.plist", nil)
-	wantCode(t, resp, body, 403)
+	// A public link's manifest works as long as the link: an hour after
+	// the page was opened, and without a signature (the link is the
+	// credential, as for its page).
+	e.advance(time.Hour)
+	resp, body = do(t, "GET", strings.Replace(manifestURL, "https://", "http://", 1), overHTTPS(iPhoneUA))
+	wantCode(t, resp, body, 200)
+	resp, got = do(t, "GET", strings.Replace(parseManifest(t, body)["url"], "https://", "http://", 1), nil)
+	wantCode(t, resp, got, 200)
 
 	// An APK has no Install button; its page shows what the manifest says.
 	b2 := e.upload(admin, part{"file", "app.apk", helloAPK(t)})
@@ -154,7 +195,7 @@ func TestInstallPage(t *testing.T) {
 	if strings.Contains(string(body), "itms-services") || !strings.Contains(string(body), `id="download"`) {
 		t.Fatal("APK page: Install shown or Download missing")
 	}
-	for _, want := range []string{`<h1 id="app">HelloWorld</h1>`, "Version 1.0 (1)", "Android API level 15 or later", `id="icon"`} {
+	for _, want := range []string{`<h1 id="app">HelloWorld</h1>`, `<p class="meta" id="version">Version 1.0 (1)</p>`, "Android API level 15 or later", `id="icon"`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("APK page lacks %q", want)
 		}
@@ -237,25 +278,27 @@ func TestInstallPageProfileExpiry(t *testing.T) {
 		wantCode(t, resp, body, 200)
 		return string(body)
 	}
-	if strings.Contains(page(), "expired") {
+	if strings.Contains(page(), "not installable") {
 		t.Fatal("a valid profile shown as expired")
 	}
 	e.advance(pkgtest.ProfileExpires.Sub(e.clock()) + time.Hour)
-	if !strings.Contains(page(), "expired: the app will not open") {
+	if !strings.Contains(page(), "(not installable)") {
 		t.Fatal("an expired profile not flagged")
 	}
 	e.store.UpdateBuild(b.BuildID, func(b *store.Build) error { b.Profile.Expires = time.Time{}; return nil })
-	if p := page(); strings.Contains(p, "expire") || !strings.Contains(p, "Ad hoc, 3 devices") {
+	if p := page(); strings.Contains(p, "expire") || strings.Contains(p, "not installable") || !strings.Contains(p, "Ad hoc, 3 devices") {
 		t.Fatal("a profile without a date: wrong profile line")
 	}
 }
 
-// While a build is being read its page shows the project's name, says the
+// While a build is being read its page shows the file's name, says the
 // details will come, and offers Download but not Install; the manifest is
 // 5014 until the bundle id is known.
 func TestInstallPageWhileProcessing(t *testing.T) {
 	release := make(chan struct{})
-	e := newEnvReading(t, nil, func(string) (pkginfo.Info, error) {
+	e := newEnvReading(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	}, func(string) (pkginfo.Info, error) {
 		<-release
 		return pkginfo.Info{OS: "ios", BundleID: "com.example.demo", AppName: "Demo App"}, nil
 	}, time.Minute)
@@ -264,10 +307,10 @@ func TestInstallPageWhileProcessing(t *testing.T) {
 	var link struct{ PublicLinkID, InstallURL string }
 	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
 
-	resp, body := do(t, "GET", link.InstallURL, nil)
+	resp, body := do(t, "GET", link.InstallURL, overHTTPS(iPhoneUA))
 	wantCode(t, resp, body, 200)
 	page := string(body)
-	if !strings.Contains(page, `<h1 id="app">App</h1>`) || !strings.Contains(page, "still being processed") ||
+	if !strings.Contains(page, `<h1 id="app">Demo.ipa</h1>`) || !strings.Contains(page, "still being processed") ||
 		strings.Contains(page, "itms-services") || !strings.Contains(page, `id="download"`) {
 		t.Fatalf("page while processing: %s", page)
 	}
@@ -277,7 +320,7 @@ func TestInstallPageWhileProcessing(t *testing.T) {
 
 	close(release)
 	e.waitProcessed(b.BuildID)
-	resp, body = do(t, "GET", link.InstallURL, nil)
+	resp, body = do(t, "GET", link.InstallURL, overHTTPS(iPhoneUA))
 	wantCode(t, resp, body, 200)
 	if page = string(body); !strings.Contains(page, `<h1 id="app">Demo App</h1>`) || strings.Contains(page, "still being processed") ||
 		!strings.Contains(page, "itms-services") {

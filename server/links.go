@@ -2,7 +2,7 @@ package server
 
 import (
 	"bytes"
-	"cmp"
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -29,12 +29,13 @@ type linkView struct {
 	InstallURL     string   `json:"installUrl"` // the tester page: details, QR, Download, iOS Install
 	IsActive       bool     `json:"isActive"`
 	IsPermanent    bool     `json:"isPermanent"`
+	HasPassword    bool     `json:"hasPassword"`
 	CreatedAt      isoTime  `json:"createdAt"`
 }
 
 func (s *Server) viewLink(base string, l store.PublicLink, fileName string) linkView {
 	v := linkView{PublicLinkID: l.ID, FileID: l.FileID, DownloadLimit: l.DownloadLimit, AccessCount: l.AccessCount,
-		PublicURL: publicURL(base, l.ID, fileName), InstallURL: installURL(base, l.ID), IsActive: l.IsActive, IsPermanent: l.IsPermanent, CreatedAt: isoTime(l.CreatedAt)}
+		PublicURL: publicURL(base, l.ID, fileName), InstallURL: installURL(base, l.ID), IsActive: l.IsActive, IsPermanent: l.IsPermanent, HasPassword: l.PasswordHash != "", CreatedAt: isoTime(l.CreatedAt)}
 	if !l.ExpirationDate.IsZero() {
 		t := isoTime(l.ExpirationDate)
 		v.ExpirationDate = &t
@@ -46,6 +47,8 @@ type createLinkRequest struct {
 	DownloadLimit  *int64  `json:"downloadLimit"`
 	ExpirationDate *string `json:"expirationDate"`
 	IsPermanent    bool    `json:"isPermanent"`
+	// Password protects the link (see unlock.go); stored only as a hash.
+	Password *string `json:"password"`
 }
 
 // parseISODate accepts RFC 3339 ("2024-03-15T00:00:00Z") and a bare date
@@ -71,7 +74,7 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	l, err := s.newLink(c, f, req)
+	l, err := s.newLink(r.Context(), c, f, req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -81,7 +84,7 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) {
 
 // newLink creates a public link to file f of the request's project, as the
 // API and the console ask for one.
-func (s *Server) newLink(c *call, f store.File, req createLinkRequest) (store.PublicLink, error) {
+func (s *Server) newLink(ctx context.Context, c *call, f store.File, req createLinkRequest) (store.PublicLink, error) {
 	l := store.PublicLink{FileID: f.ID, IsPermanent: req.IsPermanent, CreatedBy: c.who.name}
 	if req.DownloadLimit != nil {
 		if *req.DownloadLimit < 0 {
@@ -98,6 +101,12 @@ func (s *Server) newLink(c *call, f store.File, req createLinkRequest) (store.Pu
 			return l, errBadRequest("expirationDate is in the past")
 		}
 		l.ExpirationDate = exp.UTC()
+	}
+	if req.Password != nil && *req.Password != "" {
+		var err error
+		if l.PasswordHash, err = s.pagePasswordHash(ctx, *req.Password); err != nil {
+			return l, err
+		}
 	}
 	l, err := s.store.CreateLink(l)
 	return l, notFoundAs(err, "file")
@@ -189,16 +198,14 @@ const maxUserAgent = 512
 
 // publicDownload is the seed's "Download via Public Link": count the access
 // and log it in one transaction, then 302 to a signed URL valid for a
-// minute. HEAD is not counted (chat apps fetch links to preview them), so
-// it must not hand out what GET would have counted: it answers 200 with
-// the file's type, size and name, and no Location.
+// minute. HEAD is not counted (see headFile). A link with a password asks
+// for it first (see linkPass).
 func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call) {
-	ua := r.UserAgent()
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
+	id := c.params.ByName("publicLinkId")
+	if l, err := s.store.Link(id); err == nil && !s.linkPass(w, r, l) {
+		return
 	}
-	entry := store.AccessLogEntry{Time: s.now().UTC(), ClientIP: s.clientIP(r).String(), UserAgent: ua}
-	l, err := s.store.UseLink(c.params.ByName("publicLinkId"), c.params.ByName("fileName"), entry, r.Method == http.MethodGet)
+	l, err := s.store.UseLink(id, c.params.ByName("fileName"), s.accessEntry(r), r.Method == http.MethodGet)
 	if err != nil {
 		s.fail(w, r, linkErr(err))
 		return
@@ -209,13 +216,7 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 			s.fail(w, r, linkErr(err)) // the file deleted since
 			return
 		}
-		h := w.Header()
-		h.Set("Content-Type", cmp.Or(f.MimeType, "application/octet-stream"))
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Length", strconv.FormatInt(f.Size, 10))
-		h.Set("Content-Disposition", contentDisposition(f.Name))
-		h.Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusOK)
+		headFile(w, f)
 		return
 	}
 	redirectToFile(w, s.signedURLFor(c.base, l.FileID, l.FileName, redirectURLTTL))

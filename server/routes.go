@@ -169,6 +169,14 @@ func (s *Server) table() []route {
 		{"DELETE", proj + "/build/:buildId", 0, need(auth.BuildDelete), s.deleteBuildHandler},
 		{"POST", proj + "/build/:buildId/file", upload, need(auth.BuildCreate), s.addFiles},
 
+		// Distributions: stable tester pages of a project (distpage.go).
+		{"POST", proj + "/distribution", 0, need(auth.BuildCreateLinks), s.createDistribution},
+		{"GET", proj + "/distribution", 0, need(auth.ProjectRead), s.listDistributions},
+		{"GET", proj + "/distribution/:distId", 0, need(auth.ProjectRead), s.getDistribution},
+		{"PATCH", proj + "/distribution/:distId", 0, need(auth.BuildCreateLinks), s.updateDistribution},
+		{"DELETE", proj + "/distribution/:distId", 0, need(auth.BuildDelete), s.deleteDistribution},
+		{"GET", proj + "/distribution/:distId/access-log", 0, need(auth.ProjectRead), s.distributionAccessLog},
+
 		// Seed 004: build files and public links.
 		{"GET", proj + "/build/:buildId/file", 0, need(auth.ProjectRead), s.listBuildFiles},
 		{"GET", proj + "/build/:buildId/files", 0, need(auth.ProjectRead), s.listBuildFileDetails},
@@ -182,9 +190,19 @@ func (s *Server) table() []route {
 		{"HEAD", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
 		{"GET", "/api/v1/public/file/:publicLinkId/qr", 0, public, s.publicQR},
 
-		// The tester install page and the iOS OTA manifest.
-		{"GET", "/p/:publicLinkId", 0, public, s.installPageHandler},
-		{"GET", "/p/:publicLinkId/manifest.plist", 0, public, s.manifest},
+		// Tester pages (tester.go): a link's, a distribution's, with their
+		// QR codes, iOS OTA manifests and counted downloads.
+		{"GET", "/p/:publicLinkId", 0, public, s.linkTesterPage},
+		{"POST", "/p/:publicLinkId", 0, public, s.linkTesterPage},
+		{"GET", "/p/:publicLinkId/qr", 0, public, s.linkQR},
+		{"GET", "/p/:publicLinkId/manifest.plist", 0, public, s.linkManifest},
+		{"GET", "/p/:publicLinkId/apk", 0, public, s.linkAPK},
+		{"GET", "/d/:ws/:slug", 0, public, s.distPage},
+		{"POST", "/d/:ws/:slug", 0, public, s.distPage},
+		{"GET", "/d/:ws/:slug/qr", 0, public, s.distQR},
+		{"GET", "/d/:ws/:slug/f/:fileId/:fileName", 0, public, s.distDownload},
+		{"HEAD", "/d/:ws/:slug/f/:fileId/:fileName", 0, public, s.distDownload},
+		{"GET", "/d/:ws/:slug/m/:fileId/manifest.plist", 0, public, s.distManifest},
 
 		// Seed 000, the organization API: build details, uploads, and the
 		// two-step download through a single-use token.

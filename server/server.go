@@ -39,9 +39,14 @@ type Server struct {
 	dummyHash    string
 	loginPerIP   auth.Limiter
 	loginPerUser auth.Limiter // keyed by username and address
-	tokenUse     tokenUse
-	metrics      *metrics
-	cert         atomic.Pointer[tls.Certificate]
+	// unlockKey signs the cookies that unlock password-protected tester
+	// pages (see unlock.go); unlockPer* limit wrong passwords.
+	unlockKey       []byte
+	unlockPerIP     auth.Limiter
+	unlockPerTarget auth.Limiter
+	tokenUse        tokenUse
+	metrics         *metrics
+	cert            atomic.Pointer[tls.Certificate]
 
 	handler http.Handler
 }
@@ -91,20 +96,26 @@ func New(o Options) (*Server, error) {
 	}
 	mac := hmac.New(sha256.New, stored[0].Secret)
 	mac.Write([]byte("hangar console csrf"))
+	csrfKey := mac.Sum(nil)
+	mac = hmac.New(sha256.New, stored[0].Secret)
+	mac.Write([]byte("hangar tester page unlock"))
 	s := &Server{
-		csrfKey: mac.Sum(nil),
-		depot:   o.Depot,
-		store:   st,
-		cfg:     o.Config,
-		log:     o.Logger,
-		now:     o.Now,
-		keys:    urlsign.NewKeyring(keys),
+		csrfKey:   csrfKey,
+		unlockKey: mac.Sum(nil),
+		depot:     o.Depot,
+		store:     st,
+		cfg:       o.Config,
+		log:       o.Logger,
+		now:       o.Now,
+		keys:      urlsign.NewKeyring(keys),
 
-		hasher:       o.Hasher,
-		dummyHash:    dummy,
-		loginPerIP:   auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
-		loginPerUser: auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
-		metrics:      newMetrics(o.Depot),
+		hasher:          o.Hasher,
+		dummyHash:       dummy,
+		loginPerIP:      auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
+		loginPerUser:    auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
+		unlockPerIP:     auth.Limiter{Burst: unlockPerIP.Burst, Every: unlockPerIP.Every},
+		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
+		metrics:         newMetrics(o.Depot),
 	}
 	s.handler = s.logRequests(s.routes())
 	return s, nil

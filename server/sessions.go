@@ -2,9 +2,7 @@ package server
 
 import (
 	"errors"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"hangar/store"
@@ -66,23 +64,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) {
 // the API's login and the console's sign-in form alike. A refusal for the
 // limits sets Retry-After on w.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, username, password string) (store.User, error) {
-	now := s.now()
-	// An attempt is taken from both buckets before the hash (so parallel
-	// requests cannot all slip through) and given back if the password is
-	// right. The username bucket is charged only for addresses within their
-	// own limit: a flood of invented usernames from one address cannot
-	// grow it.
+	// The username bucket is charged only for addresses within their own
+	// limit: a flood of invented usernames from one address cannot grow it.
 	ip := s.clientIP(r).String()
-	ipKey, userKey := ip, truncate(username, 128)+"\x00"+ip
-	ok, wait := s.loginPerIP.Allow(ipKey, now)
-	if ok {
-		if ok, wait = s.loginPerUser.Allow(userKey, now); !ok {
-			s.loginPerIP.Refund(ipKey)
-		}
-	}
-	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return store.User{}, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many login attempts; retry later"}
+	refund, err := s.attempt(w, &s.loginPerIP, &s.loginPerUser, ip, truncate(username, 128)+"\x00"+ip, "too many login attempts; retry later")
+	if err != nil {
+		return store.User{}, err
 	}
 
 	u, err := s.store.UserByName(username)
@@ -99,7 +86,6 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, username, passwo
 		}
 		return store.User{}, errBadCredentials
 	}
-	s.loginPerIP.Refund(ipKey)
-	s.loginPerUser.Refund(userKey)
+	refund()
 	return u, nil
 }

@@ -97,7 +97,3 @@ func publicURL(base, linkID, fileName string) string {
 
 // qrURL is a public link's QR code.
 func qrURL(base, linkID string) string { return base + "/api/v1/public/file/" + linkID + "/qr" }
-
-// manifestPath is the path of a link's OTA manifest (signed, then made
-// absolute, by the install page).
-func manifestPath(linkID string) string { return "/p/" + linkID + "/manifest.plist" }

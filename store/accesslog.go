@@ -10,7 +10,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// AccessLogEntry records one download through a public link.
+// AccessLogEntry records one download through a public link or a
+// distribution (LinkID is then the distribution's ID).
 type AccessLogEntry struct {
 	LinkID    string    `json:"linkId"`
 	Time      time.Time `json:"timestamp"`
@@ -27,6 +28,20 @@ const DefaultAccessLogCap = 10_000
 // the time), in fixed-width hex so byte order is numeric order.
 func accessLogKey(linkID string, seq int64) []byte {
 	return key(linkID, fmt.Sprintf("%016x", seq))
+}
+
+// appendAccess adds entry seq (the access count it made) to the log of a
+// link or distribution, dropping the one that falls off the cap.
+func (s *Store) appendAccess(tx *bolt.Tx, id string, seq int64, e AccessLogEntry) error {
+	log := tx.Bucket(bucketAccessLog)
+	e.LinkID = id
+	if err := put(log, accessLogKey(id, seq), e); err != nil {
+		return err
+	}
+	if old := seq - s.logCap; old > 0 {
+		return log.Delete(accessLogKey(id, old))
+	}
+	return nil
 }
 
 // AccessLog returns a page of a link's access log, newest first, and the

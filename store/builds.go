@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,7 +53,8 @@ type Provisioning struct {
 	Team    string    `json:"team,omitempty"`
 	TeamID  string    `json:"teamId,omitempty"`
 	Expires time.Time `json:"expires"`
-	Type    string    `json:"type"` // development, ad-hoc, enterprise, app-store
+	Created time.Time `json:"created,omitzero"` // not valid before
+	Type    string    `json:"type"`             // development, ad-hoc, enterprise, app-store
 	Devices int       `json:"devices"`
 }
 
@@ -193,13 +195,17 @@ func (s *Store) BuildsWithFiles(projectID string, p Page) ([]BuildFiles, string,
 
 // BuildQuery selects builds: Text appears (case-insensitively) in the
 // version, build number, notes, a tag or the app name; Status equals the
-// build's. Empty parts match everything.
+// build's; Tag is one of its tags. Empty parts match everything.
 type BuildQuery struct {
-	Text, Status string
+	Text, Status, Tag string
 }
 
-func (q BuildQuery) matches(b Build) bool {
+// Matches reports whether b is one of the builds q selects.
+func (q BuildQuery) Matches(b Build) bool {
 	if q.Status != "" && b.Status != q.Status {
+		return false
+	}
+	if q.Tag != "" && !slices.Contains(b.Tags, q.Tag) {
 		return false
 	}
 	if q.Text == "" {
@@ -254,7 +260,7 @@ func (s *Store) SearchBuilds(projectID string, q BuildQuery, after string, limit
 			if err := get(builds, id, &b); err != nil {
 				return fmt.Errorf("build index %q: %w", k, err)
 			}
-			if !q.matches(b) {
+			if !q.Matches(b) {
 				continue
 			}
 			files, err := filesOf(tx, b.ID)

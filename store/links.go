@@ -22,6 +22,9 @@ type PublicLink struct {
 	IsActive       bool      `json:"isActive"`
 	CreatedAt      time.Time `json:"createdAt"`
 	CreatedBy      string    `json:"createdBy,omitempty"`
+	// PasswordHash is the argon2id hash of the link's password, if it has
+	// one.
+	PasswordHash string `json:"passwordHash,omitempty"`
 }
 
 // CreateLink stores a new, active public link to an existing file. It returns
@@ -164,15 +167,7 @@ func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (Pub
 		if err := addCount(tx, countLinkDownloads, 1); err != nil {
 			return err
 		}
-		log := tx.Bucket(bucketAccessLog)
-		e.LinkID = id
-		if err := put(log, accessLogKey(id, l.AccessCount), e); err != nil {
-			return err
-		}
-		if old := l.AccessCount - s.logCap; old > 0 {
-			return log.Delete(accessLogKey(id, old))
-		}
-		return nil
+		return s.appendAccess(tx, id, l.AccessCount, e)
 	})
 	if err == nil {
 		err = outcome

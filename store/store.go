@@ -79,13 +79,15 @@ var (
 	bucketOwnerTokens   = []byte("owner_tokens") // ownerID/prefix → sha256(token)
 	bucketSigningKeys   = []byte("signing_keys")
 	bucketProcessing    = []byte("processing") // seq/buildID → [attempts started]: builds in_progress
+	bucketDistributions = []byte("distributions")
+	bucketDistSlugs     = []byte("distribution_slugs") // wsID/slug → id
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
 		bucketBuilds, bucketProjectBuilds, bucketFiles, bucketBuildFiles, bucketBlobRefs,
 		bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken, bucketUsers,
 		bucketUsernames, bucketServiceAccts, bucketTokens, bucketOwnerTokens, bucketSigningKeys,
-		bucketProcessing, bucketBuildCounts, bucketChecksumFiles,
+		bucketProcessing, bucketBuildCounts, bucketChecksumFiles, bucketDistributions, bucketDistSlugs,
 	}
 
 	keySchema = []byte("schema_version")
@@ -510,4 +512,19 @@ func (s *Store) Contents() (workspaces, files bool, err error) {
 		})
 	})
 	return workspaces, files, err
+}
+
+// deletePrefix deletes every key of b under prefix+"/".
+func deletePrefix(b *bolt.Bucket, prefix string) error {
+	var dead [][]byte
+	forEachPrefix(b, prefix, func(suffix, _ []byte) bool {
+		dead = append(dead, key(prefix, string(suffix)))
+		return true
+	})
+	for _, k := range dead {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

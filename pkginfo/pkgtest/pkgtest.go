@@ -158,8 +158,11 @@ func SignedProfile(content []byte) []byte {
 	return ci
 }
 
-// ProfileExpires is when AdHocProfile expires.
-var ProfileExpires = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+// ProfileCreated and ProfileExpires bound AdHocProfile's validity.
+var (
+	ProfileCreated = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ProfileExpires = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+)
 
 // AdHocProfile is an ad hoc profile for three devices.
 func AdHocProfile() map[string]any {
@@ -168,6 +171,7 @@ func AdHocProfile() map[string]any {
 		"TeamName":           "Example Corp",
 		"TeamIdentifier":     []string{"ABCDE12345"},
 		"ExpirationDate":     ProfileExpires,
+		"CreationDate":       ProfileCreated,
 		"ProvisionedDevices": []string{"00008030-001", "00008030-002", "00008030-003"},
 		"Entitlements":       map[string]any{"get-task-allow": false, "application-identifier": "ABCDE12345.com.example.demo"},
 	}

@@ -1,0 +1,224 @@
+package server
+
+import (
+	"net/http"
+
+	"hangar/auth"
+	"hangar/depot"
+	"hangar/store"
+)
+
+// A distribution's tester page (/d/{workspace}/{slug}): the newest
+// processed build its filter matches, earlier ones if it shows history,
+// behind its security mode. Downloads go through
+// /d/{workspace}/{slug}/f/{file}/{name}, counted and logged under the
+// distribution's ID.
+
+// historyLen is how many earlier builds a page with history lists.
+const historyLen = 10
+
+// distSite is a distribution's tester site.
+func distSite(base string, ws store.Workspace, d store.Distribution) testerSite {
+	page := "/d/" + ws.Slug + "/" + d.Slug
+	return testerSite{id: d.ID, base: base, page: page, hash: d.PasswordHash, protected: d.Security != store.SecurityPublic,
+		download: func(f store.File) string { return page + "/f/" + f.ID + "/" + f.Name },
+		manifest: func(f store.File) string { return page + "/m/" + f.ID + "/manifest.plist" },
+	}
+}
+
+var errDistNotFound = errNotFound("distribution")
+
+// distribution resolves the distribution the path names.
+func (s *Server) distribution(c *call) (store.Workspace, store.Distribution, error) {
+	ws, err := s.workspaceOf(c.params)
+	if err != nil {
+		return ws, store.Distribution{}, errDistNotFound
+	}
+	d, err := s.store.DistributionBySlug(ws.ID, c.params.ByName("slug"))
+	if err != nil {
+		return ws, d, notFoundAs(err, "distribution")
+	}
+	c.ws = ws
+	return ws, d, nil
+}
+
+// member checks a members-only distribution's reader: a console session
+// of someone who may download the project's builds.
+func (s *Server) member(r *http.Request, c *call) error {
+	return s.authorize(r, need(auth.BuildDownload), c, true)
+}
+
+// distPage renders a distribution's page (GET) or takes its password
+// form (POST).
+func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
+	ws, d, err := s.distribution(c)
+	if err != nil {
+		s.renderTester(w, r, testerView{Status: http.StatusNotFound, Title: "Page not available", Message: "There is no such page, or it was removed."})
+		return
+	}
+	t := distSite(c.base, ws, d)
+	var wrong string
+	switch d.Security {
+	case store.SecurityMembers:
+		if err := s.member(r, c); err != nil {
+			s.failPage(w, r, c, err) // signed out: to the sign-in page and back
+			return
+		}
+	case store.SecurityPassword:
+		if r.Method == http.MethodPost {
+			var done bool
+			if wrong, done = s.unlockForm(w, r, t); done {
+				return
+			}
+		}
+		if !s.unlocked(r, d.ID, d.PasswordHash) {
+			s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
+			return
+		}
+	}
+	if r.Method == http.MethodPost {
+		http.Redirect(w, r, t.page, http.StatusSeeOther)
+		return
+	}
+	limit := 1
+	if d.ShowHistory {
+		limit += historyLen
+	}
+	builds, _, _, err := s.store.SearchBuilds(d.ProjectID, d.Query(), "", limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := platformOf(r.UserAgent())
+	v := testerView{QRURL: t.url(t.page + "/qr"), PageURL: t.url(t.page), Platform: p, DevInfo: d.ShowDevInfo}
+	for _, bf := range builds {
+		f, ok := depot.FileOfType(bf.Files, store.FilePackage)
+		if !ok {
+			continue
+		}
+		if v.Build == nil {
+			v.Build = s.testerBuild(t, bf.Build, f, bf.Files, p, isHTTPS(c.base))
+			continue
+		}
+		v.History = append(v.History, historyItem{
+			Version:  orText(versionLine(bf.Build.VersionName, bf.Build.VersionCode), f.Name),
+			Uploaded: f.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
+			URL:      t.url(t.download(f)),
+		})
+	}
+	if v.Build == nil {
+		v.Title, v.Message = "No build yet", "There is no build here yet. Come back once one has been uploaded and processed."
+	}
+	s.renderTester(w, r, v)
+}
+
+// distQR is the QR code of a distribution's page.
+func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) {
+	ws, d, err := s.distribution(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t := distSite(c.base, ws, d)
+	s.serveQR(w, r, t.url(t.page))
+}
+
+// distFile resolves the file the path names, if it belongs to a build
+// the distribution shows.
+func (s *Server) distFile(c *call, d store.Distribution) (store.File, store.Build, error) {
+	f, err := s.store.File(c.params.ByName("fileId"))
+	if err != nil {
+		return f, store.Build{}, errNotFound("file")
+	}
+	b, err := s.store.Build(f.BuildID)
+	if err != nil || b.ProjectID != d.ProjectID || !d.Query().Matches(b) {
+		return f, b, errNotFound("file")
+	}
+	return f, b, nil
+}
+
+// distPass checks a download's or manifest's right to a protected
+// distribution: a signed URL (what the page gives an iPhone's installer),
+// or as for the page itself, a members' session or the password (its
+// unlock cookie, or HTTP Basic auth for an API client).
+func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, d store.Distribution) bool {
+	var err error
+	switch d.Security {
+	case store.SecurityPublic:
+		return true
+	case store.SecurityMembers:
+		if s.keys.Verify(http.MethodGet, r.URL.Path, r.URL.RawQuery, s.now()) == nil {
+			return true
+		}
+		err = s.member(r, c)
+	case store.SecurityPassword:
+		err = s.passOf(w, r, d.ID, d.PasswordHash)
+	}
+	if err == nil {
+		return true
+	}
+	ae, _ := toAPIError(err)
+	switch {
+	case ae.Status == http.StatusUnauthorized && wantsHTML(r):
+		http.Redirect(w, r, "/d/"+c.params.ByName("ws")+"/"+d.Slug, http.StatusSeeOther)
+	default:
+		if ae.Status == http.StatusUnauthorized && d.Security == store.SecurityPassword {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Hangar distribution", charset="UTF-8"`)
+		}
+		s.fail(w, r, err)
+	}
+	return false
+}
+
+// distDownload is a counted download through a distribution: checked as
+// its page is, counted and logged, then a 302 to a signed URL valid for a
+// minute. HEAD is not counted (see headFile).
+func (s *Server) distDownload(w http.ResponseWriter, r *http.Request, c *call) {
+	_, d, err := s.distribution(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !s.distPass(w, r, c, d) {
+		return
+	}
+	f, _, err := s.distFile(c, d)
+	if err == nil && f.Name != c.params.ByName("fileName") {
+		err = errNotFound("file")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.Method == http.MethodHead {
+		headFile(w, f)
+		return
+	}
+	if _, err := s.store.UseDistribution(d.ID, s.accessEntry(r)); err != nil {
+		s.fail(w, r, notFoundAs(err, "distribution"))
+		return
+	}
+	redirectToFile(w, s.signedURLFor(c.base, f.ID, f.Name, redirectURLTTL))
+}
+
+// distManifest serves the OTA manifest of an IPA the distribution shows.
+func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) {
+	ws, d, err := s.distribution(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if d.Security != store.SecurityPublic && s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()) != nil {
+		s.fail(w, r, errForbidden("the manifest URL is invalid or has expired: open the page again"))
+		return
+	}
+	f, b, err := s.distFile(c, d)
+	if err == nil && (f.Type != store.FilePackage || f.Extension != "ipa") {
+		err = errNotFound("manifest")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeManifest(w, r, distSite(c.base, ws, d), b, f)
+}

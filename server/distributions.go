@@ -1,0 +1,235 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"hangar/store"
+)
+
+// Workspace API handlers for distributions: a project's stable tester
+// pages (Applivery's publications). The page itself is distpage.go.
+
+type distributionView struct {
+	ID          string  `json:"id"`
+	Slug        string  `json:"slug"`
+	Name        string  `json:"name"`
+	ProjectID   string  `json:"projectId"`
+	FilterType  string  `json:"filterType"`
+	FilterValue string  `json:"filterValue,omitempty"`
+	ShowHistory bool    `json:"showHistory"`
+	ShowDevInfo bool    `json:"showDevInfo"`
+	Security    string  `json:"security"`
+	URL         string  `json:"url"`   // the tester page
+	QRURL       string  `json:"qrUrl"` // a PNG of the page's URL
+	AccessCount int64   `json:"accessCount"`
+	CreatedAt   isoTime `json:"createdAt"`
+	UpdatedAt   isoTime `json:"updatedAt"`
+	CreatedBy   string  `json:"createdBy,omitempty"`
+}
+
+func viewDistribution(base string, ws store.Workspace, d store.Distribution) distributionView {
+	t := distSite(base, ws, d)
+	return distributionView{ID: d.ID, Slug: d.Slug, Name: d.Name, ProjectID: d.ProjectID, FilterType: d.FilterType,
+		FilterValue: d.FilterValue, ShowHistory: d.ShowHistory, ShowDevInfo: d.ShowDevInfo, Security: d.Security,
+		URL: t.url(t.page), QRURL: t.url(t.page + "/qr"), AccessCount: d.AccessCount,
+		CreatedAt: isoTime(d.CreatedAt), UpdatedAt: isoTime(d.UpdatedAt), CreatedBy: d.CreatedBy}
+}
+
+// distributionRequest creates (every field but slug optional) or updates
+// (only the fields sent) a distribution. The password is write-only.
+type distributionRequest struct {
+	Slug        *string `json:"slug"`
+	Name        *string `json:"name"`
+	FilterType  *string `json:"filterType"`
+	FilterValue *string `json:"filterValue"`
+	ShowHistory *bool   `json:"showHistory"`
+	ShowDevInfo *bool   `json:"showDevInfo"`
+	Security    *string `json:"security"`
+	Password    *string `json:"password"`
+}
+
+const maxDistName = 200
+
+// apply sets what req names on d, hashing a new password; a page that
+// moves to password mode needs one.
+func (s *Server) applyDistribution(ctx context.Context, d *store.Distribution, req distributionRequest) error {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = strings.TrimSpace(*src)
+		}
+	}
+	set(&d.Slug, req.Slug)
+	set(&d.Name, req.Name)
+	set(&d.FilterType, req.FilterType)
+	set(&d.FilterValue, req.FilterValue)
+	set(&d.Security, req.Security)
+	if req.ShowHistory != nil {
+		d.ShowHistory = *req.ShowHistory
+	}
+	if req.ShowDevInfo != nil {
+		d.ShowDevInfo = *req.ShowDevInfo
+	}
+	switch {
+	case !store.ValidSlug(d.Slug):
+		return errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes")
+	case len(d.Name) > maxDistName:
+		return errBadRequest("name is too long")
+	case d.FilterType != store.FilterLatest && d.FilterType != store.FilterTag:
+		return errBadRequest(`filterType must be "latest" or "tag"`)
+	case d.FilterType == store.FilterTag && (d.FilterValue == "" || len(d.FilterValue) > maxDistName):
+		return errBadRequest("a tag filter needs the tag in filterValue")
+	case d.Security != store.SecurityPublic && d.Security != store.SecurityPassword && d.Security != store.SecurityMembers:
+		return errBadRequest(`security must be "public", "password" or "members"`)
+	}
+	if d.FilterType == store.FilterLatest {
+		d.FilterValue = ""
+	}
+	if req.Password != nil && *req.Password != "" {
+		if d.Security != store.SecurityPassword {
+			return errBadRequest(`a password needs security "password"`)
+		}
+		hash, err := s.pagePasswordHash(ctx, *req.Password)
+		if err != nil {
+			return err
+		}
+		d.PasswordHash = hash
+	}
+	if d.Security == store.SecurityPassword && d.PasswordHash == "" {
+		return errBadRequest(`security "password" needs a password`)
+	}
+	return nil
+}
+
+// newDistribution creates a distribution of the request's project, as the
+// API and the console ask for one.
+func (s *Server) newDistribution(ctx context.Context, c *call, req distributionRequest) (store.Distribution, error) {
+	d := store.Distribution{ProjectID: c.proj.ID, FilterType: store.FilterLatest, Security: store.SecurityPublic, CreatedBy: c.who.name}
+	if err := s.applyDistribution(ctx, &d, req); err != nil {
+		return d, err
+	}
+	d, err := s.store.CreateDistribution(d)
+	if errors.Is(err, store.ErrConflict) {
+		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
+	}
+	return d, err
+}
+
+func (s *Server) createDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+	var req distributionRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d, err := s.newDistribution(r.Context(), c, req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewDistribution(c.base, c.ws, d))
+}
+
+func (s *Server) listDistributions(w http.ResponseWriter, r *http.Request, c *call) {
+	ds, err := s.store.Distributions(c.ws.ID, c.proj.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewAll(ds, func(d store.Distribution) distributionView { return viewDistribution(c.base, c.ws, d) }))
+}
+
+// projectDistribution resolves the path's distribution (by id or slug) in
+// the request's project.
+func (s *Server) projectDistribution(c *call) (store.Distribution, error) {
+	name := c.params.ByName("distId")
+	d, err := s.store.DistributionBySlug(c.ws.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		d, err = s.store.Distribution(name)
+	}
+	if err != nil || d.ProjectID != c.proj.ID {
+		return d, errDistNotFound
+	}
+	return d, nil
+}
+
+func (s *Server) getDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+	d, err := s.projectDistribution(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewDistribution(c.base, c.ws, d))
+}
+
+// updateDistribution changes the fields sent. The password is hashed
+// before the transaction (hashing takes a while and memory; bbolt's writer
+// must not wait for it).
+func (s *Server) updateDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+	var req distributionRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d, err := s.editDistribution(r.Context(), c, req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewDistribution(c.base, c.ws, d))
+}
+
+func (s *Server) editDistribution(ctx context.Context, c *call, req distributionRequest) (store.Distribution, error) {
+	d, err := s.projectDistribution(c)
+	if err != nil {
+		return d, err
+	}
+	if err := s.applyDistribution(ctx, &d, req); err != nil {
+		return d, err
+	}
+	d, err = s.store.UpdateDistribution(d.ID, func(cur *store.Distribution) error {
+		*cur = d
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
+	}
+	return d, err
+}
+
+func (s *Server) deleteDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+	d, err := s.projectDistribution(c)
+	if err == nil {
+		err = s.store.DeleteDistribution(d.ID)
+	}
+	if err != nil {
+		s.fail(w, r, notFoundAs(err, "distribution"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// distributionAccessLog lists downloads through a distribution, newest
+// first, paged as a link's access log is.
+func (s *Server) distributionAccessLog(w http.ResponseWriter, r *http.Request, c *call) {
+	d, err := s.projectDistribution(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	entries, next, err := s.store.AccessLog(d.ID, page)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	linkNext(w, r, next)
+	writeJSON(w, http.StatusOK, viewAll(entries, func(e store.AccessLogEntry) accessLogView {
+		return accessLogView{Timestamp: e.Time.UTC(), ClientIP: e.ClientIP, UserAgent: e.UserAgent}
+	}))
+}

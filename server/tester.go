@@ -1,0 +1,421 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"encoding/xml"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode/utf8"
+
+	"hangar/depot"
+	"hangar/store"
+)
+
+// Tester pages: what a public link's page (/p/{link}) and a distribution's
+// page (/d/{workspace}/{slug}) show a tester, and the install flow that
+// fits the device the page was opened on. Both render one template from a
+// testerView; they differ in where their downloads go and how they are
+// protected (a testerSite). Everything is embedded: no script, no
+// external asset.
+
+//go:embed templates/tester.html templates/manifest.plist
+var templates embed.FS
+
+var (
+	testerPage   = template.Must(template.ParseFS(templates, "templates/tester.html"))
+	manifestTmpl = texttemplate.Must(texttemplate.New("manifest.plist").Funcs(texttemplate.FuncMap{
+		"xml": func(s string) string {
+			var b strings.Builder
+			xml.EscapeText(&b, []byte(s))
+			return b.String()
+		},
+	}).ParseFS(templates, "templates/manifest.plist"))
+)
+
+// testerSite is where a tester page's links go, and how it is protected.
+type testerSite struct {
+	id   string // the link's or distribution's ID: its unlock cookie, rate limit and access log
+	base string // the base of absolute URLs (see baseURL)
+	page string // the page's own path, which its QR code encodes
+	// hash is the password hash of a password-protected page.
+	hash string
+	// protected: the page is not public (password or members), so what an
+	// iPhone's installer fetches without the browser's cookies (the
+	// manifest, the package) carries a signature instead.
+	protected bool
+	// download is the path of a counted download of file f (decoded, as
+	// signatures cover it); manifest the path of f's OTA manifest.
+	download, manifest func(f store.File) string
+}
+
+// url makes a decoded path absolute, escaping each segment.
+func (t testerSite) url(path string) string {
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return t.base + strings.Join(segs, "/")
+}
+
+// signed is the absolute URL of path, signed until exp when the page is
+// protected.
+func (s *Server) signedFor(t testerSite, path string, exp time.Time) string {
+	u := t.url(path)
+	if t.protected {
+		u += "?" + s.keys.Sign(http.MethodGet, path, exp)
+	}
+	return u
+}
+
+// platform is the kind of device a page was opened on, from its
+// User-Agent: the install flow differs for each.
+type platform string
+
+const (
+	desktop platform = "desktop"
+	iPhone  platform = "ios" // iPhone, iPad (in its mobile mode), iPod
+	android platform = "android"
+)
+
+func platformOf(ua string) platform {
+	switch {
+	case strings.Contains(ua, "iPhone"), strings.Contains(ua, "iPad"), strings.Contains(ua, "iPod"):
+		return iPhone
+	case strings.Contains(ua, "Android"):
+		return android
+	}
+	// iPadOS Safari asks for desktop sites with a Mac's User-Agent; it
+	// gets the desktop flow (QR and Download), which works there.
+	return desktop
+}
+
+// testerView is what the template shows.
+type testerView struct {
+	Status         int
+	Title, Message string // a page that cannot be shown, or a distribution with no build yet
+	Locked         bool   // the password form instead of the page
+	Wrong          string // why the last password was refused
+	Action         string // where the form posts
+	Build          *testerBuild
+	History        []historyItem
+	QRURL, PageURL string
+	Platform       platform
+	Remaining      string // a link's downloads left
+	Expires        string // a link's expiry
+	DevInfo        bool   // show identifier, profile, minimum OS
+}
+
+type testerBuild struct {
+	App, Initial, IconURL, Version string
+	FileName, Size, Uploaded       string
+	Notes, BundleID, Requires      string
+	Profile                        string // "Ad hoc, 3 devices, expires 1 Mar 2027"
+	ProfileProblem                 string // why the profile keeps the app from installing or opening
+	State                          string // why details are missing: processing, or unreadable
+	Primary                        *action
+	Secondary                      []action
+	Notice                         string // why there is no Install or download for this device
+	HTTPSHelp                      bool   // the notice is about plain HTTP: say how to get HTTPS
+	Hint                           string // a tip for the primary action
+}
+
+type action struct {
+	ID, Label string
+	URL       template.URL // itms-services: is not a scheme html/template lets through otherwise
+}
+
+type historyItem struct {
+	Version, Uploaded, Notes string
+	URL                      string
+}
+
+// versionLine reads as people write versions: no placeholder for a
+// missing one, no build number that repeats the version.
+func versionLine(name, code string) string {
+	switch {
+	case name == "" && code == "":
+		return ""
+	case name == "":
+		return "Build " + code
+	case code == "" || code == name:
+		return "Version " + name
+	}
+	return "Version " + name + " (" + code + ")"
+}
+
+// appTitle names an app: its label, else its bundle id, else the file.
+func appTitle(b store.Build, f store.File) string {
+	switch {
+	case b.AppName != "":
+		return b.AppName
+	case b.BundleID != "":
+		return b.BundleID
+	}
+	return f.Name
+}
+
+// testerBuild describes build b for a device p, offering file f (a link's
+// file, a distribution's build package) and, for an AAB, an attached APK.
+func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []store.File, p platform, https bool) *testerBuild {
+	v := &testerBuild{
+		App:      appTitle(b, f),
+		Version:  versionLine(b.VersionName, b.VersionCode),
+		BundleID: b.BundleID,
+		FileName: f.Name,
+		Size:     humanSize(f.Size),
+		Uploaded: f.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
+		Notes:    b.Notes,
+	}
+	if r, _ := utf8.DecodeRuneInString(v.App); r != utf8.RuneError {
+		v.Initial = strings.ToUpper(string(r))
+	}
+	if icon, ok := depot.FileOfType(files, store.FileIcon); ok {
+		v.IconURL = s.signedURL(t.base, icon.ID, icon.Name)
+	}
+	switch {
+	case b.MinOS == "":
+	case b.OS == "ios":
+		v.Requires = "iOS " + b.MinOS + " or later"
+	case b.OS == "android":
+		v.Requires = "Android API level " + b.MinOS + " or later"
+	}
+	now := s.now()
+	if pr := b.Profile; pr != nil {
+		v.Profile = profileKinds[pr.Type]
+		if pr.Type != "enterprise" && pr.Type != "app-store" {
+			v.Profile += fmt.Sprintf(", %d device%s", pr.Devices, plural(pr.Devices))
+		}
+		switch {
+		case pr.Type == "app-store":
+			v.ProfileProblem = "This is an App Store build: it installs only through the App Store or TestFlight."
+		case !pr.Created.IsZero() && now.Before(pr.Created):
+			v.ProfileProblem = "Its provisioning profile is not valid before " + pr.Created.UTC().Format("2 Jan 2006 15:04 UTC") + ": the app would not open."
+		case !pr.Expires.IsZero() && !pr.Expires.After(now): // a profile without ExpirationDate is broken, not expired
+			v.ProfileProblem = "Its provisioning profile expired on " + pr.Expires.UTC().Format("2 Jan 2006") + ": the app would not open. Ask for a new build."
+		}
+		if !pr.Expires.IsZero() {
+			v.Profile += ", expires " + pr.Expires.UTC().Format("2 Jan 2006")
+		}
+	}
+	switch b.Status {
+	case store.BuildPending, store.BuildInProgress:
+		v.State = "This build is still being processed: its details will appear shortly."
+	case store.BuildError:
+		v.State = "Hangar could not read this package's details. The download is the file as it was uploaded."
+	}
+
+	download := action{ID: "download", Label: "Download", URL: template.URL(t.url(t.download(f)))}
+	switch strings.ToLower(f.Extension) {
+	case "ipa":
+		download.Label = "Download .ipa"
+		switch p {
+		case iPhone:
+			switch {
+			case v.ProfileProblem != "":
+				v.Notice = v.ProfileProblem
+			case b.Status != store.BuildProcessed || b.BundleID == "":
+				// The manifest names the bundle id, read by processing.
+				v.Notice = "Install will be offered once the build is processed."
+				if b.Status == store.BuildError {
+					v.Notice = "This package cannot be installed over the air: Hangar could not read it."
+				}
+			case !https:
+				v.Notice = "iPhones and iPads install apps only from an HTTPS address with a certificate they trust, and this page was opened over plain HTTP."
+				v.HTTPSHelp = true
+			default:
+				manifest := s.signedFor(t, t.manifest(f), now.Add(unlockTTL))
+				v.Primary = &action{ID: "install", Label: "Install", URL: template.URL("itms-services://?action=download-manifest&url=" + url.QueryEscape(manifest))}
+				v.Hint = "Installs on devices in the build's provisioning profile."
+			}
+			v.Secondary = []action{download}
+		case android:
+			v.Notice = "This build is for iPhone and iPad."
+			v.Secondary = []action{download}
+		default:
+			v.Primary = &download
+			v.Hint = "To install on an iPhone or iPad, scan the code with its camera."
+		}
+	case "apk":
+		download.Label = "Download APK"
+		v.Primary = &download
+		switch p {
+		case android:
+			v.Hint = "If Android asks, allow installs from this browser (Settings › Apps › Special app access › Install unknown apps)."
+		case iPhone:
+			v.Primary, v.Secondary = nil, []action{download}
+			v.Notice = "This build is for Android."
+		default:
+			v.Hint = "To install on an Android phone, scan the code with its camera."
+		}
+	case "aab":
+		v.Notice = "Phones cannot install an .aab (Android App Bundle): it is for Google Play or bundletool."
+		download.Label = "Download .aab"
+		apk, ok := attachedAPK(files)
+		if ok && p != iPhone {
+			v.Primary = &action{ID: "download-apk", Label: "Download APK", URL: template.URL(t.url(t.download(apk)))}
+			v.Notice += " The build has an APK attached, which installs."
+			if p == android {
+				v.Hint = "If Android asks, allow installs from this browser (Settings › Apps › Special app access › Install unknown apps)."
+			}
+		}
+		v.Secondary = []action{download}
+	default:
+		v.Primary = &download
+	}
+	return v
+}
+
+// attachedAPK is the first .apk attached to a build, if any.
+func attachedAPK(files []store.File) (store.File, bool) {
+	for _, f := range files {
+		if f.Type == store.FileAttachment && strings.EqualFold(f.Extension, "apk") {
+			return f, true
+		}
+	}
+	return store.File{}, false
+}
+
+var profileKinds = map[string]string{
+	"development": "Development",
+	"ad-hoc":      "Ad hoc",
+	"enterprise":  "Enterprise (any device)",
+	"app-store":   "App Store (not installable here)",
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// isHTTPS says whether testers reach this page over HTTPS: directly, as
+// public_url says, or as a trusted proxy says (baseURL knows all three).
+func isHTTPS(base string) bool { return strings.HasPrefix(base, "https://") }
+
+// renderTester writes a tester page. No script at all, no outside
+// resource, no framing; the only form posts a password to the page itself.
+func (s *Server) renderTester(w http.ResponseWriter, r *http.Request, v testerView) {
+	var buf bytes.Buffer
+	if err := testerPage.Execute(&buf, v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	if v.Status == 0 {
+		v.Status = http.StatusOK
+	}
+	w.WriteHeader(v.Status)
+	w.Write(buf.Bytes())
+}
+
+// unlockForm handles a protected page's form: a right password sets the
+// unlock cookie and sends the browser back to the page (303, so a reload
+// does not post again); a wrong one shows the form again with why. The
+// form must come from this site (a cross-site post could make a
+// tester's browser burn attempts).
+func (s *Server) unlockForm(w http.ResponseWriter, r *http.Request, t testerSite) (wrong string, done bool) {
+	if err := s.checkForm(r, &call{}, false); err != nil {
+		s.renderTester(w, r, testerView{Status: http.StatusForbidden, Title: "Not sent from this page", Message: "Open the page and enter the password there."})
+		return "", true
+	}
+	if err := r.ParseForm(); err != nil {
+		return "The form could not be read.", false
+	}
+	err := s.checkPagePassword(w, r, t.id, r.PostForm.Get("password"), t.hash)
+	if ae, ok := toAPIError(err); err != nil && ok && ae.Status == http.StatusTooManyRequests {
+		s.renderTester(w, r, testerView{Status: http.StatusTooManyRequests, Locked: true, Action: t.page, Wrong: "Too many wrong passwords: wait a minute and try again."})
+		return "", true
+	}
+	if err != nil {
+		return "Wrong password.", false
+	}
+	s.setUnlocked(w, r, t.id, t.hash)
+	http.Redirect(w, r, t.page, http.StatusSeeOther)
+	return "", true
+}
+
+// serveQR answers a tester page's QR code: a PNG of the page's own URL,
+// large enough to scan from a laptop screen.
+func (s *Server) serveQR(w http.ResponseWriter, r *http.Request, text string) {
+	var buf bytes.Buffer
+	if err := qrPNG(&buf, text, pageQRSize); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(buf.Bytes())
+}
+
+// pageQRSize is the size of a tester page's QR image, in pixels: shown at
+// 240 CSS pixels, sharp on a 2× screen.
+const pageQRSize = 480
+
+// writeManifest serves the OTA manifest of build b's package f. Its
+// package URL is the page's counted download (signed when the page is
+// protected, since iOS's installer sends no cookie), so an install counts
+// like a download. display-image and full-size-image are the build's icon
+// (iOS scales it). bundle-version is what Apple's deployment reference
+// calls the app's bundle version, Info.plist's CFBundleVersion (the build
+// number), falling back to the version name.
+func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerSite, b store.Build, f store.File) {
+	if b.Status != store.BuildProcessed || b.BundleID == "" {
+		s.fail(w, r, errNotProcessed) // no bundle id to name yet
+		return
+	}
+	files, err := s.store.Files(b.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	data := map[string]string{
+		"URL":      s.signedFor(t, t.download(f), s.now().Add(time.Hour)),
+		"BundleID": b.BundleID,
+		"Version":  orText(b.VersionCode, orText(b.VersionName, "0")),
+		"Title":    appTitle(b, f),
+	}
+	if icon, ok := depot.FileOfType(files, store.FileIcon); ok {
+		data["Icon"] = s.signedURLFor(t.base, icon.ID, icon.Name, time.Hour)
+	}
+	var buf bytes.Buffer
+	if err := manifestTmpl.Execute(&buf, data); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(buf.Bytes())
+}
+
+func orText(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+// humanSize renders a byte count as people read it: 52.4 MB.
+func humanSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}

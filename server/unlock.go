@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"hangar/auth"
+)
+
+// Password-protected tester pages: a public link created with a password,
+// a distribution in password mode. A browser unlocks one with a form; the
+// answer is a signed cookie for that page alone, valid for unlockTTL and
+// only while the password stays the same. An API client (curl, a script)
+// sends the password as HTTP Basic auth with any user name. The password
+// never travels in a URL, and is never logged: the form body and the
+// Authorization header are not.
+
+// unlockTTL is how long a right password is remembered in a browser, and
+// how long the signed manifest an unlocked iPhone is given stays valid.
+const unlockTTL = 12 * time.Hour
+
+var (
+	errPasswordNeeded = &apiError{http.StatusUnauthorized, "PASSWORD_REQUIRED", orgNoAuth, "this link is protected by a password: send it as HTTP Basic auth (any user name)"}
+	errWrongPassword  = &apiError{http.StatusUnauthorized, "WRONG_PASSWORD", orgNoAuth, "wrong password"}
+)
+
+// Wrong passwords for tester pages are limited as logins are: per client
+// address, and per page and address (so nobody can lock testers out from
+// elsewhere). Right ones give their attempt back.
+var (
+	unlockPerIP     = auth.Limiter{Burst: 10, Every: 6 * time.Second}
+	unlockPerTarget = auth.Limiter{Burst: 5, Every: 12 * time.Second}
+)
+
+// attempt takes one attempt from both buckets before a password is hashed
+// (so parallel requests cannot all slip through): a 429 with Retry-After
+// when either is empty, otherwise a function that gives both back, for
+// when the password turns out right.
+func (s *Server) attempt(w http.ResponseWriter, perIP, perKey *auth.Limiter, ip, k, limited string) (refund func(), err error) {
+	now := s.now()
+	ok, wait := perIP.Allow(ip, now)
+	if ok {
+		if ok, wait = perKey.Allow(k, now); !ok {
+			perIP.Refund(ip)
+		}
+	}
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return nil, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, limited}
+	}
+	return func() { perIP.Refund(ip); perKey.Refund(k) }, nil
+}
+
+// Page passwords are shared with testers, typed on phones: long enough
+// that the rate limit makes guessing hopeless, short enough to type.
+const (
+	minPagePassword = 6
+	maxPagePassword = 128
+)
+
+// pagePasswordHash hashes a new password of a link or distribution.
+func (s *Server) pagePasswordHash(ctx context.Context, pw string) (string, error) {
+	if n := utf8.RuneCountInString(pw); n < minPagePassword || len(pw) > maxPagePassword {
+		return "", errBadRequest(fmt.Sprintf("password must be %d to %d characters", minPagePassword, maxPagePassword))
+	}
+	return s.hasher.Hash(ctx, pw)
+}
+
+// checkPagePassword checks a password for the protected page id, rate
+// limited.
+func (s *Server) checkPagePassword(w http.ResponseWriter, r *http.Request, id, password, hash string) error {
+	ip := s.clientIP(r).String()
+	refund, err := s.attempt(w, &s.unlockPerIP, &s.unlockPerTarget, ip, id+"\x00"+ip, "too many wrong passwords; retry later")
+	if err != nil {
+		return err
+	}
+	match, err := s.hasher.Verify(r.Context(), password, hash)
+	if err != nil && !errors.Is(err, r.Context().Err()) {
+		s.log.Error("password check failed", "page", id, "err", err)
+	}
+	if err != nil || !match {
+		return errWrongPassword
+	}
+	refund()
+	return nil
+}
+
+// unlockCookie names the cookie that unlocks page id.
+func unlockCookie(id string) string { return "hangar_unlock_" + id }
+
+// unlockMAC binds an unlock to the page, its expiry and its password (as
+// stored: a new password locks the page again).
+func (s *Server) unlockMAC(id, hash string, exp int64) string {
+	mac := hmac.New(sha256.New, s.unlockKey)
+	mac.Write([]byte(id + "\n" + hash + "\n" + strconv.FormatInt(exp, 10)))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// setUnlocked gives the browser the cookie that unlocks page id.
+func (s *Server) setUnlocked(w http.ResponseWriter, r *http.Request, id, hash string) {
+	exp := s.now().Add(unlockTTL)
+	http.SetCookie(w, &http.Cookie{Name: unlockCookie(id), Value: strconv.FormatInt(exp.Unix(), 10) + "." + s.unlockMAC(id, hash, exp.Unix()),
+		Path: "/", Expires: exp, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+}
+
+// unlocked reports whether the request carries a valid unlock of page id
+// under its current password hash.
+func (s *Server) unlocked(r *http.Request, id, hash string) bool {
+	c, err := r.Cookie(unlockCookie(id))
+	if err != nil {
+		return false
+	}
+	expText, mac, ok := strings.Cut(c.Value, ".")
+	exp, err := strconv.ParseInt(expText, 10, 64)
+	if !ok || err != nil || s.now().Unix() >= exp {
+		return false
+	}
+	return hmac.Equal([]byte(mac), []byte(s.unlockMAC(id, hash, exp)))
+}
+
+// passOf is what a protected download accepts instead of the page's form:
+// the unlock cookie, HTTP Basic auth with the password, or a URL signed
+// for its path (what an unlocked page hands to an iPhone's installer,
+// which sends no cookie). It returns nil when the request may go on.
+func (s *Server) passOf(w http.ResponseWriter, r *http.Request, id, hash string) error {
+	if s.unlocked(r, id, hash) || s.keys.Verify(http.MethodGet, r.URL.Path, r.URL.RawQuery, s.now()) == nil {
+		return nil
+	}
+	if _, pw, ok := r.BasicAuth(); ok {
+		return s.checkPagePassword(w, r, id, pw, hash)
+	}
+	return errPasswordNeeded
+}
+
+// wantsHTML tells a browser's navigation from an API client's request.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
