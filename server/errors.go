@@ -132,7 +132,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !known {
 		s.log.Error("request failed", "method", r.Method, "route", routeOf(w), "err", err)
 	}
-	if ae.Status == http.StatusUnauthorized {
+	if ae.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" { // a protected page's download asks for Basic
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hangar"`)
 	}
 	if isOrgDialect(w, r) {
