@@ -325,6 +325,14 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/w/acme/p/app/d"), none, "PROJECT_READ", 200, false, true},
+		{"POST", fixed("/w/acme/p/app/d"), func() string { return "slug=c" + uniq() + "&filterType=latest&security=public" }, "BUILD_CREATE_LINKS", 303, false, true},
+		{"GET", fixed("/w/acme/p/app/d/" + distID), none, "PROJECT_READ", 200, false, true},
+		{"POST", func() string { d, _ := e.store.Distribution(distID); return "/w/acme/p/app/d/" + d.Slug }, func() string {
+			d, _ := e.store.Distribution(distID)
+			return "slug=" + d.Slug + "&filterType=latest&security=public&showHistory=1"
+		}, "BUILD_CREATE_LINKS", 303, false, true},
+		{"POST", func() string { return "/w/acme/p/app/d/" + freshDist() + "/delete" }, none, "BUILD_DELETE", 303, false, true},
 		{"GET", fixed("/w/acme/p/app/upload"), none, "BUILD_CREATE", 200, false, true},
 		{"GET", fixed("/w/acme/p/app/settings"), none, "WORKSPACE_ADMIN", 200, false, true},
 		{"POST", fixed("/w/acme/p/app/settings/retention"), fixed("default=1"), "WORKSPACE_ADMIN", 303, false, true},

@@ -283,7 +283,7 @@ func (s *Server) loadBuildPage(c *call) (buildPage, error) {
 			return p, err
 		}
 		for _, l := range links {
-			p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL("", l.ID)})
+			p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: "/p/" + l.ID + "/qr"})
 		}
 	}
 	return p, nil
@@ -401,7 +401,7 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	p := linkPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
-		Link: linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: qrURL("", l.ID)}, Entries: entries, Back: buildPath(c, b.ID)}
+		Link: linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: "/p/" + l.ID + "/qr"}, Entries: entries, Back: buildPath(c, b.ID)}
 	if next != "" {
 		p.Next = r.URL.Path + "?after=" + next
 	}

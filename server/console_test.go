@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"hangar/store"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -829,4 +830,64 @@ func TestConsoleRefreshWhileProcessing(t *testing.T) {
 		t.Fatal("the project page does not reload while a build is in progress")
 	}
 	e.store.UpdateBuild(b.BuildID, func(b *store.Build) error { b.Status = store.BuildProcessed; return nil })
+}
+
+// Distributions from the console: made with the form (the password
+// stored only as a hash), listed, changed, their downloads shown, deleted;
+// a refused form shows the reason and keeps what was typed.
+func TestConsoleDistributions(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "app.apk", helloAPK(t)})
+	e.waitProcessed(b.BuildID)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"dev","password":"dev-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"developer"}`, nil)
+	session := e.login("dev", "dev-password")
+	csrf := e.csrf(session)
+	ws, _ := e.store.WorkspaceBySlug("acme")
+	code, body := e.page("POST", "/w/acme/p/app/d", session, url.Values{"csrf": {csrf}, "slug": {"Not A Slug"}, "name": {"Testers"},
+		"filterType": {"latest"}, "security": {"public"}}.Encode())
+	if code != 400 || !strings.Contains(string(body), "slug must be") || !strings.Contains(string(body), `value="Testers"`) {
+		t.Fatalf("refused form: %d %s", code, body)
+	}
+	code, _ = e.page("POST", "/w/acme/p/app/d", session, url.Values{"csrf": {csrf}, "slug": {"testers"}, "filterType": {"latest"},
+		"security": {"password"}, "password": {"shared-secret"}, "showHistory": {"1"}}.Encode())
+	if code != http.StatusSeeOther {
+		t.Fatalf("create: %d", code)
+	}
+	d, err := e.store.DistributionBySlug(ws.ID, "testers")
+	if err != nil || d.Security != store.SecurityPassword || !strings.HasPrefix(d.PasswordHash, "$argon2id$") || !d.ShowHistory {
+		t.Fatalf("stored: %+v %v", d, err)
+	}
+	code, body = e.page("GET", "/w/acme/p/app/d", session, "")
+	if code != 200 || !strings.Contains(string(body), e.ts.URL+"/d/acme/testers") || !strings.Contains(string(body), `src="/d/acme/testers/qr"`) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	// A download through the page shows on its console page.
+	unlock, _ := postForm(t, e.ts.URL+"/d/acme/testers", url.Values{"password": {"shared-secret"}})
+	_, page := get(t, e.ts.URL+"/d/acme/testers", http.Header{"User-Agent": {androidUA}}, unlock.Cookies()...)
+	m := regexp.MustCompile(`id="download" href="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("tester page: %s", page)
+	}
+	r, _ := http.NewRequest("GET", html.UnescapeString(string(m[1])), nil)
+	r.Header.Set("User-Agent", androidUA)
+	r.SetBasicAuth("", "shared-secret")
+	if resp, err := noRedirect.Do(r); err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("download: %v %v", resp.StatusCode, err)
+	}
+	code, body = e.page("GET", "/w/acme/p/app/d/testers", session, "")
+	if code != 200 || !strings.Contains(string(body), androidUA) || !strings.Contains(string(body), "1 downloads") {
+		t.Fatalf("distribution page: %d %s", code, body)
+	}
+	// Changed to a public tag filter: the password goes.
+	code, _ = e.page("POST", "/w/acme/p/app/d/testers", session, url.Values{"csrf": {csrf}, "slug": {"testers"}, "filterType": {"tag"},
+		"filterValue": {"qa"}, "security": {"public"}}.Encode())
+	if d, _ = e.store.Distribution(d.ID); code != http.StatusSeeOther || d.FilterValue != "qa" || d.PasswordHash != "" || d.ShowHistory {
+		t.Fatalf("update: %d %+v", code, d)
+	}
+	code, _ = e.page("POST", "/w/acme/p/app/d/testers/delete", session, url.Values{"csrf": {csrf}}.Encode())
+	if _, err := e.store.Distribution(d.ID); code != http.StatusSeeOther || err == nil {
+		t.Fatalf("delete: %d %v", code, err)
+	}
 }

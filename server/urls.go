@@ -94,6 +94,3 @@ func installURL(base, linkID string) string { return base + "/p/" + linkID }
 func publicURL(base, linkID, fileName string) string {
 	return base + "/api/v1/public/file/" + linkID + "/" + url.PathEscape(fileName)
 }
-
-// qrURL is a public link's QR code.
-func qrURL(base, linkID string) string { return base + "/api/v1/public/file/" + linkID + "/qr" }
