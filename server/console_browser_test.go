@@ -206,6 +206,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	do(shoot("uploaded"))
 
+	// A distribution through its form: the page with its address and QR
+	// code follows.
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d"),
+		chromedp.WaitVisible(chromedp.ID("slug")),
+		chromedp.SendKeys(chromedp.ID("slug"), "beta"),
+		chromedp.SendKeys(chromedp.ID("name"), "Beta testers"),
+		chromedp.Submit(chromedp.ID("slug")),
+		chromedp.WaitVisible(chromedp.ID("disturl")))
+	distURL, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("disturl")))
+	if err != nil || distURL != e.ts.URL+"/d/acme/beta" || !loaded("img.qr") {
+		t.Fatalf("the new distribution's page: %q %v", distURL, err)
+	}
+	do(shoot("distribution"),
+		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d"),
+		chromedp.WaitVisible(chromedp.CSS("ul.links")),
+		shoot("distributions"))
+
 	do(chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("meter")),
 		shoot("home"),
