@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hangar/store"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +23,26 @@ func FuzzCreateLinkBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		code, out := sendAs(t, e, "POST", path, admin, "application/json", body)
 		if code != 201 && code != 400 && code != 413 {
+			t.Fatalf("body %q: got %d %s", body, code, out)
+		}
+	})
+}
+
+// FuzzDistributionBody: any body sent to create a distribution is a 201,
+// a 400, a 409 (a slug taken by an earlier run) or a 413, never a server
+// error.
+func FuzzDistributionBody(f *testing.F) {
+	e := newEnv(f)
+	admin := e.adminToken()
+	path := projPath + "/distribution"
+	for _, s := range []string{``, `{}`, `{"slug":"beta"}`, `{"slug":"qa","filterType":"tag","filterValue":"qa","security":"password","password":"secret-1"}`,
+		`{"slug":"m","security":"members","showHistory":true,"showDevInfo":1}`, `{"slug":"-x-"}`, `{"slug":"x","password":"\u0000\u0000\u0000\u0000\u0000\u0000"}`,
+		`{"slug":"y","security":"password","password":"` + strings.Repeat("é", 100) + `"}`, `[{}]`, `{"slug":null}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		code, out := sendAs(t, e, "POST", path, admin, "application/json", body)
+		if code != 201 && code != 400 && code != 409 && code != 413 {
 			t.Fatalf("body %q: got %d %s", body, code, out)
 		}
 	})

@@ -122,7 +122,8 @@ func (s *Server) unlocked(r *http.Request, id, hash string) bool {
 	}
 	expText, mac, ok := strings.Cut(c.Value, ".")
 	exp, err := strconv.ParseInt(expText, 10, 64)
-	if !ok || err != nil || s.now().Unix() >= exp {
+	// Only the canonical form: no sign, no leading zeros.
+	if !ok || err != nil || strconv.FormatInt(exp, 10) != expText || s.now().Unix() >= exp {
 		return false
 	}
 	return hmac.Equal([]byte(mac), []byte(s.unlockMAC(id, hash, exp)))
