@@ -90,7 +90,7 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	p := platformOf(r.UserAgent())
-	v := testerView{QRURL: t.url(t.page + "/qr"), PageURL: t.url(t.page), Platform: p, DevInfo: d.ShowDevInfo}
+	v := testerView{Heading: d.Name, QRURL: t.url(t.page + "/qr"), PageURL: t.url(t.page), Platform: p, DevInfo: d.ShowDevInfo}
 	for _, bf := range builds {
 		f, ok := depot.FileOfType(bf.Files, store.FilePackage)
 		if !ok {

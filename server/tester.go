@@ -98,6 +98,7 @@ func platformOf(ua string) platform {
 // testerView is what the template shows.
 type testerView struct {
 	Status         int
+	Heading        string // a distribution's name, above its build
 	Title, Message string // a page that cannot be shown, or a distribution with no build yet
 	Locked         bool   // the password form instead of the page
 	Wrong          string // why the last password was refused

@@ -156,7 +156,7 @@ func TestDistributionFollowsBuilds(t *testing.T) {
 		return b
 	}
 	b1 := upload("1.0.1", "beta")
-	latest := e.distribution(admin, `{"slug":"latest","showHistory":true}`)
+	latest := e.distribution(admin, `{"slug":"latest","name":"Every build","showHistory":true}`)
 	beta := e.distribution(admin, `{"slug":"beta","filterType":"tag","filterValue":"beta"}`)
 	version := func(d distResp) string {
 		resp, body := get(t, d.URL, http.Header{"User-Agent": {androidUA}})
@@ -182,6 +182,9 @@ func TestDistributionFollowsBuilds(t *testing.T) {
 	resp, body := get(t, latest.URL, http.Header{"User-Agent": {androidUA}})
 	wantCode(t, resp, body, 200)
 	page := string(body)
+	if !strings.Contains(page, `id="heading">Every build<`) {
+		t.Error("the distribution's name is not on its page")
+	}
 	if i, j := strings.Index(page, "1.0.2"), strings.Index(page, "1.0.1"); !strings.Contains(page, `id="history"`) || i < 0 || j < i {
 		t.Errorf("history: %s", page)
 	}
