@@ -196,9 +196,9 @@ func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []
 		case pr.Type == "app-store":
 			v.ProfileProblem = "This is an App Store build: it installs only through the App Store or TestFlight."
 		case !pr.Created.IsZero() && now.Before(pr.Created):
-			v.ProfileProblem = "Its provisioning profile is not valid before " + pr.Created.UTC().Format("2 Jan 2006 15:04 UTC") + ": the app would not open."
+			v.ProfileProblem = "This build's provisioning profile is not valid before " + pr.Created.UTC().Format("2 Jan 2006 15:04 UTC") + ": the app would not open."
 		case !pr.Expires.IsZero() && !pr.Expires.After(now): // a profile without ExpirationDate is broken, not expired
-			v.ProfileProblem = "Its provisioning profile expired on " + pr.Expires.UTC().Format("2 Jan 2006") + ": the app would not open. Ask for a new build."
+			v.ProfileProblem = "This build's provisioning profile expired on " + pr.Expires.UTC().Format("2 Jan 2006") + ": the app would not open. Ask for a new build."
 		}
 		if !pr.Expires.IsZero() {
 			v.Profile += ", expires " + pr.Expires.UTC().Format("2 Jan 2006")

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"hangar/pkginfo/pkgtest"
+	"hangar/store"
 )
 
 // Tester pages in headless Chromium, as each device sees them: the right
@@ -38,11 +39,13 @@ func TestTesterPagesInBrowser(t *testing.T) {
 	// The APK last: the distributions show it.
 	ipa := e.upload(admin, part{"version", "", "2.4.1"}, part{"notes", "", "Offline mode.\nFaster start."}, part{"file", "Demo.ipa", demoIPA()})
 	aab := e.upload(admin, part{"file", "App.aab", string(pkgtest.AAB())})
+	expired := e.upload(admin, part{"file", "Old.ipa", demoIPA()})
 	apk := e.upload(admin, part{"notes", "", "Offline mode.\nFaster start."}, part{"file", "app.apk", helloAPK(t)})
-	for _, b := range []buildResp{ipa, apk, aab} {
+	for _, b := range []buildResp{ipa, apk, aab, expired} {
 		e.waitProcessed(b.BuildID)
 	}
-	ipaPage, apkPage, aabPage := link(ipa), link(apk), link(aab)
+	e.store.UpdateBuild(expired.BuildID, func(b *store.Build) error { b.Profile.Expires = time.Now().Add(-24 * time.Hour); return nil })
+	ipaPage, apkPage, aabPage, expiredPage := link(ipa), link(apk), link(aab), link(expired)
 	e.distribution(admin, `{"slug":"nightly","name":"Nightly","showHistory":true,"showDevInfo":true}`)
 	e.distribution(admin, `{"slug":"private","security":"password","password":"open-sesame"}`)
 
@@ -63,6 +66,7 @@ func TestTesterPagesInBrowser(t *testing.T) {
 	}{
 		{phone("iphone-https", iPhoneUA), tlsServer.URL, ipaPage, "install", ""},
 		{phone("iphone-http", iPhoneUA), e.ts.URL, ipaPage, "", "plain HTTP"},
+		{phone("iphone-expired-profile", iPhoneUA), tlsServer.URL, expiredPage, "", "provisioning profile expired"},
 		{phone("android-apk", androidUA), e.ts.URL, apkPage, "download", ""},
 		{phone("android-aab", androidUA), e.ts.URL, aabPage, "", "cannot install an .aab"},
 		{view{"desktop-ipa", desktopUA, 1280, 900}, e.ts.URL, ipaPage, "download", ""},
