@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,12 +21,7 @@ import (
 // out. Screenshots of each page at a phone and a desktop size go to
 // $CONSOLE_SHOTS (or the test's temp folder) to be looked at.
 func TestConsoleInBrowser(t *testing.T) {
-	if _, err := exec.LookPath("chromium"); err != nil {
-		if why := os.Getenv("HANGAR_NO_BROWSER"); why != "" || os.Getenv("CI") == "" {
-			t.Skipf("SKIPPED, the console's browser test did not run: no chromium here (%s; Debian: apt-get install chromium)", why)
-		}
-		t.Fatal("chromium is missing: .ci/run installs it")
-	}
+	needBrowser(t)
 	e := newEnv(t)
 	admin := e.adminToken()
 	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"maria","password":"maria-password"}`, nil)
@@ -41,18 +35,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{"downloadLimit": 25}`, nil)
 
-	shots := os.Getenv("CONSOLE_SHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	shots := shotsDir(t)
+	ctx := browser(t, "")
 
 	shoot := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {

@@ -218,18 +218,5 @@ func (s *Server) distributionAccessLog(w http.ResponseWriter, r *http.Request, c
 		s.fail(w, r, err)
 		return
 	}
-	page, err := pageParams(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	entries, next, err := s.store.AccessLog(d.ID, page)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	linkNext(w, r, next)
-	writeJSON(w, http.StatusOK, viewAll(entries, func(e store.AccessLogEntry) accessLogView {
-		return accessLogView{Timestamp: e.Time.UTC(), ClientIP: e.ClientIP, UserAgent: e.UserAgent}
-	}))
+	s.writeAccessLog(w, r, d.ID)
 }

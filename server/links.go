@@ -176,12 +176,18 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
+	s.writeAccessLog(w, r, l.ID)
+}
+
+// writeAccessLog answers a page of the access log of a link or
+// distribution id, newest first, paged as pageParams says.
+func (s *Server) writeAccessLog(w http.ResponseWriter, r *http.Request, id string) {
 	page, err := pageParams(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	entries, next, err := s.store.AccessLog(l.ID, page)
+	entries, next, err := s.store.AccessLog(id, page)
 	if err != nil {
 		s.fail(w, r, err)
 		return

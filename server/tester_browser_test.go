@@ -21,12 +21,7 @@ import (
 // HTTPS, and a password page unlocks through its form. Screenshots at the
 // device's size go to $CONSOLE_SHOTS (or the test's temp folder).
 func TestTesterPagesInBrowser(t *testing.T) {
-	if _, err := exec.LookPath("chromium"); err != nil {
-		if why := os.Getenv("HANGAR_NO_BROWSER"); why != "" || os.Getenv("CI") == "" {
-			t.Skipf("SKIPPED, the tester pages' browser test did not run: no chromium here (%s; Debian: apt-get install chromium)", why)
-		}
-		t.Fatal("chromium is missing: .ci/run installs it")
-	}
+	needBrowser(t)
 	e := newEnv(t)
 	tlsServer := httptest.NewTLSServer(e.srv) // the same server over HTTPS
 	t.Cleanup(tlsServer.Close)
@@ -49,10 +44,7 @@ func TestTesterPagesInBrowser(t *testing.T) {
 	e.distribution(admin, `{"slug":"nightly","name":"Nightly","showHistory":true,"showDevInfo":true}`)
 	e.distribution(admin, `{"slug":"private","security":"password","password":"open-sesame"}`)
 
-	shots := os.Getenv("CONSOLE_SHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	}
+	shots := shotsDir(t)
 	type view struct {
 		name, ua string
 		w, h     int64
@@ -123,11 +115,36 @@ func TestTesterPagesInBrowser(t *testing.T) {
 	})
 }
 
-// browser starts a headless Chromium that says it is ua, for one test.
+// needBrowser skips a browser test where there is no chromium, unless in
+// CI, where it must run.
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("chromium"); err != nil {
+		if why := os.Getenv("HANGAR_NO_BROWSER"); why != "" || os.Getenv("CI") == "" {
+			t.Skipf("SKIPPED, a browser test did not run: no chromium here (%s; Debian: apt-get install chromium)", why)
+		}
+		t.Fatal("chromium is missing: .ci/run installs it")
+	}
+}
+
+// shotsDir is where browser tests write screenshots: $CONSOLE_SHOTS, or
+// the test's temp folder.
+func shotsDir(t *testing.T) string {
+	if d := os.Getenv("CONSOLE_SHOTS"); d != "" {
+		return d
+	}
+	return t.TempDir()
+}
+
+// browser starts a headless Chromium for one test, saying it is ua (""
+// for its own User-Agent).
 func browser(t *testing.T, ua string) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.UserAgent(ua), chromedp.IgnoreCertErrors)
+		chromedp.UserDataDir(t.TempDir()), chromedp.IgnoreCertErrors)
+	if ua != "" {
+		opts = append(opts, chromedp.UserAgent(ua))
+	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(actx)
