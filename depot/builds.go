@@ -9,6 +9,9 @@ import (
 type BuildMeta struct {
 	Version, BuildNumber, Notes string
 	Tags                        []string
+	// What CI said about itself (nil: nothing) and the build's platform.
+	Deployer      *store.Deployer
+	BuildPlatform string
 }
 
 // NewBuild creates a build of a project and has fill store its files (with
@@ -25,6 +28,7 @@ func (d *Depot) NewBuild(projectID, createdBy string, fill func(buildID string) 
 	if err == nil {
 		b, err = d.store.UpdateBuild(b.ID, func(b *store.Build) error {
 			b.VersionName, b.VersionCode, b.Notes, b.Tags = meta.Version, meta.BuildNumber, meta.Notes, meta.Tags
+			b.Deployer, b.BuildPlatform = meta.Deployer, meta.BuildPlatform
 			if needsProcessing(files) {
 				b.Status = store.BuildInProgress
 			} else {

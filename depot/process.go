@@ -112,7 +112,7 @@ const maxProcessingAttempts = 2
 // process reads one build's package and records the outcome. A broken
 // package ends the build in status error; it never stops the worker.
 func (d *Depot) process(id string) {
-	start := time.Now()
+	start, began := time.Now(), d.now()
 	b, err := d.store.Build(id)
 	if err != nil || b.Status != store.BuildInProgress {
 		return // deleted, or finished by another worker
@@ -152,6 +152,7 @@ func (d *Depot) process(id string) {
 		d.counters.processed.Add(1)
 	}
 	finish := func(b *store.Build) {
+		b.ProcessStartedAt, b.ProcessedAt = began.UTC(), d.now().UTC()
 		if readErr != nil {
 			b.Status, b.ProcessingError = store.BuildError, readErr.Error()
 			return

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"hangar/depot"
 	"hangar/store"
@@ -64,16 +66,19 @@ type buildView struct {
 	Version     string `json:"version,omitempty"`
 	BuildNumber string `json:"buildNumber,omitempty"`
 	packageMeta
-	Notes     string      `json:"notes,omitempty"`
-	CreatedAt isoTime     `json:"createdAt"`
-	CreatedBy string      `json:"createdBy,omitempty"`
-	Files     []fileEntry `json:"files"`
+	Notes         string          `json:"notes,omitempty"`
+	Tags          []string        `json:"tags,omitempty"`
+	Deployer      *store.Deployer `json:"deployer,omitempty"`
+	BuildPlatform string          `json:"buildPlatform,omitempty"`
+	CreatedAt     isoTime         `json:"createdAt"`
+	CreatedBy     string          `json:"createdBy,omitempty"`
+	Files         []fileEntry     `json:"files"`
 }
 
 func viewBuild(b store.Build, files []store.File) buildView {
 	return buildView{BuildID: b.ID, ProjectID: b.ProjectID, Status: b.Status, Version: b.VersionName,
-		BuildNumber: b.VersionCode, packageMeta: metaOf(b), Notes: b.Notes, CreatedAt: isoTime(b.CreatedAt),
-		CreatedBy: b.CreatedBy, Files: viewAll(files, viewFile)}
+		BuildNumber: b.VersionCode, packageMeta: metaOf(b), Notes: b.Notes, Tags: b.Tags, Deployer: b.Deployer,
+		BuildPlatform: b.BuildPlatform, CreatedAt: isoTime(b.CreatedAt), CreatedBy: b.CreatedBy, Files: viewAll(files, viewFile)}
 }
 
 // packageMeta is what processing read from the package, in both dialects'
@@ -177,9 +182,67 @@ type buildFields struct {
 	BuildNumber string   `json:"buildNumber"`
 	Notes       string   `json:"notes"`
 	Tags        []string `json:"-"`
+	// CI metadata, from form fields (see ciField) or JSON.
+	Deployer      *store.Deployer `json:"deployer"`
+	BuildPlatform string          `json:"buildPlatform"`
+}
+
+// CI fields are kept whole up to these sizes and cut beyond: a long commit
+// message must not fail an upload.
+const (
+	maxCIField       = 512
+	maxCommitMessage = 4096
+	maxBuildPlatform = 32
+)
+
+// ciField takes one of the CI fields Applivery's clients send, in the
+// dotted form (deployer.info.branch: curl, Bitrise, GitHub Actions) or the
+// bracketed one (deployer[info][branch]: fastlane's nested parameters). It
+// reports whether name was one.
+func (f *buildFields) ciField(name, value string) bool {
+	name = strings.NewReplacer("[", ".", "]", "").Replace(name)
+	if name == "buildPlatform" {
+		f.BuildPlatform = cut(strings.TrimSpace(value), maxBuildPlatform)
+		return true
+	}
+	field, ok := strings.CutPrefix(name, "deployer.")
+	if !ok {
+		return false
+	}
+	if f.Deployer == nil {
+		f.Deployer = &store.Deployer{}
+	}
+	info := &f.Deployer.Info
+	dst := map[string]*string{
+		"name": &f.Deployer.Name, "info.branch": &info.Branch, "info.commit": &info.Commit, "info.commitMessage": &info.CommitMessage,
+		"info.tag": &info.Tag, "info.repositoryUrl": &info.RepositoryURL, "info.buildNumber": &info.BuildNumber,
+		"info.buildUrl": &info.BuildURL, "info.ciUrl": &info.CIURL, "info.triggerTimestamp": &info.TriggerTimestamp,
+	}[field]
+	if dst != nil {
+		limit := maxCIField
+		if field == "info.commitMessage" {
+			limit = maxCommitMessage
+		}
+		*dst = cut(strings.TrimSpace(value), limit)
+	}
+	return true // other deployer fields are taken and ignored, as unknown fields are
+}
+
+// cut shortens s to at most n bytes, on a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (f *buildFields) set(name, value string) error {
+	if f.ciField(name, value) {
+		return nil
+	}
 	switch name {
 	case "version":
 		f.Version = value
@@ -188,7 +251,7 @@ func (f *buildFields) set(name, value string) error {
 	case "notes":
 		f.Notes = value
 	default:
-		return errBadRequest(fmt.Sprintf("unknown form field %q; expected version, buildNumber, notes and file parts", name))
+		return errBadRequest(fmt.Sprintf("unknown form field %q; expected version, buildNumber, notes, deployer.*, buildPlatform and file parts", name))
 	}
 	return nil
 }
@@ -200,7 +263,8 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 	return s.depot.NewBuild(c.proj.ID, c.who.name, func(buildID string) (depot.BuildMeta, []store.File, error) {
 		var f buildFields
 		files, err := fill(buildID, &f)
-		return depot.BuildMeta{Version: f.Version, BuildNumber: f.BuildNumber, Notes: f.Notes, Tags: f.Tags}, files, err
+		return depot.BuildMeta{Version: f.Version, BuildNumber: f.BuildNumber, Notes: f.Notes, Tags: f.Tags,
+			Deployer: f.Deployer, BuildPlatform: f.BuildPlatform}, files, err
 	})
 }
 

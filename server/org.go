@@ -104,6 +104,9 @@ const (
 // ignored, so that scripts written for Applivery run unchanged.
 func orgBuildFields(fields *buildFields) func(name, value string) error {
 	return func(name, value string) error {
+		if fields.ciField(name, value) {
+			return nil
+		}
 		switch name {
 		case "versionName":
 			fields.Version = value

@@ -31,8 +31,17 @@ type Build struct {
 	Tags        []string  `json:"tags,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	CreatedBy   string    `json:"createdBy,omitempty"`
+	UpdatedAt   time.Time `json:"updatedAt,omitzero"` // the last change of any field
 	// Seq orders builds by creation, even within one clock tick.
 	Seq uint64 `json:"seq"`
+	// What CI said about the build (Applivery's deployer and buildPlatform).
+	Deployer      *Deployer `json:"deployer,omitempty"`
+	BuildPlatform string    `json:"buildPlatform,omitempty"`
+	// When the build joined the processing queue, and when a worker began
+	// and ended reading it.
+	QueuedAt         time.Time `json:"queuedAt,omitzero"`
+	ProcessStartedAt time.Time `json:"processStartedAt,omitzero"`
+	ProcessedAt      time.Time `json:"processedAt,omitzero"`
 
 	// What processing read from the package (empty until then, and for
 	// files that are not packages).
@@ -45,6 +54,41 @@ type Build struct {
 	// what processing could not read from a usable package.
 	ProcessingError string   `json:"processingError,omitempty"`
 	ProcessingNotes []string `json:"processingNotes,omitempty"`
+}
+
+// Deployer is what a CI job says about itself and the commit it built, as
+// Applivery's clients send it.
+type Deployer struct {
+	Name string       `json:"name,omitempty"`
+	Info DeployerInfo `json:"info"`
+}
+
+// DeployerInfo is the commit and CI job a build came from.
+type DeployerInfo struct {
+	Branch           string `json:"branch,omitempty"`
+	Commit           string `json:"commit,omitempty"`
+	CommitMessage    string `json:"commitMessage,omitempty"`
+	Tag              string `json:"tag,omitempty"`
+	RepositoryURL    string `json:"repositoryUrl,omitempty"`
+	BuildNumber      string `json:"buildNumber,omitempty"`
+	BuildURL         string `json:"buildUrl,omitempty"`
+	CIURL            string `json:"ciUrl,omitempty"`
+	TriggerTimestamp string `json:"triggerTimestamp,omitempty"`
+}
+
+// GitBranch and GitTag are the branch and tag CI built, if it said.
+func (b Build) GitBranch() string {
+	if b.Deployer == nil {
+		return ""
+	}
+	return b.Deployer.Info.Branch
+}
+
+func (b Build) GitTag() string {
+	if b.Deployer == nil {
+		return ""
+	}
+	return b.Deployer.Info.Tag
 }
 
 // Provisioning is the provisioning profile an iOS build embeds.
@@ -63,6 +107,7 @@ type Provisioning struct {
 func (s *Store) CreateBuild(b Build) (Build, error) {
 	b.ID = NewID()
 	b.CreatedAt = s.now().UTC()
+	b.UpdatedAt = b.CreatedAt
 	if b.Status == "" {
 		b.Status = BuildPending
 	}
@@ -117,13 +162,13 @@ func (s *Store) UpdateBuild(id string, fn func(*Build) error) (Build, error) {
 	var b Build
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		b, err = updateBuild(tx, id, fn)
+		b, err = updateBuild(tx, id, s.now(), fn)
 		return err
 	})
 	return b, err
 }
 
-func updateBuild(tx *bolt.Tx, id string, fn func(*Build) error) (Build, error) {
+func updateBuild(tx *bolt.Tx, id string, now time.Time, fn func(*Build) error) (Build, error) {
 	var b Build
 	builds := tx.Bucket(bucketBuilds)
 	if err := get(builds, []byte(id), &b); err != nil {
@@ -134,6 +179,10 @@ func updateBuild(tx *bolt.Tx, id string, fn func(*Build) error) (Build, error) {
 		return b, err
 	}
 	b.ID, b.ProjectID, b.CreatedAt, b.Seq = orig.ID, orig.ProjectID, orig.CreatedAt, orig.Seq
+	b.UpdatedAt = now.UTC()
+	if b.Status == BuildInProgress && orig.Status != BuildInProgress {
+		b.QueuedAt = b.UpdatedAt
+	}
 	queue := tx.Bucket(bucketProcessing)
 	var err error
 	if b.Status == BuildInProgress {

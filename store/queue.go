@@ -70,7 +70,7 @@ func (s *Store) FinishProcessing(id string, fn func(*Build), icon *File) (Build,
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		b, err = updateBuild(tx, id, func(b *Build) error {
+		b, err = updateBuild(tx, id, s.now(), func(b *Build) error {
 			if b.Status != BuildInProgress {
 				return fmt.Errorf("build %s is %s: %w", b.ID, b.Status, ErrNotInProgress)
 			}
