@@ -152,7 +152,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		scanned int
 		err     error
 	)
-	if q == (store.BuildQuery{}) {
+	if q.IsZero() {
 		builds, next, err = s.store.BuildsWithFiles(c.proj.ID, store.Page{Limit: consolePageSize, After: query.Get("after")})
 	} else {
 		builds, next, scanned, err = s.store.SearchBuilds(c.proj.ID, q, query.Get("after"), consolePageSize)
@@ -187,7 +187,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		p.Searched = len(builds) < consolePageSize && scanned > 0 // the search stopped at its bound
 		p.Scanned = scanned
 	}
-	if query.Get("after") != "" || q != (store.BuildQuery{}) {
+	if query.Get("after") != "" || !q.IsZero() {
 		p.FirstPage = r.URL.Path
 	}
 	s.renderPage(w, r, http.StatusOK, "project", orText(c.proj.Name, c.proj.Slug), c, p)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -244,9 +245,21 @@ func (s *Store) BuildsWithFiles(projectID string, p Page) ([]BuildFiles, string,
 
 // BuildQuery selects builds: Text appears (case-insensitively) in the
 // version, build number, notes, a tag or the app name; Status equals the
-// build's; Tag is one of its tags. Empty parts match everything.
+// build's; each of Tags is one of its tags; VersionName, OS, the git
+// Branch and GitTag CI reported equal the build's. Empty parts match
+// everything.
 type BuildQuery struct {
-	Text, Status, Tag string
+	Text, Status string
+	Tags         []string
+	VersionName  string
+	OS           string
+	Branch       string
+	GitTag       string
+}
+
+// IsZero reports whether q selects every build.
+func (q BuildQuery) IsZero() bool {
+	return q.Text == "" && q.Status == "" && len(q.Tags) == 0 && q.VersionName == "" && q.OS == "" && q.Branch == "" && q.GitTag == ""
 }
 
 // Matches reports whether b is one of the builds q selects.
@@ -254,7 +267,14 @@ func (q BuildQuery) Matches(b Build) bool {
 	if q.Status != "" && b.Status != q.Status {
 		return false
 	}
-	if q.Tag != "" && !slices.Contains(b.Tags, q.Tag) {
+	for _, t := range q.Tags {
+		if !slices.Contains(b.Tags, t) {
+			return false
+		}
+	}
+	switch {
+	case q.VersionName != "" && b.VersionName != q.VersionName, q.OS != "" && b.OS != q.OS,
+		q.Branch != "" && b.GitBranch() != q.Branch, q.GitTag != "" && b.GitTag() != q.GitTag:
 		return false
 	}
 	if q.Text == "" {
@@ -267,6 +287,121 @@ func (q BuildQuery) Matches(b Build) bool {
 		}
 	}
 	return false
+}
+
+// BuildCount is how many builds a project has, from the counted index (a
+// few keys, whatever the number of builds).
+func (s *Store) BuildCount(projectID string) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = buildCount(tx, projectID)
+		return nil
+	})
+	return n, err
+}
+
+func buildCount(tx *bolt.Tx, projectID string) int {
+	n := 0
+	forEachPrefix(tx.Bucket(bucketBuildCounts), projectID+"/2", func(_, v []byte) bool { // level-2 blocks (see rank.go)
+		if len(v) == 8 {
+			n += int(binary.BigEndian.Uint64(v))
+		}
+		return true
+	})
+	return n
+}
+
+// MaxQueryScan bounds how many builds one QueryBuilds call with a filter
+// reads: the newest ones. A project with more builds gets its filtered
+// lists from its newest MaxQueryScan builds (and Truncated says so).
+const MaxQueryScan = 100_000
+
+// QueryResult is a page of builds and how many the query selects in all.
+type QueryResult struct {
+	Builds    []BuildFiles
+	Total     int
+	Truncated bool // a filter's scan stopped at MaxQueryScan builds
+}
+
+// QueryBuilds returns the builds of a project that q selects, in creation
+// order (newest first, or oldest first with asc), from offset on, at most
+// limit, with their files, and how many there are in all. Without a filter
+// it costs O(limit) at any offset (the counted index); with one it reads
+// the project's builds, newest first, at most MaxQueryScan of them.
+func (s *Store) QueryBuilds(projectID string, q BuildQuery, asc bool, offset, limit int) (QueryResult, error) {
+	var r QueryResult
+	err := s.db.View(func(tx *bolt.Tx) error {
+		r = QueryResult{Builds: []BuildFiles{}}
+		if q.IsZero() {
+			r.Total = buildCount(tx, projectID)
+			start, n := offset, min(limit, r.Total-offset)
+			if asc {
+				start = r.Total - offset - n
+			}
+			if n <= 0 {
+				return nil
+			}
+			builds, _, err := buildsPage(tx, projectID, Page{Offset: start, Limit: n})
+			if err != nil {
+				return err
+			}
+			if asc {
+				slices.Reverse(builds)
+			}
+			for _, b := range builds {
+				files, err := filesOf(tx, b.ID)
+				if err != nil {
+					return err
+				}
+				r.Builds = append(r.Builds, BuildFiles{Build: b, Files: files})
+			}
+			return nil
+		}
+		var matched []Build // asc: every match, to take the window from the oldest
+		prefix := key(projectID, "")
+		c := tx.Bucket(bucketProjectBuilds).Cursor()
+		builds := tx.Bucket(bucketBuilds)
+		k, _ := c.Seek(append(bytes.Clone(prefix), 0xff))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for scanned := 0; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			if scanned == MaxQueryScan {
+				r.Truncated = true
+				break
+			}
+			scanned++
+			_, id, _ := bytes.Cut(k[len(prefix):], []byte("/"))
+			var b Build
+			if err := get(builds, id, &b); err != nil {
+				return fmt.Errorf("build index %q: %w", k, err)
+			}
+			if !q.Matches(b) {
+				continue
+			}
+			if asc {
+				matched = append(matched, b)
+			} else if r.Total >= offset && r.Total < offset+limit {
+				matched = append(matched, b)
+			}
+			r.Total++
+		}
+		if asc {
+			slices.Reverse(matched)
+			matched = matched[min(offset, len(matched)):min(offset+limit, len(matched))]
+		}
+		for _, b := range matched {
+			files, err := filesOf(tx, b.ID)
+			if err != nil {
+				return err
+			}
+			r.Builds = append(r.Builds, BuildFiles{Build: b, Files: files})
+		}
+		return nil
+	})
+	return r, err
 }
 
 // MaxSearchScan bounds how many builds one SearchBuilds call reads: a

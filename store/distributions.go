@@ -47,7 +47,7 @@ type Distribution struct {
 func (d Distribution) Query() BuildQuery {
 	q := BuildQuery{Status: BuildProcessed}
 	if d.FilterType == FilterTag {
-		q.Tag = d.FilterValue
+		q.Tags = []string{d.FilterValue}
 	}
 	return q
 }

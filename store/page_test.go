@@ -260,3 +260,60 @@ func TestSearchBuilds(t *testing.T) {
 		}
 	}
 }
+
+// QueryBuilds against the whole list: every offset and limit, both orders,
+// with and without filters (tags, git branch and tag, version, status),
+// and totals; builds of another project never appear.
+func TestQueryBuilds(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, first := fixture(t, s, 0)
+	other, _ := s.CreateProject(store.Project{WorkspaceID: p.WorkspaceID, Slug: "other"})
+	all := []store.Build{first}
+	for i := range 40 {
+		b := store.Build{ProjectID: p.ID, Status: store.BuildProcessed, VersionName: fmt.Sprintf("1.%d", i%4), OS: []string{"ios", "android"}[i%2],
+			Tags: []string{[]string{"beta", "qa"}[i%2], "all"}, Deployer: &store.Deployer{Info: store.DeployerInfo{Branch: []string{"main", "dev", "feat/x"}[i%3], Tag: fmt.Sprint("v", i%5)}}}
+		if i%7 == 0 {
+			b.Status = store.BuildError
+		}
+		created, err := s.CreateBuild(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, created)
+		if i%10 == 0 {
+			s.CreateBuild(store.Build{ProjectID: other.ID, Status: store.BuildProcessed, Tags: []string{"beta", "all"}})
+		}
+	}
+	slices.Reverse(all) // newest first
+	for _, q := range []store.BuildQuery{{}, {Tags: []string{"beta"}}, {Tags: []string{"beta", "all"}}, {Branch: "dev"}, {GitTag: "v3"},
+		{VersionName: "1.2", OS: "ios"}, {Status: store.BuildError}, {Branch: "none"}} {
+		var want []string
+		for _, b := range all {
+			if q.Matches(b) {
+				want = append(want, b.ID)
+			}
+		}
+		for _, asc := range []bool{false, true} {
+			order := slices.Clone(want)
+			if asc {
+				slices.Reverse(order)
+			}
+			for _, limit := range []int{1, 4, 50} {
+				for offset := 0; offset <= len(order)+1; offset++ {
+					r, err := s.QueryBuilds(p.ID, q, asc, offset, limit)
+					var got []string
+					for _, b := range r.Builds {
+						got = append(got, b.ID)
+					}
+					exp := order[min(offset, len(order)):min(offset+limit, len(order))]
+					if err != nil || !slices.Equal(got, exp) || r.Total != len(order) || r.Truncated {
+						t.Fatalf("%+v asc %v offset %d limit %d: got %v (total %d), %v; want %v (total %d)", q, asc, offset, limit, got, r.Total, err, exp, len(order))
+					}
+				}
+			}
+		}
+	}
+}
