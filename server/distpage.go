@@ -35,6 +35,9 @@ func (s *Server) distribution(c *call) (store.Workspace, store.Distribution, err
 		return ws, store.Distribution{}, errDistNotFound
 	}
 	d, err := s.store.DistributionBySlug(ws.ID, c.params.ByName("slug"))
+	if err == nil && d.Inactive() {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return ws, d, notFoundAs(err, "distribution")
 	}

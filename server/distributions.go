@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -19,6 +20,7 @@ type distributionView struct {
 	ProjectID   string  `json:"projectId"`
 	FilterType  string  `json:"filterType"`
 	FilterValue string  `json:"filterValue,omitempty"`
+	Visibility  string  `json:"visibility"`
 	ShowHistory bool    `json:"showHistory"`
 	ShowDevInfo bool    `json:"showDevInfo"`
 	Security    string  `json:"security"`
@@ -33,7 +35,7 @@ type distributionView struct {
 func viewDistribution(base string, ws store.Workspace, d store.Distribution) distributionView {
 	t := distSite(base, ws, d)
 	return distributionView{ID: d.ID, Slug: d.Slug, Name: d.Name, ProjectID: d.ProjectID, FilterType: d.FilterType,
-		FilterValue: d.FilterValue, ShowHistory: d.ShowHistory, ShowDevInfo: d.ShowDevInfo, Security: d.Security,
+		FilterValue: d.FilterValue, Visibility: cmp.Or(d.Visibility, store.VisibilityActive), ShowHistory: d.ShowHistory, ShowDevInfo: d.ShowDevInfo, Security: d.Security,
 		URL: t.url(t.page), QRURL: t.url(t.page + "/qr"), AccessCount: d.AccessCount,
 		CreatedAt: isoTime(d.CreatedAt), UpdatedAt: isoTime(d.UpdatedAt), CreatedBy: d.CreatedBy}
 }
@@ -45,6 +47,7 @@ type distributionRequest struct {
 	Name        *string `json:"name"`
 	FilterType  *string `json:"filterType"`
 	FilterValue *string `json:"filterValue"`
+	Visibility  *string `json:"visibility"`
 	ShowHistory *bool   `json:"showHistory"`
 	ShowDevInfo *bool   `json:"showDevInfo"`
 	Security    *string `json:"security"`
@@ -66,6 +69,7 @@ func (s *Server) applyDistribution(ctx context.Context, d *store.Distribution, r
 	set(&d.FilterType, req.FilterType)
 	set(&d.FilterValue, req.FilterValue)
 	set(&d.Security, req.Security)
+	set(&d.Visibility, req.Visibility)
 	if req.ShowHistory != nil {
 		d.ShowHistory = *req.ShowHistory
 	}
@@ -73,14 +77,16 @@ func (s *Server) applyDistribution(ctx context.Context, d *store.Distribution, r
 		d.ShowDevInfo = *req.ShowDevInfo
 	}
 	switch {
-	case !store.ValidSlug(d.Slug):
-		return errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes")
+	case !store.ValidDistributionSlug(d.Slug):
+		return errBadRequest("slug must be 1 to 128 lowercase letters, digits and inner dashes")
 	case len(d.Name) > maxDistName:
 		return errBadRequest("name is too long")
-	case d.FilterType != store.FilterLatest && d.FilterType != store.FilterTag:
-		return errBadRequest(`filterType must be "latest" or "tag"`)
-	case d.FilterType == store.FilterTag && (d.FilterValue == "" || len(d.FilterValue) > maxDistName):
-		return errBadRequest("a tag filter needs the tag in filterValue")
+	case d.FilterType != store.FilterLatest && d.FilterType != store.FilterTag && d.FilterType != store.FilterGitBranch && d.FilterType != store.FilterGitTag:
+		return errBadRequest(`filterType must be "latest", "tag", "gitBranch" or "gitTag"`)
+	case d.FilterType != store.FilterLatest && (d.FilterValue == "" || len(d.FilterValue) > maxDistName):
+		return errBadRequest("a " + d.FilterType + " filter needs its value in filterValue")
+	case d.Visibility != "" && d.Visibility != store.VisibilityActive && d.Visibility != store.VisibilityUnlisted && d.Visibility != store.VisibilityInactive:
+		return errBadRequest(`visibility must be "active", "unlisted" or "inactive"`)
 	case d.Security != store.SecurityPublic && d.Security != store.SecurityPassword && d.Security != store.SecurityMembers:
 		return errBadRequest(`security must be "public", "password" or "members"`)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -9,8 +10,19 @@ import (
 
 // Distribution filters: which builds of its project a distribution shows.
 const (
-	FilterLatest = "latest" // every processed build
-	FilterTag    = "tag"    // processed builds carrying the tag Filter.Value
+	FilterLatest    = "latest"    // every processed build
+	FilterTag       = "tag"       // processed builds carrying every tag of FilterValue (comma-separated)
+	FilterGitBranch = "gitBranch" // processed builds CI made from the git branch FilterValue
+	FilterGitTag    = "gitTag"    // processed builds CI made from the git tag FilterValue
+)
+
+// Distribution visibilities, as Applivery names them: an inactive one's
+// page is gone until it is made active or unlisted again (Hangar lists no
+// distribution publicly, so active and unlisted are alike).
+const (
+	VisibilityActive   = "active"
+	VisibilityUnlisted = "unlisted"
+	VisibilityInactive = "inactive"
 )
 
 // Distribution security modes.
@@ -32,6 +44,7 @@ type Distribution struct {
 	Name        string `json:"name,omitempty"`
 	FilterType  string `json:"filterType"`
 	FilterValue string `json:"filterValue,omitempty"`
+	Visibility  string `json:"visibility,omitempty"` // "" is active
 	ShowHistory bool   `json:"showHistory"`
 	ShowDevInfo bool   `json:"showDevInfo"`
 	Security    string `json:"security"`
@@ -46,20 +59,39 @@ type Distribution struct {
 // Query is the build query that picks the distribution's builds.
 func (d Distribution) Query() BuildQuery {
 	q := BuildQuery{Status: BuildProcessed}
-	if d.FilterType == FilterTag {
-		q.Tags = []string{d.FilterValue}
+	switch d.FilterType {
+	case FilterTag:
+		for _, t := range strings.Split(d.FilterValue, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				q.Tags = append(q.Tags, t)
+			}
+		}
+	case FilterGitBranch:
+		q.Branch = d.FilterValue
+	case FilterGitTag:
+		q.GitTag = d.FilterValue
 	}
 	return q
 }
 
+// ValidDistributionSlug reports whether s can be a distribution's slug:
+// as a workspace's, but up to 128 characters (CI names them after git
+// branches).
+func ValidDistributionSlug(s string) bool { return validSlug(s, 128) }
+
+// Inactive reports whether the distribution's page is turned off.
+func (d Distribution) Inactive() bool { return d.Visibility == VisibilityInactive }
+
 func (d Distribution) valid() error {
 	switch {
-	case !ValidSlug(d.Slug):
+	case !ValidDistributionSlug(d.Slug):
 		return fmt.Errorf("%w: distribution slug %q", ErrInvalid, d.Slug)
-	case d.FilterType != FilterLatest && d.FilterType != FilterTag:
+	case d.FilterType != FilterLatest && d.FilterType != FilterTag && d.FilterType != FilterGitBranch && d.FilterType != FilterGitTag:
 		return fmt.Errorf("%w: filter type %q", ErrInvalid, d.FilterType)
-	case d.FilterType == FilterTag && d.FilterValue == "":
-		return fmt.Errorf("%w: a tag filter needs a tag", ErrInvalid)
+	case d.FilterType != FilterLatest && d.FilterValue == "":
+		return fmt.Errorf("%w: a %s filter needs a value", ErrInvalid, d.FilterType)
+	case d.Visibility != "" && d.Visibility != VisibilityActive && d.Visibility != VisibilityUnlisted && d.Visibility != VisibilityInactive:
+		return fmt.Errorf("%w: visibility %q", ErrInvalid, d.Visibility)
 	case d.Security != SecurityPublic && d.Security != SecurityPassword && d.Security != SecurityMembers:
 		return fmt.Errorf("%w: security %q", ErrInvalid, d.Security)
 	case d.Security == SecurityPassword && d.PasswordHash == "":

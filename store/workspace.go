@@ -39,8 +39,10 @@ type Retention struct {
 // ValidSlug reports whether s can be a workspace or project slug: 1 to 63
 // lowercase letters, digits and inner dashes. Slugs appear in URLs and in
 // index keys, so nothing else is allowed.
-func ValidSlug(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+func ValidSlug(s string) bool { return validSlug(s, 63) }
+
+func validSlug(s string, max int) bool {
+	if len(s) == 0 || len(s) > max || s[0] == '-' || s[len(s)-1] == '-' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
