@@ -63,17 +63,21 @@ func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, err
 		plain = sessionToken(r)
 	} else {
 		scheme, bearer, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(bearer) == "" {
 			return nil, errUnauthorized
 		}
 		plain = strings.TrimSpace(bearer)
 	}
+	invalid := errInvalidToken
+	if fromCookie {
+		invalid = errUnauthorized // a page sends to the sign-in page either way
+	}
 	if !strings.HasPrefix(plain, store.TokenPrefix) {
-		return nil, errUnauthorized
+		return nil, invalid
 	}
 	tok, err := s.store.TokenByPlain(plain)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired) {
-		return nil, errUnauthorized
+		return nil, invalid
 	}
 	if err != nil {
 		return nil, err
@@ -102,7 +106,7 @@ func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, err
 		}
 		p.name, p.projectID, p.workspaceID = tok.Name, proj.ID, proj.WorkspaceID
 	default:
-		return nil, errUnauthorized
+		return nil, errInvalidToken
 	}
 	s.tokenUse.record(tok.Hash, s.now())
 	return p, nil
@@ -110,7 +114,7 @@ func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, err
 
 func ownerErr(err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return errUnauthorized
+		return errInvalidToken
 	}
 	return err
 }

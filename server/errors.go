@@ -29,6 +29,7 @@ func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 const (
 	orgNotFound     = 3001 // "Entity not found"
 	orgNoAuth       = 4002 // "No auth token"
+	orgInvalidToken = 4004 // "Invalid token": Applivery's clients tell it from 4002
 	orgTokenExpired = 4005 // "Token Expired"
 	orgNotProcessed = 5014 // "Build Not Processed"
 	orgBadRequest   = 4000
@@ -45,6 +46,7 @@ const (
 var orgSeedMessages = map[int]string{
 	orgNotFound:     "Entity not found",
 	orgNoAuth:       "No auth token",
+	orgInvalidToken: "Invalid token",
 	orgTokenExpired: "Token Expired",
 	orgNotProcessed: "Build Not Processed",
 }
@@ -87,6 +89,11 @@ func errForbidden(msg string) *apiError {
 var (
 	errInternal     = &apiError{http.StatusInternalServerError, "INTERNAL", orgInternal, "internal error"}
 	errUnauthorized = &apiError{http.StatusUnauthorized, "UNAUTHORIZED", orgNoAuth, "a valid bearer token is required"}
+	// errInvalidToken: a bearer token was sent, and it is not one (unknown,
+	// revoked, expired, or its owner gone). Same status and workspace code
+	// as errUnauthorized; the organization API tells them apart, as
+	// Applivery does.
+	errInvalidToken = &apiError{http.StatusUnauthorized, "UNAUTHORIZED", orgInvalidToken, "the bearer token is not valid (unknown, revoked or expired)"}
 )
 
 func errNoPermission(p fmt.Stringer) *apiError {
@@ -132,7 +139,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !known {
 		s.log.Error("request failed", "method", r.Method, "route", routeOf(w), "err", err)
 	}
-	if ae.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" { // a protected page's download asks for Basic
+	switch {
+	case ae.Status != http.StatusUnauthorized, w.Header().Get("WWW-Authenticate") != "": // a protected page's download asks for Basic
+	case ae.OrgCode == orgInvalidToken:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hangar", error="invalid_token"`)
+	default:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hangar"`)
 	}
 	if isOrgDialect(w, r) {

@@ -33,9 +33,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // fields, trailing data and malformed JSON are 400s with a message that says
 // what is wrong; a body over max_request_body (the route's limit, set in
 // dispatch) is a 413.
-func decodeJSON(r *http.Request, v any) error {
+func decodeJSON(r *http.Request, v any) error { return decodeJSONStrict(r, v, true) }
+
+// decodeLenientJSON is decodeJSON that ignores unknown fields: for bodies
+// written for Applivery, whose clients send fields Hangar has no use for.
+func decodeLenientJSON(r *http.Request, v any) error { return decodeJSONStrict(r, v, false) }
+
+func decodeJSONStrict(r *http.Request, v any, strict bool) error {
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("unexpected data after the JSON object")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,37 +49,119 @@ type orgFileInfo struct {
 	Checksum     string `json:"checksum"`
 }
 
+// orgBuild is a build as the seed's Build Details shows it, with the
+// fields of Applivery's documented build object that Hangar can fill.
 type orgBuild struct {
-	ID          string `json:"id"`
-	Application string `json:"application"`
-	Status      string `json:"status"`
-	VersionName string `json:"versionName"`
-	VersionCode string `json:"versionCode,omitempty"`
+	ID              string     `json:"id"`
+	Application     string     `json:"application"`
+	ApplicationInfo orgAppInfo `json:"applicationInfo"`
+	Status          string     `json:"status"`
+	VersionName     string     `json:"versionName"`
+	VersionCode     string     `json:"versionCode,omitempty"`
 	packageMeta
-	Changelog    string    `json:"changelog"`
-	Tags         []string  `json:"tags"`
-	CreatedAt    orgTime   `json:"createdAt"`
-	CreatedBy    string    `json:"createdBy,omitempty"`
-	Files        []orgFile `json:"files"`
-	Organization string    `json:"organization"`
+	Changelog     string          `json:"changelog"`
+	Tags          []string        `json:"tags"`
+	Size          int64           `json:"size"`        // the package's bytes
+	ProcessTime   int64           `json:"processTime"` // ms reading the package
+	QueuedTime    int64           `json:"queuedTime"`  // ms waiting for a worker
+	BuildPlatform string          `json:"buildPlatform,omitempty"`
+	Deployer      *store.Deployer `json:"deployer,omitempty"`
+	UploadedBy    orgUploader     `json:"uploadedBy"`
+	Info          orgBuildInfo    `json:"info"`
+	Error         string          `json:"error,omitempty"`
+	ErrorCode     string          `json:"errorCode,omitempty"`
+	Extension     string          `json:"originalExtension,omitempty"`
+	CreatedAt     orgTime         `json:"createdAt"`
+	UpdatedAt     orgTime         `json:"updatedAt"`
+	CreatedBy     string          `json:"createdBy,omitempty"`
+	Files         []orgFile       `json:"files"`
+	Organization  string          `json:"organization"`
 }
+
+type orgAppInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Slug string `json:"slug"`
+}
+
+// orgUploader names who uploaded a build: a user, a service account or an
+// app token, by name (Hangar keeps no e-mail addresses).
+type orgUploader struct {
+	Name string `json:"name,omitempty"`
+}
+
+// orgBuildInfo is what processing read, in Applivery's shape: the icon and
+// the Android manifest's or the iOS Info.plist's and profile's facts.
+type orgBuildInfo struct {
+	Icon    string          `json:"icon,omitempty"`
+	Android *orgAndroidInfo `json:"android,omitempty"`
+	IOS     *orgIOSInfo     `json:"ios,omitempty"`
+}
+
+type orgAndroidInfo struct {
+	PackageName      string `json:"packageName"`
+	VersionName      string `json:"versionName,omitempty"`
+	VersionCode      string `json:"versionCode,omitempty"`
+	MinSDKVersion    string `json:"minSDKVersion,omitempty"`
+	TargetSDKVersion string `json:"targetSdkVersion,omitempty"`
+	Icon             string `json:"icon,omitempty"`
+}
+
+type orgIOSInfo struct {
+	Plist           map[string]any `json:"plist"`
+	MobileProvision map[string]any `json:"mobileprovision,omitempty"`
+}
+
+// errorCodeProcessing is Applivery's code for a build whose file could not
+// be processed ("the file is invalid", as its fastlane plugin says).
+const errorCodeProcessing = "5006"
 
 func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBuild {
 	v := orgBuild{ID: b.ID, Application: b.ProjectID, Organization: c.ws.ID, Status: b.Status, VersionName: b.VersionName,
 		VersionCode: b.VersionCode, packageMeta: metaOf(b), Changelog: b.Notes, Tags: b.Tags, CreatedAt: orgTime(b.CreatedAt),
-		CreatedBy: b.CreatedBy, Files: make([]orgFile, 0, len(files))}
+		UpdatedAt: orgTime(cmp.Or(b.UpdatedAt, b.CreatedAt)), CreatedBy: b.CreatedBy, UploadedBy: orgUploader{Name: b.CreatedBy},
+		BuildPlatform: cmp.Or(b.BuildPlatform, b.OS), Deployer: b.Deployer, Files: make([]orgFile, 0, len(files))}
+	if c.proj.ID == b.ProjectID {
+		v.ApplicationInfo = orgAppInfo{ID: c.proj.ID, Name: cmp.Or(c.proj.Name, c.proj.Slug), Slug: c.proj.Slug}
+	}
 	if v.Tags == nil {
 		v.Tags = []string{}
 	}
+	if !b.ProcessedAt.IsZero() {
+		v.ProcessTime = b.ProcessedAt.Sub(b.ProcessStartedAt).Milliseconds()
+		v.QueuedTime = max(0, b.ProcessStartedAt.Sub(b.QueuedAt).Milliseconds())
+	}
+	if b.Status == store.BuildError {
+		v.Error, v.ErrorCode = b.ProcessingError, errorCodeProcessing
+	}
 	for _, f := range files {
+		location := s.signedURL(c.base, f.ID, f.Name)
+		switch f.Type {
+		case store.FilePackage:
+			v.Size, v.Extension = f.Size, f.Extension
+		case store.FileIcon:
+			v.Info.Icon = location
+		}
 		v.Files = append(v.Files, orgFile{
 			ID:   f.ID,
 			Type: f.Type,
 			File: orgFileInfo{OriginalName: f.Name, MimeType: f.MimeType, Size: f.Size,
-				Location: s.signedURL(c.base, f.ID, f.Name), Checksum: f.Checksum},
+				Location: location, Checksum: f.Checksum},
 			CreatedAt: orgTime(f.CreatedAt),
 			UpdatedAt: orgTime(f.UpdatedAt),
 		})
+	}
+	switch b.OS {
+	case "android":
+		v.Info.Android = &orgAndroidInfo{PackageName: b.BundleID, VersionName: b.VersionName, VersionCode: b.VersionCode,
+			MinSDKVersion: b.MinOS, TargetSDKVersion: b.TargetSDK, Icon: v.Info.Icon}
+	case "ios":
+		v.Info.IOS = &orgIOSInfo{Plist: map[string]any{"CFBundleIdentifier": b.BundleID, "CFBundleDisplayName": b.AppName,
+			"CFBundleShortVersionString": b.VersionName, "CFBundleVersion": b.VersionCode, "MinimumOSVersion": b.MinOS}}
+		if p := b.Profile; p != nil {
+			v.Info.IOS.MobileProvision = map[string]any{"Name": p.Name, "TeamName": p.Team, "TeamIdentifier": p.TeamID,
+				"ProvisionsAllDevices": p.Type == "enterprise", "ExpirationDate": orgTime(p.Expires), "ProvisionedDevicesCount": p.Devices}
+		}
 	}
 	return v
 }

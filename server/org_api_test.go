@@ -178,8 +178,12 @@ func TestOrgBuildDetailsAndAttachments(t *testing.T) {
 	wantOrgError(t, r, 3001, "Entity not found")
 	r = e.org(401, "GET", appPath+"/builds/"+b.ID, "", "", nil)
 	wantOrgError(t, r, 4002, "No auth token")
+	// A token that is not one is told apart from none, as Applivery does
+	// (its fastlane plugin says "The app_token is not valid" for 4004).
 	r = e.org(401, "GET", appPath+"/builds/"+b.ID, "hgr_not_a_token", "", nil)
-	wantOrgError(t, r, 4002, "No auth token")
+	wantOrgError(t, r, 4004, "Invalid token")
+	r = e.org(401, "GET", appPath+"/builds/"+b.ID, "not-even-ours", "", nil)
+	wantOrgError(t, r, 4004, "Invalid token")
 }
 
 func TestDownloadTokenFlow(t *testing.T) {

@@ -211,12 +211,20 @@ func (s *Server) table() []route {
 
 		// Seed 000, the organization API: build details, uploads, and the
 		// two-step download through a single-use token.
+		{"GET", "/v1/organizations/:org/apps", org, need(auth.ProjectRead), s.listOrgApps},
+		{"GET", app, org, need(auth.ProjectRead), s.getOrgApp},
+		{"GET", app + "/builds", org, need(auth.ProjectRead), s.listOrgBuilds},
 		{"GET", app + "/builds/:buildId", org, need(auth.ProjectRead), s.orgBuildDetails},
 		{"POST", app + "/builds", org | upload, need(auth.BuildCreate), s.orgUploadBuild},
 		{"POST", app + "/builds/:buildId/files", org | upload, need(auth.BuildCreate), s.orgAttachFiles},
 		{"GET", app + "/builds/:buildId/downloadToken", org, need(auth.BuildDownload), s.downloadToken},
 		{"POST", "/v1/integrations/builds", org | upload, appToken, s.orgUploadBuild},
 		{"POST", "/v1/integrations/builds/:buildId/files", org | upload, appToken, s.orgAttachFiles},
+		// Applivery's Integrations API reads: an app token's own app.
+		{"GET", "/v1/integrations/builds", org, appToken, s.listOrgBuilds},
+		{"GET", "/v1/integrations/builds/:buildId", org, appToken, s.getIntegrationBuild},
+		{"GET", "/v1/integrations/distributions", org, appToken, s.listIntegrationDistributions},
+		{"POST", "/v1/integrations/distributions", org, appToken, s.createIntegrationDistribution},
 		{"GET", "/v1/download/:token", org | secretPath, public, s.redeemDownloadToken},
 	}
 }
