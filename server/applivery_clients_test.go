@@ -145,6 +145,15 @@ func TestFastlanePluginUpload(t *testing.T) {
 	if wb.Deployer.Info.Branch != "release/2.0" || wb.Deployer.Info.Commit != "f52ace0" || len(wb.Tags) != 2 {
 		t.Errorf("workspace API build: %+v", wb)
 	}
+	// And the console's build page.
+	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"rel","password":"rel-password"}`, nil)
+	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"rel","role":"viewer"}`, nil)
+	code, page := e.page("GET", "/w/acme/p/app/b/"+b.ID, e.login("rel", "rel-password"), "")
+	for _, want := range []string{`id="deployer">fastlane #4711`, "<code>release/2.0</code>", "<code>f52ace0</code>", "Fix the login", "<code>v2.0.0</code>"} {
+		if code != 200 || !strings.Contains(string(page), want) {
+			t.Errorf("console build page lacks %q", want)
+		}
+	}
 }
 
 // Applivery's Bitrise deploy step: curl --fail, dotted deployer fields,
@@ -273,6 +282,9 @@ func TestGitHubActionPerBranch(t *testing.T) {
 	e.waitProcessed(mainBuild.ID)
 	resp, page := get(t, url1, http.Header{"User-Agent": {desktopUA}})
 	wantCode(t, resp, page, 200)
+	if !strings.Contains(string(page), `id="branch">feature/login<`) {
+		t.Error("the page (developer info on) does not show the branch")
+	}
 	files, _ := e.store.Files(second)
 	firstFiles, _ := e.store.Files(first)
 	if !regexp.MustCompile(`id="download" href="[^"]*/f/`+files[0].ID+`/`).Match(page) ||

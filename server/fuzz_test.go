@@ -48,6 +48,27 @@ func FuzzDistributionBody(f *testing.F) {
 	})
 }
 
+// FuzzPublicationBody: any body an Applivery client could send to create
+// a publication is a 201, a 400, a 409 or a 413, never a server error.
+func FuzzPublicationBody(f *testing.F) {
+	e := newEnv(f)
+	admin := e.adminToken()
+	var tk struct{ Token string }
+	e.mustReq(201, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"name":"ci"}`, &tk)
+	for _, s := range []string{`{}`, `{"slug":"main","visibility":"unlisted","security":"public","password":"","filter":{"type":"gitBranch","value":"main"},"showDevInfo":true,"showHistory":true}`,
+		`{"slug":"qa","security":"password","password":"secret-1","filter":{"type":"tag","value":"a,b"},"groups":[["g1"],["g2"]],"tags":["x"]}`,
+		`{"slug":"b","filter":{"type":"builds","value":""}}`, `{"slug":"l","security":"logged","filter":null}`, `{"slug":"x","visibility":"gone"}`,
+		`{"slug":` + strings.Repeat(`"a`, 3) + `}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		code, out := sendAs(t, e, "POST", "/v1/integrations/distributions", tk.Token, "application/json", body)
+		if code != 201 && code != 400 && code != 409 && code != 413 {
+			t.Fatalf("body %q: got %d %s", body, code, out)
+		}
+	})
+}
+
 // FuzzMultipartUpload: any multipart body sent to the build upload is a 201
 // or a 4xx, never a server error, and a refused one leaves no build behind.
 // The boundary is fixed (the seed form's); the fuzzer mutates the body,

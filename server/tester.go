@@ -116,6 +116,7 @@ type testerBuild struct {
 	App, Initial, IconURL, Version string
 	FileName, Size, Uploaded       string
 	Notes, BundleID, Requires      string
+	Branch, Commit, GitTag         string // what CI said it built
 	Profile                        string // "Ad hoc, 3 devices, expires 1 Mar 2027"
 	ProfileProblem                 string // why the profile keeps the app from installing or opening
 	State                          string // why details are missing: processing, or unreadable
@@ -172,6 +173,11 @@ func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []
 		Size:     humanSize(f.Size),
 		Uploaded: f.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 		Notes:    b.Notes,
+		Branch:   b.GitBranch(),
+		GitTag:   b.GitTag(),
+	}
+	if b.Deployer != nil {
+		v.Commit = b.Deployer.Info.Commit
 	}
 	if r, _ := utf8.DecodeRuneInString(v.App); r != utf8.RuneError {
 		v.Initial = strings.ToUpper(string(r))
