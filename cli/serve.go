@@ -20,6 +20,7 @@ import (
 	"hangar/sdnotify"
 	"hangar/server"
 	"hangar/store"
+	"hangar/webhook"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
@@ -123,7 +124,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		ln.Close()
 		return err
 	}
-	defer func() { stopBackground(); waitBackground() }()
+	// Webhook deliveries go out in the background too; what is pending at
+	// shutdown stays in the outbox for the next start.
+	deliverer := webhook.New(webhook.Options{Store: st, BaseURL: cfg.PublicURL, Allowed: cfg.WebhookAllowedNetworks, Logger: log})
+	webhooksDone := make(chan struct{})
+	go func() { defer close(webhooksDone); deliverer.Run(bgCtx, time.Second) }()
+	defer func() { stopBackground(); waitBackground(); <-webhooksDone }()
 	log.Info("hangar listening", "version", Version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
 	if err := sdnotify.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("systemd notify", "err", err)

@@ -44,6 +44,10 @@ type Config struct {
 
 	TrustedProxies []netip.Prefix
 
+	// WebhookAllowedNetworks are address ranges webhooks may reach that are
+	// refused by default (loopback, link-local, metadata services).
+	WebhookAllowedNetworks []netip.Prefix
+
 	// MetricsPublic serves /metrics without a token (for a Prometheus on a
 	// trusted network); otherwise it needs an instance admin token.
 	MetricsPublic bool
@@ -100,6 +104,7 @@ type raw struct {
 	HeaderTimeout    string       `toml:"read_header_timeout"`
 	BodyIdleTimeout  string       `toml:"body_idle_timeout"`
 	TrustedProxies   []string     `toml:"trusted_proxies"`
+	WebhookNetworks  []string     `toml:"webhook_allowed_networks"`
 	AccessLogKeep    string       `toml:"access_log_retention"`
 	MetricsPublic    bool         `toml:"metrics_public"`
 	Workers          int          `toml:"processing_workers"`
@@ -256,6 +261,13 @@ func parse(r raw, file string) (Config, error) {
 			return fail(fmt.Sprintf("trusted_proxies[%d]", i), err)
 		}
 		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
+	for i, p := range r.WebhookNetworks {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return fail(fmt.Sprintf("webhook_allowed_networks[%d]", i), err)
+		}
+		c.WebhookAllowedNetworks = append(c.WebhookAllowedNetworks, prefix)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(r.Log.Level)); err != nil {
 		return fail("log.level", fmt.Errorf("%q is not one of debug, info, warn, error", r.Log.Level))

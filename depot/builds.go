@@ -12,6 +12,7 @@ type BuildMeta struct {
 	// What CI said about itself (nil: nothing) and the build's platform.
 	Deployer      *store.Deployer
 	BuildPlatform string
+	Notify        *store.Notify // what the upload asked to tell people
 }
 
 // NewBuild creates a build of a project and has fill store its files (with
@@ -28,7 +29,7 @@ func (d *Depot) NewBuild(projectID, createdBy string, fill func(buildID string) 
 	if err == nil {
 		b, err = d.store.UpdateBuild(b.ID, func(b *store.Build) error {
 			b.VersionName, b.VersionCode, b.Notes, b.Tags = meta.Version, meta.BuildNumber, meta.Notes, meta.Tags
-			b.Deployer, b.BuildPlatform = meta.Deployer, meta.BuildPlatform
+			b.Deployer, b.BuildPlatform, b.Notify = meta.Deployer, meta.BuildPlatform, meta.Notify
 			if needsProcessing(files) {
 				b.Status = store.BuildInProgress
 			} else {

@@ -196,6 +196,21 @@ func TestPermissionMatrix(t *testing.T) {
 		return d.ID
 	}
 	distID := freshDist()
+	freshWebhook := func(scope string) string {
+		var w struct{ ID string }
+		e.mustReq(http.StatusCreated, "POST", scope+"/webhook", admin, `{"url":"http://192.0.2.1/hook","events":["*"]}`, &w)
+		return w.ID
+	}
+	projHook, wsHook := freshWebhook(projPath), freshWebhook("/api/v1/workspace/acme")
+	freshLink(fileID) // an event for both: a delivery to redeliver
+	deliveryOf := func(hook string) string {
+		ds, _, err := e.store.Deliveries(hook, store.Page{Limit: 1})
+		if err != nil || len(ds) == 0 {
+			t.Fatalf("no delivery for %s: %v", hook, err)
+		}
+		return ds[0].ID
+	}
+	projDelivery, wsDelivery := deliveryOf(projHook), deliveryOf(wsHook)
 	// Organization API forms: a build's package in a "build" part, an
 	// attachment in a "file" part (req sends "--b" bodies as multipart).
 	form := func(field string) func() string {
@@ -290,6 +305,21 @@ func TestPermissionMatrix(t *testing.T) {
 		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},
 		{"DELETE", func() string { return projPath + "/distribution/" + freshDist() }, none, "BUILD_DELETE", 204, false, true},
 		{"GET", fixed(projPath + "/distribution/" + distID + "/access-log"), none, "PROJECT_READ", 200, false, true},
+
+		{"POST", fixed(projPath + "/webhook"), fixed(`{"url":"https://hooks.example/x","events":["build.processed"]}`), "WORKSPACE_ADMIN", 201, false, true},
+		{"GET", fixed(projPath + "/webhook"), none, "WORKSPACE_ADMIN", 200, false, true},
+		{"GET", fixed(projPath + "/webhook/" + projHook), none, "WORKSPACE_ADMIN", 200, false, true},
+		{"PATCH", fixed(projPath + "/webhook/" + projHook), fixed(`{"format":"json"}`), "WORKSPACE_ADMIN", 200, false, true},
+		{"DELETE", func() string { return projPath + "/webhook/" + freshWebhook(projPath) }, none, "WORKSPACE_ADMIN", 204, false, true},
+		{"GET", fixed(projPath + "/webhook/" + projHook + "/deliveries"), none, "WORKSPACE_ADMIN", 200, false, true},
+		{"POST", fixed(projPath + "/webhook/" + projHook + "/deliveries/" + projDelivery + "/redeliver"), none, "WORKSPACE_ADMIN", 202, false, true},
+		{"POST", fixed("/api/v1/workspace/acme" + "/webhook"), fixed(`{"url":"https://hooks.example/x","events":["build.processed"]}`), "WORKSPACE_ADMIN", 201, false, false},
+		{"GET", fixed("/api/v1/workspace/acme" + "/webhook"), none, "WORKSPACE_ADMIN", 200, false, false},
+		{"GET", fixed("/api/v1/workspace/acme" + "/webhook/" + wsHook), none, "WORKSPACE_ADMIN", 200, false, false},
+		{"PATCH", fixed("/api/v1/workspace/acme" + "/webhook/" + wsHook), fixed(`{"format":"json"}`), "WORKSPACE_ADMIN", 200, false, false},
+		{"DELETE", func() string { return "/api/v1/workspace/acme" + "/webhook/" + freshWebhook("/api/v1/workspace/acme") }, none, "WORKSPACE_ADMIN", 204, false, false},
+		{"GET", fixed("/api/v1/workspace/acme" + "/webhook/" + wsHook + "/deliveries"), none, "WORKSPACE_ADMIN", 200, false, false},
+		{"POST", fixed("/api/v1/workspace/acme" + "/webhook/" + wsHook + "/deliveries/" + wsDelivery + "/redeliver"), none, "WORKSPACE_ADMIN", 202, false, false},
 
 		// The organization API.
 		{"GET", fixed(appPath + "/builds/" + buildID), none, "PROJECT_READ", 200, false, true},

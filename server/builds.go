@@ -185,6 +185,7 @@ type buildFields struct {
 	// CI metadata, from form fields (see ciField) or JSON.
 	Deployer      *store.Deployer `json:"deployer"`
 	BuildPlatform string          `json:"buildPlatform"`
+	Notify        *store.Notify   `json:"-"` // Applivery's notify fields
 }
 
 // CI fields are kept whole up to these sizes and cut beyond: a long commit
@@ -264,7 +265,7 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 		var f buildFields
 		files, err := fill(buildID, &f)
 		return depot.BuildMeta{Version: f.Version, BuildNumber: f.BuildNumber, Notes: f.Notes, Tags: f.Tags,
-			Deployer: f.Deployer, BuildPlatform: f.BuildPlatform}, files, err
+			Deployer: f.Deployer, BuildPlatform: f.BuildPlatform, Notify: f.Notify}, files, err
 	})
 }
 

@@ -197,6 +197,20 @@ func orgBuildFields(fields *buildFields) func(name, value string) error {
 			fields.BuildNumber = value
 		case "changelog":
 			fields.Notes = value
+		case "notifyCollaborators", "notifyEmployees", "notifyMessage":
+			// Hangar sends no mail: the request goes into the build.created
+			// event, for a webhook to act on.
+			if fields.Notify == nil {
+				fields.Notify = &store.Notify{}
+			}
+			switch name {
+			case "notifyCollaborators":
+				fields.Notify.Collaborators = value == "true"
+			case "notifyEmployees":
+				fields.Notify.Employees = value == "true"
+			default:
+				fields.Notify.Message = cut(value, maxCIField)
+			}
 		case "tags":
 			for _, t := range strings.Split(value, ",") {
 				if t = strings.TrimSpace(t); t != "" {

@@ -182,6 +182,22 @@ func (s *Server) table() []route {
 		{"DELETE", proj + "/distribution/:distId", 0, need(auth.BuildDelete), s.deleteDistribution},
 		{"GET", proj + "/distribution/:distId/access-log", 0, need(auth.ProjectRead), s.distributionAccessLog},
 
+		// Webhooks, per project and for a whole workspace (webhooks.go).
+		{"POST", proj + "/webhook", 0, need(auth.WorkspaceAdmin), s.createWebhook},
+		{"GET", proj + "/webhook", 0, need(auth.WorkspaceAdmin), s.listWebhooks},
+		{"GET", proj + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.getWebhook},
+		{"PATCH", proj + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.updateWebhook},
+		{"DELETE", proj + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.deleteWebhook},
+		{"GET", proj + "/webhook/:webhookId/deliveries", 0, need(auth.WorkspaceAdmin), s.listDeliveries},
+		{"POST", proj + "/webhook/:webhookId/deliveries/:deliveryId/redeliver", 0, need(auth.WorkspaceAdmin), s.redeliver},
+		{"POST", ws + "/webhook", 0, need(auth.WorkspaceAdmin), s.createWebhook},
+		{"GET", ws + "/webhook", 0, need(auth.WorkspaceAdmin), s.listWebhooks},
+		{"GET", ws + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.getWebhook},
+		{"PATCH", ws + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.updateWebhook},
+		{"DELETE", ws + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.deleteWebhook},
+		{"GET", ws + "/webhook/:webhookId/deliveries", 0, need(auth.WorkspaceAdmin), s.listDeliveries},
+		{"POST", ws + "/webhook/:webhookId/deliveries/:deliveryId/redeliver", 0, need(auth.WorkspaceAdmin), s.redeliver},
+
 		// Seed 004: build files and public links.
 		{"GET", proj + "/build/:buildId/file", 0, need(auth.ProjectRead), s.listBuildFiles},
 		{"GET", proj + "/build/:buildId/files", 0, need(auth.ProjectRead), s.listBuildFileDetails},

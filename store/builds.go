@@ -38,6 +38,7 @@ type Build struct {
 	// What CI said about the build (Applivery's deployer and buildPlatform).
 	Deployer      *Deployer `json:"deployer,omitempty"`
 	BuildPlatform string    `json:"buildPlatform,omitempty"`
+	Notify        *Notify   `json:"notify,omitempty"` // what the upload asked to tell people
 	// When the build joined the processing queue, and when a worker began
 	// and ended reading it.
 	QueuedAt         time.Time `json:"queuedAt,omitzero"`
@@ -55,6 +56,40 @@ type Build struct {
 	// what processing could not read from a usable package.
 	ProcessingError string   `json:"processingError,omitempty"`
 	ProcessingNotes []string `json:"processingNotes,omitempty"`
+}
+
+// emitBuildChange records the events of a build's change of status: created
+// (its upload ended), processed (and each distribution it now heads),
+// failed.
+func emitBuildChange(tx *bolt.Tx, now time.Time, orig, b Build) error {
+	snapshot := b
+	var evs []Event
+	if orig.Status == BuildPending && b.Status != BuildPending {
+		evs = append(evs, Event{Type: EventBuildCreated, Build: &snapshot, Notify: b.Notify})
+	}
+	switch {
+	case b.Status == BuildProcessed && orig.Status != BuildProcessed:
+		evs = append(evs, Event{Type: EventBuildProcessed, Build: &snapshot})
+		var p Project
+		if err := get(tx.Bucket(bucketProjects), []byte(b.ProjectID), &p); err != nil {
+			return err
+		}
+		dists, err := list[Distribution](tx, bucketDistributions, prefixed(tx.Bucket(bucketDistSlugs), p.WorkspaceID, false))
+		if err != nil {
+			return err
+		}
+		for _, d := range dists {
+			if d.ProjectID == b.ProjectID && d.Query().Matches(b) {
+				evs = append(evs, Event{Type: EventDistributionUpdated, Build: &snapshot, Distribution: &d})
+			}
+		}
+	case b.Status == BuildError && orig.Status != BuildError:
+		evs = append(evs, Event{Type: EventBuildFailed, Build: &snapshot})
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	return emit(tx, now, b.ProjectID, evs...)
 }
 
 // Deployer is what a CI job says about itself and the commit it built, as
@@ -183,6 +218,9 @@ func updateBuild(tx *bolt.Tx, id string, now time.Time, fn func(*Build) error) (
 	b.UpdatedAt = now.UTC()
 	if b.Status == BuildInProgress && orig.Status != BuildInProgress {
 		b.QueuedAt = b.UpdatedAt
+	}
+	if err := emitBuildChange(tx, now, orig, b); err != nil {
+		return b, err
 	}
 	queue := tx.Bucket(bucketProcessing)
 	var err error
@@ -512,6 +550,9 @@ func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
 			return err
 		}
 		if err := tx.Bucket(bucketProcessing).Delete(processingKey(b)); err != nil {
+			return err
+		}
+		if err := emit(tx, s.now(), b.ProjectID, Event{Type: EventBuildDeleted, Build: &b}); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketBuilds).Delete([]byte(id))

@@ -49,7 +49,10 @@ func (s *Store) CreateLink(l PublicLink) (PublicLink, error) {
 		if err := addCount(tx, countLinksActive, 1); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketLinks), []byte(l.ID), l)
+		if err := put(tx.Bucket(bucketLinks), []byte(l.ID), l); err != nil {
+			return err
+		}
+		return emitLinkEvent(tx, s.now(), EventLinkCreated, l)
 	})
 	if err != nil {
 		return PublicLink{}, err
@@ -121,6 +124,15 @@ func deactivateLinksOfFile(tx *bolt.Tx, fileID string) error {
 	return nil
 }
 
+// emitLinkEvent records an event of link l, with its build.
+func emitLinkEvent(tx *bolt.Tx, now time.Time, typ string, l PublicLink) error {
+	var b Build
+	if err := get(tx.Bucket(bucketBuilds), []byte(l.BuildID), &b); err != nil {
+		return err
+	}
+	return emit(tx, now, b.ProjectID, Event{Type: typ, Link: &l, Build: &b})
+}
+
 // ErrLimitReached is returned by UseLink for a link whose download limit is
 // used up.
 var ErrLimitReached = errors.New("download limit reached")
@@ -166,6 +178,11 @@ func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (Pub
 		}
 		if err := addCount(tx, countLinkDownloads, 1); err != nil {
 			return err
+		}
+		if l.DownloadLimit > 0 && l.AccessCount == l.DownloadLimit {
+			if err := emitLinkEvent(tx, e.Time, EventLinkLimitReached, l); err != nil {
+				return err
+			}
 		}
 		return s.appendAccess(tx, id, l.AccessCount, e)
 	})

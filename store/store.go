@@ -87,7 +87,7 @@ var (
 		bucketBuilds, bucketProjectBuilds, bucketFiles, bucketBuildFiles, bucketBlobRefs,
 		bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken, bucketUsers,
 		bucketUsernames, bucketServiceAccts, bucketTokens, bucketOwnerTokens, bucketSigningKeys,
-		bucketProcessing, bucketBuildCounts, bucketChecksumFiles, bucketDistributions, bucketDistSlugs,
+		bucketProcessing, bucketBuildCounts, bucketChecksumFiles, bucketDistributions, bucketDistSlugs, bucketWebhooks, bucketWebhookScope, bucketDeliveries,
 	}
 
 	keySchema = []byte("schema_version")

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"hangar/store"
+)
+
+// Workspace API handlers for webhooks: per project
+// (…/project/{proj}/webhook) or for every project of a workspace
+// (…/workspace/{ws}/webhook). Delivery is package webhook's.
+
+type webhookView struct {
+	ID             string   `json:"id"`
+	URL            string   `json:"url"`
+	Events         []string `json:"events"`
+	Format         string   `json:"format"`
+	ProjectID      string   `json:"projectId,omitempty"`
+	Active         bool     `json:"active"`
+	DisabledReason string   `json:"disabledReason,omitempty"`
+	FailingSince   *isoTime `json:"failingSince,omitempty"`
+	Pending        int      `json:"pending"`
+	// Secret is shown once, in the answer to the webhook's creation.
+	Secret    string  `json:"secret,omitempty"`
+	CreatedAt isoTime `json:"createdAt"`
+	CreatedBy string  `json:"createdBy,omitempty"`
+}
+
+func viewWebhook(w store.Webhook) webhookView {
+	v := webhookView{ID: w.ID, URL: w.URL, Events: w.Events, Format: w.Format, ProjectID: w.ProjectID, Active: w.Active,
+		DisabledReason: w.DisabledReason, Pending: w.Pending, CreatedAt: isoTime(w.CreatedAt), CreatedBy: w.CreatedBy}
+	if !w.FailingSince.IsZero() {
+		t := isoTime(w.FailingSince)
+		v.FailingSince = &t
+	}
+	return v
+}
+
+type webhookRequest struct {
+	URL    *string  `json:"url"`
+	Events []string `json:"events"`
+	Format *string  `json:"format"`
+	Active *bool    `json:"active"`
+}
+
+const maxWebhookURL = 2048
+
+// applyWebhook sets what req names on w and checks the result.
+func applyWebhook(w *store.Webhook, req webhookRequest) error {
+	if req.URL != nil {
+		w.URL = strings.TrimSpace(*req.URL)
+	}
+	if req.Events != nil {
+		w.Events = nil
+		for _, e := range req.Events {
+			if e == "*" {
+				w.Events = slices.Clone(store.EventTypes)
+				break
+			}
+			if !slices.Contains(store.EventTypes, e) {
+				return errBadRequest("unknown event " + e + "; events are " + strings.Join(store.EventTypes, ", ") + ", or \"*\"")
+			}
+			if !slices.Contains(w.Events, e) {
+				w.Events = append(w.Events, e)
+			}
+		}
+	}
+	if req.Format != nil {
+		w.Format = *req.Format
+	}
+	if req.Active != nil {
+		w.Active = *req.Active
+	}
+	if w.Format == "" {
+		w.Format = store.FormatJSON
+	}
+	u, err := url.Parse(w.URL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(w.URL) > maxWebhookURL:
+		return errBadRequest("url must be an http or https URL without credentials, at most 2048 characters")
+	case len(w.Events) == 0:
+		return errBadRequest(`events must name at least one event type, or "*"`)
+	case w.Format != store.FormatJSON && w.Format != store.FormatSlack:
+		return errBadRequest(`format must be "json" or "slack"`)
+	}
+	return nil
+}
+
+// webhookScope is the project of a project's webhook route, "" for the
+// workspace's.
+func webhookScope(c *call) string { return c.proj.ID }
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+	var req webhookRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wh := store.Webhook{WorkspaceID: c.ws.ID, ProjectID: webhookScope(c), CreatedBy: c.who.name}
+	if err := applyWebhook(&wh, req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wh, err := s.store.CreateWebhook(wh)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("webhook created", "webhook", wh.ID, "workspace", c.ws.Slug, "by", c.who.name)
+	v := viewWebhook(wh)
+	v.Secret = wh.Secret
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) {
+	hooks, err := s.store.Webhooks(c.ws.ID, cmpOrStar(webhookScope(c)))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewAll(hooks, viewWebhook))
+}
+
+func cmpOrStar(projectID string) string {
+	if projectID == "" {
+		return "*"
+	}
+	return projectID
+}
+
+var errWebhookNotFound = errNotFound("webhook")
+
+// scopedWebhook is the path's webhook, if it is of the route's scope.
+func (s *Server) scopedWebhook(c *call) (store.Webhook, error) {
+	wh, err := s.store.Webhook(c.params.ByName("webhookId"))
+	if err != nil || wh.WorkspaceID != c.ws.ID || wh.ProjectID != webhookScope(c) {
+		return wh, errWebhookNotFound
+	}
+	return wh, nil
+}
+
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewWebhook(wh))
+}
+
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+	var req webhookRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	wh, err := s.scopedWebhook(c)
+	if err == nil {
+		wh, err = s.store.UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewWebhook(wh))
+}
+
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	if err == nil {
+		err = s.store.DeleteWebhook(wh.ID)
+	}
+	if err != nil {
+		s.fail(w, r, notFoundAs(err, "webhook"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type deliveryView struct {
+	ID          string          `json:"id"`
+	Event       string          `json:"event"`
+	EventID     string          `json:"eventId"`
+	State       string          `json:"state"`
+	Tries       int             `json:"tries"`
+	Attempts    []store.Attempt `json:"attempts"`
+	NextAttempt *time.Time      `json:"nextAttempt,omitempty"`
+	CreatedAt   isoTime         `json:"createdAt"`
+}
+
+func viewDelivery(d store.Delivery) deliveryView {
+	v := deliveryView{ID: d.ID, Event: d.Event.Type, EventID: d.Event.ID, State: d.State, Tries: d.Tries, Attempts: d.Attempts,
+		CreatedAt: isoTime(d.CreatedAt)}
+	if !d.NextAttempt.IsZero() {
+		t := d.NextAttempt
+		v.NextAttempt = &t
+	}
+	return v
+}
+
+// listDeliveries is a webhook's delivery log, newest first, paged.
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ds, next, err := s.store.Deliveries(wh.ID, page)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	linkNext(w, r, next)
+	writeJSON(w, http.StatusOK, viewAll(ds, viewDelivery))
+}
+
+// redeliver queues a delivery again, with its ID and event, after the
+// webhook's other pending deliveries.
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	var d store.Delivery
+	if err == nil {
+		d, err = s.store.Redeliver(wh.ID, c.params.ByName("deliveryId"))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		err = errNotFound("delivery")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, viewDelivery(d))
+}

@@ -1,0 +1,155 @@
+package webhook
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"hangar/store"
+)
+
+// Payload is the JSON body of a delivery in the json format (see the
+// README's "Webhooks" for the schema).
+type Payload struct {
+	ID           string               `json:"id"`
+	Type         string               `json:"type"`
+	Time         time.Time            `json:"time"`
+	Workspace    Named                `json:"workspace"`
+	Project      Named                `json:"project"`
+	Build        *BuildPayload        `json:"build,omitempty"`
+	Link         *LinkPayload         `json:"link,omitempty"`
+	Distribution *DistributionPayload `json:"distribution,omitempty"`
+	Notify       *store.Notify        `json:"notify,omitempty"`
+}
+
+// Named is a workspace or project.
+type Named struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// BuildPayload is a build as an event carries it.
+type BuildPayload struct {
+	ID          string    `json:"id"`
+	Status      string    `json:"status"`
+	Version     string    `json:"version,omitempty"`
+	BuildNumber string    `json:"buildNumber,omitempty"`
+	AppName     string    `json:"appName,omitempty"`
+	BundleID    string    `json:"bundleId,omitempty"`
+	Platform    string    `json:"platform,omitempty"` // ios, android, …
+	GitBranch   string    `json:"gitBranch,omitempty"`
+	GitCommit   string    `json:"gitCommit,omitempty"`
+	Tags        []string  `json:"tags,omitempty"`
+	Notes       string    `json:"notes,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	CreatedBy   string    `json:"createdBy,omitempty"`
+	URL         string    `json:"url"` // its console page
+}
+
+// LinkPayload is a public link as an event carries it.
+type LinkPayload struct {
+	ID            string     `json:"id"`
+	FileID        string     `json:"fileId"`
+	FileName      string     `json:"fileName"`
+	DownloadLimit int64      `json:"downloadLimit"`
+	AccessCount   int64      `json:"accessCount"`
+	Expires       *time.Time `json:"expirationDate,omitempty"`
+	PublicURL     string     `json:"publicUrl"`
+	InstallURL    string     `json:"installUrl"`
+}
+
+// DistributionPayload is a distribution as an event carries it.
+type DistributionPayload struct {
+	ID   string `json:"id"`
+	Slug string `json:"slug"`
+	Name string `json:"name,omitempty"`
+	URL  string `json:"url"`
+}
+
+// NewPayload renders the payload of an event: the workspace and project as they
+// are now (their IDs if gone), the build, link and distribution as they
+// were, with URLs under base.
+func NewPayload(st *store.Store, base string, ev store.Event) Payload {
+	p := Payload{ID: ev.ID, Type: ev.Type, Time: ev.Time, Workspace: Named{ID: ev.WorkspaceID}, Project: Named{ID: ev.ProjectID}, Notify: ev.Notify}
+	if ws, err := st.Workspace(ev.WorkspaceID); err == nil {
+		p.Workspace = Named{ID: ws.ID, Slug: ws.Slug, Name: cmp.Or(ws.Name, ws.Slug)}
+	}
+	if pr, err := st.Project(ev.ProjectID); err == nil {
+		p.Project = Named{ID: pr.ID, Slug: pr.Slug, Name: cmp.Or(pr.Name, pr.Slug)}
+	}
+	if b := ev.Build; b != nil {
+		p.Build = &BuildPayload{ID: b.ID, Status: b.Status, Version: b.VersionName, BuildNumber: b.VersionCode, AppName: b.AppName,
+			BundleID: b.BundleID, Platform: cmp.Or(b.OS, b.BuildPlatform), GitBranch: b.GitBranch(), Tags: b.Tags, Notes: b.Notes,
+			Error: b.ProcessingError, CreatedAt: b.CreatedAt, CreatedBy: b.CreatedBy,
+			URL: base + "/w/" + p.Workspace.Slug + "/p/" + p.Project.Slug + "/b/" + b.ID}
+		if b.Deployer != nil {
+			p.Build.GitCommit = b.Deployer.Info.Commit
+		}
+	}
+	if l := ev.Link; l != nil {
+		p.Link = &LinkPayload{ID: l.ID, FileID: l.FileID, FileName: l.FileName, DownloadLimit: l.DownloadLimit, AccessCount: l.AccessCount,
+			PublicURL:  base + "/api/v1/public/file/" + l.ID + "/" + url.PathEscape(l.FileName),
+			InstallURL: base + "/p/" + l.ID}
+		if !l.IsPermanent && !l.ExpirationDate.IsZero() {
+			t := l.ExpirationDate
+			p.Link.Expires = &t
+		}
+	}
+	if d := ev.Distribution; d != nil {
+		p.Distribution = &DistributionPayload{ID: d.ID, Slug: d.Slug, Name: d.Name, URL: base + "/d/" + p.Workspace.Slug + "/" + d.Slug}
+	}
+	return p
+}
+
+// render is a delivery's body in the webhook's format.
+func (d *Deliverer) render(w store.Webhook, ev store.Event) ([]byte, error) {
+	p := NewPayload(d.o.Store, d.o.BaseURL, ev)
+	if w.Format == store.FormatSlack {
+		return json.Marshal(map[string]string{"text": Text(p)})
+	}
+	return json.Marshal(p)
+}
+
+// Text is the one-line message of the slack format: Slack's and
+// Mattermost's incoming webhooks read "text" (Markdown with <url|label>
+// links), Teams' too.
+func Text(p Payload) string {
+	where := p.Workspace.Slug + "/" + p.Project.Slug
+	var what string
+	if b := p.Build; b != nil {
+		what = cmp.Or(b.AppName, p.Project.Name)
+		if v := strings.TrimSpace(b.Version + " " + paren(b.BuildNumber, b.Version)); v != "" {
+			what += " " + v
+		}
+		what = fmt.Sprintf("<%s|%s>", b.URL, what)
+	}
+	switch p.Type {
+	case store.EventBuildCreated:
+		return fmt.Sprintf("New build %s uploaded to %s", what, where)
+	case store.EventBuildProcessed:
+		return fmt.Sprintf("Build %s of %s is ready", what, where)
+	case store.EventBuildFailed:
+		return fmt.Sprintf("Build %s of %s could not be processed: %s", what, where, p.Build.Error)
+	case store.EventBuildDeleted:
+		return fmt.Sprintf("Build %s of %s was deleted", what, where)
+	case store.EventLinkCreated:
+		return fmt.Sprintf("New link to %s (%s): <%s|install page>", p.Link.FileName, where, p.Link.InstallURL)
+	case store.EventLinkLimitReached:
+		return fmt.Sprintf("The link to %s (%s) reached its %d downloads", p.Link.FileName, where, p.Link.DownloadLimit)
+	case store.EventDistributionUpdated:
+		return fmt.Sprintf("<%s|%s> now offers %s", p.Distribution.URL, cmp.Or(p.Distribution.Name, p.Distribution.Slug), what)
+	}
+	return p.Type + " in " + where
+}
+
+func paren(code, version string) string {
+	if code == "" || code == version {
+		return ""
+	}
+	return "(" + code + ")"
+}
