@@ -69,6 +69,24 @@ func FuzzPublicationBody(f *testing.F) {
 	})
 }
 
+// FuzzWebhookBody: any body sent to create a webhook is a 201, a 400 or a
+// 413, never a server error; a 201 names a URL and events Hangar accepts.
+func FuzzWebhookBody(f *testing.F) {
+	e := newEnv(f)
+	admin := e.adminToken()
+	for _, s := range []string{`{}`, `{"url":"https://chat.example/hook","events":["*"]}`, `{"url":"http://10.0.0.5:8080/x","events":["build.processed","link.created"],"format":"slack"}`,
+		`{"url":"ftp://x","events":["*"]}`, `{"url":"https://u:p@x/","events":["*"]}`, `{"url":"https://x/","events":["nope"]}`, `{"url":"https://x/","events":[]}`,
+		`{"url":"https://x/","events":["*"],"format":"xml"}`, `{"url":"` + strings.Repeat("a", 3000) + `","events":["*"]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		code, out := sendAs(t, e, "POST", projPath+"/webhook", admin, "application/json", body)
+		if code != 201 && code != 400 && code != 413 {
+			t.Fatalf("body %q: got %d %s", body, code, out)
+		}
+	})
+}
+
 // FuzzMultipartUpload: any multipart body sent to the build upload is a 201
 // or a 4xx, never a server error, and a refused one leaves no build behind.
 // The boundary is fixed (the seed form's); the fuzzer mutates the body,
