@@ -207,6 +207,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("ul.links")),
 		shoot("distributions"))
 
+	// A webhook through its form: the secret shown once, then its page.
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/webhooks"),
+		chromedp.WaitVisible(chromedp.ID("url")),
+		chromedp.SendKeys(chromedp.ID("url"), "https://chat.example/hooks/abc"),
+		chromedp.Submit(chromedp.ID("url")),
+		chromedp.WaitVisible(chromedp.ID("newsecret")),
+		shoot("webhooks"),
+		chromedp.Click(chromedp.CSS("ul.links a")),
+		chromedp.WaitVisible(chromedp.CSS("button.danger")),
+		shoot("webhook"))
+
 	do(chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("meter")),
 		shoot("home"),

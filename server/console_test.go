@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"hangar/store"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // signIn posts the console's sign-in form and returns the session cookie.
@@ -888,6 +890,66 @@ func TestConsoleDistributions(t *testing.T) {
 	}
 	code, _ = e.page("POST", "/w/acme/p/app/d/testers/delete", session, url.Values{"csrf": {csrf}}.Encode())
 	if _, err := e.store.Distribution(d.ID); code != http.StatusSeeOther || err == nil {
+		t.Fatalf("delete: %d %v", code, err)
+	}
+}
+
+// Webhooks from the console: made with the form (the secret shown once),
+// their delivery log with each attempt, sent again, turned off, deleted.
+func TestConsoleWebhooks(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"wanda","password":"wanda-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wanda","role":"admin"}`, nil)
+	session := e.login("wanda", "wanda-password")
+	csrf := e.csrf(session)
+	rc := newReceiver(t, e.clock)
+	rc.answer = func(n int) int { return []int{500, 204, 204}[min(n, 2)] }
+	code, body := e.page("POST", "/w/acme/p/app/webhooks", session, url.Values{"csrf": {csrf}, "url": {"ftp://nope"}, "events": {"build.created"}, "format": {"json"}}.Encode())
+	if code != 400 || !strings.Contains(string(body), "url must be") || !strings.Contains(string(body), `value="ftp://nope"`) {
+		t.Fatalf("refused form: %d %s", code, body)
+	}
+	code, body = e.page("POST", "/w/acme/p/app/webhooks", session, url.Values{"csrf": {csrf}, "url": {rc.srv.URL}, "events": {"build.created", "build.processed"}, "format": {"json"}}.Encode())
+	m := regexp.MustCompile(`id="newsecret" class="url" readonly value="(whsec_[^"]+)"`).FindSubmatch(body)
+	if code != 201 || m == nil {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	rc.secret = string(m[1])
+	ws, _ := e.store.WorkspaceBySlug("acme")
+	hooks, _ := e.store.Webhooks(ws.ID, "")
+	if len(hooks) != 1 || hooks[0].Secret != rc.secret || len(hooks[0].Events) != 2 {
+		t.Fatalf("stored: %+v", hooks)
+	}
+	if _, body = e.page("GET", "/w/acme/p/app/webhooks", session, ""); strings.Contains(string(body), rc.secret) {
+		t.Fatal("the secret is shown again")
+	}
+	e.upload(admin, part{"file", "a.zip", "a"})
+	d := e.deliverer(5 * time.Second)
+	d.RunOnce(context.Background()) // 500
+	e.advance(time.Minute)
+	d.RunOnce(context.Background()) // 204, 204
+	hookPage := "/w/acme/p/app/webhooks/" + hooks[0].ID
+	code, body = e.page("GET", hookPage, session, "")
+	for _, want := range []string{"build.created", "build.processed", "delivered", " · 500 · ", " · 204 · "} {
+		if code != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("webhook page lacks %q", want)
+		}
+	}
+	ds, _, _ := e.store.Deliveries(hooks[0].ID, store.Page{})
+	code, _ = e.page("POST", hookPage+"/deliveries/"+ds[0].ID+"/redeliver", session, url.Values{"csrf": {csrf}}.Encode())
+	d.RunOnce(context.Background())
+	if got := rc.events(); code != http.StatusSeeOther || len(got) != 4 || got[3].delivery != ds[0].ID {
+		t.Fatalf("send again: %d %+v", code, got)
+	}
+	code, _ = e.page("POST", hookPage, session, url.Values{"csrf": {csrf}, "url": {rc.srv.URL}, "events": {"build.created"}, "format": {"slack"}}.Encode())
+	if w, _ := e.store.Webhook(hooks[0].ID); code != http.StatusSeeOther || w.Active || w.Format != "slack" {
+		t.Fatalf("turned off: %d %+v", code, w)
+	}
+	if _, body = e.page("GET", hookPage, session, ""); !strings.Contains(string(body), `id="disabled"`) {
+		t.Error("an off webhook's page does not say so")
+	}
+	code, _ = e.page("POST", hookPage+"/delete", session, url.Values{"csrf": {csrf}}.Encode())
+	if _, err := e.store.Webhook(hooks[0].ID); code != http.StatusSeeOther || err == nil {
 		t.Fatalf("delete: %d %v", code, err)
 	}
 }

@@ -1,0 +1,172 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"hangar/store"
+)
+
+// Console pages for a project's webhooks (workspace admins): the list with
+// a form for a new one (its secret shown once), and each one's page
+// (settings, the delivery log with every attempt, send again, delete).
+// They call the API's checks (applyWebhook) and the store's operations.
+
+type webhooksPage struct {
+	Workspace workspaceRow
+	Project   store.Project
+	Hooks     []store.Webhook
+	Types     []string
+	Form      webhookForm
+	NewSecret string // of a webhook just created: shown this once
+	NewHook   string
+	Error     string
+	Base      string
+}
+
+type webhookForm struct {
+	URL    string
+	Events []string
+	Format string
+	Active bool
+}
+
+func (f webhookForm) Has(event string) bool { return slices.Contains(f.Events, event) }
+
+func (s *Server) webhooksBase(c *call) string { return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/webhooks" }
+
+func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, c *call) {
+	s.renderWebhooks(w, r, c, http.StatusOK, webhooksPage{Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}})
+}
+
+func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, c *call, status int, p webhooksPage) {
+	hooks, err := s.store.Webhooks(c.ws.ID, c.proj.ID)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	p.Workspace = workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}
+	p.Project, p.Hooks, p.Types, p.Base = c.proj, hooks, store.EventTypes, s.webhooksBase(c)
+	s.renderPage(w, r, status, "webhooks", "Webhooks", c, p)
+}
+
+// webhookRequestOf reads a webhook form.
+func webhookRequestOf(r *http.Request) (webhookRequest, webhookForm) {
+	f := r.PostForm
+	form := webhookForm{URL: strings.TrimSpace(f.Get("url")), Events: f["events"], Format: f.Get("format"), Active: f.Get("active") != ""}
+	events := form.Events
+	if events == nil {
+		events = []string{}
+	}
+	return webhookRequest{URL: &form.URL, Events: events, Format: &form.Format, Active: &form.Active}, form
+}
+
+func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	req, form := webhookRequestOf(r)
+	req.Active = nil
+	wh := store.Webhook{WorkspaceID: c.ws.ID, ProjectID: c.proj.ID, CreatedBy: c.who.name}
+	err := applyWebhook(&wh, req)
+	if err == nil {
+		wh, err = s.store.CreateWebhook(wh)
+	}
+	if err != nil {
+		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
+			s.renderWebhooks(w, r, c, http.StatusBadRequest, webhooksPage{Error: ae.Message, Form: form})
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	s.log.Info("webhook created", "webhook", wh.ID, "project", c.proj.Slug, "by", c.who.name)
+	s.renderWebhooks(w, r, c, http.StatusCreated, webhooksPage{NewSecret: wh.Secret, NewHook: wh.ID,
+		Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}})
+}
+
+type webhookPage struct {
+	Workspace  workspaceRow
+	Project    store.Project
+	Hook       store.Webhook
+	Form       webhookForm
+	Types      []string
+	Deliveries []store.Delivery
+	Next       string
+	Error      string
+	Done       string
+	Base       string
+	Back       string
+}
+
+func (s *Server) webhookPage(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	done := ""
+	switch {
+	case r.URL.Query().Get("saved") != "":
+		done = "Saved."
+	case r.URL.Query().Get("queued") != "":
+		done = "Queued: it goes out after anything already waiting."
+	}
+	s.renderWebhook(w, r, c, http.StatusOK, wh, webhookForm{URL: wh.URL, Events: wh.Events, Format: wh.Format, Active: wh.Active}, "", done)
+}
+
+func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, c *call, status int, wh store.Webhook, form webhookForm, msg, done string) {
+	ds, next, err := s.store.Deliveries(wh.ID, store.Page{Limit: 25, After: r.URL.Query().Get("after")})
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	p := webhookPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, Hook: wh, Form: form,
+		Types: store.EventTypes, Deliveries: ds, Error: msg, Done: done, Base: s.webhooksBase(c) + "/" + wh.ID, Back: s.webhooksBase(c)}
+	if next != "" {
+		p.Next = p.Base + "?after=" + next
+	}
+	s.renderPage(w, r, status, "webhook", "Webhook", c, p)
+}
+
+func (s *Server) updateWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	req, form := webhookRequestOf(r)
+	updated, err := s.store.UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
+	if err != nil {
+		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
+			s.renderWebhook(w, r, c, http.StatusBadRequest, wh, form, ae.Message, "")
+			return
+		}
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, s.webhooksBase(c)+"/"+updated.ID+"?saved=1", http.StatusSeeOther)
+}
+
+func (s *Server) deleteWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	if err == nil {
+		err = notFoundAs(s.store.DeleteWebhook(wh.ID), "webhook")
+	}
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, s.webhooksBase(c), http.StatusSeeOther)
+}
+
+func (s *Server) redeliverSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	wh, err := s.scopedWebhook(c)
+	if err == nil {
+		_, err = s.store.Redeliver(wh.ID, c.params.ByName("deliveryId"))
+		err = notFoundAs(err, "delivery")
+	}
+	if err != nil {
+		s.failPage(w, r, c, err)
+		return
+	}
+	http.Redirect(w, r, s.webhooksBase(c)+"/"+wh.ID+"?queued=1", http.StatusSeeOther)
+}
