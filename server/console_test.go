@@ -952,4 +952,13 @@ func TestConsoleWebhooks(t *testing.T) {
 	if _, err := e.store.Webhook(hooks[0].ID); code != http.StatusSeeOther || err == nil {
 		t.Fatalf("delete: %d %v", code, err)
 	}
+	// The workspace's own webhooks, for every project.
+	code, body = e.page("POST", "/w/acme/webhooks", session, url.Values{"csrf": {csrf}, "url": {"https://chat.example/all"}, "events": {"build.processed"}, "format": {"slack"}}.Encode())
+	wide, _ := e.store.Webhooks(ws.ID, "*")
+	if code != 201 || len(wide) != 1 || wide[0].ProjectID != "" || wide[0].Format != "slack" || !strings.Contains(string(body), "every project of the workspace") {
+		t.Fatalf("workspace webhook: %d %+v", code, wide)
+	}
+	if code, _ = e.page("GET", "/w/acme/p/app/webhooks/"+wide[0].ID, session, ""); code != 404 {
+		t.Errorf("a workspace webhook under a project's path: %d", code)
+	}
 }

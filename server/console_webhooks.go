@@ -34,14 +34,21 @@ type webhookForm struct {
 
 func (f webhookForm) Has(event string) bool { return slices.Contains(f.Events, event) }
 
-func (s *Server) webhooksBase(c *call) string { return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/webhooks" }
+// webhooksBase is the console path of the request's webhooks: a project's,
+// or (no project in the path) the workspace-wide ones.
+func (s *Server) webhooksBase(c *call) string {
+	if c.proj.ID == "" {
+		return "/w/" + c.ws.Slug + "/webhooks"
+	}
+	return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/webhooks"
+}
 
 func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, c *call) {
 	s.renderWebhooks(w, r, c, http.StatusOK, webhooksPage{Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}})
 }
 
 func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, c *call, status int, p webhooksPage) {
-	hooks, err := s.store.Webhooks(c.ws.ID, c.proj.ID)
+	hooks, err := s.store.Webhooks(c.ws.ID, cmpOrStar(c.proj.ID))
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return
@@ -65,7 +72,7 @@ func webhookRequestOf(r *http.Request) (webhookRequest, webhookForm) {
 func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	req, form := webhookRequestOf(r)
 	req.Active = nil
-	wh := store.Webhook{WorkspaceID: c.ws.ID, ProjectID: c.proj.ID, CreatedBy: c.who.name}
+	wh := store.Webhook{WorkspaceID: c.ws.ID, ProjectID: webhookScope(c), CreatedBy: c.who.name}
 	err := applyWebhook(&wh, req)
 	if err == nil {
 		wh, err = s.store.CreateWebhook(wh)
