@@ -269,14 +269,8 @@ func (s *Store) BuildsWithFiles(projectID string, p Page) ([]BuildFiles, string,
 			return err
 		}
 		next = n
-		for _, b := range builds {
-			files, err := filesOf(tx, b.ID)
-			if err != nil {
-				return err
-			}
-			out = append(out, BuildFiles{Build: b, Files: files})
-		}
-		return nil
+		out, err = withFiles(tx, builds)
+		return err
 	})
 	return out, next, err
 }
@@ -386,14 +380,8 @@ func (s *Store) QueryBuilds(projectID string, q BuildQuery, asc bool, offset, li
 			if asc {
 				slices.Reverse(builds)
 			}
-			for _, b := range builds {
-				files, err := filesOf(tx, b.ID)
-				if err != nil {
-					return err
-				}
-				r.Builds = append(r.Builds, BuildFiles{Build: b, Files: files})
-			}
-			return nil
+			r.Builds, err = withFiles(tx, builds)
+			return err
 		}
 		var matched []Build // asc: every match, to take the window from the oldest
 		prefix := key(projectID, "")
@@ -430,16 +418,24 @@ func (s *Store) QueryBuilds(projectID string, q BuildQuery, asc bool, offset, li
 			slices.Reverse(matched)
 			matched = matched[min(offset, len(matched)):min(offset+limit, len(matched))]
 		}
-		for _, b := range matched {
-			files, err := filesOf(tx, b.ID)
-			if err != nil {
-				return err
-			}
-			r.Builds = append(r.Builds, BuildFiles{Build: b, Files: files})
-		}
-		return nil
+		var err error
+		r.Builds, err = withFiles(tx, matched)
+		return err
 	})
 	return r, err
+}
+
+// withFiles reads the files of each build.
+func withFiles(tx *bolt.Tx, builds []Build) ([]BuildFiles, error) {
+	out := make([]BuildFiles, 0, len(builds))
+	for _, b := range builds {
+		files, err := filesOf(tx, b.ID)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, BuildFiles{Build: b, Files: files})
+	}
+	return out, nil
 }
 
 // MaxSearchScan bounds how many builds one SearchBuilds call reads: a
