@@ -1,0 +1,350 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"hangar/blob"
+)
+
+// backend is what both blob stores offer, for one conformance suite.
+type backend interface {
+	put(r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error)
+	open(ref blob.Ref) (io.ReadSeekCloser, int64, error)
+	stat(ref blob.Ref) (int64, error)
+	removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error)
+	walk(fn func(blob.Ref, int64) error) error
+	sum(ref blob.Ref) (blob.Ref, error)
+	leftovers(t *testing.T) int // temporary files, objects or uploads
+}
+
+type local struct {
+	s   *blob.Store
+	dir string
+}
+
+func (l local) put(r io.Reader, limit int64, c func(blob.Info) error) (blob.Info, error) {
+	return l.s.Put(r, limit, c)
+}
+func (l local) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) {
+	f, err := l.s.Open(ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	return f, st.Size(), err
+}
+func (l local) stat(ref blob.Ref) (int64, error) { return l.s.Stat(ref) }
+func (l local) removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error) {
+	return l.s.RemoveUnused(ref, inUse)
+}
+func (l local) walk(fn func(blob.Ref, int64) error) error { return l.s.Walk(fn) }
+func (l local) sum(ref blob.Ref) (blob.Ref, error)        { return l.s.Sum(ref) }
+func (l local) leftovers(t *testing.T) int {
+	entries, err := os.ReadDir(filepath.Join(l.dir, "tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+type remote struct {
+	s      *blob.S3Store
+	client *minio.Client
+	bucket string
+}
+
+var ctx = context.Background()
+
+func (r remote) put(rd io.Reader, limit int64, c func(blob.Info) error) (blob.Info, error) {
+	return r.s.Put(ctx, rd, limit, c)
+}
+func (r remote) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) { return r.s.Open(ctx, ref) }
+func (r remote) stat(ref blob.Ref) (int64, error)                     { return r.s.Stat(ctx, ref) }
+func (r remote) removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error) {
+	return r.s.RemoveUnused(ctx, ref, inUse)
+}
+func (r remote) walk(fn func(blob.Ref, int64) error) error { return r.s.Walk(ctx, fn) }
+func (r remote) sum(ref blob.Ref) (blob.Ref, error)        { return r.s.Sum(ctx, ref) }
+func (r remote) leftovers(t *testing.T) int {
+	n := 0
+	for oi := range r.client.ListObjectsIter(ctx, r.bucket, minio.ListObjectsOptions{Prefix: "hangar/tmp/", Recursive: true}) {
+		if oi.Err != nil {
+			t.Fatal(oi.Err)
+		}
+		n++
+	}
+	for up := range r.client.ListIncompleteUploads(ctx, r.bucket, "hangar/tmp/", true) {
+		if up.Err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// versitygw starts a real S3 server (versitygw, posix backend in a temp
+// dir) on loopback for one test, with a bucket, and returns a client of it.
+func versitygw(t *testing.T) (*minio.Client, blob.S3Options) {
+	t.Helper()
+	bin, err := exec.LookPath("versitygw")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("SKIPPED: no versitygw here (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0; .ci/run installs it)")
+		}
+		t.Fatal("versitygw is missing: .ci/run installs it")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	root := t.TempDir()
+	cmd := exec.Command(bin, "--port", addr, "posix", root)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=hangar-test", "ROOT_SECRET_KEY=hangar-test-secret")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	o := blob.S3Options{Endpoint: addr, Bucket: "builds", Region: "us-east-1", Prefix: "hangar", PathStyle: true,
+		AccessKey: "hangar-test", SecretKey: "hangar-test-secret", PartSize: 5 << 20}
+	client, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""), BucketLookup: minio.BucketLookupPath, Region: o.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err = client.MakeBucket(ctx, o.Bucket, minio.MakeBucketOptions{Region: o.Region}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw did not start: %v\n%s", err, out.String())
+		}
+	}
+	return client, o
+}
+
+// backends runs a test against the local directory and an S3 bucket.
+func backends(t *testing.T, test func(t *testing.T, b backend)) {
+	t.Run("local", func(t *testing.T) {
+		dir := t.TempDir()
+		s, err := blob.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		test(t, local{s, dir})
+	})
+	t.Run("s3", func(t *testing.T) {
+		client, o := versitygw(t)
+		s, err := blob.OpenS3(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		test(t, remote{s, client, o.Bucket})
+	})
+}
+
+func content(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func refOf(b []byte) blob.Ref { return blob.Ref(sha256.Sum256(b)) }
+
+func TestConformancePutGetRange(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		data := content(12<<20 + 123) // more than two parts
+		info, err := b.put(bytes.NewReader(data), 0, nil)
+		if err != nil || info.Ref != refOf(data) || info.Size != int64(len(data)) || !info.Created {
+			t.Fatalf("put: %+v %v", info, err)
+		}
+		r, size, err := b.open(info.Ref)
+		if err != nil || size != int64(len(data)) {
+			t.Fatalf("open: %d %v", size, err)
+		}
+		defer r.Close()
+		if _, err := r.Seek(7<<20, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		part := make([]byte, 1000)
+		if _, err := io.ReadFull(r, part); err != nil || !bytes.Equal(part, data[7<<20:7<<20+1000]) {
+			t.Fatalf("range read: %v", err)
+		}
+		if sum, err := b.sum(info.Ref); err != nil || sum != info.Ref {
+			t.Fatalf("sum: %v", err)
+		}
+		if _, err := b.stat(refOf([]byte("absent"))); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("absent blob: %v", err)
+		}
+		if n := b.leftovers(t); n != 0 {
+			t.Errorf("%d temporary leftovers", n)
+		}
+	})
+}
+
+func TestConformanceDedupAndRemove(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		data := content(300_000)
+		first, _ := b.put(bytes.NewReader(data), 0, nil)
+		second, err := b.put(bytes.NewReader(data), 0, nil)
+		if err != nil || second.Created || second.Ref != first.Ref {
+			t.Fatalf("second put: %+v %v", second, err)
+		}
+		count := 0
+		b.walk(func(blob.Ref, int64) error { count++; return nil })
+		if count != 1 {
+			t.Fatalf("%d blobs for one content", count)
+		}
+		inUse := true
+		check := func(blob.Ref) (bool, error) { return inUse, nil }
+		if removed, err := b.removeUnused(first.Ref, check); removed || err != nil {
+			t.Fatalf("removed while referenced: %v", err)
+		}
+		inUse = false
+		if removed, err := b.removeUnused(first.Ref, check); !removed || err != nil {
+			t.Fatalf("not removed after the last reference: %v", err)
+		}
+		if _, err := b.stat(first.Ref); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("after removal: %v", err)
+		}
+	})
+}
+
+// Puts and removals of one content race: a blob is there exactly when a
+// reference is counted, whatever the interleaving.
+func TestConformanceConcurrentPutRemove(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		data := content(64 << 10)
+		var (
+			mu   sync.Mutex
+			refs int
+			wg   sync.WaitGroup
+		)
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				info, err := b.put(bytes.NewReader(data), 0, func(blob.Info) error { mu.Lock(); refs++; mu.Unlock(); return nil })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%2 == 0 {
+					mu.Lock()
+					refs--
+					mu.Unlock()
+					b.removeUnused(info.Ref, func(blob.Ref) (bool, error) { mu.Lock(); defer mu.Unlock(); return refs > 0, nil })
+				}
+			}()
+		}
+		wg.Wait()
+		_, err := b.stat(refOf(data))
+		if (refs > 0) != (err == nil) {
+			t.Fatalf("%d references, stat: %v", refs, err)
+		}
+	})
+}
+
+type resetReader struct{ n int }
+
+func (f *resetReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	n := min(len(p), f.n)
+	f.n -= n
+	return n, nil
+}
+
+func TestConformanceLimitAndReaderError(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		data := content(6<<20 + 1)
+		if _, err := b.put(bytes.NewReader(data), 6<<20, nil); !errors.Is(err, blob.ErrTooLarge) {
+			t.Fatalf("over the limit: %v", err)
+		}
+		if _, err := b.put(&resetReader{n: 5<<20 + 7}, 0, nil); !errors.Is(err, blob.ErrRead) {
+			t.Fatalf("reader error: %v", err)
+		}
+		if _, err := b.put(bytes.NewReader(data), 0, func(blob.Info) error { return fmt.Errorf("commit refused") }); err == nil {
+			t.Fatal("a refused commit kept the blob")
+		}
+		count := 0
+		b.walk(func(blob.Ref, int64) error { count++; return nil })
+		if count != 0 || b.leftovers(t) != 0 {
+			t.Fatalf("%d blobs, %d leftovers after failed puts", count, b.leftovers(t))
+		}
+	})
+}
+
+// A process killed mid-upload leaves a temporary object or an unfinished
+// multipart upload; CleanTemp removes those older than its age.
+func TestS3CleanTempAfterCrash(t *testing.T) {
+	client, o := versitygw(t)
+	s, err := blob.OpenS3(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := remote{s, client, o.Bucket}
+	client.PutObject(ctx, o.Bucket, "hangar/tmp/20260101T000000Z-dead", bytes.NewReader([]byte("half")), 4, minio.PutObjectOptions{})
+	core := minio.Core{Client: client}
+	if _, err := core.NewMultipartUpload(ctx, o.Bucket, "hangar/tmp/20260101T000000Z-dead2", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.leftovers(t); n != 2 {
+		t.Fatalf("%d leftovers made", n)
+	}
+	if n, err := s.CleanTemp(ctx, time.Hour); n != 0 || err != nil {
+		t.Fatalf("young leftovers removed: %d %v", n, err)
+	}
+	if n, err := s.CleanTemp(ctx, -time.Minute); n != 2 || err != nil || r.leftovers(t) != 0 {
+		t.Fatalf("clean: %d %v, %d left", n, err, r.leftovers(t))
+	}
+}
+
+// A presigned URL downloads the blob from the store, with the response
+// headers a download needs.
+func TestS3PresignedGet(t *testing.T) {
+	_, o := versitygw(t)
+	s, err := blob.OpenS3(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := content(1000)
+	info, err := s.Put(ctx, bytes.NewReader(data), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.PresignedGet(ctx, info.Ref, "application/octet-stream", `attachment; filename="App.ipa"`, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := httpGet(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) || resp.Header.Get("Content-Disposition") != `attachment; filename="App.ipa"` {
+		t.Fatalf("presigned GET: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func httpGet(u string) (*http.Response, error) { return http.Get(u) }
