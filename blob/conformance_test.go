@@ -76,7 +76,7 @@ func (r remote) put(rd io.Reader, limit int64, c func(blob.Info) error) (blob.In
 	return r.s.Put(ctx, rd, limit, c)
 }
 func (r remote) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) { return r.s.Open(ctx, ref) }
-func (r remote) stat(ref blob.Ref) (int64, error)                     { return r.s.Stat(ctx, ref) }
+func (r remote) stat(ref blob.Ref) (int64, error)                    { return r.s.Stat(ctx, ref) }
 func (r remote) removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error) {
 	return r.s.RemoveUnused(ctx, ref, inUse)
 }
