@@ -26,6 +26,9 @@ const dbName = "hangar.db"
 // database is copied in one read transaction, and blob removals wait
 // (blob.Store.Hold) until every blob it refers to is copied.
 func Write(w io.Writer, d *depot.Depot) (err error) {
+	if d.Remote() != nil {
+		return depot.ErrRemoteBlobs
+	}
 	st, blobs := d.Store(), d.Blobs()
 	release := blobs.Hold()
 	defer func() {

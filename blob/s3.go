@@ -86,6 +86,18 @@ func OpenS3(ctx context.Context, o S3Options) (*S3Store, error) {
 	return &S3Store{client: client, bucket: o.Bucket, prefix: prefix, partSize: o.PartSize}, nil
 }
 
+// ErrUnavailable wraps the store's failures (unreachable, refusing):
+// nothing was recorded, and the request may be tried again.
+var ErrUnavailable = errors.New("blob: the S3 store is unavailable")
+
+// Ping checks that the bucket answers.
+func (s *S3Store) Ping(ctx context.Context) error {
+	if _, err := s.client.BucketExists(ctx, s.bucket); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
 // Key is the object key of a blob.
 func (s *S3Store) Key(ref Ref) string {
 	h := ref.String()
@@ -149,7 +161,7 @@ func (s *S3Store) Put(ctx context.Context, r io.Reader, limit int64, commit func
 		if hr.err != nil {
 			return Info{}, fmt.Errorf("blob: %w", hr.err)
 		}
-		return Info{}, fmt.Errorf("blob: s3 upload: %w", err)
+		return Info{}, fmt.Errorf("%w: upload: %w", ErrUnavailable, err)
 	}
 	defer s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, tmp, minio.RemoveObjectOptions{})
 	var ref Ref
@@ -167,7 +179,7 @@ func (s *S3Store) Put(ctx context.Context, r io.Reader, limit int64, commit func
 		info.Replaced = err == nil // a damaged object of the wrong size
 		dst := minio.CopyDestOptions{Bucket: s.bucket, Object: s.Key(ref)}
 		if _, err := s.client.ComposeObject(ctx, dst, minio.CopySrcOptions{Bucket: s.bucket, Object: tmp}); err != nil {
-			return Info{}, fmt.Errorf("blob: s3 copy to %s: %w", s.Key(ref), err)
+			return Info{}, fmt.Errorf("%w: copy to %s: %w", ErrUnavailable, s.Key(ref), err)
 		}
 		info.Created = true
 	default:
@@ -191,7 +203,7 @@ func (s *S3Store) Stat(ctx context.Context, ref Ref) (int64, error) {
 		if isNoSuchKey(err) {
 			return 0, ErrNotFound
 		}
-		return 0, fmt.Errorf("blob: s3 stat %s: %w", s.Key(ref), err)
+		return 0, fmt.Errorf("%w: stat %s: %w", ErrUnavailable, s.Key(ref), err)
 	}
 	return oi.Size, nil
 }

@@ -74,6 +74,9 @@ func (c *adminCmd) openLocal(o depot.Options) (*depot.Depot, config.Config, erro
 		return nil, cfg, err
 	}
 	o.Config, o.LockTimeout = cfg, 500*time.Millisecond
+	if o.S3, err = openBucket(cfg); err != nil {
+		return nil, cfg, err
+	}
 	d, err := depot.Open(cfg.DataDir, o)
 	return d, cfg, err
 }

@@ -75,7 +75,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	// A missing or empty database beside stored blobs is refused (a new
 	// instance on it would print a new admin token and treat every blob
 	// as an orphan).
-	d, err := depot.Open(cfg.DataDir, depot.Options{Config: cfg, Logger: log})
+	bucket, err := openBucket(cfg)
+	if err != nil {
+		return err
+	}
+	d, err := depot.Open(cfg.DataDir, depot.Options{Config: cfg, Logger: log, S3: bucket})
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,29 @@ type Config struct {
 
 	LogLevel  slog.Level
 	LogFormat string // "text" or "json"
+
+	// Blobs says where file contents live.
+	Blobs Blobs
+}
+
+// Blobs is the [blobs] section: the local directory (the default) or an
+// S3-compatible bucket. Credentials are never in the file: they come from
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or CredentialsFile.
+type Blobs struct {
+	Backend   string // "local" or "s3"
+	Endpoint  string // host[:port]
+	Bucket    string
+	Region    string
+	Prefix    string
+	PathStyle bool
+	Secure    bool
+	// Delivery is how downloads reach testers: "redirect" (a presigned URL
+	// of the store) or "proxy" (through Hangar, for stores testers cannot
+	// reach).
+	Delivery string
+	// CredentialsFile is an AWS-style credentials file (aws_access_key_id,
+	// aws_secret_access_key), readable by its owner only.
+	CredentialsFile string
 }
 
 // Default returns the embedded default: what `hangar serve` runs on with no
@@ -110,6 +133,19 @@ type raw struct {
 	Workers          int          `toml:"processing_workers"`
 	Log              rawLog       `toml:"log"`
 	Retention        rawRetention `toml:"retention"`
+	Blobs            rawBlobs     `toml:"blobs"`
+}
+
+type rawBlobs struct {
+	Backend         string `toml:"backend"`
+	Endpoint        string `toml:"endpoint"`
+	Bucket          string `toml:"bucket"`
+	Region          string `toml:"region"`
+	Prefix          string `toml:"prefix"`
+	PathStyle       bool   `toml:"path_style"`
+	Secure          bool   `toml:"secure"`
+	Delivery        string `toml:"delivery"`
+	CredentialsFile string `toml:"credentials_file"`
 }
 
 // defaultRaw holds the defaults in the same form as the file, so that
@@ -130,6 +166,7 @@ func defaultRaw() raw {
 		Workers:          2,
 		Log:              rawLog{Level: "info", Format: "text"},
 		Retention:        rawRetention{MaxAge: "0s"},
+		Blobs:            rawBlobs{Backend: "local", Delivery: "redirect", Region: "us-east-1", Secure: true},
 	}
 }
 
@@ -181,6 +218,18 @@ func parse(r raw, file string) (Config, error) {
 	}
 	fail := func(key string, err error) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %s: %w", file, key, err)
+	}
+	b := r.Blobs
+	c.Blobs = Blobs(b)
+	switch {
+	case b.Backend != "local" && b.Backend != "s3":
+		return fail("blobs.backend", errors.New(`must be "local" or "s3"`))
+	case b.Delivery != "redirect" && b.Delivery != "proxy":
+		return fail("blobs.delivery", errors.New(`must be "redirect" or "proxy"`))
+	case b.Backend == "s3" && (b.Endpoint == "" || b.Bucket == ""):
+		return fail("blobs", errors.New(`backend "s3" needs endpoint and bucket`))
+	case strings.Contains(b.Endpoint, "/"):
+		return fail("blobs.endpoint", errors.New("must be host[:port], without a scheme (secure = true for https)"))
 	}
 
 	if _, _, err := net.SplitHostPort(r.Listen); err != nil {

@@ -16,6 +16,7 @@ package depot
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,10 +47,13 @@ func BlobDir(dir string) string { return filepath.Join(dir, blobDir) }
 // Depot is an open data directory. It is safe for concurrent use.
 type Depot struct {
 	store *store.Store
-	blobs *blob.Store
-	cfg   config.Config
-	log   *slog.Logger
-	now   func() time.Time
+	blobs *blob.Store // the local blob directory
+	// backend is where blobs live: the local directory, or remote.
+	backend blob.Backend
+	remote  *blob.S3Store // nil: blobs are local
+	cfg     config.Config
+	log     *slog.Logger
+	now     func() time.Time
 
 	work        *workQueue
 	readPkg     func(store.File) (pkginfo.Info, error)
@@ -77,6 +81,10 @@ type Options struct {
 	// a read may take (default two minutes).
 	ReadPackage func(name string) (pkginfo.Info, error)
 	ReadTimeout time.Duration
+
+	// S3, when set, is where blobs live instead of the local directory
+	// (the [blobs] section of the configuration).
+	S3 *blob.S3Store
 }
 
 // Open opens (creating if needed) the data directory dir. A database with
@@ -124,9 +132,12 @@ func New(st *store.Store, blobs *blob.Store, o Options) *Depot {
 		o.Now = time.Now
 	}
 	d := &Depot{
-		store: st, blobs: blobs, cfg: o.Config, log: o.Logger, now: o.Now,
+		store: st, blobs: blobs, backend: blob.Dir{Store: blobs}, cfg: o.Config, log: o.Logger, now: o.Now,
 		work:        newWorkQueue(max(o.Config.ProcessingWorkers, 1)),
 		readTimeout: cmp.Or(o.ReadTimeout, readTimeout),
+	}
+	if o.S3 != nil {
+		d.backend, d.remote = o.S3, o.S3
 	}
 	d.readPkg = d.readPackage
 	if o.ReadPackage != nil {
@@ -146,12 +157,22 @@ func (d *Depot) Store() *store.Store { return d.store }
 // whole (fsck, backup). Changes go through the Depot's methods.
 func (d *Depot) Blobs() *blob.Store { return d.blobs }
 
+// Remote is the S3 bucket blobs live in, or nil when they are local.
+func (d *Depot) Remote() *blob.S3Store { return d.remote }
+
+// ErrRemoteBlobs is what maintenance that reads the blob directory whole
+// (fsck, backup) answers while blobs live in a bucket: it would take every
+// file for missing.
+var ErrRemoteBlobs = errors.New("blobs live in an S3 bucket ([blobs] backend = \"s3\"): this command reads the local blob directory and does not check the bucket yet")
+
 // Errors of the blob store, for callers that map them to answers without
 // importing it.
 var (
 	ErrTooLarge = blob.ErrTooLarge // an upload over max_upload_size
 	ErrRead     = blob.ErrRead     // the upload's body ended early or failed
 	ErrNoSpace  = blob.ErrNoSpace  // the disk is full
+	// ErrUnavailable: the S3 store did not answer or refused.
+	ErrUnavailable = blob.ErrUnavailable
 )
 
 // ErrDatabaseLost is returned by Open and CheckDatabase when the database
@@ -169,10 +190,14 @@ func (d *Depot) CheckDatabase() error {
 		return err
 	}
 	errFound := errors.New("found")
-	switch err := d.blobs.Walk(func(blob.Ref, int64) error { return errFound }); {
+	where := d.blobs.Dir()
+	if d.remote != nil {
+		where = "the S3 bucket"
+	}
+	switch err := d.backend.Walk(context.Background(), func(blob.Ref, int64) error { return errFound }); {
 	case errors.Is(err, errFound):
 		return fmt.Errorf("%w (%s beside %s): restore the database from a backup (stop Hangar, move the data directory aside, "+
-			"hangar restore BACKUP), or, to start afresh on purpose, move the blob directory away first", ErrDatabaseLost, d.store.Path(), d.blobs.Dir())
+			"hangar restore BACKUP), or, to start afresh on purpose, move the blobs away first", ErrDatabaseLost, d.store.Path(), where)
 	case err != nil:
 		return fmt.Errorf("walk blobs: %w", err)
 	}

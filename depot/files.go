@@ -1,10 +1,12 @@
 package depot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"hangar/blob"
 	"hangar/store"
@@ -24,7 +26,7 @@ type NewFile struct {
 // on a full disk ErrNoSpace; on any error nothing stays behind.
 func (d *Depot) AddFile(nf NewFile, body io.Reader) (store.File, error) {
 	var f store.File
-	info, err := d.blobs.Put(body, d.cfg.MaxUploadSize, func(info blob.Info) error {
+	info, err := d.backend.Put(context.Background(), body, d.cfg.MaxUploadSize, func(info blob.Info) error {
 		var err error
 		f, err = d.store.AddFile(store.File{
 			BuildID:   nf.BuildID,
@@ -48,6 +50,43 @@ func (d *Depot) AddFile(nf NewFile, body io.Reader) (store.File, error) {
 // ErrDamaged is returned by OpenFile for a file whose blob on disk does
 // not have the file's size (truncated, or something else put there).
 var ErrDamaged = errors.New("the stored copy of the file is damaged")
+
+// FileURL is, for blobs in a bucket, a presigned URL of the store that
+// downloads file f for ttl, with its content type and a Content-Disposition
+// of disposition.
+func (d *Depot) FileURL(f store.File, disposition string, ttl time.Duration) (string, error) {
+	ref, err := blob.ParseRef(f.Checksum)
+	if err != nil {
+		return "", fmt.Errorf("file %s: %w", f.ID, err)
+	}
+	return d.remote.PresignedGet(context.Background(), ref, f.MimeType, disposition, ttl)
+}
+
+// OpenRemoteFile opens a file's bytes in the bucket for reading, with
+// seeking (ranges): the proxy delivery mode.
+func (d *Depot) OpenRemoteFile(ctx context.Context, f store.File) (io.ReadSeekCloser, error) {
+	ref, err := blob.ParseRef(f.Checksum)
+	if err != nil {
+		return nil, fmt.Errorf("file %s: %w", f.ID, err)
+	}
+	r, size, err := d.remote.Open(ctx, ref)
+	if errors.Is(err, blob.ErrNotFound) {
+		if _, serr := d.store.File(f.ID); errors.Is(serr, store.ErrNotFound) {
+			return nil, serr
+		}
+		return nil, fmt.Errorf("blob of file %s missing from the bucket: %w", f.ID, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if size != f.Size {
+		r.Close()
+		d.log.Error("damaged blob not served", "file", f.ID, "checksum", f.Checksum, "size", f.Size, "in_bucket", size)
+		d.counters.refused.Add(1)
+		return nil, fmt.Errorf("file %s: %w", f.ID, ErrDamaged)
+	}
+	return r, nil
+}
 
 // OpenFile opens a file's bytes for reading: an *os.File, so that
 // net/http serves it with sendfile. It returns store.ErrNotFound if the
@@ -132,5 +171,5 @@ func (d *Depot) removeBlobs(checksums ...string) {
 // under the blob's lock so that an upload of the same content cannot be
 // left pointing at nothing. It reports whether it removed the blob.
 func (d *Depot) RemoveBlobIfUnused(ref blob.Ref) (bool, error) {
-	return d.blobs.RemoveUnused(ref, func(blob.Ref) (bool, error) { return d.store.BlobInUse(ref.String()) })
+	return d.backend.RemoveUnused(context.Background(), ref, func(blob.Ref) (bool, error) { return d.store.BlobInUse(ref.String()) })
 }

@@ -109,6 +109,15 @@ func (d *Depot) housekeeping(ctx context.Context, every time.Duration) {
 		if _, err := d.GC(); err != nil {
 			d.log.Error("gc", "err", err)
 		}
+		if d.remote != nil {
+			// Temporary objects and unfinished uploads of a crashed
+			// process; a day leaves any upload in flight alone.
+			if n, err := d.remote.CleanTemp(ctx, 24*time.Hour); err != nil {
+				d.log.Error("gc: s3 temporary objects", "err", err)
+			} else if n > 0 {
+				d.log.Info("gc: removed s3 temporary objects", "count", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

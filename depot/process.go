@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -161,7 +162,7 @@ func (d *Depot) process(id string) {
 	}
 	recorded := false // FinishProcessing ran (whatever its outcome)
 	if readErr == nil && info.Icon != nil {
-		_, err = d.blobs.Put(bytes.NewReader(info.Icon.Data), 0, func(bi blob.Info) error {
+		_, err = d.backend.Put(context.Background(), bytes.NewReader(info.Icon.Data), 0, func(bi blob.Info) error {
 			recorded = true
 			_, _, err := d.store.FinishProcessing(id, finish, &store.File{
 				Type: store.FileIcon, Name: "icon" + iconExt(info.Icon.MimeType), Extension: strings.TrimPrefix(iconExt(info.Icon.MimeType), "."),
@@ -228,10 +229,34 @@ func (d *Depot) readWithin(pkg store.File) (pkginfo.Info, error) {
 	}
 }
 
+// packageReader is what reading a package needs: random access.
+type packageReader interface {
+	io.ReaderAt
+	io.Closer
+}
+
+// openPackage opens a stored package for random access: the local file,
+// or the bucket's object (each read a ranged GET).
+func (d *Depot) openPackage(pkg store.File) (packageReader, error) {
+	if d.remote == nil {
+		return d.OpenFile(pkg)
+	}
+	r, err := d.OpenRemoteFile(context.Background(), pkg)
+	if err != nil {
+		return nil, err
+	}
+	ra, ok := r.(packageReader)
+	if !ok {
+		r.Close()
+		return nil, fmt.Errorf("file %s: the bucket's reader has no ReadAt", pkg.ID)
+	}
+	return ra, nil
+}
+
 // readPackage reads a stored package. Its error is for the uploader: it
 // ends up in the build's processingError.
 func (d *Depot) readPackage(pkg store.File) (pkginfo.Info, error) {
-	f, err := d.OpenFile(pkg) // refuses (and counts) a blob of the wrong size
+	f, err := d.openPackage(pkg) // refuses (and counts) a blob of the wrong size
 	if err != nil {
 		d.log.Error("processing: open package", "file", pkg.ID, "err", err)
 		return pkginfo.Info{}, errors.New("the stored package could not be read (see the server log)")

@@ -77,6 +77,9 @@ func (r Report) Problems() int {
 // shard (of 256) at a time, and keeps only totals per workspace and what is
 // wrong.
 func Run(d *depot.Depot, o Options) (Report, error) {
+	if d.Remote() != nil {
+		return Report{}, depot.ErrRemoteBlobs
+	}
 	return run(d, o, false)
 }
 

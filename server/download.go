@@ -3,10 +3,12 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
 	"hangar/depot"
+	"hangar/store"
 )
 
 // redirectToFile answers 302 to a signed URL. Not cached: every use of a
@@ -33,7 +35,18 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, errNotFound("file"))
 		return
 	}
-	fh, err := s.depot.OpenFile(f)
+	if s.depot.Remote() != nil && s.cfg.Blobs.Delivery != "proxy" {
+		// The bytes come from the store: a presigned URL with this file's
+		// type and name, valid as long as a counted redirect's.
+		u, err := s.depot.FileURL(f, contentDisposition(f.Name), redirectURLTTL)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		redirectToFile(w, u)
+		return
+	}
+	fh, err := s.openContent(r, f)
 	if errors.Is(err, depot.ErrDamaged) {
 		err = errDamaged
 	}
@@ -55,6 +68,15 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
 	// The URL is a credential with an expiry: shared caches must not keep it.
 	h.Set("Cache-Control", "private, no-transform")
 	http.ServeContent(w, r, "", f.UpdatedAt, fh)
+}
+
+// openContent opens a file's bytes: the local file (served with
+// sendfile), or in proxy mode the bucket's object (with ranges).
+func (s *Server) openContent(r *http.Request, f store.File) (io.ReadSeekCloser, error) {
+	if s.depot.Remote() != nil {
+		return s.depot.OpenRemoteFile(r.Context(), f)
+	}
+	return s.depot.OpenFile(f)
 }
 
 // contentDisposition returns an attachment header for any file name (RFC

@@ -38,6 +38,7 @@ const (
 	orgTooLarge     = 4013
 	orgRateLimited  = 4029
 	orgInternal     = 5000
+	orgUnavailable  = 5003
 	orgNoSpace      = 5007
 )
 
@@ -123,6 +124,8 @@ func toAPIError(err error) (*apiError, bool) {
 	case errors.Is(err, depot.ErrRead):
 		// The client stopped sending, sent less than it announced, or hung up.
 		return errBadRequest("the upload was interrupted before its end"), true
+	case errors.Is(err, depot.ErrUnavailable):
+		return &apiError{http.StatusServiceUnavailable, "STORAGE_UNAVAILABLE", orgUnavailable, "the object store is unavailable; nothing was stored, try again later"}, true
 	case errors.Is(err, depot.ErrNoSpace), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		// Blob writes and metadata commits alike: a full disk is the
 		// server's condition, not a bug.

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -423,6 +425,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) {
 		s.log.Error("readiness check failed", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
+	}
+	if b := s.depot.Remote(); b != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := b.Ping(ctx); err != nil {
+			s.log.Error("readiness check failed: the object store does not answer", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "object store unavailable"})
+			return
+		}
 	}
 	if free, err := s.depot.Free(); err == nil && free < minFreeForReady {
 		s.log.Error("readiness check failed: the disk is full", "free_bytes", free)
