@@ -8,19 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"hangar/blob"
+	"hangar/hangartest"
 )
 
 // backend is what both blob stores offer, for one conformance suite.
@@ -98,49 +96,14 @@ func (r remote) leftovers(t *testing.T) int {
 	return n
 }
 
-// versitygw starts a real S3 server (versitygw, posix backend in a temp
-// dir) on loopback for one test, with a bucket, and returns a client of it.
 func versitygw(t *testing.T) (*minio.Client, blob.S3Options) { return versitygwB(t) }
 
+// versitygwB is a real S3 server for one test or benchmark, and the
+// options of a store in its bucket.
 func versitygwB(t testing.TB) (*minio.Client, blob.S3Options) {
-	t.Helper()
-	bin, err := exec.LookPath("versitygw")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("SKIPPED: no versitygw here (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0; .ci/run installs it)")
-		}
-		t.Fatal("versitygw is missing: .ci/run installs it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	root := t.TempDir()
-	cmd := exec.Command(bin, "--port", addr, "posix", root)
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=hangar-test", "ROOT_SECRET_KEY=hangar-test-secret")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	o := blob.S3Options{Endpoint: addr, Bucket: "builds", Region: "us-east-1", Prefix: "hangar", PathStyle: true,
-		AccessKey: "hangar-test", SecretKey: "hangar-test-secret", PartSize: 5 << 20}
-	client, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""), BucketLookup: minio.BucketLookupPath, Region: o.Region})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if err = client.MakeBucket(ctx, o.Bucket, minio.MakeBucketOptions{Region: o.Region}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not start: %v\n%s", err, out.String())
-		}
-	}
-	return client, o
+	srv := hangartest.Versitygw(t)
+	return srv.Client, blob.S3Options{Endpoint: srv.Endpoint, Bucket: srv.Bucket, Region: "us-east-1", Prefix: "hangar", PathStyle: true,
+		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PartSize: 5 << 20}
 }
 
 // backends runs a test against the local directory and an S3 bucket.

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,8 @@ import (
 
 	"hangar/hangartest"
 	"hangar/pkginfo/pkgtest"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // seedDownloadScript is the seed's "Complete example: Download an attached
@@ -55,7 +60,30 @@ func TestSeedDownloadScript(t *testing.T) {
 			t.Skipf("%s is not installed", tool)
 		}
 	}
-	base, stderr, stop := startServe(t, filepath.Join(t.TempDir(), "data"))
+	t.Run("local", func(t *testing.T) { runSeedDownloadScript(t, "") })
+	// The same on an S3 bucket: the last redirect is the store's
+	// presigned URL, and a public link's limit holds as on the directory.
+	t.Run("s3", func(t *testing.T) {
+		s3 := hangartest.Versitygw(t)
+		t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+		runSeedDownloadScript(t, fmt.Sprintf("[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket))
+		// The package, its icon and the attachment are objects in the
+		// bucket.
+		n := 0
+		for oi := range s3.Client.ListObjectsIter(context.Background(), s3.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+			if oi.Err == nil && !strings.Contains(oi.Key, "tmp/") {
+				n++
+			}
+		}
+		if n != 3 {
+			t.Fatalf("%d objects in the bucket, want 3", n)
+		}
+	})
+}
+
+func runSeedDownloadScript(t *testing.T, blobs string) {
+	base, stderr, stop := startServeWith(t, filepath.Join(t.TempDir(), "data"), blobs)
 	defer stop()
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
 
@@ -123,4 +151,40 @@ func TestSeedDownloadScript(t *testing.T) {
 	if sha256.Sum256(got) != sha256.Sum256(attachment) {
 		t.Fatalf("downloaded_file (%d bytes) differs from the attachment (%d bytes)", len(got), len(attachment))
 	}
+
+	// A public link limited to one download: the bytes once, then 403.
+	var link struct{ PublicURL string }
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project/ios-app/build/files/"+fileID+"/public-link", sa.Token, "",
+		strings.NewReader(`{"downloadLimit": 1}`), &link)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var hops []string
+	next := link.PublicURL
+	for range 3 {
+		resp, err := noFollow.Get(next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			if resp.StatusCode != 200 || sha256.Sum256(body) != sha256.Sum256(attachment) {
+				t.Fatalf("public link download ended with %d (%d bytes) after %v", resp.StatusCode, len(body), hops)
+			}
+			break
+		}
+		next = resp.Header.Get("Location")
+		hops = append(hops, next)
+	}
+	onS3 := strings.Contains(blobs, "s3")
+	if onS3 && (len(hops) != 2 || strings.HasPrefix(hops[1], base) || !strings.Contains(hops[1], "X-Amz-Signature")) {
+		t.Fatalf("on S3 the bytes come from a presigned URL of the store: %v", hops)
+	}
+	if !onS3 && len(hops) != 1 {
+		t.Fatalf("redirects: %v", hops)
+	}
+	resp, err := noFollow.Get(link.PublicURL)
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("second download through a one-download link: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
 }
