@@ -65,6 +65,10 @@ func OpenS3(ctx context.Context, o S3Options) (*S3Store, error) {
 		Secure:       o.Secure,
 		Region:       o.Region,
 		BucketLookup: lookup,
+		// A few retries ride out a blip; more would hold an upload (and
+		// its client) for many seconds before the 503 a store that is down
+		// deserves.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("blob: s3 %s: %w", o.Endpoint, err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ type S3Server struct {
 	Bucket               string // made empty for the test
 	AccessKey, SecretKey string
 	Client               *minio.Client
+	// Stop kills the server (an unreachable store).
+	Stop func()
 }
 
 // Versitygw starts versitygw (posix backend in a temp dir) on loopback with
@@ -46,7 +49,9 @@ func Versitygw(t testing.TB) S3Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var once sync.Once
+	srv.Stop = func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(srv.Stop)
 	srv.Client, err = minio.New(srv.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""),
 		BucketLookup: minio.BucketLookupPath, Region: "us-east-1"})
 	if err != nil {

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"hangar/config"
+	"hangar/hangartest"
+)
+
+// On an S3 bucket in proxy mode the bytes come through Hangar, ranges
+// included; when the store stops answering, /readyz says so and an upload
+// is a 503 that records nothing.
+func TestS3ProxyAndOutage(t *testing.T) {
+	s3 := hangartest.Versitygw(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	base, stderr, stop := startServeWith(t, filepath.Join(t.TempDir(), "data"), fmt.Sprintf(
+		"[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\ndelivery = \"proxy\"\n", s3.Endpoint, s3.Bucket))
+	defer stop()
+	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
+	upload := func() (int, []byte) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		w, _ := mw.CreateFormFile("file", "notes.zip")
+		w.Write(bytes.Repeat([]byte("hangar "), 100_000))
+		mw.Close()
+		r, _ := http.NewRequest("POST", base+"/api/v1/workspace/acme/project/app/build", &b)
+		r.Header.Set("Authorization", "Bearer "+admin)
+		r.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	code, body := upload()
+	var build struct{ Files []struct{ FileID string } }
+	if code != 201 || json.Unmarshal(body, &build) != nil {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	// The seed's file URL: Hangar's signed URL, which in proxy mode serves
+	// the bytes itself.
+	r, _ := http.NewRequest("GET", base+"/api/v1/workspace/acme/project/app/build/file/"+build.Files[0].FileID, nil)
+	r.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("file URL: %v %v", resp.StatusCode, err)
+	}
+	signed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r, _ = http.NewRequest("GET", string(signed), nil)
+	r.Header.Set("Range", "bytes=7-13")
+	resp, err = http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || string(part) != "hangar " || !strings.HasPrefix(r.URL.String(), base) {
+		t.Fatalf("ranged download through Hangar: %d %q from %s", resp.StatusCode, part, r.URL)
+	}
+
+	s3.Stop()
+	resp, err = http.Get(base + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with the store down: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	code, body = upload()
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "STORAGE_UNAVAILABLE") {
+		t.Fatalf("upload with the store down: %d %s", code, body)
+	}
+	var builds []struct{ BuildID string }
+	apiCall(t, "GET", base+"/api/v1/workspace/acme/project/app/build", admin, "", nil, &builds)
+	if len(builds) != 1 {
+		t.Fatalf("%d builds after a refused upload, want 1", len(builds))
+	}
+}
+
+// S3 credentials are never taken from a file others can read.
+func TestS3CredentialsFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "credentials")
+	os.WriteFile(file, []byte("[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s3cr3t\n[other]\naws_access_key_id = NO\n"), 0o644)
+	if _, _, err := readCredentials(file); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable credentials file: %v", err)
+	}
+	os.Chmod(file, 0o600)
+	if a, s, err := readCredentials(file); err != nil || a != "AKIA1" || s != "s3cr3t" {
+		t.Fatalf("credentials: %q %q %v", a, s, err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	cfg := config.Default()
+	cfg.Blobs.Backend, cfg.Blobs.Endpoint, cfg.Blobs.Bucket = "s3", "127.0.0.1:1", "b"
+	if _, err := openBucket(cfg); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Fatalf("no credentials: %v", err)
+	}
+}
