@@ -14,6 +14,9 @@ type Backend interface {
 	Stat(ctx context.Context, ref Ref) (int64, error)
 	RemoveUnused(ctx context.Context, ref Ref, inUse func(Ref) (bool, error)) (bool, error)
 	Walk(ctx context.Context, fn func(ref Ref, size int64) error) error
+	// WalkShard walks the blobs whose hex name starts with shard (two hex
+	// digits): fsck takes them 1/256th at a time.
+	WalkShard(ctx context.Context, shard string, fn func(ref Ref, size int64) error) error
 	Sum(ctx context.Context, ref Ref) (Ref, error)
 }
 
@@ -35,6 +38,10 @@ func (d Dir) Walk(_ context.Context, fn func(ref Ref, size int64) error) error {
 }
 
 func (d Dir) Sum(_ context.Context, ref Ref) (Ref, error) { return d.Store.Sum(ref) }
+
+func (d Dir) WalkShard(_ context.Context, shard string, fn func(ref Ref, size int64) error) error {
+	return d.Store.WalkShard(shard, fn)
+}
 
 var (
 	_ Backend = Dir{}

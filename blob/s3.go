@@ -266,7 +266,19 @@ func (s *S3Store) RemoveUnused(ctx context.Context, ref Ref, inUse func(Ref) (bo
 
 // Walk calls fn for every blob in the bucket, in key order.
 func (s *S3Store) Walk(ctx context.Context, fn func(ref Ref, size int64) error) error {
-	for oi := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+	return s.walk(ctx, s.prefix, fn)
+}
+
+// WalkShard calls fn for every blob whose name starts with shard.
+func (s *S3Store) WalkShard(ctx context.Context, shard string, fn func(ref Ref, size int64) error) error {
+	if len(shard) != 2 || strings.Trim(shard, "0123456789abcdef") != "" {
+		return fmt.Errorf("blob: shard %q is not two hex digits", shard)
+	}
+	return s.walk(ctx, s.prefix+shard+"/", fn)
+}
+
+func (s *S3Store) walk(ctx context.Context, prefix string, fn func(ref Ref, size int64) error) error {
+	for oi := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if oi.Err != nil {
 			return fmt.Errorf("blob: s3 list: %w", oi.Err)
 		}

@@ -95,9 +95,6 @@ func startServeWith(t *testing.T, dataDir, extra string) (string, *hangartest.Sy
 		if _, ok := damaging.Load(t.Name()); ok {
 			return
 		}
-		if strings.Contains(extra, `backend = "s3"`) {
-			return // fsck reads the local blob directory; the bucket is not checked yet
-		}
 		var out bytes.Buffer
 		if code := Run(context.Background(), []string{"fsck", "-verify", "-config", cfg}, nil, &out, &out); code != exitOK {
 			t.Errorf("fsck -verify after the test: exit %d\n%s", code, out.String())

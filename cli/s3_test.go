@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 
 	"hangar/config"
 	"hangar/hangartest"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // On an S3 bucket in proxy mode the bytes come through Hangar, ranges
@@ -74,6 +77,7 @@ func TestS3ProxyAndOutage(t *testing.T) {
 		t.Fatalf("ranged download through Hangar: %d %q from %s", resp.StatusCode, part, r.URL)
 	}
 
+	expectDamage(t) // no fsck after the test: the store is gone
 	s3.Stop()
 	resp, err = http.Get(base + "/readyz")
 	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
@@ -108,5 +112,52 @@ func TestS3CredentialsFile(t *testing.T) {
 	cfg.Blobs.Backend, cfg.Blobs.Endpoint, cfg.Blobs.Bucket = "s3", "127.0.0.1:1", "b"
 	if _, err := openBucket(cfg); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 		t.Fatalf("no credentials: %v", err)
+	}
+}
+
+// fsck checks the bucket: a blob removed behind Hangar's back is reported
+// missing, one changed in place fails -verify.
+func TestS3Fsck(t *testing.T) {
+	s3 := hangartest.Versitygw(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	blobs := fmt.Sprintf("[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket)
+	data := filepath.Join(t.TempDir(), "data")
+	base, stderr, stop := startServeWith(t, data, blobs)
+	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
+	for _, content := range []string{"first file!", "second file"} { // 11 bytes each
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		w, _ := mw.CreateFormFile("file", "a.zip")
+		io.WriteString(w, content)
+		mw.Close()
+		apiCall(t, "POST", base+"/api/v1/workspace/acme/project/app/build", admin, mw.FormDataContentType(), &b, nil)
+	}
+	stop()
+	expectDamage(t)
+	cfg := filepath.Join(t.TempDir(), "hangar.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\n%s", data, blobs)), 0o600)
+	fsck := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := Run(context.Background(), append([]string{"fsck", "-config", cfg}, args...), nil, &out, &out)
+		return code, out.String()
+	}
+	if code, out := fsck("-verify"); code != exitOK {
+		t.Fatalf("fsck of a sound bucket: %d\n%s", code, out)
+	}
+	var keys []string
+	for oi := range s3.Client.ListObjectsIter(context.Background(), s3.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		keys = append(keys, oi.Key)
+	}
+	if len(keys) != 2 {
+		t.Fatalf("objects: %v", keys)
+	}
+	s3.Client.RemoveObject(context.Background(), s3.Bucket, keys[0], minio.RemoveObjectOptions{})
+	s3.Client.PutObject(context.Background(), s3.Bucket, keys[1], strings.NewReader("other file!"), 11, minio.PutObjectOptions{})
+	code, out := fsck("-verify")
+	if code == exitOK || !strings.Contains(out, "is missing") || !strings.Contains(out, "has content with SHA-256") {
+		t.Fatalf("fsck of a damaged bucket: %d\n%q", code, out)
 	}
 }

@@ -157,13 +157,16 @@ func (d *Depot) Store() *store.Store { return d.store }
 // whole (fsck, backup). Changes go through the Depot's methods.
 func (d *Depot) Blobs() *blob.Store { return d.blobs }
 
+// Backend is where blobs live (the directory or the bucket), for fsck,
+// which reads them all. Changes go through the Depot's methods.
+func (d *Depot) Backend() blob.Backend { return d.backend }
+
 // Remote is the S3 bucket blobs live in, or nil when they are local.
 func (d *Depot) Remote() *blob.S3Store { return d.remote }
 
-// ErrRemoteBlobs is what maintenance that reads the blob directory whole
-// (fsck, backup) answers while blobs live in a bucket: it would take every
-// file for missing.
-var ErrRemoteBlobs = errors.New("blobs live in an S3 bucket ([blobs] backend = \"s3\"): this command reads the local blob directory and does not check the bucket yet")
+// ErrRemoteBlobs is what a backup answers while blobs live in a bucket:
+// it copies the local blob directory.
+var ErrRemoteBlobs = errors.New("blobs live in an S3 bucket ([blobs] backend = \"s3\"): backups do not copy the bucket yet; keep the bucket versioned")
 
 // Errors of the blob store, for callers that map them to answers without
 // importing it.

@@ -8,6 +8,7 @@
 package fsck
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -77,15 +78,12 @@ func (r Report) Problems() int {
 // shard (of 256) at a time, and keeps only totals per workspace and what is
 // wrong.
 func Run(d *depot.Depot, o Options) (Report, error) {
-	if d.Remote() != nil {
-		return Report{}, depot.ErrRemoteBlobs
-	}
 	return run(d, o, false)
 }
 
 func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 	var r Report
-	st, blobs := d.Store(), d.Blobs()
+	st, blobs, ctx := d.Store(), d.Backend(), context.Background()
 	if !o.Live {
 		if err := st.CheckPages(); err != nil {
 			return r, err
@@ -126,7 +124,7 @@ func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 			return r, err
 		}
 		onDisk := map[blob.Ref]int64{}
-		if err := blobs.WalkShard(shard, func(ref blob.Ref, size int64) error {
+		if err := blobs.WalkShard(ctx, shard, func(ref blob.Ref, size int64) error {
 			onDisk[ref] = size
 			return nil
 		}); err != nil {
@@ -156,7 +154,7 @@ func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 				r.add(true, false, "file %s (%s): blob %s has %d bytes, the file %d", f.ID, f.Name, ref, size, f.Size)
 			case o.Verify && !verified[ref]:
 				verified[ref] = true
-				sum, err := blobs.Sum(ref)
+				sum, err := blobs.Sum(ctx, ref)
 				if err != nil {
 					return r, err
 				}
