@@ -31,6 +31,9 @@ Usage:
                                   unpack a backup into a new data directory
   hangar fsck [-verify] [-repair] check that metadata and blobs agree
   hangar gc                       remove expired tokens and old access logs
+  hangar blobs migrate -to s3|local
+                                  copy every blob to the [blobs] bucket or
+                                  back (server stopped; resumable)
   hangar version                  print the version
   hangar help                     print this help
 
@@ -63,6 +66,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdToken(args[1:], stdin, stdout, stderr)
 	case "fsck":
 		return cmdFsck(args[1:], stdout, stderr)
+	case "blobs":
+		return cmdBlobs(args[1:], stdout, stderr)
 	case "gc":
 		return cmdGC(args[1:], stdout, stderr)
 	case "backup":

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,10 +69,21 @@ func TestProcessingSurvivesKill(t *testing.T) {
 	// manifest turns out to be junk. One worker takes a while over these.
 	slow := pkgtest.Zip(pkgtest.Entry{Name: "AndroidManifest.xml", Data: []byte("junk")},
 		pkgtest.Entry{Name: "resources.arsc", Data: make([]byte, 24<<20)})
-	var ids []string
-	for i := range 8 {
-		ids = append(ids, upload(fmt.Sprintf("slow%d.apk", i), slow))
+	// Uploaded eight at a time, faster than the one worker reads them,
+	// so that some are still queued at the kill even on a loaded machine.
+	ids := make([]string, 24)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i] = upload(fmt.Sprintf("slow%d.apk", i), slow)
+		}()
+		if i%8 == 7 {
+			wg.Wait()
+		}
 	}
+	wg.Wait()
 	ids = append(ids, upload("Demo.ipa", pkgtest.IPA(pkgtest.DemoApp)))
 	p.kill()
 
