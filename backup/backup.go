@@ -1,6 +1,9 @@
 // Package backup writes and restores a Hangar data directory as one tar
 // stream: "hangar.db", a consistent bbolt snapshot, then
-// "blobs/ab/cd/<sha256>" for every blob the snapshot refers to.
+// "blobs/ab/cd/<sha256>" for every blob the snapshot refers to. With blobs
+// in an S3 bucket the archive holds the database and, instead of blobs,
+// "BLOBS-IN-BUCKET.txt" saying where they are: the bucket keeps them (with
+// versioning on, as the README asks).
 package backup
 
 import (
@@ -19,16 +22,18 @@ import (
 )
 
 // dbName is the database's name in the archive (the archive's own layout,
-// which happens to mirror a data directory's).
-const dbName = "hangar.db"
+// which happens to mirror a data directory's); bucketNote is the entry of a
+// backup whose blobs stay in a bucket.
+const (
+	dbName     = "hangar.db"
+	bucketNote = "BLOBS-IN-BUCKET.txt"
+	maxNote    = 4 << 10
+)
 
 // Write streams a backup of d to w while the server may be running: the
 // database is copied in one read transaction, and blob removals wait
 // (blob.Store.Hold) until every blob it refers to is copied.
 func Write(w io.Writer, d *depot.Depot) (err error) {
-	if d.Remote() != nil {
-		return depot.ErrRemoteBlobs
-	}
 	st, blobs := d.Store(), d.Blobs()
 	release := blobs.Hold()
 	defer func() {
@@ -69,6 +74,18 @@ func Write(w io.Writer, d *depot.Depot) (err error) {
 	if _, err := io.CopyN(tw, snap, size); err != nil {
 		return fmt.Errorf("backup database: %w", err)
 	}
+	if b := d.Remote(); b != nil {
+		note := fmt.Sprintf("This backup holds Hangar's database only. Its %d blobs are in the S3 bucket %s, under %s.\n"+
+			"Restore it with a configuration whose [blobs] section names that bucket: hangar restore checks them there.\n",
+			len(sums), b.Bucket(), b.Prefix()+"ab/cd/<sha256>")
+		if err := tw.WriteHeader(&tar.Header{Name: bucketNote, Mode: 0o600, Size: int64(len(note)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tw, note); err != nil {
+			return err
+		}
+		return tw.Close()
+	}
 	for _, sum := range sums {
 		ref, err := blob.ParseRef(sum)
 		if err != nil {
@@ -105,6 +122,9 @@ func writeBlob(tw *tar.Writer, blobs *blob.Store, ref blob.Ref, mtime time.Time)
 // Report says what Restore did.
 type Report struct {
 	Blobs int
+	// InBucket is the note of a backup whose blobs stay in an S3 bucket
+	// ("" for a backup that holds them).
+	InBucket string
 	// Mismatches lists blobs whose content did not hash to their name; they
 	// were not restored.
 	Mismatches []string
@@ -147,6 +167,12 @@ func Restore(r io.Reader, dataDir string) (Report, error) {
 			if err := writeFileSync(depot.DBPath(dataDir), tr); err != nil {
 				return rep, err
 			}
+		case hdr.Name == bucketNote && hdr.Typeflag == tar.TypeReg && rep.InBucket == "":
+			note, err := io.ReadAll(io.LimitReader(tr, maxNote))
+			if err != nil {
+				return rep, fmt.Errorf("read backup: %w", err)
+			}
+			rep.InBucket = string(note)
 		case strings.HasPrefix(hdr.Name, "blobs/") && hdr.Typeflag == tar.TypeReg:
 			want, err := blob.ParseRef(path.Base(hdr.Name))
 			if err != nil || hdr.Name != path.Join("blobs", want.String()[:2], want.String()[2:4], want.String()) {

@@ -102,6 +102,11 @@ func (s *S3Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Bucket is the bucket's name, Prefix the key prefix blobs are under.
+func (s *S3Store) Bucket() string { return s.bucket }
+
+func (s *S3Store) Prefix() string { return s.prefix }
+
 // Key is the object key of a blob.
 func (s *S3Store) Key(ref Ref) string {
 	h := ref.String()

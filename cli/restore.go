@@ -53,8 +53,23 @@ func (c *adminCmd) restore(file, dir string) error {
 	for _, m := range rep.Mismatches {
 		fmt.Fprintf(c.stdout, "problem: blob %s in the backup does not match its SHA-256; not restored\n", m)
 	}
-	// Open it as the server would (migrating an older schema) and check it.
-	d, err := depot.Open(dir, depot.Options{SkipDatabaseCheck: true})
+	// Open it as the server would (migrating an older schema) and check it:
+	// against the bucket when the backup left its blobs there.
+	o := depot.Options{SkipDatabaseCheck: true}
+	if rep.InBucket != "" {
+		fmt.Fprint(c.stdout, rep.InBucket)
+		cfg, err := c.config()
+		if err != nil {
+			return err
+		}
+		if o.S3, err = openBucket(cfg); err != nil {
+			return err
+		}
+		if o.S3 == nil {
+			return fmt.Errorf("the backup's blobs are in an S3 bucket: restore it with -config naming a configuration whose [blobs] section (backend = \"s3\") points at that bucket; %s holds the database: remove it first", dir)
+		}
+	}
+	d, err := depot.Open(dir, o)
 	if err != nil {
 		return err
 	}
@@ -71,7 +86,11 @@ func (c *adminCmd) restore(file, dir string) error {
 		return err
 	}
 	problems := printFsck(c.stdout, fr.Findings, fr.Files, fr.Blobs, fr.Problems())
-	fmt.Fprintf(c.stdout, "restored %d blobs into %s\n", rep.Blobs, dir)
+	if rep.InBucket != "" {
+		fmt.Fprintf(c.stdout, "restored the database into %s; its %d files' blobs are in the bucket, checked\n", dir, fr.Files)
+	} else {
+		fmt.Fprintf(c.stdout, "restored %d blobs into %s\n", rep.Blobs, dir)
+	}
 	if problems > 0 || len(rep.Mismatches) > 0 {
 		return fmt.Errorf("the restored data directory has %d problems and %d damaged blobs", problems, len(rep.Mismatches))
 	}

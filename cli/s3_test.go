@@ -254,3 +254,45 @@ func TestBlobsMigrate(t *testing.T) {
 	}
 	serves(local)
 }
+
+// A backup with blobs in a bucket holds the database and says where the
+// blobs are; restoring it checks them in the bucket, and refuses without
+// a configuration that names it.
+func TestS3BackupRestore(t *testing.T) {
+	s3 := hangartest.Versitygw(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	blobs := fmt.Sprintf("[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\nprefix = \"hangar/\"\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket)
+	data := filepath.Join(t.TempDir(), "data")
+	base, stderr, stop := startServeWith(t, data, blobs)
+	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	w, _ := mw.CreateFormFile("file", "a.zip")
+	io.WriteString(w, "the bytes of a build")
+	mw.Close()
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project/app/build", admin, mw.FormDataContentType(), &b, nil)
+	stop()
+
+	cfg := filepath.Join(t.TempDir(), "hangar.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\n%s", data, blobs)), 0o600)
+	archive := filepath.Join(t.TempDir(), "backup.tar")
+	run := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := Run(context.Background(), args, nil, &out, &out)
+		return code, out.String()
+	}
+	if code, out := run("backup", "-o", archive, "-config", cfg); code != exitOK {
+		t.Fatalf("backup: %d %s", code, out)
+	}
+	if code, out := run("restore", archive, "-data", filepath.Join(t.TempDir(), "nocfg")); code == exitOK || !strings.Contains(out, "restore it with -config") {
+		t.Fatalf("restore without the bucket's configuration: %d %s", code, out)
+	}
+	code, out := run("restore", archive, "-data", filepath.Join(t.TempDir(), "restored"), "-config", cfg)
+	if code != exitOK || !strings.Contains(out, "Its 1 blobs are in the S3 bucket builds, under hangar/ab/cd/<sha256>") ||
+		!strings.Contains(out, "its 1 files' blobs are in the bucket, checked") {
+		t.Fatalf("restore: %d %s", code, out)
+	}
+}

@@ -164,9 +164,6 @@ func (d *Depot) Backend() blob.Backend { return d.backend }
 // Remote is the S3 bucket blobs live in, or nil when they are local.
 func (d *Depot) Remote() *blob.S3Store { return d.remote }
 
-// ErrRemoteBlobs is what a backup answers while blobs live in a bucket:
-// it copies the local blob directory.
-var ErrRemoteBlobs = errors.New("blobs live in an S3 bucket ([blobs] backend = \"s3\"): backups do not copy the bucket yet; keep the bucket versioned")
 
 // Errors of the blob store, for callers that map them to answers without
 // importing it.
