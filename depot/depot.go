@@ -164,7 +164,6 @@ func (d *Depot) Backend() blob.Backend { return d.backend }
 // Remote is the S3 bucket blobs live in, or nil when they are local.
 func (d *Depot) Remote() *blob.S3Store { return d.remote }
 
-
 // Errors of the blob store, for callers that map them to answers without
 // importing it.
 var (
