@@ -80,6 +80,12 @@ func startServe(t *testing.T, dataDir string) (string, *hangartest.SyncBuffer, f
 // startServeWith is startServe with more configuration (a [blobs] section).
 func startServeWith(t *testing.T, dataDir, extra string) (string, *hangartest.SyncBuffer, func() int) {
 	t.Helper()
+	return startServeWithB(t, dataDir, extra)
+}
+
+// startServeWithB is startServeWith for tests and benchmarks.
+func startServeWithB(t testing.TB, dataDir, extra string) (string, *hangartest.SyncBuffer, func() int) {
+	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "hangar.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s", dataDir, extra)), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
