@@ -13,6 +13,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -36,6 +37,51 @@ type S3Store struct {
 	prefix   string // "" or ending in "/"
 	partSize uint64
 	locks    [256]sync.Mutex
+	ops      [numOps]opStats
+}
+
+// The store's operations, as metrics count them (a fixed set: bounded
+// labels).
+const (
+	OpUpload = iota // a multipart upload of a new blob's bytes
+	OpCopy          // the server-side copy to the content address
+	OpStat
+	OpGet
+	OpRemove
+	OpList
+	numOps
+)
+
+// OpNames are the operations' metric labels.
+var OpNames = [numOps]string{"upload", "copy", "stat", "get", "remove", "list"}
+
+type opStats struct {
+	count, errors, nanos atomic.Uint64
+}
+
+// OpStats is what the store counted of one operation.
+type OpStats struct {
+	Count, Errors uint64
+	Seconds       float64
+}
+
+// Stats are the operations counted since the store was opened.
+func (s *S3Store) Stats() [numOps]OpStats {
+	var out [numOps]OpStats
+	for i := range s.ops {
+		out[i] = OpStats{Count: s.ops[i].count.Load(), Errors: s.ops[i].errors.Load(), Seconds: float64(s.ops[i].nanos.Load()) / 1e9}
+	}
+	return out
+}
+
+// observe counts one operation that began at start.
+func (s *S3Store) observe(op int, start time.Time, err error) {
+	o := &s.ops[op]
+	o.count.Add(1)
+	o.nanos.Add(uint64(time.Since(start)))
+	if err != nil {
+		o.errors.Add(1)
+	}
 }
 
 // S3Options say where the bucket is. Credentials come from the caller (the
@@ -161,12 +207,14 @@ func (s *S3Store) Put(ctx context.Context, r io.Reader, limit int64, commit func
 	sum := sha256.New()
 	hr := &hashingReader{r: r, h: sum, limit: limit}
 	tmp := s.tmpPrefix() + time.Now().UTC().Format("20060102T150405Z") + "-" + randomName()
+	began := time.Now()
 	_, err := s.client.PutObject(ctx, s.bucket, tmp, hr, -1, minio.PutObjectOptions{
 		PartSize: s.partSize, ContentType: "application/octet-stream", DisableContentSha256: true,
 		// Parts go up side by side: one at a time left the upload at 0.68x
 		// a direct PutObject (BenchmarkS3), four of 8 MiB reach 0.9x.
 		ConcurrentStreamParts: true, NumThreads: 4,
 	})
+	s.observe(OpUpload, began, err)
 	if err != nil {
 		// The multipart upload is aborted by the client on error.
 		s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, tmp, minio.RemoveObjectOptions{})
@@ -190,7 +238,10 @@ func (s *S3Store) Put(ctx context.Context, r io.Reader, limit int64, commit func
 	case err == nil || errors.Is(err, ErrNotFound):
 		info.Replaced = err == nil // a damaged object of the wrong size
 		dst := minio.CopyDestOptions{Bucket: s.bucket, Object: s.Key(ref)}
-		if _, err := s.client.ComposeObject(ctx, dst, minio.CopySrcOptions{Bucket: s.bucket, Object: tmp}); err != nil {
+		began := time.Now()
+		_, err := s.client.ComposeObject(ctx, dst, minio.CopySrcOptions{Bucket: s.bucket, Object: tmp})
+		s.observe(OpCopy, began, err)
+		if err != nil {
 			return Info{}, fmt.Errorf("%w: copy to %s: %w", ErrUnavailable, s.Key(ref), err)
 		}
 		info.Created = true
@@ -210,7 +261,13 @@ func (s *S3Store) Put(ctx context.Context, r io.Reader, limit int64, commit func
 
 // Stat returns a blob's size, or ErrNotFound.
 func (s *S3Store) Stat(ctx context.Context, ref Ref) (int64, error) {
+	began := time.Now()
 	oi, err := s.client.StatObject(ctx, s.bucket, s.Key(ref), minio.StatObjectOptions{})
+	if err != nil && !isNoSuchKey(err) {
+		s.observe(OpStat, began, err)
+	} else {
+		s.observe(OpStat, began, nil)
+	}
 	if err != nil {
 		if isNoSuchKey(err) {
 			return 0, ErrNotFound
@@ -231,7 +288,9 @@ func (s *S3Store) Open(ctx context.Context, ref Ref) (io.ReadSeekCloser, int64, 
 	if err != nil {
 		return nil, 0, err
 	}
+	began := time.Now()
 	obj, err := s.client.GetObject(ctx, s.bucket, s.Key(ref), minio.GetObjectOptions{})
+	s.observe(OpGet, began, err)
 	if err != nil {
 		return nil, 0, fmt.Errorf("blob: s3 get %s: %w", s.Key(ref), err)
 	}
@@ -266,7 +325,10 @@ func (s *S3Store) RemoveUnused(ctx context.Context, ref Ref, inUse func(Ref) (bo
 	if err != nil || used {
 		return false, err
 	}
-	if err := s.client.RemoveObject(ctx, s.bucket, s.Key(ref), minio.RemoveObjectOptions{}); err != nil {
+	began := time.Now()
+	err = s.client.RemoveObject(ctx, s.bucket, s.Key(ref), minio.RemoveObjectOptions{})
+	s.observe(OpRemove, began, err)
+	if err != nil {
 		return false, fmt.Errorf("blob: s3 remove %s: %w", s.Key(ref), err)
 	}
 	return true, nil
@@ -285,7 +347,9 @@ func (s *S3Store) WalkShard(ctx context.Context, shard string, fn func(ref Ref, 
 	return s.walk(ctx, s.prefix+shard+"/", fn)
 }
 
-func (s *S3Store) walk(ctx context.Context, prefix string, fn func(ref Ref, size int64) error) error {
+func (s *S3Store) walk(ctx context.Context, prefix string, fn func(ref Ref, size int64) error) (err error) {
+	began := time.Now()
+	defer func() { s.observe(OpList, began, err) }()
 	for oi := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if oi.Err != nil {
 			return fmt.Errorf("blob: s3 list: %w", oi.Err)

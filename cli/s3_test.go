@@ -94,6 +94,22 @@ func TestS3ProxyAndOutage(t *testing.T) {
 	if len(builds) != 1 {
 		t.Fatalf("%d builds after a refused upload, want 1", len(builds))
 	}
+	// The store's operations are in /metrics: one upload that went, one
+	// that did not.
+	r, _ = http.NewRequest("GET", base+"/metrics", nil)
+	r.Header.Set("Authorization", "Bearer "+admin)
+	resp, err = http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`hangar_blob_store_operations_total{op="upload",result="ok"} 1`, `hangar_blob_store_operations_total{op="upload",result="error"} 1`,
+		`hangar_blob_store_seconds_total{op="copy"}`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // S3 credentials are never taken from a file others can read.

@@ -161,6 +161,26 @@ func (d *Depot) Blobs() *blob.Store { return d.blobs }
 // which reads them all. Changes go through the Depot's methods.
 func (d *Depot) Backend() blob.Backend { return d.backend }
 
+// StoreOp is what the S3 store counted of one operation, for metrics.
+type StoreOp struct {
+	Name          string // upload, copy, stat, get, remove, list
+	Count, Errors uint64
+	Seconds       float64
+}
+
+// StoreOps are the S3 store's operations since it was opened (nil when
+// blobs are local).
+func (d *Depot) StoreOps() []StoreOp {
+	if d.remote == nil {
+		return nil
+	}
+	var out []StoreOp
+	for op, st := range d.remote.Stats() {
+		out = append(out, StoreOp{Name: blob.OpNames[op], Count: st.Count, Errors: st.Errors, Seconds: st.Seconds})
+	}
+	return out
+}
+
 // Remote is the S3 bucket blobs live in, or nil when they are local.
 func (d *Depot) Remote() *blob.S3Store { return d.remote }
 

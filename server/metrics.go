@@ -49,8 +49,34 @@ func newMetrics(d *depot.Depot) *metrics {
 	m.registry.MustRegister(m.requests, m.duration, m.bytesSent, m.bytesRecv, m.uploadsLive,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		storeCollector{d.Store()}, depotCollector{d})
+	if d.Remote() != nil {
+		m.registry.MustRegister(bucketCollector{d})
+	}
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	return m
+}
+
+var (
+	descBucketOps = prometheus.NewDesc("hangar_blob_store_operations_total",
+		"Operations on the S3 store, by operation (upload, copy, stat, get, remove, list) and result (ok, error).", []string{"op", "result"}, nil)
+	descBucketSeconds = prometheus.NewDesc("hangar_blob_store_seconds_total",
+		"Time spent in operations on the S3 store, by operation (divide by the operations for the mean latency).", []string{"op"}, nil)
+)
+
+// bucketCollector reports the S3 store's operations: a fixed set of labels.
+type bucketCollector struct{ d *depot.Depot }
+
+func (c bucketCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descBucketOps
+	ch <- descBucketSeconds
+}
+
+func (c bucketCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, op := range c.d.StoreOps() {
+		ch <- prometheus.MustNewConstMetric(descBucketOps, prometheus.CounterValue, float64(op.Count-op.Errors), op.Name, "ok")
+		ch <- prometheus.MustNewConstMetric(descBucketOps, prometheus.CounterValue, float64(op.Errors), op.Name, "error")
+		ch <- prometheus.MustNewConstMetric(descBucketSeconds, prometheus.CounterValue, op.Seconds, op.Name)
+	}
 }
 
 // methodLabel is the request method as a label or log value: a client may
