@@ -399,10 +399,9 @@ func (s *Store) QueryBuilds(projectID string, q BuildQuery, asc bool, offset, li
 				break
 			}
 			scanned++
-			_, id, _ := bytes.Cut(k[len(prefix):], []byte("/"))
-			var b Build
-			if err := get(builds, id, &b); err != nil {
-				return fmt.Errorf("build index %q: %w", k, err)
+			b, err := indexedBuild(builds, k[len(prefix):])
+			if err != nil {
+				return err
 			}
 			if !q.Matches(b) {
 				continue
@@ -423,6 +422,17 @@ func (s *Store) QueryBuilds(projectID string, q BuildQuery, asc bool, offset, li
 		return err
 	})
 	return r, err
+}
+
+// indexedBuild reads the build a project_builds key names (its suffix
+// after the project: seq/buildID).
+func indexedBuild(builds *bolt.Bucket, suffix []byte) (Build, error) {
+	_, id, _ := bytes.Cut(suffix, []byte("/"))
+	var b Build
+	if err := get(builds, id, &b); err != nil {
+		return b, fmt.Errorf("build index %q: %w", suffix, err)
+	}
+	return b, nil
 }
 
 // withFiles reads the files of each build.
@@ -473,10 +483,9 @@ func (s *Store) SearchBuilds(projectID string, q BuildQuery, after string, limit
 				return nil
 			}
 			scanned++
-			_, id, _ := bytes.Cut(k[len(prefix):], []byte("/"))
-			var b Build
-			if err := get(builds, id, &b); err != nil {
-				return fmt.Errorf("build index %q: %w", k, err)
+			b, err := indexedBuild(builds, k[len(prefix):])
+			if err != nil {
+				return err
 			}
 			if !q.Matches(b) {
 				continue
@@ -498,11 +507,9 @@ func buildsPage(tx *bolt.Tx, projectID string, p Page) ([]Build, string, error) 
 	next, err := walkPage(tx.Bucket(bucketProjectBuilds).Cursor(), key(projectID, ""), p,
 		func() []byte { return rankSeek(tx, projectID, p.Offset) },
 		func(suffix, _ []byte) error {
-			// suffix is seq/buildID
-			_, id, _ := bytes.Cut(suffix, []byte("/"))
-			var b Build
-			if err := get(builds, id, &b); err != nil {
-				return fmt.Errorf("build index %q: %w", suffix, err)
+			b, err := indexedBuild(builds, suffix)
+			if err != nil {
+				return err
 			}
 			out = append(out, b)
 			return nil
