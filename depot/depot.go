@@ -199,13 +199,15 @@ var (
 var ErrDatabaseLost = errors.New("the database has no file but the blob directory has blobs")
 
 // CheckDatabase returns an error wrapping ErrDatabaseLost when the store
-// has no file while the blob directory holds some: hangar.db missing,
-// emptied or replaced beside the blobs it described. Starting on it would
-// make a new instance (a new admin token) and call every blob an orphan.
-// It reads the first blob only.
+// has neither a workspace nor a file while the blob directory holds blobs:
+// hangar.db missing, emptied or replaced beside the blobs it described.
+// Starting on it would make a new instance (a new admin token) and call
+// every blob an orphan. A database with workspaces but no file is not
+// lost: a kill between a first upload's blob and its row leaves exactly
+// that (an orphan, fsck's to report). It reads the first blob only.
 func (d *Depot) CheckDatabase() error {
-	_, files, err := d.store.Contents()
-	if err != nil || files {
+	ws, files, err := d.store.Contents()
+	if err != nil || files || ws {
 		return err
 	}
 	errFound := errors.New("found")
