@@ -236,7 +236,7 @@ type packageReader interface {
 }
 
 // openPackage opens a stored package for random access: the local file,
-// or the bucket's object (each read a ranged GET).
+// or the bucket's object read in cached blocks (see blockReader).
 func (d *Depot) openPackage(pkg store.File) (packageReader, error) {
 	if d.remote == nil {
 		return d.OpenFile(pkg)
@@ -245,12 +245,12 @@ func (d *Depot) openPackage(pkg store.File) (packageReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	ra, ok := r.(packageReader)
+	ra, ok := r.(io.ReaderAt)
 	if !ok {
 		r.Close()
 		return nil, fmt.Errorf("file %s: the bucket's reader has no ReadAt", pkg.ID)
 	}
-	return ra, nil
+	return newBlockReader(ra, r, pkg.Size), nil
 }
 
 // readPackage reads a stored package. Its error is for the uploader: it
