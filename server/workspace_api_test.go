@@ -612,22 +612,19 @@ func TestQRCode(t *testing.T) {
 		t.Fatalf("size: got %dx%d, want 200x200", bnd.Dx(), bnd.Dy())
 	}
 
-	// The image carries the QR code of the publicUrl: sample the centre of
-	// every module and compare with go-qrcode's own matrix for that text.
-	want := qrMatrix(t, link.PublicURL)
-	dim := len(want)
+	// The image carries the QR code of the publicUrl: decoded, it reads
+	// that URL. (Comparing modules with go-qrcode's own matrix for the text
+	// failed once in CI: go-qrcode picks among equally good masks
+	// nondeterministically for some texts, about 1 in 100 here, so two
+	// encodings of one URL may differ while both are right.)
+	if got := decodeQR(t, body); got != link.PublicURL {
+		t.Fatalf("the QR code reads %q, want the publicUrl %q", got, link.PublicURL)
+	}
+	dim := len(qrMatrix(t, link.PublicURL)) // the version, whatever the mask
 	block := 200 / (dim + 8)
 	off := (200 - dim*block) / 2
 	if off < 4*block {
 		t.Fatalf("quiet zone %d px is under 4 modules of %d px", off, block)
-	}
-	for y := 0; y < dim; y++ {
-		for x := 0; x < dim; x++ {
-			r, _, _, _ := img.At(off+x*block+block/2, off+y*block+block/2).RGBA()
-			if dark := r < 0x8000; dark != want[y][x] {
-				t.Fatalf("module (%d,%d): dark %v, want %v", x, y, dark, want[y][x])
-			}
-		}
 	}
 	// The quiet zone is white.
 	if r, _, _, _ := img.At(1, 1).RGBA(); r < 0x8000 {
