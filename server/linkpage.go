@@ -87,7 +87,7 @@ func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call)
 		}
 	}
 	if t.hash != "" && !s.unlocked(r, l.ID, t.hash) {
-		s.renderTester(w, r, testerView{Status: cmp.Or(statusIf(wrong != "", http.StatusUnauthorized), http.StatusOK), Locked: true, Action: t.page, Wrong: wrong})
+		s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
 		return
 	}
 	files, err := s.store.Files(b.ID)
@@ -112,6 +112,7 @@ func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call)
 	s.renderTester(w, r, v)
 }
 
+// statusIf is status when cond holds, else 0 (renderTester's 200).
 func statusIf(cond bool, status int) int {
 	if cond {
 		return status

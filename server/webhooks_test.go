@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -100,7 +101,7 @@ func (rc *receiver) events() []received {
 // clock, allowed to reach the test's receivers on loopback.
 func (e *env) deliverer(timeout time.Duration) *webhook.Deliverer {
 	return webhook.New(webhook.Options{Store: e.store, BaseURL: e.ts.URL, Now: e.clock, Timeout: timeout,
-		Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+		Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
 }
 
 func (e *env) webhook(admin, scope, url, events string) (id, secret string) {
@@ -175,6 +176,11 @@ func TestWebhookEvents(t *testing.T) {
 	if n := len(rc.events()); n != len(types) {
 		t.Errorf("%d requests after a second round, want %d", n, len(types))
 	}
+	// The server's and the worker's log lines name webhooks, never their
+	// secrets.
+	if logs := e.logs.String(); strings.Contains(logs, rc.secret) || strings.Contains(logs, wide.secret) || !strings.Contains(logs, "webhook created") {
+		t.Errorf("the log shows a secret, or nothing: %s", logs)
+	}
 }
 
 // A receiver that is down: retries follow the backoff on the webhook's
@@ -225,6 +231,9 @@ func TestWebhookRetriesInOrder(t *testing.T) {
 		}
 	}
 	e.mustReq(200, "GET", projPath+"/webhook/"+hook+"/deliveries", admin, "", &log)
+	if strings.Contains(e.logs.String(), rc.secret) || !strings.Contains(e.logs.String(), "webhook delivery failed") {
+		t.Error("the worker's log shows the secret, or no failure")
+	}
 	if len(log) != 2 || log[1].State != "delivered" || log[1].Tries != 3 || log[1].Attempts[0].Status != 503 || log[1].Attempts[2].Status != 200 ||
 		!strings.Contains(log[1].Attempts[0].Error, "503") {
 		t.Fatalf("delivery log: %+v", log)

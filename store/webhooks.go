@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -131,14 +132,7 @@ var (
 )
 
 func scopeKey(w Webhook) []byte {
-	return key(w.WorkspaceID, cmpOr(w.ProjectID, "*"), w.ID)
-}
-
-func cmpOr(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
+	return key(w.WorkspaceID, cmp.Or(w.ProjectID, "*"), w.ID)
 }
 
 func deliveryKey(webhookID string, seq uint64) []byte {
@@ -387,31 +381,6 @@ func (s *Store) Deliveries(webhookID string, p Page) ([]Delivery, string, error)
 		return err
 	})
 	return out, next, err
-}
-
-// Delivery returns one delivery of a webhook by its ID.
-func (s *Store) Delivery(webhookID, deliveryID string) (Delivery, error) {
-	var found Delivery
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var derr error
-		ok := false
-		forEachPrefix(tx.Bucket(bucketDeliveries), webhookID, func(_, v []byte) bool {
-			var d Delivery
-			if derr = json.Unmarshal(v, &d); derr != nil {
-				return false
-			}
-			if d.ID == deliveryID {
-				found, ok = d, true
-				return false
-			}
-			return true
-		})
-		if derr == nil && !ok {
-			derr = ErrNotFound
-		}
-		return derr
-	})
-	return found, err
 }
 
 // Outcome is what the worker reports of one attempt.
