@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -64,10 +63,8 @@ func TestSeedDownloadScript(t *testing.T) {
 	// The same on an S3 bucket: the last redirect is the store's
 	// presigned URL, and a public link's limit holds as on the directory.
 	t.Run("s3", func(t *testing.T) {
-		s3 := hangartest.Versitygw(t)
-		t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-		t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-		runSeedDownloadScript(t, fmt.Sprintf("[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket))
+		s3, bucket := testBucket(t)
+		runSeedDownloadScript(t, onS3(bucket))
 		// The package, its icon and the attachment are objects in the
 		// bucket.
 		n := 0

@@ -109,10 +109,8 @@ func TestCrashConsistencyS3(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary 10 times")
 	}
-	s3 := hangartest.Versitygw(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	crashConsistency(t, fmt.Sprintf("[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket), 10)
+	_, bucket := testBucket(t)
+	crashConsistency(t, onS3(bucket), 10)
 }
 
 // crashConsistency uploads and deletes files from three clients, kills

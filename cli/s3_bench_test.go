@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-
-	"hangar/hangartest"
 )
 
 // Uploads and downloads through Hangar on an S3 bucket against a direct
@@ -31,11 +29,8 @@ import (
 // Hangar's signed URL, 302 to a presigned URL, the bytes from the store)
 // against a presigned GET straight from the store.
 func BenchmarkS3(b *testing.B) {
-	s3 := hangartest.Versitygw(b)
-	b.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	b.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	base, stderr, stop := startServeWithB(b, filepath.Join(b.TempDir(), "data"), fmt.Sprintf(
-		"max_upload_size = \"8GiB\"\n[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket))
+	s3, bucket := testBucket(b)
+	base, stderr, stop := startServeWithB(b, filepath.Join(b.TempDir(), "data"), "max_upload_size = \"8GiB\"\n"+onS3(bucket))
 	defer stop()
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
 	call := func(method, path, ctype string, body io.Reader) *http.Response {

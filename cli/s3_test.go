@@ -25,11 +25,8 @@ import (
 // included; when the store stops answering, /readyz says so and an upload
 // is a 503 that records nothing.
 func TestS3ProxyAndOutage(t *testing.T) {
-	s3 := hangartest.Versitygw(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	base, stderr, stop := startServeWith(t, filepath.Join(t.TempDir(), "data"), fmt.Sprintf(
-		"[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\ndelivery = \"proxy\"\n", s3.Endpoint, s3.Bucket))
+	s3, bucket := testBucket(t)
+	base, stderr, stop := startServeWith(t, filepath.Join(t.TempDir(), "data"), onS3(bucket, "delivery = \"proxy\"\n"))
 	defer stop()
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
@@ -135,10 +132,8 @@ func TestS3CredentialsFile(t *testing.T) {
 // fsck checks the bucket: a blob removed behind Hangar's back is reported
 // missing, one changed in place fails -verify.
 func TestS3Fsck(t *testing.T) {
-	s3 := hangartest.Versitygw(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	blobs := fmt.Sprintf("[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket)
+	s3, bucket := testBucket(t)
+	blobs := onS3(bucket)
 	data := filepath.Join(t.TempDir(), "data")
 	base, stderr, stop := startServeWith(t, data, blobs)
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
@@ -183,11 +178,8 @@ func TestS3Fsck(t *testing.T) {
 // every checksum kept, resumable (what is there is skipped), and the server
 // serves every file after each switch.
 func TestBlobsMigrate(t *testing.T) {
-	s3 := hangartest.Versitygw(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	s3, bucket := testBucket(t)
 	data := filepath.Join(t.TempDir(), "data")
-	bucket := fmt.Sprintf("endpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket)
 	local, remote := "[blobs]\nbackend = \"local\"\n"+bucket, "[blobs]\nbackend = \"s3\"\n"+bucket
 	contents := map[string]string{}
 	base, stderr, stop := startServeWith(t, data, local)
@@ -275,10 +267,8 @@ func TestBlobsMigrate(t *testing.T) {
 // blobs are; restoring it checks them in the bucket, and refuses without
 // a configuration that names it.
 func TestS3BackupRestore(t *testing.T) {
-	s3 := hangartest.Versitygw(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
-	blobs := fmt.Sprintf("[blobs]\nbackend = \"s3\"\nendpoint = %q\nbucket = %q\nprefix = \"hangar/\"\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket)
+	_, bucket := testBucket(t)
+	blobs := onS3(bucket, "prefix = \"hangar/\"\n")
 	data := filepath.Join(t.TempDir(), "data")
 	base, stderr, stop := startServeWith(t, data, blobs)
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
@@ -311,4 +301,20 @@ func TestS3BackupRestore(t *testing.T) {
 		!strings.Contains(out, "its 1 files' blobs are in the bucket, checked") {
 		t.Fatalf("restore: %d %s", code, out)
 	}
+}
+
+// testBucket starts versitygw, puts its keys in the environment Hangar
+// reads them from, and returns it with the [blobs] keys naming its bucket
+// (everything but backend).
+func testBucket(t testing.TB) (hangartest.S3Server, string) {
+	t.Helper()
+	s3 := hangartest.Versitygw(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3.SecretKey)
+	return s3, fmt.Sprintf("endpoint = %q\nbucket = %q\npath_style = true\nsecure = false\n", s3.Endpoint, s3.Bucket)
+}
+
+// onS3 is a [blobs] section putting blobs in bucket, with more keys.
+func onS3(bucket string, more ...string) string {
+	return "[blobs]\nbackend = \"s3\"\n" + bucket + strings.Join(more, "")
 }
