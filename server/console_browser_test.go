@@ -27,7 +27,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"maria","password":"maria-password"}`, nil)
 	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"maria","role":"admin"}`, nil)
 	e.mustReq(200, "PATCH", "/api/v1/workspace/acme", admin, `{"storageQuota": 1073741824}`, nil)
-	b := e.upload(admin, part{"notes", "", "Faster sync.\nDark mode fixes."}, part{"file", "App.ipa", string(pkgtest.IPA(pkgtest.DemoApp))},
+	b := e.upload(admin, part{"notes", "", "Faster sync.\nDark mode fixes."}, part{"deployer.name", "", "GitHub Actions"},
+		part{"deployer.info.branch", "", "release/2.4"}, part{"deployer.info.commit", "", "9f8e7d6"},
+		part{"deployer.info.commitMessage", "", "Fix the sync of large notebooks"}, part{"deployer.info.buildNumber", "", "318"},
+		part{"deployer.info.buildUrl", "", "https://ci.example/runs/318"}, part{"file", "App.ipa", string(pkgtest.IPA(pkgtest.DemoApp))},
 		part{"file", "App.dSYM.zip", "symbols"})
 	hangartest.WaitProcessed(t, e.store, b.BuildID)
 	for i := range 3 {
@@ -215,8 +218,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("newsecret")),
 		shoot("webhooks"),
 		chromedp.Click(chromedp.CSS("ul.links a")),
-		chromedp.WaitVisible(chromedp.CSS("button.danger")),
-		shoot("webhook"))
+		chromedp.WaitVisible(chromedp.CSS("button.danger")))
+	// An event for it (no worker runs here: the delivery waits), and its
+	// page with the delivery log.
+	e.mustReq(201, "POST", projPath+"/build", admin, `{"version":"2.6.0"}`, nil)
+	do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table.deliveries")), shoot("webhook"))
 
 	do(chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("meter")),
