@@ -61,6 +61,8 @@ func linkErr(err error) error {
 		return errLinkNotFound
 	case errors.Is(err, store.ErrLimitReached):
 		return errLimitReached
+	case errors.Is(err, store.ErrProtected):
+		return errPasswordNeeded // its password changed during the request
 	}
 	return err
 }

@@ -175,7 +175,7 @@ func (s *Server) linkAPK(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, errNotFound("APK"))
 		return
 	}
-	if _, err := s.store.UseLink(l.ID, "", s.accessEntry(r), true); err != nil {
+	if _, err := s.store.UseUnlockedLink(l.ID, "", s.accessEntry(r), l.PasswordHash); err != nil {
 		s.fail(w, r, linkErr(err))
 		return
 	}

@@ -207,11 +207,23 @@ const maxUserAgent = 512
 // minute. HEAD is not counted (see headFile). A link with a password asks
 // for it first (see linkPass).
 func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call) {
-	id := c.params.ByName("publicLinkId")
-	if l, err := s.store.Link(id); err == nil && !s.linkPass(w, r, l) {
-		return
+	id, name, get := c.params.ByName("publicLinkId"), c.params.ByName("fileName"), r.Method == http.MethodGet
+	if !get {
+		// HEAD counts nothing, but a protected link's file is not named to
+		// whoever asks.
+		if l, err := s.store.Link(id); err == nil && !s.linkPass(w, r, l) {
+			return
+		}
 	}
-	l, err := s.store.UseLink(id, c.params.ByName("fileName"), s.accessEntry(r), r.Method == http.MethodGet)
+	// One transaction for the common case; a link with a password comes
+	// back unused, its password is checked outside, and it is used then.
+	l, err := s.store.UseLink(id, name, s.accessEntry(r), get)
+	if errors.Is(err, store.ErrProtected) {
+		if !s.linkPass(w, r, l) {
+			return
+		}
+		l, err = s.store.UseUnlockedLink(id, name, s.accessEntry(r), l.PasswordHash)
+	}
 	if err != nil {
 		s.fail(w, r, linkErr(err))
 		return

@@ -148,7 +148,27 @@ var ErrLimitReached = errors.New("download limit reached")
 // exact under any concurrency. Concurrent calls share that commit (and its
 // fsync) through bbolt's Batch. The file row is not read: deleting a file
 // deactivates its links in the same transaction, and links carry the name.
+//
+// A download (record) through a link with a password gives ErrProtected
+// and the link, counting nothing: the caller checks the request's right to
+// it (slow: a password hash) outside the transaction, then calls
+// UseUnlockedLink with the hash it checked against.
 func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (PublicLink, error) {
+	return s.useLink(id, fileName, e, record, "")
+}
+
+// UseUnlockedLink is UseLink's download for a request whose right to a
+// protected link was checked against its password hash passHash; a
+// password changed since gives ErrProtected again.
+func (s *Store) UseUnlockedLink(id, fileName string, e AccessLogEntry, passHash string) (PublicLink, error) {
+	return s.useLink(id, fileName, e, true, passHash)
+}
+
+// ErrProtected is UseLink's answer for a download through a link with a
+// password the caller has not checked.
+var ErrProtected = errors.New("the link has a password")
+
+func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, passHash string) (PublicLink, error) {
 	var (
 		l       PublicLink
 		outcome error
@@ -156,8 +176,11 @@ func (s *Store) UseLink(id, fileName string, e AccessLogEntry, record bool) (Pub
 	check := func(links *bolt.Bucket) error {
 		var err error
 		l, err = usableLink(links, id, e.Time)
-		if err == nil && fileName != "" && l.FileName != fileName {
+		switch {
+		case err == nil && fileName != "" && l.FileName != fileName:
 			err = ErrNotFound
+		case err == nil && record && l.PasswordHash != passHash:
+			err = ErrProtected
 		}
 		return err
 	}

@@ -473,6 +473,28 @@ func TestUseLink(t *testing.T) {
 	}
 }
 
+// A download through a link with a password is refused unless the caller
+// checked it against the link's current hash; nothing is counted before.
+func TestUseProtectedLink(t *testing.T) {
+	s := mustOpen(t)
+	_, _, b := fixture(t, s, 0)
+	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "app.ipa", Size: 1, Checksum: checksum("a")})
+	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID, PasswordHash: "$argon2id$one"})
+	e := store.AccessLogEntry{Time: time.Now()}
+	if got, err := s.UseLink(l.ID, "app.ipa", e, true); !errors.Is(err, store.ErrProtected) || got.PasswordHash != "$argon2id$one" {
+		t.Fatalf("unchecked download: %v", err)
+	}
+	if _, err := s.UseLink(l.ID, "app.ipa", e, false); err != nil {
+		t.Fatalf("a look (no download) is not gated: %v", err)
+	}
+	if _, err := s.UseUnlockedLink(l.ID, "app.ipa", e, "$argon2id$old"); !errors.Is(err, store.ErrProtected) {
+		t.Fatalf("checked against another password: %v", err)
+	}
+	if got, err := s.UseUnlockedLink(l.ID, "app.ipa", e, "$argon2id$one"); err != nil || got.AccessCount != 1 {
+		t.Fatalf("checked download: %+v %v", got, err)
+	}
+}
+
 func TestUseLinkLimitIsExact(t *testing.T) {
 	s := mustOpen(t)
 	_, _, b := fixture(t, s, 0)
