@@ -343,3 +343,29 @@ func BenchmarkS3Put64MiB(b *testing.B) {
 		}
 	})
 }
+
+// Sizes at the edges of the S3 backend's parts (5 MiB here): nothing, a
+// single PutObject, exactly one part, one byte into a second.
+func TestConformancePartEdges(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		for _, n := range []int{0, 1, 5 << 20, 5<<20 + 1} {
+			data := content(n)
+			info, err := b.put(bytes.NewReader(data), 0, nil)
+			if err != nil || info.Ref != refOf(data) || info.Size != int64(n) {
+				t.Fatalf("%d bytes: %+v %v", n, info, err)
+			}
+			r, size, err := b.open(info.Ref)
+			if err != nil || size != int64(n) {
+				t.Fatalf("%d bytes: open: %d %v", n, size, err)
+			}
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%d bytes read back: %d bytes, %v", n, len(got), err)
+			}
+		}
+		if n := b.leftovers(t); n != 0 {
+			t.Errorf("%d temporary leftovers", n)
+		}
+	})
+}

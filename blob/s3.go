@@ -22,9 +22,10 @@ import (
 
 // S3Store keeps blobs in an S3-compatible bucket, under the same layout as
 // the directory: PREFIX/ab/cd/abcd…. A write streams into a multipart
-// upload under PREFIX/tmp/ while hashing (three part buffers of PartSize,
-// uploaded side by side: 18 MiB per upload by default), then is copied on the server to its content address when that
-// is new, and the temporary object removed: a crash leaves at most a
+// upload under PREFIX/tmp/ while hashing (three part buffers of PartSize
+// outside the Go heap, uploaded side by side: 18 MiB per upload by
+// default; s3upload.go), then is copied on the server to its content
+// address when that is new, and the temporary object removed: a crash leaves at most a
 // temporary object or an unfinished multipart upload, which CleanTemp
 // removes after an age, never a partial object at a blob's key.
 //
@@ -208,16 +209,11 @@ func (s *S3Store) Put(ctx context.Context, r io.Reader, limit int64, commit func
 	hr := &hashingReader{r: r, h: sum, limit: limit}
 	tmp := s.tmpPrefix() + time.Now().UTC().Format("20060102T150405Z") + "-" + randomName()
 	began := time.Now()
-	_, err := s.client.PutObject(ctx, s.bucket, tmp, hr, -1, minio.PutObjectOptions{
-		PartSize: s.partSize, ContentType: "application/octet-stream", DisableContentSha256: true,
-		// Parts go up side by side: one at a time left the upload at 0.68x
-		// a direct PutObject (BenchmarkS3); three of 6 MiB reach 0.9x with
-		// less memory than four of 8 MiB.
-		ConcurrentStreamParts: true, NumThreads: 3,
-	})
+	err := s.upload(ctx, tmp, hr, limit)
 	s.observe(OpUpload, began, err)
 	if err != nil {
-		// The multipart upload is aborted by the client on error.
+		// upload aborted the multipart upload; a single PutObject may
+		// have landed before a later error.
 		s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, tmp, minio.RemoveObjectOptions{})
 		if hr.err != nil {
 			return Info{}, fmt.Errorf("blob: %w", hr.err)

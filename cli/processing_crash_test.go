@@ -57,12 +57,25 @@ func TestProcessingSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
+	processingSurvivesKill(t, "")
+}
+
+// The same with packages in a bucket, read for processing by ranged GETs.
+func TestProcessingSurvivesKillS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	_, bucket := testBucket(t)
+	processingSurvivesKill(t, onS3(bucket))
+}
+
+func processingSurvivesKill(t *testing.T, blobs string) {
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(t.TempDir(), "data")
-	srv, cfg := startAppServer(t, bin, data, "processing_workers = 1\n")
+	srv, cfg := startAppServer(t, bin, data, "processing_workers = 1\n"+blobs)
 	p, api, upload := srv.process, srv.api, srv.upload
 
 	// Slow to read: 24 MiB of resources.arsc is inflated before the

@@ -22,6 +22,19 @@ func TestWebhookSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary")
 	}
+	webhookSurvivesKill(t, "")
+}
+
+// The same with the build's package in a bucket.
+func TestWebhookSurvivesKillS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary")
+	}
+	_, bucket := testBucket(t)
+	webhookSurvivesKill(t, onS3(bucket))
+}
+
+func webhookSurvivesKill(t *testing.T, blobs string) {
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +61,7 @@ func TestWebhookSurvivesKill(t *testing.T) {
 
 	data := filepath.Join(t.TempDir(), "data")
 	cfg := filepath.Join(t.TempDir(), "hangar.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\nwebhook_allowed_networks = [\"127.0.0.1/32\"]\n", data)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\nwebhook_allowed_networks = [\"127.0.0.1/32\"]\n%s", data, blobs)), 0o600)
 	p := startBinary(t, bin, cfg)
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
 	call := func(base, method, path, body string, want int) []byte {
