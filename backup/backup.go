@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +30,13 @@ const (
 	dbName     = "hangar.db"
 	bucketNote = "BLOBS-IN-BUCKET.txt"
 	maxNote    = 4 << 10
+	maxCAFile  = 64 << 10
 )
+
+// caFiles are the local CA's files, in the archive and under a data
+// directory alike. The server certificate is not kept: it is issued
+// again at start.
+var caFiles = []string{"tls/ca.key", "tls/ca.crt"}
 
 // Write streams a backup of d to w while the server may be running: the
 // database is copied in one read transaction, and blob removals wait
@@ -73,6 +81,23 @@ func Write(w io.Writer, d *depot.Depot) (err error) {
 	}
 	if _, err := io.CopyN(tw, snap, size); err != nil {
 		return fmt.Errorf("backup database: %w", err)
+	}
+	// The local CA: without it a restored server would make a new one,
+	// and every tester would have to trust that one again.
+	for _, name := range caFiles {
+		data, err := os.ReadFile(filepath.Join(d.DataDir(), filepath.FromSlash(name)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("backup %s: %w", name, err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
 	}
 	if b := d.Remote(); b != nil {
 		note := fmt.Sprintf("This backup holds Hangar's database only. Its %d blobs are in the S3 bucket %s, under %s.\n"+
@@ -128,6 +153,8 @@ type Report struct {
 	// Mismatches lists blobs whose content did not hash to their name; they
 	// were not restored.
 	Mismatches []string
+	// CA is true when the local CA's key and certificate were restored.
+	CA bool
 }
 
 // ErrNotEmpty is returned by Restore for a data directory that has files.
@@ -173,6 +200,17 @@ func Restore(r io.Reader, dataDir string) (Report, error) {
 				return rep, fmt.Errorf("read backup: %w", err)
 			}
 			rep.InBucket = string(note)
+		case slices.Contains(caFiles, hdr.Name) && hdr.Typeflag == tar.TypeReg:
+			if hdr.Size > maxCAFile {
+				return rep, fmt.Errorf("backup entry %s is too large (%d bytes)", hdr.Name, hdr.Size)
+			}
+			if err := os.MkdirAll(filepath.Join(dataDir, "tls"), 0o700); err != nil {
+				return rep, err
+			}
+			if err := writeFileSync(filepath.Join(dataDir, filepath.FromSlash(hdr.Name)), io.LimitReader(tr, maxCAFile)); err != nil {
+				return rep, err
+			}
+			rep.CA = true
 		case strings.HasPrefix(hdr.Name, "blobs/") && hdr.Typeflag == tar.TypeReg:
 			want, err := blob.ParseRef(path.Base(hdr.Name))
 			if err != nil || hdr.Name != path.Join("blobs", want.String()[:2], want.String()[2:4], want.String()) {

@@ -25,11 +25,12 @@ func cmdFsck(args []string, stdout, stderr io.Writer) int {
 		Files, Blobs, Problems int
 		Findings               []fsck.Finding
 		PagesChecked           bool
+		Warnings               []string
 	}
 	// fsck checks for a lost database itself (-force looks anyway).
 	err := c.localOrRemote(depot.Options{SkipDatabaseCheck: true}, rem, func(d *depot.Depot) error {
 		rep, err := fsck.Run(d, opts)
-		r.Files, r.Blobs, r.Problems, r.Findings, r.PagesChecked = rep.Files, rep.Blobs, rep.Problems(), rep.Findings, rep.PagesChecked
+		r.Files, r.Blobs, r.Problems, r.Findings, r.PagesChecked, r.Warnings = rep.Files, rep.Blobs, rep.Problems(), rep.Findings, rep.PagesChecked, rep.Warnings
 		return err
 	}, func(rem remote, cfg config.Config) error {
 		return rem.call(cfg, "POST", "/api/v1/admin/fsck", map[string]bool{"verify": opts.Verify, "repair": opts.Repair, "force": opts.Force}, &r)
@@ -39,6 +40,9 @@ func cmdFsck(args []string, stdout, stderr io.Writer) int {
 	}
 	if !r.PagesChecked {
 		fmt.Fprintln(stdout, "note: the server is running, so the database's pages were not walked; stop it and run hangar fsck for that check")
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	if printFsck(stdout, r.Findings, r.Files, r.Blobs, r.Problems) > 0 {
 		return exitFailure

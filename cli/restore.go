@@ -91,6 +91,9 @@ func (c *adminCmd) restore(file, dir string) error {
 	} else {
 		fmt.Fprintf(c.stdout, "restored %d blobs into %s\n", rep.Blobs, dir)
 	}
+	if rep.CA {
+		fmt.Fprintf(c.stdout, "restored the local certificate authority (tls/ca.key, tls/ca.crt): testers' devices keep trusting it\n")
+	}
 	if problems > 0 || len(rep.Mismatches) > 0 {
 		return fmt.Errorf("the restored data directory has %d problems and %d damaged blobs", problems, len(rep.Mismatches))
 	}

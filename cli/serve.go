@@ -112,7 +112,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		return err
 	}
 	if cfg.PublicURLDerived {
-		cfg.PublicURL = config.DerivePublicURL(ln.Addr().String(), cfg.TLSCert != "")
+		cfg.PublicURL = cfg.DerivePublicURL(ln.Addr().String())
 	}
 	srv, err := server.New(server.Options{Depot: d, Config: cfg, Logger: log})
 	if err != nil {
@@ -140,6 +140,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	}
 	go watchdog(ctx, st, log)
 	go reloadOnHangup(ctx, srv, log)
+	if cfg.OnboardingListen != "" {
+		oln, err := net.Listen("tcp", cfg.OnboardingListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("onboarding_listen: %w", err)
+		}
+		log.Info("onboarding listener (plain HTTP: the trust page, the rest redirected to HTTPS)", "addr", oln.Addr().String())
+		onboardingDone := make(chan error, 1)
+		octx, stopOnboarding := context.WithCancel(ctx) // also when Serve fails
+		go func() { onboardingDone <- srv.ServeOnboarding(octx, oln) }()
+		defer func() {
+			stopOnboarding()
+			if err := <-onboardingDone; err != nil {
+				log.Error("onboarding listener", "err", err)
+			}
+		}()
+	}
 	err = srv.Serve(ctx, ln)
 	sdnotify.Notify("STOPPING=1")
 	return err

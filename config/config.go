@@ -32,6 +32,24 @@ type Config struct {
 	TLSCert          string
 	TLSKey           string
 
+	// TLSMode is how the listener gets its certificate: "off" (plain
+	// HTTP), "files" (TLSCert, TLSKey), "local-ca" (a CA in the data
+	// directory issues and renews one) or "acme".
+	TLSMode string
+	// TLSNames are the host names and addresses testers use (tls_names);
+	// TLSRanges are address ranges a local CA may also vouch for (CIDR
+	// entries of tls_names, and each address alone).
+	TLSNames  []string
+	TLSIPs    []netip.Addr
+	TLSRanges []netip.Prefix
+	// TLSLANAddresses adds the machine's LAN addresses (local-ca).
+	TLSLANAddresses bool
+	// OnboardingListen is a plain-HTTP address serving the trust page and
+	// the CA downloads, redirecting everything else to HTTPS ("": none).
+	OnboardingListen string
+	// ACME settings (tls_mode = "acme").
+	ACMEEmail, ACMEDirectory, ACMECARoots string
+
 	MaxUploadSize  int64 // bytes, per uploaded file
 	MaxRequestBody int64 // bytes, for JSON and form fields
 
@@ -118,6 +136,13 @@ type raw struct {
 	DataDir          string       `toml:"data_dir"`
 	TLSCert          string       `toml:"tls_cert"`
 	TLSKey           string       `toml:"tls_key"`
+	TLSMode          string       `toml:"tls_mode"`
+	TLSNames         []string     `toml:"tls_names"`
+	TLSLANAddresses  *bool        `toml:"tls_lan_addresses"`
+	OnboardingListen string       `toml:"onboarding_listen"`
+	ACMEEmail        string       `toml:"acme_email"`
+	ACMEDirectory    string       `toml:"acme_directory"`
+	ACMECARoots      string       `toml:"acme_ca_roots"`
 	MaxUploadSize    string       `toml:"max_upload_size"`
 	MaxRequestBody   string       `toml:"max_request_body"`
 	SignedURLTTL     string       `toml:"signed_url_ttl"`
@@ -241,8 +266,11 @@ func parse(r raw, file string) (Config, error) {
 	if (r.TLSCert == "") != (r.TLSKey == "") {
 		return fail("tls_cert", errors.New("tls_cert and tls_key must be set together"))
 	}
+	if key, err := c.parseTLS(r); err != nil {
+		return fail(key, err)
+	}
 	var err error
-	if c.PublicURL, err = publicURL(r.PublicURL, r.Listen, r.TLSCert != ""); err != nil {
+	if c.PublicURL, err = publicURL(r.PublicURL, c.DerivePublicURL(r.Listen)); err != nil {
 		return fail("public_url", err)
 	}
 	c.PublicURLDerived = r.PublicURL == ""
@@ -327,6 +355,112 @@ func parse(r raw, file string) (Config, error) {
 	return c, nil
 }
 
+// parseTLS reads the tls_* keys; on error it returns the key at fault.
+func (c *Config) parseTLS(r raw) (string, error) {
+	c.TLSMode = r.TLSMode
+	if c.TLSMode == "" {
+		c.TLSMode = "off"
+		if r.TLSCert != "" {
+			c.TLSMode = "files"
+		}
+	}
+	c.TLSLANAddresses = r.TLSLANAddresses == nil || *r.TLSLANAddresses
+	c.OnboardingListen = r.OnboardingListen
+	c.ACMEEmail, c.ACMEDirectory, c.ACMECARoots = r.ACMEEmail, r.ACMEDirectory, r.ACMECARoots
+	if len(r.TLSNames) > 64 {
+		return "tls_names", errors.New("at most 64 names")
+	}
+	for i, n := range r.TLSNames {
+		key := fmt.Sprintf("tls_names[%d]", i)
+		switch {
+		case strings.Contains(n, "/"):
+			p, err := netip.ParsePrefix(n)
+			if err != nil {
+				return key, err
+			}
+			c.TLSRanges = append(c.TLSRanges, p.Masked())
+		case net.ParseIP(n) != nil:
+			a, _ := netip.ParseAddr(n)
+			a = a.Unmap()
+			c.TLSIPs = append(c.TLSIPs, a)
+			c.TLSRanges = append(c.TLSRanges, netip.PrefixFrom(a, a.BitLen()))
+		default:
+			n = strings.ToLower(strings.TrimSuffix(n, "."))
+			if !validDNSName(n) {
+				return key, fmt.Errorf("%q is not a host name, address or CIDR range", n)
+			}
+			c.TLSNames = append(c.TLSNames, n)
+		}
+	}
+	switch c.TLSMode {
+	case "off":
+	case "files":
+		if r.TLSCert == "" {
+			return "tls_mode", errors.New(`"files" needs tls_cert and tls_key`)
+		}
+	case "local-ca":
+		if len(c.TLSNames) == 0 && len(c.TLSIPs) == 0 && !c.TLSLANAddresses {
+			return "tls_names", errors.New(`tls_mode "local-ca" needs names or addresses, or tls_lan_addresses`)
+		}
+	case "acme":
+		if len(c.TLSNames) == 0 || len(c.TLSIPs) > 0 {
+			return "tls_names", errors.New(`tls_mode "acme" needs the host's public DNS names, and no addresses (ACME CAs do not issue for them)`)
+		}
+	default:
+		return "tls_mode", fmt.Errorf("%q is not off, files, local-ca or acme", c.TLSMode)
+	}
+	if c.TLSMode != "files" && r.TLSCert != "" {
+		return "tls_cert", fmt.Errorf("tls_cert is for tls_mode \"files\", not %q", c.TLSMode)
+	}
+	if c.OnboardingListen != "" {
+		if _, _, err := net.SplitHostPort(c.OnboardingListen); err != nil {
+			return "onboarding_listen", err
+		}
+		if c.TLSMode == "off" {
+			return "onboarding_listen", errors.New("is the plain-HTTP side of an HTTPS server: set tls_mode")
+		}
+	}
+	return "", nil
+}
+
+// validDNSName accepts a lower-case host name: dot-separated labels of
+// letters, digits and hyphens, not starting or ending with a hyphen.
+func validDNSName(n string) bool {
+	if n == "" || len(n) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(n, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, ch := range label {
+			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TLS reports whether the listener serves HTTPS.
+func (c Config) TLS() bool { return c.TLSMode != "off" && c.TLSMode != "" }
+
+// DerivePublicURL is the base URL for a server listening on addr, for
+// when public_url is not set: https with TLS, and the first of tls_names
+// (a name, else an address) as its host when there is one.
+func (c Config) DerivePublicURL(addr string) string {
+	if c.TLS() {
+		_, port, _ := net.SplitHostPort(addr)
+		switch {
+		case len(c.TLSNames) > 0:
+			return "https://" + net.JoinHostPort(c.TLSNames[0], port)
+		case len(c.TLSIPs) > 0:
+			return "https://" + net.JoinHostPort(c.TLSIPs[0].String(), port)
+		}
+	}
+	return DerivePublicURL(addr, c.TLS())
+}
+
 // DerivePublicURL is the base URL for a server listening on addr: its host
 // (localhost for a wildcard address) and port, over https when tls is set.
 func DerivePublicURL(addr string, tls bool) string {
@@ -343,9 +477,9 @@ func DerivePublicURL(addr string, tls bool) string {
 
 // publicURL returns the configured base URL without a trailing slash, or
 // derives one from the listen address.
-func publicURL(s, listen string, tls bool) (string, error) {
+func publicURL(s, derived string) (string, error) {
 	if s == "" {
-		return DerivePublicURL(listen, tls), nil
+		return derived, nil
 	}
 	u, err := url.Parse(s)
 	if err != nil {

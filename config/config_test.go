@@ -98,6 +98,14 @@ func TestLoadErrorsNameFileAndKey(t *testing.T) {
 		{"bad log level", "[log]\nlevel = \"loud\"", "log.level"},
 		{"bad log format", "[log]\nformat = \"xml\"", "log.format"},
 		{"tls half set", `tls_cert = "/x.pem"`, "tls_cert"},
+		{"bad tls mode", `tls_mode = "on"`, "tls_mode"},
+		{"files without files", `tls_mode = "files"`, "tls_mode"},
+		{"bad tls name", `tls_mode = "local-ca"` + "\n" + `tls_names = ["bad_name!"]`, "tls_names[0]"},
+		{"bad tls range", `tls_mode = "local-ca"` + "\n" + `tls_names = ["10.0.0.0/40"]`, "tls_names[0]"},
+		{"acme with an address", `tls_mode = "acme"` + "\n" + `tls_names = ["a.example.com", "10.0.0.1"]`, "tls_names"},
+		{"local-ca with nothing", `tls_mode = "local-ca"` + "\n" + `tls_lan_addresses = false`, "tls_names"},
+		{"onboarding without tls", `onboarding_listen = ":80"`, "onboarding_listen"},
+		{"tls_cert in another mode", `tls_mode = "local-ca"` + "\n" + `tls_cert = "/x"` + "\n" + `tls_key = "/y"`, "tls_cert"},
 		{"negative retention", "[retention]\nkeep_builds = -1", "retention.keep_builds"},
 		{"bad max age", "[retention]\nmax_age = \"30d\"", "retention.max_age"},
 		{"wrong type", `listen = 8080`, "listen"},
@@ -118,6 +126,27 @@ func TestLoadErrorsNameFileAndKey(t *testing.T) {
 	_, err := config.Load(filepath.Join(t.TempDir(), "missing.toml"))
 	if err == nil || !strings.Contains(err.Error(), "missing.toml") {
 		t.Fatalf("missing file: got %v", err)
+	}
+}
+
+func TestTLSNames(t *testing.T) {
+	c, err := config.Load(writeConfig(t, `listen = ":8443"
+tls_mode = "local-ca"
+tls_names = ["Builds.LAN.", "192.168.1.10", "10.20.0.0/16", "fd00::7"]
+onboarding_listen = ":80"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TLSNames) != 1 || c.TLSNames[0] != "builds.lan" || len(c.TLSIPs) != 2 || len(c.TLSRanges) != 3 ||
+		c.TLSRanges[1].String() != "10.20.0.0/16" || c.TLSRanges[0].String() != "192.168.1.10/32" || !c.TLSLANAddresses {
+		t.Fatalf("%+v", c)
+	}
+	if c.PublicURL != "https://builds.lan:8443" || !c.TLS() {
+		t.Fatalf("derived public URL %q", c.PublicURL)
+	}
+	c, err = config.Load(writeConfig(t, `tls_cert = "/c.pem"`+"\n"+`tls_key = "/k.pem"`))
+	if err != nil || c.TLSMode != "files" || !strings.HasPrefix(c.PublicURL, "https://") {
+		t.Fatalf("files by default with tls_cert: %q %v", c.TLSMode, err)
 	}
 }
 

@@ -44,6 +44,10 @@ func DBPath(dir string) string { return filepath.Join(dir, dbFile) }
 // BlobDir is the blob directory's path in data directory dir.
 func BlobDir(dir string) string { return filepath.Join(dir, blobDir) }
 
+// DataDir is the data directory of the configuration: where, besides the
+// database and the blobs, the local CA's key lives (tls/).
+func (d *Depot) DataDir() string { return d.cfg.DataDir }
+
 // Depot is an open data directory. It is safe for concurrent use.
 type Depot struct {
 	store *store.Store

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hangar/blob"
+	"hangar/certs"
 	"hangar/depot"
 )
 
@@ -55,6 +56,9 @@ type Report struct {
 	// PagesChecked says bbolt's walk of every database page ran (not in
 	// a Live check).
 	PagesChecked bool
+	// Warnings need an admin's attention but are not inconsistencies: a
+	// local CA or server certificate near or past its expiry.
+	Warnings []string
 }
 
 // Problems counts the findings that are inconsistencies and were not
@@ -78,7 +82,9 @@ func (r Report) Problems() int {
 // shard (of 256) at a time, and keeps only totals per workspace and what is
 // wrong.
 func Run(d *depot.Depot, o Options) (Report, error) {
-	return run(d, o, false)
+	r, err := run(d, o, false)
+	r.Warnings = certs.Expiring(d.DataDir(), time.Now())
+	return r, err
 }
 
 func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {

@@ -39,7 +39,8 @@ type fsckResponse struct {
 	Findings []fsck.Finding `json:"findings"`
 	// PagesChecked is false: a running server's database cannot have its
 	// pages walked (see fsck.Options.Live).
-	PagesChecked bool `json:"pagesChecked"`
+	PagesChecked bool     `json:"pagesChecked"`
+	Warnings     []string `json:"warnings,omitempty"` // certificates near expiry
 }
 
 // adminFsck runs fsck inside the running server. Repairs are safe against
@@ -64,7 +65,7 @@ func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
 	if rep.Findings == nil {
 		rep.Findings = []fsck.Finding{}
 	}
-	writeJSON(w, http.StatusOK, fsckResponse{Files: rep.Files, Blobs: rep.Blobs, Problems: rep.Problems(), Findings: rep.Findings, PagesChecked: rep.PagesChecked})
+	writeJSON(w, http.StatusOK, fsckResponse{Files: rep.Files, Blobs: rep.Blobs, Problems: rep.Problems(), Findings: rep.Findings, PagesChecked: rep.PagesChecked, Warnings: rep.Warnings})
 }
 
 // adminGC removes expired tokens and old access log entries.

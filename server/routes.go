@@ -136,6 +136,9 @@ func (s *Server) table() []route {
 		{"POST", "/w/:ws/p/:proj/b/:buildId/delete", page, need(auth.BuildDelete), s.deleteBuildSubmit},
 
 		{"GET", "/healthz", 0, public, s.healthz},
+		{"GET", "/trust", 0, public, s.trustPage},
+		{"GET", "/trust/ca.crt", 0, public, s.caCert},
+		{"GET", "/trust/ca.mobileconfig", 0, public, s.caProfile},
 		{"GET", "/readyz", 0, public, s.readyz},
 		{"GET", "/metrics", 0, metricsAccess, s.serveMetrics},
 

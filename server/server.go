@@ -6,16 +6,15 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"hangar/auth"
+	"hangar/certs"
 	"hangar/config"
 	"hangar/depot"
 	"hangar/store"
@@ -46,7 +45,8 @@ type Server struct {
 	unlockPerTarget auth.Limiter
 	tokenUse        tokenUse
 	metrics         *metrics
-	cert            atomic.Pointer[tls.Certificate]
+	// tls is the HTTPS listener's certificate source (nil: plain HTTP).
+	tls *certs.Listener
 
 	handler http.Handler
 }
@@ -117,6 +117,9 @@ func New(o Options) (*Server, error) {
 		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
 		metrics:         newMetrics(o.Depot),
 	}
+	if s.tls, err = certs.New(o.Config, o.Logger, o.Now); err != nil {
+		return nil, err
+	}
 	s.handler = s.logRequests(s.routes())
 	return s, nil
 }
@@ -131,26 +134,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // configured shutdown timeout, and returns. It serves TLS when the config
 // names a certificate.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler: s,
-		// Slow headers are an attack; slow bodies are a 4 GiB upload over
-		// Wi-Fi. So the header read has a deadline, a body only an idle one
-		// (see idleBody), and idle keep-alive connections are closed.
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	if s.cfg.TLSCert != "" {
-		if err := s.ReloadTLS(); err != nil {
-			return err
-		}
-		hs.TLSConfig = &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			// Read on every handshake, so that ReloadTLS (SIGHUP) takes
-			// effect for new connections without a restart.
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
-		}
+	hs := s.httpServer(s)
+	if s.tls != nil {
+		hs.TLSConfig = s.tls.TLSConfig()
+		renewDone := make(chan struct{})
+		defer close(renewDone)
+		go s.tls.Run(renewDone, time.Hour)
 	}
 
 	flushCtx, stopFlush := context.WithCancel(context.Background())
@@ -163,7 +152,46 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		stopFlush()
 		<-flushed
 	}()
+	return s.run(ctx, hs, ln)
+}
 
+// ServeOnboarding serves the plain-HTTP onboarding listener on ln until
+// ctx is done: the trust page and the CA downloads (a phone that does not
+// trust the CA yet can fetch them), ACME's HTTP-01 challenges in that
+// mode, and a redirect to HTTPS for everything else.
+func (s *Server) ServeOnboarding(ctx context.Context, ln net.Listener) error {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/trust", "/trust/ca.crt", "/trust/ca.mobileconfig":
+			s.ServeHTTP(w, r)
+			return
+		}
+		code := http.StatusTemporaryRedirect // keeps the method and body
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			code = http.StatusFound
+		}
+		http.Redirect(w, r, s.httpsURL(r, r.URL.RequestURI()), code)
+	})
+	return s.run(ctx, s.httpServer(s.tls.HTTPHandler(h)), ln)
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h,
+		// Slow headers are an attack; slow bodies are a 4 GiB upload over
+		// Wi-Fi. So the header read has a deadline, a body only an idle one
+		// (see idleBody), and idle keep-alive connections are closed.
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// run serves hs on ln until ctx is done, then shuts it down gracefully:
+// it stops accepting, lets running requests finish for up to the
+// configured shutdown timeout, and returns.
+func (s *Server) run(ctx context.Context, hs *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() {
 		if hs.TLSConfig != nil {
@@ -177,7 +205,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	s.log.Info("shutting down", "addr", ln.Addr().String(), "timeout", s.cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -211,16 +239,6 @@ func (s *Server) flushTokenUseEvery(ctx context.Context, every time.Duration) {
 }
 
 // ReloadTLS loads tls_cert and tls_key again (after a renewal) for new
-// connections. On error the certificate in use stays. Without TLS it does
-// nothing.
-func (s *Server) ReloadTLS() error {
-	if s.cfg.TLSCert == "" {
-		return nil
-	}
-	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-	if err != nil {
-		return fmt.Errorf("load TLS key pair: %w", err)
-	}
-	s.cert.Store(&cert)
-	return nil
-}
+// connections. On error the certificate in use stays. Other modes renew
+// their certificates themselves: it does nothing then.
+func (s *Server) ReloadTLS() error { return s.tls.Reload() }

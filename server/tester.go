@@ -24,11 +24,12 @@ import (
 // protected (a testerSite). Everything is embedded: no script, no
 // external asset.
 
-//go:embed templates/tester.html templates/manifest.plist
+//go:embed templates/tester.html templates/page_style.html templates/trust.html templates/manifest.plist
 var templates embed.FS
 
 var (
-	testerPage   = template.Must(template.ParseFS(templates, "templates/tester.html"))
+	testerPage   = template.Must(template.ParseFS(templates, "templates/tester.html", "templates/page_style.html"))
+	trustPage    = template.Must(template.ParseFS(templates, "templates/trust.html", "templates/page_style.html"))
 	manifestTmpl = texttemplate.Must(texttemplate.New("manifest.plist").Funcs(texttemplate.FuncMap{
 		"xml": func(s string) string {
 			var b strings.Builder
@@ -123,7 +124,9 @@ type testerBuild struct {
 	Primary                        *action
 	Secondary                      []action
 	Notice                         string // why there is no Install or download for this device
-	HTTPSHelp                      bool   // the notice is about plain HTTP: say how to get HTTPS
+	HTTPSHelp                      bool   // the notice is about plain HTTP: link to the trust page
+	TrustHint                      bool   // Install over the local CA's HTTPS: link to the trust page for first-timers
+	TrustURL                       string
 	Hint                           string // a tip for the primary action
 }
 
@@ -234,11 +237,14 @@ func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []
 				}
 			case !https:
 				v.Notice = "iPhones and iPads install apps only from an HTTPS address with a certificate they trust, and this page was opened over plain HTTP."
-				v.HTTPSHelp = true
+				v.HTTPSHelp, v.TrustURL = true, t.url("/trust")
 			default:
 				manifest := s.signedFor(t, t.manifest(f), now.Add(unlockTTL))
 				v.Primary = &action{ID: "install", Label: "Install", URL: template.URL("itms-services://?action=download-manifest&url=" + url.QueryEscape(manifest))}
 				v.Hint = "Installs on devices in the build's provisioning profile."
+				if s.localCA() != nil {
+					v.TrustHint, v.TrustURL = true, t.url("/trust")
+				}
 			}
 			v.Secondary = []action{download}
 		case android:

@@ -44,7 +44,7 @@ func TestTLSReloadAndHTTP2(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCert(t, certFile, keyFile, 1)
-	e := newEnvWith(t, func(c *config.Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	e := newEnvWith(t, func(c *config.Config) { c.TLSMode, c.TLSCert, c.TLSKey = "files", certFile, keyFile })
 	addr := serveReal(t, e)
 
 	get := func() (*http.Response, error) {
