@@ -286,7 +286,7 @@ func applyInfo(b *store.Build, info pkginfo.Info) {
 		b.VersionCode = info.Build
 	}
 	if p := info.Profile; p != nil {
-		b.Profile = &store.Provisioning{Name: p.Name, Team: p.Team, TeamID: p.TeamID, Expires: p.Expires, Created: p.Created, Type: p.Type, Devices: p.Devices}
+		b.Profile = &store.Provisioning{Name: p.Name, Team: p.Team, TeamID: p.TeamID, Expires: p.Expires, Created: p.Created, Type: p.Type, Devices: p.Devices, DeviceIDs: p.DeviceIDs}
 	}
 	b.ProcessingNotes = info.Notes
 }

@@ -48,7 +48,15 @@ type Profile struct {
 	// Type is "development", "ad-hoc", "enterprise" or "app-store".
 	Type    string `json:"type"`
 	Devices int    `json:"devices"` // provisioned device UDIDs; 0 for enterprise
+	// DeviceIDs are the provisioned UDIDs (at most MaxProfileDevices, each
+	// at most 64 bytes), for telling a tester whether a build installs on
+	// their device.
+	DeviceIDs []string `json:"deviceIds,omitempty"`
 }
+
+// MaxProfileDevices bounds the UDIDs kept from a profile: Apple allows 100
+// per device family, so a real profile lists at most a few hundred.
+const MaxProfileDevices = 2000
 
 // ErrInvalid means the file is not a readable package of its kind. Its
 // message says why, for the person who uploaded it.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -70,8 +71,9 @@ func TestIPA(t *testing.T) {
 				t.Errorf("notes: %q", info.Notes)
 			}
 			checkIcon(t, info.Icon, testIcon())
-			wantProf := Profile{Name: "Demo Ad Hoc", Team: "Example Corp", TeamID: "ABCDE12345", Expires: expires, Created: pkgtest.ProfileCreated, Type: "ad-hoc", Devices: 3}
-			if info.Profile == nil || *info.Profile != wantProf {
+			wantProf := Profile{Name: "Demo Ad Hoc", Team: "Example Corp", TeamID: "ABCDE12345", Expires: expires, Created: pkgtest.ProfileCreated, Type: "ad-hoc", Devices: 3,
+				DeviceIDs: []string{pkgtest.ProfileDevice, "00008030-002A2B3C4D5E6F71", "00008110-000C1D2E3F405162"}}
+			if info.Profile == nil || !reflect.DeepEqual(*info.Profile, wantProf) {
 				t.Errorf("profile %+v, want %+v", info.Profile, wantProf)
 			}
 		})

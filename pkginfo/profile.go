@@ -65,6 +65,11 @@ func parseProfile(data []byte, mem *memBudget) (*Profile, error) {
 	expires, _ := p["ExpirationDate"].(time.Time)
 	created, _ := p["CreationDate"].(time.Time)
 	prof := &Profile{Name: str(p["Name"]), Team: str(p["TeamName"]), Expires: expires.UTC(), Created: created.UTC(), Devices: len(devices)}
+	for _, d := range devices {
+		if id, ok := d.(string); ok && len(id) <= 64 && len(prof.DeviceIDs) < MaxProfileDevices {
+			prof.DeviceIDs = append(prof.DeviceIDs, id)
+		}
+	}
 	if ids, _ := p["TeamIdentifier"].([]any); len(ids) > 0 {
 		prof.TeamID = str(ids[0])
 	}

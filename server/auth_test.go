@@ -196,6 +196,18 @@ func TestPermissionMatrix(t *testing.T) {
 		return d.ID
 	}
 	distID := freshDist()
+	freshDevice := func() string {
+		ws, err := e.store.WorkspaceBySlug("acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		udid := fmt.Sprintf("00008030-%016X", n)
+		if _, err := e.store.RegisterDevice(store.Device{UDID: udid, WorkspaceID: ws.ID}); err != nil {
+			t.Fatal(err)
+		}
+		return udid
+	}
 	freshWebhook := func(scope string) string {
 		var w struct{ ID string }
 		e.mustReq(http.StatusCreated, "POST", scope+"/webhook", admin, `{"url":"http://192.0.2.1/hook","events":["*"]}`, &w)
@@ -306,6 +318,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"DELETE", func() string { return projPath + "/distribution/" + freshDist() }, none, "BUILD_DELETE", 204, false, true},
 		{"GET", fixed(projPath + "/distribution/" + distID + "/access-log"), none, "PROJECT_READ", 200, false, true},
 
+		{"GET", fixed("/api/v1/workspace/acme/device"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/api/v1/workspace/acme/device/export"), none, "PROJECT_READ", 200, false, true},
+		{"DELETE", func() string { return "/api/v1/workspace/acme/device/" + freshDevice() }, none, "WORKSPACE_ADMIN", 204, false, true},
 		{"POST", fixed(projPath + "/webhook"), fixed(`{"url":"https://hooks.example/x","events":["build.processed"]}`), "WORKSPACE_ADMIN", 201, false, true},
 		{"GET", fixed(projPath + "/webhook"), none, "WORKSPACE_ADMIN", 200, false, true},
 		{"GET", fixed(projPath + "/webhook/" + projHook), none, "WORKSPACE_ADMIN", 200, false, true},
@@ -363,6 +378,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed("/w/acme/p/app/b/" + buildID), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/w/acme/devices"), none, "PROJECT_READ", 200, false, false},
+		{"GET", fixed("/w/acme/devices/export"), none, "PROJECT_READ", 200, false, false},
+		{"POST", func() string { return "/w/acme/devices/" + freshDevice() + "/remove" }, none, "WORKSPACE_ADMIN", 303, false, false},
 		{"GET", fixed("/w/acme/webhooks"), none, "WORKSPACE_ADMIN", 200, false, false},
 		{"POST", fixed("/w/acme/webhooks"), fixed("url=https%3A%2F%2Fchat.example%2Fw&events=build.processed&format=slack"), "WORKSPACE_ADMIN", 201, false, false},
 		{"GET", fixed("/w/acme/webhooks/" + wsHook), none, "WORKSPACE_ADMIN", 200, false, false},

@@ -98,8 +98,16 @@ type packageMeta struct {
 }
 
 func metaOf(b store.Build) packageMeta {
+	// The profile's device list stays out of answers (a few hundred UDIDs
+	// in every build of a list); the device pages use it.
+	var profile *store.Provisioning
+	if b.Profile != nil {
+		p := *b.Profile
+		p.DeviceIDs = nil
+		profile = &p
+	}
 	m := packageMeta{OS: b.OS, AppName: b.AppName, BundleID: b.BundleID, MinOS: b.MinOS, TargetSDK: b.TargetSDK,
-		Profile: b.Profile, ProcessingError: b.ProcessingError, ProcessingNotes: b.ProcessingNotes}
+		Profile: profile, ProcessingError: b.ProcessingError, ProcessingNotes: b.ProcessingNotes}
 	if b.OS == "android" {
 		m.PackageName = b.BundleID
 	}

@@ -41,6 +41,7 @@ type Server struct {
 	// unlockKey signs the cookies that unlock password-protected tester
 	// pages (see unlock.go); unlockPer* limit wrong passwords.
 	unlockKey       []byte
+	enrollKey       []byte // device registration tokens (devices.go)
 	unlockPerIP     auth.Limiter
 	unlockPerTarget auth.Limiter
 	tokenUse        tokenUse
@@ -94,14 +95,10 @@ func New(o Options) (*Server, error) {
 	for i, k := range stored {
 		keys[i] = urlsign.Key{ID: k.ID, Secret: k.Secret}
 	}
-	mac := hmac.New(sha256.New, stored[0].Secret)
-	mac.Write([]byte("hangar console csrf"))
-	csrfKey := mac.Sum(nil)
-	mac = hmac.New(sha256.New, stored[0].Secret)
-	mac.Write([]byte("hangar tester page unlock"))
 	s := &Server{
-		csrfKey:   csrfKey,
-		unlockKey: mac.Sum(nil),
+		csrfKey:   derive(stored[0].Secret, "hangar console csrf"),
+		unlockKey: derive(stored[0].Secret, "hangar tester page unlock"),
+		enrollKey: derive(stored[0].Secret, "hangar device enrollment"),
 		depot:     o.Depot,
 		store:     st,
 		cfg:       o.Config,
@@ -122,6 +119,13 @@ func New(o Options) (*Server, error) {
 	}
 	s.handler = s.logRequests(s.routes())
 	return s, nil
+}
+
+// derive makes a key for one purpose from the first signing key.
+func derive(secret []byte, purpose string) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 // ServeHTTP makes the server usable with httptest.NewServer.

@@ -24,12 +24,13 @@ import (
 // protected (a testerSite). Everything is embedded: no script, no
 // external asset.
 
-//go:embed templates/tester.html templates/page_style.html templates/trust.html templates/manifest.plist
+//go:embed templates/tester.html templates/page_style.html templates/trust.html templates/device.html templates/manifest.plist
 var templates embed.FS
 
 var (
 	testerPage   = template.Must(template.ParseFS(templates, "templates/tester.html", "templates/page_style.html"))
 	trustPage    = template.Must(template.ParseFS(templates, "templates/trust.html", "templates/page_style.html"))
+	devicePage   = template.Must(template.ParseFS(templates, "templates/device.html", "templates/page_style.html"))
 	manifestTmpl = texttemplate.Must(texttemplate.New("manifest.plist").Funcs(texttemplate.FuncMap{
 		"xml": func(s string) string {
 			var b strings.Builder
@@ -247,6 +248,11 @@ func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []
 				}
 			}
 			v.Secondary = []action{download}
+			if https {
+				// Over plain HTTP iOS would not post its answer back.
+				v.Secondary = append(v.Secondary, action{ID: "register", Label: "Register this device",
+					URL: template.URL(s.signedFor(t, t.page+"/enroll", now.Add(unlockTTL)))})
+			}
 		case android:
 			v.Notice = "This build is for iPhone and iPad."
 			v.Secondary = []action{download}

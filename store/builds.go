@@ -136,6 +136,23 @@ type Provisioning struct {
 	Created time.Time `json:"created,omitzero"` // not valid before
 	Type    string    `json:"type"`             // development, ad-hoc, enterprise, app-store
 	Devices int       `json:"devices"`
+	// DeviceIDs are the profile's UDIDs (builds processed before Hangar
+	// kept them have none). Not in API answers: see server.
+	DeviceIDs []string `json:"deviceIds,omitempty"`
+}
+
+// HasDevice says whether the profile lists the UDID, and whether that is
+// known (false for a build processed before device lists were kept).
+func (p *Provisioning) HasDevice(udid string) (has, known bool) {
+	if p == nil || p.Devices > 0 && len(p.DeviceIDs) == 0 {
+		return false, false
+	}
+	for _, id := range p.DeviceIDs {
+		if strings.EqualFold(id, udid) {
+			return true, true
+		}
+	}
+	return false, true
 }
 
 // CreateBuild stores a new build of an existing project. An empty Status

@@ -81,13 +81,14 @@ var (
 	bucketProcessing    = []byte("processing") // seq/buildID → [attempts started]: builds in_progress
 	bucketDistributions = []byte("distributions")
 	bucketDistSlugs     = []byte("distribution_slugs") // wsID/slug → id
+	bucketDevices       = []byte("devices")            // wsID/UDID → Device
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
 		bucketBuilds, bucketProjectBuilds, bucketFiles, bucketBuildFiles, bucketBlobRefs,
 		bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken, bucketUsers,
 		bucketUsernames, bucketServiceAccts, bucketTokens, bucketOwnerTokens, bucketSigningKeys,
-		bucketProcessing, bucketBuildCounts, bucketChecksumFiles, bucketDistributions, bucketDistSlugs, bucketWebhooks, bucketWebhookScope, bucketDeliveries,
+		bucketProcessing, bucketBuildCounts, bucketChecksumFiles, bucketDistributions, bucketDistSlugs, bucketDevices, bucketWebhooks, bucketWebhookScope, bucketDeliveries,
 	}
 
 	keySchema = []byte("schema_version")

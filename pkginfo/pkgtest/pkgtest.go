@@ -164,6 +164,9 @@ var (
 	ProfileExpires = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 )
 
+// ProfileDevice is the first UDID AdHocProfile lists.
+const ProfileDevice = "00008030-001A2B3C4D5E6F70"
+
 // AdHocProfile is an ad hoc profile for three devices.
 func AdHocProfile() map[string]any {
 	return map[string]any{
@@ -172,7 +175,7 @@ func AdHocProfile() map[string]any {
 		"TeamIdentifier":     []string{"ABCDE12345"},
 		"ExpirationDate":     ProfileExpires,
 		"CreationDate":       ProfileCreated,
-		"ProvisionedDevices": []string{"00008030-001", "00008030-002", "00008030-003"},
+		"ProvisionedDevices": []string{ProfileDevice, "00008030-002A2B3C4D5E6F71", "00008110-000C1D2E3F405162"},
 		"Entitlements":       map[string]any{"get-task-allow": false, "application-identifier": "ABCDE12345.com.example.demo"},
 	}
 }

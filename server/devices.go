@@ -1,0 +1,317 @@
+package server
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"howett.net/plist"
+
+	"hangar/cms"
+	"hangar/depot"
+	"hangar/store"
+)
+
+// Device registration: an iPhone tester page offers "Register this
+// device", a configuration profile with a Profile Service payload
+// ({page}/enroll). iOS asks to install it, then posts its UDID, model, OS
+// build and serial, signed (CMS) with the device's identity, to the URL in
+// the profile (/enroll/{token}); Hangar records the device in the page's
+// workspace and answers with a redirect to a page that says, for each iOS
+// build on the tester page, whether its provisioning profile lists this
+// device ({page}/device/{udid}, signed).
+//
+// The token names the page and expires; it is also the profile's
+// challenge, which the signed answer must carry back. The signature is
+// checked against the certificate the answer carries: it proves the
+// answer was not altered, not that the signer is a real Apple device
+// (a tester could register any UDID, as they could by sending it to the
+// team by mail).
+
+// enrollTTL is how long a registration profile can be used.
+const enrollTTL = time.Hour
+
+// deviceTTL is how long the device page's signed URL works.
+const deviceTTL = 24 * time.Hour
+
+var udidPattern = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{16})$`)
+
+// enrollToken names a tester page (a link: "l~ID"; a distribution:
+// "d~WS~SLUG") until exp, with an HMAC.
+func (s *Server) enrollToken(page string, exp time.Time) string {
+	body := page + "~" + strconv.FormatInt(exp.Unix(), 10)
+	return base64.RawURLEncoding.EncodeToString([]byte(body)) + "." + s.enrollMAC(body)
+}
+
+func (s *Server) enrollMAC(body string) string {
+	m := hmac.New(sha256.New, s.enrollKey)
+	m.Write([]byte(body))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+var errEnrollToken = errBadRequest("this registration profile is invalid or has expired: open the page and register again")
+
+// parseEnrollToken returns the page parts a token names.
+func (s *Server) parseEnrollToken(tok string) ([]string, error) {
+	enc, mac, ok := strings.Cut(tok, ".")
+	if !ok || len(tok) > 512 {
+		return nil, errEnrollToken
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || subtle.ConstantTimeCompare([]byte(s.enrollMAC(string(raw))), []byte(mac)) != 1 {
+		return nil, errEnrollToken
+	}
+	parts := strings.Split(string(raw), "~")
+	exp, err := strconv.ParseInt(parts[len(parts)-1], 10, 64)
+	if err != nil || s.now().Unix() > exp {
+		return nil, errEnrollToken
+	}
+	return parts[:len(parts)-1], nil
+}
+
+// deviceSource is a tester page a device can register from: where it is,
+// its workspace, and the iOS builds it offers.
+type deviceSource struct {
+	site      testerSite
+	kind, id  string // "link" or "distribution", and its ID
+	ref       string // what an enroll token names
+	workspace string
+	builds    []store.BuildFiles
+}
+
+// linkSource resolves a link's page.
+func (s *Server) linkSource(base, id string) (deviceSource, error) {
+	l, f, b, err := s.linkContext(id)
+	if err != nil && !errors.Is(err, store.ErrLimitReached) {
+		return deviceSource{}, linkErr(err)
+	}
+	p, err := s.store.Project(b.ProjectID)
+	if err != nil {
+		return deviceSource{}, err
+	}
+	return deviceSource{site: linkSite(base, l), kind: "link", id: l.ID, ref: "l~" + l.ID, workspace: p.WorkspaceID,
+		builds: []store.BuildFiles{{Build: b, Files: []store.File{f}}}}, nil
+}
+
+// distSource resolves a distribution's page, with the builds it shows.
+func (s *Server) distSource(c *call) (deviceSource, error) {
+	ws, d, err := s.distribution(c)
+	if err != nil {
+		return deviceSource{}, err
+	}
+	limit := 1
+	if d.ShowHistory {
+		limit += historyLen
+	}
+	builds, _, _, err := s.store.SearchBuilds(d.ProjectID, d.Query(), "", limit)
+	if err != nil {
+		return deviceSource{}, err
+	}
+	return deviceSource{site: distSite(c.base, ws, d), kind: "distribution", id: d.ID, ref: "d~" + ws.Slug + "~" + d.Slug,
+		workspace: ws.ID, builds: builds}, nil
+}
+
+// source resolves the page a request's path names.
+func (s *Server) source(c *call) (deviceSource, error) {
+	if id := c.params.ByName("publicLinkId"); id != "" {
+		return s.linkSource(c.base, id)
+	}
+	return s.distSource(c)
+}
+
+// enrollProfile serves the registration profile of a tester page. A
+// protected page's link to it is signed, as its manifests are.
+func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) {
+	src, err := s.source(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if src.site.protected && s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()) != nil {
+		s.fail(w, r, errForbidden("the registration link is invalid or has expired: open the page again"))
+		return
+	}
+	tok := s.enrollToken(src.ref, s.now().Add(enrollTTL))
+	sum := sha256.Sum256([]byte(src.ref))
+	profile := map[string]any{
+		"PayloadType":         "Profile Service",
+		"PayloadVersion":      1,
+		"PayloadIdentifier":   "hangar.enroll." + fmt.Sprintf("%x", sum[:8]),
+		"PayloadUUID":         uuidOf(sum[:16]),
+		"PayloadDisplayName":  "Register this device with Hangar",
+		"PayloadDescription":  "Sends this device's identifier (UDID), model, iOS build and serial number to the team's Hangar server, so that they can add it to their test builds. Nothing is installed.",
+		"PayloadOrganization": "Hangar",
+		"PayloadContent": map[string]any{
+			"URL":              src.site.url("/enroll/" + tok),
+			"DeviceAttributes": []string{"UDID", "PRODUCT", "VERSION", "SERIAL"},
+			"Challenge":        tok,
+		},
+	}
+	data, err := plist.MarshalIndent(profile, plist.XMLFormat, "\t")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
+	w.Header().Set("Content-Disposition", `attachment; filename="register-device.mobileconfig"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(data)
+}
+
+// deviceAnswer is the property list iOS signs and posts.
+type deviceAnswer struct {
+	UDID, PRODUCT, VERSION, SERIAL, CHALLENGE string
+}
+
+// enrollDevice takes a device's signed answer: it must verify, carry the
+// challenge of a live token, and name a well-formed UDID. Anything else
+// is a 400 and records nothing.
+func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
+	tok := c.params.ByName("token")
+	parts, err := s.parseEnrollToken(tok)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cms.MaxBytes))
+	if err != nil {
+		s.fail(w, r, errBadRequest(fmt.Sprintf("the device's answer is larger than %d bytes", cms.MaxBytes)))
+		return
+	}
+	content, _, err := cms.Verify(body)
+	if err != nil {
+		s.fail(w, r, errBadRequest("not a signed device answer: "+err.Error()))
+		return
+	}
+	var a deviceAnswer
+	if _, err := plist.Unmarshal(content, &a); err != nil {
+		s.fail(w, r, errBadRequest("the device's answer is not a property list"))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(a.CHALLENGE), []byte(tok)) != 1 {
+		s.fail(w, r, errBadRequest("the device's answer does not carry this registration's challenge"))
+		return
+	}
+	if !udidPattern.MatchString(a.UDID) {
+		s.fail(w, r, errBadRequest("the device's answer has no valid UDID"))
+		return
+	}
+	var src deviceSource
+	switch {
+	case len(parts) == 2 && parts[0] == "l":
+		src, err = s.linkSource(c.base, parts[1])
+	case len(parts) == 3 && parts[0] == "d":
+		c.params = append(c.params, httprouter.Param{Key: "ws", Value: parts[1]}, httprouter.Param{Key: "slug", Value: parts[2]})
+		src, err = s.distSource(c)
+	default:
+		err = errEnrollToken
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d, err := s.store.RegisterDevice(store.Device{UDID: a.UDID, WorkspaceID: src.workspace, Product: cut(a.PRODUCT, 64),
+		Version: cut(a.VERSION, 64), Serial: cut(a.SERIAL, 64), SourceKind: src.kind, SourceID: src.id})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("device registered", "workspace", src.workspace, src.kind, src.id, "product", d.Product)
+	// iOS opens the Location of a 301 answer in Safari.
+	http.Redirect(w, r, s.deviceURL(src.site, d.UDID), http.StatusMovedPermanently)
+}
+
+// deviceURL is the signed address of a device's page under a tester page.
+func (s *Server) deviceURL(t testerSite, udid string) string {
+	path := t.page + "/device/" + udid
+	return t.url(path) + "?" + s.keys.Sign(http.MethodGet, path, s.now().Add(deviceTTL))
+}
+
+// deviceView is the device page.
+type deviceView struct {
+	UDID, Product, Version string
+	PageURL                string
+	Builds                 []deviceBuild
+}
+
+type deviceBuild struct {
+	App, Version, Verdict string
+	OK                    bool
+}
+
+// devicePage tells a registered device, for each iOS build of the tester
+// page, whether the build's profile lets it install.
+func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, c *call) {
+	if s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()) != nil {
+		s.fail(w, r, errForbidden("this address is invalid or has expired: register the device again from the page"))
+		return
+	}
+	src, err := s.source(c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	udid := strings.ToUpper(c.params.ByName("udid"))
+	v := deviceView{UDID: udid, PageURL: src.site.url(src.site.page)}
+	if devs, err := s.store.Devices(src.workspace); err == nil {
+		for _, d := range devs {
+			if d.UDID == udid {
+				v.Product, v.Version = d.Product, d.Version
+			}
+		}
+	}
+	for _, bf := range src.builds {
+		f, ok := depot.FileOfType(bf.Files, store.FilePackage)
+		if !ok || !strings.EqualFold(f.Extension, "ipa") {
+			continue
+		}
+		b := bf.Build
+		db := deviceBuild{App: orText(b.AppName, f.Name), Version: versionLine(b.VersionName, b.VersionCode)}
+		db.Verdict, db.OK = verdict(b, udid)
+		v.Builds = append(v.Builds, db)
+	}
+	var buf bytes.Buffer
+	if err := devicePage.Execute(&buf, v); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	w.Write(buf.Bytes())
+}
+
+// verdict says whether build b installs on the device udid.
+func verdict(b store.Build, udid string) (string, bool) {
+	p := b.Profile
+	switch {
+	case b.Status != store.BuildProcessed || p == nil:
+		return "Not known yet: the build has not been processed.", false
+	case p.Type == "enterprise":
+		return "Enterprise profile: installs on any device (this check does not apply).", true
+	case p.Type == "app-store":
+		return "App Store profile: it cannot be installed from here on any device.", false
+	}
+	has, known := p.HasDevice(udid)
+	switch {
+	case !known:
+		return "Not known: this build was processed before Hangar kept profiles' device lists; upload it again to check.", false
+	case has:
+		return "Will install: this device is in the build's provisioning profile.", true
+	}
+	return "Not in this build's profile: send this UDID to the team, who can add it and make a new build.", false
+}

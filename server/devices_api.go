@@ -1,0 +1,70 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+
+	"hangar/store"
+)
+
+// The devices testers registered in a workspace (devices.go), for its
+// members: a list, Apple's import format, and removal by an admin.
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, c *call) {
+	devs, err := s.store.Devices(c.ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if devs == nil {
+		devs = []store.Device{}
+	}
+	writeJSON(w, http.StatusOK, devs)
+}
+
+// exportDevices writes the tab-separated file Apple's developer portal
+// takes under Devices › Register Multiple Devices.
+func (s *Server) exportDevices(w http.ResponseWriter, r *http.Request, c *call) {
+	devs, err := s.store.Devices(c.ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/tab-separated-values; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+c.ws.Slug+`-devices.txt"`)
+	w.Write(devicesTSV(devs))
+}
+
+func devicesTSV(devs []store.Device) []byte {
+	var b bytes.Buffer
+	b.WriteString("Device ID\tDevice Name\tDevice Platform\n")
+	for _, d := range devs {
+		b.WriteString(d.UDID + "\t" + deviceName(d) + "\tios\n")
+	}
+	return b.Bytes()
+}
+
+// deviceName names a device for Apple's list (at most 50 characters, no
+// tab): its model and the end of its UDID, since iOS does not send the
+// name its owner gave it.
+func deviceName(d store.Device) string {
+	name := strings.Map(func(r rune) rune {
+		if r < ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, cut(d.Product, 30))
+	if name == "" {
+		name = "iOS device"
+	}
+	return name + " " + d.UDID[max(0, len(d.UDID)-8):]
+}
+
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, c *call) {
+	if err := s.store.DeleteDevice(c.ws.ID, c.params.ByName("udid")); err != nil {
+		s.fail(w, r, notFoundAs(err, "device"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,204 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"howett.net/plist"
+
+	"hangar/hangartest"
+	"hangar/pkginfo/pkgtest"
+)
+
+// enrollment is a registration profile as served, and what it says.
+type enrollment struct {
+	URL, Challenge string
+	Attributes     []string
+}
+
+func fetchEnrollment(t *testing.T, e *env, pageURL string) enrollment {
+	t.Helper()
+	_, body := do(t, "GET", pageURL, overHTTPS(iPhoneUA))
+	m := regexp.MustCompile(`id="register" href="([^"]+)"`).FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatalf("no Register on the iPhone page: %s", body)
+	}
+	href := strings.ReplaceAll(m[1], "&amp;", "&")
+	resp, body := do(t, "GET", viaProxy(href), overHTTPS(iPhoneUA))
+	wantCode(t, resp, body, 200)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-apple-aspen-config" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	var p struct {
+		PayloadType, PayloadIdentifier, PayloadUUID, PayloadDisplayName string
+		PayloadVersion                                                  int
+		PayloadContent                                                  struct {
+			URL, Challenge   string
+			DeviceAttributes []string
+		}
+	}
+	if _, err := plist.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.PayloadType != "Profile Service" || p.PayloadVersion != 1 || p.PayloadIdentifier == "" || p.PayloadUUID == "" ||
+		p.PayloadContent.URL == "" || p.PayloadContent.Challenge == "" || len(p.PayloadContent.DeviceAttributes) == 0 {
+		t.Fatalf("profile: %+v", p)
+	}
+	return enrollment{p.PayloadContent.URL, p.PayloadContent.Challenge, p.PayloadContent.DeviceAttributes}
+}
+
+// answer is what iOS posts: the attributes asked for, signed.
+func answer(t *testing.T, udid, challenge string) []byte {
+	t.Helper()
+	content, err := plist.Marshal(map[string]string{"UDID": udid, "PRODUCT": "iPhone15,2", "VERSION": "21F90", "SERIAL": "F2LXK0ABCD", "CHALLENGE": challenge}, plist.XMLFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := hangartest.DeviceIdentity()
+	msg, err := hangartest.SignCMS(content, cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// viaProxy is the plain-HTTP address behind the TLS proxy the test
+// pretends to be (newProxiedEnv): requests to it say X-Forwarded-Proto.
+func viaProxy(u string) string { return strings.Replace(u, "https://", "http://", 1) }
+
+// postAnswer posts a device's answer as iOS does, through the proxy, and
+// does not follow the redirect.
+func postAnswer(t *testing.T, enrollURL string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", viaProxy(enrollURL), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/pkcs7-signature")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, out
+}
+
+// An iPhone registers from a link's page as iOS does it; the device page
+// then says "will install" for a build whose profile lists it and "not in
+// this build's profile" for another device; the device is in the
+// workspace's list and export.
+func TestDeviceRegistration(t *testing.T) {
+	e := newProxiedEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
+	var link struct{ PublicLinkID, InstallURL string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
+	e.waitProcessed(b.BuildID)
+
+	en := fetchEnrollment(t, e, link.InstallURL)
+	https := strings.Replace(e.ts.URL, "http://", "https://", 1)
+	if !strings.HasPrefix(en.URL, https+"/enroll/") || !strings.Contains(strings.Join(en.Attributes, ","), "UDID") {
+		t.Fatalf("enrollment: %+v", en)
+	}
+	for _, tc := range []struct {
+		udid, want string
+	}{
+		{pkgtest.ProfileDevice, "Will install"},
+		{"00008101-0011223344556677", "Not in this build&#39;s profile"},
+	} {
+		resp, body := postAnswer(t, en.URL, answer(t, tc.udid, en.Challenge))
+		wantCode(t, resp, body, http.StatusMovedPermanently)
+		loc := resp.Header.Get("Location")
+		if !strings.HasPrefix(loc, https+"/p/"+link.PublicLinkID+"/device/"+tc.udid+"?") {
+			t.Fatalf("Location %q", loc)
+		}
+		resp, body = do(t, "GET", viaProxy(loc), overHTTPS(iPhoneUA))
+		wantCode(t, resp, body, 200)
+		page := string(body)
+		if !strings.Contains(page, tc.udid) || !strings.Contains(page, tc.want) || !strings.Contains(page, "iPhone15,2") {
+			t.Fatalf("device page for %s: %s", tc.udid, page)
+		}
+		// The device page's address is signed: another UDID in it is refused.
+		resp, body = do(t, "GET", viaProxy(strings.Replace(loc, tc.udid, "00008101-0011223344556678", 1)), nil)
+		wantCode(t, resp, body, 403)
+	}
+
+	var devs []struct{ UDID, Product, SourceKind, SourceID string }
+	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
+	if len(devs) != 2 || devs[0].SourceKind != "link" || devs[0].SourceID != link.PublicLinkID || devs[1].Product != "iPhone15,2" {
+		t.Fatalf("devices: %+v", devs)
+	}
+	code, tsv := e.req("GET", "/api/v1/workspace/acme/device/export", admin, "")
+	lines := strings.Split(strings.TrimSpace(string(tsv)), "\n")
+	if code != 200 || len(lines) != 3 || lines[0] != "Device ID\tDevice Name\tDevice Platform" || !strings.Contains(string(tsv), pkgtest.ProfileDevice+"\t") ||
+		!strings.HasSuffix(lines[1], "\tios") {
+		t.Fatalf("export: %d %q", code, tsv)
+	}
+	// Registering again keeps one row.
+	resp, body := postAnswer(t, en.URL, answer(t, pkgtest.ProfileDevice, en.Challenge))
+	wantCode(t, resp, body, http.StatusMovedPermanently)
+	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
+	if len(devs) != 2 {
+		t.Fatalf("a second registration added a row: %+v", devs)
+	}
+	e.mustReq(204, "DELETE", "/api/v1/workspace/acme/device/"+pkgtest.ProfileDevice, admin, "", nil)
+	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
+	if len(devs) != 1 {
+		t.Fatalf("after delete: %+v", devs)
+	}
+}
+
+// Malformed, oversized, unsigned, tampered, wrongly challenged and
+// expired answers get a clear 400 and record nothing.
+func TestDeviceRegistrationRefuses(t *testing.T) {
+	e := newProxiedEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
+	var link struct{ PublicLinkID, InstallURL string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
+	e.waitProcessed(b.BuildID)
+	en := fetchEnrollment(t, e, link.InstallURL)
+
+	good := answer(t, pkgtest.ProfileDevice, en.Challenge)
+	tampered := bytes.Clone(good)
+	i := bytes.Index(tampered, []byte(pkgtest.ProfileDevice))
+	tampered[i] = '1'
+	plain, _ := plist.Marshal(map[string]string{"UDID": pkgtest.ProfileDevice, "CHALLENGE": en.Challenge}, plist.XMLFormat)
+	cert, key := hangartest.DeviceIdentity()
+	notPlist, _ := hangartest.SignCMS([]byte("not a plist"), cert, key)
+	for name, tc := range map[string]struct {
+		url  string
+		body []byte
+		want string
+	}{
+		"unsigned plist":   {en.URL, plain, "not a signed device answer"},
+		"garbage":          {en.URL, []byte("hello"), "not a signed device answer"},
+		"oversized":        {en.URL, make([]byte, 70<<10), "larger than"},
+		"tampered":         {en.URL, tampered, "signature does not verify"},
+		"not a plist":      {en.URL, notPlist, "not a property list"},
+		"other challenge":  {en.URL, answer(t, pkgtest.ProfileDevice, "forged"), "challenge"},
+		"bad udid":         {en.URL, answer(t, "../../etc", en.Challenge), "no valid UDID"},
+		"forged token":     {e.ts.URL + "/enroll/bC1mb28.AAAA", answer(t, pkgtest.ProfileDevice, "bC1mb28.AAAA"), "invalid or has expired"},
+		"token of nothing": {e.ts.URL + "/enroll/x", good, "invalid or has expired"},
+	} {
+		resp, body := postAnswer(t, tc.url, tc.body)
+		if resp.StatusCode != 400 || !strings.Contains(string(body), tc.want) {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+		}
+	}
+	// An hour later the profile's token has expired.
+	e.advance(61 * 60e9)
+	resp, body := postAnswer(t, en.URL, good)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "expired") {
+		t.Errorf("expired: %d %s", resp.StatusCode, body)
+	}
+	var devs []any
+	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
+	if len(devs) != 0 {
+		t.Fatalf("refused answers recorded %d devices", len(devs))
+	}
+}
