@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"hangar/certs"
+	"hangar/hangartest"
 )
 
 // A fresh data directory with tls_mode = "local-ca": the onboarding
@@ -140,4 +144,49 @@ func waitFor(t *testing.T, p *process, s string) string {
 	}
 	t.Fatalf("no %q in the log: %s", s, p.stderr.String())
 	return ""
+}
+
+// tls_mode = "acme" against Pebble (Let's Encrypt's test server): the
+// binary obtains a certificate for its name at the first handshake,
+// Pebble validating the TLS-ALPN-01 challenge on the binary's own
+// listener, and serves it.
+func TestACMEServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	port := hangartest.FreePort(t)
+	dir, roots, issuer := hangartest.Pebble(t, port)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := filepath.Join(t.TempDir(), "hangar.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`listen = "127.0.0.1:%d"
+data_dir = %q
+tls_mode = "acme"
+tls_names = ["hangar.localhost"]
+acme_email = "ops@example.com"
+acme_directory = %q
+acme_ca_roots = %q
+`, port, data, dir, roots)), 0o600)
+	p := startBinary(t, bin, cfg)
+	defer p.kill()
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: issuer},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", port))
+		},
+	}}
+	resp, err := client.Get(fmt.Sprintf("https://hangar.localhost:%d/healthz", port))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS.PeerCertificates[0].DNSNames[0] != "hangar.localhost" {
+		t.Fatalf("%d %v", resp.StatusCode, resp.TLS.PeerCertificates[0].DNSNames)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(data, "tls", "acme")); len(entries) == 0 {
+		t.Fatal("no certificate cached in DATA/tls/acme")
+	}
 }
