@@ -13,6 +13,7 @@ import (
 
 	"hangar/hangartest"
 	"hangar/pkginfo/pkgtest"
+	"hangar/store"
 )
 
 // The console as a person uses it, in headless Chromium against a real
@@ -209,6 +210,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d"),
 		chromedp.WaitVisible(chromedp.CSS("ul.links")),
 		shoot("distributions"))
+
+	// The devices testers registered: listed with the export link.
+	ws, _ := e.store.WorkspaceBySlug("acme")
+	for _, d := range []store.Device{{UDID: pkgtest.ProfileDevice, Product: "iPhone15,2", Version: "21F90", SourceKind: "link"},
+		{UDID: "00008101-0011223344556677", Product: "iPad13,4", Version: "22A3354", SourceKind: "distribution"}} {
+		d.WorkspaceID = ws.ID
+		if _, err := e.store.RegisterDevice(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/devices"), chromedp.WaitVisible(chromedp.ID("export")), shoot("devices"))
+	if got := text("ul.links"); !strings.Contains(got, pkgtest.ProfileDevice) || !strings.Contains(got, "iPad13,4") {
+		t.Fatalf("devices page: %q", got)
+	}
 
 	// A webhook through its form: the secret shown once, then its page.
 	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/webhooks"),

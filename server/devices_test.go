@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -200,5 +201,61 @@ func TestDeviceRegistrationRefuses(t *testing.T) {
 	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
 	if len(devs) != 0 {
 		t.Fatalf("refused answers recorded %d devices", len(devs))
+	}
+}
+
+// The same from a password-protected distribution's page: the
+// registration link is signed (the installer sends no cookie), the device
+// is recorded from the distribution, and its page checks the build the
+// distribution shows.
+func TestDeviceRegistrationFromDistribution(t *testing.T) {
+	e := newProxiedEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
+	e.waitProcessed(b.BuildID)
+	d := e.distribution(admin, `{"slug":"beta","security":"password","password":"open-sesame"}`)
+	page := strings.Replace(e.ts.URL, "http://", "https://", 1) + "/d/acme/beta"
+
+	// Unlocked through the page's form, as a browser does.
+	resp, _ := postForm(t, viaProxy(page), url.Values{"password": {"open-sesame"}})
+	if len(resp.Cookies()) == 0 {
+		t.Fatalf("no unlock cookie: %d", resp.StatusCode)
+	}
+	_, body := get(t, viaProxy(page), overHTTPS(iPhoneUA), resp.Cookies()...)
+	m := regexp.MustCompile(`id="register" href="([^"]+)"`).FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatalf("no Register: %s", body)
+	}
+	href := strings.ReplaceAll(m[1], "&amp;", "&")
+	if !strings.Contains(href, "sig=") {
+		t.Fatalf("a protected page's registration link is not signed: %s", href)
+	}
+	// Without the signature: refused.
+	unsigned, _, _ := strings.Cut(href, "?")
+	resp, body = do(t, "GET", viaProxy(unsigned), nil)
+	wantCode(t, resp, body, 403)
+	resp, body = do(t, "GET", viaProxy(href), overHTTPS(iPhoneUA))
+	wantCode(t, resp, body, 200)
+	var p struct {
+		PayloadContent struct{ URL, Challenge string }
+	}
+	if _, err := plist.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = postAnswer(t, p.PayloadContent.URL, answer(t, pkgtest.ProfileDevice, p.PayloadContent.Challenge))
+	wantCode(t, resp, body, http.StatusMovedPermanently)
+	loc := resp.Header.Get("Location")
+	if !strings.HasPrefix(loc, page+"/device/"+pkgtest.ProfileDevice+"?") {
+		t.Fatalf("Location %q", loc)
+	}
+	resp, body = do(t, "GET", viaProxy(loc), nil)
+	wantCode(t, resp, body, 200)
+	if !strings.Contains(string(body), "Will install") {
+		t.Fatalf("device page: %s", body)
+	}
+	var devs []struct{ SourceKind, SourceID string }
+	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
+	if len(devs) != 1 || devs[0].SourceKind != "distribution" || devs[0].SourceID != d.ID {
+		t.Fatalf("devices: %+v", devs)
 	}
 }
