@@ -120,19 +120,42 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 		s.fail(w, r, err)
 		return
 	}
-	out := []linkView{}
-	for _, f := range files {
-		links, err := s.store.LinksOfFile(f.ID)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		for _, l := range links {
-			out = append(out, s.viewLink(c.base, l, f.Name))
-		}
+	// The seed lists all of a build's links; a bound keeps one answer
+	// small (100,000 links on a file were 30 MB): beyond unpagedLinks, or
+	// ?limit=, the Link header points to the rest (?cursor=).
+	p, err := pageParams(r)
+	if err == nil && p.Offset > 0 {
+		err = errBadRequest("this list pages by cursor: follow the Link header")
 	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !r.URL.Query().Has("limit") {
+		p.Limit = unpagedLinks
+	}
+	ids := make([]string, len(files))
+	names := make(map[string]string, len(files))
+	for i, f := range files {
+		ids[i], names[f.ID] = f.ID, f.Name
+	}
+	links, next, err := s.store.LinksOfFiles(ids, p.After, p.Limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]linkView, 0, len(links))
+	for _, l := range links {
+		out = append(out, s.viewLink(c.base, l, names[l.FileID]))
+	}
+	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, out)
 }
+
+// unpagedLinks is how many items a list that the seed or earlier versions
+// answered whole (a build's links, the instance's tokens) holds without
+// ?limit=.
+const unpagedLinks = 1000
 
 // fileLink returns the link named by the path if it belongs to the path's
 // file and to the request's project. It works for links whose file was

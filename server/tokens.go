@@ -36,12 +36,27 @@ type newTokenResponse struct {
 	Token string `json:"token"`
 }
 
+// listTokens lists every token of the instance: 1,000 at most (or
+// ?limit=), the Link header pointing to the rest (?cursor=). Console
+// sign-ins are tokens too, so the list grows with use until gc.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
-	ts, err := s.store.AllTokens()
+	p, err := pageParams(r)
+	if err == nil && p.Offset > 0 {
+		err = errBadRequest("this list pages by cursor: follow the Link header")
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	if !r.URL.Query().Has("limit") {
+		p.Limit = unpagedLinks
+	}
+	ts, next, err := s.store.TokensPage(p.After, p.Limit)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,6 +80,45 @@ func (s *Store) LinksOfFile(fileID string) ([]PublicLink, error) {
 		return err
 	})
 	return out, err
+}
+
+// LinksOfFiles lists the links of files, each file's in key order and the
+// files in the order given, at most limit, starting after a previous
+// call's next. next is "" on the last page. A page costs O(limit): it
+// seeks to the cursor, never skips.
+func (s *Store) LinksOfFiles(fileIDs []string, after string, limit int) (out []PublicLink, next string, err error) {
+	start := 0
+	if after != "" {
+		fid, _, _ := strings.Cut(after, "/")
+		if start = slices.Index(fileIDs, fid); start < 0 {
+			return nil, "", fmt.Errorf("%w: cursor", ErrInvalid)
+		}
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		links, c := tx.Bucket(bucketLinks), tx.Bucket(bucketFileLinks).Cursor()
+		for i, fid := range fileIDs[start:] {
+			prefix := key(fid, "")
+			k, _ := c.Seek(prefix)
+			if i == 0 && after != "" {
+				if k, _ = c.Seek([]byte(after)); k != nil && string(k) == after {
+					k, _ = c.Next()
+				}
+			}
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				if len(out) == limit {
+					next = string(key(out[len(out)-1].FileID, out[len(out)-1].ID))
+					return nil
+				}
+				var l PublicLink
+				if err := get(links, k[len(prefix):], &l); err != nil {
+					return err
+				}
+				out = append(out, l)
+			}
+		}
+		return nil
+	})
+	return out, next, err
 }
 
 // DeactivateLink marks a link inactive; it stays readable with its access

@@ -256,20 +256,41 @@ func (s *Store) Tokens(ownerID string) ([]Token, error) {
 // AllTokens returns every API token (not download tokens), in no
 // particular order.
 func (s *Store) AllTokens() ([]Token, error) {
-	var out []Token
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTokens)
-		return b.ForEach(func(h, _ []byte) error {
+	out, _, err := s.TokensPage("", 0)
+	return out, err
+}
+
+// TokensPage lists tokens in the order of their hashes, at most limit
+// (0: all), after a previous page's next (the last hash, base64url); next
+// is "" on the last page. A page seeks to its cursor: O(limit).
+func (s *Store) TokensPage(after string, limit int) (out []Token, next string, err error) {
+	from, err := base64.RawURLEncoding.DecodeString(after)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: cursor", ErrInvalid)
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketTokens).Cursor()
+		h, v := c.First()
+		if len(from) > 0 {
+			if h, v = c.Seek(from); h != nil && bytes.Equal(h, from) {
+				h, v = c.Next()
+			}
+		}
+		for ; h != nil; h, v = c.Next() {
+			if limit > 0 && len(out) == limit {
+				next = base64.RawURLEncoding.EncodeToString(out[len(out)-1].Hash)
+				return nil
+			}
 			var t Token
-			if err := get(b, h, &t); err != nil {
+			if err := json.Unmarshal(v, &t); err != nil {
 				return err
 			}
 			t.Hash = bytes.Clone(h)
 			out = append(out, t)
-			return nil
-		})
+		}
+		return nil
 	})
-	return out, err
+	return out, next, err
 }
 
 // RevokeToken deletes an owner's token with the given prefix. Revocation is

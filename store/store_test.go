@@ -920,3 +920,47 @@ func TestGCInBatches(t *testing.T) {
 		}
 	}
 }
+
+// Tokens page by cursor: every token once, in the order of the whole list.
+func TestTokensPage(t *testing.T) {
+	s := mustOpen(t)
+	if _, err := s.Bootstrap(""); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(store.User{Username: "alice", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if _, _, err := s.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.AllTokens()
+	if err != nil || len(all) != 7 {
+		t.Fatalf("%d tokens, %v", len(all), err)
+	}
+	var paged []store.Token
+	for after := ""; ; {
+		page, next, err := s.TokensPage(after, 3)
+		if err != nil || len(page) > 3 {
+			t.Fatalf("page: %d, %v", len(page), err)
+		}
+		paged = append(paged, page...)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if len(paged) != len(all) {
+		t.Fatalf("paged %d, all %d", len(paged), len(all))
+	}
+	for i := range all {
+		if !bytes.Equal(paged[i].Hash, all[i].Hash) {
+			t.Fatalf("token %d differs", i)
+		}
+	}
+	if _, _, err := s.TokensPage("not base64!", 3); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad cursor: %v", err)
+	}
+}
