@@ -11,6 +11,9 @@ import (
 // nothing refers to the blob.
 type Backend interface {
 	Put(ctx context.Context, r io.Reader, limit int64, commit func(Info) error) (Info, error)
+	// PutKnown is Put for a body whose digest and size the client
+	// declared: a duplicate is hashed, not written (see known.go).
+	PutKnown(ctx context.Context, r io.Reader, limit int64, want Ref, size int64, commit func(Info) error) (Info, error)
 	Stat(ctx context.Context, ref Ref) (int64, error)
 	RemoveUnused(ctx context.Context, ref Ref, inUse func(Ref) (bool, error)) (bool, error)
 	Walk(ctx context.Context, fn func(ref Ref, size int64) error) error

@@ -24,6 +24,7 @@ import (
 // backend is what both blob stores offer, for one conformance suite.
 type backend interface {
 	put(r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error)
+	putKnown(r io.Reader, limit int64, want blob.Ref, size int64, commit func(blob.Info) error) (blob.Info, error)
 	open(ref blob.Ref) (io.ReadSeekCloser, int64, error)
 	stat(ref blob.Ref) (int64, error)
 	removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error)
@@ -39,6 +40,9 @@ type local struct {
 
 func (l local) put(r io.Reader, limit int64, c func(blob.Info) error) (blob.Info, error) {
 	return l.s.Put(r, limit, c)
+}
+func (l local) putKnown(r io.Reader, limit int64, want blob.Ref, size int64, c func(blob.Info) error) (blob.Info, error) {
+	return l.s.PutKnown(r, limit, want, size, c)
 }
 func (l local) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) {
 	f, err := l.s.Open(ref)
@@ -72,6 +76,9 @@ var ctx = context.Background()
 
 func (r remote) put(rd io.Reader, limit int64, c func(blob.Info) error) (blob.Info, error) {
 	return r.s.Put(ctx, rd, limit, c)
+}
+func (r remote) putKnown(rd io.Reader, limit int64, want blob.Ref, size int64, c func(blob.Info) error) (blob.Info, error) {
+	return r.s.PutKnown(ctx, rd, limit, want, size, c)
 }
 func (r remote) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) { return r.s.Open(ctx, ref) }
 func (r remote) stat(ref blob.Ref) (int64, error)                    { return r.s.Stat(ctx, ref) }
@@ -368,4 +375,95 @@ func TestConformancePartEdges(t *testing.T) {
 			t.Errorf("%d temporary leftovers", n)
 		}
 	})
+}
+
+// midwayReader calls at once, when half of what it yields has been read,
+// so that a test can look at the store mid-way.
+type midwayReader struct {
+	r     io.Reader
+	n     int
+	half  int
+	at    func()
+	fired bool
+}
+
+func (m *midwayReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p[:min(len(p), 64<<10)])
+	if m.n += n; m.n >= m.half && !m.fired {
+		m.fired = true
+		m.at()
+	}
+	return n, err
+}
+
+// A declared upload (Content-Digest and length): a duplicate is hashed
+// and recorded on the stored blob without a temporary copy; a body that is
+// not what it declared is refused whether or not the digest is stored,
+// and leaves nothing.
+func TestConformancePutKnown(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		data := content(7<<20 + 5)
+		first, err := b.put(bytes.NewReader(data), 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commits := 0
+		count := func(blob.Info) error { commits++; return nil }
+		mid := &midwayReader{r: bytes.NewReader(data), half: len(data) / 2, at: func() {
+			if n := b.leftovers(t); n != 0 {
+				t.Errorf("a declared duplicate made %d temporary copies", n)
+			}
+		}}
+		info, err := b.putKnown(mid, 0, first.Ref, int64(len(data)), count)
+		if err != nil || info.Ref != first.Ref || info.Created || commits != 1 || !mid.fired {
+			t.Fatalf("duplicate: %+v %v, %d commits", info, err, commits)
+		}
+
+		// Same length, other bytes, the stored blob's digest declared.
+		other := bytes.Clone(data)
+		other[len(other)/2] ^= 1
+		if _, err := b.putKnown(bytes.NewReader(other), 0, first.Ref, int64(len(other)), count); !errors.Is(err, blob.ErrDigestMismatch) || commits != 1 {
+			t.Fatalf("other bytes under a stored digest: %v, %d commits", err, commits)
+		}
+		// A longer body than declared.
+		if _, err := b.putKnown(bytes.NewReader(append(bytes.Clone(data), 'x')), 0, first.Ref, int64(len(data)), count); !errors.Is(err, blob.ErrDigestMismatch) {
+			t.Fatalf("longer than declared: %v", err)
+		}
+		// New content: stored as by Put, and checked.
+		fresh := content(300_000)
+		info, err = b.putKnown(bytes.NewReader(fresh), 0, refOf(fresh), int64(len(fresh)), count)
+		if err != nil || !info.Created || info.Ref != refOf(fresh) || commits != 2 {
+			t.Fatalf("new content: %+v %v", info, err)
+		}
+		wrong := content(300_000)
+		if _, err := b.putKnown(bytes.NewReader(wrong), 0, refOf(fresh[:10]), int64(len(wrong)), count); !errors.Is(err, blob.ErrDigestMismatch) || commits != 2 {
+			t.Fatalf("new content under a wrong digest: %v", err)
+		}
+		if _, err := b.stat(refOf(wrong)); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("content refused for its digest was kept: %v", err)
+		}
+		if n := b.leftovers(t); n != 0 {
+			t.Errorf("%d temporary leftovers", n)
+		}
+	})
+}
+
+// A declared duplicate costs its hashing: compare with
+// BenchmarkPutDuplicate256MiB (hashing and a write to the page cache)
+// and BenchmarkPut256MiB (a new blob, fsync included).
+func BenchmarkPutKnownDuplicate256MiB(b *testing.B) {
+	const size = 256 << 20
+	s := mustOpen(b)
+	info, err := s.Put(io.LimitReader(zeroReader{}, size), 0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := s.PutKnown(io.LimitReader(zeroReader{}, size), 0, info.Ref, size, nil)
+		if err != nil || got.Created {
+			b.Fatalf("%+v, %v", got, err)
+		}
+	}
 }

@@ -196,6 +196,10 @@ var (
 	ErrNoSpace  = blob.ErrNoSpace  // the disk is full
 	// ErrUnavailable: the S3 store did not answer or refused.
 	ErrUnavailable = blob.ErrUnavailable
+	// ErrDigestMismatch: the body was not what its declared digest said.
+	ErrDigestMismatch = blob.ErrDigestMismatch
+	// ErrGone: a declared duplicate's stored copy went away meanwhile.
+	ErrGone = blob.ErrGone
 )
 
 // ErrDatabaseLost is returned by Open and CheckDatabase when the database

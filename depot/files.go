@@ -17,6 +17,11 @@ import (
 // bytes.
 type NewFile struct {
 	BuildID, Type, Name, Extension, MimeType string
+	// SHA256 and Size, when the client declared them (Content-Digest and
+	// Content-Length; Size -1 if unknown), let a duplicate be hashed
+	// instead of written, and are checked.
+	SHA256 []byte
+	Size   int64
 }
 
 // AddFile streams body into the blob directory and records it as a file
@@ -26,7 +31,13 @@ type NewFile struct {
 // on a full disk ErrNoSpace; on any error nothing stays behind.
 func (d *Depot) AddFile(nf NewFile, body io.Reader) (store.File, error) {
 	var f store.File
-	info, err := d.backend.Put(context.Background(), body, d.cfg.MaxUploadSize, func(info blob.Info) error {
+	put := d.backend.Put
+	if len(nf.SHA256) == len(blob.Ref{}) {
+		put = func(ctx context.Context, r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error) {
+			return d.backend.PutKnown(ctx, r, limit, blob.Ref(nf.SHA256), nf.Size, commit)
+		}
+	}
+	info, err := put(context.Background(), body, d.cfg.MaxUploadSize, func(info blob.Info) error {
 		var err error
 		f, err = d.store.AddFile(store.File{
 			BuildID:   nf.BuildID,

@@ -366,9 +366,15 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 		if name, err = safeFileName(r.URL.Query().Get("name")); err == nil {
 			err = s.rawUploadFits(r, c)
 		}
+		var sum []byte
+		if err == nil {
+			sum, err = contentDigest(r.Header)
+		}
 		if err == nil {
 			var f store.File
-			if f, err = s.storeFile(b.ID, store.FileAttachment, name, r.Body); err == nil {
+			nf := depot.NewFile{BuildID: b.ID, Type: store.FileAttachment, Name: name, Extension: extension(name), MimeType: mimeType(name),
+				SHA256: sum, Size: r.ContentLength}
+			if f, err = s.storeDeclared(nf, r.Body); err == nil {
 				files = append(files, f)
 			}
 		}

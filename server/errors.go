@@ -123,6 +123,10 @@ func toAPIError(err error) (*apiError, bool) {
 		return &apiError{http.StatusInsufficientStorage, "QUOTA_EXCEEDED", orgNoSpace, err.Error()}, true
 	case errors.Is(err, depot.ErrTooLarge), errors.As(err, &tooBig):
 		return errTooLarge("upload exceeds the size limit"), true
+	case errors.Is(err, depot.ErrDigestMismatch):
+		return errBadRequest("the body does not have the SHA-256 its Content-Digest declared (or not the declared length); nothing was stored"), true
+	case errors.Is(err, depot.ErrGone):
+		return &apiError{http.StatusConflict, "CONFLICT", orgConflict, "identical content was deleted while this upload was checked against it; send the upload again"}, true
 	case errors.Is(err, depot.ErrRead):
 		// The client stopped sending, sent less than it announced, or hung up.
 		return errBadRequest("the upload was interrupted before its end"), true

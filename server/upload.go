@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -26,9 +28,35 @@ import (
 // error wraps depot.ErrTooLarge, over the workspace quota
 // store.ErrQuotaExceeded; either way nothing is left behind.
 func (s *Server) storeFile(buildID, fileType, name string, body io.Reader) (store.File, error) {
+	return s.storeDeclared(depot.NewFile{BuildID: buildID, Type: fileType, Name: name, Extension: extension(name), MimeType: mimeType(name)}, body)
+}
+
+func (s *Server) storeDeclared(nf depot.NewFile, body io.Reader) (store.File, error) {
 	s.metrics.uploadsLive.Inc()
 	defer s.metrics.uploadsLive.Dec()
-	return s.depot.AddFile(depot.NewFile{BuildID: buildID, Type: fileType, Name: name, Extension: extension(name), MimeType: mimeType(name)}, body)
+	return s.depot.AddFile(nf, body)
+}
+
+// contentDigest reads the SHA-256 a client declares for its body (RFC 9530:
+// Content-Digest: sha-256=:BASE64:, among other algorithms, which are
+// ignored). nil when there is none.
+func contentDigest(h http.Header) ([]byte, error) {
+	v := h.Get("Content-Digest")
+	if v == "" {
+		return nil, nil
+	}
+	for _, member := range strings.Split(v, ",") {
+		alg, val, ok := strings.Cut(strings.TrimSpace(member), "=")
+		if !ok || !strings.EqualFold(alg, "sha-256") {
+			continue
+		}
+		sum, err := base64.StdEncoding.DecodeString(strings.Trim(val, ":"))
+		if err != nil || len(sum) != sha256.Size || !strings.HasPrefix(val, ":") || !strings.HasSuffix(val, ":") {
+			return nil, errBadRequest("Content-Digest: sha-256 must be the body's SHA-256 in base64 between colons (RFC 9530)")
+		}
+		return sum, nil
+	}
+	return nil, nil
 }
 
 // maxParts bounds the parts of one upload form (files and fields).
