@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -281,18 +280,7 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, c *call) {
 		db.Verdict, db.OK = verdict(b, udid)
 		v.Builds = append(v.Builds, db)
 	}
-	var buf bytes.Buffer
-	if err := devicePage.Execute(&buf, v); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-	w.Write(buf.Bytes())
+	s.renderPublic(w, r, devicePage, v, http.StatusOK, "form-action 'none'")
 }
 
 // verdict says whether build b installs on the device udid.

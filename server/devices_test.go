@@ -52,6 +52,19 @@ func fetchEnrollment(t *testing.T, e *env, pageURL string) enrollment {
 	return enrollment{p.PayloadContent.URL, p.PayloadContent.Challenge, p.PayloadContent.DeviceAttributes}
 }
 
+// testLink is a public link as its JSON names it.
+type testLink struct{ PublicLinkID, InstallURL string }
+
+// ipaLink uploads the demo IPA (its profile lists pkgtest.ProfileDevice),
+// waits for it to be processed and makes a link to it.
+func ipaLink(e *env) (admin string, link testLink) {
+	admin = e.adminToken()
+	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
+	e.waitProcessed(b.BuildID)
+	return admin, link
+}
+
 // answer is what iOS posts: the attributes asked for, signed.
 func answer(t *testing.T, udid, challenge string) []byte {
 	t.Helper()
@@ -94,11 +107,7 @@ func postAnswer(t *testing.T, enrollURL string, body []byte) (*http.Response, []
 // workspace's list and export.
 func TestDeviceRegistration(t *testing.T) {
 	e := newProxiedEnv(t)
-	admin := e.adminToken()
-	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
-	var link struct{ PublicLinkID, InstallURL string }
-	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
-	e.waitProcessed(b.BuildID)
+	admin, link := ipaLink(e)
 
 	en := fetchEnrollment(t, e, link.InstallURL)
 	https := strings.Replace(e.ts.URL, "http://", "https://", 1)
@@ -157,11 +166,7 @@ func TestDeviceRegistration(t *testing.T) {
 // expired answers get a clear 400 and record nothing.
 func TestDeviceRegistrationRefuses(t *testing.T) {
 	e := newProxiedEnv(t)
-	admin := e.adminToken()
-	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
-	var link struct{ PublicLinkID, InstallURL string }
-	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
-	e.waitProcessed(b.BuildID)
+	admin, link := ipaLink(e)
 	en := fetchEnrollment(t, e, link.InstallURL)
 
 	good := answer(t, pkgtest.ProfileDevice, en.Challenge)

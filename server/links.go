@@ -121,18 +121,11 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 		return
 	}
 	// The seed lists all of a build's links; a bound keeps one answer
-	// small (100,000 links on a file were 30 MB): beyond unpagedLinks, or
-	// ?limit=, the Link header points to the rest (?cursor=).
-	p, err := pageParams(r)
-	if err == nil && p.Offset > 0 {
-		err = errBadRequest("this list pages by cursor: follow the Link header")
-	}
+	// small (100,000 links on a file were 30 MB).
+	p, err := wholeListPage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if !r.URL.Query().Has("limit") {
-		p.Limit = unpagedLinks
 	}
 	ids := make([]string, len(files))
 	names := make(map[string]string, len(files))
@@ -156,6 +149,20 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 // answered whole (a build's links, the instance's tokens) holds without
 // ?limit=.
 const unpagedLinks = 1000
+
+// wholeListPage reads the paging of such a list: unpagedLinks items, or
+// ?limit=, from ?cursor=; the Link header (linkNext) points to the rest.
+// It pages by cursor only.
+func wholeListPage(r *http.Request) (store.Page, error) {
+	p, err := pageParams(r)
+	if err == nil && p.Offset > 0 {
+		err = errBadRequest("this list pages by cursor: follow the Link header")
+	}
+	if !r.URL.Query().Has("limit") {
+		p.Limit = unpagedLinks
+	}
+	return p, err
+}
 
 // fileLink returns the link named by the path if it belongs to the path's
 // file and to the request's project. It works for links whose file was

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/xml"
 	"fmt"
@@ -321,8 +322,15 @@ func isHTTPS(base string) bool { return strings.HasPrefix(base, "https://") }
 // renderTester writes a tester page. No script at all, no outside
 // resource, no framing; the only form posts a password to the page itself.
 func (s *Server) renderTester(w http.ResponseWriter, r *http.Request, v testerView) {
+	s.renderPublic(w, r, testerPage, v, cmp.Or(v.Status, http.StatusOK), "img-src 'self'; form-action 'self'")
+}
+
+// renderPublic writes a page of the public side (tester, trust and device
+// pages): self-contained HTML, not cached, not framed, with a policy that
+// allows inline style and what more says, nothing else.
+func (s *Server) renderPublic(w http.ResponseWriter, r *http.Request, t *template.Template, v any, status int, more string) {
 	var buf bytes.Buffer
-	if err := testerPage.Execute(&buf, v); err != nil {
+	if err := t.Execute(&buf, v); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -331,11 +339,8 @@ func (s *Server) renderTester(w http.ResponseWriter, r *http.Request, v testerVi
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	if v.Status == 0 {
-		v.Status = http.StatusOK
-	}
-	w.WriteHeader(v.Status)
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "+more)
+	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 

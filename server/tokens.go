@@ -40,16 +40,10 @@ type newTokenResponse struct {
 // ?limit=), the Link header pointing to the rest (?cursor=). Console
 // sign-ins are tokens too, so the list grows with use until gc.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
-	p, err := pageParams(r)
-	if err == nil && p.Offset > 0 {
-		err = errBadRequest("this list pages by cursor: follow the Link header")
-	}
+	p, err := wholeListPage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if !r.URL.Query().Has("limit") {
-		p.Limit = unpagedLinks
 	}
 	ts, next, err := s.store.TokensPage(p.After, p.Limit)
 	if err != nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"html/template"
@@ -98,18 +97,7 @@ func (s *Server) trustPage(w http.ResponseWriter, r *http.Request, c *call) {
 		v.Message = "iPhones and iPads install apps only from an HTTPS address with a certificate they trust. Ask whoever runs Hangar to turn it on; until then, Android phones and computers can still download builds."
 		v.Admin = `For the admin: set tls_mode = "local-ca" (and tls_names to the names testers use) in Hangar's configuration and restart. Hangar then makes its own certificate authority, and this page tells testers how to trust it. A certificate of your own (tls_mode = "files") or ACME for a public name work too.`
 	}
-	var buf bytes.Buffer
-	if err := trustPage.Execute(&buf, v); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-	w.Write(buf.Bytes())
+	s.renderPublic(w, r, trustPage, v, http.StatusOK, "form-action 'none'")
 }
 
 // trustGuides are the steps per platform, as their settings name things

@@ -22,11 +22,7 @@ func TestTrustAndDevicePagesInBrowser(t *testing.T) {
 		withLocalCA(t)(c)
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	admin := e.adminToken()
-	b := e.upload(admin, part{"version", "", "2.4.1"}, part{"file", "Demo.ipa", demoIPA()})
-	var link struct{ PublicLinkID, InstallURL string }
-	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
-	e.waitProcessed(b.BuildID)
+	_, link := ipaLink(e)
 	en := fetchEnrollment(t, e, link.InstallURL)
 	resp, body := postAnswer(t, en.URL, answer(t, pkgtest.ProfileDevice, en.Challenge))
 	wantCode(t, resp, body, 301)

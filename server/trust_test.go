@@ -227,11 +227,7 @@ func TestInstallPagePointsToTrust(t *testing.T) {
 		withLocalCA(t)(c)
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	})
-	admin := e.adminToken()
-	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
-	var link struct{ PublicLinkID, InstallURL string }
-	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
-	e.waitProcessed(b.BuildID)
+	_, link := ipaLink(e)
 	_, body := do(t, "GET", link.InstallURL, overHTTPS(iPhoneUA))
 	if page := string(body); !strings.Contains(page, `id="install"`) || !strings.Contains(page, `id="trust-hint"`) || !strings.Contains(page, `/trust">Trust this server`) {
 		t.Fatalf("over HTTPS: %s", page)
