@@ -22,8 +22,8 @@ import (
 
 // S3Store keeps blobs in an S3-compatible bucket, under the same layout as
 // the directory: PREFIX/ab/cd/abcd…. A write streams into a multipart
-// upload under PREFIX/tmp/ while hashing (three part buffers of PartSize
-// outside the Go heap, uploaded side by side: 18 MiB per upload by
+// upload under PREFIX/tmp/ while hashing (four part buffers of PartSize
+// outside the Go heap, uploaded side by side: 24 MiB per upload by
 // default; s3upload.go), then is copied on the server to its content
 // address when that is new, and the temporary object removed: a crash leaves at most a
 // temporary object or an unfinished multipart upload, which CleanTemp
@@ -96,7 +96,7 @@ type S3Options struct {
 	PathStyle bool   // bucket in the path, not the host name (most self-hosted stores)
 	AccessKey string
 	SecretKey string
-	// PartSize is the multipart part size; an upload holds three. Default
+	// PartSize is the multipart part size; an upload holds four. Default
 	// 6 MiB (at most 10,000 parts: 58 GiB per blob).
 	PartSize uint64
 }
