@@ -40,8 +40,10 @@ func New(cfg config.Config, log *slog.Logger, now func() time.Time) (*Listener, 
 			o.Names.Ranges = append(o.Names.Ranges, &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())})
 		}
 		if cfg.TLSLANAddresses {
+			// Without them the configured names still work: a sandbox
+			// that hides the interfaces must not stop the server.
 			if o.Extra, err = LANAddresses(); err != nil {
-				return nil, err
+				log.Warn("cannot read the machine's addresses; the certificate covers tls_names only", "err", err)
 			}
 		}
 		l.CA, err = OpenLocalCA(cfg.DataDir, o)
