@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"howett.net/plist"
 
+	"hangar/auth"
 	"hangar/cms"
 	"hangar/depot"
 	"hangar/store"
@@ -43,6 +45,11 @@ const enrollTTL = time.Hour
 
 // deviceTTL is how long the device page's signed URL works.
 const deviceTTL = 24 * time.Hour
+
+// enrollPerIP bounds registrations from one address: an office of testers
+// behind one NAT registers at once (30), then one every 10 s; a token
+// holder scripting answers cannot fill the workspace's list quickly.
+var enrollPerIP = auth.Limiter{Burst: 30, Every: 10 * time.Second}
 
 var udidPattern = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{16})$`)
 
@@ -181,6 +188,11 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
 	parts, err := s.parseEnrollToken(tok)
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if ok, wait := s.enrollPerIP.Allow(s.clientIP(r).String(), s.now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		s.fail(w, r, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many device registrations from this address; retry later"})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cms.MaxBytes))

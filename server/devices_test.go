@@ -264,3 +264,23 @@ func TestDeviceRegistrationFromDistribution(t *testing.T) {
 		t.Fatalf("devices: %+v", devs)
 	}
 }
+
+// Registrations from one address are limited: 30 at once, then one every
+// 10 s.
+func TestDeviceRegistrationRateLimited(t *testing.T) {
+	e := newProxiedEnv(t)
+	_, link := ipaLink(e)
+	en := fetchEnrollment(t, e, link.InstallURL)
+	for i := range 30 {
+		if resp, body := postAnswer(t, en.URL, []byte("garbage")); resp.StatusCode != 400 {
+			t.Fatalf("answer %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body := postAnswer(t, en.URL, answer(t, pkgtest.ProfileDevice, en.Challenge))
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("31st: %d %s", resp.StatusCode, body)
+	}
+	e.advance(10e9)
+	resp, body = postAnswer(t, en.URL, answer(t, pkgtest.ProfileDevice, en.Challenge))
+	wantCode(t, resp, body, http.StatusMovedPermanently)
+}

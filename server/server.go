@@ -42,6 +42,7 @@ type Server struct {
 	// pages (see unlock.go); unlockPer* limit wrong passwords.
 	unlockKey       []byte
 	enrollKey       []byte // device registration tokens (devices.go)
+	enrollPerIP     auth.Limiter
 	unlockPerIP     auth.Limiter
 	unlockPerTarget auth.Limiter
 	tokenUse        tokenUse
@@ -112,6 +113,7 @@ func New(o Options) (*Server, error) {
 		loginPerUser:    auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
 		unlockPerIP:     auth.Limiter{Burst: unlockPerIP.Burst, Every: unlockPerIP.Every},
 		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
+		enrollPerIP:     auth.Limiter{Burst: enrollPerIP.Burst, Every: enrollPerIP.Every},
 		metrics:         newMetrics(o.Depot),
 	}
 	if s.tls, err = certs.New(o.Config, o.Logger, o.Now); err != nil {
