@@ -31,6 +31,8 @@ Usage:
                                   unpack a backup into a new data directory
   hangar fsck [-verify] [-repair] check that metadata and blobs agree
   hangar gc                       remove expired tokens and old access logs
+  hangar compact                  rewrite the database without its free pages
+                                  (server stopped)
   hangar blobs migrate -to s3|local
                                   copy every blob to the [blobs] bucket or
                                   back (server stopped; resumable)
@@ -70,6 +72,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBlobs(args[1:], stdout, stderr)
 	case "gc":
 		return cmdGC(args[1:], stdout, stderr)
+	case "compact":
+		return cmdCompact(args[1:], stdout, stderr)
 	case "backup":
 		return cmdBackup(args[1:], stdout, stderr)
 	case "restore":
