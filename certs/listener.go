@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -94,8 +95,18 @@ func (l *Listener) Run(done <-chan struct{}, every time.Duration) {
 // HTTPHandler wraps the plain-HTTP listener's handler so that it answers
 // ACME HTTP-01 challenges (ACME mode); otherwise it is h.
 func (l *Listener) HTTPHandler(h http.Handler) http.Handler {
-	if l != nil && l.ACME != nil {
-		return l.ACME.HTTPHandler(h)
+	if l == nil || l.ACME == nil {
+		return h
 	}
-	return h
+	acmeHandler := l.ACME.HTTPHandler(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// autocert checks the Host header against tls_names as it comes,
+		// port included: a listener on another port than 80 (a test, a
+		// proxy that keeps the port) would fail every challenge.
+		if host, _, err := net.SplitHostPort(r.Host); err == nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {
+			r = r.Clone(r.Context())
+			r.Host = host
+		}
+		acmeHandler.ServeHTTP(w, r)
+	})
 }

@@ -155,7 +155,7 @@ func TestACMEServe(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	port := hangartest.FreePort(t)
-	dir, roots, issuer := hangartest.Pebble(t, port)
+	dir, roots, issuer := hangartest.Pebble(t, port, hangartest.FreePort(t))
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)

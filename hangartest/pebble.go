@@ -34,10 +34,11 @@ func FreePort(t testing.TB) int {
 }
 
 // Pebble starts Let's Encrypt's test ACME server on loopback, its HTTPS
-// under a certificate made here, validating TLS-ALPN-01 challenges
-// against tlsPort. It returns the directory URL, the PEM file of that
+// under a certificate made here, validating TLS-ALPN-01 challenges on
+// tlsPort and HTTP-01 ones on httpPort (names resolve to 127.0.0.1). It
+// returns the directory URL, the PEM file of that
 // certificate and the root the issued certificates chain to.
-func Pebble(t testing.TB, tlsPort int) (dir, roots string, issuer *x509.CertPool) {
+func Pebble(t testing.TB, tlsPort, httpPort int) (dir, roots string, issuer *x509.CertPool) {
 	t.Helper()
 	if _, err := exec.LookPath("pebble"); err != nil {
 		if os.Getenv("CI") == "" {
@@ -60,7 +61,7 @@ func Pebble(t testing.TB, tlsPort int) (dir, roots string, issuer *x509.CertPool
 		"certificate": %q, "privateKey": %q, "httpPort": %d, "tlsPort": %d, "ocspResponderURL": "",
 		"externalAccountBindingRequired": false, "keyAlgorithm": "ecdsa",
 		"profiles": {"default": {"description": "default", "validityPeriod": 7776000}}}}`,
-		api, mgmt, roots, filepath.Join(work, "key.pem"), FreePort(t), tlsPort)
+		api, mgmt, roots, filepath.Join(work, "key.pem"), httpPort, tlsPort)
 	os.WriteFile(filepath.Join(work, "pebble.json"), []byte(cfg), 0o600)
 	cmd := exec.Command("pebble", "-config", filepath.Join(work, "pebble.json"), "-dnsserver", loopbackDNS(t))
 	// No wait before validating; every nonce good (the ACME client would
