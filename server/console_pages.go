@@ -207,12 +207,16 @@ type linkRow struct {
 	URL, QR string
 }
 
+// consoleLinks is how many links a build page shows at a time.
+const consoleLinks = 50
+
 type buildPage struct {
 	Workspace workspaceRow
 	Project   store.Project
 	Build     store.Build
 	Files     []fileRow
 	Links     []linkRow
+	MoreLinks string // the next page of links, if there are more
 	IconURL   string
 	Expired   bool // the provisioning profile has expired
 	Can       can
@@ -258,7 +262,7 @@ func buildPath(c *call, buildID string) string {
 	return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/b/" + buildID
 }
 
-func (s *Server) loadBuildPage(c *call) (buildPage, error) {
+func (s *Server) loadBuildPage(c *call, linksAfter string) (buildPage, error) {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
 		return buildPage{}, err
@@ -272,19 +276,25 @@ func (s *Server) loadBuildPage(c *call) (buildPage, error) {
 	if b.Profile != nil {
 		p.Expired = !b.Profile.Expires.IsZero() && s.now().After(b.Profile.Expires)
 	}
+	var ids []string
 	for _, f := range files {
 		u := s.signedURLFor("", f.ID, f.Name, consoleURLTTL)
 		if f.Type == store.FileIcon {
 			p.IconURL = u
 		}
 		p.Files = append(p.Files, fileRow{File: f, URL: u})
-		links, err := s.store.LinksOfFile(f.ID)
-		if err != nil {
-			return p, err
-		}
-		for _, l := range links {
-			p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: "/p/" + l.ID + "/qr"})
-		}
+		ids = append(ids, f.ID)
+	}
+	// A page of links at a time: a file may have thousands.
+	links, next, err := s.store.LinksOfFiles(ids, linksAfter, consoleLinks)
+	if err != nil {
+		return p, err
+	}
+	for _, l := range links {
+		p.Links = append(p.Links, linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: "/p/" + l.ID + "/qr"})
+	}
+	if next != "" {
+		p.MoreLinks = p.Base + "?links=" + url.QueryEscape(next)
 	}
 	return p, nil
 }
@@ -294,7 +304,7 @@ func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call, status int, msg string) {
-	p, err := s.loadBuildPage(c)
+	p, err := s.loadBuildPage(c, r.URL.Query().Get("links"))
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return
@@ -411,7 +421,7 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) {
 // deleteBuildPage asks for confirmation; deleteBuildSubmit deletes the
 // build and its files (the depot's operation, as the API's).
 func (s *Server) deleteBuildPage(w http.ResponseWriter, r *http.Request, c *call) {
-	p, err := s.loadBuildPage(c)
+	p, err := s.loadBuildPage(c, "")
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return

@@ -962,3 +962,31 @@ func TestConsoleWebhooks(t *testing.T) {
 		t.Errorf("a workspace webhook under a project's path: %d", code)
 	}
 }
+
+// A build page shows its links 50 at a time, with a link to the rest.
+func TestConsoleBuildPageLinksPaged(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"rita","password":"rita-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"rita","role":"viewer"}`, nil)
+	b := e.upload(admin, part{"file", "App.zip", "zip bytes"})
+	for range 51 {
+		if _, err := e.store.CreateLink(store.PublicLink{FileID: b.Files[0].FileID, IsPermanent: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cookie := e.signIn("rita", "rita-password")
+	rows := regexp.MustCompile(`class="linkrow"`)
+	code, body, _ := e.getPage("/w/acme/p/app/b/"+b.BuildID, cookie)
+	more := regexp.MustCompile(`id="more-links" href="([^"]+)"`).FindStringSubmatch(body)
+	if code != 200 || len(rows.FindAllString(body, -1)) != 50 || more == nil {
+		t.Fatalf("first page: %d, %d links, more %v", code, len(rows.FindAllString(body, -1)), more)
+	}
+	code, body, _ = e.getPage(strings.ReplaceAll(more[1], "&amp;", "&"), cookie)
+	if code != 200 || len(rows.FindAllString(body, -1)) != 1 || strings.Contains(body, `id="more-links"`) {
+		t.Fatalf("second page: %d, %d links", code, len(rows.FindAllString(body, -1)))
+	}
+	if code, _, _ = e.getPage("/w/acme/p/app/b/"+b.BuildID+"?links=nofile%2Fx", cookie); code != http.StatusBadRequest {
+		t.Fatalf("a cursor Hangar did not write: %d", code)
+	}
+}
