@@ -190,3 +190,22 @@ acme_ca_roots = %q
 		t.Fatal("no certificate cached in DATA/tls/acme")
 	}
 }
+
+// fsck warns of a server certificate that should have been renewed
+// (here made 80 days ago: it expires in 10) without calling it a problem.
+func TestFsckWarnsOfExpiringCertificate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := writeDataConfig(t, data)
+	_, _, stop := startServe(t, data) // a database to check
+	if code := stop(); code != exitOK {
+		t.Fatalf("stop: %d", code)
+	}
+	long := time.Now().Add(-80 * 24 * time.Hour)
+	if _, err := certs.OpenLocalCA(data, certs.LocalOptions{Names: certs.Names{DNS: []string{"hangar.lan"}}, Now: func() time.Time { return long }}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := hangarCmd(t, "fsck", "-config", cfg)
+	if code != exitOK || !strings.Contains(out, "warning: tls/server.crt expires on") || !strings.Contains(out, "0 problems") {
+		t.Fatalf("fsck: %d %s %s", code, out, errOut)
+	}
+}
