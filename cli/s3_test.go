@@ -216,22 +216,8 @@ func TestBlobsMigrate(t *testing.T) {
 		base, _, stop := startServeWith(t, data, blobs)
 		defer stop()
 		for id, want := range contents {
-			r, _ := http.NewRequest("GET", base+"/api/v1/workspace/acme/project/app/build/file/"+id, nil)
-			r.Header.Set("Authorization", "Bearer "+admin)
-			resp, err := http.DefaultClient.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			signed, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			resp, err = http.Get(string(signed))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(got) != want {
-				t.Fatalf("file %s after the switch: %d, %d bytes", id, resp.StatusCode, len(got))
+			if got := download(t, base, admin, id); string(got) != want {
+				t.Fatalf("file %s after the switch: %d bytes", id, len(got))
 			}
 		}
 	}

@@ -164,15 +164,7 @@ func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) 
 			"Challenge":        tok,
 		},
 	}
-	data, err := plist.MarshalIndent(profile, plist.XMLFormat, "\t")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
-	w.Header().Set("Content-Disposition", `attachment; filename="register-device.mobileconfig"`)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(data)
+	s.writeProfile(w, r, "register-device.mobileconfig", profile)
 }
 
 // deviceAnswer is the property list iOS signs and posts.

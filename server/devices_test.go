@@ -91,8 +91,7 @@ func postAnswer(t *testing.T, enrollURL string, body []byte) (*http.Response, []
 	req, _ := http.NewRequest("POST", viaProxy(enrollURL), bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/pkcs7-signature")
 	req.Header.Set("X-Forwarded-Proto", "https")
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
+	resp, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,4 +282,27 @@ func TestDeviceRegistrationRateLimited(t *testing.T) {
 	e.advance(10e9)
 	resp, body = postAnswer(t, en.URL, answer(t, pkgtest.ProfileDevice, en.Challenge))
 	wantCode(t, resp, body, http.StatusMovedPermanently)
+}
+
+// A profile's UDID list is kept for the device pages and left out of
+// every build answer (it would be hundreds of UDIDs in each build of a
+// list), as the README says.
+func TestBuildAnswersLeaveProfileDevicesOut(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "App.ipa", demoIPA()})
+	stored := e.waitProcessed(b.BuildID)
+	if has, known := stored.Profile.HasDevice(pkgtest.ProfileDevice); !has || !known {
+		t.Fatalf("the stored profile lacks its devices: %+v", stored.Profile)
+	}
+	for path, count := range map[string]string{
+		projPath + "/build/" + b.BuildID:                      `"devices":3`,
+		projPath + "/build":                                   `"devices":3`,
+		"/v1/organizations/acme/apps/app/builds/" + b.BuildID: `"ProvisionedDevicesCount":3`,
+	} {
+		code, body := e.req("GET", path, admin, "")
+		if code != 200 || !strings.Contains(string(body), count) || strings.Contains(string(body), pkgtest.ProfileDevice) {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
 }

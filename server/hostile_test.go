@@ -26,14 +26,28 @@ import (
 // with its timeouts) on a loopback port of its own.
 func serveReal(t *testing.T, e *env) string {
 	t.Helper()
+	return serveOn(t, e.srv.Serve)
+}
+
+// serveOn runs serve (Serve or ServeOnboarding) on a loopback port of its
+// own until the test ends.
+func serveOn(t *testing.T, serve func(context.Context, net.Listener) error) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	go func() { done <- serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the server did not stop")
+		}
+	})
 	return ln.Addr().String()
 }
 

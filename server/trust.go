@@ -173,13 +173,21 @@ func (s *Server) caProfile(w http.ResponseWriter, r *http.Request, c *call) {
 			"PayloadContent":             cert.Raw,
 		}},
 	}
+	s.writeProfile(w, r, "hangar-ca.mobileconfig", profile)
+}
+
+// writeProfile serves an Apple configuration profile as the file name,
+// not cached (the registration one holds a token, the CA one may change
+// with a new CA).
+func (s *Server) writeProfile(w http.ResponseWriter, r *http.Request, name string, profile map[string]any) {
 	data, err := plist.MarshalIndent(profile, plist.XMLFormat, "\t")
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
-	w.Header().Set("Content-Disposition", `attachment; filename="hangar-ca.mobileconfig"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
 	w.Write(data)
 }
 

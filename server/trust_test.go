@@ -1,25 +1,21 @@
 package server_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"howett.net/plist"
 
 	"hangar/config"
-	"hangar/server"
 )
 
 // withLocalCA configures the local CA for hangar.lan and 127.0.0.1, in a
@@ -173,7 +169,7 @@ func TestOnboardingListener(t *testing.T) {
 		t.Fatalf("%s", resp.Proto)
 	}
 
-	oaddr := serveOnboarding(t, e.srv)
+	oaddr := serveOn(t, e.srv.ServeOnboarding)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		method, path string
@@ -197,26 +193,6 @@ func TestOnboardingListener(t *testing.T) {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.code, tc.location)
 		}
 	}
-}
-
-func serveOnboarding(t *testing.T, srv *server.Server) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeOnboarding(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the onboarding listener did not stop")
-		}
-	})
-	return ln.Addr().String()
 }
 
 // An iPhone on the local CA's HTTPS gets Install and a pointer to the
