@@ -145,12 +145,12 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 	writeJSON(w, http.StatusOK, out)
 }
 
-// unpagedLinks is how many items a list that the seed or earlier versions
+// unpagedList is how many items a list that the seed or earlier versions
 // answered whole (a build's links, the instance's tokens) holds without
 // ?limit=.
-const unpagedLinks = 1000
+const unpagedList = 1000
 
-// wholeListPage reads the paging of such a list: unpagedLinks items, or
+// wholeListPage reads the paging of such a list: unpagedList items, or
 // ?limit=, from ?cursor=; the Link header (linkNext) points to the rest.
 // It pages by cursor only.
 func wholeListPage(r *http.Request) (store.Page, error) {
@@ -159,7 +159,7 @@ func wholeListPage(r *http.Request) (store.Page, error) {
 		err = errBadRequest("this list pages by cursor: follow the Link header")
 	}
 	if !r.URL.Query().Has("limit") {
-		p.Limit = unpagedLinks
+		p.Limit = unpagedList
 	}
 	return p, err
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -27,6 +28,8 @@ func TestTrustAndDevicePagesInBrowser(t *testing.T) {
 	resp, body := postAnswer(t, en.URL, answer(t, pkgtest.ProfileDevice, en.Challenge))
 	wantCode(t, resp, body, 301)
 	devicePage := viaProxy(resp.Header.Get("Location"))
+	tlsServer := httptest.NewTLSServer(e.srv) // the tester page over HTTPS (Chromium ignores the test certificate)
+	t.Cleanup(tlsServer.Close)
 
 	shots := shotsDir(t)
 	for _, c := range []struct {
@@ -36,6 +39,7 @@ func TestTrustAndDevicePagesInBrowser(t *testing.T) {
 		{"trust-iphone", iPhoneUA, e.ts.URL + "/trust", "download-profile", 390, 844},
 		{"trust-android", androidUA, e.ts.URL + "/trust", "download-ca", 390, 844},
 		{"trust-desktop", desktopUA, e.ts.URL + "/trust", "download-ca", 1280, 900},
+		{"tester-iphone-local-ca", iPhoneUA, tlsServer.URL + "/p/" + link.PublicLinkID, "trust-hint", 390, 844},
 		{"device-iphone", iPhoneUA, devicePage, "udid", 390, 844},
 		{"device-desktop", desktopUA, devicePage, "udid", 1280, 900},
 	} {
