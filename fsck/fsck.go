@@ -17,6 +17,7 @@ import (
 	"hangar/blob"
 	"hangar/certs"
 	"hangar/depot"
+	"hangar/pace"
 )
 
 // Options select the checks and repairs.
@@ -121,7 +122,7 @@ func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 		if o.Live && i > 0 {
 			// A check beside requests works half the time at most: it
 			// rests as long as each shard took.
-			time.Sleep(time.Since(shardStart))
+			pace.Rest(shardStart)
 		}
 		shardStart = time.Now()
 		shard := fmt.Sprintf("%02x", i)
@@ -144,7 +145,9 @@ func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 		}
 		refs := map[string]int64{}
 		verified := map[blob.Ref]bool{}
+		var w pace.Worker
 		for _, f := range sa.Files {
+			w.Step()
 			refs[f.Checksum]++
 			used[f.WorkspaceID] += f.Size
 			ref, err := blob.ParseRef(f.Checksum)

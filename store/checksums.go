@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hangar/pace"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -41,7 +42,9 @@ func (s *Store) AuditShard(shard string, projects map[string]string) (ShardAudit
 		files, builds, projs := tx.Bucket(bucketFiles), tx.Bucket(bucketBuilds), tx.Bucket(bucketProjects)
 		c := tx.Bucket(bucketChecksumFiles).Cursor()
 		p := []byte(shard)
+		var w pace.Worker
 		for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+			w.Step()
 			sum, id, _ := bytes.Cut(k, []byte("/"))
 			var f File
 			if err := get(files, id, &f); err != nil || f.Checksum != string(sum) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"hangar/pace"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -87,7 +88,10 @@ const (
 // keys it removed.
 func (s *Store) sweep(bucket []byte, visit func(tx *bolt.Tx, k, v []byte) (bool, []byte, error), remove func(tx *bolt.Tx, k, v []byte) error) (int, error) {
 	removed := 0
-	var from []byte
+	var (
+		from []byte
+		w    pace.Worker
+	)
 	for done := false; !done; {
 		began := time.Now()
 		err := s.db.Update(func(tx *bolt.Tx) error {
@@ -108,6 +112,7 @@ func (s *Store) sweep(bucket []byte, visit func(tx *bolt.Tx, k, v []byte) (bool,
 					from = bytes.Clone(k)
 					break
 				}
+				w.Step()
 				del, skip, err := visit(tx, k, v)
 				if err != nil {
 					return err
@@ -143,7 +148,7 @@ func (s *Store) sweep(bucket []byte, visit func(tx *bolt.Tx, k, v []byte) (bool,
 		if !done {
 			// Half the time at most: requests get the write lock and the
 			// CPU between batches, not only between transactions.
-			time.Sleep(time.Since(began))
+			pace.Rest(began)
 		}
 	}
 	return removed, nil
