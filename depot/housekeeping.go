@@ -69,17 +69,15 @@ func (d *Depot) ApplyRetention() (int, error) {
 				break
 			}
 			for _, b := range batch {
-				// Each deletion is a commit of its own; resting as long
-				// as it took leaves requests the write lock, the disk and
-				// the processor half the time.
-				began := time.Now()
-				if err := d.DeleteBuild(b.ID); err != nil {
+				// Each deletion is a commit of its own, taken as a
+				// background batch: requests get the write lock, the disk
+				// and the processors between them.
+				if err := pace.Batch(func() error { return d.DeleteBuild(b.ID) }); err != nil {
 					return deleted, fmt.Errorf("retention: delete build %s: %w", b.ID, err)
 				}
 				deleted++
 				d.log.Info("retention deleted a build", "project", p.Slug, "build", b.ID, "version", b.VersionName,
 					"created", b.CreatedAt, "keep_builds", keep, "max_age", maxAge)
-				pace.Rest(began)
 			}
 		}
 	}

@@ -111,78 +111,85 @@ func run(d *depot.Depot, o Options, indexRebuilt bool) (Report, error) {
 		used[id] = 0
 	}
 	var (
-		projects   = map[string]string{}
-		fixRefs    = map[string]int64{} // checksum → the count its files make, where the stored one is wrong
-		orphans    []blob.Ref
-		orphanLen  = map[blob.Ref]int64{}
-		badIndex   bool
-		shardStart time.Time
+		projects  = map[string]string{}
+		fixRefs   = map[string]int64{} // checksum → the count its files make, where the stored one is wrong
+		orphans   []blob.Ref
+		orphanLen = map[blob.Ref]int64{}
+		badIndex  bool
 	)
 	for i := range 256 {
-		if o.Live && i > 0 {
-			// A check beside requests works half the time at most: it
-			// rests as long as each shard took.
-			pace.Rest(shardStart)
+		check := func() error {
+			shard := fmt.Sprintf("%02x", i)
+			sa, err := st.AuditShard(shard, projects)
+			if err != nil {
+				return err
+			}
+			onDisk := map[blob.Ref]int64{}
+			if err := blobs.WalkShard(ctx, shard, func(ref blob.Ref, size int64) error {
+				onDisk[ref] = size
+				return nil
+			}); err != nil {
+				return fmt.Errorf("walk blobs: %w", err)
+			}
+			r.Files += len(sa.Files)
+			r.Blobs += len(onDisk)
+			for _, k := range sa.BadIndex {
+				badIndex = true
+				r.add(true, o.Repair, "checksum index entry %s names no file with that checksum", k)
+			}
+			refs := map[string]int64{}
+			verified := map[blob.Ref]bool{}
+			var w pace.Worker
+			for _, f := range sa.Files {
+				w.Step()
+				refs[f.Checksum]++
+				used[f.WorkspaceID] += f.Size
+				ref, err := blob.ParseRef(f.Checksum)
+				if err != nil {
+					r.add(true, false, "file %s (%s): malformed checksum %q", f.ID, f.Name, f.Checksum)
+					continue
+				}
+				size, ok := onDisk[ref]
+				switch {
+				case !ok:
+					r.add(true, false, "file %s (%s): blob %s is missing", f.ID, f.Name, ref)
+				case size != f.Size:
+					r.add(true, false, "file %s (%s): blob %s has %d bytes, the file %d", f.ID, f.Name, ref, size, f.Size)
+				case o.Verify && !verified[ref]:
+					verified[ref] = true
+					sum, err := blobs.Sum(ctx, ref)
+					if err != nil {
+						return err
+					}
+					if sum != ref {
+						r.add(true, false, "file %s (%s): blob %s has content with SHA-256 %s", f.ID, f.Name, ref, sum)
+					}
+				}
+			}
+			for ref, size := range onDisk {
+				if refs[ref.String()] == 0 {
+					orphans = append(orphans, ref)
+					orphanLen[ref] = size
+				}
+			}
+			for _, sum := range sortedKeys(refs, sa.Refs) {
+				if refs[sum] != sa.Refs[sum] {
+					fixRefs[sum] = refs[sum]
+					r.add(true, o.Repair, "blob %s: reference count %d, but %d files use it", sum, sa.Refs[sum], refs[sum])
+				}
+			}
+			return nil
 		}
-		shardStart = time.Now()
-		shard := fmt.Sprintf("%02x", i)
-		sa, err := st.AuditShard(shard, projects)
+		// Beside a running server a shard is a background batch: one at
+		// a time with gc and retention, resting as long as it took.
+		var err error
+		if o.Live {
+			err = pace.Batch(check)
+		} else {
+			err = check()
+		}
 		if err != nil {
 			return r, err
-		}
-		onDisk := map[blob.Ref]int64{}
-		if err := blobs.WalkShard(ctx, shard, func(ref blob.Ref, size int64) error {
-			onDisk[ref] = size
-			return nil
-		}); err != nil {
-			return r, fmt.Errorf("walk blobs: %w", err)
-		}
-		r.Files += len(sa.Files)
-		r.Blobs += len(onDisk)
-		for _, k := range sa.BadIndex {
-			badIndex = true
-			r.add(true, o.Repair, "checksum index entry %s names no file with that checksum", k)
-		}
-		refs := map[string]int64{}
-		verified := map[blob.Ref]bool{}
-		var w pace.Worker
-		for _, f := range sa.Files {
-			w.Step()
-			refs[f.Checksum]++
-			used[f.WorkspaceID] += f.Size
-			ref, err := blob.ParseRef(f.Checksum)
-			if err != nil {
-				r.add(true, false, "file %s (%s): malformed checksum %q", f.ID, f.Name, f.Checksum)
-				continue
-			}
-			size, ok := onDisk[ref]
-			switch {
-			case !ok:
-				r.add(true, false, "file %s (%s): blob %s is missing", f.ID, f.Name, ref)
-			case size != f.Size:
-				r.add(true, false, "file %s (%s): blob %s has %d bytes, the file %d", f.ID, f.Name, ref, size, f.Size)
-			case o.Verify && !verified[ref]:
-				verified[ref] = true
-				sum, err := blobs.Sum(ctx, ref)
-				if err != nil {
-					return r, err
-				}
-				if sum != ref {
-					r.add(true, false, "file %s (%s): blob %s has content with SHA-256 %s", f.ID, f.Name, ref, sum)
-				}
-			}
-		}
-		for ref, size := range onDisk {
-			if refs[ref.String()] == 0 {
-				orphans = append(orphans, ref)
-				orphanLen[ref] = size
-			}
-		}
-		for _, sum := range sortedKeys(refs, sa.Refs) {
-			if refs[sum] != sa.Refs[sum] {
-				fixRefs[sum] = refs[sum]
-				r.add(true, o.Repair, "blob %s: reference count %d, but %d files use it", sum, sa.Refs[sum], refs[sum])
-			}
 		}
 	}
 	if audit.Files != audit.Indexed {

@@ -12,6 +12,7 @@ package pace
 
 import (
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -43,4 +44,23 @@ func (w *Worker) Step() {
 // calling it between batches works half the time at most.
 func Rest(began time.Time) {
 	time.Sleep(time.Since(began))
+}
+
+// turn is held by the one batch of background work running, through its
+// rest: gc, retention and a live fsck started together used to hold both
+// processors of a 2-core machine between them.
+var turn sync.Mutex
+
+// Batch runs one batch of background work (a transaction of a sweep, one
+// build's deletion, a shard of a live fsck) once no other batch runs or
+// rests, then rests as long as it took before letting the next one run.
+// All background work together thus takes at most half of one processor
+// and of the database's write lock. Batches must not nest.
+func Batch(fn func() error) error {
+	turn.Lock()
+	defer turn.Unlock()
+	began := time.Now()
+	err := fn()
+	Rest(began)
+	return err
 }

@@ -1,7 +1,9 @@
 package pace_test
 
 import (
+	"errors"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,5 +59,43 @@ func TestRestLastsAsLongAsTheWork(t *testing.T) {
 	pace.Rest(began)
 	if d := time.Since(t0); d < 20*time.Millisecond {
 		t.Fatalf("rested %v after 20 ms of work", d)
+	}
+}
+
+// TestBatchOneAtATime: batches of several loops never overlap, and each
+// holds the turn through its rest, so that loops together work half the
+// time.
+func TestBatchOneAtATime(t *testing.T) {
+	var active, most atomic.Int32
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range 3 {
+		wg.Go(func() {
+			for range 4 {
+				pace.Batch(func() error {
+					n := active.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					time.Sleep(2 * time.Millisecond)
+					active.Add(-1)
+					return nil
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Fatalf("%d batches ran at once", most.Load())
+	}
+	// 12 batches of 2 ms, each followed by a rest as long, one at a time.
+	if d := time.Since(t0); d < 48*time.Millisecond {
+		t.Fatalf("12 batches of 2 ms took %v: they did not rest one at a time", d)
+	}
+}
+
+func TestBatchReturnsTheError(t *testing.T) {
+	want := errors.New("x")
+	if err := pace.Batch(func() error { return want }); err != want {
+		t.Fatalf("Batch returned %v", err)
 	}
 }

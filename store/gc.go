@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"hangar/pace"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"hangar/pace"
 )
 
 // GCResult counts what GC removed.
@@ -93,62 +94,61 @@ func (s *Store) sweep(bucket []byte, visit func(tx *bolt.Tx, k, v []byte) (bool,
 		w    pace.Worker
 	)
 	for done := false; !done; {
-		began := time.Now()
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucket)
-			c := b.Cursor()
-			var dead [][2][]byte
-			k, v := c.First()
-			if from != nil {
-				k, v = c.Seek(from)
-			}
-			start := time.Now()
-			for n := 0; ; n++ {
-				if k == nil {
-					done = true
-					break
+		// One background batch at a time, resting as long as it took:
+		// requests get the write lock and the processors between
+		// batches, not only between transactions.
+		err := pace.Batch(func() error {
+			return s.db.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucket)
+				c := b.Cursor()
+				var dead [][2][]byte
+				k, v := c.First()
+				if from != nil {
+					k, v = c.Seek(from)
 				}
-				if n == sweepKeys || n%64 == 63 && time.Since(start) > sweepTime {
-					from = bytes.Clone(k)
-					break
+				start := time.Now()
+				for n := 0; ; n++ {
+					if k == nil {
+						done = true
+						break
+					}
+					if n == sweepKeys || n%64 == 63 && time.Since(start) > sweepTime {
+						from = bytes.Clone(k)
+						break
+					}
+					w.Step()
+					del, skip, err := visit(tx, k, v)
+					if err != nil {
+						return err
+					}
+					if del {
+						dead = append(dead, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+					}
+					if skip != nil {
+						k, v = c.Seek(skip)
+					} else {
+						k, v = c.Next()
+					}
 				}
-				w.Step()
-				del, skip, err := visit(tx, k, v)
-				if err != nil {
-					return err
+				// Removed after the walk: deleting under a bbolt cursor can
+				// make its Next skip a key.
+				for _, kv := range dead {
+					var err error
+					if remove != nil {
+						err = remove(tx, kv[0], kv[1])
+					} else {
+						err = b.Delete(kv[0])
+					}
+					if err != nil {
+						return err
+					}
 				}
-				if del {
-					dead = append(dead, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
-				}
-				if skip != nil {
-					k, v = c.Seek(skip)
-				} else {
-					k, v = c.Next()
-				}
-			}
-			// Removed after the walk: deleting under a bbolt cursor can
-			// make its Next skip a key.
-			for _, kv := range dead {
-				var err error
-				if remove != nil {
-					err = remove(tx, kv[0], kv[1])
-				} else {
-					err = b.Delete(kv[0])
-				}
-				if err != nil {
-					return err
-				}
-			}
-			removed += len(dead)
-			return nil
+				removed += len(dead)
+				return nil
+			})
 		})
 		if err != nil {
 			return removed, err
-		}
-		if !done {
-			// Half the time at most: requests get the write lock and the
-			// CPU between batches, not only between transactions.
-			pace.Rest(began)
 		}
 	}
 	return removed, nil
