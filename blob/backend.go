@@ -14,6 +14,12 @@ type Backend interface {
 	// PutKnown is Put for a body whose digest and size the client
 	// declared: a duplicate is hashed, not written (see known.go).
 	PutKnown(ctx context.Context, r io.Reader, limit int64, want Ref, size int64, commit func(Info) error) (Info, error)
+	// PutLike is Put for a body that is probably a copy of a stored blob
+	// (see like.go).
+	PutLike(ctx context.Context, r io.Reader, limit int64, like Ref, commit func(Info) error) (Info, error)
+	// Reuse commits a new use of a stored blob without its bytes, under
+	// its lock (see known.go).
+	Reuse(ctx context.Context, ref Ref, size int64, commit func(Info) error) (Info, error)
 	Stat(ctx context.Context, ref Ref) (int64, error)
 	RemoveUnused(ctx context.Context, ref Ref, inUse func(Ref) (bool, error)) (bool, error)
 	Walk(ctx context.Context, fn func(ref Ref, size int64) error) error

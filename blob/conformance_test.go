@@ -25,6 +25,8 @@ import (
 type backend interface {
 	put(r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error)
 	putKnown(r io.Reader, limit int64, want blob.Ref, size int64, commit func(blob.Info) error) (blob.Info, error)
+	reuse(ref blob.Ref, size int64, commit func(blob.Info) error) (blob.Info, error)
+	putLike(r io.Reader, limit int64, like blob.Ref, commit func(blob.Info) error) (blob.Info, error)
 	open(ref blob.Ref) (io.ReadSeekCloser, int64, error)
 	stat(ref blob.Ref) (int64, error)
 	removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error)
@@ -43,6 +45,12 @@ func (l local) put(r io.Reader, limit int64, c func(blob.Info) error) (blob.Info
 }
 func (l local) putKnown(r io.Reader, limit int64, want blob.Ref, size int64, c func(blob.Info) error) (blob.Info, error) {
 	return l.s.PutKnown(r, limit, want, size, c)
+}
+func (l local) reuse(ref blob.Ref, size int64, c func(blob.Info) error) (blob.Info, error) {
+	return l.s.Reuse(ref, size, c)
+}
+func (l local) putLike(r io.Reader, limit int64, like blob.Ref, c func(blob.Info) error) (blob.Info, error) {
+	return l.s.PutLike(r, limit, like, c)
 }
 func (l local) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) {
 	f, err := l.s.Open(ref)
@@ -79,6 +87,12 @@ func (r remote) put(rd io.Reader, limit int64, c func(blob.Info) error) (blob.In
 }
 func (r remote) putKnown(rd io.Reader, limit int64, want blob.Ref, size int64, c func(blob.Info) error) (blob.Info, error) {
 	return r.s.PutKnown(ctx, rd, limit, want, size, c)
+}
+func (r remote) reuse(ref blob.Ref, size int64, c func(blob.Info) error) (blob.Info, error) {
+	return r.s.Reuse(ctx, ref, size, c)
+}
+func (r remote) putLike(rd io.Reader, limit int64, like blob.Ref, c func(blob.Info) error) (blob.Info, error) {
+	return r.s.PutLike(ctx, rd, limit, like, c)
 }
 func (r remote) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) { return r.s.Open(ctx, ref) }
 func (r remote) stat(ref blob.Ref) (int64, error)                    { return r.s.Stat(ctx, ref) }
@@ -466,4 +480,98 @@ func BenchmarkPutKnownDuplicate256MiB(b *testing.B) {
 			b.Fatalf("%+v, %v", got, err)
 		}
 	}
+}
+
+// Reuse commits a new use of a stored blob without its bytes, and nothing
+// for a blob that is not stored with that size (missing, removed, or
+// another length declared).
+func TestConformanceReuse(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		data := content(70_000)
+		ref := refOf(data)
+		var got []blob.Info
+		commit := func(info blob.Info) error { got = append(got, info); return nil }
+		if _, err := b.reuse(ref, int64(len(data)), commit); !errors.Is(err, blob.ErrNotFound) || len(got) != 0 {
+			t.Fatalf("reuse of a blob not stored: %v, %d commits", err, len(got))
+		}
+		if _, err := b.put(bytes.NewReader(data), 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.reuse(ref, int64(len(data))+1, commit); !errors.Is(err, blob.ErrNotFound) || len(got) != 0 {
+			t.Fatalf("reuse under another length: %v, %d commits", err, len(got))
+		}
+		info, err := b.reuse(ref, int64(len(data)), commit)
+		if err != nil || info.Ref != ref || info.Size != int64(len(data)) || info.Created || len(got) != 1 || got[0] != info {
+			t.Fatalf("reuse: %+v %v, commits %+v", info, err, got)
+		}
+		refused := errors.New("refused")
+		if _, err := b.reuse(ref, int64(len(data)), func(blob.Info) error { return refused }); !errors.Is(err, refused) {
+			t.Fatalf("a failing commit: %v", err)
+		}
+		if removed, err := b.removeUnused(ref, func(blob.Ref) (bool, error) { return false, nil }); err != nil || !removed {
+			t.Fatalf("remove: %v %v", removed, err)
+		}
+		if _, err := b.reuse(ref, int64(len(data)), commit); !errors.Is(err, blob.ErrNotFound) || len(got) != 1 {
+			t.Fatalf("reuse of a removed blob: %v, %d commits", err, len(got))
+		}
+	})
+}
+
+// PutLike stores any body as Put does; a body equal to the blob it is
+// compared with is recorded on it without a temporary copy, and one that
+// differs anywhere (a byte, shorter, longer) is stored whole under its own
+// digest.
+func TestConformancePutLike(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		data := content(7<<20 + 5)
+		like := refOf(data)
+		var commits []blob.Info
+		commit := func(info blob.Info) error { commits = append(commits, info); return nil }
+
+		// Nothing stored yet to compare with: stored as by Put.
+		info, err := b.putLike(bytes.NewReader(data), 0, like, commit)
+		if err != nil || !info.Created || info.Ref != like || len(commits) != 1 {
+			t.Fatalf("first: %+v %v, %d commits", info, err, len(commits))
+		}
+		mid := &midwayReader{r: bytes.NewReader(data), half: len(data) / 2, at: func() {
+			if n := b.leftovers(t); n != 0 {
+				t.Errorf("a copy being compared made %d temporary copies", n)
+			}
+		}}
+		info, err = b.putLike(mid, 0, like, func(info blob.Info) error {
+			if n := b.leftovers(t); n != 0 {
+				t.Errorf("a copy made %d temporary copies by its commit", n)
+			}
+			return commit(info)
+		})
+		if err != nil || info.Created || info.Ref != like || info.Size != int64(len(data)) || len(commits) != 2 || !mid.fired {
+			t.Fatalf("copy: %+v %v, %d commits", info, err, len(commits))
+		}
+
+		flipped := bytes.Clone(data)
+		flipped[3<<20+7] ^= 1
+		for name, body := range map[string][]byte{
+			"a byte differs":    flipped,
+			"shorter":           data[:5<<20+3],
+			"longer":            append(bytes.Clone(data), 'x'),
+			"differs at once":   append([]byte{data[0] ^ 1}, data[1:]...),
+			"empty":             nil,
+			"one chunk exactly": data[:1<<20],
+		} {
+			n := len(commits)
+			info, err := b.putLike(bytes.NewReader(body), 0, like, commit)
+			if err != nil || info.Ref != refOf(body) || info.Size != int64(len(body)) || len(commits) != n+1 {
+				t.Fatalf("%s: %+v %v", name, info, err)
+			}
+			if sum, err := b.sum(info.Ref); err != nil || sum != refOf(body) {
+				t.Fatalf("%s: stored content has SHA-256 %s (%v)", name, sum, err)
+			}
+		}
+		if _, err := b.putLike(bytes.NewReader(append(bytes.Clone(data), 'y')), int64(len(data)), like, commit); !errors.Is(err, blob.ErrTooLarge) {
+			t.Fatalf("over the limit: %v", err)
+		}
+		if n := b.leftovers(t); n != 0 {
+			t.Errorf("%d temporary leftovers", n)
+		}
+	})
 }

@@ -61,21 +61,48 @@ func putKnown(ctx context.Context, s knownStore, r io.Reader, limit int64, want 
 	if n != size || Ref(h.Sum(nil)) != want {
 		return Info{}, ErrDigestMismatch
 	}
-	mu := s.lock(want)
-	mu.Lock()
-	defer mu.Unlock()
-	if ok, err := s.present(ctx, want, size); err != nil {
-		return Info{}, err
-	} else if !ok {
+	info, err := reuse(ctx, s, want, size, commit)
+	if errors.Is(err, ErrNotFound) {
 		return Info{}, ErrGone
 	}
-	info := Info{Ref: want, Size: size}
+	return info, err
+}
+
+// reuse calls commit for a blob stored whole with size bytes, under its
+// lock, so that no removal can take it between the check and the commit's
+// new reference. ErrNotFound (nothing called) if it is not stored so.
+func reuse(ctx context.Context, s knownStore, ref Ref, size int64, commit func(Info) error) (Info, error) {
+	mu := s.lock(ref)
+	mu.Lock()
+	defer mu.Unlock()
+	if ok, err := s.present(ctx, ref, size); err != nil {
+		return Info{}, err
+	} else if !ok {
+		return Info{}, ErrNotFound
+	}
+	info := Info{Ref: ref, Size: size}
 	if commit != nil {
 		if err := commit(info); err != nil {
 			return Info{}, err
 		}
 	}
 	return info, nil
+}
+
+// Reuse records a new use of a stored blob without its bytes: commit is
+// called with it if it is stored whole with size bytes, else ErrNotFound.
+// Whether the caller may have those bytes is the caller's to decide.
+func (s *Store) Reuse(ref Ref, size int64, commit func(Info) error) (Info, error) {
+	return reuse(context.Background(), dirKnown{s}, ref, size, commit)
+}
+
+func (d Dir) Reuse(_ context.Context, ref Ref, size int64, commit func(Info) error) (Info, error) {
+	return d.Store.Reuse(ref, size, commit)
+}
+
+// Reuse is Store.Reuse on the bucket.
+func (s *S3Store) Reuse(ctx context.Context, ref Ref, size int64, commit func(Info) error) (Info, error) {
+	return reuse(ctx, s, ref, size, commit)
 }
 
 // PutKnown is Put for a body that says it has digest want and size bytes

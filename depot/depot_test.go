@@ -2,7 +2,9 @@ package depot_test
 
 import (
 	"errors"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +217,77 @@ func TestRetentionKeepsNewest(t *testing.T) {
 	// test ends consistent.
 	if err := e.d.DeleteBuild(queued.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// halfwayReader calls at once half of r has been read.
+type halfwayReader struct {
+	r     io.Reader
+	n     int
+	half  int
+	at    func()
+	fired bool
+}
+
+func (h *halfwayReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p[:min(len(p), 64<<10)])
+	if h.n += n; h.n >= h.half && !h.fired {
+		h.fired = true
+		h.at()
+	}
+	return n, err
+}
+
+// A CI job run again sends the same package under the same name: it is
+// compared with the project's newest file of that name as it arrives and
+// never written again; the same name with other bytes is stored.
+func TestAddFileRerunIsNotWrittenAgain(t *testing.T) {
+	e := newEnv(t, nil)
+	content := strings.Repeat("package bytes ", 250_000) // 3.5 MB
+	first := e.upload("app.apk", content)
+	temps := func() int {
+		entries, err := os.ReadDir(filepath.Join(e.blobs.Dir(), "tmp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	add := func(body string, at func()) store.File {
+		t.Helper()
+		var f store.File
+		_, _, err := e.d.NewBuild(e.proj.ID, "test", func(id string) (depot.BuildMeta, []store.File, error) {
+			r := &halfwayReader{r: strings.NewReader(body), half: len(body) / 2, at: at}
+			var err error
+			f, err = e.d.AddFile(depot.NewFile{BuildID: id, Type: store.FilePackage, Name: "app.apk", Extension: "apk", Size: -1}, r)
+			if !r.fired {
+				t.Error("the body was not read")
+			}
+			return depot.BuildMeta{}, []store.File{f}, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	again := add(content, func() {
+		if n := temps(); n != 0 {
+			t.Errorf("the same package sent again is being written: %d temporary files", n)
+		}
+	})
+	files, err := e.store.Files(first.ID)
+	if err != nil || again.Checksum != files[0].Checksum {
+		t.Fatalf("rerun: %s, first %+v %v", again.Checksum, files, err)
+	}
+	// A new version differs early: written from there on.
+	sawTemp := false
+	early := add("X"+content[1:], func() { sawTemp = temps() > 0 })
+	if early.Checksum == again.Checksum || !sawTemp {
+		t.Fatalf("other bytes under the same name: %+v, written by half of the body: %v", early, sawTemp)
+	}
+	// One that differs in its last byte only is compared whole, then
+	// stored whole.
+	late := add(content[:len(content)-1]+"X", func() {})
+	if late.Checksum == again.Checksum || late.Size != int64(len(content)) {
+		t.Fatalf("the last byte differs: %+v", late)
 	}
 }

@@ -19,9 +19,19 @@ type NewFile struct {
 	BuildID, Type, Name, Extension, MimeType string
 	// SHA256 and Size, when the client declared them (Content-Digest and
 	// Content-Length; Size -1 if unknown), let a duplicate be hashed
-	// instead of written, and are checked.
+	// instead of written, and are checked. Without a digest, a body of the
+	// name (and size) of a file in the project's newest builds is compared
+	// with that file's content as it arrives, and is not written while it
+	// matches (blob.PutLike).
 	SHA256 []byte
 	Size   int64
+	// Unsent says the client waits for a go-ahead before it sends the
+	// body (Expect: 100-continue): with a declared digest of content a
+	// build of the same project holds already, the file takes that
+	// content and the body is never asked for. The project's uploaders
+	// hold those bytes already, so nothing is given away; across projects
+	// the bytes are read and hashed, as a claimed digest proves nothing.
+	Unsent bool
 }
 
 // AddFile streams body into the blob directory and records it as a file
@@ -31,13 +41,7 @@ type NewFile struct {
 // on a full disk ErrNoSpace; on any error nothing stays behind.
 func (d *Depot) AddFile(nf NewFile, body io.Reader) (store.File, error) {
 	var f store.File
-	put := d.backend.Put
-	if len(nf.SHA256) == len(blob.Ref{}) {
-		put = func(ctx context.Context, r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error) {
-			return d.backend.PutKnown(ctx, r, limit, blob.Ref(nf.SHA256), nf.Size, commit)
-		}
-	}
-	info, err := put(context.Background(), body, d.cfg.MaxUploadSize, func(info blob.Info) error {
+	record := func(info blob.Info) error {
 		var err error
 		f, err = d.store.AddFile(store.File{
 			BuildID:   nf.BuildID,
@@ -50,7 +54,41 @@ func (d *Depot) AddFile(nf NewFile, body io.Reader) (store.File, error) {
 			Checksum:  info.Ref.String(),
 		})
 		return err
-	})
+	}
+	ctx := context.Background()
+	declared := len(nf.SHA256) == len(blob.Ref{})
+	if declared && nf.Unsent && nf.Size >= 0 {
+		ref := blob.Ref(nf.SHA256)
+		held, err := d.store.ProjectHoldsContent(nf.BuildID, ref.String(), nf.Size)
+		if err != nil {
+			return store.File{}, err
+		}
+		if held {
+			_, err := d.backend.Reuse(ctx, ref, nf.Size, record)
+			if !errors.Is(err, blob.ErrNotFound) {
+				return f, err
+			}
+			// Removed since it was looked up: the body is needed after all.
+		}
+	}
+	put := d.backend.Put
+	if !declared {
+		like, err := d.store.LikelyCopy(nf.BuildID, nf.Name, nf.Size)
+		if err != nil {
+			return store.File{}, err
+		}
+		if ref, err := blob.ParseRef(like); err == nil {
+			put = func(ctx context.Context, r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error) {
+				return d.backend.PutLike(ctx, r, limit, ref, commit)
+			}
+		}
+	}
+	if declared {
+		put = func(ctx context.Context, r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error) {
+			return d.backend.PutKnown(ctx, r, limit, blob.Ref(nf.SHA256), nf.Size, commit)
+		}
+	}
+	info, err := put(ctx, body, d.cfg.MaxUploadSize, record)
 	if err == nil && info.Replaced {
 		d.log.Warn("a damaged blob was replaced by an identical upload", "checksum", info.Ref.String(), "file", f.ID)
 		d.counters.replaced.Add(1)

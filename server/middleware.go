@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,31 +25,45 @@ type logWriter struct {
 	route  string // the route pattern, set by the router's handler
 	secret bool   // the path itself is a credential: log the pattern only
 	org    bool   // the route is the organization API's: its error envelope
+	// waiting is the body of a request whose client waits for 100
+	// Continue before sending it (nil otherwise).
+	waiting *idleReader
+}
+
+// start is called before the answer's first byte. An answer to a client
+// still waiting to send its body (an early error, or an upload taken
+// without its bytes) closes the connection: the client then never sends
+// the body. net/http would do this itself, but it cannot see through the
+// wrapped body, and would instead read up to 256 KiB of it to keep the
+// connection, which the client sends only after its wait for 100 Continue
+// times out (a second for curl).
+func (lw *logWriter) start(code int) {
+	if lw.status != 0 {
+		return
+	}
+	lw.status = code
+	if lw.waiting != nil && !lw.waiting.read.Load() {
+		lw.Header().Set("Connection", "close")
+	}
 }
 
 // Removing ReadFrom would silently turn sendfile off: keep this line.
 var _ io.ReaderFrom = (*logWriter)(nil)
 
 func (lw *logWriter) WriteHeader(code int) {
-	if lw.status == 0 {
-		lw.status = code
-	}
+	lw.start(code)
 	lw.ResponseWriter.WriteHeader(code)
 }
 
 func (lw *logWriter) Write(p []byte) (int, error) {
-	if lw.status == 0 {
-		lw.status = http.StatusOK
-	}
+	lw.start(http.StatusOK)
 	n, err := lw.ResponseWriter.Write(p)
 	lw.bytes += int64(n)
 	return n, err
 }
 
 func (lw *logWriter) ReadFrom(r io.Reader) (int64, error) {
-	if lw.status == 0 {
-		lw.status = http.StatusOK
-	}
+	lw.start(http.StatusOK)
 	var n int64
 	var err error
 	if rf, ok := lw.ResponseWriter.(io.ReaderFrom); ok {
@@ -183,9 +198,11 @@ type idleReader struct {
 	idle     time.Duration
 	set      time.Time
 	received prometheus.Counter
+	read     atomic.Bool // a read was asked for (net/http then sent 100 Continue)
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
+	r.read.Store(true)
 	if now := time.Now(); now.Sub(r.set) > r.idle/8 {
 		// Not every ResponseWriter supports deadlines (httptest's recorder
 		// does not); a body without one still works.

@@ -28,7 +28,7 @@ import (
 // error wraps depot.ErrTooLarge, over the workspace quota
 // store.ErrQuotaExceeded; either way nothing is left behind.
 func (s *Server) storeFile(buildID, fileType, name string, body io.Reader) (store.File, error) {
-	return s.storeDeclared(depot.NewFile{BuildID: buildID, Type: fileType, Name: name, Extension: extension(name), MimeType: mimeType(name)}, body)
+	return s.storeDeclared(depot.NewFile{BuildID: buildID, Type: fileType, Name: name, Extension: extension(name), MimeType: mimeType(name), Size: -1}, body)
 }
 
 func (s *Server) storeDeclared(nf depot.NewFile, body io.Reader) (store.File, error) {
@@ -57,6 +57,14 @@ func contentDigest(h http.Header) ([]byte, error) {
 		return sum, nil
 	}
 	return nil, nil
+}
+
+// awaitsContinue says the client sends the body only once told to
+// (Expect: 100-continue; net/http tells it at the first read of the body).
+// Answering without reading it, the server spares the client the upload;
+// the connection is then closed, as the client may not have sent it.
+func awaitsContinue(r *http.Request) bool {
+	return r.ProtoAtLeast(1, 1) && strings.EqualFold(r.Header.Get("Expect"), "100-continue")
 }
 
 // maxParts bounds the parts of one upload form (files and fields).

@@ -5,9 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"hangar/hangartest"
+	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"hangar/config"
+	"hangar/hangartest"
 )
 
 // A raw upload may declare its SHA-256 (RFC 9530 Content-Digest): a
@@ -53,4 +59,128 @@ func TestUploadContentDigest(t *testing.T) {
 	if after := e.storageUsed(admin); after != before {
 		t.Fatalf("refused uploads changed storageUsed: %d → %d", before, after)
 	}
+}
+
+// postWaiting posts body raw, as a client that waits for 100 Continue
+// before sending it (if expect), and says how many of its bytes were sent.
+func postWaiting(t *testing.T, url, token string, expect bool, body []byte, header ...string) (int, string, int64) {
+	t.Helper()
+	cr := &countingReader{r: bytes.NewReader(body)}
+	req, err := http.NewRequest("POST", url, cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	if expect {
+		req.Header.Set("Expect", "100-continue")
+	}
+	// A server that reads the body after answering gets it once this
+	// wait is over: the count then shows it.
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out), cr.n
+}
+
+// Refusals answer a client waiting for 100 Continue at once: it never
+// sends the body.
+func TestEarlyAnswerSparesTheBody(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) { c.MaxUploadSize = 10_000 })
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "a.zip", "a"})
+	path := e.ts.URL + projPath + "/build/" + b.BuildID + "/file?name=big.bin"
+	data := bytes.Repeat([]byte("z"), 20_000)
+	if code, out, read := postWaiting(t, path, admin, true, data); code != 413 || read != 0 {
+		t.Fatalf("over max_upload_size: %d %s, %d bytes sent", code, out, read)
+	}
+	if code, out, read := postWaiting(t, path, "hgr_not_a_token", true, data); code != 401 || read != 0 {
+		t.Fatalf("bad token: %d %s, %d bytes sent", code, out, read)
+	}
+	// One that is accepted is sent and stored.
+	if code, out, read := postWaiting(t, path, admin, true, data[:5_000]); code != 201 || read != 5_000 {
+		t.Fatalf("an upload within the limit: %d %s, %d bytes sent", code, out, read)
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// A client that waits for 100 Continue and declares content its project
+// holds already gets its file without sending the body. Anywhere else the
+// body is read, hashed and must match: a digest alone gives no one
+// another project's bytes.
+func TestUploadTakesHeldContentWithoutTheBody(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	data := []byte(strings.Repeat("ipa bytes ", 5000))
+	sum := sha256.Sum256(data)
+	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+	b := e.upload(admin, part{"file", "a.zip", "a"})
+	if code, out := e.send("POST", projPath+"/build/"+b.BuildID+"/file?name=app.ipa", admin, "application/octet-stream", data); code != 201 {
+		t.Fatalf("first upload: %d %s", code, out)
+	}
+	e.mustReq(201, "POST", "/api/v1/workspace/acme/project", admin, `{"slug":"other"}`, nil)
+	ctype, form := multipartBody(t, part{"file", "b.zip", "b"})
+	code, out := e.send("POST", "/api/v1/workspace/acme/project/other/build", admin, ctype, form)
+	var other buildResp
+	if code != 201 || json.Unmarshal(out, &other) != nil {
+		t.Fatalf("other project's build: %d %s", code, out)
+	}
+
+	send := func(path string, expect bool, body []byte) (int, string, int64) {
+		t.Helper()
+		return postWaiting(t, e.ts.URL+path, admin, expect, body, "Content-Digest", digest)
+	}
+	same := projPath + "/build/" + b.BuildID + "/file?name=again.ipa"
+	elsewhere := "/api/v1/workspace/acme/project/other/build/" + other.BuildID + "/file?name=app.ipa"
+	hexSum := hex.EncodeToString(sum[:])
+	before := e.storageUsed(admin)
+
+	code, taken, read := send(same, true, data)
+	if code != 201 || read != 0 || !strings.Contains(taken, hexSum) {
+		t.Fatalf("held content, client waiting: %d %s, %d bytes sent", code, taken, read)
+	}
+	if code, out, read := send(same, false, data); code != 201 || read != int64(len(data)) {
+		t.Fatalf("held content, client not waiting: %d %s, %d bytes sent", code, out, read)
+	}
+	liar := bytes.Repeat([]byte("x"), len(data))
+	if code, out, read := send(elsewhere, true, liar); code != 400 || read == 0 || !strings.Contains(out, "Content-Digest declared") {
+		t.Fatalf("another project's digest over other bytes: %d %s, %d bytes sent", code, out, read)
+	}
+	if code, out, read := send(elsewhere, true, data); code != 201 || read != int64(len(data)) {
+		t.Fatalf("another project's content, sent whole: %d %s, %d bytes sent", code, out, read)
+	}
+	if after := e.storageUsed(admin); after != before+3*int64(len(data)) {
+		t.Fatalf("storageUsed %d → %d after three files of %d bytes", before, after, len(data))
+	}
+	// The file taken without its body downloads as the first one does.
+	var files []struct{ FileID string }
+	var link struct{ PublicLinkID string }
+	if err := json.Unmarshal([]byte(taken), &files); err != nil || len(files) != 1 {
+		t.Fatalf("%v: %s", err, taken)
+	}
+	e.mustReq(201, "POST", projPath+"/build/files/"+files[0].FileID+"/public-link", admin, `{}`, &link)
+	resp, got := hangartest.Do(t, "GET", e.ts.URL+"/api/v1/public/file/"+link.PublicLinkID+"/again.ipa", "", "", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Fatalf("download of the file taken without its body: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	e.checkConsistent()
 }

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hangar/pace"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"hangar/pace"
 )
 
 // Files are indexed by checksum (checksum_files: checksum/fileID), so that
@@ -120,4 +121,89 @@ func rebuildChecksumIndex(tx *bolt.Tx) error {
 // fsck -repair, when the index disagrees with them.
 func (s *Store) RebuildChecksumIndex() error {
 	return s.db.Update(rebuildChecksumIndex)
+}
+
+// maxContentLookups bounds how many files with one checksum
+// ProjectHoldsContent looks at: content shared by many projects is then
+// sent again rather than searched for.
+const maxContentLookups = 64
+
+// ProjectHoldsContent reports whether a file of the project of build
+// buildID has checksum and size: then that project's uploaders already
+// hold the content, and a new file may take it without its bytes being
+// sent again.
+func (s *Store) ProjectHoldsContent(buildID, checksum string, size int64) (bool, error) {
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		builds, files := tx.Bucket(bucketBuilds), tx.Bucket(bucketFiles)
+		var b Build
+		if err := get(builds, []byte(buildID), &b); err != nil {
+			return err
+		}
+		n := 0
+		var err error
+		forEachPrefix(tx.Bucket(bucketChecksumFiles), checksum, func(fileID, _ []byte) bool {
+			var f File
+			var fb Build
+			if err = get(files, fileID, &f); err != nil {
+				return false
+			}
+			if f.Size == size {
+				if err = get(builds, []byte(f.BuildID), &fb); err != nil {
+					return false
+				}
+				found = fb.ProjectID == b.ProjectID
+			}
+			n++
+			return !found && n < maxContentLookups
+		})
+		return err
+	})
+	return found, err
+}
+
+// maxLikeBuilds is how many of a project's newest builds LikelyCopy looks
+// through.
+const maxLikeBuilds = 16
+
+// LikelyCopy guesses which stored content a new file of build buildID is
+// a copy of, as when a CI job is run again: the checksum of the newest file
+// named name (and of size bytes, unless size < 0) among the newest
+// builds of the same project, "" if there is none. Only a guess: the
+// caller compares the bytes.
+func (s *Store) LikelyCopy(buildID, name string, size int64) (string, error) {
+	var sum string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		builds, files := tx.Bucket(bucketBuilds), tx.Bucket(bucketFiles)
+		var b Build
+		if err := get(builds, []byte(buildID), &b); err != nil {
+			return err
+		}
+		prefix := key(b.ProjectID, "")
+		c := tx.Bucket(bucketProjectBuilds).Cursor()
+		k, _ := c.Seek(append(bytes.Clone(prefix), 0xff))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		var err error
+		for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < maxLikeBuilds && sum == "" && err == nil; n++ {
+			_, id, _ := bytes.Cut(k[len(prefix):], []byte("/"))
+			forEachPrefix(tx.Bucket(bucketBuildFiles), string(id), func(fileID, _ []byte) bool {
+				var f File
+				if err = get(files, fileID, &f); err != nil {
+					return false
+				}
+				if f.Name == name && (size < 0 || f.Size == size) {
+					sum = f.Checksum
+					return false
+				}
+				return true
+			})
+			k, _ = c.Prev()
+		}
+		return err
+	})
+	return sum, err
 }
