@@ -391,25 +391,6 @@ func TestConformancePartEdges(t *testing.T) {
 	})
 }
 
-// midwayReader calls at once, when half of what it yields has been read,
-// so that a test can look at the store mid-way.
-type midwayReader struct {
-	r     io.Reader
-	n     int
-	half  int
-	at    func()
-	fired bool
-}
-
-func (m *midwayReader) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p[:min(len(p), 64<<10)])
-	if m.n += n; m.n >= m.half && !m.fired {
-		m.fired = true
-		m.at()
-	}
-	return n, err
-}
-
 // A declared upload (Content-Digest and length): a duplicate is hashed
 // and recorded on the stored blob without a temporary copy; a body that is
 // not what it declared is refused whether or not the digest is stored,
@@ -423,13 +404,13 @@ func TestConformancePutKnown(t *testing.T) {
 		}
 		commits := 0
 		count := func(blob.Info) error { commits++; return nil }
-		mid := &midwayReader{r: bytes.NewReader(data), half: len(data) / 2, at: func() {
+		mid := &hangartest.Midway{R: bytes.NewReader(data), Half: len(data) / 2, At: func() {
 			if n := b.leftovers(t); n != 0 {
 				t.Errorf("a declared duplicate made %d temporary copies", n)
 			}
 		}}
 		info, err := b.putKnown(mid, 0, first.Ref, int64(len(data)), count)
-		if err != nil || info.Ref != first.Ref || info.Created || commits != 1 || !mid.fired {
+		if err != nil || info.Ref != first.Ref || info.Created || commits != 1 || !mid.Fired {
 			t.Fatalf("duplicate: %+v %v, %d commits", info, err, commits)
 		}
 
@@ -533,7 +514,7 @@ func TestConformancePutLike(t *testing.T) {
 		if err != nil || !info.Created || info.Ref != like || len(commits) != 1 {
 			t.Fatalf("first: %+v %v, %d commits", info, err, len(commits))
 		}
-		mid := &midwayReader{r: bytes.NewReader(data), half: len(data) / 2, at: func() {
+		mid := &hangartest.Midway{R: bytes.NewReader(data), Half: len(data) / 2, At: func() {
 			if n := b.leftovers(t); n != 0 {
 				t.Errorf("a copy being compared made %d temporary copies", n)
 			}
@@ -544,7 +525,7 @@ func TestConformancePutLike(t *testing.T) {
 			}
 			return commit(info)
 		})
-		if err != nil || info.Created || info.Ref != like || info.Size != int64(len(data)) || len(commits) != 2 || !mid.fired {
+		if err != nil || info.Created || info.Ref != like || info.Size != int64(len(data)) || len(commits) != 2 || !mid.Fired {
 			t.Fatalf("copy: %+v %v, %d commits", info, err, len(commits))
 		}
 

@@ -31,10 +31,10 @@ func TestS3ProxyAndOutage(t *testing.T) {
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
-	upload := func() (int, []byte) {
+	upload := func(name string) (int, []byte) {
 		var b bytes.Buffer
 		mw := multipart.NewWriter(&b)
-		w, _ := mw.CreateFormFile("file", "notes.zip")
+		w, _ := mw.CreateFormFile("file", name)
 		w.Write(bytes.Repeat([]byte("hangar "), 100_000))
 		mw.Close()
 		r, _ := http.NewRequest("POST", base+"/api/v1/workspace/acme/project/app/build", &b)
@@ -48,7 +48,7 @@ func TestS3ProxyAndOutage(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, body
 	}
-	code, body := upload()
+	code, body := upload("notes.zip")
 	var build struct{ Files []struct{ FileID string } }
 	if code != 201 || json.Unmarshal(body, &build) != nil {
 		t.Fatalf("upload: %d %s", code, body)
@@ -82,14 +82,18 @@ func TestS3ProxyAndOutage(t *testing.T) {
 		t.Fatalf("/readyz with the store down: %v %v", resp.StatusCode, err)
 	}
 	resp.Body.Close()
-	code, body = upload()
-	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "STORAGE_UNAVAILABLE") {
-		t.Fatalf("upload with the store down: %d %s", code, body)
+	// The same name is first compared with the stored copy (which cannot
+	// be read); another goes to the store's upload (which fails).
+	for _, name := range []string{"notes.zip", "other.zip"} {
+		code, body = upload(name)
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "STORAGE_UNAVAILABLE") {
+			t.Fatalf("upload of %s with the store down: %d %s", name, code, body)
+		}
 	}
 	var builds []struct{ BuildID string }
 	apiCall(t, "GET", base+"/api/v1/workspace/acme/project/app/build", admin, "", nil, &builds)
 	if len(builds) != 1 {
-		t.Fatalf("%d builds after a refused upload, want 1", len(builds))
+		t.Fatalf("%d builds after refused uploads, want 1", len(builds))
 	}
 	// The store's operations are in /metrics: one upload that went, one
 	// that did not.

@@ -2,7 +2,6 @@ package depot_test
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"hangar/blob"
 	"hangar/depot"
+	"hangar/hangartest"
 	"hangar/store"
 )
 
@@ -220,24 +220,6 @@ func TestRetentionKeepsNewest(t *testing.T) {
 	}
 }
 
-// halfwayReader calls at once half of r has been read.
-type halfwayReader struct {
-	r     io.Reader
-	n     int
-	half  int
-	at    func()
-	fired bool
-}
-
-func (h *halfwayReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p[:min(len(p), 64<<10)])
-	if h.n += n; h.n >= h.half && !h.fired {
-		h.fired = true
-		h.at()
-	}
-	return n, err
-}
-
 // A CI job run again sends the same package under the same name: it is
 // compared with the project's newest file of that name as it arrives and
 // never written again; the same name with other bytes is stored.
@@ -256,10 +238,10 @@ func TestAddFileRerunIsNotWrittenAgain(t *testing.T) {
 		t.Helper()
 		var f store.File
 		_, _, err := e.d.NewBuild(e.proj.ID, "test", func(id string) (depot.BuildMeta, []store.File, error) {
-			r := &halfwayReader{r: strings.NewReader(body), half: len(body) / 2, at: at}
+			r := &hangartest.Midway{R: strings.NewReader(body), Half: len(body) / 2, At: at}
 			var err error
 			f, err = e.d.AddFile(depot.NewFile{BuildID: id, Type: store.FilePackage, Name: "app.apk", Extension: "apk", Size: -1}, r)
-			if !r.fired {
+			if !r.Fired {
 				t.Error("the body was not read")
 			}
 			return depot.BuildMeta{}, []store.File{f}, err

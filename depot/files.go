@@ -25,13 +25,13 @@ type NewFile struct {
 	// matches (blob.PutLike).
 	SHA256 []byte
 	Size   int64
-	// Unsent says the client waits for a go-ahead before it sends the
-	// body (Expect: 100-continue): with a declared digest of content a
-	// build of the same project holds already, the file takes that
-	// content and the body is never asked for. The project's uploaders
+	// BodyOptional says the request may be answered without its body
+	// being read (see server's bodyOptional): with a declared digest of
+	// content a build of the same project holds already, the file takes
+	// that content and the body is never read. The project's uploaders
 	// hold those bytes already, so nothing is given away; across projects
 	// the bytes are read and hashed, as a claimed digest proves nothing.
-	Unsent bool
+	BodyOptional bool
 }
 
 // AddFile streams body into the blob directory and records it as a file
@@ -57,7 +57,7 @@ func (d *Depot) AddFile(nf NewFile, body io.Reader) (store.File, error) {
 	}
 	ctx := context.Background()
 	declared := len(nf.SHA256) == len(blob.Ref{})
-	if declared && nf.Unsent && nf.Size >= 0 {
+	if declared && nf.BodyOptional && nf.Size >= 0 {
 		ref := blob.Ref(nf.SHA256)
 		held, err := d.store.ProjectHoldsContent(nf.BuildID, ref.String(), nf.Size)
 		if err != nil {
@@ -72,20 +72,15 @@ func (d *Depot) AddFile(nf NewFile, body io.Reader) (store.File, error) {
 		}
 	}
 	put := d.backend.Put
-	if !declared {
-		like, err := d.store.LikelyCopy(nf.BuildID, nf.Name, nf.Size)
-		if err != nil {
-			return store.File{}, err
-		}
-		if ref, err := blob.ParseRef(like); err == nil {
-			put = func(ctx context.Context, r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error) {
-				return d.backend.PutLike(ctx, r, limit, ref, commit)
-			}
-		}
-	}
 	if declared {
 		put = func(ctx context.Context, r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error) {
 			return d.backend.PutKnown(ctx, r, limit, blob.Ref(nf.SHA256), nf.Size, commit)
+		}
+	} else if like, err := d.store.LikelyCopy(nf.BuildID, nf.Name, nf.Size); err != nil {
+		return store.File{}, err
+	} else if ref, err := blob.ParseRef(like); err == nil {
+		put = func(ctx context.Context, r io.Reader, limit int64, commit func(blob.Info) error) (blob.Info, error) {
+			return d.backend.PutLike(ctx, r, limit, ref, commit)
 		}
 	}
 	info, err := put(ctx, body, d.cfg.MaxUploadSize, record)

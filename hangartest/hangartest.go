@@ -108,3 +108,23 @@ func WaitProcessed(t testing.TB, st *store.Store, id string) store.Build {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Midway yields R in reads of at most 64 KiB and calls At once, when Half
+// of its bytes have been read, so that a test can look at a store in the
+// middle of an upload. Fired says whether it did.
+type Midway struct {
+	R     io.Reader
+	Half  int
+	At    func()
+	Fired bool
+	n     int
+}
+
+func (m *Midway) Read(p []byte) (int, error) {
+	n, err := m.R.Read(p[:min(len(p), 64<<10)])
+	if m.n += n; m.n >= m.Half && !m.Fired {
+		m.Fired = true
+		m.At()
+	}
+	return n, err
+}

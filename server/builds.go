@@ -373,7 +373,7 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 		if err == nil {
 			var f store.File
 			nf := depot.NewFile{BuildID: b.ID, Type: store.FileAttachment, Name: name, Extension: extension(name), MimeType: mimeType(name),
-				SHA256: sum, Size: r.ContentLength, Unsent: awaitsContinue(r)}
+				SHA256: sum, Size: r.ContentLength, BodyOptional: bodyOptional(r)}
 			if f, err = s.storeDeclared(nf, r.Body); err == nil {
 				files = append(files, f)
 			}

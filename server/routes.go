@@ -393,7 +393,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 		lw.route, lw.secret, lw.org = rt.pattern, rt.flags&secretPath != 0, rt.flags&org != 0
 	}
 	body := idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv)
-	if lw, ok := w.(*logWriter); ok && awaitsContinue(r) {
+	if lw, ok := w.(*logWriter); ok && r.ProtoMajor == 1 && awaitsContinue(r) {
+		// HTTP/2 ends an unread body's stream by itself.
 		lw.waiting, _ = body.(*idleReader)
 	}
 	if rt.flags&upload == 0 {

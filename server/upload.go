@@ -61,10 +61,17 @@ func contentDigest(h http.Header) ([]byte, error) {
 
 // awaitsContinue says the client sends the body only once told to
 // (Expect: 100-continue; net/http tells it at the first read of the body).
-// Answering without reading it, the server spares the client the upload;
-// the connection is then closed, as the client may not have sent it.
+// Over HTTP/2 net/http handles the header itself and removes it.
 func awaitsContinue(r *http.Request) bool {
 	return r.ProtoAtLeast(1, 1) && strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+}
+
+// bodyOptional says the request may be answered without reading its body:
+// over HTTP/1.1 when the client waits for 100 Continue (the connection is
+// then closed, see logWriter.start), over HTTP/2 always (the stream is
+// ended, which RFC 9113 8.1 allows once the answer is complete).
+func bodyOptional(r *http.Request) bool {
+	return r.ProtoMajor >= 2 || awaitsContinue(r)
 }
 
 // maxParts bounds the parts of one upload form (files and fields).

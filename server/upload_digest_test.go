@@ -2,12 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +69,17 @@ func TestUploadContentDigest(t *testing.T) {
 // before sending it (if expect), and says how many of its bytes were sent.
 func postWaiting(t *testing.T, url, token string, expect bool, body []byte, header ...string) (int, string, int64) {
 	t.Helper()
+	// A server that reads the body after answering gets it once this
+	// wait is over: the count then shows it.
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	code, out, read, _ := postWaitingWith(t, client, url, token, expect, body, header...)
+	return code, out, read
+}
+
+// postWaitingWith is postWaiting through client; it also says which
+// protocol answered.
+func postWaitingWith(t *testing.T, client *http.Client, url, token string, expect bool, body []byte, header ...string) (int, string, int64, string) {
+	t.Helper()
 	cr := &countingReader{r: bytes.NewReader(body)}
 	req, err := http.NewRequest("POST", url, cr)
 	if err != nil {
@@ -79,16 +94,13 @@ func postWaiting(t *testing.T, url, token string, expect bool, body []byte, head
 	if expect {
 		req.Header.Set("Expect", "100-continue")
 	}
-	// A server that reads the body after answering gets it once this
-	// wait is over: the count then shows it.
-	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out), cr.n
+	return resp.StatusCode, string(out), cr.n, resp.Proto
 }
 
 // Refusals answer a client waiting for 100 Continue at once: it never
@@ -182,5 +194,53 @@ func TestUploadTakesHeldContentWithoutTheBody(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
 		t.Fatalf("download of the file taken without its body: %d, %d bytes", resp.StatusCode, len(got))
 	}
+	e.checkConsistent()
+}
+
+// Over HTTP/2 the held content is taken without reading the body, the
+// client waiting for 100 Continue or not (the stream is ended), and the
+// connection stays open for the next request.
+func TestUploadTakesHeldContentOverHTTP2(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCert(t, certFile, keyFile, 1)
+	e := newEnvWith(t, func(c *config.Config) { c.TLSMode, c.TLSCert, c.TLSKey = "files", certFile, keyFile })
+	addr := serveReal(t, e)
+	admin := e.adminToken()
+	data := []byte(strings.Repeat("apk bytes ", 50000))
+	sum := sha256.Sum256(data)
+	b := e.upload(admin, part{"file", "a.zip", "a"})
+	path := projPath + "/build/" + b.BuildID + "/file?name="
+	if code, out := e.send("POST", path+"app.apk", admin, "application/octet-stream", data); code != 201 {
+		t.Fatalf("first upload: %d %s", code, out)
+	}
+	conns := 0
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true}, // self-signed
+		ForceAttemptHTTP2:     true,
+		ExpectContinueTimeout: 5 * time.Second,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conns++
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+	hexSum := hex.EncodeToString(sum[:])
+	code, out, read, proto := postWaitingWith(t, client, "https://"+addr+path+"again.apk", admin, true, data, "Content-Digest", digest)
+	if code != 201 || read != 0 || proto != "HTTP/2.0" || !strings.Contains(out, hexSum) {
+		t.Fatalf("client waiting, over %s: %d %s, %d bytes sent", proto, code, out, read)
+	}
+	code, out, read, _ = postWaitingWith(t, client, "https://"+addr+path+"again.apk", admin, false, data, "Content-Digest", digest)
+	if code != 201 || !strings.Contains(out, hexSum) {
+		t.Fatalf("client not waiting: %d %s, %d bytes sent", code, out, read)
+	}
+	liar := bytes.Repeat([]byte("x"), len(data)) // the digest alone, as ever, stores nothing in the project
+	if code, out, _, _ := postWaitingWith(t, client, "https://"+addr+path+"other.apk", admin, false, liar); code != 201 || strings.Contains(out, hexSum) {
+		t.Fatalf("other bytes without a digest: %d %s", code, out)
+	}
+	if conns != 1 {
+		t.Fatalf("%d connections for three uploads over HTTP/2", conns)
+	}
+	client.CloseIdleConnections()
 	e.checkConsistent()
 }
