@@ -498,10 +498,10 @@ func TestConformanceReuse(t *testing.T) {
 	})
 }
 
-// PutLike stores any body as Put does; a body equal to the blob it is
-// compared with is recorded on it without a temporary copy, and one that
-// differs anywhere (a byte, shorter, longer) is stored whole under its own
-// digest.
+// PutLike stores any body as Put does; in the directory a body equal to
+// the blob it is compared with is recorded on it without a temporary copy,
+// and one that differs anywhere (a byte, shorter, longer) is stored whole
+// under its own digest.
 func TestConformancePutLike(t *testing.T) {
 	backends(t, func(t *testing.T, b backend) {
 		data := content(7<<20 + 5)
@@ -514,15 +514,17 @@ func TestConformancePutLike(t *testing.T) {
 		if err != nil || !info.Created || info.Ref != like || len(commits) != 1 {
 			t.Fatalf("first: %+v %v, %d commits", info, err, len(commits))
 		}
-		mid := &hangartest.Midway{R: bytes.NewReader(data), Half: len(data) / 2, At: func() {
-			if n := b.leftovers(t); n != 0 {
-				t.Errorf("a copy being compared made %d temporary copies", n)
+		// The directory compares and writes nothing; the bucket uploads
+		// (reading the stored object would be a download).
+		_, compares := b.(local)
+		noTemp := func(when string) {
+			if n := b.leftovers(t); compares && n != 0 {
+				t.Errorf("a copy made %d temporary copies %s", n, when)
 			}
-		}}
+		}
+		mid := &hangartest.Midway{R: bytes.NewReader(data), Half: len(data) / 2, At: func() { noTemp("half-way") }}
 		info, err = b.putLike(mid, 0, like, func(info blob.Info) error {
-			if n := b.leftovers(t); n != 0 {
-				t.Errorf("a copy made %d temporary copies by its commit", n)
-			}
+			noTemp("by its commit")
 			return commit(info)
 		})
 		if err != nil || info.Created || info.Ref != like || info.Size != int64(len(data)) || len(commits) != 2 || !mid.Fired {

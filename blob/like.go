@@ -20,7 +20,8 @@ import (
 // blob and the body goes on through Put, so a wrong guess costs a compare
 // of the bytes before the difference.
 
-// likeStore is what putLike needs of a backend.
+// likeStore is what putLike needs of a backend: the local directory's
+// (the bucket does not compare, see S3Store.PutLike).
 type likeStore interface {
 	knownStore
 	openBlob(ctx context.Context, ref Ref) (io.ReadSeekCloser, int64, error)
@@ -110,13 +111,9 @@ func (d Dir) PutLike(_ context.Context, r io.Reader, limit int64, like Ref, comm
 	return d.Store.PutLike(r, limit, like, commit)
 }
 
-// PutLike is Store.PutLike on the bucket: the stored object is read as
-// the body arrives, which costs a download instead of an upload, a
-// temporary object and a copy.
-func (s *S3Store) PutLike(ctx context.Context, r io.Reader, limit int64, like Ref, commit func(Info) error) (Info, error) {
-	return putLike(ctx, s, r, limit, like, commit)
-}
-
-func (s *S3Store) openBlob(ctx context.Context, ref Ref) (io.ReadSeekCloser, int64, error) {
-	return s.Open(ctx, ref)
+// PutLike is Put on the bucket: comparing would download the stored
+// object, and a store's reads are what it charges for (egress), its
+// writes mostly not. A copy there costs an upload, as before.
+func (s *S3Store) PutLike(ctx context.Context, r io.Reader, limit int64, _ Ref, commit func(Info) error) (Info, error) {
+	return s.Put(ctx, r, limit, commit)
 }
