@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"hangar/pace"
 )
 
 var (
@@ -429,7 +431,12 @@ func (s *Store) WalkShard(shard string, fn func(ref Ref, size int64) error) erro
 }
 
 func (s *Store) walk(root string, fn func(ref Ref, size int64) error) error {
+	// A walk is background work (fsck beside a running server): its
+	// system calls are quick, so the goroutine would keep its processor
+	// through thousands of them.
+	var w pace.Worker
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		w.Step()
 		if errors.Is(err, fs.ErrNotExist) && path == root {
 			return nil
 		}

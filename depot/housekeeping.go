@@ -34,8 +34,31 @@ func (d *Depot) Start(ctx context.Context) (wait func(), err error) {
 func (d *Depot) Enqueue(id string) { d.work.push(id) }
 
 // retentionBatch is how many builds retention deletes per look at the
-// index.
-const retentionBatch = 256
+// index; retentionTxTime bounds the time of one of its transactions.
+const (
+	retentionBatch  = 256
+	retentionTxTime = 4 * time.Millisecond
+)
+
+// deleteBuilds deletes the first of builds, as many as one transaction of
+// retentionTxTime holds, as one background batch, and removes the blobs
+// they leave unused. It returns how many it deleted.
+func (d *Depot) deleteBuilds(builds []store.Build) (int, error) {
+	ids := make([]string, len(builds))
+	for i, b := range builds {
+		ids[i] = b.ID
+	}
+	var n int
+	err := pace.Batch(func() error {
+		var unused []string
+		var err error
+		if n, unused, err = d.store.DeleteBuilds(ids, retentionTxTime); err == nil {
+			d.removeBlobs(unused...)
+		}
+		return err
+	})
+	return n, err
+}
 
 // ApplyRetention deletes, in every project, the builds its retention (or
 // the configured default) no longer keeps, and returns how many it deleted.
@@ -68,16 +91,21 @@ func (d *Depot) ApplyRetention() (int, error) {
 				}
 				break
 			}
-			for _, b := range batch {
-				// Each deletion is a commit of its own, taken as a
-				// background batch: requests get the write lock, the disk
-				// and the processors between them.
-				if err := pace.Batch(func() error { return d.DeleteBuild(b.ID) }); err != nil {
-					return deleted, fmt.Errorf("retention: delete build %s: %w", b.ID, err)
+			for len(batch) > 0 {
+				// Several builds a transaction (one fsync), as many as
+				// retentionTxTime allows, taken as a background batch:
+				// requests get the write lock, the disk and the processors
+				// between them.
+				n, err := d.deleteBuilds(batch)
+				if err != nil {
+					return deleted, fmt.Errorf("retention: %w", err)
 				}
-				deleted++
-				d.log.Info("retention deleted a build", "project", p.Slug, "build", b.ID, "version", b.VersionName,
-					"created", b.CreatedAt, "keep_builds", keep, "max_age", maxAge)
+				for _, b := range batch[:n] {
+					deleted++
+					d.log.Info("retention deleted a build", "project", p.Slug, "build", b.ID, "version", b.VersionName,
+						"created", b.CreatedAt, "keep_builds", keep, "max_age", maxAge)
+				}
+				batch = batch[n:]
 			}
 		}
 	}

@@ -543,41 +543,73 @@ func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
 		unused  []string
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		deleted, unused = nil, nil
-		var b Build
-		if err := get(tx.Bucket(bucketBuilds), []byte(id), &b); err != nil {
-			return err
-		}
-		var ids []string
-		forEachPrefix(tx.Bucket(bucketBuildFiles), id, func(fileID, _ []byte) bool {
-			ids = append(ids, string(fileID))
-			return true
-		})
-		for _, fid := range ids {
-			f, last, err := deleteFile(tx, fid)
-			if err != nil {
-				return err
-			}
-			deleted = append(deleted, f)
-			if last {
-				unused = append(unused, f.Checksum)
-			}
-		}
-		if err := tx.Bucket(bucketProjectBuilds).Delete(buildIndexKey(b)); err != nil {
-			return err
-		}
-		if err := rankAdd(tx, b.ProjectID, b.Seq, -1); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketProcessing).Delete(processingKey(b)); err != nil {
-			return err
-		}
-		if err := emit(tx, s.now(), b.ProjectID, Event{Type: EventBuildDeleted, Build: &b}); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketBuilds).Delete([]byte(id))
+		var err error
+		deleted, unused, err = s.deleteBuild(tx, id)
+		return err
 	})
 	return deleted, unused, err
+}
+
+// DeleteBuilds deletes builds as DeleteBuild does, in one transaction:
+// retention's, which would otherwise commit (and fsync) once a build. It
+// returns how many of ids it deleted, in order: it stops after
+// maxTime, leaving the rest to another call. A build already gone is
+// counted as deleted.
+func (s *Store) DeleteBuilds(ids []string, maxTime time.Duration) (done int, unused []string, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		done, unused = 0, nil
+		began := time.Now()
+		for _, id := range ids {
+			if done > 0 && time.Since(began) > maxTime {
+				break
+			}
+			if tx.Bucket(bucketBuilds).Get([]byte(id)) != nil {
+				_, u, err := s.deleteBuild(tx, id)
+				if err != nil {
+					return fmt.Errorf("build %s: %w", id, err)
+				}
+				unused = append(unused, u...)
+			}
+			done++
+		}
+		return nil
+	})
+	return done, unused, err
+}
+
+func (s *Store) deleteBuild(tx *bolt.Tx, id string) (deleted []File, unused []string, err error) {
+	var b Build
+	if err := get(tx.Bucket(bucketBuilds), []byte(id), &b); err != nil {
+		return nil, nil, err
+	}
+	var ids []string
+	forEachPrefix(tx.Bucket(bucketBuildFiles), id, func(fileID, _ []byte) bool {
+		ids = append(ids, string(fileID))
+		return true
+	})
+	for _, fid := range ids {
+		f, last, err := deleteFile(tx, fid)
+		if err != nil {
+			return nil, nil, err
+		}
+		deleted = append(deleted, f)
+		if last {
+			unused = append(unused, f.Checksum)
+		}
+	}
+	if err := tx.Bucket(bucketProjectBuilds).Delete(buildIndexKey(b)); err != nil {
+		return nil, nil, err
+	}
+	if err := rankAdd(tx, b.ProjectID, b.Seq, -1); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Bucket(bucketProcessing).Delete(processingKey(b)); err != nil {
+		return nil, nil, err
+	}
+	if err := emit(tx, s.now(), b.ProjectID, Event{Type: EventBuildDeleted, Build: &b}); err != nil {
+		return nil, nil, err
+	}
+	return deleted, unused, tx.Bucket(bucketBuilds).Delete([]byte(id))
 }
 
 // Expired returns up to max builds of a project that retention deletes:

@@ -596,6 +596,35 @@ func TestDeleteBuild(t *testing.T) {
 	}
 }
 
+// DeleteBuilds deletes several builds in one transaction as DeleteBuild
+// does each: the blobs left unused by any of them, builds already gone
+// counted; with no time it deletes one and leaves the rest.
+func TestDeleteBuilds(t *testing.T) {
+	s := mustOpen(t)
+	ws, p, b := fixture(t, s, 0)
+	second, _ := s.CreateBuild(store.Build{ProjectID: p.ID})
+	kept, _ := s.CreateBuild(store.Build{ProjectID: p.ID})
+	s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 10, Checksum: checksum("a")})
+	s.AddFile(store.File{BuildID: second.ID, Name: "shared", Size: 20, Checksum: checksum("shared")})
+	s.AddFile(store.File{BuildID: second.ID, Name: "b", Size: 5, Checksum: checksum("b")})
+	s.AddFile(store.File{BuildID: kept.ID, Name: "shared", Size: 20, Checksum: checksum("shared")})
+
+	if n, unused, err := s.DeleteBuilds([]string{b.ID, second.ID}, 0); err != nil || n != 1 || len(unused) != 1 || unused[0] != checksum("a") {
+		t.Fatalf("no time: %d deleted, unused %v, %v", n, unused, err)
+	}
+	n, unused, err := s.DeleteBuilds([]string{b.ID, second.ID}, time.Minute)
+	if err != nil || n != 2 || len(unused) != 1 || unused[0] != checksum("b") {
+		t.Fatalf("the rest: %d deleted, unused %v, %v", n, unused, err)
+	}
+	if w, _ := s.Workspace(ws.ID); w.StorageUsed != 20 {
+		t.Fatalf("storageUsed: got %d, want 20", w.StorageUsed)
+	}
+	builds, _, _ := s.Builds(p.ID, store.Page{})
+	if len(builds) != 1 || builds[0].ID != kept.ID {
+		t.Fatalf("builds: got %+v", builds)
+	}
+}
+
 // A database written by schema 1 (made here the way schema 1 wrote it:
 // links without fileName) is migrated at Open, in one transaction.
 func TestMigrateFromSchema1(t *testing.T) {
