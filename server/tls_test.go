@@ -40,12 +40,19 @@ func writeCert(t *testing.T, certFile, keyFile string, serial int64) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 }
 
-func TestTLSReloadAndHTTP2(t *testing.T) {
+// tlsEnv is an env whose server also runs on a real listener with a
+// self-signed certificate (serial 1) from files: the listener's address
+// and the files.
+func tlsEnv(t *testing.T) (e *env, addr, certFile, keyFile string) {
 	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCert(t, certFile, keyFile, 1)
-	e := newEnvWith(t, func(c *config.Config) { c.TLSMode, c.TLSCert, c.TLSKey = "files", certFile, keyFile })
-	addr := serveReal(t, e)
+	e = newEnvWith(t, func(c *config.Config) { c.TLSMode, c.TLSCert, c.TLSKey = "files", certFile, keyFile })
+	return e, serveReal(t, e), certFile, keyFile
+}
+
+func TestTLSReloadAndHTTP2(t *testing.T) {
+	e, addr, certFile, keyFile := tlsEnv(t)
 
 	get := func() (*http.Response, error) {
 		client := &http.Client{Transport: &http.Transport{

@@ -11,8 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,7 +100,7 @@ func postWaitingWith(t *testing.T, client *http.Client, url, token string, expec
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out), cr.n, resp.Proto
+	return resp.StatusCode, string(out), cr.n.Load(), resp.Proto
 }
 
 // Refusals answer a client waiting for 100 Continue at once: it never
@@ -123,15 +123,16 @@ func TestEarlyAnswerSparesTheBody(t *testing.T) {
 	}
 }
 
-// countingReader counts the bytes read from it.
+// countingReader counts the bytes read from it, from any goroutine: the
+// client may still be sending, or giving up, when the answer is in.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -201,11 +202,7 @@ func TestUploadTakesHeldContentWithoutTheBody(t *testing.T) {
 // client waiting for 100 Continue or not (the stream is ended), and the
 // connection stays open for the next request.
 func TestUploadTakesHeldContentOverHTTP2(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCert(t, certFile, keyFile, 1)
-	e := newEnvWith(t, func(c *config.Config) { c.TLSMode, c.TLSCert, c.TLSKey = "files", certFile, keyFile })
-	addr := serveReal(t, e)
+	e, addr, _, _ := tlsEnv(t)
 	admin := e.adminToken()
 	data := []byte(strings.Repeat("apk bytes ", 50000))
 	sum := sha256.Sum256(data)
