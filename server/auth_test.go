@@ -543,13 +543,7 @@ func (e *env) page(method, path, token, form string) (int, []byte) {
 		}
 		r.Header.Set("Sec-Fetch-Site", "same-origin")
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := sendNoRedirect(e.t, r)
 	return resp.StatusCode, b
 }
 

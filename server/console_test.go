@@ -50,16 +50,24 @@ func (e *env) submit(path string, cookie *http.Cookie, ctype, body, site string)
 	if cookie != nil {
 		r.AddCookie(cookie)
 	}
-	resp, err := noRedirect.Do(r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := sendNoRedirect(e.t, r)
 	return resp, string(b)
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// sendNoRedirect sends r without following redirects and reads the
+// answer's body.
+func sendNoRedirect(t testing.TB, r *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := noRedirect.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
 
 // getPage fetches a page with the session cookie and returns its status,
 // body and headers.
@@ -69,12 +77,7 @@ func (e *env) getPage(path string, cookie *http.Cookie) (int, string, http.Heade
 	if cookie != nil {
 		r.AddCookie(cookie)
 	}
-	resp, err := noRedirect.Do(r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := sendNoRedirect(e.t, r)
 	return resp.StatusCode, string(b), resp.Header
 }
 

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -91,13 +90,7 @@ func postAnswer(t *testing.T, enrollURL string, body []byte) (*http.Response, []
 	req, _ := http.NewRequest("POST", viaProxy(enrollURL), bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/pkcs7-signature")
 	req.Header.Set("X-Forwarded-Proto", "https")
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp, out
+	return sendNoRedirect(t, req)
 }
 
 // An iPhone registers from a link's page as iOS does it; the device page

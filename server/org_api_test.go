@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -212,15 +211,9 @@ func TestDownloadTokenFlow(t *testing.T) {
 		}
 		return d.Token, exp
 	}
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	redeem := func(tok string) (*http.Response, []byte) {
-		resp, err := noRedirect.Get(e.ts.URL + "/v1/download/" + tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, b
+		r, _ := http.NewRequest("GET", e.ts.URL+"/v1/download/"+tok, nil)
+		return sendNoRedirect(t, r)
 	}
 
 	// Step 1 and 2 for the attachment, as the seed describes them.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html"
 	"image/png"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -69,13 +68,7 @@ func get(t *testing.T, u string, header http.Header, cookies ...*http.Cookie) (*
 	for _, c := range cookies {
 		r.AddCookie(c)
 	}
-	resp, err := noRedirect.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return sendNoRedirect(t, r)
 }
 
 // postForm posts a form as the page's own browser would (same origin).
@@ -87,13 +80,7 @@ func postForm(t *testing.T, u string, form url.Values, cookies ...*http.Cookie) 
 	for _, c := range cookies {
 		r.AddCookie(c)
 	}
-	resp, err := noRedirect.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return sendNoRedirect(t, r)
 }
 
 type distResp struct {

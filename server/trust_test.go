@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -170,7 +169,6 @@ func TestOnboardingListener(t *testing.T) {
 	}
 
 	oaddr := serveOn(t, e.srv.ServeOnboarding)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		method, path string
 		code         int
@@ -183,12 +181,7 @@ func TestOnboardingListener(t *testing.T) {
 		{"POST", "/api/v1/workspace", 307, "https://hangar.lan:8443/api/v1/workspace"},
 	} {
 		req, _ := http.NewRequest(tc.method, "http://"+oaddr+tc.path, strings.NewReader("{}"))
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := sendNoRedirect(t, req)
 		if resp.StatusCode != tc.code || resp.Header.Get("Location") != tc.location {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.code, tc.location)
 		}

@@ -428,15 +428,9 @@ func TestPublicLinkRules(t *testing.T) {
 		t.Fatalf("a link without expiry: expirationDate %v, want null", *unlimited.ExpirationDate)
 	}
 
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(method, u string) (int, string) {
 		r, _ := http.NewRequest(method, u, nil)
-		resp, err := noRedirect.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := sendNoRedirect(t, r)
 		var er struct{ Error string }
 		json.Unmarshal(b, &er)
 		if resp.StatusCode == 302 && !strings.HasPrefix(resp.Header.Get("Location"), e.ts.URL+"/dl/") {
@@ -732,15 +726,9 @@ func TestHeadOnLimitedLink(t *testing.T) {
 	b := e.upload(admin, part{"file", "app.zip", "twelve bytes"})
 	var l struct{ PublicURL string }
 	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{"downloadLimit":1}`, &l)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	call := func(method string) *http.Response {
 		r, _ := http.NewRequest(method, l.PublicURL, nil)
-		resp, err := noRedirect.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := sendNoRedirect(t, r)
 		return resp
 	}
 	for range 20 {
