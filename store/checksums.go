@@ -162,9 +162,13 @@ func (s *Store) ProjectHoldsContent(buildID, checksum string, size int64) (bool,
 	return found, err
 }
 
-// maxLikeBuilds is how many of a project's newest builds LikelyCopy looks
-// through.
-const maxLikeBuilds = 16
+// LikelyCopy looks through a project's maxLikeBuilds newest builds and at
+// most maxLikeFiles of their file rows: a build with thousands of
+// attachments must not make every upload of its project read them all.
+const (
+	maxLikeBuilds = 16
+	maxLikeFiles  = 256
+)
 
 // LikelyCopy guesses which stored content a new file of build buildID is
 // a copy of, as when a CI job is run again: the checksum of the newest file
@@ -188,9 +192,13 @@ func (s *Store) LikelyCopy(buildID, name string, size int64) (string, error) {
 			k, _ = c.Prev()
 		}
 		var err error
-		for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < maxLikeBuilds && sum == "" && err == nil; n++ {
+		read := 0
+		for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < maxLikeBuilds && sum == "" && err == nil && read < maxLikeFiles; n++ {
 			_, id, _ := bytes.Cut(k[len(prefix):], []byte("/"))
 			forEachPrefix(tx.Bucket(bucketBuildFiles), string(id), func(fileID, _ []byte) bool {
+				if read++; read > maxLikeFiles {
+					return false
+				}
 				var f File
 				if err = get(files, fileID, &f); err != nil {
 					return false

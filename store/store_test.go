@@ -625,6 +625,51 @@ func TestDeleteBuilds(t *testing.T) {
 	}
 }
 
+// LikelyCopy finds the newest file of a name (and size) in the project's
+// newest builds, never another project's, and gives up after 16 builds or
+// 256 file rows.
+func TestLikelyCopy(t *testing.T) {
+	s := mustOpen(t)
+	ws, p, old := fixture(t, s, 0)
+	other, _ := s.CreateProject(store.Project{WorkspaceID: ws.ID, Slug: "other", Name: "Other"})
+	s.AddFile(store.File{BuildID: old.ID, Name: "app.apk", Size: 10, Checksum: checksum("old")})
+	newer, _ := s.CreateBuild(store.Build{ProjectID: p.ID})
+	s.AddFile(store.File{BuildID: newer.ID, Name: "app.apk", Size: 10, Checksum: checksum("newer")})
+	theirs, _ := s.CreateBuild(store.Build{ProjectID: other.ID})
+	s.AddFile(store.File{BuildID: theirs.ID, Name: "their.apk", Size: 10, Checksum: checksum("theirs")})
+	upload, _ := s.CreateBuild(store.Build{ProjectID: p.ID})
+	for _, tc := range []struct {
+		name string
+		size int64
+		want string
+	}{
+		{"app.apk", -1, checksum("newer")},
+		{"app.apk", 10, checksum("newer")},
+		{"app.apk", 11, ""},
+		{"their.apk", -1, ""},
+		{"none.apk", -1, ""},
+	} {
+		if got, err := s.LikelyCopy(upload.ID, tc.name, tc.size); err != nil || got != tc.want {
+			t.Errorf("%s (%d bytes): %q %v, want %q", tc.name, tc.size, got, err, tc.want)
+		}
+	}
+	// Newer builds with many files between: the bounds stop the search.
+	crowded, _ := s.CreateBuild(store.Build{ProjectID: p.ID})
+	for i := range 300 {
+		s.AddFile(store.File{BuildID: crowded.ID, Name: fmt.Sprintf("f%d", i), Size: 1, Checksum: checksum(fmt.Sprint(i))})
+	}
+	if got, _ := s.LikelyCopy(upload.ID, "app.apk", -1); got != "" {
+		t.Errorf("found %q past 300 file rows", got)
+	}
+	s.DeleteBuild(crowded.ID)
+	for range 16 {
+		s.CreateBuild(store.Build{ProjectID: p.ID})
+	}
+	if got, _ := s.LikelyCopy(upload.ID, "app.apk", -1); got != "" {
+		t.Errorf("found %q past 16 newer builds", got)
+	}
+}
+
 // A database written by schema 1 (made here the way schema 1 wrote it:
 // links without fileName) is migrated at Open, in one transaction.
 func TestMigrateFromSchema1(t *testing.T) {
