@@ -12,13 +12,17 @@ const (
 	BuildDelete
 	BuildCreateLinks
 	WorkspaceAdmin
+	// BuildShareOpenly: make links and pages that people outside the
+	// workspace can open (public, or behind a shared password). Beside
+	// BuildCreateLinks, which alone allows members-only pages.
+	BuildShareOpenly
 
 	// All is every permission: what an instance admin and a workspace
 	// admin hold.
-	All = ProjectRead | BuildCreate | BuildDownload | BuildDelete | BuildCreateLinks | WorkspaceAdmin
+	All = ProjectRead | BuildCreate | BuildDownload | BuildDelete | BuildCreateLinks | WorkspaceAdmin | BuildShareOpenly
 )
 
-var permissionNames = []string{"PROJECT_READ", "BUILD_CREATE", "BUILD_DOWNLOAD", "BUILD_DELETE", "BUILD_CREATE_LINKS", "WORKSPACE_ADMIN"}
+var permissionNames = []string{"PROJECT_READ", "BUILD_CREATE", "BUILD_DOWNLOAD", "BUILD_DELETE", "BUILD_CREATE_LINKS", "WORKSPACE_ADMIN", "BUILD_SHARE_OPENLY"}
 
 // String returns the permission names joined by "|".
 func (p Permission) String() string {
@@ -45,7 +49,7 @@ const (
 var rolePermissions = map[string]Permission{
 	RoleViewer:    ProjectRead | BuildDownload,
 	RoleCI:        ProjectRead | BuildCreate | BuildDownload,
-	RoleDeveloper: ProjectRead | BuildCreate | BuildDownload | BuildDelete | BuildCreateLinks,
+	RoleDeveloper: ProjectRead | BuildCreate | BuildDownload | BuildDelete | BuildCreateLinks | BuildShareOpenly,
 	RoleAdmin:     All,
 }
 
@@ -59,4 +63,39 @@ func RolePermissions(role string) (Permission, bool) {
 func ValidRole(role string) bool {
 	_, ok := rolePermissions[role]
 	return ok
+}
+
+// App token scopes: what a project's CI token may do there, chosen when
+// the token is made. Every scope uploads builds and files and reads the
+// status of the project's builds (never a download URL: an app token
+// holds no BuildDownload); none reads anything else.
+const (
+	// ScopeUpload is the default: upload only.
+	ScopeUpload = "upload"
+	// ScopePublish also creates and changes the project's distribution
+	// pages (Applivery's publications), members-only ones alone.
+	ScopePublish = "publish"
+	// ScopePublishOpenly also makes them public or password-protected:
+	// what Applivery's CI clients ask for by default.
+	ScopePublishOpenly = "publish-openly"
+)
+
+var scopePermissions = map[string]Permission{
+	ScopeUpload:        BuildCreate,
+	ScopePublish:       BuildCreate | BuildCreateLinks,
+	ScopePublishOpenly: BuildCreate | BuildCreateLinks | BuildShareOpenly,
+}
+
+// Scopes lists the app token scopes, narrowest first.
+var Scopes = []string{ScopeUpload, ScopePublish, ScopePublishOpenly}
+
+// ScopePermissions returns what an app token of scope may do in its
+// project ("" is ScopeUpload, as for tokens made before scopes), and
+// false for an unknown scope.
+func ScopePermissions(scope string) (Permission, bool) {
+	if scope == "" {
+		scope = ScopeUpload
+	}
+	p, ok := scopePermissions[scope]
+	return p, ok
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -30,8 +31,9 @@ func (c *adminCmd) tokenCreate(args []string) error {
 	admin := c.fs.Bool("admin", false, "an instance-admin service account")
 	ws := c.fs.String("workspace", "", "workspace `slug`")
 	role := c.fs.String("role", "", "service account `role` in -workspace: viewer, ci, developer or admin")
-	project := c.fs.String("project", "", "project `slug` in -workspace: make an app token that may only upload builds to it")
-	if err := c.parse(args, 0, "-name NAME (-admin | -workspace WS -role ROLE | -workspace WS -project PROJECT)"); err != nil {
+	project := c.fs.String("project", "", "project `slug` in -workspace: make an app token for it, which uploads builds (see -scope)")
+	scope := c.fs.String("scope", auth.ScopeUpload, "with -project, what the app token may do: upload, publish (also members-only distribution pages) or publish-openly (also public and password pages)")
+	if err := c.parse(args, 0, "-name NAME (-admin | -workspace WS -role ROLE | -workspace WS -project PROJECT [-scope SCOPE])"); err != nil {
 		return err
 	}
 	modes := 0
@@ -40,7 +42,8 @@ func (c *adminCmd) tokenCreate(args []string) error {
 			modes++
 		}
 	}
-	if *name == "" || modes != 1 || (*role != "" || *project != "") != (*ws != "") || *role != "" && !auth.ValidRole(*role) {
+	_, scopeOK := auth.ScopePermissions(*scope)
+	if *name == "" || modes != 1 || (*role != "" || *project != "") != (*ws != "") || *role != "" && !auth.ValidRole(*role) || !scopeOK {
 		c.fs.Usage()
 		return errUsage
 	}
@@ -61,7 +64,7 @@ func (c *adminCmd) tokenCreate(args []string) error {
 		if err != nil {
 			return fmt.Errorf("project %q: %w", *project, err)
 		}
-		tok = store.Token{Kind: store.TokenApp, OwnerID: p.ID, Name: *name}
+		tok = store.Token{Kind: store.TokenApp, OwnerID: p.ID, Name: *name, Scope: *scope}
 	default:
 		sa := store.ServiceAccount{Name: *name, Admin: *admin, Memberships: map[string]string{}}
 		if *ws != "" {
@@ -100,7 +103,11 @@ func (c *adminCmd) tokenList(args []string) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PREFIX\tKIND\tOWNER\tNAME\tCREATED\tLAST USED\tEXPIRES")
 	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Prefix, t.Kind, t.OwnerID, orDash(t.Name),
+		kind := t.Kind
+		if t.Kind == store.TokenApp {
+			kind += " (" + cmp.Or(t.Scope, auth.ScopeUpload) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Prefix, kind, t.OwnerID, orDash(t.Name),
 			t.CreatedAt.Format(time.RFC3339), timeOrDash(t.LastUsedAt), timeOrDash(t.ExpiresAt))
 	}
 	return tw.Flush()

@@ -70,10 +70,12 @@ func (e *env) call(method, path string, header map[string]string, body []byte) (
 	return resp.StatusCode, env, raw
 }
 
-func (e *env) appToken(admin, project string) string {
+// appToken makes an app token of the project with a scope ("": the
+// default, upload only).
+func (e *env) appToken(admin, project, scope string) string {
 	e.t.Helper()
 	var tk struct{ Token string }
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/"+project+"/app-token", admin, `{"name":"ci"}`, &tk)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/"+project+"/app-token", admin, fmt.Sprintf(`{"name":"ci","scope":%q}`, scope), &tk)
 	return tk.Token
 }
 
@@ -102,7 +104,7 @@ type appliveryBuild struct {
 func TestFastlanePluginUpload(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	token := e.appToken(admin, "app")
+	token := e.appToken(admin, "app", "")
 	f := form{fields: [][2]string{
 		{"changelog", "Uploaded automatically with fastlane plugin"}, {"notifyCollaborators", "true"}, {"notifyEmployees", "true"},
 		{"notifyMessage", "New version uploaded!"}, {"filter", "group1,group2|group3"},
@@ -161,7 +163,7 @@ func TestFastlanePluginUpload(t *testing.T) {
 func TestBitriseStepUpload(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	token := e.appToken(admin, "app")
+	token := e.appToken(admin, "app", "")
 	f := form{fields: [][2]string{{"versionName", "1.4.0"}, {"changelog", "Bitrise build"}, {"notifyCollaborators", "false"},
 		{"notifyEmployees", "false"}, {"tags", ""}, {"filter", ""}}, file: "build", name: "app-release.aab", content: pkgtest.AAB(),
 		fileType: "application/octet-stream"}
@@ -209,7 +211,7 @@ func mustData(t *testing.T, raw []byte) json.RawMessage {
 func TestGitHubActionPerBranch(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	token := e.appToken(admin, "app")
+	token := e.appToken(admin, "app", "publish-openly") // the action makes public pages
 	auth := map[string]string{"Authorization": "Bearer " + token}
 	branch, slug := "feature/login", "feature-login"
 	run := func(sha string) (buildID, url string) {
@@ -298,7 +300,7 @@ func TestGitHubActionPerBranch(t *testing.T) {
 func TestIntegrationBuildLists(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	token := e.appToken(admin, "app")
+	token := e.appToken(admin, "app", "")
 	auth := map[string]string{"Authorization": "Bearer " + token}
 	ids := []string{e.build.ID} // oldest first: the env's own build, then 120
 	for i := range 120 {
@@ -364,7 +366,7 @@ func TestIntegrationBuildLists(t *testing.T) {
 	}
 	// Project B's app token does not see project A's build.
 	e.mustReq(201, "POST", "/api/v1/workspace/acme/project", admin, `{"slug":"other"}`, nil)
-	other := map[string]string{"Authorization": "Bearer " + e.appToken(admin, "other")}
+	other := map[string]string{"Authorization": "Bearer " + e.appToken(admin, "other", "")}
 	code, env, _ = e.call("GET", "/v1/integrations/builds/"+ids[0], other, nil)
 	if code != 404 || env.Error == nil || env.Error.Code != 3001 {
 		t.Errorf("another app's build: %d %+v", code, env.Error)
@@ -384,5 +386,95 @@ func TestIntegrationBuildLists(t *testing.T) {
 	json.Unmarshal(r.Data, &apps)
 	if apps.TotalItems != 2 {
 		t.Errorf("apps: %+v", apps)
+	}
+}
+
+// An app token is "upload builds to that project": its answers carry no
+// download URL, and by default it may not publish; with scope publish it
+// makes members-only pages (and is refused public ones); with
+// publish-openly, public ones. Issue 27, item 1: a leaked upload secret
+// listed every file's signed location and published the whole project.
+func TestAppTokenScope(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	bearer := func(tok string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
+	}
+	upload := bearer(e.appToken(admin, "app", ""))
+	b := e.orgUpload(admin, part{"versionName", "", "1.0"}, part{"build", "App.ipa", demoIPA()})
+	e.waitProcessed(b.ID)
+
+	for _, path := range []string{"/v1/integrations/builds", "/v1/integrations/builds/" + b.ID} {
+		code, _, raw := e.call("GET", path, upload, nil)
+		if code != 200 {
+			t.Fatalf("GET %s: %d %s", path, code, raw)
+		}
+		if bytes.Contains(raw, []byte("sig=")) || bytes.Contains(raw, []byte(`"location"`)) || bytes.Contains(raw, []byte("/dl/")) {
+			t.Errorf("GET %s as an app token hands out download URLs: %s", path, raw)
+		}
+	}
+	// Members who may download still get them.
+	code, _, raw := e.call("GET", "/v1/organizations/acme/apps/app/builds/"+b.ID, bearer(admin), nil)
+	if code != 200 || !bytes.Contains(raw, []byte(`"location":"`)) {
+		t.Fatalf("organization API as admin: %d %s", code, raw)
+	}
+
+	publish := func(tok map[string]string, body string) (int, []byte) {
+		code, _, raw := e.call("POST", "/v1/integrations/distributions", tok, []byte(body))
+		return code, raw
+	}
+	anonymous := func(slug string) int {
+		resp, _ := get(t, e.ts.URL+"/d/acme/"+slug, http.Header{"User-Agent": {desktopUA}})
+		return resp.StatusCode
+	}
+	if code, raw := publish(upload, `{"slug":"leak","security":"public"}`); code != 403 {
+		t.Fatalf("public publication by an upload-only token: %d %s", code, raw)
+	}
+	if code, raw := publish(upload, `{"slug":"leak2"}`); code != 403 {
+		t.Fatalf("publication by an upload-only token: %d %s", code, raw)
+	}
+	if anonymous("leak") == 200 || anonymous("leak2") == 200 {
+		t.Fatal("a refused publication is open to anonymous visitors")
+	}
+
+	members := bearer(e.appToken(admin, "app", "publish"))
+	for _, body := range []string{`{"slug":"open","security":"public"}`, `{"slug":"open","security":"password","password":"shared-pw"}`} {
+		if code, raw := publish(members, body); code != 403 || !bytes.Contains(raw, []byte("BUILD_SHARE_OPENLY")) {
+			t.Fatalf("%s by a publish token: %d %s", body, code, raw)
+		}
+	}
+	code, raw = publish(members, `{"slug":"team"}`)
+	if code != 201 || !bytes.Contains(raw, []byte(`"security":"logged"`)) {
+		t.Fatalf("publication by a publish token without security: %d %s (want members-only)", code, raw)
+	}
+	if c := anonymous("team"); c == 200 {
+		t.Fatalf("a members-only page answers anonymous visitors %d", c)
+	}
+	// Nor can it open that page up through the workspace API.
+	code, out := e.req("PATCH", "/api/v1/workspace/acme/project/app/distribution/team", members["Authorization"][len("Bearer "):], `{"security":"public"}`)
+	if code != 403 {
+		t.Fatalf("opening a page with a publish token: %d %s", code, out)
+	}
+
+	openly := bearer(e.appToken(admin, "app", "publish-openly"))
+	if code, raw := publish(openly, `{"slug":"everyone","security":"public"}`); code != 201 {
+		t.Fatalf("public publication by a publish-openly token: %d %s", code, raw)
+	}
+	if c := anonymous("everyone"); c != 200 {
+		t.Fatalf("the public page: %d", c)
+	}
+
+	// Scopes are chosen when the token is made, and shown.
+	var toks []struct{ Scope string }
+	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace/acme/project/app/app-token", admin, "", &toks)
+	got := map[string]int{}
+	for _, tk := range toks {
+		got[tk.Scope]++
+	}
+	if got["upload"] != 1 || got["publish"] != 1 || got["publish-openly"] != 1 {
+		t.Fatalf("scopes listed: %v", got)
+	}
+	if code, out := e.req("POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"scope":"everything"}`); code != 400 {
+		t.Fatalf("unknown scope: %d %s", code, out)
 	}
 }

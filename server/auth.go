@@ -42,7 +42,8 @@ func (p *principal) permissions(workspaceID, projectID string) (auth.Permission,
 		case projectID != p.projectID:
 			return 0, false
 		}
-		return auth.BuildCreate, true
+		perms, _ := auth.ScopePermissions(p.token.Scope)
+		return perms, true
 	}
 	role, ok := p.memberships[workspaceID]
 	if !ok {
@@ -147,8 +148,13 @@ func (s *Server) authorize(r *http.Request, a access, c *call, fromCookie bool) 
 		if c.proj, err = s.store.Project(who.projectID); err != nil {
 			return notFoundAs(err, "project")
 		}
-		c.ws, err = s.store.Workspace(c.proj.WorkspaceID)
-		return notFoundAs(err, "workspace")
+		if c.ws, err = s.store.Workspace(c.proj.WorkspaceID); err != nil {
+			return notFoundAs(err, "workspace")
+		}
+		if perms, _ := who.permissions(c.ws.ID, c.proj.ID); !perms.Has(a.perm) {
+			return errNoPermission(a.perm)
+		}
+		return nil
 	}
 
 	// The workspace API names workspaces and projects by slug (:ws,

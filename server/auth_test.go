@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,18 +88,30 @@ func (e *env) login(username, password string) string {
 var rolePerms = map[string][]string{
 	"viewer":    {"PROJECT_READ", "BUILD_DOWNLOAD"},
 	"ci":        {"PROJECT_READ", "BUILD_CREATE", "BUILD_DOWNLOAD"},
-	"developer": {"PROJECT_READ", "BUILD_CREATE", "BUILD_DOWNLOAD", "BUILD_DELETE", "BUILD_CREATE_LINKS"},
-	"admin":     {"PROJECT_READ", "BUILD_CREATE", "BUILD_DOWNLOAD", "BUILD_DELETE", "BUILD_CREATE_LINKS", "WORKSPACE_ADMIN"},
+	"developer": {"PROJECT_READ", "BUILD_CREATE", "BUILD_DOWNLOAD", "BUILD_DELETE", "BUILD_CREATE_LINKS", "BUILD_SHARE_OPENLY"},
+	"admin":     {"PROJECT_READ", "BUILD_CREATE", "BUILD_DOWNLOAD", "BUILD_DELETE", "BUILD_CREATE_LINKS", "WORKSPACE_ADMIN", "BUILD_SHARE_OPENLY"},
 }
 
-func roleHas(role, perm string) bool {
-	for _, p := range rolePerms[role] {
-		if p == perm {
-			return true
+// What an app token may do in its own project, by scope (the README's
+// "App tokens"): never download, never read beyond build status and
+// publications, publish only as its scope says.
+var scopePerms = map[string][]string{
+	"app":         {"BUILD_CREATE"},
+	"app-publish": {"BUILD_CREATE", "BUILD_CREATE_LINKS"},
+	"app-openly":  {"BUILD_CREATE", "BUILD_CREATE_LINKS", "BUILD_SHARE_OPENLY"},
+}
+
+// holds reports whether perms include every one of need ("A|B").
+func holds(perms []string, need string) bool {
+	for _, n := range strings.Split(need, "|") {
+		if !slices.Contains(perms, n) {
+			return false
 		}
 	}
-	return false
+	return true
 }
+
+func roleHas(role, perm string) bool { return holds(rolePerms[role], perm) }
 
 // TestPermissionMatrix calls every authenticated route as every kind of
 // caller and checks the exact status.
@@ -125,9 +139,14 @@ func TestPermissionMatrix(t *testing.T) {
 	callers["session-viewer"] = e.login("val", "val-password")
 	roleOf["session-viewer"] = "viewer"
 
-	var app struct{ Token string }
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"name":"ci"}`, &app)
-	callers["app"] = app.Token
+	for caller, scope := range map[string]string{"app": "", "app-publish": "publish", "app-openly": "publish-openly"} {
+		var app struct{ Token, Scope string }
+		e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, fmt.Sprintf(`{"name":"ci","scope":%q}`, scope), &app)
+		if want := cmp.Or(scope, "upload"); app.Scope != want {
+			t.Fatalf("app token scope: got %q, want %q", app.Scope, want)
+		}
+		callers[caller] = app.Token
+	}
 	revoked, revokedID := e.serviceAccount(admin, "acme", "gone", "admin")
 	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/service-account/"+revokedID, admin, "", nil)
 	callers["revoked"] = revoked
@@ -196,6 +215,12 @@ func TestPermissionMatrix(t *testing.T) {
 		return d.ID
 	}
 	distID := freshDist()
+	var membersDist string
+	{
+		var d struct{ ID string }
+		e.mustReq(http.StatusCreated, "POST", projPath+"/distribution", admin, `{"slug":"members-only","security":"members"}`, &d)
+		membersDist = d.ID
+	}
 	freshDevice := func() string {
 		ws, err := e.store.WorkspaceBySlug("acme")
 		if err != nil {
@@ -306,15 +331,17 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed(projPath + "/build/file/" + fileID), none, "BUILD_DOWNLOAD", 200, false, true},
 		{"DELETE", func() string { _, f := freshFile(); return projPath + "/build/file/" + f }, none, "BUILD_DELETE", 204, false, true},
 		{"DELETE", func() string { b, _ := freshFile(); return projPath + "/build/" + b }, none, "BUILD_DELETE", 204, false, true},
-		{"POST", fixed(projPath + "/build/files/" + fileID + "/public-link"), fixed(`{}`), "BUILD_CREATE_LINKS", 201, false, true},
+		{"POST", fixed(projPath + "/build/files/" + fileID + "/public-link"), fixed(`{}`), "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 201, false, true},
 		{"GET", fixed(projPath + "/build/" + buildID + "/public-links"), none, "BUILD_DOWNLOAD", 200, false, true},
 		{"DELETE", func() string { return projPath + "/build/files/" + fileID + "/public-links/" + freshLink(fileID) }, none, "BUILD_DELETE", 204, false, true},
 		{"GET", fixed(projPath + "/build/files/" + fileID + "/public-links/" + linkID + "/access-log"), none, "PROJECT_READ", 200, false, true},
 
-		{"POST", fixed(projPath + "/distribution"), func() string { return fmt.Sprintf(`{"slug":"n%s"}`, uniq()) }, "BUILD_CREATE_LINKS", 201, false, true},
+		{"POST", fixed(projPath + "/distribution"), func() string { return fmt.Sprintf(`{"slug":"n%s","security":"members"}`, uniq()) }, "BUILD_CREATE_LINKS", 201, false, true},
+		{"POST", fixed(projPath + "/distribution"), func() string { return fmt.Sprintf(`{"slug":"n%s","security":"public"}`, uniq()) }, "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 201, false, true},
 		{"GET", fixed(projPath + "/distribution"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed(projPath + "/distribution/" + distID), none, "PROJECT_READ", 200, false, true},
-		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},
+		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 200, false, true}, // a public page
+		{"PATCH", fixed(projPath + "/distribution/" + membersDist), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},
 		{"DELETE", func() string { return projPath + "/distribution/" + freshDist() }, none, "BUILD_DELETE", 204, false, true},
 		{"GET", fixed(projPath + "/distribution/" + distID + "/access-log"), none, "PROJECT_READ", 200, false, true},
 
@@ -349,7 +376,13 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/v1/integrations/builds"), none, "appToken", 200, false, true},
 		{"GET", fixed("/v1/integrations/builds/" + buildID), none, "appToken", 200, false, true},
 		{"GET", fixed("/v1/integrations/distributions"), none, "appToken", 200, false, true},
-		{"POST", fixed("/v1/integrations/distributions"), func() string { return `{"slug":"i` + uniq() + `"}` }, "appToken", 201, false, true},
+		// An app token publishes only as its scope says: members-only
+		// pages with "publish", open ones with "publish-openly" (without
+		// security, the narrowest page it may make).
+		{"POST", fixed("/v1/integrations/distributions"), func() string { return `{"slug":"i` + uniq() + `"}` }, "appToken:BUILD_CREATE_LINKS", 201, false, true},
+		{"POST", fixed("/v1/integrations/distributions"), func() string { return `{"slug":"i` + uniq() + `","security":"logged"}` }, "appToken:BUILD_CREATE_LINKS", 201, false, true},
+		{"POST", fixed("/v1/integrations/distributions"), func() string { return `{"slug":"i` + uniq() + `","security":"public"}` }, "appToken:BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 201, false, true},
+		{"POST", fixed("/v1/integrations/distributions"), func() string { return `{"slug":"i` + uniq() + `","security":"password","password":"secret-pw"}` }, "appToken:BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 201, false, true},
 		{"POST", fixed("/v1/integrations/builds"), buildForm, "appToken", 201, false, true},
 		{"POST", fixed("/v1/integrations/builds/" + buildID + "/files"), fileForm, "appToken", 201, false, true},
 
@@ -445,14 +478,16 @@ func TestPermissionMatrix(t *testing.T) {
 			return 401
 		case ep.need == "session": // a login session ends itself; other tokens are revoked instead
 			switch {
-			case caller == "app":
+			case scopePerms[caller] != nil:
 				return 403
 			case strings.HasPrefix(caller, "session-"):
 				return ep.ok
 			}
 			return 400
-		case ep.need == "appToken": // the integrations API: app tokens only
-			if caller == "app" {
+		case strings.HasPrefix(ep.need, "appToken"): // the integrations API: app tokens only, as their scope says
+			scope, isApp := scopePerms[caller]
+			_, need, _ := strings.Cut(ep.need, ":")
+			if isApp && (need == "" || holds(scope, need)) {
 				return ep.ok
 			}
 			return 403
@@ -463,17 +498,17 @@ func TestPermissionMatrix(t *testing.T) {
 		case ep.need == "instanceAdmin":
 			return 403
 		case ep.need == "signedIn":
-			if caller == "app" {
+			if scopePerms[caller] != nil {
 				return 403
 			}
 			return ep.ok
-		case caller == "app":
+		case scopePerms[caller] != nil:
 			// Its own workspace is visible; other projects in it are not;
-			// in its project it holds BUILD_CREATE only.
+			// in its project it holds what its scope grants.
 			if !ep.project && strings.Contains(ep.path(), "/project/") && !strings.HasSuffix(ep.path(), "/project") {
 				return 404
 			}
-			if ep.project && ep.need == "BUILD_CREATE" {
+			if ep.project && holds(scopePerms[caller], ep.need) {
 				return ep.ok
 			}
 			return 403

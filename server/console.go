@@ -36,6 +36,7 @@ var consolePages = func() map[string]*template.Template {
 		"bytes":     humanSize,
 		"date":      func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") },
 		"percent90": func(quota int64) int64 { return quota / 10 * 9 },
+		"scope":     scopeLabel,
 	}
 	// Partials are templates more than one page uses.
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(consoleFS, "templates/console/layout.html", "templates/console/partials/*.html"))

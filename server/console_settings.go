@@ -88,7 +88,12 @@ func (s *Server) appTokenSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Name the token (at most 100 characters): what uses it, such as the CI job."})
 		return
 	}
-	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: name})
+	scope, err := appScope(r.PostForm.Get("scope"))
+	if err != nil {
+		s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Choose what the token may do."})
+		return
+	}
+	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: name, Scope: scope})
 	if err != nil {
 		s.failPage(w, r, c, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"hangar/auth"
 	"hangar/store"
 )
 
@@ -111,9 +112,18 @@ func (s *Server) applyDistribution(ctx context.Context, d *store.Distribution, r
 
 // newDistribution creates a distribution of the request's project, as the
 // API and the console ask for one.
+//
+// A page is public unless asked otherwise, or members-only for a caller
+// who may not share openly (an app token of scope publish).
 func (s *Server) newDistribution(ctx context.Context, c *call, req distributionRequest) (store.Distribution, error) {
 	d := store.Distribution{ProjectID: c.proj.ID, FilterType: store.FilterLatest, Security: store.SecurityPublic, CreatedBy: c.who.name}
+	if !c.may(auth.BuildShareOpenly) {
+		d.Security = store.SecurityMembers
+	}
 	if err := s.applyDistribution(ctx, &d, req); err != nil {
+		return d, err
+	}
+	if err := mayShare(c, d); err != nil {
 		return d, err
 	}
 	d, err := s.store.CreateDistribution(d)
@@ -194,6 +204,9 @@ func (s *Server) editDistribution(ctx context.Context, c *call, req distribution
 	if err := s.applyDistribution(ctx, &d, req); err != nil {
 		return d, err
 	}
+	if err := mayShare(c, d); err != nil {
+		return d, err
+	}
 	d, err = s.store.UpdateDistribution(d.ID, func(cur *store.Distribution) error {
 		*cur = d
 		return nil
@@ -202,6 +215,16 @@ func (s *Server) editDistribution(ctx context.Context, c *call, req distribution
 		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
 	}
 	return d, err
+}
+
+// mayShare refuses a page open beyond the workspace (public, or a shared
+// password) to a caller without BUILD_SHARE_OPENLY. Narrowing an open
+// page to members needs no more than changing it.
+func mayShare(c *call, d store.Distribution) error {
+	if d.Security != store.SecurityMembers && !c.may(auth.BuildShareOpenly) {
+		return errForbidden("this token lacks the " + auth.BuildShareOpenly.String() + ` permission: it may make members-only pages ("security": "logged" in the Integrations API, "members" in the workspace API), not public or password ones`)
+	}
+	return nil
 }
 
 func (s *Server) deleteDistribution(w http.ResponseWriter, r *http.Request, c *call) {

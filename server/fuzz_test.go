@@ -54,7 +54,7 @@ func FuzzPublicationBody(f *testing.F) {
 	e := newEnv(f)
 	admin := e.adminToken()
 	var tk struct{ Token string }
-	e.mustReq(201, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"name":"ci"}`, &tk)
+	e.mustReq(201, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"name":"ci","scope":"publish-openly"}`, &tk)
 	for _, s := range []string{`{}`, `{"slug":"main","visibility":"unlisted","security":"public","password":"","filter":{"type":"gitBranch","value":"main"},"showDevInfo":true,"showHistory":true}`,
 		`{"slug":"qa","security":"password","password":"secret-1","filter":{"type":"tag","value":"a,b"},"groups":[["g1"],["g2"]],"tags":["x"]}`,
 		`{"slug":"b","filter":{"type":"builds","value":""}}`, `{"slug":"l","security":"logged","filter":null}`, `{"slug":"x","visibility":"gone"}`,

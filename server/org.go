@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"hangar/auth"
 	"hangar/store"
 )
 
@@ -45,7 +46,7 @@ type orgFileInfo struct {
 	OriginalName string `json:"originalName"`
 	MimeType     string `json:"mimetype"`
 	Size         int64  `json:"size"`
-	Location     string `json:"location"` // a signed URL, valid for signed_url_ttl
+	Location     string `json:"location,omitempty"` // a signed URL, valid for signed_url_ttl, for who may download
 	Checksum     string `json:"checksum"`
 }
 
@@ -134,8 +135,14 @@ func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBui
 	if b.Status == store.BuildError {
 		v.Error, v.ErrorCode = b.ProcessingError, errorCodeProcessing
 	}
+	// A signed location is a download: only for who may download (an app
+	// token may not, whatever its scope).
+	download := c.may(auth.BuildDownload)
 	for _, f := range files {
-		location := s.signedURL(c.base, f.ID, f.Name)
+		var location string
+		if download {
+			location = s.signedURL(c.base, f.ID, f.Name)
+		}
 		switch f.Type {
 		case store.FilePackage:
 			v.Size, v.Extension = f.Size, f.Extension

@@ -130,7 +130,7 @@ func (s *Server) table() []route {
 		{"POST", "/w/:ws/p/:proj/d/:distId", page, need(auth.BuildCreateLinks), s.updateDistributionSubmit},
 		{"POST", "/w/:ws/p/:proj/d/:distId/delete", page, need(auth.BuildDelete), s.deleteDistributionSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId", page, need(auth.ProjectRead), s.buildPage},
-		{"POST", "/w/:ws/p/:proj/b/:buildId/link", page, need(auth.BuildCreateLinks), s.createLinkSubmit},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/link", page, need(auth.BuildCreateLinks | auth.BuildShareOpenly), s.createLinkSubmit},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/attach", page | upload, need(auth.BuildCreate), s.attachSubmit},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", page, need(auth.BuildDelete), s.deleteFileSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId", page, need(auth.ProjectRead), s.linkPage},
@@ -226,7 +226,7 @@ func (s *Server) table() []route {
 		{"GET", proj + "/build/:buildId/files", 0, need(auth.ProjectRead), s.listBuildFileDetails},
 		{"GET", proj + "/build/file/:fileId", 0, need(auth.BuildDownload), s.fileDownloadURL},
 		{"DELETE", proj + "/build/file/:fileId", 0, need(auth.BuildDelete), s.deleteFile},
-		{"POST", proj + "/build/files/:fileId/public-link", 0, need(auth.BuildCreateLinks), s.createLink},
+		{"POST", proj + "/build/files/:fileId/public-link", 0, need(auth.BuildCreateLinks | auth.BuildShareOpenly), s.createLink},
 		{"GET", proj + "/build/:buildId/public-links", 0, need(auth.BuildDownload), s.listBuildLinks},
 		{"DELETE", proj + "/build/files/:fileId/public-links/:publicLinkId", 0, need(auth.BuildDelete), s.deactivateLink},
 		{"GET", proj + "/build/files/:fileId/public-links/:publicLinkId/access-log", 0, need(auth.ProjectRead), s.accessLog},
@@ -262,13 +262,18 @@ func (s *Server) table() []route {
 		{"POST", app + "/builds", org | upload, need(auth.BuildCreate), s.orgUploadBuild},
 		{"POST", app + "/builds/:buildId/files", org | upload, need(auth.BuildCreate), s.orgAttachFiles},
 		{"GET", app + "/builds/:buildId/downloadToken", org, need(auth.BuildDownload), s.downloadToken},
-		{"POST", "/v1/integrations/builds", org | upload, appToken, s.orgUploadBuild},
-		{"POST", "/v1/integrations/builds/:buildId/files", org | upload, appToken, s.orgAttachFiles},
-		// Applivery's Integrations API reads: an app token's own app.
+		// Applivery's Integrations API: an app token's own app, as far as
+		// its scope goes (auth.ScopePermissions). Every scope uploads and
+		// reads build status and publications (answers carry no download
+		// URL: no scope holds BUILD_DOWNLOAD); a publication needs
+		// BUILD_CREATE_LINKS, an open one BUILD_SHARE_OPENLY too (checked
+		// by the operation, which knows the security asked for).
+		{"POST", "/v1/integrations/builds", org | upload, appNeed(auth.BuildCreate), s.orgUploadBuild},
+		{"POST", "/v1/integrations/builds/:buildId/files", org | upload, appNeed(auth.BuildCreate), s.orgAttachFiles},
 		{"GET", "/v1/integrations/builds", org, appToken, s.listOrgBuilds},
 		{"GET", "/v1/integrations/builds/:buildId", org, appToken, s.getIntegrationBuild},
 		{"GET", "/v1/integrations/distributions", org, appToken, s.listIntegrationDistributions},
-		{"POST", "/v1/integrations/distributions", org, appToken, s.createIntegrationDistribution},
+		{"POST", "/v1/integrations/distributions", org, appNeed(auth.BuildCreateLinks), s.createIntegrationDistribution},
 		{"GET", "/v1/download/:token", org | secretPath, public, s.redeemDownloadToken},
 	}
 }
@@ -474,7 +479,7 @@ const (
 	levelSignedIn                         // a user session or service account token (not an app token)
 	levelInstanceAdmin                    // an instance admin
 	levelScoped                           // perm in the :ws/:org (and :proj/:app) of the path
-	levelApp                              // an app token; its project is the request's
+	levelApp                              // an app token with perm in its project, which is the request's
 )
 
 var (
@@ -485,6 +490,18 @@ var (
 )
 
 func need(p auth.Permission) access { return access{level: levelScoped, perm: p} }
+
+func appNeed(p auth.Permission) access { return access{level: levelApp, perm: p} }
+
+// may reports whether the caller holds p in the request's workspace and
+// project (public routes: nobody).
+func (c *call) may(p auth.Permission) bool {
+	if c.who == nil {
+		return false
+	}
+	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
+	return perms.Has(p)
+}
 
 // call is what a handler gets besides the request: the path parameters, the
 // authenticated principal (nil on public routes), and the workspace and

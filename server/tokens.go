@@ -1,9 +1,12 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
+	"strings"
 	"time"
 
+	"hangar/auth"
 	"hangar/store"
 )
 
@@ -14,6 +17,7 @@ type tokenView struct {
 	Kind       string     `json:"kind"`
 	OwnerID    string     `json:"ownerId"`
 	Name       string     `json:"name,omitempty"`
+	Scope      string     `json:"scope,omitempty"` // an app token's
 	CreatedAt  time.Time  `json:"createdAt"`
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
@@ -21,6 +25,9 @@ type tokenView struct {
 
 func viewToken(t store.Token) tokenView {
 	v := tokenView{Prefix: t.Prefix, Kind: t.Kind, OwnerID: t.OwnerID, Name: t.Name, CreatedAt: t.CreatedAt}
+	if t.Kind == store.TokenApp {
+		v.Scope = cmp.Or(t.Scope, auth.ScopeUpload)
+	}
 	if !t.ExpiresAt.IsZero() {
 		v.ExpiresAt = &t.ExpiresAt
 	}
@@ -66,6 +73,34 @@ type createTokenRequest struct {
 	Name string `json:"name"`
 }
 
+// createAppTokenRequest names an app token and chooses its scope
+// (auth.ScopeUpload when absent).
+type createAppTokenRequest struct {
+	Name  string `json:"name"`
+	Scope string `json:"scope"`
+}
+
+// appScope checks an app token scope as a form or body gives it.
+func appScope(scope string) (string, error) {
+	scope = cmp.Or(strings.TrimSpace(scope), auth.ScopeUpload)
+	if _, ok := auth.ScopePermissions(scope); !ok {
+		return "", errBadRequest(`scope must be "upload", "publish" or "publish-openly"`)
+	}
+	return scope, nil
+}
+
+// scopeLabel says what an app token of scope may do, as the console
+// shows it.
+func scopeLabel(scope string) string {
+	switch scope {
+	case auth.ScopePublish:
+		return "Upload, and publish to members"
+	case auth.ScopePublishOpenly:
+		return "Upload, and publish to anyone"
+	}
+	return "Upload only"
+}
+
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t store.Token) {
 	plain, tok, err := s.store.CreateToken(t)
 	if err != nil {
@@ -76,12 +111,17 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t store.Toke
 }
 
 func (s *Server) createAppToken(w http.ResponseWriter, r *http.Request, c *call) {
-	var req createTokenRequest
+	var req createAppTokenRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.issueToken(w, r, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name})
+	scope, err := appScope(req.Scope)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.issueToken(w, r, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name, Scope: scope})
 }
 
 func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) {

@@ -37,17 +37,20 @@ type ServiceAccount struct {
 const (
 	TokenSession        = "session"         // Owner is a user
 	TokenServiceAccount = "service_account" // Owner is a service account
-	TokenApp            = "app"             // Owner is a project: may only upload builds to it
+	TokenApp            = "app"             // Owner is a project: what it may do there is its Scope
 )
 
 // Token is an API credential. Only the SHA-256 of its plain form is stored;
 // Prefix is a non-secret part of the plain form, to tell tokens apart in
 // listings.
 type Token struct {
-	Prefix     string    `json:"prefix"`
-	Kind       string    `json:"kind"`
-	OwnerID    string    `json:"ownerId"`
-	Name       string    `json:"name,omitempty"`
+	Prefix  string `json:"prefix"`
+	Kind    string `json:"kind"`
+	OwnerID string `json:"ownerId"`
+	Name    string `json:"name,omitempty"`
+	// Scope is an app token's (auth.ScopeUpload and wider; "" for tokens
+	// made before scopes, which upload only).
+	Scope      string    `json:"scope,omitempty"`
 	CreatedAt  time.Time `json:"createdAt"`
 	ExpiresAt  time.Time `json:"expiresAt"` // zero: never
 	LastUsedAt time.Time `json:"lastUsedAt"`
