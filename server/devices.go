@@ -43,8 +43,9 @@ import (
 // enrollTTL is how long a registration profile can be used.
 const enrollTTL = time.Hour
 
-// deviceTTL is how long the device page's signed URL works.
-const deviceTTL = 24 * time.Hour
+// deviceTTL is how long the device page's signed URL works: iOS opens it
+// right after registering.
+const deviceTTL = time.Hour
 
 // enrollPerIP bounds registrations from one address: an office of testers
 // behind one NAT registers at once (30), then one every 10 s; a token
@@ -54,10 +55,20 @@ var enrollPerIP = auth.Limiter{Burst: 30, Every: 10 * time.Second}
 var udidPattern = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{16})$`)
 
 // enrollToken names a tester page (a link: "l~ID"; a distribution:
-// "d~WS~SLUG") until exp, with an HMAC.
-func (s *Server) enrollToken(page string, exp time.Time) string {
-	body := page + "~" + strconv.FormatInt(exp.Unix(), 10)
+// "d~WS~SLUG"), the member it was shown to ("" but on a members-only
+// page) and the page's protection (a digest of its guard) until exp, with
+// an HMAC: a change of the page's protection, or the member's removal,
+// ends it as it ends the page's other signed URLs.
+func (s *Server) enrollToken(src deviceSource, exp time.Time) string {
+	body := src.ref + "~" + src.site.member + "~" + guardDigest(src.site) + "~" + strconv.FormatInt(exp.Unix(), 10)
 	return base64.RawURLEncoding.EncodeToString([]byte(body)) + "." + s.enrollMAC(body)
+}
+
+// guardDigest is a short, non-reversible form of a page's protection,
+// for a token that carries it in the clear.
+func guardDigest(t testerSite) string {
+	sum := sha256.Sum256([]byte(t.guard))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 func (s *Server) enrollMAC(body string) string {
@@ -144,11 +155,11 @@ func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		s.fail(w, r, err)
 		return
 	}
-	if src.site.protected && s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()) != nil {
+	if src.site.protected && !s.verifySigned(r, &src.site) {
 		s.fail(w, r, errForbidden("the registration link is invalid or has expired: open the page again"))
 		return
 	}
-	tok := s.enrollToken(src.ref, s.now().Add(enrollTTL))
+	tok := s.enrollToken(src, s.now().Add(enrollTTL))
 	sum := sha256.Sum256([]byte(src.ref))
 	profile := map[string]any{
 		"PayloadType":         "Profile Service",
@@ -211,14 +222,23 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	var src deviceSource
+	n := len(parts)
 	switch {
-	case len(parts) == 2 && parts[0] == "l":
+	case n == 4 && parts[0] == "l":
 		src, err = s.linkSource(c.base, parts[1])
-	case len(parts) == 3 && parts[0] == "d":
+	case n == 5 && parts[0] == "d":
 		c.params = append(c.params, httprouter.Param{Key: "ws", Value: parts[1]}, httprouter.Param{Key: "slug", Value: parts[2]})
 		src, err = s.distSource(c)
 	default:
 		err = errEnrollToken
+	}
+	if err == nil {
+		// The page's protection must be what it was when the profile was
+		// given out, and its member still one.
+		src.site.member = parts[n-2]
+		if guardDigest(src.site) != parts[n-1] || src.site.members && !s.mayDownloadIn(src.site.member, src.workspace) {
+			err = errEnrollToken
+		}
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -235,10 +255,11 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
 	http.Redirect(w, r, s.deviceURL(src.site, d.UDID), http.StatusMovedPermanently)
 }
 
-// deviceURL is the signed address of a device's page under a tester page.
+// deviceURL is the signed address of a device's page under a tester page,
+// bound to the page's protection as the page's own URLs are.
 func (s *Server) deviceURL(t testerSite, udid string) string {
-	path := t.page + "/device/" + udid
-	return t.url(path) + "?" + s.keys.Sign(http.MethodGet, path, s.now().Add(deviceTTL))
+	t.protected = true // a public page's device pages are signed too
+	return s.signedFor(t, t.page+"/device/"+udid, s.now().Add(deviceTTL))
 }
 
 // deviceView is the device page.
@@ -256,13 +277,11 @@ type deviceBuild struct {
 // devicePage tells a registered device, for each iOS build of the tester
 // page, whether the build's profile lets it install.
 func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, c *call) {
-	if s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()) != nil {
-		s.fail(w, r, errForbidden("this address is invalid or has expired: register the device again from the page"))
-		return
-	}
+	// An unknown page answers as a bad signature does: the address says
+	// nothing about which pages exist.
 	src, err := s.source(c)
-	if err != nil {
-		s.fail(w, r, err)
+	if err != nil || !s.verifySigned(r, &src.site) {
+		s.fail(w, r, errForbidden("this address is invalid or has expired: register the device again from the page"))
 		return
 	}
 	udid := strings.ToUpper(c.params.ByName("udid"))

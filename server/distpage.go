@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"hangar/auth"
 	"hangar/depot"
@@ -21,6 +22,8 @@ const historyLen = 10
 func distSite(base string, ws store.Workspace, d store.Distribution) testerSite {
 	page := "/d/" + ws.Slug + "/" + d.Slug
 	return testerSite{id: d.ID, base: base, page: page, hash: d.PasswordHash, protected: d.Security != store.SecurityPublic,
+		guard:   d.Security + ":" + strconv.FormatUint(d.Generation, 10) + ":" + d.PasswordHash,
+		members: d.Security == store.SecurityMembers, workspace: ws.ID,
 		download: func(f store.File) string { return page + "/f/" + f.ID + "/" + f.Name },
 		manifest: func(f store.File) string { return page + "/m/" + f.ID + "/manifest.plist" },
 	}
@@ -67,6 +70,7 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 			s.failPage(w, r, c, err) // signed out: to the sign-in page and back
 			return
 		}
+		t.member = c.who.id
 	case store.SecurityPassword:
 		if r.Method == http.MethodPost {
 			var done bool
@@ -144,18 +148,19 @@ func (s *Server) distFile(c *call, d store.Distribution) (store.File, store.Buil
 // distribution: a signed URL (what the page gives an iPhone's installer),
 // or as for the page itself, a members' session or the password (its
 // unlock cookie, or HTTP Basic auth for an API client).
-func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, d store.Distribution) bool {
+func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws store.Workspace, d store.Distribution) bool {
 	var err error
+	t := distSite(c.base, ws, d)
 	switch d.Security {
 	case store.SecurityPublic:
 		return true
 	case store.SecurityMembers:
-		if s.keys.Verify(http.MethodGet, r.URL.Path, r.URL.RawQuery, s.now()) == nil {
+		if s.verifySigned(r, &t) {
 			return true
 		}
 		err = s.member(r, c)
 	case store.SecurityPassword:
-		err = s.passOf(w, r, d.ID, d.PasswordHash)
+		err = s.passOf(w, r, t)
 	}
 	if err == nil {
 		return true
@@ -177,12 +182,12 @@ func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, d sto
 // its page is, counted and logged, then a 302 to a signed URL valid for a
 // minute. HEAD is not counted (see headFile).
 func (s *Server) distDownload(w http.ResponseWriter, r *http.Request, c *call) {
-	_, d, err := s.distribution(c)
+	ws, d, err := s.distribution(c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !s.distPass(w, r, c, d) {
+	if !s.distPass(w, r, c, ws, d) {
 		return
 	}
 	f, _, err := s.distFile(c, d)
@@ -211,7 +216,8 @@ func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	if d.Security != store.SecurityPublic && s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()) != nil {
+	t := distSite(c.base, ws, d)
+	if t.protected && !s.verifySigned(r, &t) {
 		s.fail(w, r, errForbidden("the manifest URL is invalid or has expired: open the page again"))
 		return
 	}
@@ -223,5 +229,5 @@ func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeManifest(w, r, distSite(c.base, ws, d), b, f)
+	s.writeManifest(w, r, t, b, f)
 }

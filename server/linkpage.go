@@ -17,7 +17,9 @@ import (
 // linkSite is a link's tester site.
 func linkSite(base string, l store.PublicLink) testerSite {
 	page := "/p/" + l.ID
-	return testerSite{id: l.ID, base: base, page: page, hash: l.PasswordHash, protected: l.PasswordHash != "",
+	// A link's protection is its password alone (set when it is made;
+	// deactivation ends the link itself).
+	return testerSite{id: l.ID, base: base, page: page, hash: l.PasswordHash, protected: l.PasswordHash != "", guard: l.PasswordHash,
 		download: func(f store.File) string {
 			if f.ID == l.FileID {
 				return "/api/v1/public/file/" + l.ID + "/" + f.Name
@@ -143,7 +145,7 @@ func (s *Server) linkManifest(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	t := linkSite(c.base, l)
-	if t.protected && s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()) != nil {
+	if t.protected && !s.verifySigned(r, &t) {
 		s.fail(w, r, errForbidden("the manifest URL is invalid or has expired: open the page again"))
 		return
 	}
@@ -189,7 +191,7 @@ func (s *Server) linkPass(w http.ResponseWriter, r *http.Request, l store.Public
 	if l.PasswordHash == "" {
 		return true
 	}
-	err := s.passOf(w, r, l.ID, l.PasswordHash)
+	err := s.passOf(w, r, linkSite("", l))
 	switch {
 	case err == nil:
 		return true

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"hangar/auth"
 	"hangar/depot"
 	"hangar/store"
 )
@@ -50,8 +51,18 @@ type testerSite struct {
 	hash string
 	// protected: the page is not public (password or members), so what an
 	// iPhone's installer fetches without the browser's cookies (the
-	// manifest, the package) carries a signature instead.
+	// manifest, the package, the registration profile) carries a
+	// signature instead.
 	protected bool
+	// guard is the page's protection as it stands (security mode,
+	// generation, password hash). Every URL signed for the page covers
+	// it, so a change of protection ends all of them at once.
+	guard string
+	// members: a members-only page. Its signed URLs name the member the
+	// page was shown to (member, a user ID), and work only while that
+	// user may still download builds in the page's workspace.
+	members           bool
+	member, workspace string
 	// download is the path of a counted download of file f (decoded, as
 	// signatures cover it); manifest the path of f's OTA manifest.
 	download, manifest func(f store.File) string
@@ -66,15 +77,70 @@ func (t testerSite) url(path string) string {
 	return t.base + strings.Join(segs, "/")
 }
 
-// signed is the absolute URL of path, signed until exp when the page is
-// protected.
+// boundPath is what a protected page's URL signature covers besides
+// method and expiry: the path, the page's protection and the member.
+func (t testerSite) boundPath(path string) string {
+	return path + "\x00" + t.guard + "\x00" + t.member
+}
+
+// signedFor is the absolute URL of path, signed until exp when the page
+// is protected (see boundPath).
 func (s *Server) signedFor(t testerSite, path string, exp time.Time) string {
 	u := t.url(path)
 	if t.protected {
-		u += "?" + s.keys.Sign(http.MethodGet, path, exp)
+		u += "?" + s.keys.Sign(http.MethodGet, t.boundPath(path), exp)
+		if t.member != "" {
+			u += "&m=" + url.QueryEscape(t.member)
+		}
 	}
 	return u
 }
+
+// verifySigned checks a URL that protected page t issued: signed for
+// this path under the page's protection as it is now, unexpired, and on a
+// members-only page naming a user who may still download there. On
+// success t names that member, so that what the answer signs in turn
+// (a manifest's package URL) stays bound to them.
+func (s *Server) verifySigned(r *http.Request, t *testerSite) bool {
+	member := ""
+	if t.members {
+		member = r.URL.Query().Get("m")
+		if member == "" {
+			return false
+		}
+	}
+	bound := *t
+	bound.member = member
+	if s.keys.Verify(r.Method, bound.boundPath(r.URL.Path), r.URL.RawQuery, s.now()) != nil {
+		return false
+	}
+	if t.members && !s.mayDownloadIn(member, t.workspace) {
+		return false
+	}
+	t.member = member
+	return true
+}
+
+// mayDownloadIn reports whether user userID may download builds in
+// workspace wsID now: an instance admin, or a member whose role allows it.
+func (s *Server) mayDownloadIn(userID, wsID string) bool {
+	u, err := s.store.User(userID)
+	if err != nil {
+		return false
+	}
+	perms, _ := auth.RolePermissions(u.Memberships[wsID])
+	return u.Admin || perms.Has(auth.BuildDownload)
+}
+
+// Lifetimes of what a protected page signs (each also ends at once when
+// the page's protection changes or its member loses access; see
+// boundPath): the Install and Register links on the page are followed
+// when tapped, so an hour (a reload gives fresh ones); the package URL in
+// a manifest is fetched as soon as the tester confirms the install.
+const (
+	pageURLTTL         = time.Hour
+	manifestPackageTTL = 15 * time.Minute
+)
 
 // platform is the kind of device a page was opened on, from its
 // User-Agent: the install flow differs for each.
@@ -241,7 +307,7 @@ func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []
 				v.Notice = "iPhones and iPads install apps only from an HTTPS address with a certificate they trust, and this page was opened over plain HTTP."
 				v.HTTPSHelp, v.TrustURL = true, t.url("/trust")
 			default:
-				manifest := s.signedFor(t, t.manifest(f), now.Add(unlockTTL))
+				manifest := s.signedFor(t, t.manifest(f), now.Add(pageURLTTL))
 				v.Primary = &action{ID: "install", Label: "Install", URL: template.URL("itms-services://?action=download-manifest&url=" + url.QueryEscape(manifest))}
 				v.Hint = "Installs on devices in the build's provisioning profile."
 				if s.localCA() != nil {
@@ -252,7 +318,7 @@ func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []
 			if https {
 				// Over plain HTTP iOS would not post its answer back.
 				v.Secondary = append(v.Secondary, action{ID: "register", Label: "Register this device",
-					URL: template.URL(s.signedFor(t, t.page+"/enroll", now.Add(unlockTTL)))})
+					URL: template.URL(s.signedFor(t, t.page+"/enroll", now.Add(pageURLTTL)))})
 			}
 		case android:
 			v.Notice = "This build is for iPhone and iPad."
@@ -405,7 +471,7 @@ func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerS
 		return
 	}
 	data := map[string]string{
-		"URL":      s.signedFor(t, t.download(f), s.now().Add(time.Hour)),
+		"URL":      s.signedFor(t, t.download(f), s.now().Add(manifestPackageTTL)),
 		"BundleID": b.BundleID,
 		"Version":  orText(b.VersionCode, orText(b.VersionName, "0")),
 		"Title":    appTitle(b, f),

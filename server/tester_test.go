@@ -389,7 +389,7 @@ func TestProtectedInstallManifest(t *testing.T) {
 	}
 	itms, _ := url.Parse(html.UnescapeString(string(m[1])))
 	manifestURL := strings.Replace(itms.Query().Get("url"), "https://", "http://", 1)
-	e.advance(time.Hour)
+	e.advance(50 * time.Minute)
 	resp, body = get(t, manifestURL, overHTTPS(iPhoneUA)) // no cookie, as the installer
 	wantCode(t, resp, body, 200)
 	var manifest struct {
@@ -437,10 +437,105 @@ func TestProtectedInstallManifest(t *testing.T) {
 	resp, body = get(t, strings.Replace(unsignedManifest, "/d/acme/ios/", "/d/acme/ios2/", 1)+"?"+query, nil)
 	wantCode(t, resp, body, http.StatusForbidden)
 	_ = other
-	// After the unlock's lifetime the signed manifest has expired.
-	e.advance(12 * time.Hour)
+	// An hour after the page gave it out, the signed manifest has expired.
+	e.advance(10 * time.Minute)
 	resp, body = get(t, manifestURL, nil)
 	wantCode(t, resp, body, http.StatusForbidden)
+}
+
+// Everything a protected page signs (manifest, package, registration
+// profile) ends as soon as the page's protection changes: a new password,
+// another security mode, the member removed. Issue 27, item 2: the old
+// manifest answered 200 and its package URL 302 for 12 hours after any of
+// these.
+func TestSignedURLsFollowProtection(t *testing.T) {
+	e := newProxiedEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"version", "", "3.0"}, part{"file", "Demo.ipa", demoIPA()})
+	e.waitProcessed(b.BuildID)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"mia","password":"mia-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"mia","role":"viewer"}`, nil)
+	mia := &http.Cookie{Name: "hangar_session", Value: e.login("mia", "mia-password")}
+
+	// issued opens the page as its visitor would and returns the URLs it
+	// signs: the manifest, the manifest's package URL, the registration
+	// profile.
+	issued := func(d distResp, cookies ...*http.Cookie) []string {
+		t.Helper()
+		resp, body := get(t, d.URL, overHTTPS(iPhoneUA), cookies...)
+		wantCode(t, resp, body, 200)
+		m := regexp.MustCompile(`id="install" href="(itms-services://[^"]+)"`).FindSubmatch(body)
+		reg := regexp.MustCompile(`id="register" href="([^"]+)"`).FindSubmatch(body)
+		if m == nil || reg == nil {
+			t.Fatalf("no Install or Register on the page: %s", body)
+		}
+		itms, _ := url.Parse(html.UnescapeString(string(m[1])))
+		manifest := strings.Replace(itms.Query().Get("url"), "https://", "http://", 1)
+		resp, body = get(t, manifest, nil)
+		wantCode(t, resp, body, 200)
+		pkg := regexp.MustCompile(`<string>(https?://[^<]+/f/[^<]+)</string>`).FindSubmatch(body)
+		if pkg == nil {
+			t.Fatalf("no package URL in the manifest: %s", body)
+		}
+		urls := []string{manifest, strings.Replace(html.UnescapeString(string(pkg[1])), "https://", "http://", 1),
+			strings.Replace(html.UnescapeString(string(reg[1])), "https://", "http://", 1)}
+		for _, u := range urls {
+			resp, body := do(t, "GET", u, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s before the change: %d %s", u, resp.StatusCode, body)
+			}
+		}
+		return urls
+	}
+	dead := func(what string, urls []string) {
+		t.Helper()
+		for _, u := range urls {
+			if resp, body := do(t, "GET", u, nil); resp.StatusCode < 400 {
+				t.Errorf("%s: %s still answers %d %.80s", what, u, resp.StatusCode, body)
+			}
+		}
+	}
+	unlock := func(d distResp, pw string) []*http.Cookie {
+		resp, _ := postForm(t, d.URL, url.Values{"password": {pw}})
+		return resp.Cookies()
+	}
+	patch := func(d distResp, body string) {
+		e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/project/app/distribution/"+d.ID, admin, body, nil)
+	}
+
+	d := e.distribution(admin, `{"slug":"pw","security":"password","password":"first-pw"}`)
+	urls := issued(d, unlock(d, "first-pw")...)
+	patch(d, `{"password":"second-pw"}`)
+	dead("after a new password", urls)
+
+	urls = issued(d, unlock(d, "second-pw")...)
+	patch(d, `{"security":"members"}`)
+	dead("after password to members", urls)
+
+	urls = issued(d, mia)
+	patch(d, `{"security":"password","password":"second-pw"}`)
+	dead("after members to password", urls)
+	// Back to members: URLs of the first members period do not revive.
+	patch(d, `{"security":"members"}`)
+	dead("after members, password, members again", urls)
+
+	urls = issued(d, mia)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"max","password":"max-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"max","role":"developer"}`, nil)
+	admins := issued(d, &http.Cookie{Name: "hangar_session", Value: e.login("max", "max-password")})
+	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/member/user/mia", admin, "", nil)
+	dead("after the member's removal", urls)
+	// Other members' URLs are theirs, and live on.
+	for _, u := range admins {
+		if resp, body := do(t, "GET", u, nil); resp.StatusCode != 200 {
+			t.Errorf("another member's %s after mia's removal: %d %s", u, resp.StatusCode, body)
+		}
+	}
+	// A URL cannot be moved to another member by editing its m=.
+	forged := strings.Replace(admins[0], "&m=", "&m=x", 1)
+	if resp, _ := do(t, "GET", forged, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a manifest URL with another member: %d", resp.StatusCode)
+	}
 }
 
 // Members-only: signed out, the sign-in page (and back); a member who may

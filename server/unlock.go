@@ -133,12 +133,12 @@ func (s *Server) unlocked(r *http.Request, id, hash string) bool {
 // the unlock cookie, HTTP Basic auth with the password, or a URL signed
 // for its path (what an unlocked page hands to an iPhone's installer,
 // which sends no cookie). It returns nil when the request may go on.
-func (s *Server) passOf(w http.ResponseWriter, r *http.Request, id, hash string) error {
-	if s.unlocked(r, id, hash) || s.keys.Verify(http.MethodGet, r.URL.Path, r.URL.RawQuery, s.now()) == nil {
+func (s *Server) passOf(w http.ResponseWriter, r *http.Request, t testerSite) error {
+	if s.unlocked(r, t.id, t.hash) || s.verifySigned(r, &t) {
 		return nil
 	}
 	if _, pw, ok := r.BasicAuth(); ok {
-		return s.checkPagePassword(w, r, id, pw, hash)
+		return s.checkPagePassword(w, r, t.id, pw, t.hash)
 	}
 	return errPasswordNeeded
 }

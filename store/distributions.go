@@ -49,11 +49,15 @@ type Distribution struct {
 	ShowDevInfo bool   `json:"showDevInfo"`
 	Security    string `json:"security"`
 	// PasswordHash is the argon2id hash of the password (SecurityPassword).
-	PasswordHash string    `json:"passwordHash,omitempty"`
-	AccessCount  int64     `json:"accessCount"`
-	CreatedAt    time.Time `json:"createdAt"`
-	UpdatedAt    time.Time `json:"updatedAt"`
-	CreatedBy    string    `json:"createdBy,omitempty"`
+	PasswordHash string `json:"passwordHash,omitempty"`
+	// Generation counts changes of the page's protection (its security
+	// mode or password): every URL the page issues is signed with it, so
+	// one change ends all of them. UpdateDistribution keeps it.
+	Generation  uint64    `json:"generation,omitempty"`
+	AccessCount int64     `json:"accessCount"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	CreatedBy   string    `json:"createdBy,omitempty"`
 }
 
 // Query is the build query that picks the distribution's builds.
@@ -190,10 +194,13 @@ func (s *Store) UpdateDistribution(id string, fn func(*Distribution) error) (Dis
 		if err := fn(&d); err != nil {
 			return err
 		}
-		d.ID, d.WorkspaceID, d.ProjectID, d.AccessCount, d.CreatedAt, d.CreatedBy =
-			orig.ID, orig.WorkspaceID, orig.ProjectID, orig.AccessCount, orig.CreatedAt, orig.CreatedBy
+		d.ID, d.WorkspaceID, d.ProjectID, d.AccessCount, d.CreatedAt, d.CreatedBy, d.Generation =
+			orig.ID, orig.WorkspaceID, orig.ProjectID, orig.AccessCount, orig.CreatedAt, orig.CreatedBy, orig.Generation
 		if d.Security != SecurityPassword {
 			d.PasswordHash = ""
+		}
+		if d.Security != orig.Security || d.PasswordHash != orig.PasswordHash {
+			d.Generation++
 		}
 		d.UpdatedAt = s.now().UTC()
 		if err := d.valid(); err != nil {
