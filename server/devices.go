@@ -127,11 +127,7 @@ func (s *Server) distSource(c *call) (deviceSource, error) {
 	if err != nil {
 		return deviceSource{}, err
 	}
-	limit := 1
-	if d.ShowHistory {
-		limit += historyLen
-	}
-	builds, _, _, err := s.store.SearchBuilds(d.ProjectID, d.Query(), "", limit)
+	builds, err := s.shownBuilds(d)
 	if err != nil {
 		return deviceSource{}, err
 	}

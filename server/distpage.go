@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"hangar/auth"
 	"hangar/depot"
@@ -87,11 +88,7 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 		http.Redirect(w, r, t.page, http.StatusSeeOther)
 		return
 	}
-	limit := 1
-	if d.ShowHistory {
-		limit += historyLen
-	}
-	builds, _, _, err := s.store.SearchBuilds(d.ProjectID, d.Query(), "", limit)
+	builds, err := s.shownBuilds(d)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -130,18 +127,40 @@ func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) {
 	s.serveQR(w, r, t.url(t.page))
 }
 
-// distFile resolves the file the path names, if it belongs to a build
-// the distribution shows.
+// shownBuilds are the builds a distribution's page shows: the newest its
+// filter matches, and the earlier ones of its history when it shows one.
+func (s *Server) shownBuilds(d store.Distribution) ([]store.BuildFiles, error) {
+	limit := 1
+	if d.ShowHistory {
+		limit += historyLen
+	}
+	builds, _, _, err := s.store.SearchBuilds(d.ProjectID, d.Query(), "", limit)
+	return builds, err
+}
+
+// distFile resolves the file the path names if the page offers it: the
+// package of a build it shows, or the APK attached beside such a build's
+// AAB. Attachments, and builds the page does not list, are not served
+// through it.
 func (s *Server) distFile(c *call, d store.Distribution) (store.File, store.Build, error) {
-	f, err := s.store.File(c.params.ByName("fileId"))
+	id := c.params.ByName("fileId")
+	builds, err := s.shownBuilds(d)
 	if err != nil {
-		return f, store.Build{}, errNotFound("file")
+		return store.File{}, store.Build{}, err
 	}
-	b, err := s.store.Build(f.BuildID)
-	if err != nil || b.ProjectID != d.ProjectID || !d.Query().Matches(b) {
-		return f, b, errNotFound("file")
+	for _, bf := range builds {
+		pkg, ok := depot.FileOfType(bf.Files, store.FilePackage)
+		if !ok {
+			continue
+		}
+		if pkg.ID == id {
+			return pkg, bf.Build, nil
+		}
+		if apk, ok := attachedAPK(bf.Files); ok && apk.ID == id && strings.EqualFold(pkg.Extension, "aab") {
+			return apk, bf.Build, nil
+		}
 	}
-	return f, b, nil
+	return store.File{}, store.Build{}, errNotFound("file")
 }
 
 // distPass checks a download's or manifest's right to a protected

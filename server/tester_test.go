@@ -672,3 +672,41 @@ func TestTesterPageVersionLine(t *testing.T) {
 	}
 	_ = json.Marshal
 }
+
+// A distribution serves what its page offers, no more: the package of the
+// build it shows (and of its history when it shows one), not attachments
+// and not older builds its filter still matches. Issue 27, item 3.
+func TestDistributionServesOnlyItsPage(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	old := e.upload(admin, part{"version", "", "1.0"}, part{"file", "old.apk", helloAPK(t)})
+	e.waitProcessed(old.BuildID)
+	e.advance(time.Minute)
+	cur := e.upload(admin, part{"version", "", "2.0"}, part{"file", "new.apk", helloAPK(t)}, part{"file", "secrets.txt", "internal notes"})
+	e.waitProcessed(cur.BuildID)
+	d := e.distribution(admin, `{"slug":"beta"}`)
+	status := func(f struct {
+		FileID, Name, Path, FileExtension, Type, Checksum, CreatedAt string
+		Size                                                         int64
+	}) int {
+		req, _ := http.NewRequest("GET", d.URL+"/f/"+f.FileID+"/"+f.Name, nil)
+		resp, _ := sendNoRedirect(t, req)
+		return resp.StatusCode
+	}
+	if got := status(cur.Files[0]); got != http.StatusFound {
+		t.Fatalf("the shown build's package: %d", got)
+	}
+	if got := status(cur.Files[1]); got != http.StatusNotFound {
+		t.Errorf("an attachment of the shown build: %d, want 404", got)
+	}
+	if got := status(old.Files[0]); got != http.StatusNotFound {
+		t.Errorf("an older build the page does not list: %d, want 404", got)
+	}
+	e.mustReq(http.StatusOK, "PATCH", projPath+"/distribution/"+d.ID, admin, `{"showHistory":true}`, nil)
+	if got := status(old.Files[0]); got != http.StatusFound {
+		t.Errorf("an older build in the page's history: %d, want 302", got)
+	}
+	if got := status(cur.Files[1]); got != http.StatusNotFound {
+		t.Errorf("an attachment with history on: %d, want 404", got)
+	}
+}
