@@ -233,11 +233,24 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, c *call) {
 
 // safeNext keeps a sign-in's return address on this site: a path, never
 // another host (//evil.example) or a scheme.
+//
+// Browsers forgive much in a Location (they drop tabs and newlines, read
+// "\\" as "/"), so "/\t/host" would leave the site: next must parse as a
+// path of this site (no scheme, no host, no user info), hold no control
+// character or backslash, and is sent on re-encoded.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "/"
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	out := (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return "/"
+	}
+	return out
 }
 
 var errSignInFailed = errors.New("wrong username or password")
