@@ -117,16 +117,19 @@ func (d *Deliverer) render(w store.Webhook, ev store.Event) ([]byte, error) {
 
 // Text is the one-line message of the slack format: Slack's and
 // Mattermost's incoming webhooks read "text" (Markdown with <url|label>
-// links), Teams' too.
+// links), Teams' too. Every value in it may come from an uploader (an
+// app's name is read from the package), so each goes through chatText
+// (and a link's label through chatLabel): no value can make a link, a
+// mention or a line of its own.
 func Text(p Payload) string {
-	where := p.Workspace.Slug + "/" + p.Project.Slug
+	where := chatText(p.Workspace.Slug + "/" + p.Project.Slug)
 	var what string
 	if b := p.Build; b != nil {
 		what = cmp.Or(b.AppName, p.Project.Name)
 		if v := strings.TrimSpace(b.Version + " " + paren(b.BuildNumber, b.Version)); v != "" {
 			what += " " + v
 		}
-		what = fmt.Sprintf("<%s|%s>", b.URL, what)
+		what = chatLink(b.URL, what)
 	}
 	switch p.Type {
 	case store.EventBuildCreated:
@@ -134,17 +137,49 @@ func Text(p Payload) string {
 	case store.EventBuildProcessed:
 		return fmt.Sprintf("Build %s of %s is ready", what, where)
 	case store.EventBuildFailed:
-		return fmt.Sprintf("Build %s of %s could not be processed: %s", what, where, p.Build.Error)
+		return fmt.Sprintf("Build %s of %s could not be processed: %s", what, where, chatText(p.Build.Error))
 	case store.EventBuildDeleted:
 		return fmt.Sprintf("Build %s of %s was deleted", what, where)
 	case store.EventLinkCreated:
-		return fmt.Sprintf("New link to %s (%s): <%s|install page>", p.Link.FileName, where, p.Link.InstallURL)
+		return fmt.Sprintf("New link to %s (%s): %s", chatText(p.Link.FileName), where, chatLink(p.Link.InstallURL, "install page"))
 	case store.EventLinkLimitReached:
-		return fmt.Sprintf("The link to %s (%s) reached its %d downloads", p.Link.FileName, where, p.Link.DownloadLimit)
+		return fmt.Sprintf("The link to %s (%s) reached its %d downloads", chatText(p.Link.FileName), where, p.Link.DownloadLimit)
 	case store.EventDistributionUpdated:
-		return fmt.Sprintf("<%s|%s> now offers %s", p.Distribution.URL, cmp.Or(p.Distribution.Name, p.Distribution.Slug), what)
+		return fmt.Sprintf("%s now offers %s", chatLink(p.Distribution.URL, cmp.Or(p.Distribution.Name, p.Distribution.Slug)), what)
 	}
-	return p.Type + " in " + where
+	return chatText(p.Type) + " in " + where
+}
+
+// chatText makes a value plain text in Slack's, Mattermost's and Teams'
+// message markup: &, < and > escaped as Slack's reference says (so
+// "<https://x|Click>" or "<!channel>" stays text), "](" broken with a
+// zero-width space (so Markdown's [label](url), which Mattermost and Teams
+// render, stays text), and control characters (line breaks) made spaces.
+func chatText(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '(' && i > 0 && s[i-1] == ']':
+			b.WriteString("\u200b(")
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029':
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// chatLink is a <url|label> link whose label cannot end it early (no |)
+// and whose URL, Hangar's own, is escaped as text is.
+func chatLink(u, label string) string {
+	return "<" + chatText(u) + "|" + strings.ReplaceAll(chatText(label), "|", "") + ">"
 }
 
 func paren(code, version string) string {
