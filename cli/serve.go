@@ -130,7 +130,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	}
 	// Webhook deliveries go out in the background too; what is pending at
 	// shutdown stays in the outbox for the next start.
-	deliverer := webhook.New(webhook.Options{Store: st, BaseURL: cfg.PublicURL, Allowed: cfg.WebhookAllowedNetworks, Logger: log})
+	deliverer := webhook.New(webhook.Options{Store: st, BaseURL: cfg.PublicURL, Allowed: cfg.WebhookAllowedNetworks, RefusePrivate: cfg.WebhookRefusePrivate, Logger: log})
 	webhooksDone := make(chan struct{})
 	go func() { defer close(webhooksDone); deliverer.Run(bgCtx, time.Second) }()
 	defer func() { stopBackground(); waitBackground(); <-webhooksDone }()

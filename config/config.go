@@ -65,6 +65,9 @@ type Config struct {
 	// WebhookAllowedNetworks are address ranges webhooks may reach that are
 	// refused by default (loopback, link-local, metadata services).
 	WebhookAllowedNetworks []netip.Prefix
+	// WebhookRefusePrivate also refuses private ranges to webhooks (off by
+	// default: a LAN appliance's chat server is often on the LAN).
+	WebhookRefusePrivate bool
 
 	// MetricsPublic serves /metrics without a token (for a Prometheus on a
 	// trusted network); otherwise it needs an instance admin token.
@@ -153,6 +156,7 @@ type raw struct {
 	BodyIdleTimeout  string       `toml:"body_idle_timeout"`
 	TrustedProxies   []string     `toml:"trusted_proxies"`
 	WebhookNetworks  []string     `toml:"webhook_allowed_networks"`
+	WebhookNoPrivate bool         `toml:"webhook_refuse_private_networks"`
 	AccessLogKeep    string       `toml:"access_log_retention"`
 	MetricsPublic    bool         `toml:"metrics_public"`
 	Workers          int          `toml:"processing_workers"`
@@ -346,6 +350,7 @@ func parse(r raw, file string) (Config, error) {
 		}
 		c.WebhookAllowedNetworks = append(c.WebhookAllowedNetworks, prefix)
 	}
+	c.WebhookRefusePrivate = r.WebhookNoPrivate
 	if err := c.LogLevel.UnmarshalText([]byte(r.Log.Level)); err != nil {
 		return fail("log.level", fmt.Errorf("%q is not one of debug, info, warn, error", r.Log.Level))
 	}

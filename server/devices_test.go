@@ -128,6 +128,12 @@ func TestDeviceRegistration(t *testing.T) {
 		resp, body = do(t, "GET", viaProxy(strings.Replace(loc, tc.udid, "00008101-0011223344556678", 1)), nil)
 		wantCode(t, resp, body, 403)
 	}
+	// The registration token is a credential for an hour: the request log
+	// names its route, not its path (issue 27, item 8).
+	tok := en.URL[strings.LastIndexByte(en.URL, '/')+1:]
+	if logs := e.logs.String(); strings.Contains(logs, tok) || !strings.Contains(logs, "/enroll/:token") {
+		t.Errorf("the request log shows the registration token, or no registration")
+	}
 
 	var devs []struct{ UDID, Product, SourceKind, SourceID string }
 	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)

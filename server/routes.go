@@ -251,7 +251,7 @@ func (s *Server) table() []route {
 		{"GET", "/d/:ws/:slug/m/:fileId/manifest.plist", 0, public, s.distManifest},
 		{"GET", "/d/:ws/:slug/enroll", 0, public, s.enrollProfile},
 		{"GET", "/d/:ws/:slug/device/:udid", 0, public, s.devicePage},
-		{"POST", "/enroll/:token", 0, public, s.enrollDevice},
+		{"POST", "/enroll/:token", secretPath, public, s.enrollDevice}, // the token names the page for an hour
 
 		// Seed 000, the organization API: build details, uploads, and the
 		// two-step download through a single-use token.

@@ -88,7 +88,13 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if err := verify(secret, r.Header.Get("X-Hangar-Signature"), body, rc.now()); err != nil || r.Header.Get("Content-Type") != "application/json" {
 		rc.t.Errorf("delivery %s: %v", r.Header.Get("X-Hangar-Delivery"), err)
 	}
-	w.WriteHeader(rc.answer(n))
+	code := rc.answer(n)
+	w.WriteHeader(code)
+	if code >= 300 {
+		// What an internal service would show a workspace admin who aims
+		// a webhook at it: never kept or shown.
+		io.WriteString(w, "internal-service-answer")
+	}
 }
 
 func (rc *receiver) events() []received {
@@ -235,8 +241,11 @@ func TestWebhookRetriesInOrder(t *testing.T) {
 		t.Error("the worker's log shows the secret, or no failure")
 	}
 	if len(log) != 2 || log[1].State != "delivered" || log[1].Tries != 3 || log[1].Attempts[0].Status != 503 || log[1].Attempts[2].Status != 200 ||
-		!strings.Contains(log[1].Attempts[0].Error, "503") {
+		log[1].Attempts[0].Error != "the receiver answered 503" {
 		t.Fatalf("delivery log: %+v", log)
+	}
+	if strings.Contains(e.logs.String(), "internal-service-answer") {
+		t.Error("the worker's log shows what the receiver answered")
 	}
 	// Sent again by hand: the same delivery ID, after anything pending.
 	e.mustReq(202, "POST", projPath+"/webhook/"+hook+"/deliveries/"+log[1].ID+"/redeliver", admin, "", nil)
@@ -290,19 +299,9 @@ func TestWebhookGivesUpAndDisables(t *testing.T) {
 // loopback (by address and by a name that resolves to it), link-local and
 // the metadata service; a redirect is not followed.
 func TestWebhookRefusedAddresses(t *testing.T) {
-	for _, a := range []string{"127.0.0.1", "::1", "169.254.169.254", "::ffff:127.0.0.1", "fe80::1", "100.100.100.200", "0.0.0.0", "fd00:ec2::254"} {
-		if webhook.Allowed(netip.MustParseAddr(a), nil) {
-			t.Errorf("%s allowed", a)
-		}
-	}
-	for _, a := range []string{"10.1.2.3", "192.168.1.20", "172.16.0.9", "93.184.216.34", "fd12::1"} {
-		if !webhook.Allowed(netip.MustParseAddr(a), nil) {
-			t.Errorf("%s refused", a)
-		}
-	}
-	if !webhook.Allowed(netip.MustParseAddr("127.0.0.1"), []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}) {
-		t.Error("webhook_allowed_networks does not allow")
-	}
+	// The addresses themselves are checked in package webhook
+	// (TestAllowed, and a routed request to each); here, through the
+	// server's deliveries.
 
 	e := newEnv(t)
 	admin := e.adminToken()
@@ -372,7 +371,7 @@ func TestWebhookSlowAndHugeReceivers(t *testing.T) {
 		t.Fatal("the fast receiver got nothing")
 	}
 	hd, _, _ := e.store.Deliveries(hangID, store.Page{})
-	if hd[0].State != store.DeliveryPending || !strings.Contains(hd[0].Attempts[0].Error, "deadline") && !strings.Contains(hd[0].Attempts[0].Error, "timeout") {
+	if hd[0].State != store.DeliveryPending || hd[0].Attempts[0].Error != "timed out" {
 		t.Errorf("hanging receiver: %+v", hd[0].Attempts)
 	}
 	bd, _, _ := e.store.Deliveries(hugeID, store.Page{})

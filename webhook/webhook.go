@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -33,6 +35,9 @@ type Options struct {
 	BaseURL string
 	// Allowed are ranges to reach even though they are refused by default.
 	Allowed []netip.Prefix
+	// RefusePrivate also refuses private ranges (see Allowed): for an
+	// instance whose webhooks all go to the internet.
+	RefusePrivate bool
 	// Timeout bounds one attempt, from connecting to the end of the
 	// answer's (bounded) body. Default 10 s.
 	Timeout time.Duration
@@ -51,8 +56,9 @@ const (
 	maxWait      = time.Hour
 	window       = 24 * time.Hour
 	disableAfter = 72 * time.Hour
-	// maxBody is how much of a receiver's answer is read (and kept, cut,
-	// in the attempt's error).
+	// maxBody is how much of a receiver's answer is read (and thrown
+	// away: a receiver's words are never kept or shown, or a workspace
+	// admin could read internal services through them).
 	maxBody = 64 << 10
 )
 
@@ -110,7 +116,7 @@ func (d *Deliverer) control(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return err
 	}
-	if !Allowed(ip, d.o.Allowed) {
+	if !Allowed(ip, d.o.Allowed, d.o.RefusePrivate) {
 		return fmt.Errorf("%w: %s", ErrRefusedAddress, ip)
 	}
 	return nil
@@ -120,29 +126,95 @@ func (d *Deliverer) control(_, address string, _ syscall.RawConn) error {
 var metadata = []netip.Prefix{
 	netip.MustParsePrefix("100.100.100.200/32"), // Alibaba Cloud
 	netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS over IPv6
+	netip.MustParsePrefix("fd20:ce::254/128"),   // Google Cloud over IPv6
 }
 
-// Allowed reports whether webhooks may connect to ip: anything but
-// loopback, link-local (169.254.169.254 among them), multicast,
-// unspecified and metadata addresses, unless allowed lists it. Private LAN
-// ranges are allowed: this is a LAN appliance.
-func Allowed(ip netip.Addr, allowed []netip.Prefix) bool {
-	ip = ip.Unmap()
-	for _, p := range allowed {
-		if p.Contains(ip) {
-			return true
-		}
+// refused4 are IPv4 ranges never reached besides loopback, link-local and
+// multicast: "this network" (0/8, which Linux connects to the machine
+// itself) and the reserved 240/4 with the broadcast address.
+var refused4 = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// IPv6 ranges that carry an IPv4 address a gateway would reach: each is
+// judged as that IPv4 address. Ranges whose embedding cannot be read
+// (local-use NAT64 with its own prefix length, Teredo's obfuscated
+// client) are refused whole.
+var (
+	nat64       = netip.MustParsePrefix("64:ff9b::/96")
+	compatible  = netip.MustParsePrefix("::/96")           // IPv4-compatible ::a.b.c.d (deprecated)
+	translated  = netip.MustParsePrefix("::ffff:0:0:0/96") // IPv4-translated (SIIT)
+	sixToFour   = netip.MustParsePrefix("2002::/16")
+	unreadable6 = []netip.Prefix{
+		netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+		netip.MustParsePrefix("2001::/32"),      // Teredo
 	}
-	if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsUnspecified() {
+)
+
+// privateRanges are what RefusePrivate refuses: RFC 1918, shared address
+// space (carrier-grade NAT, also used inside clouds), unique local IPv6
+// and the deprecated site-local IPv6.
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("fec0::/10"),
+}
+
+// embedded returns the IPv4 address an IPv6 address carries to a
+// gateway, or ip itself.
+func embedded(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip), translated.Contains(ip),
+		compatible.Contains(ip) && !ip.IsUnspecified() && !ip.IsLoopback():
+		return netip.AddrFrom4([4]byte(b[12:16]))
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6]))
+	}
+	return ip
+}
+
+// Allowed reports whether webhooks may connect to ip. Refused: loopback,
+// link-local (169.254.169.254 among them), multicast, unspecified, "this
+// network" (0/8), reserved 240/4 and broadcast, cloud metadata addresses,
+// and (with refusePrivate) private ranges; an IPv6 address that carries an
+// IPv4 one (NAT64, 6to4, IPv4-mapped, -compatible and -translated) is
+// judged as that IPv4 address, and local-use NAT64 and Teredo are refused
+// whole. allowed overrides all of it for the ranges it lists. Private
+// ranges are allowed by default: this is a LAN appliance, and chat servers
+// (Mattermost, a CI's hook) are often on the LAN.
+func Allowed(ip netip.Addr, allowed []netip.Prefix, refusePrivate bool) bool {
+	ip = ip.Unmap()
+	v4 := embedded(ip)
+	if inAny(ip, allowed) || inAny(v4, allowed) {
+		return true
+	}
+	if inAny(ip, unreadable6) {
 		return false
 	}
-	for _, p := range metadata {
-		if p.Contains(ip) {
+	for _, a := range []netip.Addr{ip, v4} {
+		switch {
+		case a.IsLoopback(), a.IsLinkLocalUnicast(), a.IsLinkLocalMulticast(), a.IsMulticast(),
+			a.IsInterfaceLocalMulticast(), a.IsUnspecified(), inAny(a, metadata), inAny(a, refused4):
+			return false
+		case refusePrivate && (a.IsPrivate() || inAny(a, privateRanges)):
 			return false
 		}
 	}
 	return true
+}
+
+func inAny(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run sends due deliveries every interval until ctx is done.
@@ -269,15 +341,53 @@ func (d *Deliverer) send(ctx context.Context, w store.Webhook, del store.Deliver
 	h.Set("X-Hangar-Signature", Sign(w.Secret, now, body))
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, errorClass(err)
 	}
 	defer resp.Body.Close()
-	got, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	// Read (a bounded part, so the connection can be kept) and drop.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("the receiver answered %d: %.200q", resp.StatusCode, got)
-	}
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return resp.StatusCode, nil // answered 2xx; a broken body after that does not matter
+		return resp.StatusCode, fmt.Errorf("the receiver answered %d", resp.StatusCode)
 	}
 	return resp.StatusCode, nil
+}
+
+// errorClass turns a failed request into one of a few fixed sentences:
+// what went wrong, never what a receiver or a resolver said, and never the
+// URL (a chat webhook's carries its secret in the path or query).
+func errorClass(err error) error {
+	var (
+		dnsErr *net.DNSError
+		opErr  *net.OpError
+	)
+	switch {
+	case errors.Is(err, ErrRefusedAddress):
+		// The address Hangar refused (after DNS): Hangar's decision, not
+		// the receiver's words.
+		var addr string
+		if errors.As(err, &opErr) && opErr.Addr != nil {
+			addr, _, _ = net.SplitHostPort(opErr.Addr.String())
+		}
+		return fmt.Errorf("%w: %s", ErrRefusedAddress, addr)
+	case errors.Is(err, context.DeadlineExceeded), os.IsTimeout(err):
+		return errors.New("timed out")
+	case errors.As(err, &dnsErr):
+		return errors.New("the receiver's name could not be resolved")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return errors.New("connection refused")
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return errors.New("network unreachable")
+	case isTLS(err):
+		return errors.New("TLS handshake failed")
+	}
+	return errors.New("the connection failed")
+}
+
+func isTLS(err error) bool {
+	var (
+		rec   tls.RecordHeaderError
+		cert  *tls.CertificateVerificationError
+		alert tls.AlertError
+	)
+	return errors.As(err, &rec) || errors.As(err, &cert) || errors.As(err, &alert)
 }
