@@ -305,3 +305,19 @@ func TestBuildAnswersLeaveProfileDevicesOut(t *testing.T) {
 		}
 	}
 }
+
+// Nothing Hangar serves may be sniffed as another type: manifests, QR
+// images and configuration profiles carry nosniff like pages and
+// downloads (issue 27, item 10).
+func TestNosniffOnEveryKind(t *testing.T) {
+	e := newProxiedEnv(t)
+	_, link := ipaLink(e)
+	page := e.ts.URL + "/p/" + link.PublicLinkID
+	for _, u := range []string{page + "/qr", page + "/manifest.plist", page + "/enroll",
+		e.ts.URL + "/api/v1/public/file/" + link.PublicLinkID + "/qr", e.ts.URL + "/healthz", e.ts.URL + "/nowhere"} {
+		resp, _ := do(t, "GET", u, overHTTPS(iPhoneUA))
+		if resp.StatusCode >= 500 || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %d, X-Content-Type-Options %q", u, resp.StatusCode, resp.Header.Get("X-Content-Type-Options"))
+		}
+	}
+}

@@ -130,10 +130,26 @@ func derive(secret []byte, purpose string) []byte {
 	return mac.Sum(nil)
 }
 
-// ServeHTTP makes the server usable with httptest.NewServer.
+// ServeHTTP makes the server usable with httptest.NewServer. Two headers
+// go on every answer: nosniff (nothing Hangar serves is to be read as
+// another type than it says: manifests, QR codes, profiles, downloads),
+// and over HTTPS, HSTS, so that a browser that reached Hangar over HTTPS
+// once does not come back over plain HTTP (the onboarding listener, which
+// is plain HTTP on purpose, never sends it; browsers ignore it for
+// addresses, which a LAN often uses).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", hsts)
+	}
 	s.handler.ServeHTTP(w, r)
 }
+
+// hsts is a year, for this host only: the name may be a parent of others
+// that Hangar knows nothing of.
+const hsts = "max-age=31536000"
+
 
 // Serve accepts connections on ln until ctx is done, then shuts down
 // gracefully: it stops accepting, lets running requests finish for up to the

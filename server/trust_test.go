@@ -167,6 +167,10 @@ func TestOnboardingListener(t *testing.T) {
 	if resp.ProtoMajor != 2 {
 		t.Fatalf("%s", resp.Proto)
 	}
+	// HSTS on the HTTPS listener only (issue 27, item 10).
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		t.Errorf("HTTPS answer: Strict-Transport-Security %q", got)
+	}
 
 	oaddr := serveOn(t, e.srv.ServeOnboarding)
 	for _, tc := range []struct {
@@ -184,6 +188,9 @@ func TestOnboardingListener(t *testing.T) {
 		resp, _ := sendNoRedirect(t, req)
 		if resp.StatusCode != tc.code || resp.Header.Get("Location") != tc.location {
 			t.Errorf("%s %s: %d %q, want %d %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.code, tc.location)
+		}
+		if h := resp.Header.Get("Strict-Transport-Security"); h != "" {
+			t.Errorf("%s %s on the plain onboarding listener: Strict-Transport-Security %q", tc.method, tc.path, h)
 		}
 	}
 }
