@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"hangar/blob"
+	"hangar/certs"
 	"hangar/config"
 	"hangar/fsck"
 )
@@ -256,17 +257,36 @@ func TestBaseURL(t *testing.T) {
 
 	e := newEnvWith(t, func(c *config.Config) {
 		c.TrustedProxies = nil
+		c.TLSNames = []string{"192.168.1.5", "10.0.0.2", "hangar.lan"}
 	})
 	admin := e.adminToken()
 	f := e.upload(admin, part{"file", "a.ipa", "a"}).Files[0].FileID
+	host, _ := os.Hostname()
 	tests := []struct {
 		name   string
 		header []string
 		want   string
 	}{
 		{"the host the tester reached", []string{"Host", "192.168.1.5:8080"}, "http://192.168.1.5:8080"},
+		{"a name of tls_names", []string{"Host", "Hangar.LAN:8080"}, "http://Hangar.LAN:8080"},
+		{"the machine's name", []string{"Host", host + ":8080"}, "http://" + host + ":8080"},
+		{"localhost", []string{"Host", "localhost:8080"}, "http://localhost:8080"},
 		{"forwarded headers from an untrusted peer are ignored", []string{"Host", "10.0.0.2:8080", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"}, "http://10.0.0.2:8080"},
 		{"a Host that is not a host falls back to the config", []string{"Host", "evil.example/x?"}, e.ts.URL},
+		// Issue 27, item 9: any name at all went into pages and manifests.
+		{"a name this instance is not", []string{"Host", "evil.example"}, e.ts.URL},
+		{"an address this machine does not have", []string{"Host", "203.0.113.7:8080"}, e.ts.URL},
+	}
+	if lan, err := certs.LANAddresses(); err == nil && len(lan.IPs) > 0 {
+		a := lan.IPs[0].String()
+		if strings.Contains(a, ":") {
+			a = "[" + a + "]"
+		}
+		tests = append(tests, struct {
+			name   string
+			header []string
+			want   string
+		}{"one of the machine's addresses", []string{"Host", a + ":8080"}, "http://" + a + ":8080"})
 	}
 	for _, tt := range tests {
 		if got := prefix(get(e, admin, f, tt.header...)); got != tt.want {

@@ -47,6 +47,7 @@ type Server struct {
 	unlockPerTarget auth.Limiter
 	tokenUse        tokenUse
 	metrics         *metrics
+	hosts           *hosts // the names URLs may be built on (hosts.go)
 	// tls is the HTTPS listener's certificate source (nil: plain HTTP).
 	tls *certs.Listener
 
@@ -115,6 +116,7 @@ func New(o Options) (*Server, error) {
 		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
 		enrollPerIP:     auth.Limiter{Burst: enrollPerIP.Burst, Every: enrollPerIP.Every},
 		metrics:         newMetrics(o.Depot),
+		hosts:           newHosts(o.Config),
 	}
 	if s.tls, err = certs.New(o.Config, o.Logger, o.Now); err != nil {
 		return nil, err
@@ -149,7 +151,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hsts is a year, for this host only: the name may be a parent of others
 // that Hangar knows nothing of.
 const hsts = "max-age=31536000"
-
 
 // Serve accepts connections on ln until ctx is done, then shuts down
 // gracefully: it stops accepting, lets running requests finish for up to the

@@ -228,7 +228,7 @@ func (s *Server) httpsURL(r *http.Request, path string) string {
 	if h, _, err := net.SplitHostPort(r.Host); err == nil {
 		host = h
 	}
-	if host == "" {
+	if host == "" || !validHost(host) || !s.hosts.known(host, s.now()) {
 		return s.cfg.PublicURL + path
 	}
 	if port := u.Port(); port != "" && port != "443" {

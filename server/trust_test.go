@@ -213,3 +213,30 @@ func TestInstallPagePointsToTrust(t *testing.T) {
 		t.Fatalf("over HTTP: %s", page)
 	}
 }
+
+// A Host this instance does not answer to never reaches a page, a
+// manifest or a redirect (issue 27, item 9): they use the configured
+// address instead.
+func TestForeignHostNotInURLs(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) {
+		withLocalCA(t)(c)
+		c.PublicURL, c.PublicURLDerived = "https://hangar.lan:8443", true // as derived from listen
+	})
+	_, link := ipaLink(e)
+	for _, path := range []string{"/p/" + link.PublicLinkID, "/p/" + link.PublicLinkID + "/manifest.plist"} {
+		req, _ := http.NewRequest("GET", e.ts.URL+path, nil)
+		req.Host = "evil.example"
+		req.Header.Set("User-Agent", iPhoneUA)
+		resp, body := sendNoRedirect(t, req)
+		if resp.StatusCode != 200 || strings.Contains(string(body), "evil.example") || !strings.Contains(string(body), "hangar.lan:8443") {
+			t.Errorf("%s with Host evil.example: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	oaddr := serveOn(t, e.srv.ServeOnboarding)
+	req, _ := http.NewRequest("GET", "http://"+oaddr+"/p/abc", nil)
+	req.Host = "evil.example"
+	resp, _ := sendNoRedirect(t, req)
+	if loc := resp.Header.Get("Location"); loc != "https://hangar.lan:8443/p/abc" {
+		t.Errorf("onboarding redirect with Host evil.example: %d %q", resp.StatusCode, loc)
+	}
+}

@@ -41,8 +41,11 @@ func (s *Server) signedURLFor(base, fileID, name string, ttl time.Duration) stri
 
 // baseURL is the base of the URLs in an answer to r: public_url when it is
 // set. Otherwise the host the client reached (its Host header: testers on the
-// LAN get links they can open), over https when the connection is TLS; a
-// trusted proxy's X-Forwarded-Proto and X-Forwarded-Host take precedence.
+// LAN get links they can open) if it is one this instance answers to
+// (hosts.go), over https when the connection is TLS; a trusted proxy's
+// X-Forwarded-Proto and X-Forwarded-Host take precedence. Any other Host
+// gets the configured address: a request cannot choose where the links of
+// a page or manifest point.
 func (s *Server) baseURL(r *http.Request) string {
 	if !s.cfg.PublicURLDerived {
 		return s.cfg.PublicURL
@@ -51,15 +54,16 @@ func (s *Server) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	proxied := false
 	if len(s.cfg.TrustedProxies) > 0 && s.trusted(s.peer(r)) {
 		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
 			scheme = p
 		}
 		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
-			host = h
+			host, proxied = h, true // the proxy, trusted, vouches for it
 		}
 	}
-	if !validHost(host) {
+	if !validHost(host) || !proxied && !s.hosts.known(host, s.now()) {
 		return s.cfg.PublicURL
 	}
 	return scheme + "://" + host
