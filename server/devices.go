@@ -152,7 +152,11 @@ func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	if src.site.protected && !s.verifySigned(r, &src.site) {
-		s.fail(w, r, errForbidden("the registration link is invalid or has expired: open the page again"))
+		err := errForbidden("the registration link is invalid or has expired: open the page again")
+		if src.site.members {
+			err = errDistNotFound // a members-only page answers as an unknown one
+		}
+		s.fail(w, r, err)
 		return
 	}
 	tok := s.enrollToken(src, s.now().Add(enrollTTL))

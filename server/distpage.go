@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -55,12 +56,22 @@ func (s *Server) member(r *http.Request, c *call) error {
 	return s.authorize(r, need(auth.BuildDownload), c, true)
 }
 
+// noDistPage is the page of a distribution that does not exist, and of a
+// members-only one to anyone but its members: the same page, so that
+// nobody can tell a team's private pages from names that were never used.
+// A member signs in from it and comes back.
+func (s *Server) noDistPage(w http.ResponseWriter, r *http.Request) {
+	s.renderTester(w, r, testerView{Status: http.StatusNotFound, Title: "Page not available",
+		Message: "There is no such page, it was removed, or it is for the team's members.",
+		SignIn:  "/signin?next=" + url.QueryEscape(r.URL.Path)})
+}
+
 // distPage renders a distribution's page (GET) or takes its password
 // form (POST).
 func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 	ws, d, err := s.distribution(c)
 	if err != nil {
-		s.renderTester(w, r, testerView{Status: http.StatusNotFound, Title: "Page not available", Message: "There is no such page, or it was removed."})
+		s.noDistPage(w, r)
 		return
 	}
 	t := distSite(c.base, ws, d)
@@ -68,7 +79,11 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 	switch d.Security {
 	case store.SecurityMembers:
 		if err := s.member(r, c); err != nil {
-			s.failPage(w, r, c, err) // signed out: to the sign-in page and back
+			if ae, ok := toAPIError(err); ok && ae.Status < 500 {
+				s.noDistPage(w, r)
+			} else {
+				s.failPage(w, r, c, err)
+			}
 			return
 		}
 		t.member = c.who.id
@@ -116,9 +131,16 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 	s.renderTester(w, r, v)
 }
 
-// distQR is the QR code of a distribution's page.
+// distQR is the QR code of a distribution's page. A protected page's is
+// for its members (the console shows it) and, for a password page, whoever
+// unlocked it; anyone else gets the 404 of a page that does not exist.
 func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) {
 	ws, d, err := s.distribution(c)
+	if err == nil && d.Security != store.SecurityPublic && !(d.Security == store.SecurityPassword && s.unlocked(r, d.ID, d.PasswordHash)) {
+		if s.member(r, c) != nil {
+			err = errDistNotFound
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -177,7 +199,11 @@ func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws st
 		if s.verifySigned(r, &t) {
 			return true
 		}
-		err = s.member(r, c)
+		if s.member(r, c) == nil {
+			return true
+		}
+		s.fail(w, r, errDistNotFound) // as if there were no such page
+		return false
 	case store.SecurityPassword:
 		err = s.passOf(w, r, t)
 	}
@@ -237,7 +263,13 @@ func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	t := distSite(c.base, ws, d)
 	if t.protected && !s.verifySigned(r, &t) {
-		s.fail(w, r, errForbidden("the manifest URL is invalid or has expired: open the page again"))
+		// Open the page again for a fresh one; a members-only page's
+		// answer is the unknown page's.
+		err := errForbidden("the manifest URL is invalid or has expired: open the page again")
+		if t.members {
+			err = errDistNotFound
+		}
+		s.fail(w, r, err)
 		return
 	}
 	f, b, err := s.distFile(c, d)

@@ -169,6 +169,7 @@ type testerView struct {
 	Status         int
 	Heading        string // a distribution's name, above its build
 	Title, Message string // a page that cannot be shown, or a distribution with no build yet
+	SignIn         string // where a team member signs in to see a page that may be theirs
 	Locked         bool   // the password form instead of the page
 	Wrong          string // why the last password was refused
 	Action         string // where the form posts

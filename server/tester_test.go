@@ -533,7 +533,7 @@ func TestSignedURLsFollowProtection(t *testing.T) {
 	}
 	// A URL cannot be moved to another member by editing its m=.
 	forged := strings.Replace(admins[0], "&m=", "&m=x", 1)
-	if resp, _ := do(t, "GET", forged, nil); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := do(t, "GET", forged, nil); resp.StatusCode != http.StatusNotFound { // a members-only page's answer is an unknown page's
 		t.Errorf("a manifest URL with another member: %d", resp.StatusCode)
 	}
 }
@@ -546,9 +546,9 @@ func TestMembersOnlyDistribution(t *testing.T) {
 	b := e.upload(admin, part{"file", "app.apk", helloAPK(t)})
 	e.waitProcessed(b.BuildID)
 	d := e.distribution(admin, `{"slug":"team","security":"members"}`)
-	resp, _ := get(t, d.URL, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin?next=%2Fd%2Facme%2Fteam" {
-		t.Fatalf("signed out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	resp, page := get(t, d.URL, nil)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(page), `id="signin" href="/signin?next=%2Fd%2Facme%2Fteam"`) {
+		t.Fatalf("signed out: %d %s", resp.StatusCode, page)
 	}
 	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"vera","password":"long-password"}`, nil)
 	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"olga","password":"long-password"}`, nil)
@@ -561,14 +561,63 @@ func TestMembersOnlyDistribution(t *testing.T) {
 	if code, _ = e.page("GET", "/d/acme/team", olga, ""); code != 404 {
 		t.Fatalf("not a member: %d", code)
 	}
+	// Signing in from the page comes back to it.
+	if code, signin := e.page("GET", "/signin?next=%2Fd%2Facme%2Fteam", "", ""); code != 200 || !strings.Contains(string(signin), "/d/acme/team") {
+		t.Fatalf("sign-in page from the members-only page: %d", code)
+	}
 	m := regexp.MustCompile(`id="download" href="([^"]+)"`).FindSubmatch(body)
 	dl := html.UnescapeString(string(m[1]))
 	if code, _ = e.page("GET", strings.TrimPrefix(dl, e.ts.URL), vera, ""); code != http.StatusFound {
 		t.Fatalf("member download: %d", code)
 	}
 	resp, _ = get(t, dl, nil)
-	if resp.StatusCode != http.StatusUnauthorized {
+	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("download signed out: %d", resp.StatusCode)
+	}
+}
+
+// Before anyone signs in or unlocks, a members-only page cannot be told
+// from a name never used (its page, QR code and downloads), and a
+// password page's QR code is not served (issue 27, item 11: the QR
+// answered 200 for protected pages and 404 otherwise).
+func TestProtectedPagesNotEnumerable(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "app.apk", helloAPK(t)})
+	e.waitProcessed(b.BuildID)
+	e.distribution(admin, `{"slug":"team","security":"members"}`)
+	e.distribution(admin, `{"slug":"pw","security":"password","password":"shared-pw"}`)
+	e.distribution(admin, `{"slug":"open"}`)
+	answer := func(path string) (int, string) {
+		resp, body := get(t, e.ts.URL+path, http.Header{"User-Agent": {desktopUA}})
+		return resp.StatusCode, strings.ReplaceAll(string(body), url.QueryEscape(path), "PATH")
+	}
+	for _, suffix := range []string{"", "/qr", "/f/" + b.Files[0].FileID + "/app.apk", "/m/" + b.Files[0].FileID + "/manifest.plist", "/enroll"} {
+		codeU, bodyU := answer("/d/acme/never" + suffix)
+		codeM, bodyM := answer("/d/acme/team" + suffix)
+		if codeU != codeM || bodyU != bodyM || codeU != 404 {
+			t.Errorf("%s: unknown %d, members-only %d:\n%s\n%s", suffix, codeU, codeM, bodyU, bodyM)
+		}
+	}
+	if code, _ := answer("/d/acme/pw/qr"); code != 404 {
+		t.Errorf("a password page's QR, locked: %d", code)
+	}
+	if code, _ := answer("/d/acme/open/qr"); code != 200 {
+		t.Errorf("a public page's QR: %d", code)
+	}
+	// Members see every QR code (the console shows them); whoever unlocked
+	// a password page sees its own.
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"val","password":"val-password"}`, nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"val","role":"viewer"}`, nil)
+	val := e.login("val", "val-password")
+	for _, slug := range []string{"team", "pw", "open"} {
+		if code, _ := e.page("GET", "/d/acme/"+slug+"/qr", val, ""); code != 200 {
+			t.Errorf("%s's QR to a member: %d", slug, code)
+		}
+	}
+	resp, _ := postForm(t, e.ts.URL+"/d/acme/pw", url.Values{"password": {"shared-pw"}})
+	if resp, _ := get(t, e.ts.URL+"/d/acme/pw/qr", nil, resp.Cookies()...); resp.StatusCode != 200 {
+		t.Errorf("the unlocked password page's QR: %d", resp.StatusCode)
 	}
 }
 
