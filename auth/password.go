@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
@@ -41,11 +42,46 @@ const (
 // Hasher hashes and verifies passwords with argon2id. It bounds how many
 // hashes run at once: each holds Params.Memory of RAM, and a burst of logins
 // must not exhaust the machine.
+//
+// Waiting hashes queue in two lanes, served in order, the first lane
+// first: Priority for checks that look like no attack (a known user, an
+// address that has not been failing; and every Hash, which an
+// authenticated change asks for), Normal for the rest, which is bounded:
+// beyond QueueLimit waiting, Verify answers ErrBusy at once. So a flood of
+// logins, from however many addresses, delays a real sign-in by one
+// running hash at most, and a flood against one account delays it by
+// QueueLimit/concurrent hashes at most.
 type Hasher struct {
 	params      Params
-	slots       chan struct{}
+	concurrent  int
 	derivations atomic.Uint64
+
+	mu      sync.Mutex
+	running int
+	lanes   [2][]chan struct{} // waiters, Priority then Normal
 }
+
+// Lane is a Verify's place in the hasher's queue.
+type Lane int
+
+const (
+	Priority Lane = iota
+	Normal
+)
+
+// Waiting returns how many hashes wait in each lane.
+func (h *Hasher) Waiting() (priority, normal int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.lanes[Priority]), len(h.lanes[Normal])
+}
+
+// QueueLimit is how many Normal checks may wait for a slot.
+const QueueLimit = 16
+
+// ErrBusy is returned by Verify in the Normal lane when QueueLimit checks
+// wait already: the caller answers "retry shortly" without hashing.
+var ErrBusy = errors.New("auth: too many password checks waiting")
 
 // Derivations returns how many argon2id derivations have run: a check that
 // every login path pays the same cost, unknown users included.
@@ -54,7 +90,7 @@ func (h *Hasher) Derivations() uint64 { return h.derivations.Load() }
 // NewHasher returns a hasher that creates hashes with p and runs at most
 // concurrent hashes at a time (at least 1).
 func NewHasher(p Params, concurrent int) *Hasher {
-	return &Hasher{params: p, slots: make(chan struct{}, max(concurrent, 1))}
+	return &Hasher{params: p, concurrent: max(concurrent, 1)}
 }
 
 // Hash returns the encoded argon2id hash of password:
@@ -62,7 +98,7 @@ func NewHasher(p Params, concurrent int) *Hasher {
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
-	key, err := h.derive(ctx, password, salt, h.params)
+	key, err := h.derive(ctx, password, salt, h.params, Priority)
 	if err != nil {
 		return "", err
 	}
@@ -89,27 +125,31 @@ func encode(p Params, salt, key []byte) string {
 }
 
 // Verify reports whether password matches the encoded hash, comparing in
-// constant time with the parameters stored in the hash. It returns
-// ErrMalformedHash for an unreadable hash, or ctx's error.
+// constant time with the parameters stored in the hash, waiting in the
+// Priority lane. It returns ErrMalformedHash for an unreadable hash, or
+// ctx's error.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, error) {
+	return h.VerifyIn(ctx, Priority, password, encoded)
+}
+
+// VerifyIn is Verify in a lane; in the Normal lane it may return ErrBusy.
+func (h *Hasher) VerifyIn(ctx context.Context, lane Lane, password, encoded string) (bool, error) {
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return false, err
 	}
-	got, err := h.derive(ctx, password, salt, p)
+	got, err := h.derive(ctx, password, salt, p, lane)
 	if err != nil {
 		return false, err
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Params) ([]byte, error) {
-	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Params, lane Lane) ([]byte, error) {
+	if err := h.acquire(ctx, lane); err != nil {
+		return nil, err
 	}
-	defer func() { <-h.slots }()
+	defer h.release()
 	h.derivations.Add(1)
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, keyLen)
 	// Each derivation leaves Params.Memory of garbage. Collected before
@@ -123,6 +163,57 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	// times slower. The collection adds a few milliseconds to a 0.1 s hash.
 	runtime.GC()
 	return key, nil
+}
+
+// acquire waits for a slot in lane's turn.
+func (h *Hasher) acquire(ctx context.Context, lane Lane) error {
+	h.mu.Lock()
+	if h.running < h.concurrent {
+		h.running++
+		h.mu.Unlock()
+		return nil
+	}
+	if lane == Normal && len(h.lanes[Normal]) >= QueueLimit {
+		h.mu.Unlock()
+		return ErrBusy
+	}
+	turn := make(chan struct{})
+	h.lanes[lane] = append(h.lanes[lane], turn)
+	h.mu.Unlock()
+	select {
+	case <-turn:
+		return nil // release handed its slot over
+	case <-ctx.Done():
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for i, c := range h.lanes[lane] {
+			if c == turn {
+				h.lanes[lane] = append(h.lanes[lane][:i], h.lanes[lane][i+1:]...)
+				return ctx.Err()
+			}
+		}
+		// The slot was handed over as ctx ended: pass it on.
+		h.releaseLocked()
+		return ctx.Err()
+	}
+}
+
+// release hands the slot to the next waiter, Priority first.
+func (h *Hasher) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.releaseLocked()
+}
+
+func (h *Hasher) releaseLocked() {
+	for l := range h.lanes {
+		if q := h.lanes[l]; len(q) > 0 {
+			h.lanes[l] = q[1:]
+			close(q[0]) // the slot goes to it: running stays the same
+			return
+		}
+	}
+	h.running--
 }
 
 func decode(encoded string) (Params, []byte, []byte, error) {

@@ -48,6 +48,15 @@ func (l *Limiter) Allow(key string, now time.Time) (bool, time.Duration) {
 	return false, wait
 }
 
+// Full reports whether key's bucket is full at time now (no attempt taken
+// from it recently: a key that has not been failing).
+func (l *Limiter) Full(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	return !ok || b.tokens+now.Sub(b.last).Seconds()/l.Every.Seconds() >= float64(l.Burst)
+}
+
 // Refund gives back one attempt taken from key's bucket: a login that
 // turned out to be right costs nothing, so only failures are limited.
 func (l *Limiter) Refund(key string) {

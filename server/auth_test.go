@@ -756,6 +756,84 @@ func TestLoginLockout(t *testing.T) {
 	}
 }
 
+// Guesses are counted per network and per username across networks
+// (issue 27, item 4: three addresses gave three fresh buckets, 15 guesses
+// instead of 5): an IPv6 client is its /64; more networks add one guess
+// each once the username's ceiling is spent, a network that failed waits
+// for the ceiling to refill, and the right password from a network that
+// has not been failing still signs in.
+func TestLoginCeilingAcrossNetworks(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	admin := e.adminToken()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	login := func(password, ip string) int {
+		code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"alice","password":%q}`, password), "X-Forwarded-For", ip)
+		return code
+	}
+	guesses := func(ips ...string) (n int) {
+		for _, ip := range ips {
+			for login("guess", ip) == 401 {
+				n++
+			}
+		}
+		return n
+	}
+	// Three addresses of one /64 are one client.
+	if n := guesses("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"); n != 5 {
+		t.Fatalf("three addresses of one /64: %d guesses, want 5", n)
+	}
+	// Other networks: one guess each now that alice's ceiling is spent.
+	if n := guesses("198.51.100.1", "198.51.100.2", "2001:db8:9::1"); n != 3 {
+		t.Fatalf("three more networks: %d guesses, want 3", n)
+	}
+	if code := login("alice-password", "198.51.100.1"); code != 429 {
+		t.Fatalf("the right password from a network that failed, ceiling spent: %d, want 429", code)
+	}
+	if code := login("alice-password", "192.0.2.50"); code != 200 {
+		t.Fatalf("alice from a clean network while her name is under attack: %d, want 200", code)
+	}
+	e.advance(12 * time.Second) // the ceiling refills one guess
+	if code := login("alice-password", "198.51.100.1"); code != 200 {
+		t.Fatalf("after the refill, from the network that failed: %d, want 200", code)
+	}
+}
+
+// The same for a password page: per page across networks.
+func TestUnlockCeilingAcrossNetworks(t *testing.T) {
+	e := newEnvWith(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	admin := e.adminToken()
+	e.upload(admin, part{"file", "a.zip", "a"})
+	e.distribution(admin, `{"slug":"pw","security":"password","password":"right-pw"}`)
+	try := func(pw, ip string) int {
+		r, _ := http.NewRequest("GET", e.ts.URL+"/d/acme/pw/f/x/a.zip", nil) // a download with Basic auth; the page's form counts alike
+		r.SetBasicAuth("", pw)
+		r.Header.Set("X-Forwarded-For", ip)
+		resp, _ := sendNoRedirect(t, r)
+		return resp.StatusCode
+	}
+	n := 0
+	for i := range 20 {
+		for try("guess", fmt.Sprintf("10.9.%d.1", i)) == 401 {
+			n++
+		}
+	}
+	// The page's ceiling (10) goes to the first two networks (5 each),
+	// then one guess per network for the other 18.
+	if n != 10+18 {
+		t.Fatalf("%d guesses from 20 networks, want 28", n)
+	}
+	if code := try("right-pw", "10.9.0.1"); code != 429 {
+		t.Fatalf("the right password from a network that failed: %d, want 429", code)
+	}
+	if code := try("right-pw", "10.200.0.1"); code == 401 || code == 429 {
+		t.Fatalf("the right password from a clean network: %d", code)
+	}
+}
+
 func TestTokenRevocationAndLastUsed(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()

@@ -193,7 +193,7 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, r, err)
 		return
 	}
-	if ok, wait := s.enrollPerIP.Allow(s.clientIP(r).String(), s.now()); !ok {
+	if ok, wait := s.enrollPerIP.Allow(clientKey(s.clientIP(r)), s.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		s.fail(w, r, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many device registrations from this address; retry later"})
 		return

@@ -37,7 +37,8 @@ type Server struct {
 	// the answer takes as long as for a wrong password.
 	dummyHash    string
 	loginPerIP   auth.Limiter
-	loginPerUser auth.Limiter // keyed by username and address
+	loginPerUser auth.Limiter // keyed by username and network
+	loginPerName auth.Limiter // keyed by username
 	// unlockKey signs the cookies that unlock password-protected tester
 	// pages (see unlock.go); unlockPer* limit wrong passwords.
 	unlockKey       []byte
@@ -45,6 +46,7 @@ type Server struct {
 	enrollPerIP     auth.Limiter
 	unlockPerIP     auth.Limiter
 	unlockPerTarget auth.Limiter
+	unlockPerPage   auth.Limiter
 	tokenUse        tokenUse
 	metrics         *metrics
 	hosts           *hosts // the names URLs may be built on (hosts.go)
@@ -64,14 +66,18 @@ type Options struct {
 	Hasher *auth.Hasher
 }
 
-// Failed logins allowed before 429: per client address, 10 at once then
-// one every 6 s; per username from one address, 5 at once then one every
-// 12 s. Only failures count (a correct password gives its attempt back),
-// and a username's bucket is per address: nobody can lock a user out from
-// somewhere else.
+// Failed logins allowed before 429: per client network (an IPv4 address,
+// an IPv6 /64), 10 at once then one every 6 s; per username from one
+// network, 5 at once then one every 12 s; per username from everywhere,
+// as many (5, then one every 12 s: more networks buy no more guesses),
+// after which only networks that have not been failing at that username
+// get one guess each (see attempt). Only failures
+// count (a correct password gives its attempts back), and nobody can lock
+// a user out from somewhere else.
 var (
 	loginPerIP   = auth.Limiter{Burst: 10, Every: 6 * time.Second}
 	loginPerUser = auth.Limiter{Burst: 5, Every: 12 * time.Second}
+	loginPerName = auth.Limiter{Burst: 5, Every: 12 * time.Second}
 )
 
 // New returns a server over an open data directory. It loads the URL
@@ -112,6 +118,8 @@ func New(o Options) (*Server, error) {
 		dummyHash:       dummy,
 		loginPerIP:      auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
 		loginPerUser:    auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
+		loginPerName:    auth.Limiter{Burst: loginPerName.Burst, Every: loginPerName.Every},
+		unlockPerPage:   auth.Limiter{Burst: unlockPerPage.Burst, Every: unlockPerPage.Every},
 		unlockPerIP:     auth.Limiter{Burst: unlockPerIP.Burst, Every: unlockPerIP.Every},
 		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
 		enrollPerIP:     auth.Limiter{Burst: enrollPerIP.Burst, Every: enrollPerIP.Every},

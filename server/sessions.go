@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"hangar/auth"
 	"hangar/store"
 )
 
@@ -64,28 +65,33 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) {
 // the API's login and the console's sign-in form alike. A refusal for the
 // limits sets Retry-After on w.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, username, password string) (store.User, error) {
-	// The username bucket is charged only for addresses within their own
-	// limit: a flood of invented usernames from one address cannot grow it.
-	ip := s.clientIP(r).String()
-	refund, err := s.attempt(w, &s.loginPerIP, &s.loginPerUser, ip, truncate(username, 128)+"\x00"+ip, "too many login attempts; retry later")
+	// The username buckets are charged only for addresses within their own
+	// limit: a flood of invented usernames from one address cannot grow
+	// them.
+	t, err := s.attempt(w, r, limits{&s.loginPerIP, &s.loginPerUser, &s.loginPerName, "too many login attempts; retry later"}, truncate(username, 128))
 	if err != nil {
 		return store.User{}, err
 	}
 
 	u, err := s.store.UserByName(username)
 	hash := u.PasswordHash
+	lane := t.lane
 	if errors.Is(err, store.ErrNotFound) {
-		hash = s.dummyHash
+		hash, lane = s.dummyHash, auth.Normal // as long as a wrong password, never ahead of a real user
 	} else if err != nil {
 		return store.User{}, err
 	}
-	match, verr := s.hasher.Verify(r.Context(), password, hash)
+	match, verr := s.hasher.VerifyIn(r.Context(), lane, password, hash)
+	if errors.Is(verr, auth.ErrBusy) {
+		t.refund()
+		return store.User{}, tooMany(w, time.Second, "too many sign-ins at once; retry in a moment")
+	}
 	if err != nil || verr != nil || !match {
 		if verr != nil && !errors.Is(verr, r.Context().Err()) {
 			s.log.Error("password check failed", "user", u.ID, "err", verr)
 		}
 		return store.User{}, errBadCredentials
 	}
-	refund()
+	t.refund()
 	return u, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -35,30 +36,94 @@ var (
 )
 
 // Wrong passwords for tester pages are limited as logins are: per client
-// address, and per page and address (so nobody can lock testers out from
-// elsewhere). Right ones give their attempt back.
+// network, per page and network, and per page across networks (see
+// attempt). Right ones give their attempts back.
 var (
 	unlockPerIP     = auth.Limiter{Burst: 10, Every: 6 * time.Second}
 	unlockPerTarget = auth.Limiter{Burst: 5, Every: 12 * time.Second}
+	unlockPerPage   = auth.Limiter{Burst: 10, Every: 12 * time.Second} // testers share a page's password
 )
 
-// attempt takes one attempt from both buckets before a password is hashed
-// (so parallel requests cannot all slip through): a 429 with Retry-After
-// when either is empty, otherwise a function that gives both back, for
-// when the password turns out right.
-func (s *Server) attempt(w http.ResponseWriter, perIP, perKey *auth.Limiter, ip, k, limited string) (refund func(), err error) {
+// limits are the three buckets a password guess is charged to: its
+// client's network (perIP), the target (a username, a page) from that
+// network (perKey), and the target from everywhere (perTarget).
+type limits struct {
+	perIP, perKey, perTarget *auth.Limiter
+	limited                  string // the refusal's message
+}
+
+// ticket is an attempt let through: refund gives its charges back (the
+// password was right), lane is where its hash waits.
+type ticket struct {
+	refund func()
+	lane   auth.Lane
+}
+
+// attempt charges a guess at target from r's client before a password is
+// hashed (so parallel requests cannot all slip through), or refuses it
+// with a 429 and Retry-After.
+//
+// The target's own ceiling (perTarget) holds however many addresses guess:
+// once it is spent, only a network that has not been failing at this
+// target gets a guess (its first failure makes it one that has), so that
+// nobody can lock a user or a page out from elsewhere: the right password
+// from a clean network goes through. Networks are addresses for IPv4 and
+// /64s for IPv6 (one host has a whole /64). An attempt from a clean
+// network at a calm target waits in the hasher's Priority lane; the rest
+// in the Normal one, which is bounded (auth.ErrBusy: a 429 too).
+func (s *Server) attempt(w http.ResponseWriter, r *http.Request, l limits, target string) (ticket, error) {
 	now := s.now()
-	ok, wait := perIP.Allow(ip, now)
+	ip := clientKey(s.clientIP(r))
+	k := target + "\x00" + ip
+	freshHere := l.perKey.Full(k, now) // this network has not been failing at target
+	clean := freshHere && l.perIP.Full(ip, now)
+	ok, wait := l.perIP.Allow(ip, now)
 	if ok {
-		if ok, wait = perKey.Allow(k, now); !ok {
-			perIP.Refund(ip)
+		if ok, wait = l.perKey.Allow(k, now); !ok {
+			l.perIP.Refund(ip)
+		}
+	}
+	calm := false
+	if ok {
+		var twait time.Duration
+		if calm, twait = l.perTarget.Allow(target, now); !calm && !freshHere {
+			l.perIP.Refund(ip)
+			l.perKey.Refund(k)
+			ok, wait = false, twait
 		}
 	}
 	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return nil, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, limited}
+		return ticket{}, tooMany(w, wait, l.limited)
 	}
-	return func() { perIP.Refund(ip); perKey.Refund(k) }, nil
+	t := ticket{lane: auth.Normal, refund: func() {
+		l.perIP.Refund(ip)
+		l.perKey.Refund(k)
+		if calm {
+			l.perTarget.Refund(target)
+		}
+	}}
+	if clean && calm {
+		t.lane = auth.Priority
+	}
+	return t, nil
+}
+
+// tooMany is a 429 with Retry-After.
+func tooMany(w http.ResponseWriter, wait time.Duration, msg string) error {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	return &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, msg}
+}
+
+// clientKey is what limits count a client by: its IPv4 address, or its
+// IPv6 /64 (a single host is routinely given a whole /64, so counting
+// addresses there would give it 2^64 buckets).
+func clientKey(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 // Page passwords are shared with testers, typed on phones: long enough
@@ -79,19 +144,22 @@ func (s *Server) pagePasswordHash(ctx context.Context, pw string) (string, error
 // checkPagePassword checks a password for the protected page id, rate
 // limited.
 func (s *Server) checkPagePassword(w http.ResponseWriter, r *http.Request, id, password, hash string) error {
-	ip := s.clientIP(r).String()
-	refund, err := s.attempt(w, &s.unlockPerIP, &s.unlockPerTarget, ip, id+"\x00"+ip, "too many wrong passwords; retry later")
+	t, err := s.attempt(w, r, limits{&s.unlockPerIP, &s.unlockPerTarget, &s.unlockPerPage, "too many wrong passwords; retry later"}, id)
 	if err != nil {
 		return err
 	}
-	match, err := s.hasher.Verify(r.Context(), password, hash)
+	match, err := s.hasher.VerifyIn(r.Context(), t.lane, password, hash)
+	if errors.Is(err, auth.ErrBusy) {
+		t.refund()
+		return tooMany(w, time.Second, "too many password checks at once; retry in a moment")
+	}
 	if err != nil && !errors.Is(err, r.Context().Err()) {
 		s.log.Error("password check failed", "page", id, "err", err)
 	}
 	if err != nil || !match {
 		return errWrongPassword
 	}
-	refund()
+	t.refund()
 	return nil
 }
 
