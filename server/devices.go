@@ -47,10 +47,16 @@ const enrollTTL = time.Hour
 // right after registering.
 const deviceTTL = time.Hour
 
-// enrollPerIP bounds registrations from one address: an office of testers
+// enrollPerIP bounds registrations from one network: an office of testers
 // behind one NAT registers at once (30), then one every 10 s; a token
 // holder scripting answers cannot fill the workspace's list quickly.
-var enrollPerIP = auth.Limiter{Burst: 30, Every: 10 * time.Second}
+// enrollPerPage bounds them per tester page across networks (60, then one
+// every 30 s: a page's testers register over days, and one link holder
+// with many addresses would need days, not minutes, to reach MaxDevices).
+var (
+	enrollPerIP   = auth.Limiter{Burst: 30, Every: 10 * time.Second}
+	enrollPerPage = auth.Limiter{Burst: 60, Every: 30 * time.Second}
+)
 
 var udidPattern = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{16})$`)
 
@@ -242,6 +248,10 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if ok, wait := s.enrollPerPage.Allow(src.id, s.now()); !ok {
+		s.fail(w, r, tooMany(w, wait, "too many device registrations through this page; retry later"))
 		return
 	}
 	d, err := s.store.RegisterDevice(store.Device{UDID: a.UDID, WorkspaceID: src.workspace, Product: cut(a.PRODUCT, 64),

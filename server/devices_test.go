@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -319,5 +320,54 @@ func TestNosniffOnEveryKind(t *testing.T) {
 		if resp.StatusCode >= 500 || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: %d, X-Content-Type-Options %q", u, resp.StatusCode, resp.Header.Get("X-Content-Type-Options"))
 		}
+	}
+}
+
+// A UDID registered again keeps its first registration: a later answer
+// that says something else is kept apart, shown, and overwrites nothing
+// (issue 27, item 12: anyone with a link could rewrite a device's model,
+// OS and serial). Registrations through one page are bounded across
+// networks.
+func TestDeviceReRegistration(t *testing.T) {
+	e := newProxiedEnv(t)
+	admin, link := ipaLink(e)
+	en := fetchEnrollment(t, e, link.InstallURL)
+	resp, body := postAnswer(t, en.URL, answer(t, pkgtest.ProfileDevice, en.Challenge))
+	wantCode(t, resp, body, http.StatusMovedPermanently)
+
+	forged, err := plist.Marshal(map[string]string{"UDID": pkgtest.ProfileDevice, "PRODUCT": "iPad99,9", "VERSION": "0A0", "SERIAL": "FORGED", "CHALLENGE": en.Challenge}, plist.XMLFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := hangartest.DeviceIdentity()
+	msg, _ := hangartest.SignCMS(forged, cert, key)
+	resp, body = postAnswer(t, en.URL, msg)
+	wantCode(t, resp, body, http.StatusMovedPermanently)
+
+	var devs []struct {
+		UDID, Product, Version, Serial string
+		Reported                       *struct{ Product, Version, Serial string }
+	}
+	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
+	if len(devs) != 1 || devs[0].Product != "iPhone15,2" || devs[0].Version != "21F90" || devs[0].Serial != "F2LXK0ABCD" {
+		t.Fatalf("the first registration was overwritten: %+v", devs)
+	}
+	if r := devs[0].Reported; r == nil || r.Product != "iPad99,9" || r.Serial != "FORGED" {
+		t.Fatalf("the later registration is not kept apart: %+v", devs[0].Reported)
+	}
+
+	// One page, many networks: 60 registrations (two above were the
+	// first), then one every 30 s.
+	codes := map[int]int{}
+	for i := range 60 {
+		udid := fmt.Sprintf("00008101-%016X", i+1)
+		req, _ := http.NewRequest("POST", viaProxy(en.URL), bytes.NewReader(answer(t, udid, en.Challenge)))
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.0.1", i))
+		resp, _ := sendNoRedirect(t, req)
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusMovedPermanently] != 58 || codes[http.StatusTooManyRequests] != 2 {
+		t.Fatalf("60 registrations through one page from 60 networks: %v, want 58 taken and 2 refused", codes)
 	}
 }

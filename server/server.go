@@ -44,6 +44,7 @@ type Server struct {
 	unlockKey       []byte
 	enrollKey       []byte // device registration tokens (devices.go)
 	enrollPerIP     auth.Limiter
+	enrollPerPage   auth.Limiter
 	unlockPerIP     auth.Limiter
 	unlockPerTarget auth.Limiter
 	unlockPerPage   auth.Limiter
@@ -123,6 +124,7 @@ func New(o Options) (*Server, error) {
 		unlockPerIP:     auth.Limiter{Burst: unlockPerIP.Burst, Every: unlockPerIP.Every},
 		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
 		enrollPerIP:     auth.Limiter{Burst: enrollPerIP.Burst, Every: enrollPerIP.Every},
+		enrollPerPage:   auth.Limiter{Burst: enrollPerPage.Burst, Every: enrollPerPage.Every},
 		metrics:         newMetrics(o.Depot),
 		hosts:           newHosts(o.Config),
 	}

@@ -24,6 +24,21 @@ type Device struct {
 	SourceID    string    `json:"sourceId"`
 	FirstSeen   time.Time `json:"firstSeen"`
 	LastSeen    time.Time `json:"lastSeen"`
+	// Reported is the latest registration of this UDID whose model, OS
+	// build or serial differ from the first's (an update of iOS, or
+	// someone else's claim: anyone with a tester link can post any
+	// UDID). The first registration's fields are never overwritten.
+	Reported *DeviceReport `json:"reported,omitempty"`
+}
+
+// DeviceReport is what a later registration of a known UDID said.
+type DeviceReport struct {
+	Product    string    `json:"product,omitempty"`
+	Version    string    `json:"version,omitempty"`
+	Serial     string    `json:"serial,omitempty"`
+	SourceKind string    `json:"sourceKind"`
+	SourceID   string    `json:"sourceId"`
+	At         time.Time `json:"at"`
 }
 
 // MaxDevices bounds a workspace's registered devices (Apple allows 100 per
@@ -35,9 +50,10 @@ const MaxDevices = 10000
 // MaxDevices already.
 var ErrTooManyDevices = fmt.Errorf("%w: the workspace has %d registered devices, the most it may have", ErrInvalid, MaxDevices)
 
-// RegisterDevice records d (UDID upper-cased) in its workspace, or
-// refreshes it: the first sighting and the first source stay, the rest is
-// the latest.
+// RegisterDevice records d (UDID upper-cased) in its workspace. A UDID
+// known there keeps its first registration (model, OS build, serial,
+// source, first sighting); only LastSeen moves, and a registration that
+// says something else is kept as Reported.
 func (s *Store) RegisterDevice(d Device) (Device, error) {
 	d.UDID = strings.ToUpper(d.UDID)
 	now := s.now().UTC()
@@ -50,7 +66,11 @@ func (s *Store) RegisterDevice(d Device) (Device, error) {
 		var old Device
 		switch err := get(b, k, &old); err {
 		case nil:
-			d.FirstSeen, d.SourceKind, d.SourceID = old.FirstSeen, old.SourceKind, old.SourceID
+			if d.Product != old.Product || d.Version != old.Version || d.Serial != old.Serial {
+				old.Reported = &DeviceReport{Product: d.Product, Version: d.Version, Serial: d.Serial,
+					SourceKind: d.SourceKind, SourceID: d.SourceID, At: now}
+			}
+			d = old
 		case ErrNotFound:
 			if n := countPrefix(b, d.WorkspaceID); n >= MaxDevices {
 				return ErrTooManyDevices
