@@ -139,6 +139,7 @@ func (s *Server) table() []route {
 		{"POST", "/w/:ws/p/:proj/b/:buildId/delete", page, need(auth.BuildDelete), s.deleteBuildSubmit},
 
 		{"GET", "/healthz", 0, public, s.healthz},
+		{"GET", "/icon/:glyph/:size", 0, public, s.placeholderIcon}, // manifests of packages without an icon
 		{"GET", "/trust", 0, public, s.trustPage},
 		{"GET", "/trust/ca.crt", 0, public, s.caCert},
 		{"GET", "/trust/ca.mobileconfig", 0, public, s.caProfile},

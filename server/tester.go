@@ -479,6 +479,10 @@ func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerS
 	}
 	if icon, ok := depot.FileOfType(files, store.FileIcon); ok {
 		data["Icon"] = s.signedURLFor(t.base, icon.ID, icon.Name, time.Hour)
+		data["FullIcon"] = data["Icon"] // iOS scales it
+	} else {
+		data["Icon"] = t.base + placeholderPath(data["Title"], 57)
+		data["FullIcon"] = t.base + placeholderPath(data["Title"], 512)
 	}
 	var buf bytes.Buffer
 	if err := manifestTmpl.Execute(&buf, data); err != nil {

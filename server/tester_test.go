@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"image"
 	"image/png"
 	"net/http"
 	"net/url"
@@ -757,5 +758,48 @@ func TestDistributionServesOnlyItsPage(t *testing.T) {
 	}
 	if got := status(cur.Files[1]); got != http.StatusNotFound {
 		t.Errorf("an attachment with history on: %d, want 404", got)
+	}
+}
+
+// A package without an icon still gets both images Apple's deployment
+// reference requires in a manifest: a generated placeholder (the app's
+// initial on a square) at 57 and 512 pixels (issue 27, item 14).
+func TestManifestPlaceholderIcon(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"file", "bare.ipa", string(pkgtest.IPAWithInfoPlist(pkgtest.InfoPlist("com.example.bare")))})
+	e.waitProcessed(b.BuildID)
+	var link struct{ PublicLinkID string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{}`, &link)
+	resp, body := get(t, e.ts.URL+"/p/"+link.PublicLinkID+"/manifest.plist", nil)
+	wantCode(t, resp, body, 200)
+	var manifest struct {
+		Items []struct {
+			Assets []map[string]string `plist:"assets"`
+		} `plist:"items"`
+	}
+	if _, err := plistlib.Unmarshal(body, &manifest); err != nil || len(manifest.Items) != 1 {
+		t.Fatalf("manifest: %v %s", err, body)
+	}
+	urls := map[string]string{}
+	for _, a := range manifest.Items[0].Assets {
+		urls[a["kind"]] = a["url"]
+	}
+	for kind, size := range map[string]int{"display-image": 57, "full-size-image": 512} {
+		resp, img := get(t, urls[kind], nil)
+		wantCode(t, resp, img, 200)
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(img))
+		if err != nil || format != "png" || cfg.Width != size || cfg.Height != size || resp.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("%s at %s: %v %s %dx%d", kind, urls[kind], err, format, cfg.Width, cfg.Height)
+		}
+	}
+	if !strings.HasSuffix(urls["display-image"], "/icon/B/57.png") {
+		t.Errorf("display-image %q: not the initial of the app's title", urls["display-image"])
+	}
+	// Only the glyphs and sizes it draws.
+	for _, bad := range []string{"/icon/B/58.png", "/icon/b/57.png", "/icon/BB/57.png", "/icon/%C3%A9/57.png"} {
+		if resp, _ := get(t, e.ts.URL+bad, nil); resp.StatusCode != 404 {
+			t.Errorf("%s: %d, want 404", bad, resp.StatusCode)
+		}
 	}
 }
