@@ -37,7 +37,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	for i := range 3 {
 		e.mustReq(201, "POST", projPath+"/build", admin, `{"version":"2.3.`+string(rune('0'+i))+`","buildNumber":"23`+string(rune('0'+i))+`"}`, nil)
 	}
-	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{"downloadLimit": 25}`, nil)
+	var firstLink struct{ PublicLinkID string }
+	e.mustReq(201, "POST", projPath+"/build/files/"+b.Files[0].FileID+"/public-link", admin, `{"downloadLimit": 25}`, &firstLink)
 
 	shots := shotsDir(t)
 	ctx := browser(t, "")
@@ -128,8 +129,34 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !until(`document.querySelector("h1").textContent.startsWith("Link to")`) || !loaded("img.qr") {
 		t.Fatal("the link page did not open")
 	}
-	do(shoot("link"),
-		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID+"/delete"),
+	do(shoot("link"))
+	// What cannot be undone asks first, the same way everywhere (issue 27,
+	// item 15): Deactivate… opens a confirmation page; nothing has
+	// happened until it is confirmed.
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID),
+		chromedp.WaitVisible(chromedp.CSS("dl.facts")),
+		chromedp.Click(chromedp.CSS(`a[href$="/link/`+firstLink.PublicLinkID+`/deactivate"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")),
+		shoot("confirm"))
+	if got := text("main"); !strings.Contains(got, "cannot be undone") || !strings.Contains(got, "Cancel") {
+		t.Fatalf("confirmation page: %q", got)
+	}
+	if l, _ := e.store.Link(firstLink.PublicLinkID); !l.IsActive {
+		t.Fatal("the link was deactivated before the confirmation")
+	}
+	do(chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.CSS("dl.facts")))
+	if l, _ := e.store.Link(firstLink.PublicLinkID); l.IsActive {
+		t.Fatal("the confirmed deactivation did not happen")
+	}
+	// An attachment's delete… asks too; Cancel leaves it.
+	do(chromedp.Click(chromedp.CSS(`a.inline-danger`)),
+		chromedp.WaitVisible(chromedp.ID("confirm")),
+		chromedp.Click(chromedp.CSS(`#confirm + a`)),
+		chromedp.WaitVisible(chromedp.CSS("dl.facts")))
+	if files, _ := e.store.Files(b.BuildID); len(files) < 3 {
+		t.Fatalf("Cancel deleted a file: %d left", len(files))
+	}
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID+"/delete"),
 		chromedp.WaitVisible(chromedp.CSS("button.danger")),
 		shoot("delete"),
 		chromedp.Navigate(e.ts.URL+"/account"),
@@ -233,7 +260,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("newsecret")),
 		shoot("webhooks"),
 		chromedp.Click(chromedp.CSS("ul.links a")),
-		chromedp.WaitVisible(chromedp.CSS("button.danger")))
+		chromedp.WaitVisible(chromedp.CSS("a.danger")))
 	// An event for it (no worker runs here: the delivery waits), and its
 	// page with the delivery log.
 	e.mustReq(201, "POST", projPath+"/build", admin, `{"version":"2.6.0"}`, nil)
