@@ -175,7 +175,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("username")),
 		shoot("members"))
 	// The new link is the tester page; its download serves the IPA's bytes.
-	resp, got := hangartest.Do(t, "GET", strings.Replace(links[1], "/p/", "/api/v1/public/file/", 1)+"/App.ipa", "", "", nil)
+	newLink := links[0]
+	if strings.Contains(newLink, firstLink.PublicLinkID) {
+		newLink = links[1]
+	}
+	resp, got := hangartest.Do(t, "GET", strings.Replace(newLink, "/p/", "/api/v1/public/file/", 1)+"/App.ipa", "", "", nil)
 	if resp.StatusCode != 200 || string(got) != string(pkgtest.IPA(pkgtest.DemoApp)) {
 		t.Fatalf("download through the new link: %d, %d bytes", resp.StatusCode, len(got))
 	}

@@ -22,7 +22,9 @@ type membersPage struct {
 }
 
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, c *call) {
-	s.renderMembers(w, r, c, http.StatusOK, membersPage{})
+	var p membersPage
+	p.NewToken, p.For, _ = s.takeShown(r, c)
+	s.renderMembers(w, r, c, http.StatusOK, p)
 }
 
 func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, status int, p membersPage) {
@@ -69,7 +71,7 @@ func (s *Server) serviceAccountSubmit(w http.ResponseWriter, r *http.Request, c 
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderMembers(w, r, c, http.StatusCreated, membersPage{NewToken: plain, For: sa.Name})
+	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members?"+s.showOnce(c, plain, sa.Name), http.StatusSeeOther)
 }
 
 // serviceAccountToken gives one of this workspace's own service accounts a
@@ -86,7 +88,7 @@ func (s *Server) serviceAccountToken(w http.ResponseWriter, r *http.Request, c *
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderMembers(w, r, c, http.StatusCreated, membersPage{NewToken: plain, For: sa.Name})
+	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members?"+s.showOnce(c, plain, sa.Name), http.StatusSeeOther)
 }
 
 func (s *Server) serviceAccountRemove(w http.ResponseWriter, r *http.Request, c *call) {

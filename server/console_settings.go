@@ -35,7 +35,10 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, c *call) {
 	if r.URL.Query().Get("saved") != "" {
 		done = "Saved."
 	}
-	s.renderSettings(w, r, c, http.StatusOK, settingsPage{Done: done})
+	var p settingsPage
+	p.NewToken, _, _ = s.takeShown(r, c)
+	p.Done = done
+	s.renderSettings(w, r, c, http.StatusOK, p)
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, c *call, status int, p settingsPage) {
@@ -98,7 +101,7 @@ func (s *Server) appTokenSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderSettings(w, r, c, http.StatusCreated, settingsPage{NewToken: plain})
+	http.Redirect(w, r, s.settingsPath(c)+"?"+s.showOnce(c, plain, name), http.StatusSeeOther)
 }
 
 func (s *Server) appTokenRevoke(w http.ResponseWriter, r *http.Request, c *call) {

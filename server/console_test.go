@@ -83,6 +83,23 @@ func (e *env) getPage(path string, cookie *http.Cookie) (int, string, http.Heade
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
+// followShown follows a form's 303 to the page that shows what it made,
+// and loads that page again as a reload would: the first body and the
+// reload's (a one-time secret must be in the first only).
+func (e *env) followShown(resp *http.Response, cookie *http.Cookie) (first, reload string) {
+	e.t.Helper()
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("form answered %d, want 303 to the page that shows the result", resp.StatusCode)
+	}
+	loc := resp.Header.Get("Location")
+	code, first, _ := e.getPage(loc, cookie)
+	if code != http.StatusOK {
+		e.t.Fatalf("GET %s after the form: %d", loc, code)
+	}
+	_, reload, _ = e.getPage(loc, cookie)
+	return first, reload
+}
+
 func TestConsoleSignInAndPages(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
@@ -526,12 +543,17 @@ func TestConsoleProjectSettings(t *testing.T) {
 	}
 
 	form := url.Values{"csrf": {token}, "name": {"release job"}}
-	resp, page := e.submit(base+"/app-token", wade, "application/x-www-form-urlencoded", form.Encode(), "same-origin")
+	resp, _ := e.submit(base+"/app-token", wade, "application/x-www-form-urlencoded", form.Encode(), "same-origin")
+	page, reload := e.followShown(resp, wade)
 	m := regexp.MustCompile(`id="newtoken" class="url" readonly value="(hgr_[^"]+)"`).FindStringSubmatch(page)
-	if resp.StatusCode != http.StatusCreated || m == nil {
-		t.Fatalf("app token: %d\n%s", resp.StatusCode, page)
+	if m == nil {
+		t.Fatalf("app token not shown after the redirect:\n%s", page)
 	}
 	app := string(m[1])
+	// Issue 27, item 16: a reload neither posts again nor shows the secret.
+	if strings.Contains(reload, app) {
+		t.Fatal("a reload shows the new token again")
+	}
 	e.mustReq(http.StatusCreated, "POST", "/v1/integrations/builds", app, "--b\r\nContent-Disposition: form-data; name=\"build\"; filename=\"a.zip\"\r\n\r\nzip\r\n--b--\r\n", nil)
 	_, body, _ = e.getPage(base, wade)
 	if !strings.Contains(body, "release job") || strings.Contains(body, app) {
@@ -578,7 +600,7 @@ func TestConsoleMembers(t *testing.T) {
 		}
 	}
 	_, body, _ = e.getPage("/w/acme/members", wade)
-	remove := regexp.MustCompile(`action="(/w/acme/members/user/bob/remove)"`).FindStringSubmatch(body)
+	remove := regexp.MustCompile(`href="(/w/acme/members/user/bob/remove)"`).FindStringSubmatch(body)
 	if remove == nil {
 		t.Fatalf("no remove form for bob:\n%s", body)
 	}
@@ -652,10 +674,19 @@ func TestConsoleUsers(t *testing.T) {
 	_, body, _ := e.getPage("/users", root)
 	token := csrfField.FindStringSubmatch(body)[1]
 	secret := regexp.MustCompile(`id="newsecret" class="url" readonly value="([^"]+)"`)
+	// post answers the form's status and the page it leads to (followed
+	// once after a 303, which must not show a secret on reload).
 	post := func(path string, form url.Values) (int, string) {
 		form.Set("csrf", token)
 		resp, body := e.submit(path, root, "application/x-www-form-urlencoded", form.Encode(), "same-origin")
-		return resp.StatusCode, body
+		if resp.StatusCode != http.StatusSeeOther {
+			return resp.StatusCode, body
+		}
+		page, reload := e.followShown(resp, root)
+		if m := secret.FindStringSubmatch(page); m != nil && strings.Contains(reload, m[1]) {
+			t.Fatalf("a reload of %s shows the password again", resp.Header.Get("Location"))
+		}
+		return resp.StatusCode, page
 	}
 	for _, bad := range []string{"", "no spaces please", "root"} {
 		if code, _ := post("/users", url.Values{"username": {bad}}); code != http.StatusBadRequest {
@@ -664,13 +695,13 @@ func TestConsoleUsers(t *testing.T) {
 	}
 	code, page := post("/users", url.Values{"username": {"nina"}})
 	m := secret.FindStringSubmatch(page)
-	if code != http.StatusCreated || m == nil {
+	if code != http.StatusSeeOther || m == nil {
 		t.Fatalf("new user: %d", code)
 	}
 	e.login("nina", m[1])
 	code, page = post("/users/nina/password", url.Values{})
 	m2 := secret.FindStringSubmatch(page)
-	if code != 200 || m2 == nil || m2[1] == m[1] {
+	if code != http.StatusSeeOther || m2 == nil || m2[1] == m[1] {
 		t.Fatalf("new password: %d", code)
 	}
 	if code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"nina","password":%q}`, m[1])); code != http.StatusUnauthorized {
@@ -718,16 +749,18 @@ func TestConsoleServiceAccounts(t *testing.T) {
 	if resp := e.postForm("/w/acme/service-accounts", wade, url.Values{"csrf": {token}, "name": {""}, "role": {"ci"}}, "same-origin"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("no name: %d", resp.StatusCode)
 	}
-	resp, page := e.submit("/w/acme/service-accounts", wade, "application/x-www-form-urlencoded", url.Values{"csrf": {token}, "name": {"jenkins"}, "role": {"ci"}}.Encode(), "same-origin")
+	resp, _ := e.submit("/w/acme/service-accounts", wade, "application/x-www-form-urlencoded", url.Values{"csrf": {token}, "name": {"jenkins"}, "role": {"ci"}}.Encode(), "same-origin")
+	page, reload := e.followShown(resp, wade)
 	m := secret.FindStringSubmatch(page)
-	if resp.StatusCode != http.StatusCreated || m == nil {
-		t.Fatalf("new service account: %d", resp.StatusCode)
+	if m == nil || strings.Contains(reload, m[1]) {
+		t.Fatalf("new service account: the token not shown once (%v)", m)
 	}
 	e.mustReq(http.StatusCreated, "POST", projPath+"/build", m[1], `{"version":"ci"}`, nil) // ci may upload
 	e.mustReq(http.StatusForbidden, "DELETE", projPath+"/build/"+e.build.ID, m[1], "", nil) // not delete
 	id := regexp.MustCompile(`/w/acme/service-accounts/([^/]+)/token`).FindStringSubmatch(page)[1]
-	resp, page = e.submit("/w/acme/service-accounts/"+id+"/token", wade, "application/x-www-form-urlencoded", url.Values{"csrf": {token}}.Encode(), "same-origin")
-	if m2 := secret.FindStringSubmatch(page); resp.StatusCode != http.StatusCreated || m2 == nil || m2[1] == m[1] {
+	resp, _ = e.submit("/w/acme/service-accounts/"+id+"/token", wade, "application/x-www-form-urlencoded", url.Values{"csrf": {token}}.Encode(), "same-origin")
+	page, _ = e.followShown(resp, wade)
+	if m2 := secret.FindStringSubmatch(page); m2 == nil || m2[1] == m[1] {
 		t.Fatalf("new token: %d", resp.StatusCode)
 	}
 	if resp := e.postForm("/w/acme/service-accounts/"+id+"/remove", wade, url.Values{"csrf": {token}}, "same-origin"); resp.StatusCode != http.StatusSeeOther {
@@ -912,10 +945,12 @@ func TestConsoleWebhooks(t *testing.T) {
 	if code != 400 || !strings.Contains(string(body), "url must be") || !strings.Contains(string(body), `value="ftp://nope"`) {
 		t.Fatalf("refused form: %d %s", code, body)
 	}
-	code, body = e.page("POST", "/w/acme/p/app/webhooks", session, url.Values{"csrf": {csrf}, "url": {rc.srv.URL}, "events": {"build.created", "build.processed"}, "format": {"json"}}.Encode())
-	m := regexp.MustCompile(`id="newsecret" class="url" readonly value="(whsec_[^"]+)"`).FindSubmatch(body)
-	if code != 201 || m == nil {
-		t.Fatalf("create: %d %s", code, body)
+	cookie := &http.Cookie{Name: "hangar_session", Value: session}
+	resp, _ := e.submit("/w/acme/p/app/webhooks", cookie, "application/x-www-form-urlencoded", url.Values{"csrf": {csrf}, "url": {rc.srv.URL}, "events": {"build.created", "build.processed"}, "format": {"json"}}.Encode(), "same-origin")
+	shown, reload := e.followShown(resp, cookie)
+	m := regexp.MustCompile(`id="newsecret" class="url" readonly value="(whsec_[^"]+)"`).FindStringSubmatch(shown)
+	if m == nil || strings.Contains(reload, m[1]) {
+		t.Fatalf("create: the secret not shown once: %s", shown)
 	}
 	rc.secret = string(m[1])
 	ws, _ := e.store.WorkspaceBySlug("acme")
@@ -956,10 +991,11 @@ func TestConsoleWebhooks(t *testing.T) {
 		t.Fatalf("delete: %d %v", code, err)
 	}
 	// The workspace's own webhooks, for every project.
-	code, body = e.page("POST", "/w/acme/webhooks", session, url.Values{"csrf": {csrf}, "url": {"https://chat.example/all"}, "events": {"build.processed"}, "format": {"slack"}}.Encode())
+	resp, _ = e.submit("/w/acme/webhooks", cookie, "application/x-www-form-urlencoded", url.Values{"csrf": {csrf}, "url": {"https://chat.example/all"}, "events": {"build.processed"}, "format": {"slack"}}.Encode(), "same-origin")
+	shown, _ = e.followShown(resp, cookie)
 	wide, _ := e.store.Webhooks(ws.ID, "*")
-	if code != 201 || len(wide) != 1 || wide[0].ProjectID != "" || wide[0].Format != "slack" || !strings.Contains(string(body), "every project of the workspace") {
-		t.Fatalf("workspace webhook: %d %+v", code, wide)
+	if len(wide) != 1 || wide[0].ProjectID != "" || wide[0].Format != "slack" || !strings.Contains(shown, "every project of the workspace") {
+		t.Fatalf("workspace webhook: %+v", wide)
 	}
 	if code, _ = e.page("GET", "/w/acme/p/app/webhooks/"+wide[0].ID, session, ""); code != 404 {
 		t.Errorf("a workspace webhook under a project's path: %d", code)

@@ -22,7 +22,9 @@ type usersPage struct {
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, c *call) {
-	s.renderUsers(w, r, c, http.StatusOK, usersPage{})
+	var p usersPage
+	p.NewSecret, p.For, _ = s.takeShown(r, c)
+	s.renderUsers(w, r, c, http.StatusOK, p)
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, status int, p usersPage) {
@@ -54,7 +56,7 @@ func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *cal
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderUsers(w, r, c, http.StatusCreated, usersPage{NewSecret: password, For: name})
+	http.Redirect(w, r, "/users?"+s.showOnce(c, password, name), http.StatusSeeOther)
 }
 
 func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *call) {
@@ -72,5 +74,5 @@ func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *
 		s.failPage(w, r, c, err)
 		return
 	}
-	s.renderUsers(w, r, c, http.StatusOK, usersPage{NewSecret: password, For: u.Username})
+	http.Redirect(w, r, "/users?"+s.showOnce(c, password, u.Username), http.StatusSeeOther)
 }

@@ -44,7 +44,9 @@ func (s *Server) webhooksBase(c *call) string {
 }
 
 func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, c *call) {
-	s.renderWebhooks(w, r, c, http.StatusOK, webhooksPage{Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}})
+	p := webhooksPage{Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}}
+	p.NewSecret, p.NewHook, _ = s.takeShown(r, c)
+	s.renderWebhooks(w, r, c, http.StatusOK, p)
 }
 
 func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, c *call, status int, p webhooksPage) {
@@ -86,8 +88,7 @@ func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *
 		return
 	}
 	s.log.Info("webhook created", "webhook", wh.ID, "project", c.proj.Slug, "by", c.who.name)
-	s.renderWebhooks(w, r, c, http.StatusCreated, webhooksPage{NewSecret: wh.Secret, NewHook: wh.ID,
-		Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}})
+	http.Redirect(w, r, s.webhooksBase(c)+"?"+s.showOnce(c, wh.Secret, wh.ID), http.StatusSeeOther)
 }
 
 type webhookPage struct {

@@ -50,7 +50,8 @@ type Server struct {
 	unlockPerPage   auth.Limiter
 	tokenUse        tokenUse
 	metrics         *metrics
-	hosts           *hosts // the names URLs may be built on (hosts.go)
+	hosts           *hosts         // the names URLs may be built on (hosts.go)
+	oneTime         oneTimeSecrets // secrets a console form made, shown once after its redirect
 	// tls is the HTTPS listener's certificate source (nil: plain HTTP).
 	tls *certs.Listener
 
