@@ -43,6 +43,7 @@ func TestTesterPagesInBrowser(t *testing.T) {
 	ipaPage, apkPage, aabPage, expiredPage := link(ipa), link(apk), link(aab), link(expired)
 	e.distribution(admin, `{"slug":"nightly","name":"Nightly","showHistory":true,"showDevInfo":true}`)
 	e.distribution(admin, `{"slug":"private","security":"password","password":"open-sesame"}`)
+	e.distribution(admin, `{"slug":"team","security":"members"}`)
 
 	shots := shotsDir(t)
 	type view struct {
@@ -95,6 +96,19 @@ func TestTesterPagesInBrowser(t *testing.T) {
 			os.WriteFile(filepath.Join(shots, "tester-"+c.name+".png"), png, 0o644)
 		})
 	}
+	// A members-only page to a visitor who is not signed in: the page of a
+	// name never used, with Sign in (issue 27, item 11).
+	t.Run("members-signed-out", func(t *testing.T) {
+		ctx := browser(t, iPhoneUA)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.ts.URL+"/d/acme/team"), chromedp.WaitVisible(chromedp.ID("signin"))); err != nil {
+			t.Fatal(err)
+		}
+		png, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		os.WriteFile(filepath.Join(shots, "tester-members-signed-out.png"), png, 0o644)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("password", func(t *testing.T) {
 		ctx := browser(t, iPhoneUA)
 		do := func(steps ...chromedp.Action[chromedp.Void]) {
