@@ -735,19 +735,22 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 }
 
+// aliceBehindProxy is a server behind a trusted proxy with a user alice,
+// and a login as alice from a client address (X-Forwarded-For).
+func aliceBehindProxy(t *testing.T) (*env, func(password, ip string) int) {
+	e := newProxiedEnv(t)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", e.adminToken(), `{"username":"alice","password":"alice-password"}`, nil)
+	return e, func(password, ip string) int {
+		code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"alice","password":%q}`, password), "X-Forwarded-For", ip)
+		return code
+	}
+}
+
 // Nobody can lock a user out: an attacker failing on alice's name from one
 // address, one try every few seconds for as long as they like, does not
 // stop alice logging in from hers; correct logins are not counted at all.
 func TestLoginLockout(t *testing.T) {
-	e := newEnvWith(t, func(c *config.Config) {
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	})
-	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
-	login := func(password, ip string) int {
-		code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"alice","password":%q}`, password), "X-Forwarded-For", ip)
-		return code
-	}
+	e, login := aliceBehindProxy(t)
 	attacker := 0
 	for range 30 {
 		if login("guess", "203.0.113.7") == 429 {
@@ -776,15 +779,7 @@ func TestLoginLockout(t *testing.T) {
 // for the ceiling to refill, and the right password from a network that
 // has not been failing still signs in.
 func TestLoginCeilingAcrossNetworks(t *testing.T) {
-	e := newEnvWith(t, func(c *config.Config) {
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	})
-	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
-	login := func(password, ip string) int {
-		code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"alice","password":%q}`, password), "X-Forwarded-For", ip)
-		return code
-	}
+	e, login := aliceBehindProxy(t)
 	guesses := func(ips ...string) (n int) {
 		for _, ip := range ips {
 			for login("guess", ip) == 401 {
@@ -815,9 +810,7 @@ func TestLoginCeilingAcrossNetworks(t *testing.T) {
 
 // The same for a password page: per page across networks.
 func TestUnlockCeilingAcrossNetworks(t *testing.T) {
-	e := newEnvWith(t, func(c *config.Config) {
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	})
+	e := newProxiedEnv(t)
 	admin := e.adminToken()
 	e.upload(admin, part{"file", "a.zip", "a"})
 	e.distribution(admin, `{"slug":"pw","security":"password","password":"right-pw"}`)
