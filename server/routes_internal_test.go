@@ -18,3 +18,17 @@ func TestErrorDialectByRoute(t *testing.T) {
 		}
 	}
 }
+
+// No two rows of the table share a method and a pattern: mount would merge
+// them and serve the first, silently (issue 28).
+func TestRoutesUnique(t *testing.T) {
+	s := &Server{cfg: config.Default()}
+	seen := map[string]bool{}
+	for _, rt := range s.table() {
+		k := rt.method + " " + rt.pattern
+		if seen[k] {
+			t.Errorf("%s is in the route table twice", k)
+		}
+		seen[k] = true
+	}
+}
