@@ -233,12 +233,23 @@ func TestPermissionMatrix(t *testing.T) {
 		}
 		return udid
 	}
+	// Fresh webhooks (for the routes that delete one) want an event the
+	// test never causes: the hundreds of builds it uploads would otherwise
+	// each write a delivery to every one of them still standing.
 	freshWebhook := func(scope string) string {
 		var w struct{ ID string }
-		e.mustReq(http.StatusCreated, "POST", scope+"/webhook", admin, `{"url":"http://192.0.2.1/hook","events":["*"]}`, &w)
+		e.mustReq(http.StatusCreated, "POST", scope+"/webhook", admin, `{"url":"http://192.0.2.1/hook","events":["link.limit_reached"]}`, &w)
 		return w.ID
 	}
-	projHook, wsHook := freshWebhook(projPath), freshWebhook("/api/v1/workspace/acme")
+	var projHook, wsHook string
+	for _, h := range []struct {
+		scope string
+		id    *string
+	}{{projPath, &projHook}, {"/api/v1/workspace/acme", &wsHook}} {
+		var w struct{ ID string }
+		e.mustReq(http.StatusCreated, "POST", h.scope+"/webhook", admin, `{"url":"http://192.0.2.1/hook","events":["link.created"]}`, &w)
+		*h.id = w.ID
+	}
 	freshLink(fileID) // an event for both: a delivery to redeliver
 	deliveryOf := func(hook string) string {
 		ds, _, err := e.store.Deliveries(hook, store.Page{Limit: 1})

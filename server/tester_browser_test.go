@@ -129,10 +129,14 @@ func TestTesterPagesInBrowser(t *testing.T) {
 	})
 }
 
-// needBrowser skips a browser test where there is no chromium, unless in
-// CI, where it must run.
+// needBrowser skips a browser test with -short (the inner loop; .ci/run
+// runs them all) and where there is no chromium, unless in CI, where it
+// must run.
 func needBrowser(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a browser test: not with -short")
+	}
 	if _, err := exec.LookPath("chromium"); err != nil {
 		if why := os.Getenv("HANGAR_NO_BROWSER"); why != "" || os.Getenv("CI") == "" {
 			t.Skipf("SKIPPED, a browser test did not run: no chromium here (%s; Debian: apt-get install chromium)", why)
