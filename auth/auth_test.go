@@ -137,8 +137,8 @@ func TestUnmatchable(t *testing.T) {
 
 // A Priority check waits behind the running hashes only, however many
 // Normal ones queue; the Normal lane is bounded (ErrBusy at once beyond
-// QueueLimit); a waiter whose request ends leaves the queue. Issue 27,
-// item 4: 80 concurrent wrong logins held both slots and a valid sign-in
+// QueueLimit); a waiter whose request ends leaves the queue. Before,
+// 80 concurrent wrong logins held both slots and a valid sign-in
 // waited 19.9 s.
 func TestHasherLanes(t *testing.T) {
 	// One slot, and a derivation slow enough to queue behind (8 MiB:

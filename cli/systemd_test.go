@@ -33,7 +33,7 @@ func unitLines(t *testing.T, key string) []string {
 
 // The install steps as the README writes them, and the unit's command
 // line run as an unprivileged user, as systemd runs it for the dynamic
-// user. Issue 27, item 13: the config installed root:root 0640 could not
+// user. Before, the config installed root:root 0640 could not
 // be read by the dynamic user ("permission denied", exit 1); the unit
 // now has systemd hand it a copy (LoadCredential=), and the file stays
 // unreadable to other users. Needs root (to own the file and to switch

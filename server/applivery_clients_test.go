@@ -392,7 +392,7 @@ func TestIntegrationBuildLists(t *testing.T) {
 // An app token is "upload builds to that project": its answers carry no
 // download URL, and by default it may not publish; with scope publish it
 // makes members-only pages (and is refused public ones); with
-// publish-openly, public ones. Issue 27, item 1: a leaked upload secret
+// publish-openly, public ones. Before, a leaked upload secret
 // listed every file's signed location and published the whole project.
 func TestAppTokenScope(t *testing.T) {
 	e := newEnv(t)

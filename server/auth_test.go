@@ -784,7 +784,7 @@ func TestLoginLockout(t *testing.T) {
 }
 
 // Guesses are counted per network and per username across networks
-// (issue 27, item 4: three addresses gave three fresh buckets, 15 guesses
+// (before, three addresses gave three fresh buckets, 15 guesses
 // instead of 5): an IPv6 client is its /64; more networks add one guess
 // each once the username's ceiling is spent, a network that failed waits
 // for the ceiling to refill, and the right password from a network that

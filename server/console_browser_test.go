@@ -130,9 +130,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("the link page did not open")
 	}
 	do(shoot("link"))
-	// What cannot be undone asks first, the same way everywhere (issue 27,
-	// item 15): Deactivate… opens a confirmation page; nothing has
-	// happened until it is confirmed.
+	// What cannot be undone asks first, the same way everywhere:
+	// Deactivate… opens a confirmation page; nothing has happened until
+	// it is confirmed.
 	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID),
 		chromedp.WaitVisible(chromedp.CSS("dl.facts")),
 		chromedp.Click(chromedp.CSS(`a[href$="/link/`+firstLink.PublicLinkID+`/deactivate"]`)),

@@ -7,7 +7,7 @@ import (
 )
 
 // next= after sign-in stays on this site whatever a browser would make of
-// it. Issue 27, item 5: "/%09/host/path" came back as Location "/\t/host/path",
+// it. Before, "/%09/host/path" came back as Location "/\t/host/path",
 // which browsers read as //host/path.
 func TestSafeNext(t *testing.T) {
 	tests := []struct{ in, want string }{

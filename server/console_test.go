@@ -550,7 +550,7 @@ func TestConsoleProjectSettings(t *testing.T) {
 		t.Fatalf("app token not shown after the redirect:\n%s", page)
 	}
 	app := string(m[1])
-	// Issue 27, item 16: a reload neither posts again nor shows the secret.
+	// A reload neither posts again nor shows the secret.
 	if strings.Contains(reload, app) {
 		t.Fatal("a reload shows the new token again")
 	}

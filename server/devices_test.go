@@ -130,7 +130,7 @@ func TestDeviceRegistration(t *testing.T) {
 		wantCode(t, resp, body, 403)
 	}
 	// The registration token is a credential for an hour: the request log
-	// names its route, not its path (issue 27, item 8).
+	// names its route, not its path.
 	tok := en.URL[strings.LastIndexByte(en.URL, '/')+1:]
 	if logs := e.logs.String(); strings.Contains(logs, tok) || !strings.Contains(logs, "/enroll/:token") {
 		t.Errorf("the request log shows the registration token, or no registration")
@@ -309,7 +309,7 @@ func TestBuildAnswersLeaveProfileDevicesOut(t *testing.T) {
 
 // Nothing Hangar serves may be sniffed as another type: manifests, QR
 // images and configuration profiles carry nosniff like pages and
-// downloads (issue 27, item 10).
+// downloads.
 func TestNosniffOnEveryKind(t *testing.T) {
 	e := newProxiedEnv(t)
 	_, link := ipaLink(e)
@@ -325,7 +325,7 @@ func TestNosniffOnEveryKind(t *testing.T) {
 
 // A UDID registered again keeps its first registration: a later answer
 // that says something else is kept apart, shown, and overwrites nothing
-// (issue 27, item 12: anyone with a link could rewrite a device's model,
+// (before, anyone with a link could rewrite a device's model,
 // OS and serial). Registrations through one page are bounded across
 // networks.
 func TestDeviceReRegistration(t *testing.T) {

@@ -273,7 +273,7 @@ func TestBaseURL(t *testing.T) {
 		{"localhost", []string{"Host", "localhost:8080"}, "http://localhost:8080"},
 		{"forwarded headers from an untrusted peer are ignored", []string{"Host", "10.0.0.2:8080", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"}, "http://10.0.0.2:8080"},
 		{"a Host that is not a host falls back to the config", []string{"Host", "evil.example/x?"}, e.ts.URL},
-		// Issue 27, item 9: any name at all went into pages and manifests.
+		// Before, any name at all went into pages and manifests.
 		{"a name this instance is not", []string{"Host", "evil.example"}, e.ts.URL},
 		{"an address this machine does not have", []string{"Host", "203.0.113.7:8080"}, e.ts.URL},
 	}

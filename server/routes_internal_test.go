@@ -20,7 +20,7 @@ func TestErrorDialectByRoute(t *testing.T) {
 }
 
 // No two rows of the table share a method and a pattern: mount would merge
-// them and serve the first, silently (issue 28).
+// them and serve the first, silently.
 func TestRoutesUnique(t *testing.T) {
 	s := &Server{cfg: config.Default()}
 	seen := map[string]bool{}

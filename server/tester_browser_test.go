@@ -97,7 +97,7 @@ func TestTesterPagesInBrowser(t *testing.T) {
 		})
 	}
 	// A members-only page to a visitor who is not signed in: the page of a
-	// name never used, with Sign in (issue 27, item 11).
+	// name never used, with Sign in.
 	t.Run("members-signed-out", func(t *testing.T) {
 		ctx := browser(t, iPhoneUA)
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(e.ts.URL+"/d/acme/team"), chromedp.WaitVisible(chromedp.ID("signin"))); err != nil {

@@ -446,7 +446,7 @@ func TestProtectedInstallManifest(t *testing.T) {
 
 // Everything a protected page signs (manifest, package, registration
 // profile) ends as soon as the page's protection changes: a new password,
-// another security mode, the member removed. Issue 27, item 2: the old
+// another security mode, the member removed. Before, the old
 // manifest answered 200 and its package URL 302 for 12 hours after any of
 // these.
 func TestSignedURLsFollowProtection(t *testing.T) {
@@ -579,7 +579,7 @@ func TestMembersOnlyDistribution(t *testing.T) {
 
 // Before anyone signs in or unlocks, a members-only page cannot be told
 // from a name never used (its page, QR code and downloads), and a
-// password page's QR code is not served (issue 27, item 11: the QR
+// password page's QR code is not served (before, the QR
 // answered 200 for protected pages and 404 otherwise).
 func TestProtectedPagesNotEnumerable(t *testing.T) {
 	e := newEnv(t)
@@ -725,7 +725,7 @@ func TestTesterPageVersionLine(t *testing.T) {
 
 // A distribution serves what its page offers, no more: the package of the
 // build it shows (and of its history when it shows one), not attachments
-// and not older builds its filter still matches. Issue 27, item 3.
+// and not older builds its filter still matches.
 func TestDistributionServesOnlyItsPage(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
@@ -763,7 +763,7 @@ func TestDistributionServesOnlyItsPage(t *testing.T) {
 
 // A package without an icon still gets both images Apple's deployment
 // reference requires in a manifest: a generated placeholder (the app's
-// initial on a square) at 57 and 512 pixels (issue 27, item 14).
+// initial on a square) at 57 and 512 pixels.
 func TestManifestPlaceholderIcon(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()

@@ -167,7 +167,7 @@ func TestOnboardingListener(t *testing.T) {
 	if resp.ProtoMajor != 2 {
 		t.Fatalf("%s", resp.Proto)
 	}
-	// HSTS on the HTTPS listener only (issue 27, item 10).
+	// HSTS on the HTTPS listener only.
 	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
 		t.Errorf("HTTPS answer: Strict-Transport-Security %q", got)
 	}
@@ -215,7 +215,7 @@ func TestInstallPagePointsToTrust(t *testing.T) {
 }
 
 // A Host this instance does not answer to never reaches a page, a
-// manifest or a redirect (issue 27, item 9): they use the configured
+// manifest or a redirect: they use the configured
 // address instead.
 func TestForeignHostNotInURLs(t *testing.T) {
 	e := newEnvWith(t, func(c *config.Config) {

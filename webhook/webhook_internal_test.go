@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// Issue 27, item 7: IPv4 inside IPv6 (NAT64, 6to4, -compatible,
+// Before, IPv4 inside IPv6 (NAT64, 6to4, -compatible,
 // -translated), a cloud metadata address, 0/8, 240/4 and broadcast all
 // passed the guard.
 var (
