@@ -2,7 +2,7 @@ package auth
 
 import "strings"
 
-// Permission is a set of the design's permissions.
+// Permission is a set of the permissions of docs/design.md.
 type Permission uint16
 
 const (

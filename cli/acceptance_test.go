@@ -23,9 +23,9 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-// seedDownloadScript is the seed's "Complete example: Download an attached
-// file" (seed 000), as published, with placeholders for the hosts and ids.
-const seedDownloadScript = `# Step 1: Generate the download token for the attached file
+// referenceDownloadScript is Applivery's "Complete example: Download an attached
+// file" (Applivery's API reference, docs/apis.md), as published, with placeholders for the hosts and ids.
+const referenceDownloadScript = `# Step 1: Generate the download token for the attached file
 TOKEN=$(curl -s \
 'https://api.applivery.io/v1/organizations/ORG_ID/apps/APP_ID/builds/BUILD_ID/downloadToken?fileId=FILE_ID&type=auto' \
 -H 'Authorization: Bearer YOUR_SERVICE_ACCOUNT_TOKEN' \
@@ -50,7 +50,7 @@ func apiCall(t *testing.T, method, url, token, ctype string, body io.Reader, out
 	}
 }
 
-func TestSeedDownloadScript(t *testing.T) {
+func TestReferenceDownloadScript(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") != "" {
@@ -59,12 +59,12 @@ func TestSeedDownloadScript(t *testing.T) {
 			t.Skipf("%s is not installed", tool)
 		}
 	}
-	t.Run("local", func(t *testing.T) { runSeedDownloadScript(t, "") })
+	t.Run("local", func(t *testing.T) { runReferenceDownloadScript(t, "") })
 	// The same on an S3 bucket: the last redirect is the store's
 	// presigned URL, and a public link's limit holds as on the directory.
 	t.Run("s3", func(t *testing.T) {
 		s3, bucket := testBucket(t)
-		runSeedDownloadScript(t, onS3(bucket))
+		runReferenceDownloadScript(t, onS3(bucket))
 		// The package, its icon and the attachment are objects in the
 		// bucket.
 		n := 0
@@ -79,7 +79,7 @@ func TestSeedDownloadScript(t *testing.T) {
 	})
 }
 
-func runSeedDownloadScript(t *testing.T, blobs string) {
+func runReferenceDownloadScript(t *testing.T, blobs string) {
 	base, stderr, stop := startServeWith(t, filepath.Join(t.TempDir(), "data"), blobs)
 	defer stop()
 	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
@@ -134,12 +134,12 @@ func runSeedDownloadScript(t *testing.T, blobs string) {
 		"https://download-api.applivery.io", base,
 		"ORG_ID", "acme", "APP_ID", "ios-app", "BUILD_ID", build.Data.ID, "FILE_ID", fileID,
 		"YOUR_SERVICE_ACCOUNT_TOKEN", sa.Token,
-	).Replace(seedDownloadScript)
+	).Replace(referenceDownloadScript)
 	dir := t.TempDir()
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("the seed's script failed: %v\n%s", err, out)
+		t.Fatalf("Applivery's script failed: %v\n%s", err, out)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "downloaded_file"))
 	if err != nil {

@@ -53,7 +53,7 @@ func TestS3ProxyAndOutage(t *testing.T) {
 	if code != 201 || json.Unmarshal(body, &build) != nil {
 		t.Fatalf("upload: %d %s", code, body)
 	}
-	// The seed's file URL: Hangar's signed URL, which in proxy mode serves
+	// Applivery's file URL: Hangar's signed URL, which in proxy mode serves
 	// the bytes itself.
 	r, _ := http.NewRequest("GET", base+"/api/v1/workspace/acme/project/app/build/file/"+build.Files[0].FileID, nil)
 	r.Header.Set("Authorization", "Bearer "+admin)

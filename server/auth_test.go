@@ -83,7 +83,7 @@ func (e *env) login(username, password string) string {
 	return out.Token
 }
 
-// What each role may do, as the design states it (kept apart from package
+// What each role may do, as docs/design.md states it (kept apart from package
 // auth on purpose: this is the specification the server is checked against).
 var rolePerms = map[string][]string{
 	"viewer":    {"PROJECT_READ", "BUILD_DOWNLOAD"},
@@ -488,7 +488,7 @@ func TestPermissionMatrix(t *testing.T) {
 	isPage := func(path string) bool {
 		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/users") || strings.HasPrefix(path, "/tokens") || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
 	}
-	// expect states the rule of the design's "Permissions" section.
+	// expect states the rule of docs/design.md's "Permissions" section.
 	expect := func(ep endpoint, caller string) int {
 		session := strings.HasPrefix(caller, "session-")
 		switch {

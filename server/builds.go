@@ -16,17 +16,17 @@ import (
 	"hangar/store"
 )
 
-// Workspace API handlers for builds and their files (seed 004, "File
+// Workspace API handlers for builds and their files (Totis' Files & Public Links API, docs/apis.md: "File
 // Endpoints", and the upload routes around it).
 
-// isoTime renders as the seed does: RFC 3339 in UTC, whole seconds.
+// isoTime renders as the reference does: RFC 3339 in UTC, whole seconds.
 type isoTime time.Time
 
 func (t isoTime) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
 }
 
-// fileEntry is a file as the seed's "List Build Files" shows it, plus its
+// fileEntry is a file as the reference's "List Build Files" shows it, plus its
 // type and checksum, which CI uses to check an upload.
 type fileEntry struct {
 	FileID        string  `json:"fileId"`
@@ -44,7 +44,7 @@ func viewFile(f store.File) fileEntry {
 		Type: f.Type, Checksum: f.Checksum, CreatedAt: isoTime(f.CreatedAt)}
 }
 
-// fileDetails is a file as the seed's "Get Build Files (Alternative)" shows
+// fileDetails is a file as the reference's "Get Build Files (Alternative)" shows
 // it, with the additional details it promises.
 type fileDetails struct {
 	FileID    string  `json:"fileId"`
@@ -171,7 +171,7 @@ func pageParams(r *http.Request) (store.Page, error) {
 
 // linkNext tells the client where the next page is, when there is one: an
 // RFC 8288 Link header (rel="next") to this list with ?cursor=. The body
-// keeps the seed's shape, a bare array.
+// keeps the reference's shape, a bare array.
 func linkNext(w http.ResponseWriter, r *http.Request, next string) {
 	if next == "" {
 		return
@@ -437,7 +437,7 @@ func (s *Server) buildWithFiles(c *call) (store.Build, []store.File, error) {
 	return b, files, err
 }
 
-// listBuildFiles is the seed's "List Build Files".
+// listBuildFiles is the reference's "List Build Files".
 func (s *Server) listBuildFiles(w http.ResponseWriter, r *http.Request, c *call) {
 	_, files, err := s.buildWithFiles(c)
 	if err != nil {
@@ -447,7 +447,7 @@ func (s *Server) listBuildFiles(w http.ResponseWriter, r *http.Request, c *call)
 	writeJSON(w, http.StatusOK, viewAll(files, viewFile))
 }
 
-// listBuildFileDetails is the seed's "Get Build Files (Alternative)".
+// listBuildFileDetails is the reference's "Get Build Files (Alternative)".
 func (s *Server) listBuildFileDetails(w http.ResponseWriter, r *http.Request, c *call) {
 	_, files, err := s.buildWithFiles(c)
 	if err != nil {
@@ -460,7 +460,7 @@ func (s *Server) listBuildFileDetails(w http.ResponseWriter, r *http.Request, c 
 	}))
 }
 
-// fileDownloadURL is the seed's "Get File Download URL": the signed URL as a
+// fileDownloadURL is the reference's "Get File Download URL": the signed URL as a
 // plain string.
 func (s *Server) fileDownloadURL(w http.ResponseWriter, r *http.Request, c *call) {
 	f, err := s.projectFile(c, c.params.ByName("fileId"))
@@ -473,7 +473,7 @@ func (s *Server) fileDownloadURL(w http.ResponseWriter, r *http.Request, c *call
 	io.WriteString(w, s.signedURL(c.base, f.ID, f.Name))
 }
 
-// deleteFile is the seed's "Delete File": the workspace's storage usage
+// deleteFile is the reference's "Delete File": the workspace's storage usage
 // drops by the file's size; the blob goes when no file uses it any more.
 func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, c *call) {
 	f, err := s.projectFile(c, c.params.ByName("fileId"))

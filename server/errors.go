@@ -24,8 +24,8 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
-// Organization API codes. The first four are the seed's own; the others
-// follow its numbering for answers the seed does not list.
+// Organization API codes. The first four are Applivery's own (docs/apis.md);
+// the others follow its numbering for answers its reference does not list.
 const (
 	orgNotFound     = 3001 // "Entity not found"
 	orgNoAuth       = 4002 // "No auth token"
@@ -42,9 +42,9 @@ const (
 	orgNoSpace      = 5007
 )
 
-// orgSeedMessages are the messages the organization seed gives its codes;
+// orgMessages are the messages Applivery's reference gives its codes;
 // answers with these codes use them verbatim, as scripts may match on them.
-var orgSeedMessages = map[int]string{
+var orgMessages = map[int]string{
 	orgNotFound:     "Entity not found",
 	orgNoAuth:       "No auth token",
 	orgInvalidToken: "Invalid token",
@@ -52,7 +52,7 @@ var orgSeedMessages = map[int]string{
 	orgNotProcessed: "Build Not Processed",
 }
 
-// linkErr maps what using a public link fails with to the seed's answers:
+// linkErr maps what using a public link fails with to the workspace API's answers (docs/apis.md):
 // an unknown, unusable or vanished link is 404 LINK_NOT_FOUND, one at its
 // limit 403 DOWNLOAD_LIMIT_REACHED.
 func linkErr(err error) error {
@@ -157,8 +157,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if isOrgDialect(w, r) {
 		msg := ae.Message
-		if seed, ok := orgSeedMessages[ae.OrgCode]; ok {
-			msg = seed
+		if m, ok := orgMessages[ae.OrgCode]; ok {
+			msg = m
 		}
 		writeJSON(w, ae.Status, orgEnvelope{Status: false, Error: &orgError{Code: ae.OrgCode, Message: msg}})
 		return

@@ -89,7 +89,7 @@ func FuzzWebhookBody(f *testing.F) {
 
 // FuzzMultipartUpload: any multipart body sent to the build upload is a 201
 // or a 4xx, never a server error, and a refused one leaves no build behind.
-// The boundary is fixed (the seed form's); the fuzzer mutates the body,
+// The boundary is fixed (the reference form's); the fuzzer mutates the body,
 // boundary lines included.
 func FuzzMultipartUpload(f *testing.F) {
 	e := newEnv(f)

@@ -12,7 +12,7 @@ import (
 
 // A public link's tester page (/p/{link}): its file's build, the install
 // flow for the device, and, for a link with a password, the form that
-// unlocks it. Downloads go through the seed's counted public URL.
+// unlocks it. Downloads go through the reference's counted public URL.
 
 // linkSite is a link's tester site.
 func linkSite(base string, l store.PublicLink) testerSite {
@@ -122,8 +122,8 @@ func statusIf(cond bool, status int) int {
 	return 0
 }
 
-// linkQR is the QR code of a link's tester page. (The seed's
-// /api/v1/public/file/{link}/qr encodes the download URL, as the seed says.)
+// linkQR is the QR code of a link's tester page. (The reference's
+// /api/v1/public/file/{link}/qr encodes the download URL, as the reference says.)
 func (s *Server) linkQR(w http.ResponseWriter, r *http.Request, c *call) {
 	l, err := s.store.UseLink(c.params.ByName("publicLinkId"), "", store.AccessLogEntry{Time: s.now()}, false)
 	if err != nil && !errors.Is(err, store.ErrLimitReached) {

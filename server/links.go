@@ -11,7 +11,7 @@ import (
 	"hangar/store"
 )
 
-// Workspace API handlers for public links (seed 004, "Public Link
+// Workspace API handlers for public links (Totis' Files & Public Links API, docs/apis.md: "Public Link
 // Endpoints" and "Public Access Endpoints").
 
 var (
@@ -60,7 +60,7 @@ func parseISODate(s string) (time.Time, error) {
 	return time.Parse(time.DateOnly, s)
 }
 
-// createLink is the seed's "Create Public Link". No downloadLimit (or 0)
+// createLink is the reference's "Create Public Link". No downloadLimit (or 0)
 // means unlimited; isPermanent ignores expirationDate; neither means the
 // link does not expire.
 func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) {
@@ -112,7 +112,7 @@ func (s *Server) newLink(ctx context.Context, c *call, f store.File, req createL
 	return l, notFoundAs(err, "file")
 }
 
-// listBuildLinks is the seed's "List Public Links": the links of every file
+// listBuildLinks is the reference's "List Public Links": the links of every file
 // of the build, inactive ones included.
 func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call) {
 	_, files, err := s.buildWithFiles(c)
@@ -120,7 +120,7 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 		s.fail(w, r, err)
 		return
 	}
-	// The seed lists all of a build's links; a bound keeps one answer
+	// The reference lists all of a build's links; a bound keeps one answer
 	// small (100,000 links on a file were 30 MB).
 	p, err := wholeListPage(r)
 	if err != nil {
@@ -145,7 +145,7 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 	writeJSON(w, http.StatusOK, out)
 }
 
-// unpagedList is how many items a list that the seed or earlier versions
+// unpagedList is how many items a list that the reference or earlier versions
 // answered whole (a build's links, the instance's tokens) holds without
 // ?limit=.
 const unpagedList = 1000
@@ -178,7 +178,7 @@ func (s *Server) fileLink(c *call) (store.PublicLink, error) {
 	return l, nil
 }
 
-// deactivateLink is the seed's "Delete Public Link": the link stops working
+// deactivateLink is the reference's "Delete Public Link": the link stops working
 // but stays listed, with its access log.
 func (s *Server) deactivateLink(w http.ResponseWriter, r *http.Request, c *call) {
 	l, err := s.fileLink(c)
@@ -232,7 +232,7 @@ func (s *Server) writeAccessLog(w http.ResponseWriter, r *http.Request, id strin
 // User-Agent.
 const maxUserAgent = 512
 
-// publicDownload is the seed's "Download via Public Link": count the access
+// publicDownload is the reference's "Download via Public Link": count the access
 // and log it in one transaction, then 302 to a signed URL valid for a
 // minute. HEAD is not counted (see headFile). A link with a password asks
 // for it first (see linkPass).
@@ -270,7 +270,7 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 	redirectToFile(w, s.signedURLFor(c.base, l.FileID, l.FileName, redirectURLTTL))
 }
 
-// publicQR is the seed's "Get QR Code": a 200×200 PNG of the link's
+// publicQR is the reference's "Get QR Code": a 200×200 PNG of the link's
 // publicUrl. Links that cannot be used (unknown, inactive, expired, file
 // gone) are 404 LINK_NOT_FOUND as for a download; a link at its download
 // limit still has its code.

@@ -12,12 +12,12 @@ import (
 	"hangar/store"
 )
 
-// The organization API (seed 000, and the upload paths of Applivery's public
+// The organization API (Applivery's API, docs/apis.md, and the upload paths of Applivery's public
 // docs): an organization is a workspace, an app a project. Every answer is an
 // envelope: {"status": true, "data": …} or, through fail, {"status": false,
 // "error": {"code": N, "message": "…"}}.
 
-// errNotProcessed is the seed's 5014. Hangar answers it with 400: the request
+// errNotProcessed is Applivery's 5014. Hangar answers it with 400: the request
 // is not valid for the build as it is now.
 var errNotProcessed = &apiError{http.StatusBadRequest, "BUILD_NOT_PROCESSED", orgNotProcessed, "Build Not Processed"}
 
@@ -25,7 +25,7 @@ func writeOrg(w http.ResponseWriter, status int, data any) {
 	writeJSON(w, status, orgEnvelope{Status: true, Data: data})
 }
 
-// orgTime renders ISO 8601 in UTC with milliseconds, as the seed does
+// orgTime renders ISO 8601 in UTC with milliseconds, as Applivery's reference does
 // ("2024-11-11T11:27:35.446Z").
 type orgTime time.Time
 
@@ -33,7 +33,7 @@ func (t orgTime) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
 }
 
-// orgFile is one entry of a build's files array, in the seed's shape.
+// orgFile is one entry of a build's files array, in Applivery's shape.
 type orgFile struct {
 	ID        string      `json:"id"`
 	Type      string      `json:"type"`
@@ -50,7 +50,7 @@ type orgFileInfo struct {
 	Checksum     string `json:"checksum"`
 }
 
-// orgBuild is a build as the seed's Build Details shows it, with the
+// orgBuild is a build as Applivery's Build Details shows it, with the
 // fields of Applivery's documented build object that Hangar can fill.
 type orgBuild struct {
 	ID              string     `json:"id"`
@@ -173,7 +173,7 @@ func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBui
 	return v
 }
 
-// orgBuildDetails is the seed's Build Details.
+// orgBuildDetails is Applivery's Build Details.
 func (s *Server) orgBuildDetails(w http.ResponseWriter, r *http.Request, c *call) {
 	b, files, err := s.buildWithFiles(c)
 	if err != nil {
@@ -257,7 +257,7 @@ func (s *Server) orgUploadBuild(w http.ResponseWriter, r *http.Request, c *call)
 	writeOrg(w, http.StatusCreated, s.viewOrgBuild(c, b, files))
 }
 
-// orgAttachFiles is the seed's "Build Attached Files": "file" parts become
+// orgAttachFiles is Applivery's "Build Attached Files": "file" parts become
 // attachments of a processed build.
 func (s *Server) orgAttachFiles(w http.ResponseWriter, r *http.Request, c *call) {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
@@ -286,7 +286,7 @@ type downloadTokenData struct {
 	ExpiresAt orgTime `json:"expiresAt"`
 }
 
-// downloadToken is step 1 of the seed's download flow: a short-lived,
+// downloadToken is step 1 of Applivery's download flow: a short-lived,
 // single-use token for one file of a processed build (without fileId, its
 // package).
 func (s *Server) downloadToken(w http.ResponseWriter, r *http.Request, c *call) {

@@ -98,11 +98,11 @@ func TestOrgBuildDetailsAndAttachments(t *testing.T) {
 		t.Fatalf("package: %+v", b.Files)
 	}
 
-	// The seed's "Build Attached Files".
+	// Applivery's "Build Attached Files".
 	ctype, body := multipartBody(t, part{"file", "screenshot.png", string(shot)})
 	e.org(201, "POST", appPath+"/builds/"+b.ID+"/files", sa, ctype, body)
 
-	// Build Details: the seed's shape, field for field.
+	// Build Details: Applivery's shape, field for field.
 	code, raw := e.req("GET", appPath+"/builds/"+b.ID, sa, "")
 	if code != 200 {
 		t.Fatalf("details: %d %s", code, raw)
@@ -216,7 +216,7 @@ func TestDownloadTokenFlow(t *testing.T) {
 		return sendNoRedirect(t, r)
 	}
 
-	// Step 1 and 2 for the attachment, as the seed describes them.
+	// Step 1 and 2 for the attachment, as Applivery's reference describes them.
 	tok, exp := token("?fileId=" + attID + "&type=auto")
 	if want := e.clock().Add(config.Default().DownloadTokenTTL); exp.Sub(want).Abs() > time.Second {
 		t.Fatalf("expiresAt %v, want %v", exp, want)
@@ -320,7 +320,7 @@ func TestDownloadTokenSingleUseUnderConcurrency(t *testing.T) {
 }
 
 // Builds still being read, and builds whose package could not be read,
-// take no download token and no attachment (the seed's 5014). The builds
+// take no download token and no attachment (Applivery's 5014). The builds
 // are made in the store in those states, not raced against a worker.
 func TestBuildNotProcessed(t *testing.T) {
 	e := newEnv(t)

@@ -10,7 +10,7 @@ import (
 	qrcode "github.com/yeqown/go-qrcode/v2"
 )
 
-// qrSize is the seed's QR image size, in pixels.
+// qrSize is the reference's QR image size, in pixels.
 const qrSize = 200
 
 // qrPNG writes a size×size PNG of a QR code for text. go-qrcode encodes;

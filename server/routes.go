@@ -66,8 +66,8 @@ func (s *Server) routes() http.Handler {
 	return r
 }
 
-// table is the whole route table. Paths are written as the seeds write
-// them; mount (below) deals with the ones httprouter cannot tell apart.
+// table is the whole route table. Paths are written as the APIs' references write
+// them (docs/apis.md); mount (below) deals with the ones httprouter cannot tell apart.
 func (s *Server) table() []route {
 	const (
 		ws   = "/api/v1/workspace/:ws"
@@ -233,7 +233,7 @@ func (s *Server) table() []route {
 		{"GET", ws + "/webhook/:webhookId/deliveries", 0, need(auth.WorkspaceAdmin), s.listDeliveries},
 		{"POST", ws + "/webhook/:webhookId/deliveries/:deliveryId/redeliver", 0, need(auth.WorkspaceAdmin), s.redeliver},
 
-		// Seed 004: build files and public links.
+		// Totis' Files & Public Links API (docs/apis.md): build files and public links.
 		{"GET", proj + "/build/:buildId/file", 0, need(auth.ProjectRead), s.listBuildFiles},
 		{"GET", proj + "/build/:buildId/files", 0, need(auth.ProjectRead), s.listBuildFileDetails},
 		{"GET", proj + "/build/file/:fileId", 0, need(auth.BuildDownload), s.fileDownloadURL},
@@ -265,7 +265,7 @@ func (s *Server) table() []route {
 		{"GET", "/d/:ws/:slug/device/:udid", 0, public, s.devicePage},
 		{"POST", "/enroll/:token", secretPath, public, s.enrollDevice}, // the token names the page for an hour
 
-		// Seed 000, the organization API: build details, uploads, and the
+		// Applivery's API (docs/apis.md), the organization API: build details, uploads, and the
 		// two-step download through a single-use token.
 		{"GET", "/v1/organizations/:org/apps", org, need(auth.ProjectRead), s.listOrgApps},
 		{"GET", app, org, need(auth.ProjectRead), s.getOrgApp},
@@ -300,7 +300,7 @@ type mountPoint struct {
 // mount turns the table into httprouter registrations.
 //
 // httprouter refuses a wildcard beside a static segment at the same place
-// (the seed's …/build/:buildId/file beside …/build/file/:fileId, and
+// (the workspace API's …/build/:buildId/file beside …/build/file/:fileId, and
 // …/:publicLinkId/:fileName beside …/:publicLinkId/qr: both versions of
 // httprouter panic at registration, and net/http's ServeMux refuses the
 // first pair as ambiguous too). Such routes are registered from the first ambiguous

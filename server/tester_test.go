@@ -96,7 +96,7 @@ func (e *env) distribution(admin, body string) distResp {
 	return d
 }
 
-// Every tester page's QR code decodes to that page's own URL; the seed's
+// Every tester page's QR code decodes to that page's own URL; the reference's
 // QR endpoint keeps encoding the link's publicUrl.
 func TestTesterPageQRCodes(t *testing.T) {
 	e := newEnv(t)
@@ -129,7 +129,7 @@ func TestTesterPageQRCodes(t *testing.T) {
 	resp, body = do(t, "GET", e.ts.URL+"/api/v1/public/file/"+link.PublicLinkID+"/qr", nil)
 	wantCode(t, resp, body, 200)
 	if got := decodeQR(t, body); got != link.PublicURL {
-		t.Errorf("seed QR encodes %q, want the publicUrl", got)
+		t.Errorf("the reference's QR encodes %q, want the publicUrl", got)
 	}
 	lk, _ := e.store.Link(link.PublicLinkID)
 	if l.AccessCount = lk.AccessCount; l.AccessCount != 0 {

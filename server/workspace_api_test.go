@@ -106,9 +106,9 @@ func sha(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-// The seed's "Example: Creating and Sharing a Link", with only the host and
+// The reference's "Example: Creating and Sharing a Link", with only the host and
 // ids changed, then the tester's `curl -L` of the publicUrl.
-func TestSeedExampleCreateAndShareLink(t *testing.T) {
+func TestReferenceExampleCreateAndShareLink(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	content := randomBytes(1 << 20)
@@ -177,7 +177,7 @@ func TestUploadAndFiles(t *testing.T) {
 		t.Fatalf("processed random bytes: %+v", failed)
 	}
 
-	// Seed "List Build Files" and the alternative.
+	// The reference's "List Build Files" and the alternative.
 	var list []map[string]any
 	e.mustReq(200, "GET", projPath+"/build/"+b.BuildID+"/file", admin, "", &list)
 	if len(list) != 2 || list[0]["fileId"] != f0.FileID || list[0]["path"] != "App.ipa" || list[0]["fileExtension"] != "ipa" ||
@@ -652,9 +652,9 @@ func qrMatrix(t *testing.T, text string) [][]bool {
 	return m.dark
 }
 
-// Every path in seed 004 reaches its handler (none is swallowed by the
+// Every path in Totis' Files & Public Links API (docs/apis.md) reaches its handler (none is swallowed by the
 // router's own 404), and ids of another project are not found.
-func TestSeedPathsRoute(t *testing.T) {
+func TestReferencePathsRoute(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	b := e.upload(admin, part{"file", "app.ipa", "payload"})
@@ -662,7 +662,7 @@ func TestSeedPathsRoute(t *testing.T) {
 	var link struct{ PublicLinkID string }
 	e.mustReq(201, "POST", projPath+"/build/files/"+fid+"/public-link", admin, `{}`, &link)
 	lid := link.PublicLinkID
-	seed := []struct {
+	paths := []struct {
 		method, path string
 		want         int
 	}{
@@ -680,7 +680,7 @@ func TestSeedPathsRoute(t *testing.T) {
 		{"GET", projPath + "/build/" + b.BuildID + "/nonsense", 404},
 		{"GET", projPath + "/build/files/" + fid + "/public-links/" + lid + "/other", 404},
 	}
-	for _, s := range seed {
+	for _, s := range paths {
 		if code, body := e.req(s.method, s.path, admin, ""); code != s.want {
 			t.Errorf("%s %s: got %d, want %d: %s", s.method, s.path, code, s.want, body)
 		}
@@ -697,7 +697,7 @@ func TestSeedPathsRoute(t *testing.T) {
 	}
 }
 
-// Workspaces and projects show times as the seed does (whole seconds) and
+// Workspaces and projects show times as the reference does (whole seconds) and
 // nothing beyond their documented fields.
 func TestWorkspaceAndProjectJSON(t *testing.T) {
 	e := newEnv(t)

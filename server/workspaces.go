@@ -13,7 +13,7 @@ import (
 var errBadSlug = errBadRequest("slug must be 1 to 63 lowercase letters, digits and inner dashes")
 
 // workspaceView and projectView are what the API shows of them, with times
-// as the seed writes them (RFC 3339, whole seconds).
+// as the reference writes them (RFC 3339, whole seconds).
 type workspaceView struct {
 	ID           string  `json:"id"`
 	Slug         string  `json:"slug"`
