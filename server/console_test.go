@@ -940,25 +940,25 @@ func TestConsoleWebhooks(t *testing.T) {
 	session := e.login("wanda", "wanda-password")
 	csrf := e.csrf(session)
 	rc := newReceiver(t, e.clock)
-	rc.answer = func(n int) int { return []int{500, 204, 204}[min(n, 2)] }
+	rc.Answer = func(n int) int { return []int{500, 204, 204}[min(n, 2)] }
 	code, body := e.page("POST", "/w/acme/p/app/webhooks", session, url.Values{"csrf": {csrf}, "url": {"ftp://nope"}, "events": {"build.created"}, "format": {"json"}}.Encode())
 	if code != 400 || !strings.Contains(string(body), "url must be") || !strings.Contains(string(body), `value="ftp://nope"`) {
 		t.Fatalf("refused form: %d %s", code, body)
 	}
 	cookie := &http.Cookie{Name: "hangar_session", Value: session}
-	resp, _ := e.submit("/w/acme/p/app/webhooks", cookie, "application/x-www-form-urlencoded", url.Values{"csrf": {csrf}, "url": {rc.srv.URL}, "events": {"build.created", "build.processed"}, "format": {"json"}}.Encode(), "same-origin")
+	resp, _ := e.submit("/w/acme/p/app/webhooks", cookie, "application/x-www-form-urlencoded", url.Values{"csrf": {csrf}, "url": {rc.URL}, "events": {"build.created", "build.processed"}, "format": {"json"}}.Encode(), "same-origin")
 	shown, reload := e.followShown(resp, cookie)
 	m := regexp.MustCompile(`id="newsecret" class="url" readonly value="(whsec_[^"]+)"`).FindStringSubmatch(shown)
 	if m == nil || strings.Contains(reload, m[1]) {
 		t.Fatalf("create: the secret not shown once: %s", shown)
 	}
-	rc.secret = string(m[1])
+	rc.Secret = string(m[1])
 	ws, _ := e.store.WorkspaceBySlug("acme")
 	hooks, _ := e.store.Webhooks(ws.ID, "")
-	if len(hooks) != 1 || hooks[0].Secret != rc.secret || len(hooks[0].Events) != 2 {
+	if len(hooks) != 1 || hooks[0].Secret != rc.Secret || len(hooks[0].Events) != 2 {
 		t.Fatalf("stored: %+v", hooks)
 	}
-	if _, body = e.page("GET", "/w/acme/p/app/webhooks", session, ""); strings.Contains(string(body), rc.secret) {
+	if _, body = e.page("GET", "/w/acme/p/app/webhooks", session, ""); strings.Contains(string(body), rc.Secret) {
 		t.Fatal("the secret is shown again")
 	}
 	e.upload(admin, part{"file", "a.zip", "a"})
@@ -979,7 +979,7 @@ func TestConsoleWebhooks(t *testing.T) {
 	if got := rc.events(); code != http.StatusSeeOther || len(got) != 4 || got[3].delivery != ds[0].ID {
 		t.Fatalf("send again: %d %+v", code, got)
 	}
-	code, _ = e.page("POST", hookPage, session, url.Values{"csrf": {csrf}, "url": {rc.srv.URL}, "events": {"build.created"}, "format": {"slack"}}.Encode())
+	code, _ = e.page("POST", hookPage, session, url.Values{"csrf": {csrf}, "url": {rc.URL}, "events": {"build.created"}, "format": {"slack"}}.Encode())
 	if w, _ := e.store.Webhook(hooks[0].ID); code != http.StatusSeeOther || w.Active || w.Format != "slack" {
 		t.Fatalf("turned off: %d %+v", code, w)
 	}
