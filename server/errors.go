@@ -171,7 +171,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // 405 of the router) has only its path to go by: /v1/ is that API's.
 func isOrgDialect(w http.ResponseWriter, r *http.Request) bool {
 	if lw, ok := w.(*logWriter); ok && lw.route != "" {
-		return lw.org
+		return lw.render == orgFront
 	}
 	return strings.HasPrefix(r.URL.Path, "/v1/")
 }

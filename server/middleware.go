@@ -24,7 +24,7 @@ type logWriter struct {
 	bytes  int64
 	route  string // the route pattern, set by the router's handler
 	secret bool   // the path itself is a credential: log the pattern only
-	org    bool   // the route is the organization API's: its error envelope
+	render renderer // the route's front: the shape of its errors
 	// waiting is the body of a request whose client waits for 100
 	// Continue before sending it (nil otherwise).
 	waiting *idleReader

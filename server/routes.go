@@ -17,10 +17,32 @@ import (
 // route is one line of the route table.
 type route struct {
 	method, pattern string
+	render          renderer // the shape of its errors (errors.go)
 	flags           routeFlags
 	access          access
 	h               handler
 }
+
+// renderer is the front a route belongs to, which decides how an error
+// its handler returns is answered.
+type renderer uint8
+
+const (
+	// workspaceFront: JSON {"error": "CODE", "message": "…"}.
+	workspaceFront renderer = iota
+	// orgFront: the organization and Integrations APIs' envelope
+	// ({"status": false, "error": {"code", "message"}}).
+	orgFront
+	// consoleFront: a console page (see console.go): authenticated by the
+	// session cookie, never a bearer token; errors as pages (signed out:
+	// to the sign-in page); a POST must come from this origin and carry
+	// the session's CSRF token.
+	consoleFront
+	// testerFront: a tester-facing page or what it links to (/p, /d,
+	// /trust, /enroll): an error page for a browser, the workspace API's
+	// JSON for any other client (curl, iOS's installer).
+	testerFront
+)
 
 // routeFlags say how a route's requests are treated before its handler runs.
 type routeFlags uint8
@@ -32,13 +54,6 @@ const (
 	// upload: the body carries files; the handler limits each file to
 	// max_upload_size. Other bodies are limited to max_request_body.
 	upload
-	// org: the organization API's route: errors in its envelope
-	// ({"status": false, "error": {"code", "message"}}).
-	org
-	// page: a console page (see console.go): authenticated by the session
-	// cookie, never a bearer token; errors as pages; a POST must come from
-	// this origin and carry the session's CSRF token.
-	page
 )
 
 // routes is the router over the route table.
@@ -80,213 +95,213 @@ func (s *Server) table() []route {
 	}
 	return []route{
 		// The web console (console.go): pages over the same operations.
-		{"GET", "/", page, signedIn, s.homePage},
-		{"GET", "/signin", page, public, s.signinPage},
-		{"POST", "/signin", page, public, s.signinSubmit},
-		{"POST", "/signout", page, signedIn, s.signoutSubmit},
-		{"GET", "/account", page, signedIn, s.accountPage},
-		{"POST", "/account/password", page, signedIn, s.passwordSubmit},
-		{"GET", "/users", page, instanceAdmin, s.usersPage},
-		{"GET", "/tokens", page, instanceAdmin, s.tokensPage},
-		{"GET", "/tokens/:prefix/revoke", page, instanceAdmin, s.confirmTokenRevoke()},
-		{"POST", "/tokens/:prefix/revoke", page, instanceAdmin, s.tokenRevoke},
-		{"POST", "/users", page, instanceAdmin, s.createUserSubmit},
-		{"GET", "/users/:username/password", page, instanceAdmin, s.confirmPasswordReset()},
-		{"POST", "/users/:username/password", page, instanceAdmin, s.resetPasswordSubmit},
-		{"GET", "/static/:name", page, public, s.serveStatic},
-		{"POST", "/workspace", page, instanceAdmin, s.createWorkspaceSubmit},
-		{"GET", "/w/:ws", page, need(auth.ProjectRead), s.workspacePage},
-		{"POST", "/w/:ws/project", page, need(auth.WorkspaceAdmin), s.createProjectSubmit},
-		{"POST", "/w/:ws/quota", page, instanceAdmin, s.quotaSubmit},
-		{"GET", "/w/:ws/members", page, need(auth.WorkspaceAdmin), s.membersPage},
-		{"POST", "/w/:ws/members", page, need(auth.WorkspaceAdmin), s.memberSubmit},
-		{"GET", "/w/:ws/members/:kind/:id/remove", page, need(auth.WorkspaceAdmin), s.confirmMemberRemove()},
-		{"POST", "/w/:ws/members/:kind/:id/remove", page, need(auth.WorkspaceAdmin), s.memberRemove},
-		{"POST", "/w/:ws/service-accounts", page, need(auth.WorkspaceAdmin), s.serviceAccountSubmit},
-		{"POST", "/w/:ws/service-accounts/:id/token", page, need(auth.WorkspaceAdmin), s.serviceAccountToken},
-		{"GET", "/w/:ws/service-accounts/:id/remove", page, need(auth.WorkspaceAdmin), s.confirmServiceAccountRemove()},
-		{"POST", "/w/:ws/service-accounts/:id/remove", page, need(auth.WorkspaceAdmin), s.serviceAccountRemove},
-		{"GET", "/w/:ws/p/:proj", page, need(auth.ProjectRead), s.projectPage},
-		{"GET", "/w/:ws/p/:proj/upload", page, need(auth.BuildCreate), s.uploadPage},
-		{"GET", "/w/:ws/p/:proj/settings", page, need(auth.WorkspaceAdmin), s.settingsPage},
-		{"POST", "/w/:ws/p/:proj/settings/retention", page, need(auth.WorkspaceAdmin), s.retentionSubmit},
-		{"POST", "/w/:ws/p/:proj/settings/app-token", page, need(auth.WorkspaceAdmin), s.appTokenSubmit},
-		{"GET", "/w/:ws/p/:proj/settings/app-token/:prefix/revoke", page, need(auth.WorkspaceAdmin), s.confirmAppTokenRevoke()},
-		{"POST", "/w/:ws/p/:proj/settings/app-token/:prefix/revoke", page, need(auth.WorkspaceAdmin), s.appTokenRevoke},
-		{"GET", "/w/:ws/devices", page, need(auth.ProjectRead), s.devicesPage},
-		{"GET", "/w/:ws/devices/export", page, need(auth.ProjectRead), s.exportDevices},
-		{"GET", "/w/:ws/devices/:udid/remove", page, need(auth.WorkspaceAdmin), s.confirmDeviceRemove()},
-		{"POST", "/w/:ws/devices/:udid/remove", page, need(auth.WorkspaceAdmin), s.removeDeviceSubmit},
-		{"GET", "/w/:ws/webhooks", page, need(auth.WorkspaceAdmin), s.webhooksPage},
-		{"POST", "/w/:ws/webhooks", page, need(auth.WorkspaceAdmin), s.createWebhookSubmit},
-		{"GET", "/w/:ws/webhooks/:webhookId", page, need(auth.WorkspaceAdmin), s.webhookPage},
-		{"POST", "/w/:ws/webhooks/:webhookId", page, need(auth.WorkspaceAdmin), s.updateWebhookSubmit},
-		{"GET", "/w/:ws/webhooks/:webhookId/delete", page, need(auth.WorkspaceAdmin), s.confirmWebhookDelete()},
-		{"POST", "/w/:ws/webhooks/:webhookId/delete", page, need(auth.WorkspaceAdmin), s.deleteWebhookSubmit},
-		{"POST", "/w/:ws/webhooks/:webhookId/deliveries/:deliveryId/redeliver", page, need(auth.WorkspaceAdmin), s.redeliverSubmit},
-		{"GET", "/w/:ws/p/:proj/webhooks", page, need(auth.WorkspaceAdmin), s.webhooksPage},
-		{"POST", "/w/:ws/p/:proj/webhooks", page, need(auth.WorkspaceAdmin), s.createWebhookSubmit},
-		{"GET", "/w/:ws/p/:proj/webhooks/:webhookId", page, need(auth.WorkspaceAdmin), s.webhookPage},
-		{"POST", "/w/:ws/p/:proj/webhooks/:webhookId", page, need(auth.WorkspaceAdmin), s.updateWebhookSubmit},
-		{"GET", "/w/:ws/p/:proj/webhooks/:webhookId/delete", page, need(auth.WorkspaceAdmin), s.confirmWebhookDelete()},
-		{"POST", "/w/:ws/p/:proj/webhooks/:webhookId/delete", page, need(auth.WorkspaceAdmin), s.deleteWebhookSubmit},
-		{"POST", "/w/:ws/p/:proj/webhooks/:webhookId/deliveries/:deliveryId/redeliver", page, need(auth.WorkspaceAdmin), s.redeliverSubmit},
-		{"POST", "/w/:ws/p/:proj/upload", page | upload, need(auth.BuildCreate), s.uploadSubmit},
-		{"GET", "/w/:ws/p/:proj/d", page, need(auth.ProjectRead), s.distributionsPage},
-		{"POST", "/w/:ws/p/:proj/d", page, need(auth.BuildCreateLinks), s.createDistributionSubmit},
-		{"GET", "/w/:ws/p/:proj/d/:distId", page, need(auth.ProjectRead), s.distributionPage},
-		{"POST", "/w/:ws/p/:proj/d/:distId", page, need(auth.BuildCreateLinks), s.updateDistributionSubmit},
-		{"GET", "/w/:ws/p/:proj/d/:distId/delete", page, need(auth.BuildDelete), s.confirmDistributionDelete()},
-		{"POST", "/w/:ws/p/:proj/d/:distId/delete", page, need(auth.BuildDelete), s.deleteDistributionSubmit},
-		{"GET", "/w/:ws/p/:proj/b/:buildId", page, need(auth.ProjectRead), s.buildPage},
-		{"POST", "/w/:ws/p/:proj/b/:buildId/link", page, need(auth.BuildCreateLinks | auth.BuildShareOpenly), s.createLinkSubmit},
-		{"POST", "/w/:ws/p/:proj/b/:buildId/attach", page | upload, need(auth.BuildCreate), s.attachSubmit},
-		{"GET", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", page, need(auth.BuildDelete), s.confirmFileDelete()},
-		{"POST", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", page, need(auth.BuildDelete), s.deleteFileSubmit},
-		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId", page, need(auth.ProjectRead), s.linkPage},
-		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId/deactivate", page, need(auth.BuildDelete), s.confirmLinkDeactivate()},
-		{"POST", "/w/:ws/p/:proj/b/:buildId/link/:linkId/deactivate", page, need(auth.BuildDelete), s.deactivateLinkSubmit},
-		{"GET", "/w/:ws/p/:proj/b/:buildId/delete", page, need(auth.BuildDelete), s.deleteBuildPage},
-		{"POST", "/w/:ws/p/:proj/b/:buildId/delete", page, need(auth.BuildDelete), s.deleteBuildSubmit},
+		{"GET", "/", consoleFront, 0, signedIn, s.homePage},
+		{"GET", "/signin", consoleFront, 0, public, s.signinPage},
+		{"POST", "/signin", consoleFront, 0, public, s.signinSubmit},
+		{"POST", "/signout", consoleFront, 0, signedIn, s.signoutSubmit},
+		{"GET", "/account", consoleFront, 0, signedIn, s.accountPage},
+		{"POST", "/account/password", consoleFront, 0, signedIn, s.passwordSubmit},
+		{"GET", "/users", consoleFront, 0, instanceAdmin, s.usersPage},
+		{"GET", "/tokens", consoleFront, 0, instanceAdmin, s.tokensPage},
+		{"GET", "/tokens/:prefix/revoke", consoleFront, 0, instanceAdmin, s.confirmTokenRevoke()},
+		{"POST", "/tokens/:prefix/revoke", consoleFront, 0, instanceAdmin, s.tokenRevoke},
+		{"POST", "/users", consoleFront, 0, instanceAdmin, s.createUserSubmit},
+		{"GET", "/users/:username/password", consoleFront, 0, instanceAdmin, s.confirmPasswordReset()},
+		{"POST", "/users/:username/password", consoleFront, 0, instanceAdmin, s.resetPasswordSubmit},
+		{"GET", "/static/:name", consoleFront, 0, public, s.serveStatic},
+		{"POST", "/workspace", consoleFront, 0, instanceAdmin, s.createWorkspaceSubmit},
+		{"GET", "/w/:ws", consoleFront, 0, need(auth.ProjectRead), s.workspacePage},
+		{"POST", "/w/:ws/project", consoleFront, 0, need(auth.WorkspaceAdmin), s.createProjectSubmit},
+		{"POST", "/w/:ws/quota", consoleFront, 0, instanceAdmin, s.quotaSubmit},
+		{"GET", "/w/:ws/members", consoleFront, 0, need(auth.WorkspaceAdmin), s.membersPage},
+		{"POST", "/w/:ws/members", consoleFront, 0, need(auth.WorkspaceAdmin), s.memberSubmit},
+		{"GET", "/w/:ws/members/:kind/:id/remove", consoleFront, 0, need(auth.WorkspaceAdmin), s.confirmMemberRemove()},
+		{"POST", "/w/:ws/members/:kind/:id/remove", consoleFront, 0, need(auth.WorkspaceAdmin), s.memberRemove},
+		{"POST", "/w/:ws/service-accounts", consoleFront, 0, need(auth.WorkspaceAdmin), s.serviceAccountSubmit},
+		{"POST", "/w/:ws/service-accounts/:id/token", consoleFront, 0, need(auth.WorkspaceAdmin), s.serviceAccountToken},
+		{"GET", "/w/:ws/service-accounts/:id/remove", consoleFront, 0, need(auth.WorkspaceAdmin), s.confirmServiceAccountRemove()},
+		{"POST", "/w/:ws/service-accounts/:id/remove", consoleFront, 0, need(auth.WorkspaceAdmin), s.serviceAccountRemove},
+		{"GET", "/w/:ws/p/:proj", consoleFront, 0, need(auth.ProjectRead), s.projectPage},
+		{"GET", "/w/:ws/p/:proj/upload", consoleFront, 0, need(auth.BuildCreate), s.uploadPage},
+		{"GET", "/w/:ws/p/:proj/settings", consoleFront, 0, need(auth.WorkspaceAdmin), s.settingsPage},
+		{"POST", "/w/:ws/p/:proj/settings/retention", consoleFront, 0, need(auth.WorkspaceAdmin), s.retentionSubmit},
+		{"POST", "/w/:ws/p/:proj/settings/app-token", consoleFront, 0, need(auth.WorkspaceAdmin), s.appTokenSubmit},
+		{"GET", "/w/:ws/p/:proj/settings/app-token/:prefix/revoke", consoleFront, 0, need(auth.WorkspaceAdmin), s.confirmAppTokenRevoke()},
+		{"POST", "/w/:ws/p/:proj/settings/app-token/:prefix/revoke", consoleFront, 0, need(auth.WorkspaceAdmin), s.appTokenRevoke},
+		{"GET", "/w/:ws/devices", consoleFront, 0, need(auth.ProjectRead), s.devicesPage},
+		{"GET", "/w/:ws/devices/export", consoleFront, 0, need(auth.ProjectRead), s.exportDevices},
+		{"GET", "/w/:ws/devices/:udid/remove", consoleFront, 0, need(auth.WorkspaceAdmin), s.confirmDeviceRemove()},
+		{"POST", "/w/:ws/devices/:udid/remove", consoleFront, 0, need(auth.WorkspaceAdmin), s.removeDeviceSubmit},
+		{"GET", "/w/:ws/webhooks", consoleFront, 0, need(auth.WorkspaceAdmin), s.webhooksPage},
+		{"POST", "/w/:ws/webhooks", consoleFront, 0, need(auth.WorkspaceAdmin), s.createWebhookSubmit},
+		{"GET", "/w/:ws/webhooks/:webhookId", consoleFront, 0, need(auth.WorkspaceAdmin), s.webhookPage},
+		{"POST", "/w/:ws/webhooks/:webhookId", consoleFront, 0, need(auth.WorkspaceAdmin), s.updateWebhookSubmit},
+		{"GET", "/w/:ws/webhooks/:webhookId/delete", consoleFront, 0, need(auth.WorkspaceAdmin), s.confirmWebhookDelete()},
+		{"POST", "/w/:ws/webhooks/:webhookId/delete", consoleFront, 0, need(auth.WorkspaceAdmin), s.deleteWebhookSubmit},
+		{"POST", "/w/:ws/webhooks/:webhookId/deliveries/:deliveryId/redeliver", consoleFront, 0, need(auth.WorkspaceAdmin), s.redeliverSubmit},
+		{"GET", "/w/:ws/p/:proj/webhooks", consoleFront, 0, need(auth.WorkspaceAdmin), s.webhooksPage},
+		{"POST", "/w/:ws/p/:proj/webhooks", consoleFront, 0, need(auth.WorkspaceAdmin), s.createWebhookSubmit},
+		{"GET", "/w/:ws/p/:proj/webhooks/:webhookId", consoleFront, 0, need(auth.WorkspaceAdmin), s.webhookPage},
+		{"POST", "/w/:ws/p/:proj/webhooks/:webhookId", consoleFront, 0, need(auth.WorkspaceAdmin), s.updateWebhookSubmit},
+		{"GET", "/w/:ws/p/:proj/webhooks/:webhookId/delete", consoleFront, 0, need(auth.WorkspaceAdmin), s.confirmWebhookDelete()},
+		{"POST", "/w/:ws/p/:proj/webhooks/:webhookId/delete", consoleFront, 0, need(auth.WorkspaceAdmin), s.deleteWebhookSubmit},
+		{"POST", "/w/:ws/p/:proj/webhooks/:webhookId/deliveries/:deliveryId/redeliver", consoleFront, 0, need(auth.WorkspaceAdmin), s.redeliverSubmit},
+		{"POST", "/w/:ws/p/:proj/upload", consoleFront, upload, need(auth.BuildCreate), s.uploadSubmit},
+		{"GET", "/w/:ws/p/:proj/d", consoleFront, 0, need(auth.ProjectRead), s.distributionsPage},
+		{"POST", "/w/:ws/p/:proj/d", consoleFront, 0, need(auth.BuildCreateLinks), s.createDistributionSubmit},
+		{"GET", "/w/:ws/p/:proj/d/:distId", consoleFront, 0, need(auth.ProjectRead), s.distributionPage},
+		{"POST", "/w/:ws/p/:proj/d/:distId", consoleFront, 0, need(auth.BuildCreateLinks), s.updateDistributionSubmit},
+		{"GET", "/w/:ws/p/:proj/d/:distId/delete", consoleFront, 0, need(auth.BuildDelete), s.confirmDistributionDelete()},
+		{"POST", "/w/:ws/p/:proj/d/:distId/delete", consoleFront, 0, need(auth.BuildDelete), s.deleteDistributionSubmit},
+		{"GET", "/w/:ws/p/:proj/b/:buildId", consoleFront, 0, need(auth.ProjectRead), s.buildPage},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/link", consoleFront, 0, need(auth.BuildCreateLinks | auth.BuildShareOpenly), s.createLinkSubmit},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/attach", consoleFront, upload, need(auth.BuildCreate), s.attachSubmit},
+		{"GET", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", consoleFront, 0, need(auth.BuildDelete), s.confirmFileDelete()},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", consoleFront, 0, need(auth.BuildDelete), s.deleteFileSubmit},
+		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId", consoleFront, 0, need(auth.ProjectRead), s.linkPage},
+		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId/deactivate", consoleFront, 0, need(auth.BuildDelete), s.confirmLinkDeactivate()},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/link/:linkId/deactivate", consoleFront, 0, need(auth.BuildDelete), s.deactivateLinkSubmit},
+		{"GET", "/w/:ws/p/:proj/b/:buildId/delete", consoleFront, 0, need(auth.BuildDelete), s.deleteBuildPage},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/delete", consoleFront, 0, need(auth.BuildDelete), s.deleteBuildSubmit},
 
-		{"GET", "/healthz", 0, public, s.healthz},
-		{"GET", "/icon/:glyph/:size", 0, public, s.placeholderIcon}, // manifests of packages without an icon
-		{"GET", "/trust", 0, public, s.trustPage},
-		{"GET", "/trust/ca.crt", 0, public, s.caCert},
-		{"GET", "/trust/ca.mobileconfig", 0, public, s.caProfile},
-		{"GET", "/readyz", 0, public, s.readyz},
-		{"GET", "/metrics", 0, metricsAccess, s.serveMetrics},
+		{"GET", "/healthz", workspaceFront, 0, public, s.healthz},
+		{"GET", "/icon/:glyph/:size", workspaceFront, 0, public, s.placeholderIcon}, // manifests of packages without an icon
+		{"GET", "/trust", testerFront, 0, public, s.trustPage},
+		{"GET", "/trust/ca.crt", testerFront, 0, public, s.caCert},
+		{"GET", "/trust/ca.mobileconfig", testerFront, 0, public, s.caProfile},
+		{"GET", "/readyz", workspaceFront, 0, public, s.readyz},
+		{"GET", "/metrics", workspaceFront, 0, metricsAccess, s.serveMetrics},
 
 		// Delivery: Hangar's own signed URLs, where every 302 points. The
 		// signature is the credential.
-		{"GET", "/dl/:fileId/:fileName", 0, public, s.download},
-		{"HEAD", "/dl/:fileId/:fileName", 0, public, s.download},
+		{"GET", "/dl/:fileId/:fileName", workspaceFront, 0, public, s.download},
+		{"HEAD", "/dl/:fileId/:fileName", workspaceFront, 0, public, s.download},
 
 		// Sessions and users.
-		{"POST", "/api/v1/auth/login", 0, public, s.login},
-		{"POST", "/api/v1/auth/logout", 0, signedIn, s.logout},
-		{"POST", "/api/v1/user", 0, instanceAdmin, s.createUser},
-		{"GET", "/api/v1/user", 0, instanceAdmin, s.listUsers},
-		{"PUT", "/api/v1/user/:username/password", 0, signedIn, s.setPassword}, // self or admin, checked inside
-		{"GET", "/api/v1/token", 0, instanceAdmin, s.listTokens},
-		{"DELETE", "/api/v1/token/:prefix", 0, instanceAdmin, s.revokeAnyToken},
+		{"POST", "/api/v1/auth/login", workspaceFront, 0, public, s.login},
+		{"POST", "/api/v1/auth/logout", workspaceFront, 0, signedIn, s.logout},
+		{"POST", "/api/v1/user", workspaceFront, 0, instanceAdmin, s.createUser},
+		{"GET", "/api/v1/user", workspaceFront, 0, instanceAdmin, s.listUsers},
+		{"PUT", "/api/v1/user/:username/password", workspaceFront, 0, signedIn, s.setPassword}, // self or admin, checked inside
+		{"GET", "/api/v1/token", workspaceFront, 0, instanceAdmin, s.listTokens},
+		{"DELETE", "/api/v1/token/:prefix", workspaceFront, 0, instanceAdmin, s.revokeAnyToken},
 
 		// Operations, inside the running server (bbolt has one process).
-		{"GET", "/api/v1/admin/backup", 0, instanceAdmin, s.adminBackup},
-		{"POST", "/api/v1/admin/fsck", 0, instanceAdmin, s.adminFsck},
-		{"POST", "/api/v1/admin/gc", 0, instanceAdmin, s.adminGC},
+		{"GET", "/api/v1/admin/backup", workspaceFront, 0, instanceAdmin, s.adminBackup},
+		{"POST", "/api/v1/admin/fsck", workspaceFront, 0, instanceAdmin, s.adminFsck},
+		{"POST", "/api/v1/admin/gc", workspaceFront, 0, instanceAdmin, s.adminGC},
 
 		// Workspaces and their members.
-		{"POST", "/api/v1/workspace", 0, instanceAdmin, s.createWorkspace},
-		{"GET", "/api/v1/workspace", 0, signedIn, s.listWorkspaces},
-		{"GET", ws, 0, need(auth.ProjectRead), s.getWorkspace},
-		{"PATCH", ws, 0, instanceAdmin, s.updateWorkspace},
-		{"GET", ws + "/member", 0, need(auth.WorkspaceAdmin), s.listMembers},
-		{"PUT", ws + "/member", 0, need(auth.WorkspaceAdmin), s.setMember},
-		{"DELETE", ws + "/member/:kind/:id", 0, need(auth.WorkspaceAdmin), s.removeMember},
-		{"POST", ws + "/service-account", 0, need(auth.WorkspaceAdmin), s.createServiceAccount},
-		{"GET", ws + "/service-account", 0, need(auth.WorkspaceAdmin), s.listServiceAccounts},
-		{"DELETE", ws + "/service-account/:id", 0, need(auth.WorkspaceAdmin), s.deleteServiceAccount},
-		{"POST", ws + "/service-account/:id/token", 0, need(auth.WorkspaceAdmin), s.createServiceAccountToken},
-		{"DELETE", ws + "/service-account/:id/token/:prefix", 0, need(auth.WorkspaceAdmin), s.revokeServiceAccountToken},
+		{"POST", "/api/v1/workspace", workspaceFront, 0, instanceAdmin, s.createWorkspace},
+		{"GET", "/api/v1/workspace", workspaceFront, 0, signedIn, s.listWorkspaces},
+		{"GET", ws, workspaceFront, 0, need(auth.ProjectRead), s.getWorkspace},
+		{"PATCH", ws, workspaceFront, 0, instanceAdmin, s.updateWorkspace},
+		{"GET", ws + "/member", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listMembers},
+		{"PUT", ws + "/member", workspaceFront, 0, need(auth.WorkspaceAdmin), s.setMember},
+		{"DELETE", ws + "/member/:kind/:id", workspaceFront, 0, need(auth.WorkspaceAdmin), s.removeMember},
+		{"POST", ws + "/service-account", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createServiceAccount},
+		{"GET", ws + "/service-account", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listServiceAccounts},
+		{"DELETE", ws + "/service-account/:id", workspaceFront, 0, need(auth.WorkspaceAdmin), s.deleteServiceAccount},
+		{"POST", ws + "/service-account/:id/token", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createServiceAccountToken},
+		{"DELETE", ws + "/service-account/:id/token/:prefix", workspaceFront, 0, need(auth.WorkspaceAdmin), s.revokeServiceAccountToken},
 
 		// Projects and their CI tokens.
-		{"POST", ws + "/project", 0, need(auth.WorkspaceAdmin), s.createProject},
-		{"GET", ws + "/project", 0, need(auth.ProjectRead), s.listProjects},
-		{"GET", proj, 0, need(auth.ProjectRead), s.getProject},
-		{"PATCH", proj, 0, need(auth.WorkspaceAdmin), s.updateProject},
-		{"POST", proj + "/app-token", 0, need(auth.WorkspaceAdmin), s.createAppToken},
-		{"GET", proj + "/app-token", 0, need(auth.WorkspaceAdmin), s.listAppTokens},
-		{"DELETE", proj + "/app-token/:prefix", 0, need(auth.WorkspaceAdmin), s.revokeAppToken},
+		{"POST", ws + "/project", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createProject},
+		{"GET", ws + "/project", workspaceFront, 0, need(auth.ProjectRead), s.listProjects},
+		{"GET", proj, workspaceFront, 0, need(auth.ProjectRead), s.getProject},
+		{"PATCH", proj, workspaceFront, 0, need(auth.WorkspaceAdmin), s.updateProject},
+		{"POST", proj + "/app-token", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createAppToken},
+		{"GET", proj + "/app-token", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listAppTokens},
+		{"DELETE", proj + "/app-token/:prefix", workspaceFront, 0, need(auth.WorkspaceAdmin), s.revokeAppToken},
 
 		// Builds and uploads.
-		{"POST", proj + "/build", upload, need(auth.BuildCreate), s.createBuild},
-		{"GET", proj + "/build", 0, need(auth.ProjectRead), s.listBuilds},
-		{"GET", proj + "/build/:buildId", 0, need(auth.ProjectRead), s.getBuild},
-		{"DELETE", proj + "/build/:buildId", 0, need(auth.BuildDelete), s.deleteBuildHandler},
-		{"POST", proj + "/build/:buildId/file", upload, need(auth.BuildCreate), s.addFiles},
+		{"POST", proj + "/build", workspaceFront, upload, need(auth.BuildCreate), s.createBuild},
+		{"GET", proj + "/build", workspaceFront, 0, need(auth.ProjectRead), s.listBuilds},
+		{"GET", proj + "/build/:buildId", workspaceFront, 0, need(auth.ProjectRead), s.getBuild},
+		{"DELETE", proj + "/build/:buildId", workspaceFront, 0, need(auth.BuildDelete), s.deleteBuildHandler},
+		{"POST", proj + "/build/:buildId/file", workspaceFront, upload, need(auth.BuildCreate), s.addFiles},
 
 		// Distributions: stable tester pages of a project (distpage.go).
-		{"POST", proj + "/distribution", 0, need(auth.BuildCreateLinks), s.createDistribution},
-		{"GET", proj + "/distribution", 0, need(auth.ProjectRead), s.listDistributions},
-		{"GET", proj + "/distribution/:distId", 0, need(auth.ProjectRead), s.getDistribution},
-		{"PATCH", proj + "/distribution/:distId", 0, need(auth.BuildCreateLinks), s.updateDistribution},
-		{"DELETE", proj + "/distribution/:distId", 0, need(auth.BuildDelete), s.deleteDistribution},
-		{"GET", proj + "/distribution/:distId/access-log", 0, need(auth.ProjectRead), s.distributionAccessLog},
+		{"POST", proj + "/distribution", workspaceFront, 0, need(auth.BuildCreateLinks), s.createDistribution},
+		{"GET", proj + "/distribution", workspaceFront, 0, need(auth.ProjectRead), s.listDistributions},
+		{"GET", proj + "/distribution/:distId", workspaceFront, 0, need(auth.ProjectRead), s.getDistribution},
+		{"PATCH", proj + "/distribution/:distId", workspaceFront, 0, need(auth.BuildCreateLinks), s.updateDistribution},
+		{"DELETE", proj + "/distribution/:distId", workspaceFront, 0, need(auth.BuildDelete), s.deleteDistribution},
+		{"GET", proj + "/distribution/:distId/access-log", workspaceFront, 0, need(auth.ProjectRead), s.distributionAccessLog},
 
 		// Webhooks, per project and for a whole workspace (webhooks.go).
-		{"POST", proj + "/webhook", 0, need(auth.WorkspaceAdmin), s.createWebhook},
-		{"GET", proj + "/webhook", 0, need(auth.WorkspaceAdmin), s.listWebhooks},
-		{"GET", proj + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.getWebhook},
-		{"PATCH", proj + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.updateWebhook},
-		{"DELETE", proj + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.deleteWebhook},
-		{"GET", proj + "/webhook/:webhookId/deliveries", 0, need(auth.WorkspaceAdmin), s.listDeliveries},
-		{"POST", proj + "/webhook/:webhookId/deliveries/:deliveryId/redeliver", 0, need(auth.WorkspaceAdmin), s.redeliver},
-		{"POST", ws + "/webhook", 0, need(auth.WorkspaceAdmin), s.createWebhook},
-		{"GET", ws + "/device", 0, need(auth.ProjectRead), s.listDevices},
-		{"GET", ws + "/device/export", 0, need(auth.ProjectRead), s.exportDevices},
-		{"DELETE", ws + "/device/:udid", 0, need(auth.WorkspaceAdmin), s.deleteDevice},
-		{"GET", ws + "/webhook", 0, need(auth.WorkspaceAdmin), s.listWebhooks},
-		{"GET", ws + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.getWebhook},
-		{"PATCH", ws + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.updateWebhook},
-		{"DELETE", ws + "/webhook/:webhookId", 0, need(auth.WorkspaceAdmin), s.deleteWebhook},
-		{"GET", ws + "/webhook/:webhookId/deliveries", 0, need(auth.WorkspaceAdmin), s.listDeliveries},
-		{"POST", ws + "/webhook/:webhookId/deliveries/:deliveryId/redeliver", 0, need(auth.WorkspaceAdmin), s.redeliver},
+		{"POST", proj + "/webhook", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createWebhook},
+		{"GET", proj + "/webhook", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listWebhooks},
+		{"GET", proj + "/webhook/:webhookId", workspaceFront, 0, need(auth.WorkspaceAdmin), s.getWebhook},
+		{"PATCH", proj + "/webhook/:webhookId", workspaceFront, 0, need(auth.WorkspaceAdmin), s.updateWebhook},
+		{"DELETE", proj + "/webhook/:webhookId", workspaceFront, 0, need(auth.WorkspaceAdmin), s.deleteWebhook},
+		{"GET", proj + "/webhook/:webhookId/deliveries", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listDeliveries},
+		{"POST", proj + "/webhook/:webhookId/deliveries/:deliveryId/redeliver", workspaceFront, 0, need(auth.WorkspaceAdmin), s.redeliver},
+		{"POST", ws + "/webhook", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createWebhook},
+		{"GET", ws + "/device", workspaceFront, 0, need(auth.ProjectRead), s.listDevices},
+		{"GET", ws + "/device/export", workspaceFront, 0, need(auth.ProjectRead), s.exportDevices},
+		{"DELETE", ws + "/device/:udid", workspaceFront, 0, need(auth.WorkspaceAdmin), s.deleteDevice},
+		{"GET", ws + "/webhook", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listWebhooks},
+		{"GET", ws + "/webhook/:webhookId", workspaceFront, 0, need(auth.WorkspaceAdmin), s.getWebhook},
+		{"PATCH", ws + "/webhook/:webhookId", workspaceFront, 0, need(auth.WorkspaceAdmin), s.updateWebhook},
+		{"DELETE", ws + "/webhook/:webhookId", workspaceFront, 0, need(auth.WorkspaceAdmin), s.deleteWebhook},
+		{"GET", ws + "/webhook/:webhookId/deliveries", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listDeliveries},
+		{"POST", ws + "/webhook/:webhookId/deliveries/:deliveryId/redeliver", workspaceFront, 0, need(auth.WorkspaceAdmin), s.redeliver},
 
 		// Totis' Files & Public Links API (docs/apis.md): build files and public links.
-		{"GET", proj + "/build/:buildId/file", 0, need(auth.ProjectRead), s.listBuildFiles},
-		{"GET", proj + "/build/:buildId/files", 0, need(auth.ProjectRead), s.listBuildFileDetails},
-		{"GET", proj + "/build/file/:fileId", 0, need(auth.BuildDownload), s.fileDownloadURL},
-		{"DELETE", proj + "/build/file/:fileId", 0, need(auth.BuildDelete), s.deleteFile},
-		{"POST", proj + "/build/files/:fileId/public-link", 0, need(auth.BuildCreateLinks | auth.BuildShareOpenly), s.createLink},
-		{"GET", proj + "/build/:buildId/public-links", 0, need(auth.BuildDownload), s.listBuildLinks},
-		{"DELETE", proj + "/build/files/:fileId/public-links/:publicLinkId", 0, need(auth.BuildDelete), s.deactivateLink},
-		{"GET", proj + "/build/files/:fileId/public-links/:publicLinkId/access-log", 0, need(auth.ProjectRead), s.accessLog},
-		{"GET", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
-		{"HEAD", "/api/v1/public/file/:publicLinkId/:fileName", 0, public, s.publicDownload},
-		{"GET", "/api/v1/public/file/:publicLinkId/qr", 0, public, s.publicQR},
+		{"GET", proj + "/build/:buildId/file", workspaceFront, 0, need(auth.ProjectRead), s.listBuildFiles},
+		{"GET", proj + "/build/:buildId/files", workspaceFront, 0, need(auth.ProjectRead), s.listBuildFileDetails},
+		{"GET", proj + "/build/file/:fileId", workspaceFront, 0, need(auth.BuildDownload), s.fileDownloadURL},
+		{"DELETE", proj + "/build/file/:fileId", workspaceFront, 0, need(auth.BuildDelete), s.deleteFile},
+		{"POST", proj + "/build/files/:fileId/public-link", workspaceFront, 0, need(auth.BuildCreateLinks | auth.BuildShareOpenly), s.createLink},
+		{"GET", proj + "/build/:buildId/public-links", workspaceFront, 0, need(auth.BuildDownload), s.listBuildLinks},
+		{"DELETE", proj + "/build/files/:fileId/public-links/:publicLinkId", workspaceFront, 0, need(auth.BuildDelete), s.deactivateLink},
+		{"GET", proj + "/build/files/:fileId/public-links/:publicLinkId/access-log", workspaceFront, 0, need(auth.ProjectRead), s.accessLog},
+		{"GET", "/api/v1/public/file/:publicLinkId/:fileName", workspaceFront, 0, public, s.publicDownload},
+		{"HEAD", "/api/v1/public/file/:publicLinkId/:fileName", workspaceFront, 0, public, s.publicDownload},
+		{"GET", "/api/v1/public/file/:publicLinkId/qr", workspaceFront, 0, public, s.publicQR},
 
 		// Tester pages (tester.go): a link's, a distribution's, with their
 		// QR codes, iOS OTA manifests and counted downloads.
-		{"GET", "/p/:publicLinkId", 0, public, s.linkTesterPage},
-		{"POST", "/p/:publicLinkId", 0, public, s.linkTesterPage},
-		{"GET", "/p/:publicLinkId/qr", 0, public, s.linkQR},
-		{"GET", "/p/:publicLinkId/manifest.plist", 0, public, s.linkManifest},
-		{"GET", "/p/:publicLinkId/apk", 0, public, s.linkAPK},
-		{"GET", "/p/:publicLinkId/enroll", 0, public, s.enrollProfile},
-		{"GET", "/p/:publicLinkId/device/:udid", 0, public, s.devicePage},
-		{"GET", "/d/:ws/:slug", 0, public, s.distPage},
-		{"POST", "/d/:ws/:slug", 0, public, s.distPage},
-		{"GET", "/d/:ws/:slug/qr", 0, public, s.distQR},
-		{"GET", "/d/:ws/:slug/f/:fileId/:fileName", 0, public, s.distDownload},
-		{"HEAD", "/d/:ws/:slug/f/:fileId/:fileName", 0, public, s.distDownload},
-		{"GET", "/d/:ws/:slug/m/:fileId/manifest.plist", 0, public, s.distManifest},
-		{"GET", "/d/:ws/:slug/enroll", 0, public, s.enrollProfile},
-		{"GET", "/d/:ws/:slug/device/:udid", 0, public, s.devicePage},
-		{"POST", "/enroll/:token", secretPath, public, s.enrollDevice}, // the token names the page for an hour
+		{"GET", "/p/:publicLinkId", testerFront, 0, public, s.linkTesterPage},
+		{"POST", "/p/:publicLinkId", testerFront, 0, public, s.linkTesterPage},
+		{"GET", "/p/:publicLinkId/qr", testerFront, 0, public, s.linkQR},
+		{"GET", "/p/:publicLinkId/manifest.plist", testerFront, 0, public, s.linkManifest},
+		{"GET", "/p/:publicLinkId/apk", testerFront, 0, public, s.linkAPK},
+		{"GET", "/p/:publicLinkId/enroll", testerFront, 0, public, s.enrollProfile},
+		{"GET", "/p/:publicLinkId/device/:udid", testerFront, 0, public, s.devicePage},
+		{"GET", "/d/:ws/:slug", testerFront, 0, public, s.distPage},
+		{"POST", "/d/:ws/:slug", testerFront, 0, public, s.distPage},
+		{"GET", "/d/:ws/:slug/qr", testerFront, 0, public, s.distQR},
+		{"GET", "/d/:ws/:slug/f/:fileId/:fileName", testerFront, 0, public, s.distDownload},
+		{"HEAD", "/d/:ws/:slug/f/:fileId/:fileName", testerFront, 0, public, s.distDownload},
+		{"GET", "/d/:ws/:slug/m/:fileId/manifest.plist", testerFront, 0, public, s.distManifest},
+		{"GET", "/d/:ws/:slug/enroll", testerFront, 0, public, s.enrollProfile},
+		{"GET", "/d/:ws/:slug/device/:udid", testerFront, 0, public, s.devicePage},
+		{"POST", "/enroll/:token", testerFront, secretPath, public, s.enrollDevice}, // the token names the page for an hour
 
 		// Applivery's API (docs/apis.md), the organization API: build details, uploads, and the
 		// two-step download through a single-use token.
-		{"GET", "/v1/organizations/:org/apps", org, need(auth.ProjectRead), s.listOrgApps},
-		{"GET", app, org, need(auth.ProjectRead), s.getOrgApp},
-		{"GET", app + "/builds", org, need(auth.ProjectRead), s.listOrgBuilds},
-		{"GET", app + "/builds/:buildId", org, need(auth.ProjectRead), s.orgBuildDetails},
-		{"POST", app + "/builds", org | upload, need(auth.BuildCreate), s.orgUploadBuild},
-		{"POST", app + "/builds/:buildId/files", org | upload, need(auth.BuildCreate), s.orgAttachFiles},
-		{"GET", app + "/builds/:buildId/downloadToken", org, need(auth.BuildDownload), s.downloadToken},
+		{"GET", "/v1/organizations/:org/apps", orgFront, 0, need(auth.ProjectRead), s.listOrgApps},
+		{"GET", app, orgFront, 0, need(auth.ProjectRead), s.getOrgApp},
+		{"GET", app + "/builds", orgFront, 0, need(auth.ProjectRead), s.listOrgBuilds},
+		{"GET", app + "/builds/:buildId", orgFront, 0, need(auth.ProjectRead), s.orgBuildDetails},
+		{"POST", app + "/builds", orgFront, upload, need(auth.BuildCreate), s.orgUploadBuild},
+		{"POST", app + "/builds/:buildId/files", orgFront, upload, need(auth.BuildCreate), s.orgAttachFiles},
+		{"GET", app + "/builds/:buildId/downloadToken", orgFront, 0, need(auth.BuildDownload), s.downloadToken},
 		// Applivery's Integrations API: an app token's own app, as far as
 		// its scope goes (auth.ScopePermissions). Every scope uploads and
 		// reads build status and publications (answers carry no download
 		// URL: no scope holds BUILD_DOWNLOAD); a publication needs
 		// BUILD_CREATE_LINKS, an open one BUILD_SHARE_OPENLY too (checked
 		// by the operation, which knows the security asked for).
-		{"POST", "/v1/integrations/builds", org | upload, appNeed(auth.BuildCreate), s.orgUploadBuild},
-		{"POST", "/v1/integrations/builds/:buildId/files", org | upload, appNeed(auth.BuildCreate), s.orgAttachFiles},
-		{"GET", "/v1/integrations/builds", org, appToken, s.listOrgBuilds},
-		{"GET", "/v1/integrations/builds/:buildId", org, appToken, s.getIntegrationBuild},
-		{"GET", "/v1/integrations/distributions", org, appToken, s.listIntegrationDistributions},
-		{"POST", "/v1/integrations/distributions", org, appNeed(auth.BuildCreateLinks), s.createIntegrationDistribution},
-		{"GET", "/v1/download/:token", org | secretPath, public, s.redeemDownloadToken},
+		{"POST", "/v1/integrations/builds", orgFront, upload, appNeed(auth.BuildCreate), s.orgUploadBuild},
+		{"POST", "/v1/integrations/builds/:buildId/files", orgFront, upload, appNeed(auth.BuildCreate), s.orgAttachFiles},
+		{"GET", "/v1/integrations/builds", orgFront, 0, appToken, s.listOrgBuilds},
+		{"GET", "/v1/integrations/builds/:buildId", orgFront, 0, appToken, s.getIntegrationBuild},
+		{"GET", "/v1/integrations/distributions", orgFront, 0, appToken, s.listIntegrationDistributions},
+		{"POST", "/v1/integrations/distributions", orgFront, 0, appNeed(auth.BuildCreateLinks), s.createIntegrationDistribution},
+		{"GET", "/v1/download/:token", orgFront, secretPath, public, s.redeemDownloadToken},
 	}
 }
 
@@ -407,7 +422,7 @@ func (s *Server) dispatch(m mountPoint) httprouter.Handle {
 // request body, applies the route's access rule and calls the handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps httprouter.Params) {
 	if lw, ok := w.(*logWriter); ok {
-		lw.route, lw.secret, lw.org = rt.pattern, rt.flags&secretPath != 0, rt.flags&org != 0
+		lw.route, lw.secret, lw.render = rt.pattern, rt.flags&secretPath != 0, rt.render
 	}
 	body := idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv)
 	if lw, ok := w.(*logWriter); ok && r.ProtoMajor == 1 && awaitsContinue(r) {
@@ -422,7 +437,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	// and the workspace quota what is kept.
 	r.Body = body
 	c := &call{params: ps, base: s.baseURL(r)}
-	if rt.flags&page != 0 {
+	if rt.render == consoleFront {
 		if err := s.authorize(r, rt.access, c, true); err != nil {
 			s.failPage(w, r, c, err)
 			return

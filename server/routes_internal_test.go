@@ -1,20 +1,32 @@
 package server
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"hangar/config"
 )
 
-// Every organization API route answers errors in that API's envelope, and
-// no other route does: the dialect is the route's, and today it matches
-// the /v1/ prefix a request no route matched is judged by.
-func TestErrorDialectByRoute(t *testing.T) {
+// Each row's renderer is its path's front: /v1/ the organization and
+// Integrations APIs, the console's paths the console, /p /d /trust
+// /enroll the tester pages, the rest the workspace API's JSON (a request
+// no route matched is judged by the same rule, from its path).
+func TestRendererByFront(t *testing.T) {
 	s := &Server{cfg: config.Default()}
+	console := []string{"/signin", "/signout", "/account", "/users", "/tokens", "/static/", "/workspace", "/w/"}
 	for _, rt := range s.table() {
-		if got, want := rt.flags&org != 0, strings.HasPrefix(rt.pattern, "/v1/"); got != want {
-			t.Errorf("%s %s: organization dialect %v, want %v", rt.method, rt.pattern, got, want)
+		want := workspaceFront
+		switch {
+		case strings.HasPrefix(rt.pattern, "/v1/"):
+			want = orgFront
+		case rt.pattern == "/" || slices.ContainsFunc(console, func(p string) bool { return rt.pattern == strings.TrimSuffix(p, "/") || strings.HasPrefix(rt.pattern, p) }):
+			want = consoleFront
+		case slices.ContainsFunc([]string{"/p/", "/d/", "/trust", "/enroll/"}, func(p string) bool { return strings.HasPrefix(rt.pattern, p) }):
+			want = testerFront
+		}
+		if rt.render != want {
+			t.Errorf("%s %s: renderer %d, want %d", rt.method, rt.pattern, rt.render, want)
 		}
 	}
 }
