@@ -12,7 +12,7 @@ import (
 // `hangar backup|fsck|gc` commands call them when the server is running.
 
 // adminBackup streams a consistent backup as a tar file.
-func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/x-tar")
 	h.Set("Content-Disposition", contentDisposition("hangar-backup-"+s.now().UTC().Format("20060102-150405")+".tar"))
@@ -24,6 +24,7 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) {
 		panic(http.ErrAbortHandler)
 	}
 	s.log.Info("backup sent", "client", s.clientIP(r).String())
+	return nil
 }
 
 type fsckRequest struct {
@@ -46,16 +47,14 @@ type fsckResponse struct {
 // adminFsck runs fsck inside the running server. Repairs are safe against
 // uploads in flight: orphans are removed under the blob lock, after
 // checking again that nothing refers to them.
-func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req fsckRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	rep, err := fsck.Run(s.depot, fsck.Options{Verify: req.Verify, Repair: req.Repair, Force: req.Force, Live: true})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	for _, f := range rep.Findings {
 		if f.Repaired {
@@ -66,14 +65,15 @@ func (s *Server) adminFsck(w http.ResponseWriter, r *http.Request, c *call) {
 		rep.Findings = []fsck.Finding{}
 	}
 	writeJSON(w, http.StatusOK, fsckResponse{Files: rep.Files, Blobs: rep.Blobs, Problems: rep.Problems(), Findings: rep.Findings, PagesChecked: rep.PagesChecked, Warnings: rep.Warnings})
+	return nil
 }
 
 // adminGC removes expired tokens and old access log entries.
-func (s *Server) adminGC(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) adminGC(w http.ResponseWriter, r *http.Request, c *call) error {
 	res, err := s.depot.GC()
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
 }

@@ -280,7 +280,7 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 // createBuild creates a build from a multipart form (fields version,
 // buildNumber, notes and any number of "file" parts, the first of which is
 // the build's package), a JSON object of the same fields, or an empty body.
-func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, files, err := s.newBuild(c, func(buildID string, fields *buildFields) ([]store.File, error) {
 		ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		switch {
@@ -296,10 +296,10 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) {
 		return nil, nil
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, viewBuild(b, files))
+	return nil
 }
 
 // packageThenAttachments stores the file parts of a new build's form: the
@@ -349,11 +349,10 @@ func (s *Server) attach(r *http.Request, buildID string, onField func(name, valu
 // addFiles adds attachments to a build: "file" parts of a multipart form, or
 // a raw body (any other Content-Type, typically application/octet-stream)
 // named by ?name=.
-func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var files []store.File
 	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -380,10 +379,10 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, viewAll(files, viewFile))
+	return nil
 }
 
 // rawUploadFits refuses a raw upload before reading it when its declared
@@ -400,16 +399,14 @@ func (s *Server) rawUploadFits(r *http.Request, c *call) error {
 	return nil
 }
 
-func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request, c *call) error {
 	page, err := pageParams(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	builds, next, err := s.store.BuildsWithFiles(c.proj.ID, page)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]buildView, 0, len(builds))
 	for _, b := range builds {
@@ -417,15 +414,16 @@ func (s *Server) listBuilds(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) getBuild(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) getBuild(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, files, err := s.buildWithFiles(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewBuild(b, files))
+	return nil
 }
 
 func (s *Server) buildWithFiles(c *call) (store.Build, []store.File, error) {
@@ -438,67 +436,66 @@ func (s *Server) buildWithFiles(c *call) (store.Build, []store.File, error) {
 }
 
 // listBuildFiles is the reference's "List Build Files".
-func (s *Server) listBuildFiles(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listBuildFiles(w http.ResponseWriter, r *http.Request, c *call) error {
 	_, files, err := s.buildWithFiles(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewAll(files, viewFile))
+	return nil
 }
 
 // listBuildFileDetails is the reference's "Get Build Files (Alternative)".
-func (s *Server) listBuildFileDetails(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listBuildFileDetails(w http.ResponseWriter, r *http.Request, c *call) error {
 	_, files, err := s.buildWithFiles(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewAll(files, func(f store.File) fileDetails {
 		return fileDetails{FileID: f.ID, Name: f.Name, Size: f.Size, Extension: f.Extension, Type: f.Type,
 			MimeType: f.MimeType, Checksum: f.Checksum, Path: f.Path, CreatedAt: isoTime(f.CreatedAt), UpdatedAt: isoTime(f.UpdatedAt)}
 	}))
+	return nil
 }
 
 // fileDownloadURL is the reference's "Get File Download URL": the signed URL as a
 // plain string.
-func (s *Server) fileDownloadURL(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) fileDownloadURL(w http.ResponseWriter, r *http.Request, c *call) error {
 	f, err := s.projectFile(c, c.params.ByName("fileId"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	io.WriteString(w, s.signedURL(c.base, f.ID, f.Name))
+	return nil
 }
 
 // deleteFile is the reference's "Delete File": the workspace's storage usage
 // drops by the file's size; the blob goes when no file uses it any more.
-func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, c *call) error {
 	f, err := s.projectFile(c, c.params.ByName("fileId"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := s.depot.DeleteFile(f.ID); err != nil {
-		s.fail(w, r, notFoundAs(err, "file")) // deleted by a concurrent request
-		return
+		return notFoundAs(err, "file") // deleted by a concurrent request
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // deleteBuildHandler is DELETE …/build/{buildId}: the build, its files, and
 // their links (deactivated) go; storage usage drops.
-func (s *Server) deleteBuildHandler(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteBuildHandler(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err == nil {
 		err = notFoundAs(s.depot.DeleteBuild(b.ID), "build")
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("build deleted", "build", b.ID, "project", c.proj.Slug, "by", c.who.name)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

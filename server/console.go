@@ -210,12 +210,11 @@ func (s *Server) checkFormToken(c *call, got string) error {
 }
 
 // serveStatic serves the console's stylesheet and script.
-func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, c *call) error {
 	name := c.params.ByName("name")
 	b, err := staticFS.ReadFile("static/" + name)
 	if err != nil || strings.Contains(name, "/") {
-		s.failPage(w, r, c, errNotFound("file"))
-		return
+		return errNotFound("file")
 	}
 	ctype := "text/plain; charset=utf-8"
 	switch {
@@ -229,6 +228,7 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, c *call) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-cache")
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+	return nil
 }
 
 // safeNext keeps a sign-in's return address on this site: a path, never

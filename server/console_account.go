@@ -14,52 +14,50 @@ type accountForm struct {
 	Error, Done string
 }
 
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var f accountForm
 	if r.URL.Query().Get("changed") != "" {
 		f.Done = "Your password was changed; your other sessions were signed out."
 	}
 	s.renderPage(w, r, http.StatusOK, "account", "Your account", c, f)
+	return nil
 }
 
-func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	fail := func(status int, msg string) {
 		s.renderPage(w, r, status, "account", "Your account", c, accountForm{Error: msg})
 	}
 	current, next := r.PostForm.Get("current"), r.PostForm.Get("password")
 	if next != r.PostForm.Get("confirm") {
 		fail(http.StatusBadRequest, "The two new passwords differ.")
-		return
+		return nil
 	}
 	u, err := s.signIn(w, r, c.who.name, current)
 	switch {
 	case errors.Is(err, errBadCredentials):
 		fail(http.StatusUnauthorized, "The current password is wrong.")
-		return
+		return nil
 	case err != nil:
 		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
 			fail(ae.Status, "Too many attempts: wait a minute and try again.")
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	hash, err := s.hashPassword(r, next)
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
 			fail(http.StatusBadRequest, ae.Message)
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	if err := s.store.SetPassword(u.ID, hash); err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	if err := s.startSession(w, r, u.ID); err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)
+	return nil
 }

@@ -18,9 +18,10 @@ type confirmView struct {
 // confirmation is the GET twin of a destructive POST route: describe says
 // what the action does to what the path names and where Cancel goes.
 func (s *Server) confirmation(title, button string, describe func(c *call) (what, back string)) handler {
-	return func(w http.ResponseWriter, r *http.Request, c *call) {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
 		what, back := describe(c)
 		s.renderPage(w, r, http.StatusOK, "confirm", title, c, confirmView{What: what, Button: button, Action: r.URL.Path, Back: back})
+		return nil
 	}
 }
 

@@ -22,41 +22,41 @@ type homePage struct {
 	QuotaGB    string
 }
 
-func (s *Server) createWorkspaceSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createWorkspaceSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	req := createWorkspaceRequest{Slug: strings.TrimSpace(r.PostForm.Get("slug")), Name: strings.TrimSpace(r.PostForm.Get("name"))}
 	gib := strings.TrimSpace(r.PostForm.Get("quota"))
 	fail := func(msg string) { s.renderHome(w, r, c, http.StatusBadRequest, msg, req, gib) }
 	quota, ok := parseGB(gib)
 	if !ok {
 		fail(errQuotaForm)
-		return
+		return nil
 	}
 	req.StorageQuota = quota
 	ws, err := s.newWorkspace(req)
 	if err != nil {
 		if msg, ok := formError(err); ok {
 			fail(msg)
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+ws.Slug, http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) createProjectSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createProjectSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	req := createProjectRequest{Slug: strings.TrimSpace(r.PostForm.Get("slug")), Name: strings.TrimSpace(r.PostForm.Get("name")),
 		Platform: r.PostForm.Get("platform")}
 	p, err := s.newProject(c, req)
 	if err != nil {
 		if msg, ok := formError(err); ok {
 			s.renderWorkspace(w, r, c, http.StatusBadRequest, msg, req)
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+p.Slug, http.StatusSeeOther)
+	return nil
 }
 
 const errQuotaForm = "The quota is a number of GB (empty or 0: none)."
@@ -77,23 +77,22 @@ func parseGB(v string) (int64, bool) {
 // quotaSubmit sets an existing workspace's quota (instance admins). A
 // quota below the current usage is allowed, as in the API: it stops
 // further uploads.
-func (s *Server) quotaSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) quotaSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	ws, err := s.workspaceOf(c.params)
 	if err != nil {
-		s.failPage(w, r, c, notFoundAs(err, "workspace"))
-		return
+		return notFoundAs(err, "workspace")
 	}
 	c.ws = ws
 	quota, ok := parseGB(strings.TrimSpace(r.PostForm.Get("quota")))
 	if !ok {
 		s.renderWorkspace(w, r, c, http.StatusBadRequest, errQuotaForm, createProjectRequest{})
-		return
+		return nil
 	}
 	if _, err := s.store.UpdateWorkspace(ws.ID, func(ws *store.Workspace) error { ws.StorageQuota = quota; return nil }); err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+ws.Slug, http.StatusSeeOther)
+	return nil
 }
 
 // formError is the message a form shows for an input the operation

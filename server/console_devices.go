@@ -15,23 +15,23 @@ type devicesPage struct {
 	CanRemove bool
 }
 
-func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	devs, err := s.store.Devices(c.ws.ID)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	perms, _ := c.who.permissions(c.ws.ID, "")
 	s.renderPage(w, r, http.StatusOK, "devices", "Devices", c, devicesPage{
 		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)},
 		Devices:   devs, CanRemove: perms.Has(auth.WorkspaceAdmin),
 	})
+	return nil
 }
 
-func (s *Server) removeDeviceSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) removeDeviceSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.store.DeleteDevice(c.ws.ID, c.params.ByName("udid")); err != nil {
-		s.failPage(w, r, c, notFoundAs(err, "device"))
-		return
+		return notFoundAs(err, "device")
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/devices", http.StatusSeeOther)
+	return nil
 }

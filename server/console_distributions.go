@@ -50,8 +50,9 @@ func (s *Server) consoleCan(c *call) can {
 	return can{Links: perms.Has(auth.BuildCreateLinks), Delete: perms.Has(auth.BuildDelete), Attach: perms.Has(auth.BuildCreate)}
 }
 
-func (s *Server) distributionsPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) distributionsPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	s.renderDistributions(w, r, c, http.StatusOK, "", distForm{FilterType: store.FilterLatest, Security: store.SecurityPublic, ShowHistory: true})
+	return nil
 }
 
 func (s *Server) renderDistributions(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form distForm) {
@@ -82,18 +83,18 @@ func distRequest(r *http.Request) (distributionRequest, distForm) {
 	return req, form
 }
 
-func (s *Server) createDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	req, form := distRequest(r)
 	d, err := s.newDistribution(r.Context(), c, req)
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict {
 			s.renderDistributions(w, r, c, ae.Status, ae.Message, form)
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, s.distBase(c)+"/"+d.Slug, http.StatusSeeOther)
+	return nil
 }
 
 type distributionPage struct {
@@ -110,13 +111,13 @@ type distributionPage struct {
 	Back      string
 }
 
-func (s *Server) distributionPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) distributionPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	d, err := s.projectDistribution(c)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	s.renderDistribution(w, r, c, http.StatusOK, d, "", formOf(d))
+	return nil
 }
 
 func (s *Server) renderDistribution(w http.ResponseWriter, r *http.Request, c *call, status int, d store.Distribution, msg string, form distForm) {
@@ -137,31 +138,31 @@ func (s *Server) renderDistribution(w http.ResponseWriter, r *http.Request, c *c
 	s.renderPage(w, r, status, "distribution", orText(d.Name, d.Slug), c, p)
 }
 
-func (s *Server) updateDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) updateDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	req, form := distRequest(r)
 	d, err := s.editDistribution(r.Context(), c, req)
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict {
 			if cur, err := s.projectDistribution(c); err == nil {
 				s.renderDistribution(w, r, c, ae.Status, cur, ae.Message, form)
-				return
+				return nil
 			}
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, s.distBase(c)+"/"+d.Slug+"?saved=1", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) deleteDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	d, err := s.projectDistribution(c)
 	if err == nil {
 		err = notFoundAs(s.store.DeleteDistribution(d.ID), "distribution")
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	s.log.Info("distribution deleted", "distribution", d.Slug, "project", c.proj.Slug, "by", c.who.name)
 	http.Redirect(w, r, s.distBase(c), http.StatusSeeOther)
+	return nil
 }

@@ -21,10 +21,11 @@ type membersPage struct {
 	For       string // whose
 }
 
-func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var p membersPage
 	p.NewToken, p.For, _ = s.takeShown(r, c)
 	s.renderMembers(w, r, c, http.StatusOK, p)
+	return nil
 }
 
 func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, status int, p membersPage) {
@@ -38,63 +39,62 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, 
 	s.renderPage(w, r, status, "members", "Members of "+orText(c.ws.Name, c.ws.Slug), c, p)
 }
 
-func (s *Server) memberSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) memberSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	_, err := s.setMembership(c, setMemberRequest{Kind: store.MemberUser, Username: strings.TrimSpace(r.PostForm.Get("username")), Role: r.PostForm.Get("role")})
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound {
 			s.renderMembers(w, r, c, ae.Status, membersPage{Error: "No such user, or no such role: a user must exist first (an instance admin creates users)."})
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.removeMembership(c, c.params.ByName("kind"), c.params.ByName("id")); err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members", http.StatusSeeOther)
+	return nil
 }
 
 // serviceAccountSubmit creates a service account with a role here and shows
 // its first token once (the API's newServiceAccount).
-func (s *Server) serviceAccountSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) serviceAccountSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	sa, plain, _, err := s.newServiceAccount(c, createServiceAccountRequest{Name: strings.TrimSpace(r.PostForm.Get("name")), Role: r.PostForm.Get("role")})
 	if err != nil {
 		if msg, ok := formError(err); ok {
 			s.renderMembers(w, r, c, http.StatusBadRequest, membersPage{Error: "Service account: " + msg})
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members?"+s.showOnce(c, plain, sa.Name), http.StatusSeeOther)
+	return nil
 }
 
 // serviceAccountToken gives one of this workspace's own service accounts a
 // new token, shown once (the API's rule: an account that reaches beyond
 // the workspace is the instance admin's).
-func (s *Server) serviceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) serviceAccountToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	sa, err := s.confinedServiceAccount(c)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: sa.Name})
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members?"+s.showOnce(c, plain, sa.Name), http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) serviceAccountRemove(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) serviceAccountRemove(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.removeServiceAccount(c); err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members", http.StatusSeeOther)
+	return nil
 }

@@ -17,8 +17,9 @@ import (
 // uses and pages its lists like the API (a cursor per page), so a page
 // reads no more than its rows.
 
-func (s *Server) signinPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) signinPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	s.renderPage(w, r, http.StatusOK, "signin", "Sign in", c, signinForm{Next: safeNext(r.URL.Query().Get("next"))})
+	return nil
 }
 
 type signinForm struct {
@@ -27,10 +28,9 @@ type signinForm struct {
 
 // signinSubmit checks the form like the API's login (same limits, same
 // timing for unknown users) and starts a session in a cookie.
-func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := r.ParseForm(); err != nil {
-		s.failPage(w, r, c, errBadRequest("malformed form"))
-		return
+		return errBadRequest("malformed form")
 	}
 	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next"))}
 	u, err := s.signIn(w, r, form.Username, r.PostForm.Get("password"))
@@ -40,26 +40,25 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
 			status, form.Error = ae.Status, "Too many attempts: wait a minute and try again."
 		} else if !errors.Is(err, errBadCredentials) {
-			s.failPage(w, r, c, err)
-			return
+			return err
 		}
 		s.renderPage(w, r, status, "signin", "Sign in", c, form)
-		return
+		return nil
 	}
 	if err := s.startSession(w, r, u.ID); err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) signoutSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) signoutSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.store.RevokeToken(c.who.id, c.who.token.Prefix); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	clearSessionCookie(w, r)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	return nil
 }
 
 type workspaceRow struct {
@@ -69,8 +68,9 @@ type workspaceRow struct {
 
 // homePage lists the workspaces the user can see, with storage against
 // quota; an instance admin also gets the form for a new one.
-func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *call) error {
 	s.renderHome(w, r, c, http.StatusOK, "", createWorkspaceRequest{}, "")
+	return nil
 }
 
 func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createWorkspaceRequest, gib string) {
@@ -98,8 +98,9 @@ type workspacePage struct {
 	Form      createProjectRequest
 }
 
-func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, c *call) error {
 	s.renderWorkspace(w, r, c, http.StatusOK, "", createProjectRequest{})
+	return nil
 }
 
 func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createProjectRequest) {
@@ -143,7 +144,7 @@ const consolePageSize = 25
 
 // projectPage lists a project's builds, newest first, a page at a time:
 // ?after= carries the API's cursor.
-func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	query := r.URL.Query()
 	q := store.BuildQuery{Text: strings.TrimSpace(query.Get("q")), Status: query.Get("status")}
 	var (
@@ -158,8 +159,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		builds, next, scanned, err = s.store.SearchBuilds(c.proj.ID, q, query.Get("after"), consolePageSize)
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	perms, _ := c.who.permissions(c.ws.ID, c.proj.ID)
 	p := projectPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, CanUpload: perms.Has(auth.BuildCreate),
@@ -191,6 +191,7 @@ func (s *Server) projectPage(w http.ResponseWriter, r *http.Request, c *call) {
 		p.FirstPage = r.URL.Path
 	}
 	s.renderPage(w, r, http.StatusOK, "project", orText(c.proj.Name, c.proj.Slug), c, p)
+	return nil
 }
 
 // consoleURLTTL is how long the signed URLs on a page (icons, downloads)
@@ -299,8 +300,9 @@ func (s *Server) loadBuildPage(c *call, linksAfter string) (buildPage, error) {
 	return p, nil
 }
 
-func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	s.renderBuildPage(w, r, c, http.StatusOK, "")
+	return nil
 }
 
 func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call, status int, msg string) {
@@ -320,23 +322,22 @@ func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call
 // createLinkSubmit is the build page's link form: the API's link creation
 // (newLink), from form fields. A refused input shows the page again with
 // the reason; nothing is stored.
-func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	f, err := s.projectFile(c, r.PostForm.Get("file"))
 	if err != nil || f.BuildID != b.ID {
 		s.renderBuildPage(w, r, c, http.StatusBadRequest, "Choose one of this build's files.")
-		return
+		return nil
 	}
 	req := createLinkRequest{IsPermanent: r.PostForm.Get("permanent") != ""}
 	if v := strings.TrimSpace(r.PostForm.Get("limit")); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			s.renderBuildPage(w, r, c, http.StatusBadRequest, "The download limit must be a whole number (0 or empty: unlimited).")
-			return
+			return nil
 		}
 		req.DownloadLimit = &n
 	}
@@ -349,25 +350,25 @@ func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	if _, err := s.newLink(r.Context(), c, f, req); err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
 			s.renderBuildPage(w, r, c, http.StatusBadRequest, ae.Message)
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, buildPath(c, b.ID)+"#links", http.StatusSeeOther)
+	return nil
 }
 
 // deactivateLinkSubmit deactivates one of the build's links.
-func (s *Server) deactivateLinkSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deactivateLinkSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.buildLink(c)
 	if err == nil {
 		err = s.store.DeactivateLink(l.ID)
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, buildPath(c, l.BuildID)+"#links", http.StatusSeeOther)
+	return nil
 }
 
 // buildLink is the link the path names, if it belongs to the path's build.
@@ -394,21 +395,18 @@ type linkPage struct {
 }
 
 // linkPage shows a link and its access log, newest first, paged by cursor.
-func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.buildLink(c)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	b, err := s.store.Build(l.BuildID)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	entries, next, err := s.store.AccessLog(l.ID, store.Page{Limit: 50, After: r.URL.Query().Get("after")})
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p := linkPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, Build: b,
 		Link: linkRow{PublicLink: l, URL: installURL(c.base, l.ID), QR: "/p/" + l.ID + "/qr"}, Entries: entries, Back: buildPath(c, b.ID)}
@@ -416,40 +414,40 @@ func (s *Server) linkPage(w http.ResponseWriter, r *http.Request, c *call) {
 		p.Next = r.URL.Path + "?after=" + next
 	}
 	s.renderPage(w, r, http.StatusOK, "link", "Link to "+l.FileName, c, p)
+	return nil
 }
 
 // deleteBuildPage asks for confirmation; deleteBuildSubmit deletes the
 // build and its files (the depot's operation, as the API's).
-func (s *Server) deleteBuildPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteBuildPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	p, err := s.loadBuildPage(c, "")
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	s.renderPage(w, r, http.StatusOK, "delete", "Delete this build?", c, p)
+	return nil
 }
 
-func (s *Server) deleteBuildSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteBuildSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err == nil {
 		err = notFoundAs(s.depot.DeleteBuild(b.ID), "build")
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	s.log.Info("build deleted", "build", b.ID, "project", c.proj.Slug, "by", c.who.name)
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+c.proj.Slug, http.StatusSeeOther)
+	return nil
 }
 
 // attachSubmit adds attachments to a build from the build page (the API's
 // attach), its CSRF token checked as the first field streams in, as an
 // upload's.
-func (s *Server) attachSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) attachSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	verified := false
 	_, err = s.attach(r, b.ID, func(name, value string) error {
@@ -470,21 +468,20 @@ func (s *Server) attachSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
 			s.renderBuildPage(w, r, c, http.StatusBadRequest, "Attach: "+ae.Message)
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, buildPath(c, b.ID), http.StatusSeeOther)
+	return nil
 }
 
 // deleteFileSubmit deletes one file of the build (the depot's operation, as
 // the API's); its links stop working.
-func (s *Server) deleteFileSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteFileSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	f, err := s.projectFile(c, c.params.ByName("fileId"))
 	if err == nil && f.BuildID != b.ID {
@@ -495,8 +492,8 @@ func (s *Server) deleteFileSubmit(w http.ResponseWriter, r *http.Request, c *cal
 		err = notFoundAs(err, "file")
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, buildPath(c, b.ID), http.StatusSeeOther)
+	return nil
 }

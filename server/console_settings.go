@@ -30,7 +30,7 @@ func (s *Server) settingsPath(c *call) string {
 	return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/settings"
 }
 
-func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	done := ""
 	if r.URL.Query().Get("saved") != "" {
 		done = "Saved."
@@ -39,6 +39,7 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, c *call) {
 	p.NewToken, _, _ = s.takeShown(r, c)
 	p.Done = done
 	s.renderSettings(w, r, c, http.StatusOK, p)
+	return nil
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, c *call, status int, p settingsPage) {
@@ -67,47 +68,47 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, c *call,
 // retentionSubmit sets the project's retention (keep the newest N builds,
 // and none older than D days; 0: no limit), or returns it to the instance
 // default.
-func (s *Server) retentionSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) retentionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	var ret *store.Retention
 	if r.PostForm.Get("default") == "" {
 		keep, err1 := strconv.Atoi(orText(strings.TrimSpace(r.PostForm.Get("keep")), "0"))
 		days, err2 := strconv.Atoi(orText(strings.TrimSpace(r.PostForm.Get("days")), "0"))
 		if err1 != nil || err2 != nil || keep < 0 || days < 0 || days > 100_000 {
 			s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Keep and days are whole numbers, 0 or more (0: no limit)."})
-			return
+			return nil
 		}
 		ret = &store.Retention{KeepBuilds: keep, MaxAgeSeconds: int64(time.Duration(days) * 24 * time.Hour / time.Second)}
 	}
 	if _, err := s.store.UpdateProject(c.proj.ID, func(p *store.Project) error { p.Retention = ret; return nil }); err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, s.settingsPath(c)+"?saved=1", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) appTokenSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) appTokenSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if name == "" || len(name) > 100 {
 		s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Name the token (at most 100 characters): what uses it, such as the CI job."})
-		return
+		return nil
 	}
 	scope, err := appScope(r.PostForm.Get("scope"))
 	if err != nil {
 		s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Choose what the token may do."})
-		return
+		return nil
 	}
 	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: name, Scope: scope})
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, s.settingsPath(c)+"?"+s.showOnce(c, plain, name), http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) appTokenRevoke(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) appTokenRevoke(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.store.RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
-		s.failPage(w, r, c, notFoundAs(err, "token"))
-		return
+		return notFoundAs(err, "token")
 	}
 	http.Redirect(w, r, s.settingsPath(c)+"?saved=1", http.StatusSeeOther)
+	return nil
 }

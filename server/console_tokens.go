@@ -15,19 +15,19 @@ type tokensPage struct {
 	Self   string // the prefix of the session viewing the page
 }
 
-func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	ts, err := s.store.AllTokens()
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	s.renderPage(w, r, http.StatusOK, "tokens", "Tokens", c, tokensPage{Tokens: ts, Self: c.who.token.Prefix})
+	return nil
 }
 
-func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request, c *call) error {
 	if _, err := s.store.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
-		s.failPage(w, r, c, notFoundAs(err, "token"))
-		return
+		return notFoundAs(err, "token")
 	}
 	http.Redirect(w, r, "/tokens", http.StatusSeeOther)
+	return nil
 }

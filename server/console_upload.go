@@ -19,14 +19,15 @@ type uploadForm struct {
 	Action    string
 }
 
-func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	s.renderPage(w, r, http.StatusOK, "upload", "Upload a build", c, uploadForm{
 		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj,
 		Action: "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/upload",
 	})
+	return nil
 }
 
-func (s *Server) uploadSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) uploadSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	verified := false
 	b, _, err := s.newBuild(c, func(buildID string, fields *buildFields) ([]store.File, error) {
 		var files []store.File
@@ -57,8 +58,8 @@ func (s *Server) uploadSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		return files, err
 	})
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, buildPath(c, b.ID), http.StatusSeeOther)
+	return nil
 }

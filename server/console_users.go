@@ -21,10 +21,11 @@ type usersPage struct {
 	For       string // whose
 }
 
-func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var p usersPage
 	p.NewSecret, p.For, _ = s.takeShown(r, c)
 	s.renderUsers(w, r, c, http.StatusOK, p)
+	return nil
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, status int, p usersPage) {
@@ -37,11 +38,11 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, st
 	s.renderPage(w, r, status, "users", "Users", c, p)
 }
 
-func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	if !store.ValidUsername(name) {
 		s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: "A username is 1 to 64 letters, digits and . _ - @, starting with a letter or digit."})
-		return
+		return nil
 	}
 	password := auth.NewPassword()
 	hash, err := s.hashPassword(r, password)
@@ -51,19 +52,18 @@ func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		if msg, ok := formError(err); ok {
 			s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: strings.Replace(msg, "slug", "username", 1)})
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/users?"+s.showOnce(c, password, name), http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	u, err := s.store.UserByName(c.params.ByName("username"))
 	if err != nil {
-		s.failPage(w, r, c, notFoundAs(err, "user"))
-		return
+		return notFoundAs(err, "user")
 	}
 	password := auth.NewPassword()
 	hash, err := s.hashPassword(r, password)
@@ -71,8 +71,8 @@ func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *
 		err = s.store.SetPassword(u.ID, hash)
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/users?"+s.showOnce(c, password, u.Username), http.StatusSeeOther)
+	return nil
 }

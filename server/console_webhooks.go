@@ -43,10 +43,11 @@ func (s *Server) webhooksBase(c *call) string {
 	return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/webhooks"
 }
 
-func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	p := webhooksPage{Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}}
 	p.NewSecret, p.NewHook, _ = s.takeShown(r, c)
 	s.renderWebhooks(w, r, c, http.StatusOK, p)
+	return nil
 }
 
 func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, c *call, status int, p webhooksPage) {
@@ -71,7 +72,7 @@ func webhookRequestOf(r *http.Request) (webhookRequest, webhookForm) {
 	return webhookRequest{URL: &form.URL, Events: events, Format: &form.Format, Active: &form.Active}, form
 }
 
-func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	req, form := webhookRequestOf(r)
 	req.Active = nil
 	wh := store.Webhook{WorkspaceID: c.ws.ID, ProjectID: webhookScope(c), CreatedBy: c.who.name}
@@ -82,13 +83,13 @@ func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
 			s.renderWebhooks(w, r, c, http.StatusBadRequest, webhooksPage{Error: ae.Message, Form: form})
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	s.log.Info("webhook created", "webhook", wh.ID, "project", c.proj.Slug, "by", c.who.name)
 	http.Redirect(w, r, s.webhooksBase(c)+"?"+s.showOnce(c, wh.Secret, wh.ID), http.StatusSeeOther)
+	return nil
 }
 
 type webhookPage struct {
@@ -105,11 +106,10 @@ type webhookPage struct {
 	Back       string
 }
 
-func (s *Server) webhookPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) webhookPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	done := ""
 	switch {
@@ -119,6 +119,7 @@ func (s *Server) webhookPage(w http.ResponseWriter, r *http.Request, c *call) {
 		done = "Queued: it goes out after anything already waiting."
 	}
 	s.renderWebhook(w, r, c, http.StatusOK, wh, webhookForm{URL: wh.URL, Events: wh.Events, Format: wh.Format, Active: wh.Active}, "", done)
+	return nil
 }
 
 func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, c *call, status int, wh store.Webhook, form webhookForm, msg, done string) {
@@ -135,46 +136,45 @@ func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, c *call, 
 	s.renderPage(w, r, status, "webhook", "Webhook", c, p)
 }
 
-func (s *Server) updateWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) updateWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	req, form := webhookRequestOf(r)
 	updated, err := s.store.UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
 			s.renderWebhook(w, r, c, http.StatusBadRequest, wh, form, ae.Message, "")
-			return
+			return nil
 		}
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, s.webhooksBase(c)+"/"+updated.ID+"?saved=1", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) deleteWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err == nil {
 		err = notFoundAs(s.store.DeleteWebhook(wh.ID), "webhook")
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, s.webhooksBase(c), http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) redeliverSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) redeliverSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err == nil {
 		_, err = s.store.Redeliver(wh.ID, c.params.ByName("deliveryId"))
 		err = notFoundAs(err, "delivery")
 	}
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, s.webhooksBase(c)+"/"+wh.ID+"?queued=1", http.StatusSeeOther)
+	return nil
 }

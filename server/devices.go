@@ -151,19 +151,17 @@ func (s *Server) source(c *call) (deviceSource, error) {
 
 // enrollProfile serves the registration profile of a tester page. A
 // protected page's link to it is signed, as its manifests are.
-func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) error {
 	src, err := s.source(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if src.site.protected && !s.verifySigned(r, &src.site) {
 		err := errForbidden("the registration link is invalid or has expired: open the page again")
 		if src.site.members {
 			err = errDistNotFound // a members-only page answers as an unknown one
 		}
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	tok := s.enrollToken(src, s.now().Add(enrollTTL))
 	sum := sha256.Sum256([]byte(src.ref))
@@ -182,6 +180,7 @@ func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) 
 		},
 	}
 	s.writeProfile(w, r, "register-device.mobileconfig", profile)
+	return nil
 }
 
 // deviceAnswer is the property list iOS signs and posts.
@@ -192,40 +191,33 @@ type deviceAnswer struct {
 // enrollDevice takes a device's signed answer: it must verify, carry the
 // challenge of a live token, and name a well-formed UDID. Anything else
 // is a 400 and records nothing.
-func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) error {
 	tok := c.params.ByName("token")
 	parts, err := s.parseEnrollToken(tok)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if ok, wait := s.enrollPerIP.Allow(clientKey(s.clientIP(r)), s.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		s.fail(w, r, &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many device registrations from this address; retry later"})
-		return
+		return &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many device registrations from this address; retry later"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cms.MaxBytes))
 	if err != nil {
-		s.fail(w, r, errBadRequest(fmt.Sprintf("the device's answer is larger than %d bytes", cms.MaxBytes)))
-		return
+		return errBadRequest(fmt.Sprintf("the device's answer is larger than %d bytes", cms.MaxBytes))
 	}
 	content, _, err := cms.Verify(body)
 	if err != nil {
-		s.fail(w, r, errBadRequest("not a signed device answer: "+err.Error()))
-		return
+		return errBadRequest("not a signed device answer: " + err.Error())
 	}
 	var a deviceAnswer
 	if _, err := plist.Unmarshal(content, &a); err != nil {
-		s.fail(w, r, errBadRequest("the device's answer is not a property list"))
-		return
+		return errBadRequest("the device's answer is not a property list")
 	}
 	if subtle.ConstantTimeCompare([]byte(a.CHALLENGE), []byte(tok)) != 1 {
-		s.fail(w, r, errBadRequest("the device's answer does not carry this registration's challenge"))
-		return
+		return errBadRequest("the device's answer does not carry this registration's challenge")
 	}
 	if !udidPattern.MatchString(a.UDID) {
-		s.fail(w, r, errBadRequest("the device's answer has no valid UDID"))
-		return
+		return errBadRequest("the device's answer has no valid UDID")
 	}
 	var src deviceSource
 	n := len(parts)
@@ -247,22 +239,20 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if ok, wait := s.enrollPerPage.Allow(src.id, s.now()); !ok {
-		s.fail(w, r, tooMany(w, wait, "too many device registrations through this page; retry later"))
-		return
+		return tooMany(w, wait, "too many device registrations through this page; retry later")
 	}
 	d, err := s.store.RegisterDevice(store.Device{UDID: a.UDID, WorkspaceID: src.workspace, Product: cut(a.PRODUCT, 64),
 		Version: cut(a.VERSION, 64), Serial: cut(a.SERIAL, 64), SourceKind: src.kind, SourceID: src.id})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("device registered", "workspace", src.workspace, src.kind, src.id, "product", d.Product)
 	// iOS opens the Location of a 301 answer in Safari.
 	http.Redirect(w, r, s.deviceURL(src.site, d.UDID), http.StatusMovedPermanently)
+	return nil
 }
 
 // deviceURL is the signed address of a device's page under a tester page,
@@ -286,13 +276,12 @@ type deviceBuild struct {
 
 // devicePage tells a registered device, for each iOS build of the tester
 // page, whether the build's profile lets it install.
-func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, c *call) error {
 	// An unknown page answers as a bad signature does: the address says
 	// nothing about which pages exist.
 	src, err := s.source(c)
 	if err != nil || !s.verifySigned(r, &src.site) {
-		s.fail(w, r, errForbidden("this address is invalid or has expired: register the device again from the page"))
-		return
+		return errForbidden("this address is invalid or has expired: register the device again from the page")
 	}
 	udid := strings.ToUpper(c.params.ByName("udid"))
 	v := deviceView{UDID: udid, PageURL: src.site.url(src.site.page)}
@@ -314,6 +303,7 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, c *call) {
 		v.Builds = append(v.Builds, db)
 	}
 	s.renderPublic(w, r, devicePage, v, http.StatusOK, "form-action 'none'")
+	return nil
 }
 
 // verdict says whether build b installs on the device udid.

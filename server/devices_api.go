@@ -11,29 +11,29 @@ import (
 // The devices testers registered in a workspace (devices.go), for its
 // members: a list, Apple's import format, and removal by an admin.
 
-func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, c *call) error {
 	devs, err := s.store.Devices(c.ws.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if devs == nil {
 		devs = []store.Device{}
 	}
 	writeJSON(w, http.StatusOK, devs)
+	return nil
 }
 
 // exportDevices writes the tab-separated file Apple's developer portal
 // takes under Devices › Register Multiple Devices.
-func (s *Server) exportDevices(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) exportDevices(w http.ResponseWriter, r *http.Request, c *call) error {
 	devs, err := s.store.Devices(c.ws.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/tab-separated-values; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+c.ws.Slug+`-devices.txt"`)
 	w.Write(devicesTSV(devs))
+	return nil
 }
 
 func devicesTSV(devs []store.Device) []byte {
@@ -61,10 +61,10 @@ func deviceName(d store.Device) string {
 	return name + " " + d.UDID[max(0, len(d.UDID)-8):]
 }
 
-func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.store.DeleteDevice(c.ws.ID, c.params.ByName("udid")); err != nil {
-		s.fail(w, r, notFoundAs(err, "device"))
-		return
+		return notFoundAs(err, "device")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -68,11 +68,11 @@ func (s *Server) noDistPage(w http.ResponseWriter, r *http.Request) {
 
 // distPage renders a distribution's page (GET) or takes its password
 // form (POST).
-func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	ws, d, err := s.distribution(c)
 	if err != nil {
 		s.noDistPage(w, r)
-		return
+		return nil
 	}
 	t := distSite(c.base, ws, d)
 	var wrong string
@@ -82,31 +82,30 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 			if ae, ok := toAPIError(err); ok && ae.Status < 500 {
 				s.noDistPage(w, r)
 			} else {
-				s.failPage(w, r, c, err)
+				return err
 			}
-			return
+			return nil
 		}
 		t.member = c.who.id
 	case store.SecurityPassword:
 		if r.Method == http.MethodPost {
 			var done bool
 			if wrong, done = s.unlockForm(w, r, t); done {
-				return
+				return nil
 			}
 		}
 		if !s.unlocked(r, d.ID, d.PasswordHash) {
 			s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
-			return
+			return nil
 		}
 	}
 	if r.Method == http.MethodPost {
 		http.Redirect(w, r, t.page, http.StatusSeeOther)
-		return
+		return nil
 	}
 	builds, err := s.shownBuilds(d)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	p := platformOf(r.UserAgent())
 	v := testerView{Heading: d.Name, QRURL: t.url(t.page + "/qr"), PageURL: t.url(t.page), Platform: p, DevInfo: d.ShowDevInfo}
@@ -129,12 +128,13 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) {
 		v.Title, v.Message = "No build yet", "There is no build here yet. Come back once one has been uploaded and processed."
 	}
 	s.renderTester(w, r, v)
+	return nil
 }
 
 // distQR is the QR code of a distribution's page. A protected page's is
 // for its members (the console shows it) and, for a password page, whoever
 // unlocked it; anyone else gets the 404 of a page that does not exist.
-func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) error {
 	ws, d, err := s.distribution(c)
 	if err == nil && d.Security != store.SecurityPublic && !(d.Security == store.SecurityPassword && s.unlocked(r, d.ID, d.PasswordHash)) {
 		if s.member(r, c) != nil {
@@ -142,11 +142,11 @@ func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	t := distSite(c.base, ws, d)
 	s.serveQR(w, r, t.url(t.page))
+	return nil
 }
 
 // shownBuilds are the builds a distribution's page shows: the newest its
@@ -226,40 +226,37 @@ func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws st
 // distDownload is a counted download through a distribution: checked as
 // its page is, counted and logged, then a 302 to a signed URL valid for a
 // minute. HEAD is not counted (see headFile).
-func (s *Server) distDownload(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) distDownload(w http.ResponseWriter, r *http.Request, c *call) error {
 	ws, d, err := s.distribution(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if !s.distPass(w, r, c, ws, d) {
-		return
+		return nil
 	}
 	f, _, err := s.distFile(c, d)
 	if err == nil && f.Name != c.params.ByName("fileName") {
 		err = errNotFound("file")
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if r.Method == http.MethodHead {
 		headFile(w, f)
-		return
+		return nil
 	}
 	if _, err := s.store.UseDistribution(d.ID, s.accessEntry(r)); err != nil {
-		s.fail(w, r, notFoundAs(err, "distribution"))
-		return
+		return notFoundAs(err, "distribution")
 	}
 	redirectToFile(w, s.signedURLFor(c.base, f.ID, f.Name, redirectURLTTL))
+	return nil
 }
 
 // distManifest serves the OTA manifest of an IPA the distribution shows.
-func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) error {
 	ws, d, err := s.distribution(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	t := distSite(c.base, ws, d)
 	if t.protected && !s.verifySigned(r, &t) {
@@ -269,16 +266,15 @@ func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) {
 		if t.members {
 			err = errDistNotFound
 		}
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	f, b, err := s.distFile(c, d)
 	if err == nil && (f.Type != store.FilePackage || f.Extension != "ipa") {
 		err = errNotFound("manifest")
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeManifest(w, r, t, b, f)
+	return nil
 }

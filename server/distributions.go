@@ -133,27 +133,26 @@ func (s *Server) newDistribution(ctx context.Context, c *call, req distributionR
 	return d, err
 }
 
-func (s *Server) createDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createDistribution(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req distributionRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	d, err := s.newDistribution(r.Context(), c, req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, viewDistribution(c.base, c.ws, d))
+	return nil
 }
 
-func (s *Server) listDistributions(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listDistributions(w http.ResponseWriter, r *http.Request, c *call) error {
 	ds, err := s.store.Distributions(c.ws.ID, c.proj.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewAll(ds, func(d store.Distribution) distributionView { return viewDistribution(c.base, c.ws, d) }))
+	return nil
 }
 
 // projectDistribution resolves the path's distribution (by id or slug) in
@@ -170,30 +169,29 @@ func (s *Server) projectDistribution(c *call) (store.Distribution, error) {
 	return d, nil
 }
 
-func (s *Server) getDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) getDistribution(w http.ResponseWriter, r *http.Request, c *call) error {
 	d, err := s.projectDistribution(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewDistribution(c.base, c.ws, d))
+	return nil
 }
 
 // updateDistribution changes the fields sent. The password is hashed
 // before the transaction (hashing takes a while and memory; bbolt's writer
 // must not wait for it).
-func (s *Server) updateDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) updateDistribution(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req distributionRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	d, err := s.editDistribution(r.Context(), c, req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewDistribution(c.base, c.ws, d))
+	return nil
 }
 
 func (s *Server) editDistribution(ctx context.Context, c *call, req distributionRequest) (store.Distribution, error) {
@@ -227,25 +225,25 @@ func mayShare(c *call, d store.Distribution) error {
 	return nil
 }
 
-func (s *Server) deleteDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteDistribution(w http.ResponseWriter, r *http.Request, c *call) error {
 	d, err := s.projectDistribution(c)
 	if err == nil {
 		err = s.store.DeleteDistribution(d.ID)
 	}
 	if err != nil {
-		s.fail(w, r, notFoundAs(err, "distribution"))
-		return
+		return notFoundAs(err, "distribution")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // distributionAccessLog lists downloads through a distribution, newest
 // first, paged as a link's access log is.
-func (s *Server) distributionAccessLog(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) distributionAccessLog(w http.ResponseWriter, r *http.Request, c *call) error {
 	d, err := s.projectDistribution(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeAccessLog(w, r, d.ID)
+	return nil
 }

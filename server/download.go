@@ -25,34 +25,30 @@ func redirectToFile(w http.ResponseWriter, signed string) {
 // valid now, 404 for a file that no longer exists even if the URL is, and
 // otherwise the bytes, with ranges, conditional requests and sendfile (see
 // logWriter) from http.ServeContent.
-func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.keys.Verify(r.Method, r.URL.Path, r.URL.RawQuery, s.now()); err != nil {
-		s.fail(w, r, errForbidden("the download URL is invalid or has expired"))
-		return
+		return errForbidden("the download URL is invalid or has expired")
 	}
 	f, err := s.store.File(c.params.ByName("fileId"))
 	if err != nil || f.Name != c.params.ByName("fileName") {
-		s.fail(w, r, errNotFound("file"))
-		return
+		return errNotFound("file")
 	}
 	if s.depot.Remote() != nil && s.cfg.Blobs.Delivery != "proxy" {
 		// The bytes come from the store: a presigned URL with this file's
 		// type and name, valid as long as a counted redirect's.
 		u, err := s.depot.FileURL(f, contentDisposition(f.Name), redirectURLTTL)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		redirectToFile(w, u)
-		return
+		return nil
 	}
 	fh, err := s.openContent(r, f)
 	if errors.Is(err, depot.ErrDamaged) {
 		err = errDamaged
 	}
 	if err != nil {
-		s.fail(w, r, notFoundAs(err, "file")) // not found: deleted since it was read
-		return
+		return notFoundAs(err, "file") // not found: deleted since it was read
 	}
 	defer fh.Close()
 
@@ -68,6 +64,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) {
 	// The URL is a credential with an expiry: shared caches must not keep it.
 	h.Set("Cache-Control", "private, no-transform")
 	http.ServeContent(w, r, "", f.UpdatedAt, fh)
+	return nil
 }
 
 // openContent opens a file's bytes: the local file (served with

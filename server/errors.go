@@ -144,6 +144,52 @@ func toAPIError(err error) (*apiError, bool) {
 // under /v1/ are the organization API, everything else the workspace API.
 // Internal errors are logged with their detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeAPIError(w, r, err, isOrgDialect(w, r))
+}
+
+// answerError answers an error a route's handler (or its access rule)
+// returned, in the shape of the route's front: the one place where an
+// error becomes an answer. An answer already started is not answered
+// again: the error is logged.
+func (s *Server) answerError(w http.ResponseWriter, r *http.Request, front renderer, c *call, err error) {
+	if lw, ok := w.(*logWriter); ok && lw.status != 0 {
+		s.log.Error("request failed after its answer started", "method", r.Method, "route", lw.route, "status", lw.status, "err", err)
+		return
+	}
+	switch front {
+	case consoleFront:
+		s.failPage(w, r, c, err)
+	case testerFront:
+		if wantsHTML(r) {
+			s.testerError(w, r, err)
+			return
+		}
+		s.writeAPIError(w, r, err, false)
+	default:
+		s.writeAPIError(w, r, err, front == orgFront)
+	}
+}
+
+// testerError is an error as a tester's browser sees it: a page in the
+// tester pages' style, with the status.
+func (s *Server) testerError(w http.ResponseWriter, r *http.Request, err error) {
+	ae, known := toAPIError(err)
+	if !known {
+		s.log.Error("request failed", "method", r.Method, "route", routeOf(w), "err", err)
+	}
+	title := "Not available"
+	switch {
+	case ae.Status == http.StatusNotFound:
+		title = "Page not available"
+	case ae.Status >= 500:
+		title = "Something went wrong"
+	}
+	s.renderTester(w, r, testerView{Status: ae.Status, Title: title, Message: ae.Message})
+}
+
+// writeAPIError writes err in the workspace API's JSON or, with org, in
+// the organization API's envelope.
+func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error, org bool) {
 	ae, known := toAPIError(err)
 	if !known {
 		s.log.Error("request failed", "method", r.Method, "route", routeOf(w), "err", err)
@@ -155,7 +201,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hangar"`)
 	}
-	if isOrgDialect(w, r) {
+	if org {
 		msg := ae.Message
 		if m, ok := orgMessages[ae.OrgCode]; ok {
 			msg = m

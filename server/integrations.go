@@ -85,27 +85,25 @@ func buildQueryOf(r *http.Request) (store.BuildQuery, error) {
 }
 
 // listOrgBuilds answers a page of the request's app's builds.
-func (s *Server) listOrgBuilds(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listOrgBuilds(w http.ResponseWriter, r *http.Request, c *call) error {
 	page, limit, asc, err := orgPaging(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	q, err := buildQueryOf(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := s.store.QueryBuilds(c.proj.ID, q, asc, (page-1)*limit, limit)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	items := make([]orgBuild, 0, len(res.Builds))
 	for _, b := range res.Builds {
 		items = append(items, s.viewOrgBuild(c, b.Build, b.Files))
 	}
 	writeOrg(w, http.StatusOK, listPage(items, res.Total, page, limit))
+	return nil
 }
 
 // orgApp is Applivery's app object, for a project.
@@ -126,29 +124,29 @@ func viewOrgApp(p store.Project) orgApp {
 
 // listOrgApps answers a page of the organization's apps, newest first
 // (oldest first with sort=createdAt:asc).
-func (s *Server) listOrgApps(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listOrgApps(w http.ResponseWriter, r *http.Request, c *call) error {
 	page, limit, asc, err := orgPaging(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ps, err := s.store.Projects(c.ws.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	sortByCreation(ps, func(p store.Project) time.Time { return p.CreatedAt }, asc)
 	writeOrg(w, http.StatusOK, listPage(viewAll(window(ps, page, limit), viewOrgApp), len(ps), page, limit))
+	return nil
 }
 
-func (s *Server) getOrgApp(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) getOrgApp(w http.ResponseWriter, r *http.Request, c *call) error {
 	writeOrg(w, http.StatusOK, viewOrgApp(c.proj))
+	return nil
 }
 
 // getIntegrationBuild is a build of the app token's app: how CI polls for
 // the end of processing.
-func (s *Server) getIntegrationBuild(w http.ResponseWriter, r *http.Request, c *call) {
-	s.orgBuildDetails(w, r, c)
+func (s *Server) getIntegrationBuild(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.orgBuildDetails(w, r, c)
 }
 
 // orgPublication is Applivery's publication object, for a distribution.
@@ -202,16 +200,14 @@ func viewPublication(base string, ws store.Workspace, d store.Distribution) orgP
 
 // listIntegrationDistributions lists the app's distributions, filtered by
 // slug, filterType and filterValue, visibility and security.
-func (s *Server) listIntegrationDistributions(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listIntegrationDistributions(w http.ResponseWriter, r *http.Request, c *call) error {
 	page, limit, asc, err := orgPaging(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ds, err := s.store.Distributions(c.ws.ID, c.proj.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	match := func(d store.Distribution) bool {
@@ -231,6 +227,7 @@ func (s *Server) listIntegrationDistributions(w http.ResponseWriter, r *http.Req
 	sortByCreation(kept, func(d store.Distribution) time.Time { return d.CreatedAt }, asc)
 	items := viewAll(window(kept, page, limit), func(d store.Distribution) orgPublication { return viewPublication(c.base, c.ws, d) })
 	writeOrg(w, http.StatusOK, listPage(items, len(kept), page, limit))
+	return nil
 }
 
 // publicationRequest is Applivery's body for a new publication. tags and
@@ -254,11 +251,10 @@ type publicationRequest struct {
 
 // createIntegrationDistribution makes a publication of the app token's
 // app: a Hangar distribution.
-func (s *Server) createIntegrationDistribution(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createIntegrationDistribution(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req publicationRequest
 	if err := decodeLenientJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	dreq := distributionRequest{Slug: &req.Slug, ShowDevInfo: req.ShowDevInfo, ShowHistory: req.ShowHistory}
 	if req.Name != "" {
@@ -270,8 +266,7 @@ func (s *Server) createIntegrationDistribution(w http.ResponseWriter, r *http.Re
 	if req.Security != "" {
 		sec, ok := publSecurity[req.Security]
 		if !ok {
-			s.fail(w, r, errBadRequest(`security must be "public", "password" or "logged"`))
-			return
+			return errBadRequest(`security must be "public", "password" or "logged"`)
 		}
 		dreq.Security = &sec
 	}
@@ -281,17 +276,16 @@ func (s *Server) createIntegrationDistribution(w http.ResponseWriter, r *http.Re
 	if f := req.Filter; f != nil {
 		ft, ok := publFilterTypes[f.Type]
 		if !ok {
-			s.fail(w, r, errBadRequest(`filter.type must be "last", "tag", "gitBranch" or "gitTag" ("builds", a fixed list, is not supported)`))
-			return
+			return errBadRequest(`filter.type must be "last", "tag", "gitBranch" or "gitTag" ("builds", a fixed list, is not supported)`)
 		}
 		dreq.FilterType, dreq.FilterValue = &ft, &f.Value
 	}
 	d, err := s.newDistribution(r.Context(), c, dreq)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeOrg(w, http.StatusCreated, viewPublication(c.base, c.ws, d))
+	return nil
 }
 
 // window is the page'th slice of limit items.

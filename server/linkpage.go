@@ -70,32 +70,31 @@ func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) 
 
 // linkPage renders a link's tester page (GET), or takes its password
 // form (POST).
-func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, f, b, err := s.linkContext(c.params.ByName("publicLinkId"))
 	if err != nil {
 		s.unavailable(w, r, err)
-		return
+		return nil
 	}
 	t := linkSite(c.base, l)
 	var wrong string
 	if r.Method == http.MethodPost {
 		if t.hash == "" {
 			http.Redirect(w, r, t.page, http.StatusSeeOther)
-			return
+			return nil
 		}
 		var done bool
 		if wrong, done = s.unlockForm(w, r, t); done {
-			return
+			return nil
 		}
 	}
 	if t.hash != "" && !s.unlocked(r, l.ID, t.hash) {
 		s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
-		return
+		return nil
 	}
 	files, err := s.store.Files(b.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	p := platformOf(r.UserAgent())
 	v := testerView{
@@ -112,6 +111,7 @@ func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call)
 		v.Expires = l.ExpirationDate.UTC().Format("2 Jan 2006 15:04 UTC")
 	}
 	s.renderTester(w, r, v)
+	return nil
 }
 
 // statusIf is status when cond holds, else 0 (renderTester's 200).
@@ -124,64 +124,59 @@ func statusIf(cond bool, status int) int {
 
 // linkQR is the QR code of a link's tester page. (The reference's
 // /api/v1/public/file/{link}/qr encodes the download URL, as the reference says.)
-func (s *Server) linkQR(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) linkQR(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.store.UseLink(c.params.ByName("publicLinkId"), "", store.AccessLogEntry{Time: s.now()}, false)
 	if err != nil && !errors.Is(err, store.ErrLimitReached) {
-		s.fail(w, r, linkErr(err))
-		return
+		return linkErr(err)
 	}
 	t := linkSite(c.base, l)
 	s.serveQR(w, r, t.url(t.page))
+	return nil
 }
 
 // linkManifest serves the OTA manifest of a link to an IPA. A protected
 // link's manifest URL is signed (the unlocked page hands it out, and the
 // installer sends no cookie); a public one needs nothing more than the
 // link, as its page does, so it works as long as the link does.
-func (s *Server) linkManifest(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) linkManifest(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, f, b, err := s.linkContext(c.params.ByName("publicLinkId"))
 	if err != nil {
-		s.fail(w, r, linkErr(err))
-		return
+		return linkErr(err)
 	}
 	t := linkSite(c.base, l)
 	if t.protected && !s.verifySigned(r, &t) {
-		s.fail(w, r, errForbidden("the manifest URL is invalid or has expired: open the page again"))
-		return
+		return errForbidden("the manifest URL is invalid or has expired: open the page again")
 	}
 	if f.Type != store.FilePackage || f.Extension != "ipa" {
-		s.fail(w, r, errNotFound("manifest"))
-		return
+		return errNotFound("manifest")
 	}
 	s.writeManifest(w, r, t, b, f)
+	return nil
 }
 
 // linkAPK downloads the APK attached beside a link's AAB, counted against
 // the link like its own file.
-func (s *Server) linkAPK(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) linkAPK(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.store.Link(c.params.ByName("publicLinkId"))
 	if err != nil {
-		s.fail(w, r, errLinkNotFound)
-		return
+		return errLinkNotFound
 	}
 	if !s.linkPass(w, r, l) {
-		return
+		return nil
 	}
 	files, err := s.store.Files(l.BuildID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	apk, ok := attachedAPK(files)
 	if !ok {
-		s.fail(w, r, errNotFound("APK"))
-		return
+		return errNotFound("APK")
 	}
 	if _, err := s.store.UseUnlockedLink(l.ID, "", s.accessEntry(r), l.PasswordHash); err != nil {
-		s.fail(w, r, linkErr(err))
-		return
+		return linkErr(err)
 	}
 	redirectToFile(w, s.signedURLFor(c.base, apk.ID, apk.Name, redirectURLTTL))
+	return nil
 }
 
 // linkPass lets a download through a password-protected link go on, or

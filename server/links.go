@@ -63,23 +63,21 @@ func parseISODate(s string) (time.Time, error) {
 // createLink is the reference's "Create Public Link". No downloadLimit (or 0)
 // means unlimited; isPermanent ignores expirationDate; neither means the
 // link does not expire.
-func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) error {
 	f, err := s.projectFile(c, c.params.ByName("fileId"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var req createLinkRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	l, err := s.newLink(r.Context(), c, f, req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, s.viewLink(c.base, l, f.Name))
+	return nil
 }
 
 // newLink creates a public link to file f of the request's project, as the
@@ -114,18 +112,16 @@ func (s *Server) newLink(ctx context.Context, c *call, f store.File, req createL
 
 // listBuildLinks is the reference's "List Public Links": the links of every file
 // of the build, inactive ones included.
-func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call) error {
 	_, files, err := s.buildWithFiles(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	// The reference lists all of a build's links; a bound keeps one answer
 	// small (100,000 links on a file were 30 MB).
 	p, err := wholeListPage(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ids := make([]string, len(files))
 	names := make(map[string]string, len(files))
@@ -134,8 +130,7 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	links, next, err := s.store.LinksOfFiles(ids, p.After, p.Limit)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]linkView, 0, len(links))
 	for _, l := range links {
@@ -143,6 +138,7 @@ func (s *Server) listBuildLinks(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // unpagedList is how many items a list that the reference or earlier versions
@@ -180,16 +176,16 @@ func (s *Server) fileLink(c *call) (store.PublicLink, error) {
 
 // deactivateLink is the reference's "Delete Public Link": the link stops working
 // but stays listed, with its access log.
-func (s *Server) deactivateLink(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deactivateLink(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.fileLink(c)
 	if err == nil {
 		err = s.store.DeactivateLink(l.ID)
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type accessLogView struct {
@@ -200,13 +196,13 @@ type accessLogView struct {
 
 // accessLog lists a link's downloads, newest first, paged as pageParams
 // says.
-func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.fileLink(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.writeAccessLog(w, r, l.ID)
+	return nil
 }
 
 // writeAccessLog answers a page of the access log of a link or
@@ -236,13 +232,13 @@ const maxUserAgent = 512
 // and log it in one transaction, then 302 to a signed URL valid for a
 // minute. HEAD is not counted (see headFile). A link with a password asks
 // for it first (see linkPass).
-func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call) error {
 	id, name, get := c.params.ByName("publicLinkId"), c.params.ByName("fileName"), r.Method == http.MethodGet
 	if !get {
 		// HEAD counts nothing, but a protected link's file is not named to
 		// whoever asks.
 		if l, err := s.store.Link(id); err == nil && !s.linkPass(w, r, l) {
-			return
+			return nil
 		}
 	}
 	// One transaction for the common case; a link with a password comes
@@ -250,43 +246,41 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 	l, err := s.store.UseLink(id, name, s.accessEntry(r), get)
 	if errors.Is(err, store.ErrProtected) {
 		if !s.linkPass(w, r, l) {
-			return
+			return nil
 		}
 		l, err = s.store.UseUnlockedLink(id, name, s.accessEntry(r), l.PasswordHash)
 	}
 	if err != nil {
-		s.fail(w, r, linkErr(err))
-		return
+		return linkErr(err)
 	}
 	if r.Method == http.MethodHead {
 		f, err := s.store.File(l.FileID)
 		if err != nil {
-			s.fail(w, r, linkErr(err)) // the file deleted since
-			return
+			return linkErr(err) // the file deleted since
 		}
 		headFile(w, f)
-		return
+		return nil
 	}
 	redirectToFile(w, s.signedURLFor(c.base, l.FileID, l.FileName, redirectURLTTL))
+	return nil
 }
 
 // publicQR is the reference's "Get QR Code": a 200×200 PNG of the link's
 // publicUrl. Links that cannot be used (unknown, inactive, expired, file
 // gone) are 404 LINK_NOT_FOUND as for a download; a link at its download
 // limit still has its code.
-func (s *Server) publicQR(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) publicQR(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.store.UseLink(c.params.ByName("publicLinkId"), "", store.AccessLogEntry{Time: s.now()}, false)
 	if err != nil && !errors.Is(err, store.ErrLimitReached) {
-		s.fail(w, r, linkErr(err))
-		return
+		return linkErr(err)
 	}
 	var buf bytes.Buffer
 	if err := qrPNG(&buf, publicURL(c.base, l.ID, l.FileName), qrSize); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(buf.Bytes())
+	return nil
 }

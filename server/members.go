@@ -16,13 +16,13 @@ type memberView struct {
 	Role string `json:"role"`
 }
 
-func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {
 	out, err := s.members(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // members lists the request workspace's users and service accounts with
@@ -71,18 +71,17 @@ func (s *Server) memberID(kind, nameOrID string) (string, error) {
 }
 
 // setMember gives a user or service account a role in the workspace.
-func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req setMemberRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	m, err := s.setMembership(c, req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, m)
+	return nil
 }
 
 // setMembership gives a member a role in the request's workspace, as the
@@ -121,10 +120,10 @@ func (s *Server) removeMembership(c *call, kind, nameOrID string) error {
 	return s.store.SetMembership(kind, id, c.ws.ID, "")
 }
 
-func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.removeMembership(c, c.params.ByName("kind"), c.params.ByName("id")); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

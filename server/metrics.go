@@ -177,6 +177,7 @@ func (c depotCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // serveMetrics is GET /metrics in the Prometheus text format.
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *call) {
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *call) error {
 	s.metrics.handler.ServeHTTP(w, r)
+	return nil
 }

@@ -174,13 +174,13 @@ func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBui
 }
 
 // orgBuildDetails is Applivery's Build Details.
-func (s *Server) orgBuildDetails(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) orgBuildDetails(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, files, err := s.buildWithFiles(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeOrg(w, http.StatusOK, s.viewOrgBuild(c, b, files))
+	return nil
 }
 
 // Tags are stored with the build: keep them small.
@@ -235,7 +235,7 @@ func orgBuildFields(fields *buildFields) func(name, value string) error {
 // orgUploadBuild creates a build from Applivery's form: the package in the
 // "build" part, versionName, changelog, tags. Without a "build" part the
 // build has no package and is processed at once.
-func (s *Server) orgUploadBuild(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) orgUploadBuild(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, files, err := s.newBuild(c, func(buildID string, fields *buildFields) ([]store.File, error) {
 		var files []store.File
 		err := s.multipartFields(r, "build", orgBuildFields(fields), func(name string, body io.Reader) error {
@@ -251,34 +251,31 @@ func (s *Server) orgUploadBuild(w http.ResponseWriter, r *http.Request, c *call)
 		return files, err
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeOrg(w, http.StatusCreated, s.viewOrgBuild(c, b, files))
+	return nil
 }
 
 // orgAttachFiles is Applivery's "Build Attached Files": "file" parts become
 // attachments of a processed build.
-func (s *Server) orgAttachFiles(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) orgAttachFiles(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if b.Status != store.BuildProcessed {
-		s.fail(w, r, errNotProcessed)
-		return
+		return errNotProcessed
 	}
 	if _, err := s.attach(r, b.ID, func(string, string) error { return nil }, nil); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	files, err := s.store.Files(b.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeOrg(w, http.StatusCreated, s.viewOrgBuild(c, b, files))
+	return nil
 }
 
 type downloadTokenData struct {
@@ -289,25 +286,21 @@ type downloadTokenData struct {
 // downloadToken is step 1 of Applivery's download flow: a short-lived,
 // single-use token for one file of a processed build (without fileId, its
 // package).
-func (s *Server) downloadToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) downloadToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, err := s.projectBuild(c, c.params.ByName("buildId"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	if t := q.Get("type"); t != "" && t != "auto" {
-		s.fail(w, r, errBadRequest(`type must be "auto"`))
-		return
+		return errBadRequest(`type must be "auto"`)
 	}
 	if b.Status != store.BuildProcessed {
-		s.fail(w, r, errNotProcessed)
-		return
+		return errNotProcessed
 	}
 	files, err := s.store.Files(b.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var target *store.File
 	for i, f := range files {
@@ -317,30 +310,29 @@ func (s *Server) downloadToken(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 	}
 	if target == nil {
-		s.fail(w, r, errNotFound("file"))
-		return
+		return errNotFound("file")
 	}
 	plain, t, err := s.store.CreateDownloadToken(target.ID, s.now().Add(s.cfg.DownloadTokenTTL))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeOrg(w, http.StatusOK, downloadTokenData{Token: plain, ExpiresAt: orgTime(t.ExpiresAt)})
+	return nil
 }
 
 // redeemDownloadToken is step 2: the token is the credential. It is used up
 // atomically, so concurrent requests with one token get one 302; the answer
 // has no body.
-func (s *Server) redeemDownloadToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) redeemDownloadToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	t, err := s.store.RedeemDownloadToken(c.params.ByName("token"))
 	var f store.File
 	if err == nil {
 		f, err = s.store.File(t.FileID)
 	}
 	if err != nil {
-		s.fail(w, r, notFoundAs(err, "token"))
-		return
+		return notFoundAs(err, "token")
 	}
 	redirectToFile(w, s.signedURLFor(c.base, f.ID, f.Name, redirectURLTTL))
+	return nil
 }

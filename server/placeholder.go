@@ -48,26 +48,25 @@ func placeholderPath(name string, size int) string {
 var placeholders sync.Map // "G/size" → []byte
 
 // placeholderIcon serves /icon/:glyph/:size.
-func (s *Server) placeholderIcon(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) placeholderIcon(w http.ResponseWriter, r *http.Request, c *call) error {
 	glyph := c.params.ByName("glyph")
 	size, ok := placeholderSizes[strings.TrimSuffix(c.params.ByName("size"), ".png")]
 	if !ok || len(glyph) != 1 || placeholderGlyph(glyph) != glyph {
-		s.fail(w, r, errNotFound("icon"))
-		return
+		return errNotFound("icon")
 	}
 	k := glyph + "/" + strconv.Itoa(size)
 	img, ok := placeholders.Load(k)
 	if !ok {
 		b, err := renderPlaceholder(glyph, size)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		img, _ = placeholders.LoadOrStore(k, b)
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "public, max-age=86400")
 	w.Write(img.([]byte))
+	return nil
 }
 
 var placeholderFont = sync.OnceValues(func() (*opentype.Font, error) { return opentype.Parse(gobold.TTF) })

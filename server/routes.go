@@ -437,29 +437,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	// and the workspace quota what is kept.
 	r.Body = body
 	c := &call{params: ps, base: s.baseURL(r)}
-	if rt.render == consoleFront {
-		if err := s.authorize(r, rt.access, c, true); err != nil {
-			s.failPage(w, r, c, err)
-			return
-		}
-		if r.Method == http.MethodPost {
-			if err := s.checkForm(r, c, rt.flags&upload != 0); err != nil {
-				s.failPage(w, r, c, err)
-				return
-			}
-		}
-		rt.h(w, r, c)
-		return
+	err := s.authorize(r, rt.access, c, rt.render == consoleFront)
+	if err == nil && rt.render == consoleFront && r.Method == http.MethodPost {
+		err = s.checkForm(r, c, rt.flags&upload != 0)
 	}
-	if err := s.authorize(r, rt.access, c, false); err != nil {
-		s.fail(w, r, err)
-		return
+	if err == nil {
+		err = rt.h(w, r, c)
 	}
-	rt.h(w, r, c)
+	if err != nil {
+		s.answerError(w, r, rt.render, c, err)
+	}
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *call) {
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *call) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
 // minFreeForReady is the free space below which /readyz fails: a commit
@@ -470,11 +462,11 @@ const minFreeForReady = 1 << 20
 
 // readyz answers 200 only when the metadata store can commit a write and
 // the disk has room.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if err := s.store.Writable(); err != nil {
 		s.log.Error("readiness check failed", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return
+		return nil
 	}
 	if b := s.depot.Remote(); b != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -482,15 +474,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) {
 		if err := b.Ping(ctx); err != nil {
 			s.log.Error("readiness check failed: the object store does not answer", "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "object store unavailable"})
-			return
+			return nil
 		}
 	}
 	if free, err := s.depot.Free(); err == nil && free < minFreeForReady {
 		s.log.Error("readiness check failed: the disk is full", "free_bytes", free)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "disk full"})
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
 // access says who may call a route.
@@ -541,4 +534,7 @@ type call struct {
 	proj   store.Project
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, c *call)
+// handler serves a route. An error it returns is answered in the shape of
+// the route's front (answerError), unless the answer had started: then it
+// is only logged.
+type handler func(w http.ResponseWriter, r *http.Request, c *call) error

@@ -1,6 +1,11 @@
 package server
 
 import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +25,9 @@ func TestRendererByFront(t *testing.T) {
 		switch {
 		case strings.HasPrefix(rt.pattern, "/v1/"):
 			want = orgFront
-		case rt.pattern == "/" || slices.ContainsFunc(console, func(p string) bool { return rt.pattern == strings.TrimSuffix(p, "/") || strings.HasPrefix(rt.pattern, p) }):
+		case rt.pattern == "/" || slices.ContainsFunc(console, func(p string) bool {
+			return rt.pattern == strings.TrimSuffix(p, "/") || strings.HasPrefix(rt.pattern, p)
+		}):
 			want = consoleFront
 		case slices.ContainsFunc([]string{"/p/", "/d/", "/trust", "/enroll/"}, func(p string) bool { return strings.HasPrefix(rt.pattern, p) }):
 			want = testerFront
@@ -42,5 +49,41 @@ func TestRoutesUnique(t *testing.T) {
 			t.Errorf("%s is in the route table twice", k)
 		}
 		seen[k] = true
+	}
+}
+
+// An error a handler returns is answered in its row's front's shape, in
+// one place: a store failure on a console page (the device export) or a
+// distribution's page is a page, not JSON as it was; the APIs keep their
+// JSON shapes; an answer already started is not answered twice.
+func TestAnswerErrorByFront(t *testing.T) {
+	s := &Server{cfg: config.Default(), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	failure := errors.New("store: the disk is on fire")
+	for _, tt := range []struct {
+		front       renderer
+		accept      string
+		contentType string
+		body        string
+	}{
+		{consoleFront, "text/html", "text/html; charset=utf-8", "internal error"},
+		{testerFront, "text/html", "text/html; charset=utf-8", "Something went wrong"},
+		{testerFront, "*/*", "application/json", `"error":"INTERNAL"`},
+		{workspaceFront, "", "application/json", `"error":"INTERNAL"`},
+		{orgFront, "", "application/json", `"status":false`},
+	} {
+		r := httptest.NewRequest("GET", "/somewhere", nil)
+		r.Header.Set("Accept", tt.accept)
+		w := httptest.NewRecorder()
+		s.answerError(&logWriter{ResponseWriter: w}, r, tt.front, &call{}, failure)
+		if w.Code != 500 || !strings.HasPrefix(w.Header().Get("Content-Type"), tt.contentType) || !strings.Contains(w.Body.String(), tt.body) || strings.Contains(w.Body.String(), "on fire") {
+			t.Errorf("front %d, Accept %q: %d %s %q", tt.front, tt.accept, w.Code, w.Header().Get("Content-Type"), w.Body.String())
+		}
+	}
+	w := httptest.NewRecorder()
+	lw := &logWriter{ResponseWriter: w}
+	lw.WriteHeader(http.StatusOK)
+	s.answerError(lw, httptest.NewRequest("GET", "/x", nil), workspaceFront, &call{}, failure)
+	if w.Body.Len() != 0 {
+		t.Errorf("an error after the answer started was written: %q", w.Body.String())
 	}
 }

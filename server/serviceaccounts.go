@@ -31,21 +31,20 @@ type createServiceAccountResponse struct {
 
 // createServiceAccount creates a service account with a role in the
 // workspace and its first token, shown once.
-func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req createServiceAccountRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	sa, plain, tok, err := s.newServiceAccount(c, req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, createServiceAccountResponse{
 		ServiceAccount: serviceAccountView{ID: sa.ID, Name: sa.Name, Role: req.Role, CreatedAt: sa.CreatedAt, Tokens: []tokenView{viewToken(tok)}},
 		Token:          plain,
 	})
+	return nil
 }
 
 // newServiceAccount creates a service account with a role in the request's
@@ -65,11 +64,10 @@ func (s *Server) newServiceAccount(c *call, req createServiceAccountRequest) (st
 	return sa, plain, tok, err
 }
 
-func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *call) error {
 	all, err := s.store.ServiceAccounts()
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := []serviceAccountView{}
 	for _, sa := range all {
@@ -79,12 +77,12 @@ func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *
 		}
 		ts, err := s.store.Tokens(sa.ID)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		out = append(out, serviceAccountView{ID: sa.ID, Name: sa.Name, Role: role, CreatedAt: sa.CreatedAt, Tokens: viewAll(ts, viewToken)})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // workspaceServiceAccount returns the service account named by the path, if
@@ -103,12 +101,12 @@ func (s *Server) workspaceServiceAccount(c *call) (store.ServiceAccount, error) 
 // deleteServiceAccount removes the account from the workspace; an account
 // left with no workspace (and not an instance admin) is deleted with its
 // tokens.
-func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.removeServiceAccount(c); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // removeServiceAccount takes the path's service account out of the
@@ -152,29 +150,27 @@ func (s *Server) confinedServiceAccount(c *call) (store.ServiceAccount, error) {
 	return sa, err
 }
 
-func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	sa, err := s.confinedServiceAccount(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var req createTokenRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.issueToken(w, r, store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
+	return nil
 }
 
-func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	sa, err := s.confinedServiceAccount(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if err := s.store.RevokeToken(sa.ID, c.params.ByName("prefix")); err != nil {
-		s.fail(w, r, notFoundAs(err, "token"))
-		return
+		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

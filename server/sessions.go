@@ -28,37 +28,34 @@ var errBadCredentials = &apiError{http.StatusUnauthorized, "INVALID_CREDENTIALS"
 // user and a wrong password get the same answer after the same work: the
 // unknown-user path verifies against an unmatchable hash with the same
 // parameters (auth.Hasher.Unmatchable).
-func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req loginRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	u, err := s.signIn(w, r, req.Username, req.Password)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	now := s.now()
 	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", ExpiresAt: now.Add(s.cfg.SessionTTL)})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, loginResponse{Token: plain, ExpiresAt: tok.ExpiresAt})
+	return nil
 }
 
 // logout revokes the session token the request was made with.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	if c.who.kind != store.TokenSession {
-		s.fail(w, r, errBadRequest("only a login session can log out; revoke other tokens instead"))
-		return
+		return errBadRequest("only a login session can log out; revoke other tokens instead")
 	}
 	if err := s.store.RevokeToken(c.who.id, c.who.token.Prefix); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // signIn checks a username and password, under the login rate limits, for

@@ -46,27 +46,26 @@ type newTokenResponse struct {
 // listTokens lists every token of the instance: 1,000 at most (or
 // ?limit=), the Link header pointing to the rest (?cursor=). Console
 // sign-ins are tokens too, so the list grows with use until gc.
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) error {
 	p, err := wholeListPage(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ts, next, err := s.store.TokensPage(p.After, p.Limit)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
+	return nil
 }
 
-func (s *Server) revokeAnyToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) revokeAnyToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	if _, err := s.store.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
-		s.fail(w, r, notFoundAs(err, "token"))
-		return
+		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type createTokenRequest struct {
@@ -110,33 +109,32 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t store.Toke
 	writeJSON(w, http.StatusCreated, newTokenResponse{tokenView: viewToken(tok), Token: plain})
 }
 
-func (s *Server) createAppToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createAppToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req createAppTokenRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	scope, err := appScope(req.Scope)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.issueToken(w, r, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name, Scope: scope})
+	return nil
 }
 
-func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) error {
 	ts, err := s.store.Tokens(c.proj.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
+	return nil
 }
 
-func (s *Server) revokeAppToken(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) revokeAppToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.store.RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
-		s.fail(w, r, notFoundAs(err, "token"))
-		return
+		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

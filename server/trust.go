@@ -67,7 +67,7 @@ func (s *Server) localCA() *certs.LocalCA {
 	return s.tls.CA
 }
 
-func (s *Server) trustPage(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) trustPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	v := trustView{HTTPS: s.httpsURL(r, "/")}
 	ca := s.localCA()
 	switch {
@@ -98,6 +98,7 @@ func (s *Server) trustPage(w http.ResponseWriter, r *http.Request, c *call) {
 		v.Admin = `For the admin: set tls_mode = "local-ca" (and tls_names to the names testers use) in Hangar's configuration and restart. Hangar then makes its own certificate authority, and this page tells testers how to trust it. A certificate of your own (tls_mode = "files") or ACME for a public name work too.`
 	}
 	s.renderPublic(w, r, trustPage, v, http.StatusOK, "form-action 'none'")
+	return nil
 }
 
 // trustGuides are the steps per platform, as their settings name things
@@ -131,26 +132,25 @@ var trustGuides = []trustSteps{
 
 // caCert serves the local CA's certificate (PEM): what Android, desktops
 // and curl --cacert take.
-func (s *Server) caCert(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) caCert(w http.ResponseWriter, r *http.Request, c *call) error {
 	ca := s.localCA()
 	if ca == nil {
-		s.fail(w, r, errNotFound("this server has no local certificate authority"))
-		return
+		return errNotFound("this server has no local certificate authority")
 	}
 	w.Header().Set("Content-Type", "application/x-x509-ca-cert")
 	w.Header().Set("Content-Disposition", `attachment; filename="hangar-ca.crt"`)
 	w.Write(ca.CAPEM())
+	return nil
 }
 
 // caProfile serves the local CA as a configuration profile with one
 // com.apple.security.root payload, which iOS, iPadOS and macOS install
 // from Settings. Its identifiers come from the CA's fingerprint, so a
 // second download replaces the profile instead of adding one.
-func (s *Server) caProfile(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) caProfile(w http.ResponseWriter, r *http.Request, c *call) error {
 	ca := s.localCA()
 	if ca == nil {
-		s.fail(w, r, errNotFound("this server has no local certificate authority"))
-		return
+		return errNotFound("this server has no local certificate authority")
 	}
 	cert := ca.CA()
 	sum := sha256.Sum256(cert.Raw)
@@ -174,6 +174,7 @@ func (s *Server) caProfile(w http.ResponseWriter, r *http.Request, c *call) {
 		}},
 	}
 	s.writeProfile(w, r, "hangar-ca.mobileconfig", profile)
+	return nil
 }
 
 // writeProfile serves an Apple configuration profile as the file name,

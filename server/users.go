@@ -54,46 +54,42 @@ type createUserRequest struct {
 	Admin    bool   `json:"admin"`
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req createUserRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	hash, err := s.hashPassword(r, req.Password)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	u, err := s.store.CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	v, err := s.viewUser(u)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, v)
+	return nil
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, c *call) error {
 	users, err := s.store.Users()
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]userView, 0, len(users))
 	for _, u := range users {
 		v, err := s.viewUser(u)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 type passwordRequest struct {
@@ -102,35 +98,30 @@ type passwordRequest struct {
 
 // setPassword changes a user's password: the instance admin for anyone, a
 // user for themself. All the user's sessions end.
-func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) error {
 	u, err := s.store.UserByName(c.params.ByName("username"))
 	// Anyone but the instance admin gets one answer for every name but
 	// their own, whether it exists or not: no way to enumerate users.
 	if !c.who.admin && (err != nil || c.who.kind != store.TokenSession || c.who.id != u.ID) {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.fail(w, r, err)
-			return
+			return err
 		}
-		s.fail(w, r, errForbidden("only the user or an instance admin may change a password"))
-		return
+		return errForbidden("only the user or an instance admin may change a password")
 	}
 	if err != nil {
-		s.fail(w, r, notFoundAs(err, "user"))
-		return
+		return notFoundAs(err, "user")
 	}
 	var req passwordRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	hash, err := s.hashPassword(r, req.Password)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if err := s.store.SetPassword(u.ID, hash); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

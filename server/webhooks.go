@@ -95,35 +95,33 @@ func applyWebhook(w *store.Webhook, req webhookRequest) error {
 // workspace's.
 func webhookScope(c *call) string { return c.proj.ID }
 
-func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req webhookRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	wh := store.Webhook{WorkspaceID: c.ws.ID, ProjectID: webhookScope(c), CreatedBy: c.who.name}
 	if err := applyWebhook(&wh, req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	wh, err := s.store.CreateWebhook(wh)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("webhook created", "webhook", wh.ID, "workspace", c.ws.Slug, "by", c.who.name)
 	v := viewWebhook(wh)
 	v.Secret = wh.Secret
 	writeJSON(w, http.StatusCreated, v)
+	return nil
 }
 
-func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) error {
 	hooks, err := s.store.Webhooks(c.ws.ID, cmpOrStar(webhookScope(c)))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewAll(hooks, viewWebhook))
+	return nil
 }
 
 func cmpOrStar(projectID string) string {
@@ -144,42 +142,41 @@ func (s *Server) scopedWebhook(c *call) (store.Webhook, error) {
 	return wh, nil
 }
 
-func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewWebhook(wh))
+	return nil
 }
 
-func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req webhookRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	wh, err := s.scopedWebhook(c)
 	if err == nil {
 		wh, err = s.store.UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewWebhook(wh))
+	return nil
 }
 
-func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err == nil {
 		err = s.store.DeleteWebhook(wh.ID)
 	}
 	if err != nil {
-		s.fail(w, r, notFoundAs(err, "webhook"))
-		return
+		return notFoundAs(err, "webhook")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type deliveryView struct {
@@ -204,29 +201,27 @@ func viewDelivery(d store.Delivery) deliveryView {
 }
 
 // listDeliveries is a webhook's delivery log, newest first, paged.
-func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	page, err := pageParams(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ds, next, err := s.store.Deliveries(wh.ID, page)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, viewAll(ds, viewDelivery))
+	return nil
 }
 
 // redeliver queues a delivery again, with its ID and event, after the
 // webhook's other pending deliveries.
-func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	var d store.Delivery
 	if err == nil {
@@ -236,8 +231,8 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, c *call) {
 		err = errNotFound("delivery")
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, viewDelivery(d))
+	return nil
 }

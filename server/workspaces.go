@@ -48,18 +48,17 @@ type createWorkspaceRequest struct {
 	StorageQuota int64  `json:"storageQuota"`
 }
 
-func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req createWorkspaceRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	ws, err := s.newWorkspace(req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, viewWorkspace(ws))
+	return nil
 }
 
 // newWorkspace creates a workspace, as the API and the console ask.
@@ -74,11 +73,10 @@ func (s *Server) newWorkspace(req createWorkspaceRequest) (store.Workspace, erro
 }
 
 // listWorkspaces lists the workspaces the caller can see.
-func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *call) error {
 	all, err := s.store.Workspaces()
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	out := []workspaceView{}
 	for _, ws := range all {
@@ -87,6 +85,7 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, c *call)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 type updateWorkspaceRequest struct {
@@ -96,20 +95,17 @@ type updateWorkspaceRequest struct {
 
 // updateWorkspace changes a workspace's name or storage quota (0: none). A
 // quota below the current usage is allowed: it stops further uploads.
-func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req updateWorkspaceRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if req.StorageQuota != nil && *req.StorageQuota < 0 {
-		s.fail(w, r, errBadRequest("storageQuota must be 0 (none) or a number of bytes"))
-		return
+		return errBadRequest("storageQuota must be 0 (none) or a number of bytes")
 	}
 	ws, err := s.workspaceOf(c.params)
 	if err != nil {
-		s.fail(w, r, notFoundAs(err, "workspace"))
-		return
+		return notFoundAs(err, "workspace")
 	}
 	ws, err = s.store.UpdateWorkspace(ws.ID, func(ws *store.Workspace) error {
 		if req.Name != nil {
@@ -121,14 +117,15 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		return nil
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewWorkspace(ws))
+	return nil
 }
 
-func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, c *call) error {
 	writeJSON(w, http.StatusOK, viewWorkspace(c.ws))
+	return nil
 }
 
 type createProjectRequest struct {
@@ -137,18 +134,17 @@ type createProjectRequest struct {
 	Platform string `json:"platform"`
 }
 
-func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req createProjectRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := s.newProject(c, req)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, viewProject(p))
+	return nil
 }
 
 // newProject creates a project in the request's workspace, as the API and
@@ -160,17 +156,18 @@ func (s *Server) newProject(c *call, req createProjectRequest) (store.Project, e
 	return s.store.CreateProject(store.Project{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), Platform: req.Platform})
 }
 
-func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) error {
 	ps, err := s.store.Projects(c.ws.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewAll(ps, viewProject))
+	return nil
 }
 
-func (s *Server) getProject(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request, c *call) error {
 	writeJSON(w, http.StatusOK, viewProject(c.proj))
+	return nil
 }
 
 type retentionJSON struct {
@@ -188,18 +185,16 @@ type updateProjectRequest struct {
 }
 
 // updateProject changes a project's name, platform or build retention.
-func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req updateProjectRequest
 	if err := decodeJSON(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	var ret *store.Retention
 	if req.Retention != nil && !req.Retention.Clear {
 		age, err := time.ParseDuration(orZero(req.Retention.MaxAge))
 		if err != nil || age < 0 || req.Retention.KeepBuilds < 0 {
-			s.fail(w, r, errBadRequest(`retention needs keepBuilds >= 0 and maxAge a duration such as "720h" ("0s": any age)`))
-			return
+			return errBadRequest(`retention needs keepBuilds >= 0 and maxAge a duration such as "720h" ("0s": any age)`)
 		}
 		ret = &store.Retention{KeepBuilds: req.Retention.KeepBuilds, MaxAgeSeconds: int64(age / time.Second)}
 	}
@@ -216,10 +211,10 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) 
 		return nil
 	})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewProject(p))
+	return nil
 }
 
 func orZero(d string) string {
