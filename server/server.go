@@ -1,5 +1,14 @@
-// Package server is Hangar's HTTP front: the route table, the handlers of
-// both API dialects, authentication, and delivery through signed URLs.
+// Package server is Hangar's HTTP front. One route table (routes.go) lists
+// every route with its front, its access rule and its handler; the fronts
+// are the workspace API (Totis' Files & Public Links API and what it
+// assumes), Applivery's organization and Integrations APIs (org.go,
+// integrations.go), the web console (console_*.go), and the tester pages a
+// link or distribution gives testers, with their installs, trust and
+// device registration (tester.go, linkpage.go, distpage.go, trust.go,
+// devices.go). Handlers return errors; serve answers them in the shape of
+// the route's front (errors.go). Delivery goes through signed URLs
+// (download.go, urls.go); every change of data goes through depot or, for
+// metadata alone, store. docs/apis.md says what each API is.
 package server
 
 import (
@@ -21,7 +30,7 @@ import (
 	"hangar/urlsign"
 )
 
-// Server serves Hangar's HTTP API. Create it with New.
+// Server serves Hangar's HTTP fronts. Create it with New.
 type Server struct {
 	depot *depot.Depot // every change that touches blobs
 	store *store.Store // reads, and changes of metadata alone
