@@ -50,8 +50,7 @@ func (s *Server) createProjectSubmit(w http.ResponseWriter, r *http.Request, c *
 	p, err := s.newProject(c, req)
 	if err != nil {
 		if msg, ok := formError(err); ok {
-			s.renderWorkspace(w, r, c, http.StatusBadRequest, msg, req)
-			return nil
+			return s.renderWorkspace(w, r, c, http.StatusBadRequest, msg, req)
 		}
 		return err
 	}
@@ -85,8 +84,7 @@ func (s *Server) quotaSubmit(w http.ResponseWriter, r *http.Request, c *call) er
 	c.ws = ws
 	quota, ok := parseGB(strings.TrimSpace(r.PostForm.Get("quota")))
 	if !ok {
-		s.renderWorkspace(w, r, c, http.StatusBadRequest, errQuotaForm, createProjectRequest{})
-		return nil
+		return s.renderWorkspace(w, r, c, http.StatusBadRequest, errQuotaForm, createProjectRequest{})
 	}
 	if _, err := s.store.UpdateWorkspace(ws.ID, func(ws *store.Workspace) error { ws.StorageQuota = quota; return nil }); err != nil {
 		return err

@@ -51,15 +51,13 @@ func (s *Server) consoleCan(c *call) can {
 }
 
 func (s *Server) distributionsPage(w http.ResponseWriter, r *http.Request, c *call) error {
-	s.renderDistributions(w, r, c, http.StatusOK, "", distForm{FilterType: store.FilterLatest, Security: store.SecurityPublic, ShowHistory: true})
-	return nil
+	return s.renderDistributions(w, r, c, http.StatusOK, "", distForm{FilterType: store.FilterLatest, Security: store.SecurityPublic, ShowHistory: true})
 }
 
-func (s *Server) renderDistributions(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form distForm) {
+func (s *Server) renderDistributions(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form distForm) error {
 	ds, err := s.store.Distributions(c.ws.ID, c.proj.ID)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p := distributionsPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj,
 		Can: s.consoleCan(c), Error: msg, Form: form, Base: s.distBase(c)}
@@ -67,6 +65,7 @@ func (s *Server) renderDistributions(w http.ResponseWriter, r *http.Request, c *
 		p.Dists = append(p.Dists, distRowOf(c.base, c.ws, d))
 	}
 	s.renderPage(w, r, status, "distributions", "Distributions", c, p)
+	return nil
 }
 
 // distRequest reads a distribution form into the API's request; the
@@ -88,8 +87,7 @@ func (s *Server) createDistributionSubmit(w http.ResponseWriter, r *http.Request
 	d, err := s.newDistribution(r.Context(), c, req)
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict {
-			s.renderDistributions(w, r, c, ae.Status, ae.Message, form)
-			return nil
+			return s.renderDistributions(w, r, c, ae.Status, ae.Message, form)
 		}
 		return err
 	}
@@ -116,15 +114,13 @@ func (s *Server) distributionPage(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
-	s.renderDistribution(w, r, c, http.StatusOK, d, "", formOf(d))
-	return nil
+	return s.renderDistribution(w, r, c, http.StatusOK, d, "", formOf(d))
 }
 
-func (s *Server) renderDistribution(w http.ResponseWriter, r *http.Request, c *call, status int, d store.Distribution, msg string, form distForm) {
+func (s *Server) renderDistribution(w http.ResponseWriter, r *http.Request, c *call, status int, d store.Distribution, msg string, form distForm) error {
 	entries, next, err := s.store.AccessLog(d.ID, store.Page{Limit: 50, After: r.URL.Query().Get("after")})
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p := distributionPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj,
 		Dist: distRowOf(c.base, c.ws, d), Form: form, Can: s.consoleCan(c), Error: msg, Entries: entries,
@@ -136,6 +132,7 @@ func (s *Server) renderDistribution(w http.ResponseWriter, r *http.Request, c *c
 		p.Next = p.Base + "?after=" + next
 	}
 	s.renderPage(w, r, status, "distribution", orText(d.Name, d.Slug), c, p)
+	return nil
 }
 
 func (s *Server) updateDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -144,8 +141,7 @@ func (s *Server) updateDistributionSubmit(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict {
 			if cur, err := s.projectDistribution(c); err == nil {
-				s.renderDistribution(w, r, c, ae.Status, cur, ae.Message, form)
-				return nil
+				return s.renderDistribution(w, r, c, ae.Status, cur, ae.Message, form)
 			}
 		}
 		return err

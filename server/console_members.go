@@ -24,27 +24,25 @@ type membersPage struct {
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var p membersPage
 	p.NewToken, p.For, _ = s.takeShown(r, c)
-	s.renderMembers(w, r, c, http.StatusOK, p)
-	return nil
+	return s.renderMembers(w, r, c, http.StatusOK, p)
 }
 
-func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, status int, p membersPage) {
+func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, status int, p membersPage) error {
 	ms, err := s.members(c)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p.Workspace = workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}
 	p.Members, p.Roles, p.Base = ms, []string{"viewer", "ci", "developer", "admin"}, "/w/"+c.ws.Slug+"/members"
 	s.renderPage(w, r, status, "members", "Members of "+orText(c.ws.Name, c.ws.Slug), c, p)
+	return nil
 }
 
 func (s *Server) memberSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	_, err := s.setMembership(c, setMemberRequest{Kind: store.MemberUser, Username: strings.TrimSpace(r.PostForm.Get("username")), Role: r.PostForm.Get("role")})
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound {
-			s.renderMembers(w, r, c, ae.Status, membersPage{Error: "No such user, or no such role: a user must exist first (an instance admin creates users)."})
-			return nil
+			return s.renderMembers(w, r, c, ae.Status, membersPage{Error: "No such user, or no such role: a user must exist first (an instance admin creates users)."})
 		}
 		return err
 	}
@@ -66,8 +64,7 @@ func (s *Server) serviceAccountSubmit(w http.ResponseWriter, r *http.Request, c 
 	sa, plain, _, err := s.newServiceAccount(c, createServiceAccountRequest{Name: strings.TrimSpace(r.PostForm.Get("name")), Role: r.PostForm.Get("role")})
 	if err != nil {
 		if msg, ok := formError(err); ok {
-			s.renderMembers(w, r, c, http.StatusBadRequest, membersPage{Error: "Service account: " + msg})
-			return nil
+			return s.renderMembers(w, r, c, http.StatusBadRequest, membersPage{Error: "Service account: " + msg})
 		}
 		return err
 	}

@@ -69,15 +69,13 @@ type workspaceRow struct {
 // homePage lists the workspaces the user can see, with storage against
 // quota; an instance admin also gets the form for a new one.
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *call) error {
-	s.renderHome(w, r, c, http.StatusOK, "", createWorkspaceRequest{}, "")
-	return nil
+	return s.renderHome(w, r, c, http.StatusOK, "", createWorkspaceRequest{}, "")
 }
 
-func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createWorkspaceRequest, gib string) {
+func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createWorkspaceRequest, gib string) error {
 	all, err := s.store.Workspaces()
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p := homePage{CanCreate: c.who.admin, Error: msg, Form: form, QuotaGB: gib}
 	for _, ws := range all {
@@ -86,6 +84,7 @@ func (s *Server) renderHome(w http.ResponseWriter, r *http.Request, c *call, sta
 		}
 	}
 	s.renderPage(w, r, status, "home", "Workspaces", c, p)
+	return nil
 }
 
 type workspacePage struct {
@@ -99,15 +98,13 @@ type workspacePage struct {
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, c *call) error {
-	s.renderWorkspace(w, r, c, http.StatusOK, "", createProjectRequest{})
-	return nil
+	return s.renderWorkspace(w, r, c, http.StatusOK, "", createProjectRequest{})
 }
 
-func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createProjectRequest) {
+func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form createProjectRequest) error {
 	projects, err := s.store.Projects(c.ws.ID)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	perms, _ := c.who.permissions(c.ws.ID, "")
 	s.renderPage(w, r, status, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
@@ -115,6 +112,7 @@ func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		Projects:  projects, CanCreate: perms.Has(auth.WorkspaceAdmin), Error: msg, Form: form,
 		CanQuota: c.who.admin, QuotaGB: strconv.FormatFloat(float64(c.ws.StorageQuota)/1e9, 'f', -1, 64),
 	})
+	return nil
 }
 
 // buildRow is a build as the project page lists it.
@@ -301,15 +299,13 @@ func (s *Server) loadBuildPage(c *call, linksAfter string) (buildPage, error) {
 }
 
 func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) error {
-	s.renderBuildPage(w, r, c, http.StatusOK, "")
-	return nil
+	return s.renderBuildPage(w, r, c, http.StatusOK, "")
 }
 
-func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call, status int, msg string) {
+func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call, status int, msg string) error {
 	p, err := s.loadBuildPage(c, r.URL.Query().Get("links"))
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p.Error = msg
 	title := orText(p.Build.AppName, c.proj.Name)
@@ -317,6 +313,7 @@ func (s *Server) renderBuildPage(w http.ResponseWriter, r *http.Request, c *call
 		title += " " + p.Build.VersionName
 	}
 	s.renderPage(w, r, status, "build", title, c, p)
+	return nil
 }
 
 // createLinkSubmit is the build page's link form: the API's link creation
@@ -329,15 +326,13 @@ func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	f, err := s.projectFile(c, r.PostForm.Get("file"))
 	if err != nil || f.BuildID != b.ID {
-		s.renderBuildPage(w, r, c, http.StatusBadRequest, "Choose one of this build's files.")
-		return nil
+		return s.renderBuildPage(w, r, c, http.StatusBadRequest, "Choose one of this build's files.")
 	}
 	req := createLinkRequest{IsPermanent: r.PostForm.Get("permanent") != ""}
 	if v := strings.TrimSpace(r.PostForm.Get("limit")); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			s.renderBuildPage(w, r, c, http.StatusBadRequest, "The download limit must be a whole number (0 or empty: unlimited).")
-			return nil
+			return s.renderBuildPage(w, r, c, http.StatusBadRequest, "The download limit must be a whole number (0 or empty: unlimited).")
 		}
 		req.DownloadLimit = &n
 	}
@@ -349,8 +344,7 @@ func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	if _, err := s.newLink(r.Context(), c, f, req); err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
-			s.renderBuildPage(w, r, c, http.StatusBadRequest, ae.Message)
-			return nil
+			return s.renderBuildPage(w, r, c, http.StatusBadRequest, ae.Message)
 		}
 		return err
 	}
@@ -467,8 +461,7 @@ func (s *Server) attachSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 	})
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
-			s.renderBuildPage(w, r, c, http.StatusBadRequest, "Attach: "+ae.Message)
-			return nil
+			return s.renderBuildPage(w, r, c, http.StatusBadRequest, "Attach: "+ae.Message)
 		}
 		return err
 	}

@@ -38,20 +38,17 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request, c *call) e
 	var p settingsPage
 	p.NewToken, _, _ = s.takeShown(r, c)
 	p.Done = done
-	s.renderSettings(w, r, c, http.StatusOK, p)
-	return nil
+	return s.renderSettings(w, r, c, http.StatusOK, p)
 }
 
-func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, c *call, status int, p settingsPage) {
+func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, c *call, status int, p settingsPage) error {
 	proj, err := s.store.Project(c.proj.ID) // as it is now, after a change
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	tokens, err := s.store.Tokens(proj.ID)
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p.Workspace = workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}
 	p.Project, p.Tokens, p.Base = proj, tokens, s.settingsPath(c)
@@ -63,6 +60,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, c *call,
 		p.KeepDays = strconv.FormatInt(proj.Retention.MaxAgeSeconds/86400, 10)
 	}
 	s.renderPage(w, r, status, "settings", orText(proj.Name, proj.Slug)+" settings", c, p)
+	return nil
 }
 
 // retentionSubmit sets the project's retention (keep the newest N builds,
@@ -74,8 +72,7 @@ func (s *Server) retentionSubmit(w http.ResponseWriter, r *http.Request, c *call
 		keep, err1 := strconv.Atoi(orText(strings.TrimSpace(r.PostForm.Get("keep")), "0"))
 		days, err2 := strconv.Atoi(orText(strings.TrimSpace(r.PostForm.Get("days")), "0"))
 		if err1 != nil || err2 != nil || keep < 0 || days < 0 || days > 100_000 {
-			s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Keep and days are whole numbers, 0 or more (0: no limit)."})
-			return nil
+			return s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Keep and days are whole numbers, 0 or more (0: no limit)."})
 		}
 		ret = &store.Retention{KeepBuilds: keep, MaxAgeSeconds: int64(time.Duration(days) * 24 * time.Hour / time.Second)}
 	}
@@ -89,13 +86,11 @@ func (s *Server) retentionSubmit(w http.ResponseWriter, r *http.Request, c *call
 func (s *Server) appTokenSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	if name == "" || len(name) > 100 {
-		s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Name the token (at most 100 characters): what uses it, such as the CI job."})
-		return nil
+		return s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Name the token (at most 100 characters): what uses it, such as the CI job."})
 	}
 	scope, err := appScope(r.PostForm.Get("scope"))
 	if err != nil {
-		s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Choose what the token may do."})
-		return nil
+		return s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Choose what the token may do."})
 	}
 	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: name, Scope: scope})
 	if err != nil {

@@ -24,25 +24,23 @@ type usersPage struct {
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var p usersPage
 	p.NewSecret, p.For, _ = s.takeShown(r, c)
-	s.renderUsers(w, r, c, http.StatusOK, p)
-	return nil
+	return s.renderUsers(w, r, c, http.StatusOK, p)
 }
 
-func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, status int, p usersPage) {
+func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, status int, p usersPage) error {
 	users, err := s.store.Users()
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p.Users = users
 	s.renderPage(w, r, status, "users", "Users", c, p)
+	return nil
 }
 
 func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	if !store.ValidUsername(name) {
-		s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: "A username is 1 to 64 letters, digits and . _ - @, starting with a letter or digit."})
-		return nil
+		return s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: "A username is 1 to 64 letters, digits and . _ - @, starting with a letter or digit."})
 	}
 	password := auth.NewPassword()
 	hash, err := s.hashPassword(r, password)
@@ -51,8 +49,7 @@ func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	if err != nil {
 		if msg, ok := formError(err); ok {
-			s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: strings.Replace(msg, "slug", "username", 1)})
-			return nil
+			return s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: strings.Replace(msg, "slug", "username", 1)})
 		}
 		return err
 	}

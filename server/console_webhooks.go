@@ -46,19 +46,18 @@ func (s *Server) webhooksBase(c *call) string {
 func (s *Server) webhooksPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	p := webhooksPage{Form: webhookForm{Events: []string{store.EventBuildProcessed}, Format: store.FormatJSON}}
 	p.NewSecret, p.NewHook, _ = s.takeShown(r, c)
-	s.renderWebhooks(w, r, c, http.StatusOK, p)
-	return nil
+	return s.renderWebhooks(w, r, c, http.StatusOK, p)
 }
 
-func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, c *call, status int, p webhooksPage) {
+func (s *Server) renderWebhooks(w http.ResponseWriter, r *http.Request, c *call, status int, p webhooksPage) error {
 	hooks, err := s.store.Webhooks(c.ws.ID, cmpOrStar(c.proj.ID))
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p.Workspace = workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}
 	p.Project, p.Hooks, p.Types, p.Base = c.proj, hooks, store.EventTypes, s.webhooksBase(c)
 	s.renderPage(w, r, status, "webhooks", "Webhooks", c, p)
+	return nil
 }
 
 // webhookRequestOf reads a webhook form.
@@ -82,8 +81,7 @@ func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *
 	}
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
-			s.renderWebhooks(w, r, c, http.StatusBadRequest, webhooksPage{Error: ae.Message, Form: form})
-			return nil
+			return s.renderWebhooks(w, r, c, http.StatusBadRequest, webhooksPage{Error: ae.Message, Form: form})
 		}
 		return err
 	}
@@ -118,15 +116,13 @@ func (s *Server) webhookPage(w http.ResponseWriter, r *http.Request, c *call) er
 	case r.URL.Query().Get("queued") != "":
 		done = "Queued: it goes out after anything already waiting."
 	}
-	s.renderWebhook(w, r, c, http.StatusOK, wh, webhookForm{URL: wh.URL, Events: wh.Events, Format: wh.Format, Active: wh.Active}, "", done)
-	return nil
+	return s.renderWebhook(w, r, c, http.StatusOK, wh, webhookForm{URL: wh.URL, Events: wh.Events, Format: wh.Format, Active: wh.Active}, "", done)
 }
 
-func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, c *call, status int, wh store.Webhook, form webhookForm, msg, done string) {
+func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, c *call, status int, wh store.Webhook, form webhookForm, msg, done string) error {
 	ds, next, err := s.store.Deliveries(wh.ID, store.Page{Limit: 25, After: r.URL.Query().Get("after")})
 	if err != nil {
-		s.failPage(w, r, c, err)
-		return
+		return err
 	}
 	p := webhookPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj, Hook: wh, Form: form,
 		Types: store.EventTypes, Deliveries: ds, Error: msg, Done: done, Base: s.webhooksBase(c) + "/" + wh.ID, Back: s.webhooksBase(c)}
@@ -134,6 +130,7 @@ func (s *Server) renderWebhook(w http.ResponseWriter, r *http.Request, c *call, 
 		p.Next = p.Base + "?after=" + next
 	}
 	s.renderPage(w, r, status, "webhook", "Webhook", c, p)
+	return nil
 }
 
 func (s *Server) updateWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -145,8 +142,7 @@ func (s *Server) updateWebhookSubmit(w http.ResponseWriter, r *http.Request, c *
 	updated, err := s.store.UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
-			s.renderWebhook(w, r, c, http.StatusBadRequest, wh, form, ae.Message, "")
-			return nil
+			return s.renderWebhook(w, r, c, http.StatusBadRequest, wh, form, ae.Message, "")
 		}
 		return err
 	}

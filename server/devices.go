@@ -179,8 +179,7 @@ func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) 
 			"Challenge":        tok,
 		},
 	}
-	s.writeProfile(w, r, "register-device.mobileconfig", profile)
-	return nil
+	return s.writeProfile(w, r, "register-device.mobileconfig", profile)
 }
 
 // deviceAnswer is the property list iOS signs and posts.
@@ -302,8 +301,7 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request, c *call) err
 		db.Verdict, db.OK = verdict(b, udid)
 		v.Builds = append(v.Builds, db)
 	}
-	s.renderPublic(w, r, devicePage, v, http.StatusOK, "form-action 'none'")
-	return nil
+	return s.renderPublic(w, r, devicePage, v, http.StatusOK, "form-action 'none'")
 }
 
 // verdict says whether build b installs on the device udid.

@@ -60,8 +60,8 @@ func (s *Server) member(r *http.Request, c *call) error {
 // members-only one to anyone but its members: the same page, so that
 // nobody can tell a team's private pages from names that were never used.
 // A member signs in from it and comes back.
-func (s *Server) noDistPage(w http.ResponseWriter, r *http.Request) {
-	s.renderTester(w, r, testerView{Status: http.StatusNotFound, Title: "Page not available",
+func (s *Server) noDistPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderTester(w, r, testerView{Status: http.StatusNotFound, Title: "Page not available",
 		Message: "There is no such page, it was removed, or it is for the team's members.",
 		SignIn:  "/signin?next=" + url.QueryEscape(r.URL.Path)})
 }
@@ -71,8 +71,7 @@ func (s *Server) noDistPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	ws, d, err := s.distribution(c)
 	if err != nil {
-		s.noDistPage(w, r)
-		return nil
+		return s.noDistPage(w, r)
 	}
 	t := distSite(c.base, ws, d)
 	var wrong string
@@ -80,23 +79,20 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 	case store.SecurityMembers:
 		if err := s.member(r, c); err != nil {
 			if ae, ok := toAPIError(err); ok && ae.Status < 500 {
-				s.noDistPage(w, r)
-			} else {
-				return err
+				return s.noDistPage(w, r)
 			}
-			return nil
+			return err
 		}
 		t.member = c.who.id
 	case store.SecurityPassword:
 		if r.Method == http.MethodPost {
 			var done bool
-			if wrong, done = s.unlockForm(w, r, t); done {
-				return nil
+			if wrong, done, err = s.unlockForm(w, r, t); done || err != nil {
+				return err
 			}
 		}
 		if !s.unlocked(r, d.ID, d.PasswordHash) {
-			s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
-			return nil
+			return s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
 		}
 	}
 	if r.Method == http.MethodPost {
@@ -127,8 +123,7 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 	if v.Build == nil {
 		v.Title, v.Message = "No build yet", "There is no build here yet. Come back once one has been uploaded and processed."
 	}
-	s.renderTester(w, r, v)
-	return nil
+	return s.renderTester(w, r, v)
 }
 
 // distQR is the QR code of a distribution's page. A protected page's is
@@ -145,8 +140,7 @@ func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	t := distSite(c.base, ws, d)
-	s.serveQR(w, r, t.url(t.page))
-	return nil
+	return s.serveQR(w, r, t.url(t.page))
 }
 
 // shownBuilds are the builds a distribution's page shows: the newest its
@@ -189,38 +183,34 @@ func (s *Server) distFile(c *call, d store.Distribution) (store.File, store.Buil
 // distribution: a signed URL (what the page gives an iPhone's installer),
 // or as for the page itself, a members' session or the password (its
 // unlock cookie, or HTTP Basic auth for an API client).
-func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws store.Workspace, d store.Distribution) bool {
+//
+// It returns nil to let the request go on; errAnswered when it sent a
+// browser to the page's form; or the refusal.
+func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws store.Workspace, d store.Distribution) error {
 	var err error
 	t := distSite(c.base, ws, d)
 	switch d.Security {
 	case store.SecurityPublic:
-		return true
+		return nil
 	case store.SecurityMembers:
-		if s.verifySigned(r, &t) {
-			return true
+		if s.verifySigned(r, &t) || s.member(r, c) == nil {
+			return nil
 		}
-		if s.member(r, c) == nil {
-			return true
-		}
-		s.fail(w, r, errDistNotFound) // as if there were no such page
-		return false
+		return errDistNotFound // as if there were no such page
 	case store.SecurityPassword:
 		err = s.passOf(w, r, t)
 	}
 	if err == nil {
-		return true
+		return nil
 	}
-	ae, _ := toAPIError(err)
-	switch {
-	case ae.Status == http.StatusUnauthorized && wantsHTML(r):
-		http.Redirect(w, r, "/d/"+c.params.ByName("ws")+"/"+d.Slug, http.StatusSeeOther)
-	default:
-		if ae.Status == http.StatusUnauthorized && d.Security == store.SecurityPassword {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Hangar distribution", charset="UTF-8"`)
+	if ae, _ := toAPIError(err); ae.Status == http.StatusUnauthorized {
+		if wantsHTML(r) {
+			http.Redirect(w, r, "/d/"+c.params.ByName("ws")+"/"+d.Slug, http.StatusSeeOther)
+			return errAnswered
 		}
-		s.fail(w, r, err)
+		w.Header().Set("WWW-Authenticate", `Basic realm="Hangar distribution", charset="UTF-8"`)
 	}
-	return false
+	return err
 }
 
 // distDownload is a counted download through a distribution: checked as
@@ -231,8 +221,8 @@ func (s *Server) distDownload(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if !s.distPass(w, r, c, ws, d) {
-		return nil
+	if err := s.distPass(w, r, c, ws, d); err != nil {
+		return err
 	}
 	f, _, err := s.distFile(c, d)
 	if err == nil && f.Name != c.params.ByName("fileName") {
@@ -275,6 +265,5 @@ func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	s.writeManifest(w, r, t, b, f)
-	return nil
+	return s.writeManifest(w, r, t, b, f)
 }

@@ -244,6 +244,5 @@ func (s *Server) distributionAccessLog(w http.ResponseWriter, r *http.Request, c
 	if err != nil {
 		return err
 	}
-	s.writeAccessLog(w, r, d.ID)
-	return nil
+	return s.writeAccessLog(w, r, d.ID)
 }

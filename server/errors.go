@@ -140,18 +140,26 @@ func toAPIError(err error) (*apiError, bool) {
 	return errInternal, false
 }
 
-// fail writes err as the answer to r, in the dialect of r's route: paths
-// under /v1/ are the organization API, everything else the workspace API.
-// Internal errors are logged with their detail.
+// fail answers a request no route matched, or whose handler panicked:
+// paths under /v1/ in the organization API's envelope, everything else in
+// the workspace API's JSON. Internal errors are logged with their detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeAPIError(w, r, err, isOrgDialect(w, r))
+	s.writeAPIError(w, r, err, isOrgDialect(r))
 }
+
+// errAnswered is what a check returns when it has answered the request
+// itself (a browser sent to a page's form): the handler stops, and nothing
+// more is written.
+var errAnswered = errors.New("answered")
 
 // answerError answers an error a route's handler (or its access rule)
 // returned, in the shape of the route's front: the one place where an
 // error becomes an answer. An answer already started is not answered
 // again: the error is logged.
 func (s *Server) answerError(w http.ResponseWriter, r *http.Request, front renderer, c *call, err error) {
+	if errors.Is(err, errAnswered) {
+		return
+	}
 	if lw, ok := w.(*logWriter); ok && lw.status != 0 {
 		s.log.Error("request failed after its answer started", "method", r.Method, "route", lw.route, "status", lw.status, "err", err)
 		return
@@ -184,7 +192,9 @@ func (s *Server) testerError(w http.ResponseWriter, r *http.Request, err error) 
 	case ae.Status >= 500:
 		title = "Something went wrong"
 	}
-	s.renderTester(w, r, testerView{Status: ae.Status, Title: title, Message: ae.Message})
+	if err := s.renderTester(w, r, testerView{Status: ae.Status, Title: title, Message: ae.Message}); err != nil {
+		s.log.Error("tester error page", "err", err)
+	}
 }
 
 // writeAPIError writes err in the workspace API's JSON or, with org, in
@@ -212,13 +222,11 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 	writeJSON(w, ae.Status, workspaceError{Error: ae.Code, Message: ae.Message})
 }
 
-// isOrgDialect reports whether an answer takes the organization API's
-// error envelope: its route says so. A request no route matched (a 404 or
-// 405 of the router) has only its path to go by: /v1/ is that API's.
-func isOrgDialect(w http.ResponseWriter, r *http.Request) bool {
-	if lw, ok := w.(*logWriter); ok && lw.route != "" {
-		return lw.render == orgFront
-	}
+// isOrgDialect reports whether the answer to a request no route matched
+// (a 404 or 405 of the router, a panic) takes the organization API's
+// envelope: it has only its path to go by, and /v1/ is that API's. Routes
+// say their front themselves (answerError).
+func isOrgDialect(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, "/v1/")
 }
 

@@ -55,17 +55,16 @@ func (s *Server) linkContext(id string) (store.PublicLink, store.File, store.Bui
 // unavailable is the page of a link or distribution that cannot be
 // shown, with the API's status: 404 (unknown, inactive, expired) or 403
 // (download limit reached).
-func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) error {
 	switch {
 	case errors.Is(err, store.ErrLimitReached):
-		s.renderTester(w, r, testerView{Status: http.StatusForbidden, Title: "Download limit reached",
+		return s.renderTester(w, r, testerView{Status: http.StatusForbidden, Title: "Download limit reached",
 			Message: "This link has been used as many times as it may be. Ask for a new one."})
 	case errors.Is(err, store.ErrNotFound):
-		s.renderTester(w, r, testerView{Status: http.StatusNotFound, Title: "Link not available",
+		return s.renderTester(w, r, testerView{Status: http.StatusNotFound, Title: "Link not available",
 			Message: "This link does not exist, has expired, or was turned off."})
-	default:
-		s.fail(w, r, err)
 	}
+	return err
 }
 
 // linkPage renders a link's tester page (GET), or takes its password
@@ -73,8 +72,7 @@ func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) 
 func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, f, b, err := s.linkContext(c.params.ByName("publicLinkId"))
 	if err != nil {
-		s.unavailable(w, r, err)
-		return nil
+		return s.unavailable(w, r, err)
 	}
 	t := linkSite(c.base, l)
 	var wrong string
@@ -84,13 +82,12 @@ func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call)
 			return nil
 		}
 		var done bool
-		if wrong, done = s.unlockForm(w, r, t); done {
-			return nil
+		if wrong, done, err = s.unlockForm(w, r, t); done || err != nil {
+			return err
 		}
 	}
 	if t.hash != "" && !s.unlocked(r, l.ID, t.hash) {
-		s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
-		return nil
+		return s.renderTester(w, r, testerView{Status: statusIf(wrong != "", http.StatusUnauthorized), Locked: true, Action: t.page, Wrong: wrong})
 	}
 	files, err := s.store.Files(b.ID)
 	if err != nil {
@@ -110,8 +107,7 @@ func (s *Server) linkTesterPage(w http.ResponseWriter, r *http.Request, c *call)
 	if !l.IsPermanent && !l.ExpirationDate.IsZero() {
 		v.Expires = l.ExpirationDate.UTC().Format("2 Jan 2006 15:04 UTC")
 	}
-	s.renderTester(w, r, v)
-	return nil
+	return s.renderTester(w, r, v)
 }
 
 // statusIf is status when cond holds, else 0 (renderTester's 200).
@@ -130,8 +126,7 @@ func (s *Server) linkQR(w http.ResponseWriter, r *http.Request, c *call) error {
 		return linkErr(err)
 	}
 	t := linkSite(c.base, l)
-	s.serveQR(w, r, t.url(t.page))
-	return nil
+	return s.serveQR(w, r, t.url(t.page))
 }
 
 // linkManifest serves the OTA manifest of a link to an IPA. A protected
@@ -150,8 +145,7 @@ func (s *Server) linkManifest(w http.ResponseWriter, r *http.Request, c *call) e
 	if f.Type != store.FilePackage || f.Extension != "ipa" {
 		return errNotFound("manifest")
 	}
-	s.writeManifest(w, r, t, b, f)
-	return nil
+	return s.writeManifest(w, r, t, b, f)
 }
 
 // linkAPK downloads the APK attached beside a link's AAB, counted against
@@ -161,8 +155,8 @@ func (s *Server) linkAPK(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return errLinkNotFound
 	}
-	if !s.linkPass(w, r, l) {
-		return nil
+	if err := s.linkPass(w, r, l); err != nil {
+		return err
 	}
 	files, err := s.store.Files(l.BuildID)
 	if err != nil {
@@ -182,23 +176,25 @@ func (s *Server) linkAPK(w http.ResponseWriter, r *http.Request, c *call) error 
 // linkPass lets a download through a password-protected link go on, or
 // answers it: a browser is sent to the page's form, an API client gets
 // 401 with a Basic challenge. Public links pass.
-func (s *Server) linkPass(w http.ResponseWriter, r *http.Request, l store.PublicLink) bool {
+//
+// It returns nil to let the request go on; errAnswered when it sent a
+// browser to the page; or the refusal.
+func (s *Server) linkPass(w http.ResponseWriter, r *http.Request, l store.PublicLink) error {
 	if l.PasswordHash == "" {
-		return true
+		return nil
 	}
 	err := s.passOf(w, r, linkSite("", l))
 	switch {
 	case err == nil:
-		return true
+		return nil
 	case errors.Is(err, errPasswordNeeded) && wantsHTML(r):
 		http.Redirect(w, r, "/p/"+l.ID, http.StatusSeeOther)
-	default:
-		if ae, ok := toAPIError(err); ok && ae.Status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Hangar link", charset="UTF-8"`)
-		}
-		s.fail(w, r, err)
+		return errAnswered
 	}
-	return false
+	if ae, ok := toAPIError(err); ok && ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Hangar link", charset="UTF-8"`)
+	}
+	return err
 }
 
 // accessEntry is the access log entry of a counted download.

@@ -201,27 +201,25 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	s.writeAccessLog(w, r, l.ID)
-	return nil
+	return s.writeAccessLog(w, r, l.ID)
 }
 
 // writeAccessLog answers a page of the access log of a link or
 // distribution id, newest first, paged as pageParams says.
-func (s *Server) writeAccessLog(w http.ResponseWriter, r *http.Request, id string) {
+func (s *Server) writeAccessLog(w http.ResponseWriter, r *http.Request, id string) error {
 	page, err := pageParams(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	entries, next, err := s.store.AccessLog(id, page)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	linkNext(w, r, next)
 	writeJSON(w, http.StatusOK, viewAll(entries, func(e store.AccessLogEntry) accessLogView {
 		return accessLogView{Timestamp: e.Time.UTC(), ClientIP: e.ClientIP, UserAgent: e.UserAgent}
 	}))
+	return nil
 }
 
 // maxUserAgent bounds what one access log entry stores of a client's
@@ -237,16 +235,18 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 	if !get {
 		// HEAD counts nothing, but a protected link's file is not named to
 		// whoever asks.
-		if l, err := s.store.Link(id); err == nil && !s.linkPass(w, r, l) {
-			return nil
+		if l, err := s.store.Link(id); err == nil {
+			if err := s.linkPass(w, r, l); err != nil {
+				return err
+			}
 		}
 	}
 	// One transaction for the common case; a link with a password comes
 	// back unused, its password is checked outside, and it is used then.
 	l, err := s.store.UseLink(id, name, s.accessEntry(r), get)
 	if errors.Is(err, store.ErrProtected) {
-		if !s.linkPass(w, r, l) {
-			return nil
+		if err := s.linkPass(w, r, l); err != nil {
+			return err
 		}
 		l, err = s.store.UseUnlockedLink(id, name, s.accessEntry(r), l.PasswordHash)
 	}

@@ -22,9 +22,8 @@ type logWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
-	route  string   // the route pattern, set by the router's handler
-	secret bool     // the path itself is a credential: log the pattern only
-	render renderer // the route's front: the shape of its errors
+	route  string // the route pattern, set by the router's handler
+	secret bool   // the path itself is a credential: log the pattern only
 	// waiting is the body of a request whose client waits for 100
 	// Continue before sending it (nil otherwise).
 	waiting *idleReader

@@ -422,7 +422,7 @@ func (s *Server) dispatch(m mountPoint) httprouter.Handle {
 // request body, applies the route's access rule and calls the handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps httprouter.Params) {
 	if lw, ok := w.(*logWriter); ok {
-		lw.route, lw.secret, lw.render = rt.pattern, rt.flags&secretPath != 0, rt.render
+		lw.route, lw.secret = rt.pattern, rt.flags&secretPath != 0
 	}
 	body := idleBody(w, r.Body, s.cfg.BodyIdleTimeout, s.metrics.bytesRecv)
 	if lw, ok := w.(*logWriter); ok && r.ProtoMajor == 1 && awaitsContinue(r) {

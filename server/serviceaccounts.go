@@ -159,8 +159,7 @@ func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Reques
 	if err := decodeOptionalJSON(r, &req); err != nil {
 		return err
 	}
-	s.issueToken(w, r, store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
-	return nil
+	return s.issueToken(w, r, store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
 }
 
 func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) error {

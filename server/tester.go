@@ -388,18 +388,17 @@ func isHTTPS(base string) bool { return strings.HasPrefix(base, "https://") }
 
 // renderTester writes a tester page. No script at all, no outside
 // resource, no framing; the only form posts a password to the page itself.
-func (s *Server) renderTester(w http.ResponseWriter, r *http.Request, v testerView) {
-	s.renderPublic(w, r, testerPage, v, cmp.Or(v.Status, http.StatusOK), "img-src 'self'; form-action 'self'")
+func (s *Server) renderTester(w http.ResponseWriter, r *http.Request, v testerView) error {
+	return s.renderPublic(w, r, testerPage, v, cmp.Or(v.Status, http.StatusOK), "img-src 'self'; form-action 'self'")
 }
 
 // renderPublic writes a page of the public side (tester, trust and device
 // pages): self-contained HTML, not cached, not framed, with a policy that
 // allows inline style and what more says, nothing else.
-func (s *Server) renderPublic(w http.ResponseWriter, r *http.Request, t *template.Template, v any, status int, more string) {
+func (s *Server) renderPublic(w http.ResponseWriter, r *http.Request, t *template.Template, v any, status int, more string) error {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -409,6 +408,7 @@ func (s *Server) renderPublic(w http.ResponseWriter, r *http.Request, t *templat
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "+more)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+	return nil
 }
 
 // unlockForm handles a protected page's form: a right password sets the
@@ -416,38 +416,36 @@ func (s *Server) renderPublic(w http.ResponseWriter, r *http.Request, t *templat
 // does not post again); a wrong one shows the form again with why. The
 // form must come from this site (a cross-site post could make a
 // tester's browser burn attempts).
-func (s *Server) unlockForm(w http.ResponseWriter, r *http.Request, t testerSite) (wrong string, done bool) {
+func (s *Server) unlockForm(w http.ResponseWriter, r *http.Request, t testerSite) (wrong string, done bool, err error) {
 	if err := s.checkForm(r, &call{}, false); err != nil {
-		s.renderTester(w, r, testerView{Status: http.StatusForbidden, Title: "Not sent from this page", Message: "Open the page and enter the password there."})
-		return "", true
+		return "", true, s.renderTester(w, r, testerView{Status: http.StatusForbidden, Title: "Not sent from this page", Message: "Open the page and enter the password there."})
 	}
 	if err := r.ParseForm(); err != nil {
-		return "The form could not be read.", false
+		return "The form could not be read.", false, nil
 	}
-	err := s.checkPagePassword(w, r, t.id, r.PostForm.Get("password"), t.hash)
+	err = s.checkPagePassword(w, r, t.id, r.PostForm.Get("password"), t.hash)
 	if ae, ok := toAPIError(err); err != nil && ok && ae.Status == http.StatusTooManyRequests {
-		s.renderTester(w, r, testerView{Status: http.StatusTooManyRequests, Locked: true, Action: t.page, Wrong: "Too many wrong passwords: wait a minute and try again."})
-		return "", true
+		return "", true, s.renderTester(w, r, testerView{Status: http.StatusTooManyRequests, Locked: true, Action: t.page, Wrong: "Too many wrong passwords: wait a minute and try again."})
 	}
 	if err != nil {
-		return "Wrong password.", false
+		return "Wrong password.", false, nil
 	}
 	s.setUnlocked(w, r, t.id, t.hash)
 	http.Redirect(w, r, t.page, http.StatusSeeOther)
-	return "", true
+	return "", true, nil
 }
 
 // serveQR answers a tester page's QR code: a PNG of the page's own URL,
 // large enough to scan from a laptop screen.
-func (s *Server) serveQR(w http.ResponseWriter, r *http.Request, text string) {
+func (s *Server) serveQR(w http.ResponseWriter, r *http.Request, text string) error {
 	var buf bytes.Buffer
 	if err := qrPNG(&buf, text, pageQRSize); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(buf.Bytes())
+	return nil
 }
 
 // pageQRSize is the size of a tester page's QR image, in pixels: shown at
@@ -461,15 +459,13 @@ const pageQRSize = 480
 // (iOS scales it). bundle-version is what Apple's deployment reference
 // calls the app's bundle version, Info.plist's CFBundleVersion (the build
 // number), falling back to the version name.
-func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerSite, b store.Build, f store.File) {
+func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerSite, b store.Build, f store.File) error {
 	if b.Status != store.BuildProcessed || b.BundleID == "" {
-		s.fail(w, r, errNotProcessed) // no bundle id to name yet
-		return
+		return errNotProcessed // no bundle id to name yet
 	}
 	files, err := s.store.Files(b.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	data := map[string]string{
 		"URL":      s.signedFor(t, t.download(f), s.now().Add(manifestPackageTTL)),
@@ -486,12 +482,12 @@ func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerS
 	}
 	var buf bytes.Buffer
 	if err := manifestTmpl.Execute(&buf, data); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(buf.Bytes())
+	return nil
 }
 
 func orText(s, fallback string) string {

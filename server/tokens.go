@@ -100,13 +100,13 @@ func scopeLabel(scope string) string {
 	return "Upload only"
 }
 
-func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t store.Token) {
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t store.Token) error {
 	plain, tok, err := s.store.CreateToken(t)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, newTokenResponse{tokenView: viewToken(tok), Token: plain})
+	return nil
 }
 
 func (s *Server) createAppToken(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -118,8 +118,7 @@ func (s *Server) createAppToken(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	s.issueToken(w, r, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name, Scope: scope})
-	return nil
+	return s.issueToken(w, r, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name, Scope: scope})
 }
 
 func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -97,8 +97,7 @@ func (s *Server) trustPage(w http.ResponseWriter, r *http.Request, c *call) erro
 		v.Message = "iPhones and iPads install apps only from an HTTPS address with a certificate they trust. Ask whoever runs Hangar to turn it on; until then, Android phones and computers can still download builds."
 		v.Admin = `For the admin: set tls_mode = "local-ca" (and tls_names to the names testers use) in Hangar's configuration and restart. Hangar then makes its own certificate authority, and this page tells testers how to trust it. A certificate of your own (tls_mode = "files") or ACME for a public name work too.`
 	}
-	s.renderPublic(w, r, trustPage, v, http.StatusOK, "form-action 'none'")
-	return nil
+	return s.renderPublic(w, r, trustPage, v, http.StatusOK, "form-action 'none'")
 }
 
 // trustGuides are the steps per platform, as their settings name things
@@ -173,23 +172,22 @@ func (s *Server) caProfile(w http.ResponseWriter, r *http.Request, c *call) erro
 			"PayloadContent":             cert.Raw,
 		}},
 	}
-	s.writeProfile(w, r, "hangar-ca.mobileconfig", profile)
-	return nil
+	return s.writeProfile(w, r, "hangar-ca.mobileconfig", profile)
 }
 
 // writeProfile serves an Apple configuration profile as the file name,
 // not cached (the registration one holds a token, the CA one may change
 // with a new CA).
-func (s *Server) writeProfile(w http.ResponseWriter, r *http.Request, name string, profile map[string]any) {
+func (s *Server) writeProfile(w http.ResponseWriter, r *http.Request, name string, profile map[string]any) error {
 	data, err := plist.MarshalIndent(profile, plist.XMLFormat, "\t")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(data)
+	return nil
 }
 
 func caScope(dns []string, ips []*net.IPNet) []string {
