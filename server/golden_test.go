@@ -153,6 +153,7 @@ func TestGolden(t *testing.T) {
 		part{"file", "App.ipa", demoIPA()}, part{"file", "App.dSYM.zip", "symbols"})
 	e.waitProcessed(b.BuildID)
 	get("workspace", "/api/v1/workspace/acme")
+	post("project-retention", 200, "PATCH", projPath, `{"retention":{"keepBuilds":20,"maxAge":"720h"}}`)
 	get("project", projPath)
 	get("builds", projPath+"/build")
 	get("build", projPath+"/build/"+b.BuildID)
@@ -168,7 +169,13 @@ func TestGolden(t *testing.T) {
 	post("app-token-create", 201, "POST", projPath+"/app-token", `{"name":"ci","scope":"publish"}`)
 	get("members", "/api/v1/workspace/acme/member")
 
-	// The organization and Integrations APIs.
+	// The organization and Integrations APIs: a build from CI, with what
+	// CI says of itself and whom to tell.
+	ci := e.orgUpload(admin, part{"versionName", "", "2.5.0"}, part{"notifyCollaborators", "", "true"}, part{"notifyMessage", "", "Try the new sync"},
+		part{"deployer.name", "", "GitHub Actions"}, part{"deployer.info.branch", "", "main"}, part{"deployer.info.commit", "", "9f8e7d6"},
+		part{"deployer.info.buildUrl", "", "https://ci.example/runs/318"})
+	get("org-build-ci", appPath+"/builds/"+ci.ID)
+	get("build-ci", projPath+"/build/"+ci.ID)
 	get("org-apps", "/v1/organizations/acme/apps")
 	get("org-builds", appPath+"/builds")
 	get("org-build", appPath+"/builds/"+b.BuildID)
