@@ -192,8 +192,8 @@ func TestGolden(t *testing.T) {
 	for i, r := range rc.Events() {
 		g.check(fmt.Sprintf("webhook-%02d-%s", i, r.Event), r.Body)
 	}
-	for _, r := range chat.Events() {
-		g.check("webhook-slack-"+r.Event, r.Body)
+	for i, r := range chat.Events() {
+		g.check(fmt.Sprintf("webhook-slack-%02d-%s", i, r.Event), r.Body)
 	}
 	ds, _, _ := e.store.Deliveries(hook.ID, store.Page{})
 	if len(ds) == 0 {
