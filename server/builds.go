@@ -66,18 +66,18 @@ type buildView struct {
 	Version     string `json:"version,omitempty"`
 	BuildNumber string `json:"buildNumber,omitempty"`
 	packageMeta
-	Notes         string          `json:"notes,omitempty"`
-	Tags          []string        `json:"tags,omitempty"`
-	Deployer      *store.Deployer `json:"deployer,omitempty"`
-	BuildPlatform string          `json:"buildPlatform,omitempty"`
-	CreatedAt     isoTime         `json:"createdAt"`
-	CreatedBy     string          `json:"createdBy,omitempty"`
-	Files         []fileEntry     `json:"files"`
+	Notes         string        `json:"notes,omitempty"`
+	Tags          []string      `json:"tags,omitempty"`
+	Deployer      *deployerView `json:"deployer,omitempty"`
+	BuildPlatform string        `json:"buildPlatform,omitempty"`
+	CreatedAt     isoTime       `json:"createdAt"`
+	CreatedBy     string        `json:"createdBy,omitempty"`
+	Files         []fileEntry   `json:"files"`
 }
 
 func viewBuild(b store.Build, files []store.File) buildView {
 	return buildView{BuildID: b.ID, ProjectID: b.ProjectID, Status: b.Status, Version: b.VersionName,
-		BuildNumber: b.VersionCode, packageMeta: metaOf(b), Notes: b.Notes, Tags: b.Tags, Deployer: b.Deployer,
+		BuildNumber: b.VersionCode, packageMeta: metaOf(b), Notes: b.Notes, Tags: b.Tags, Deployer: viewDeployer(b.Deployer),
 		BuildPlatform: b.BuildPlatform, CreatedAt: isoTime(b.CreatedAt), CreatedBy: b.CreatedBy, Files: viewAll(files, viewFile)}
 }
 
@@ -86,25 +86,62 @@ func viewBuild(b store.Build, files []store.File) buildView {
 // package name; packageName repeats the latter for Android builds, under
 // the name Android tools use.
 type packageMeta struct {
-	OS              string              `json:"os,omitempty"`
-	AppName         string              `json:"appName,omitempty"`
-	BundleID        string              `json:"bundleId,omitempty"`
-	PackageName     string              `json:"packageName,omitempty"`
-	MinOS           string              `json:"minOS,omitempty"`
-	TargetSDK       string              `json:"targetSdk,omitempty"`
-	Profile         *store.Provisioning `json:"provisioningProfile,omitempty"`
-	ProcessingError string              `json:"processingError,omitempty"`
-	ProcessingNotes []string            `json:"processingNotes,omitempty"`
+	OS              string       `json:"os,omitempty"`
+	AppName         string       `json:"appName,omitempty"`
+	BundleID        string       `json:"bundleId,omitempty"`
+	PackageName     string       `json:"packageName,omitempty"`
+	MinOS           string       `json:"minOS,omitempty"`
+	TargetSDK       string       `json:"targetSdk,omitempty"`
+	Profile         *profileView `json:"provisioningProfile,omitempty"`
+	ProcessingError string       `json:"processingError,omitempty"`
+	ProcessingNotes []string     `json:"processingNotes,omitempty"`
+}
+
+// profileView is a provisioning profile as both APIs show it. The
+// profile's device list is not in it (a few hundred UDIDs in every build
+// of a list); the device pages use it.
+type profileView struct {
+	Name    string    `json:"name"`
+	Team    string    `json:"team,omitempty"`
+	TeamID  string    `json:"teamId,omitempty"`
+	Expires time.Time `json:"expires"`
+	Created time.Time `json:"created,omitzero"` // not valid before
+	Type    string    `json:"type"`             // development, ad-hoc, enterprise, app-store
+	Devices int       `json:"devices"`
+}
+
+// deployerView is what CI said about the build, as both APIs show it.
+type deployerView struct {
+	Name string           `json:"name,omitempty"`
+	Info deployerInfoView `json:"info"`
+}
+
+type deployerInfoView struct {
+	Branch           string `json:"branch,omitempty"`
+	Commit           string `json:"commit,omitempty"`
+	CommitMessage    string `json:"commitMessage,omitempty"`
+	Tag              string `json:"tag,omitempty"`
+	RepositoryURL    string `json:"repositoryUrl,omitempty"`
+	BuildNumber      string `json:"buildNumber,omitempty"`
+	BuildURL         string `json:"buildUrl,omitempty"`
+	CIURL            string `json:"ciUrl,omitempty"`
+	TriggerTimestamp string `json:"triggerTimestamp,omitempty"`
+}
+
+func viewDeployer(d *store.Deployer) *deployerView {
+	if d == nil {
+		return nil
+	}
+	i := d.Info
+	return &deployerView{Name: d.Name, Info: deployerInfoView{Branch: i.Branch, Commit: i.Commit, CommitMessage: i.CommitMessage,
+		Tag: i.Tag, RepositoryURL: i.RepositoryURL, BuildNumber: i.BuildNumber, BuildURL: i.BuildURL, CIURL: i.CIURL,
+		TriggerTimestamp: i.TriggerTimestamp}}
 }
 
 func metaOf(b store.Build) packageMeta {
-	// The profile's device list stays out of answers (a few hundred UDIDs
-	// in every build of a list); the device pages use it.
-	var profile *store.Provisioning
-	if b.Profile != nil {
-		p := *b.Profile
-		p.DeviceIDs = nil
-		profile = &p
+	var profile *profileView
+	if p := b.Profile; p != nil {
+		profile = &profileView{Name: p.Name, Team: p.Team, TeamID: p.TeamID, Expires: p.Expires, Created: p.Created, Type: p.Type, Devices: p.Devices}
 	}
 	m := packageMeta{OS: b.OS, AppName: b.AppName, BundleID: b.BundleID, MinOS: b.MinOS, TargetSDK: b.TargetSDK,
 		Profile: profile, ProcessingError: b.ProcessingError, ProcessingNotes: b.ProcessingNotes}

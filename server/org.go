@@ -60,23 +60,23 @@ type orgBuild struct {
 	VersionName     string     `json:"versionName"`
 	VersionCode     string     `json:"versionCode,omitempty"`
 	packageMeta
-	Changelog     string          `json:"changelog"`
-	Tags          []string        `json:"tags"`
-	Size          int64           `json:"size"`        // the package's bytes
-	ProcessTime   int64           `json:"processTime"` // ms reading the package
-	QueuedTime    int64           `json:"queuedTime"`  // ms waiting for a worker
-	BuildPlatform string          `json:"buildPlatform,omitempty"`
-	Deployer      *store.Deployer `json:"deployer,omitempty"`
-	UploadedBy    orgUploader     `json:"uploadedBy"`
-	Info          orgBuildInfo    `json:"info"`
-	Error         string          `json:"error,omitempty"`
-	ErrorCode     string          `json:"errorCode,omitempty"`
-	Extension     string          `json:"originalExtension,omitempty"`
-	CreatedAt     orgTime         `json:"createdAt"`
-	UpdatedAt     orgTime         `json:"updatedAt"`
-	CreatedBy     string          `json:"createdBy,omitempty"`
-	Files         []orgFile       `json:"files"`
-	Organization  string          `json:"organization"`
+	Changelog     string        `json:"changelog"`
+	Tags          []string      `json:"tags"`
+	Size          int64         `json:"size"`        // the package's bytes
+	ProcessTime   int64         `json:"processTime"` // ms reading the package
+	QueuedTime    int64         `json:"queuedTime"`  // ms waiting for a worker
+	BuildPlatform string        `json:"buildPlatform,omitempty"`
+	Deployer      *deployerView `json:"deployer,omitempty"`
+	UploadedBy    orgUploader   `json:"uploadedBy"`
+	Info          orgBuildInfo  `json:"info"`
+	Error         string        `json:"error,omitempty"`
+	ErrorCode     string        `json:"errorCode,omitempty"`
+	Extension     string        `json:"originalExtension,omitempty"`
+	CreatedAt     orgTime       `json:"createdAt"`
+	UpdatedAt     orgTime       `json:"updatedAt"`
+	CreatedBy     string        `json:"createdBy,omitempty"`
+	Files         []orgFile     `json:"files"`
+	Organization  string        `json:"organization"`
 }
 
 type orgAppInfo struct {
@@ -121,7 +121,7 @@ func (s *Server) viewOrgBuild(c *call, b store.Build, files []store.File) orgBui
 	v := orgBuild{ID: b.ID, Application: b.ProjectID, Organization: c.ws.ID, Status: b.Status, VersionName: b.VersionName,
 		VersionCode: b.VersionCode, packageMeta: metaOf(b), Changelog: b.Notes, Tags: b.Tags, CreatedAt: orgTime(b.CreatedAt),
 		UpdatedAt: orgTime(cmp.Or(b.UpdatedAt, b.CreatedAt)), CreatedBy: b.CreatedBy, UploadedBy: orgUploader{Name: b.CreatedBy},
-		BuildPlatform: cmp.Or(b.BuildPlatform, b.OS), Deployer: b.Deployer, Files: make([]orgFile, 0, len(files))}
+		BuildPlatform: cmp.Or(b.BuildPlatform, b.OS), Deployer: viewDeployer(b.Deployer), Files: make([]orgFile, 0, len(files))}
 	if c.proj.ID == b.ProjectID {
 		v.ApplicationInfo = orgAppInfo{ID: c.proj.ID, Name: cmp.Or(c.proj.Name, c.proj.Slug), Slug: c.proj.Slug}
 	}

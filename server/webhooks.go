@@ -179,20 +179,32 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 	return nil
 }
 
+// attemptView is one try of a delivery: its status and a fixed error
+// class, never what the receiver said.
+type attemptView struct {
+	Time      time.Time `json:"time"`
+	Status    int       `json:"status,omitempty"` // the receiver's HTTP status, 0 if none
+	LatencyMS int64     `json:"latencyMs"`
+	Error     string    `json:"error,omitempty"`
+}
+
 type deliveryView struct {
-	ID          string          `json:"id"`
-	Event       string          `json:"event"`
-	EventID     string          `json:"eventId"`
-	State       string          `json:"state"`
-	Tries       int             `json:"tries"`
-	Attempts    []store.Attempt `json:"attempts"`
-	NextAttempt *time.Time      `json:"nextAttempt,omitempty"`
-	CreatedAt   isoTime         `json:"createdAt"`
+	ID          string        `json:"id"`
+	Event       string        `json:"event"`
+	EventID     string        `json:"eventId"`
+	State       string        `json:"state"`
+	Tries       int           `json:"tries"`
+	Attempts    []attemptView `json:"attempts"`
+	NextAttempt *time.Time    `json:"nextAttempt,omitempty"`
+	CreatedAt   isoTime       `json:"createdAt"`
 }
 
 func viewDelivery(d store.Delivery) deliveryView {
-	v := deliveryView{ID: d.ID, Event: d.Event.Type, EventID: d.Event.ID, State: d.State, Tries: d.Tries, Attempts: d.Attempts,
-		CreatedAt: isoTime(d.CreatedAt)}
+	v := deliveryView{ID: d.ID, Event: d.Event.Type, EventID: d.Event.ID, State: d.State, Tries: d.Tries,
+		Attempts: make([]attemptView, 0, len(d.Attempts)), CreatedAt: isoTime(d.CreatedAt)}
+	for _, a := range d.Attempts {
+		v.Attempts = append(v.Attempts, attemptView{Time: a.Time, Status: a.Status, LatencyMS: a.LatencyMS, Error: a.Error})
+	}
 	if !d.NextAttempt.IsZero() {
 		t := d.NextAttempt
 		v.NextAttempt = &t

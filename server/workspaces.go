@@ -28,18 +28,28 @@ func viewWorkspace(w store.Workspace) workspaceView {
 }
 
 type projectView struct {
-	ID          string           `json:"id"`
-	WorkspaceID string           `json:"workspaceId"`
-	Slug        string           `json:"slug"`
-	Name        string           `json:"name"`
-	Platform    string           `json:"platform"`
-	CreatedAt   isoTime          `json:"createdAt"`
-	Retention   *store.Retention `json:"retention,omitempty"`
+	ID          string         `json:"id"`
+	WorkspaceID string         `json:"workspaceId"`
+	Slug        string         `json:"slug"`
+	Name        string         `json:"name"`
+	Platform    string         `json:"platform"`
+	CreatedAt   isoTime        `json:"createdAt"`
+	Retention   *retentionView `json:"retention,omitempty"`
+}
+
+// retentionView is a project's own retention (absent: the instance's).
+type retentionView struct {
+	KeepBuilds    int   `json:"keepBuilds"`
+	MaxAgeSeconds int64 `json:"maxAgeSeconds"`
 }
 
 func viewProject(p store.Project) projectView {
-	return projectView{ID: p.ID, WorkspaceID: p.WorkspaceID, Slug: p.Slug, Name: p.Name, Platform: p.Platform,
-		CreatedAt: isoTime(p.CreatedAt), Retention: p.Retention}
+	v := projectView{ID: p.ID, WorkspaceID: p.WorkspaceID, Slug: p.Slug, Name: p.Name, Platform: p.Platform,
+		CreatedAt: isoTime(p.CreatedAt)}
+	if r := p.Retention; r != nil {
+		v.Retention = &retentionView{KeepBuilds: r.KeepBuilds, MaxAgeSeconds: r.MaxAgeSeconds}
+	}
+	return v
 }
 
 type createWorkspaceRequest struct {

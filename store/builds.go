@@ -137,7 +137,7 @@ type Provisioning struct {
 	Type    string    `json:"type"`             // development, ad-hoc, enterprise, app-store
 	Devices int       `json:"devices"`
 	// DeviceIDs are the profile's UDIDs (builds processed before Hangar
-	// kept them have none). Not in API answers: see server.
+	// kept them have none).
 	DeviceIDs []string `json:"deviceIds,omitempty"`
 }
 

@@ -22,7 +22,15 @@ type Payload struct {
 	Build        *BuildPayload        `json:"build,omitempty"`
 	Link         *LinkPayload         `json:"link,omitempty"`
 	Distribution *DistributionPayload `json:"distribution,omitempty"`
-	Notify       *store.Notify        `json:"notify,omitempty"`
+	Notify       *NotifyPayload       `json:"notify,omitempty"`
+}
+
+// NotifyPayload is what an upload asked to tell people (Applivery's
+// notify fields), in build.created.
+type NotifyPayload struct {
+	Collaborators bool   `json:"collaborators,omitempty"`
+	Employees     bool   `json:"employees,omitempty"`
+	Message       string `json:"message,omitempty"`
 }
 
 // Named is a workspace or project.
@@ -75,7 +83,10 @@ type DistributionPayload struct {
 // are now (their IDs if gone), the build, link and distribution as they
 // were, with URLs under base.
 func NewPayload(st *store.Store, base string, ev store.Event) Payload {
-	p := Payload{ID: ev.ID, Type: ev.Type, Time: ev.Time, Workspace: Named{ID: ev.WorkspaceID}, Project: Named{ID: ev.ProjectID}, Notify: ev.Notify}
+	p := Payload{ID: ev.ID, Type: ev.Type, Time: ev.Time, Workspace: Named{ID: ev.WorkspaceID}, Project: Named{ID: ev.ProjectID}}
+	if n := ev.Notify; n != nil {
+		p.Notify = &NotifyPayload{Collaborators: n.Collaborators, Employees: n.Employees, Message: n.Message}
+	}
 	if ws, err := st.Workspace(ev.WorkspaceID); err == nil {
 		p.Workspace = Named{ID: ws.ID, Slug: ws.Slug, Name: cmp.Or(ws.Name, ws.Slug)}
 	}
