@@ -208,6 +208,9 @@ func crashConsistency(t *testing.T, blobs string, rounds int) {
 			p = startBinary(t, bin, cfg)
 			check(p.base)
 		}
+		mu.Lock()
+		before := len(uploads)
+		mu.Unlock()
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for w := 0; w < 3; w++ {
@@ -250,6 +253,17 @@ func crashConsistency(t *testing.T, blobs string, rounds int) {
 			}()
 		}
 		time.Sleep(time.Duration(20+mrand.IntN(200)) * time.Millisecond)
+		// On a loaded machine (CI runs packages side by side) the first
+		// upload of a round may take longer than the sleep: wait for one
+		// (5 s at most), so that every round kills the server amid work.
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			done := len(uploads) > before
+			mu.Unlock()
+			if done {
+				break
+			}
+		}
 		p.kill() // SIGKILL: no shutdown, no flush
 		close(stop)
 		wg.Wait()
