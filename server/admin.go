@@ -74,6 +74,13 @@ func (s *Server) adminGC(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, gcView{DownloadTokens: res.DownloadTokens, Sessions: res.Sessions, AccessLog: res.AccessLog})
 	return nil
+}
+
+// gcView is what a collection removed.
+type gcView struct {
+	DownloadTokens int `json:"downloadTokens"`
+	Sessions       int `json:"sessions"`
+	AccessLog      int `json:"accessLogEntries"`
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strings"
+	"time"
 
 	"hangar/store"
 )
@@ -11,15 +12,45 @@ import (
 // The devices testers registered in a workspace (devices.go), for its
 // members: a list, Apple's import format, and removal by an admin.
 
+// deviceEntry is a registered device as the API lists it.
+type deviceEntry struct {
+	UDID        string              `json:"udid"`
+	WorkspaceID string              `json:"workspaceId"`
+	Product     string              `json:"product,omitempty"`
+	Version     string              `json:"version,omitempty"`
+	Serial      string              `json:"serial,omitempty"`
+	SourceKind  string              `json:"sourceKind"`
+	SourceID    string              `json:"sourceId"`
+	FirstSeen   time.Time           `json:"firstSeen"`
+	LastSeen    time.Time           `json:"lastSeen"`
+	Reported    *deviceReportAnswer `json:"reported,omitempty"`
+}
+
+// deviceReportAnswer is a later registration that said something else.
+type deviceReportAnswer struct {
+	Product    string    `json:"product,omitempty"`
+	Version    string    `json:"version,omitempty"`
+	Serial     string    `json:"serial,omitempty"`
+	SourceKind string    `json:"sourceKind"`
+	SourceID   string    `json:"sourceId"`
+	At         time.Time `json:"at"`
+}
+
+func viewDevice(d store.Device) deviceEntry {
+	v := deviceEntry{UDID: d.UDID, WorkspaceID: d.WorkspaceID, Product: d.Product, Version: d.Version, Serial: d.Serial,
+		SourceKind: d.SourceKind, SourceID: d.SourceID, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen}
+	if r := d.Reported; r != nil {
+		v.Reported = &deviceReportAnswer{Product: r.Product, Version: r.Version, Serial: r.Serial, SourceKind: r.SourceKind, SourceID: r.SourceID, At: r.At}
+	}
+	return v
+}
+
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, c *call) error {
 	devs, err := s.store.Devices(c.ws.ID)
 	if err != nil {
 		return err
 	}
-	if devs == nil {
-		devs = []store.Device{}
-	}
-	writeJSON(w, http.StatusOK, devs)
+	writeJSON(w, http.StatusOK, viewAll(devs, viewDevice))
 	return nil
 }
 
