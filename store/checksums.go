@@ -14,7 +14,6 @@ import (
 // Files are indexed by checksum (checksum_files: checksum/fileID), so that
 // fsck can take the files of one range of checksums at a time beside the
 // blobs of the same range, in memory that does not grow with the files.
-var bucketChecksumFiles = []byte("checksum_files")
 
 func checksumKey(f File) []byte { return key(f.Checksum, f.ID) }
 

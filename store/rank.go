@@ -19,7 +19,6 @@ import (
 // 2^16 (level 2). Finding the build at offset n from the newest walks the
 // level-2 counts, then at most 256 level-1 counts, then at most 256 index
 // keys: a page costs O(limit + sequence/2^16), not O(offset).
-var bucketBuildCounts = []byte("build_counts") // projectID/level/block → uint64
 
 const (
 	rankShift1 = 8

@@ -57,42 +57,7 @@ var (
 	ErrTokenExpired = errors.New("token expired")
 )
 
-var (
-	bucketMeta          = []byte("meta")
-	bucketWorkspaces    = []byte("workspaces")
-	bucketWorkspaceSlug = []byte("workspace_slugs") // slug → id
-	bucketProjects      = []byte("projects")
-	bucketProjectSlug   = []byte("project_slugs")  // wsID/slug → id
-	bucketBuilds        = []byte("builds")         // id → Build
-	bucketProjectBuilds = []byte("project_builds") // projectID/createdAt/buildID → nil
-	bucketFiles         = []byte("files")
-	bucketBuildFiles    = []byte("build_files") // buildID/fileID → nil
-	bucketBlobRefs      = []byte("blob_refs")   // sha256 (32 bytes) → uint64 count
-	bucketLinks         = []byte("links")
-	bucketFileLinks     = []byte("file_links") // fileID/linkID → nil
-	bucketAccessLog     = []byte("access_log") // linkID/time/seq → AccessLogEntry
-	bucketDownloadToken = []byte("download_tokens")
-	bucketUsers         = []byte("users")
-	bucketUsernames     = []byte("usernames") // username → id
-	bucketServiceAccts  = []byte("service_accounts")
-	bucketTokens        = []byte("tokens")       // sha256(token) → Token
-	bucketOwnerTokens   = []byte("owner_tokens") // ownerID/prefix → sha256(token)
-	bucketSigningKeys   = []byte("signing_keys")
-	bucketProcessing    = []byte("processing") // seq/buildID → [attempts started]: builds in_progress
-	bucketDistributions = []byte("distributions")
-	bucketDistSlugs     = []byte("distribution_slugs") // wsID/slug → id
-	bucketDevices       = []byte("devices")            // wsID/UDID → Device
-
-	allBuckets = [][]byte{
-		bucketMeta, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
-		bucketBuilds, bucketProjectBuilds, bucketFiles, bucketBuildFiles, bucketBlobRefs,
-		bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken, bucketUsers,
-		bucketUsernames, bucketServiceAccts, bucketTokens, bucketOwnerTokens, bucketSigningKeys,
-		bucketProcessing, bucketBuildCounts, bucketChecksumFiles, bucketDistributions, bucketDistSlugs, bucketDevices, bucketWebhooks, bucketWebhookScope, bucketDeliveries,
-	}
-
-	keySchema = []byte("schema_version")
-)
+var keySchema = []byte("schema_version") // in meta
 
 // Store is the metadata database. It is safe for concurrent use.
 type Store struct {

@@ -125,12 +125,6 @@ const (
 	maxAttemptsKept = 20
 )
 
-var (
-	bucketWebhooks     = []byte("webhooks")
-	bucketWebhookScope = []byte("webhook_scope") // wsID/projectID or "*"/webhookID → nil
-	bucketDeliveries   = []byte("deliveries")    // webhookID/seq (16 hex) → Delivery
-)
-
 func scopeKey(w Webhook) []byte {
 	return key(w.WorkspaceID, cmp.Or(w.ProjectID, "*"), w.ID)
 }
