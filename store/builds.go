@@ -58,40 +58,6 @@ type Build struct {
 	ProcessingNotes []string `json:"processingNotes,omitempty"`
 }
 
-// emitBuildChange records the events of a build's change of status: created
-// (its upload ended), processed (and each distribution it now heads),
-// failed.
-func emitBuildChange(tx *bolt.Tx, now time.Time, orig, b Build) error {
-	snapshot := b
-	var evs []Event
-	if orig.Status == BuildPending && b.Status != BuildPending {
-		evs = append(evs, Event{Type: EventBuildCreated, Build: &snapshot, Notify: b.Notify})
-	}
-	switch {
-	case b.Status == BuildProcessed && orig.Status != BuildProcessed:
-		evs = append(evs, Event{Type: EventBuildProcessed, Build: &snapshot})
-		var p Project
-		if err := get(tx.Bucket(bucketProjects), []byte(b.ProjectID), &p); err != nil {
-			return err
-		}
-		dists, err := list[Distribution](tx, bucketDistributions, prefixed(tx.Bucket(bucketDistSlugs), p.WorkspaceID, false))
-		if err != nil {
-			return err
-		}
-		for _, d := range dists {
-			if d.ProjectID == b.ProjectID && d.Query().Matches(b) {
-				evs = append(evs, Event{Type: EventDistributionUpdated, Build: &snapshot, Distribution: &d})
-			}
-		}
-	case b.Status == BuildError && orig.Status != BuildError:
-		evs = append(evs, Event{Type: EventBuildFailed, Build: &snapshot})
-	}
-	if len(evs) == 0 {
-		return nil
-	}
-	return emit(tx, now, b.ProjectID, evs...)
-}
-
 // Deployer is what a CI job says about itself and the commit it built, as
 // Applivery's clients send it.
 type Deployer struct {

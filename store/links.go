@@ -165,15 +165,6 @@ func deactivateLinksOfFile(tx *bolt.Tx, fileID string) error {
 	return nil
 }
 
-// emitLinkEvent records an event of link l, with its build.
-func emitLinkEvent(tx *bolt.Tx, now time.Time, typ string, l PublicLink) error {
-	var b Build
-	if err := get(tx.Bucket(bucketBuilds), []byte(l.BuildID), &b); err != nil {
-		return err
-	}
-	return emit(tx, now, b.ProjectID, Event{Type: typ, Link: &l, Build: &b})
-}
-
 // ErrLimitReached is returned by UseLink for a link whose download limit is
 // used up.
 var ErrLimitReached = errors.New("download limit reached")

@@ -20,21 +20,6 @@ import (
 // webhook) sends each webhook's deliveries in order and records every
 // attempt here.
 
-// Event types.
-const (
-	EventBuildCreated        = "build.created"
-	EventBuildProcessed      = "build.processed"
-	EventBuildFailed         = "build.failed"
-	EventBuildDeleted        = "build.deleted"
-	EventLinkCreated         = "link.created"
-	EventLinkLimitReached    = "link.limit_reached"
-	EventDistributionUpdated = "distribution.updated"
-)
-
-// EventTypes lists every event type, in a stable order.
-var EventTypes = []string{EventBuildCreated, EventBuildProcessed, EventBuildFailed, EventBuildDeleted,
-	EventLinkCreated, EventLinkLimitReached, EventDistributionUpdated}
-
 // Webhook formats.
 const (
 	FormatJSON  = "json"  // Hangar's documented event object
@@ -63,29 +48,6 @@ type Webhook struct {
 
 // Subscribed reports whether w wants events of type t.
 func (w Webhook) Subscribed(t string) bool { return slices.Contains(w.Events, t) }
-
-// Event is what happened, with the state of what it happened to at that
-// moment. URLs are added when it is sent.
-type Event struct {
-	ID           string        `json:"id"`
-	Type         string        `json:"type"`
-	Time         time.Time     `json:"time"`
-	WorkspaceID  string        `json:"workspaceId"`
-	ProjectID    string        `json:"projectId"`
-	Build        *Build        `json:"build,omitempty"`
-	Link         *PublicLink   `json:"link,omitempty"`
-	Distribution *Distribution `json:"distribution,omitempty"`
-	// Notify is what an upload asked to tell people (Applivery's notify
-	// fields), for build.created.
-	Notify *Notify `json:"notify,omitempty"`
-}
-
-// Notify is Applivery's notification request on an upload.
-type Notify struct {
-	Collaborators bool   `json:"collaborators,omitempty"`
-	Employees     bool   `json:"employees,omitempty"`
-	Message       string `json:"message,omitempty"`
-}
 
 // Delivery states.
 const (
@@ -246,82 +208,6 @@ func (s *Store) DeleteWebhook(id string) error {
 		}
 		return tx.Bucket(bucketWebhooks).Delete([]byte(id))
 	})
-}
-
-// emit records events of a project for every active webhook of its
-// workspace that wants them, in the caller's transaction, each webhook
-// read and written once. A webhook whose outbox is full is disabled
-// instead.
-func emit(tx *bolt.Tx, now time.Time, projectID string, evs ...Event) error {
-	var p Project
-	if err := get(tx.Bucket(bucketProjects), []byte(projectID), &p); err != nil {
-		return err
-	}
-	var ids [][]byte
-	for _, scope := range []string{projectID, "*"} {
-		forEachPrefix(tx.Bucket(bucketWebhookScope), string(key(p.WorkspaceID, scope)), func(id, _ []byte) bool {
-			ids = append(ids, bytes.Clone(id))
-			return true
-		})
-	}
-	if len(ids) == 0 {
-		return nil // the common case: nothing to write
-	}
-	for i := range evs {
-		evs[i] = eventOf(evs[i], now, p)
-	}
-	hooks, deliveries := tx.Bucket(bucketWebhooks), tx.Bucket(bucketDeliveries)
-	for _, id := range ids {
-		var w Webhook
-		if err := get(hooks, id, &w); err != nil {
-			return err
-		}
-		changed := false
-		for _, ev := range evs {
-			if !w.Active || !w.Subscribed(ev.Type) {
-				continue
-			}
-			changed = true
-			if w.Pending >= MaxPending {
-				w.Active, w.DisabledReason = false, fmt.Sprintf("disabled at %s: more than %d events could not be delivered", now.UTC().Format(time.RFC3339), MaxPending)
-				break
-			}
-			seq, err := deliveries.NextSequence()
-			if err != nil {
-				return err
-			}
-			d := Delivery{ID: NewID(), WebhookID: w.ID, Seq: seq, Event: ev, State: DeliveryPending,
-				Attempts: []Attempt{}, NextAttempt: now.UTC(), CreatedAt: now.UTC()}
-			if err := put(deliveries, deliveryKey(w.ID, seq), d); err != nil {
-				return err
-			}
-			w.Pending++
-		}
-		if changed {
-			if err := put(hooks, id, w); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// eventOf completes an event as it is recorded: its ID (the same for every
-// webhook; each delivery has its own), time and scope, and no password
-// hash.
-func eventOf(ev Event, now time.Time, p Project) Event {
-	ev.ID, ev.Time, ev.WorkspaceID, ev.ProjectID = NewID(), now.UTC(), p.WorkspaceID, p.ID
-	if d := ev.Distribution; d != nil {
-		clean := *d
-		clean.PasswordHash = "" // never leaves the store
-		ev.Distribution = &clean
-	}
-	if l := ev.Link; l != nil {
-		clean := *l
-		clean.PasswordHash = ""
-		ev.Link = &clean
-	}
-	return ev
 }
 
 // NextDelivery returns a webhook's oldest pending delivery: its deliveries
