@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -43,14 +42,6 @@ func (s *Server) viewLink(base string, l store.PublicLink, fileName string) link
 	return v
 }
 
-type createLinkRequest struct {
-	DownloadLimit  *int64  `json:"downloadLimit"`
-	ExpirationDate *string `json:"expirationDate"`
-	IsPermanent    bool    `json:"isPermanent"`
-	// Password protects the link (see unlock.go); stored only as a hash.
-	Password *string `json:"password"`
-}
-
 // parseISODate accepts RFC 3339 ("2024-03-15T00:00:00Z") and a bare date
 // ("2024-03-15", midnight UTC), the two ISO 8601 forms scripts send.
 func parseISODate(s string) (time.Time, error) {
@@ -78,36 +69,6 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	writeJSON(w, http.StatusCreated, s.viewLink(c.base, l, f.Name))
 	return nil
-}
-
-// newLink creates a public link to file f of the request's project, as the
-// API and the console ask for one.
-func (s *Server) newLink(ctx context.Context, c *call, f store.File, req createLinkRequest) (store.PublicLink, error) {
-	l := store.PublicLink{FileID: f.ID, IsPermanent: req.IsPermanent, CreatedBy: c.who.name}
-	if req.DownloadLimit != nil {
-		if *req.DownloadLimit < 0 {
-			return l, errBadRequest("downloadLimit must be 0 (unlimited) or a positive number")
-		}
-		l.DownloadLimit = *req.DownloadLimit
-	}
-	if req.ExpirationDate != nil && *req.ExpirationDate != "" {
-		exp, err := parseISODate(*req.ExpirationDate)
-		if err != nil {
-			return l, errBadRequest("expirationDate must be an ISO 8601 date such as 2024-03-15T00:00:00Z")
-		}
-		if !req.IsPermanent && !exp.After(s.now()) {
-			return l, errBadRequest("expirationDate is in the past")
-		}
-		l.ExpirationDate = exp.UTC()
-	}
-	if req.Password != nil && *req.Password != "" {
-		var err error
-		if l.PasswordHash, err = s.pagePasswordHash(ctx, *req.Password); err != nil {
-			return l, err
-		}
-	}
-	l, err := s.store.CreateLink(l)
-	return l, notFoundAs(err, "file")
 }
 
 // listBuildLinks is the reference's "List Public Links": the links of every file

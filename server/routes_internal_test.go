@@ -2,10 +2,14 @@ package server
 
 import (
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -85,5 +89,30 @@ func TestAnswerErrorByFront(t *testing.T) {
 	s.answerError(lw, httptest.NewRequest("GET", "/x", nil), workspaceFront, &call{}, failure)
 	if w.Body.Len() != 0 {
 		t.Errorf("an error after the answer started was written: %q", w.Body.String())
+	}
+}
+
+// The operations several fronts share (ops_*.go) know no HTTP: no
+// ResponseWriter, no Request. A front reads its request and writes its
+// answer; the operation in between is the same for all of them.
+func TestOpsKnowNoHTTP(t *testing.T) {
+	files, err := filepath.Glob("ops_*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no ops files: %v", err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "http" && (sel.Sel.Name == "ResponseWriter" || sel.Sel.Name == "Request") {
+					t.Errorf("%s: uses http.%s", fset.Position(sel.Pos()), sel.Sel.Name)
+				}
+			}
+			return true
+		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"hangar/auth"
 	"hangar/store"
 )
 
@@ -17,11 +16,6 @@ type serviceAccountView struct {
 	Role      string      `json:"role"` // in the workspace of the request
 	CreatedAt time.Time   `json:"createdAt"`
 	Tokens    []tokenView `json:"tokens"`
-}
-
-type createServiceAccountRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
 }
 
 type createServiceAccountResponse struct {
@@ -45,23 +39,6 @@ func (s *Server) createServiceAccount(w http.ResponseWriter, r *http.Request, c 
 		Token:          plain,
 	})
 	return nil
-}
-
-// newServiceAccount creates a service account with a role in the request's
-// workspace and its first token, as the API and the console ask.
-func (s *Server) newServiceAccount(c *call, req createServiceAccountRequest) (store.ServiceAccount, string, store.Token, error) {
-	if req.Name == "" || len(req.Name) > 100 {
-		return store.ServiceAccount{}, "", store.Token{}, errBadRequest("name must be 1 to 100 characters")
-	}
-	if !auth.ValidRole(req.Role) {
-		return store.ServiceAccount{}, "", store.Token{}, errBadRequest("role must be viewer, ci, developer or admin")
-	}
-	sa, err := s.store.CreateServiceAccount(store.ServiceAccount{Name: req.Name, Memberships: map[string]string{c.ws.ID: req.Role}})
-	if err != nil {
-		return sa, "", store.Token{}, err
-	}
-	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
-	return sa, plain, tok, err
 }
 
 func (s *Server) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -109,20 +86,6 @@ func (s *Server) deleteServiceAccount(w http.ResponseWriter, r *http.Request, c 
 	return nil
 }
 
-// removeServiceAccount takes the path's service account out of the
-// request's workspace, deleting it (and its tokens) when that was its only
-// one, as the API and the console ask.
-func (s *Server) removeServiceAccount(c *call) error {
-	sa, err := s.workspaceServiceAccount(c)
-	if err != nil {
-		return err
-	}
-	if len(sa.Memberships) == 1 && !sa.Admin {
-		return s.store.DeleteServiceAccount(sa.ID)
-	}
-	return s.store.SetMembership(store.MemberServiceAccount, sa.ID, c.ws.ID, "")
-}
-
 // reachesBeyond reports whether a service account can do anything outside
 // workspace wsID: a membership elsewhere, or instance admin. A token of it
 // would carry that reach, so only an instance admin may mint or revoke its
@@ -138,16 +101,6 @@ func reachesBeyond(sa store.ServiceAccount, wsID string) bool {
 		}
 	}
 	return false
-}
-
-// confinedServiceAccount is workspaceServiceAccount for changes a workspace
-// admin may make only to an account of their workspace alone.
-func (s *Server) confinedServiceAccount(c *call) (store.ServiceAccount, error) {
-	sa, err := s.workspaceServiceAccount(c)
-	if err == nil && !c.who.admin && reachesBeyond(sa, c.ws.ID) {
-		err = errForbidden("this service account is not this workspace's alone (a member elsewhere, or an instance admin): only an instance admin may manage its tokens")
-	}
-	return sa, err
 }
 
 func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -52,12 +52,6 @@ func viewProject(p store.Project) projectView {
 	return v
 }
 
-type createWorkspaceRequest struct {
-	Slug         string `json:"slug"`
-	Name         string `json:"name"`
-	StorageQuota int64  `json:"storageQuota"`
-}
-
 func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req createWorkspaceRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -69,17 +63,6 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, c *call
 	}
 	writeJSON(w, http.StatusCreated, viewWorkspace(ws))
 	return nil
-}
-
-// newWorkspace creates a workspace, as the API and the console ask.
-func (s *Server) newWorkspace(req createWorkspaceRequest) (store.Workspace, error) {
-	if !store.ValidSlug(req.Slug) {
-		return store.Workspace{}, errBadSlug
-	}
-	if req.StorageQuota < 0 {
-		return store.Workspace{}, errBadRequest("storageQuota must be 0 (none) or a number of bytes")
-	}
-	return s.store.CreateWorkspace(store.Workspace{Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), StorageQuota: req.StorageQuota})
 }
 
 // listWorkspaces lists the workspaces the caller can see.

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"hangar/auth"
+	"hangar/store"
+	"net/http"
+	"strings"
+)
+
+// Operations on distributions (stable tester pages) that the workspace
+// API, the Integrations API and the console share: they know no HTTP.
+
+// distributionRequest creates (every field but slug optional) or updates
+// (only the fields sent) a distribution. The password is write-only.
+type distributionRequest struct {
+	Slug        *string `json:"slug"`
+	Name        *string `json:"name"`
+	FilterType  *string `json:"filterType"`
+	FilterValue *string `json:"filterValue"`
+	Visibility  *string `json:"visibility"`
+	ShowHistory *bool   `json:"showHistory"`
+	ShowDevInfo *bool   `json:"showDevInfo"`
+	Security    *string `json:"security"`
+	Password    *string `json:"password"`
+}
+
+// apply sets what req names on d, hashing a new password; a page that
+// moves to password mode needs one.
+func (s *Server) applyDistribution(ctx context.Context, d *store.Distribution, req distributionRequest) error {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = strings.TrimSpace(*src)
+		}
+	}
+	set(&d.Slug, req.Slug)
+	set(&d.Name, req.Name)
+	set(&d.FilterType, req.FilterType)
+	set(&d.FilterValue, req.FilterValue)
+	set(&d.Security, req.Security)
+	set(&d.Visibility, req.Visibility)
+	if req.ShowHistory != nil {
+		d.ShowHistory = *req.ShowHistory
+	}
+	if req.ShowDevInfo != nil {
+		d.ShowDevInfo = *req.ShowDevInfo
+	}
+	switch {
+	case !store.ValidDistributionSlug(d.Slug):
+		return errBadRequest("slug must be 1 to 128 lowercase letters, digits and inner dashes")
+	case len(d.Name) > maxDistName:
+		return errBadRequest("name is too long")
+	case d.FilterType != store.FilterLatest && d.FilterType != store.FilterTag && d.FilterType != store.FilterGitBranch && d.FilterType != store.FilterGitTag:
+		return errBadRequest(`filterType must be "latest", "tag", "gitBranch" or "gitTag"`)
+	case d.FilterType != store.FilterLatest && (d.FilterValue == "" || len(d.FilterValue) > maxDistName):
+		return errBadRequest("a " + d.FilterType + " filter needs its value in filterValue")
+	case d.Visibility != "" && d.Visibility != store.VisibilityActive && d.Visibility != store.VisibilityUnlisted && d.Visibility != store.VisibilityInactive:
+		return errBadRequest(`visibility must be "active", "unlisted" or "inactive"`)
+	case d.Security != store.SecurityPublic && d.Security != store.SecurityPassword && d.Security != store.SecurityMembers:
+		return errBadRequest(`security must be "public", "password" or "members"`)
+	}
+	if d.FilterType == store.FilterLatest {
+		d.FilterValue = ""
+	}
+	if req.Password != nil && *req.Password != "" {
+		if d.Security != store.SecurityPassword {
+			return errBadRequest(`a password needs security "password"`)
+		}
+		hash, err := s.pagePasswordHash(ctx, *req.Password)
+		if err != nil {
+			return err
+		}
+		d.PasswordHash = hash
+	}
+	if d.Security == store.SecurityPassword && d.PasswordHash == "" {
+		return errBadRequest(`security "password" needs a password`)
+	}
+	return nil
+}
+
+// newDistribution creates a distribution of the request's project, as the
+// API and the console ask for one.
+//
+// A page is public unless asked otherwise, or members-only for a caller
+// who may not share openly (an app token of scope publish).
+func (s *Server) newDistribution(ctx context.Context, c *call, req distributionRequest) (store.Distribution, error) {
+	d := store.Distribution{ProjectID: c.proj.ID, FilterType: store.FilterLatest, Security: store.SecurityPublic, CreatedBy: c.who.name}
+	if !c.may(auth.BuildShareOpenly) {
+		d.Security = store.SecurityMembers
+	}
+	if err := s.applyDistribution(ctx, &d, req); err != nil {
+		return d, err
+	}
+	if err := mayShare(c, d); err != nil {
+		return d, err
+	}
+	d, err := s.store.CreateDistribution(d)
+	if errors.Is(err, store.ErrConflict) {
+		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
+	}
+	return d, err
+}
+
+func (s *Server) editDistribution(ctx context.Context, c *call, req distributionRequest) (store.Distribution, error) {
+	d, err := s.projectDistribution(c)
+	if err != nil {
+		return d, err
+	}
+	if err := s.applyDistribution(ctx, &d, req); err != nil {
+		return d, err
+	}
+	if err := mayShare(c, d); err != nil {
+		return d, err
+	}
+	d, err = s.store.UpdateDistribution(d.ID, func(cur *store.Distribution) error {
+		*cur = d
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
+	}
+	return d, err
+}
+
+// mayShare refuses a page open beyond the workspace (public, or a shared
+// password) to a caller without BUILD_SHARE_OPENLY. Narrowing an open
+// page to members needs no more than changing it.
+func mayShare(c *call, d store.Distribution) error {
+	if d.Security != store.SecurityMembers && !c.may(auth.BuildShareOpenly) {
+		return errForbidden("this token lacks the " + auth.BuildShareOpenly.String() + ` permission: it may make members-only pages ("security": "logged" in the Integrations API, "members" in the workspace API), not public or password ones`)
+	}
+	return nil
+}
