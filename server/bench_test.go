@@ -3,11 +3,12 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"hangar/store"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"hangar/store"
 )
 
 // The public-link redirect (look up, count, append to the access log in one

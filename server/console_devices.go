@@ -7,7 +7,7 @@ import (
 	"hangar/store"
 )
 
-// The console's list of a workspace's registered devices (devices.go).
+// The console's list of a workspace's registered devices (tester_devices.go).
 
 type devicesPage struct {
 	Workspace workspaceRow

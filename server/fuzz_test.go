@@ -2,10 +2,11 @@ package server_test
 
 import (
 	"bytes"
-	"hangar/store"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"hangar/store"
 )
 
 // FuzzCreateLinkBody: any JSON body for the public-link endpoint is a 201 or

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"encoding/xml"
-	"hangar/config"
 	"html"
 	"image/png"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hangar/config"
 
 	plistlib "howett.net/plist"
 

@@ -3,10 +3,11 @@ package server
 import (
 	"context"
 	"errors"
-	"hangar/auth"
-	"hangar/store"
 	"net/http"
 	"strings"
+
+	"hangar/auth"
+	"hangar/store"
 )
 
 // Operations on distributions (stable tester pages) that the workspace

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+
 	"hangar/store"
 )
 
@@ -12,7 +13,7 @@ type createLinkRequest struct {
 	DownloadLimit  *int64  `json:"downloadLimit"`
 	ExpirationDate *string `json:"expirationDate"`
 	IsPermanent    bool    `json:"isPermanent"`
-	// Password protects the link (see unlock.go); stored only as a hash.
+	// Password protects the link (see tester_unlock.go); stored only as a hash.
 	Password *string `json:"password"`
 }
 

@@ -1,10 +1,11 @@
 package server
 
 import (
-	"hangar/store"
 	"net/url"
 	"slices"
 	"strings"
+
+	"hangar/store"
 )
 
 // Reading a webhook request, as the API and the console do: it knows no

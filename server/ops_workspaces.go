@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+
 	"hangar/store"
 )
 

@@ -1,12 +1,8 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -221,7 +217,7 @@ func (s *Server) table() []route {
 		{"DELETE", proj + "/build/:buildId", workspaceFront, 0, need(auth.BuildDelete), s.deleteBuildHandler},
 		{"POST", proj + "/build/:buildId/file", workspaceFront, upload, need(auth.BuildCreate), s.addFiles},
 
-		// Distributions: stable tester pages of a project (distpage.go).
+		// Distributions: stable tester pages of a project (tester_distribution.go).
 		{"POST", proj + "/distribution", workspaceFront, 0, need(auth.BuildCreateLinks), s.createDistribution},
 		{"GET", proj + "/distribution", workspaceFront, 0, need(auth.ProjectRead), s.listDistributions},
 		{"GET", proj + "/distribution/:distId", workspaceFront, 0, need(auth.ProjectRead), s.getDistribution},
@@ -229,7 +225,7 @@ func (s *Server) table() []route {
 		{"DELETE", proj + "/distribution/:distId", workspaceFront, 0, need(auth.BuildDelete), s.deleteDistribution},
 		{"GET", proj + "/distribution/:distId/access-log", workspaceFront, 0, need(auth.ProjectRead), s.distributionAccessLog},
 
-		// Webhooks, per project and for a whole workspace (webhooks.go).
+		// Webhooks, per project and for a whole workspace (api_webhooks.go).
 		{"POST", proj + "/webhook", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createWebhook},
 		{"GET", proj + "/webhook", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listWebhooks},
 		{"GET", proj + "/webhook/:webhookId", workspaceFront, 0, need(auth.WorkspaceAdmin), s.getWebhook},
@@ -305,119 +301,6 @@ func (s *Server) table() []route {
 	}
 }
 
-// mountPoint is one httprouter registration and the routes it serves, most
-// specific first.
-type mountPoint struct {
-	method, pattern string
-	routes          []route
-}
-
-// mount turns the table into httprouter registrations.
-//
-// httprouter refuses a wildcard beside a static segment at the same place
-// (the workspace API's …/build/:buildId/file beside …/build/file/:fileId, and
-// …/:publicLinkId/:fileName beside …/:publicLinkId/qr: both versions of
-// httprouter panic at registration, and net/http's ServeMux refuses the
-// first pair as ambiguous too). Such routes are registered from the first ambiguous
-// segment on as positional wildcards (:p7, :p8, …) shared by all of them;
-// at request time dispatch picks the route whose own pattern matches, static
-// segments first, and binds the pattern's own parameter names.
-func mount(table []route) []mountPoint {
-	var points []mountPoint
-	index := map[string]int{}
-	for _, rt := range table {
-		segs := splitPath(rt.pattern)
-		cut := len(segs)
-		for _, o := range table {
-			if o.method == rt.method && o.pattern != rt.pattern {
-				if i := ambiguousAt(segs, splitPath(o.pattern)); i >= 0 {
-					cut = min(cut, i)
-				}
-			}
-		}
-		for i := cut; i < len(segs); i++ {
-			segs[i] = fmt.Sprintf(":p%d", i)
-		}
-		pattern := "/" + strings.Join(segs, "/")
-		k := rt.method + " " + pattern
-		if _, ok := index[k]; !ok {
-			index[k] = len(points)
-			points = append(points, mountPoint{method: rt.method, pattern: pattern})
-		}
-		points[index[k]].routes = append(points[index[k]].routes, rt)
-	}
-	for _, p := range points {
-		slices.SortStableFunc(p.routes, func(a, b route) int { return staticCount(b.pattern) - staticCount(a.pattern) })
-	}
-	return points
-}
-
-// ambiguousAt returns the first position where a and b, equal before it,
-// have a wildcard in one and a static segment in the other, or -1.
-func ambiguousAt(a, b []string) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		pa, pb := isParam(a[i]), isParam(b[i])
-		switch {
-		case pa != pb:
-			return i
-		case !pa && a[i] != b[i]:
-			return -1
-		}
-	}
-	return -1
-}
-
-func splitPath(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
-
-func isParam(seg string) bool { return strings.HasPrefix(seg, ":") }
-
-func staticCount(pattern string) int {
-	n := 0
-	for _, seg := range splitPath(pattern) {
-		if !isParam(seg) {
-			n++
-		}
-	}
-	return n
-}
-
-// match binds pattern's parameters in path, or reports that it does not
-// match.
-func match(pattern, path string) (httprouter.Params, bool) {
-	want, got := splitPath(pattern), splitPath(path)
-	if len(want) != len(got) {
-		return nil, false
-	}
-	var ps httprouter.Params
-	for i, seg := range want {
-		switch {
-		case isParam(seg):
-			ps = append(ps, httprouter.Param{Key: seg[1:], Value: got[i]})
-		case seg != got[i]:
-			return nil, false
-		}
-	}
-	return ps, true
-}
-
-// dispatch serves a mount point: directly when it holds one unambiguous
-// route, otherwise through the first route whose pattern matches.
-func (s *Server) dispatch(m mountPoint) httprouter.Handle {
-	if len(m.routes) == 1 && m.routes[0].pattern == m.pattern {
-		rt := m.routes[0]
-		return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) { s.serve(w, r, rt, ps) }
-	}
-	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		for _, rt := range m.routes {
-			if ps, ok := match(rt.pattern, r.URL.Path); ok {
-				s.serve(w, r, rt, ps)
-				return
-			}
-		}
-		s.fail(w, r, errNotFound("route"))
-	}
-}
-
 // serve runs one route: it tells the request log the pattern, caps the
 // request body, applies the route's access rule and calls the handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps httprouter.Params) {
@@ -447,43 +330,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	if err != nil {
 		s.answerError(w, r, rt.render, c, err)
 	}
-}
-
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *call) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
-}
-
-// minFreeForReady is the free space below which /readyz fails: a commit
-// that reuses a freed page succeeds on a full disk, so the commit alone
-// would call a server ready that cannot take an upload or grow its
-// database.
-const minFreeForReady = 1 << 20
-
-// readyz answers 200 only when the metadata store can commit a write and
-// the disk has room.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
-	if err := s.store.Writable(); err != nil {
-		s.log.Error("readiness check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
-		return nil
-	}
-	if b := s.depot.Remote(); b != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := b.Ping(ctx); err != nil {
-			s.log.Error("readiness check failed: the object store does not answer", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "object store unavailable"})
-			return nil
-		}
-	}
-	if free, err := s.depot.Free(); err == nil && free < minFreeForReady {
-		s.log.Error("readiness check failed: the disk is full", "free_bytes", free)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "disk full"})
-		return nil
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
 }
 
 // access says who may call a route.

@@ -1,13 +1,20 @@
 // Package server is Hangar's HTTP front. One route table (routes.go) lists
-// every route with its front, its access rule and its handler; the fronts
-// are the workspace API (Totis' Files & Public Links API and what it
-// assumes), Applivery's organization and Integrations APIs (org.go,
-// integrations.go), the web console (console_*.go), and the tester pages a
-// link or distribution gives testers, with their installs, trust and
-// device registration (tester.go, linkpage.go, distpage.go, trust.go,
-// devices.go). Handlers return errors; serve answers them in the shape of
-// the route's front (errors.go). Delivery goes through signed URLs
-// (download.go, urls.go); every change of data goes through depot or, for
+// every route with its front, its access rule and its handler (router.go
+// mounts it); the file names say the front:
+//
+//   - api_*.go: the workspace API (Totis' Files & Public Links API and what
+//     it assumes: workspaces, members, tokens, distributions, webhooks);
+//   - org_*.go: Applivery's organization and Integrations APIs;
+//   - console_*.go: the web console, one file a page or form;
+//   - tester*.go: what testers open: a link's and a distribution's pages,
+//     their unlock, installs, trust page and device registration;
+//   - ops_*.go: the operations several fronts share, which know no HTTP;
+//   - the rest is the core (server, routes, router, errors, middleware,
+//     auth, json, urls, hosts, metrics, health) and delivery (download,
+//     upload, qr).
+//
+// Handlers return errors; serve answers them in the shape of the route's
+// front (errors.go). Every change of data goes through depot or, for
 // metadata alone, store. docs/apis.md says what each API is.
 package server
 
@@ -49,9 +56,9 @@ type Server struct {
 	loginPerUser auth.Limiter // keyed by username and network
 	loginPerName auth.Limiter // keyed by username
 	// unlockKey signs the cookies that unlock password-protected tester
-	// pages (see unlock.go); unlockPer* limit wrong passwords.
+	// pages (see tester_unlock.go); unlockPer* limit wrong passwords.
 	unlockKey       []byte
-	enrollKey       []byte // device registration tokens (devices.go)
+	enrollKey       []byte // device registration tokens (tester_devices.go)
 	enrollPerIP     auth.Limiter
 	enrollPerPage   auth.Limiter
 	unlockPerIP     auth.Limiter

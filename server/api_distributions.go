@@ -9,7 +9,7 @@ import (
 )
 
 // Workspace API handlers for distributions: a project's stable tester
-// pages (Applivery's publications). The page itself is distpage.go.
+// pages (Applivery's publications). The page itself is tester_distribution.go.
 
 type distributionView struct {
 	ID          string  `json:"id"`

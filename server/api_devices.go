@@ -9,7 +9,7 @@ import (
 	"hangar/store"
 )
 
-// The devices testers registered in a workspace (devices.go), for its
+// The devices testers registered in a workspace (tester_devices.go), for its
 // members: a list, Apple's import format, and removal by an admin.
 
 // deviceEntry is a registered device as the API lists it.

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"hangar/store"
+)
+
+// Signing in to the console and out of it: the API's sign-in, its session
+// kept in a cookie.
+
+func (s *Server) signinPage(w http.ResponseWriter, r *http.Request, c *call) error {
+	s.renderPage(w, r, http.StatusOK, "signin", "Sign in", c, signinForm{Next: safeNext(r.URL.Query().Get("next"))})
+	return nil
+}
+
+type signinForm struct {
+	Username, Next, Error string
+}
+
+// signinSubmit checks the form like the API's login (same limits, same
+// timing for unknown users) and starts a session in a cookie.
+func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := r.ParseForm(); err != nil {
+		return errBadRequest("malformed form")
+	}
+	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next"))}
+	u, err := s.signIn(w, r, form.Username, r.PostForm.Get("password"))
+	if err != nil {
+		status := http.StatusUnauthorized
+		form.Error = errSignInFailed.Error()
+		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
+			status, form.Error = ae.Status, "Too many attempts: wait a minute and try again."
+		} else if !errors.Is(err, errBadCredentials) {
+			return err
+		}
+		s.renderPage(w, r, status, "signin", "Sign in", c, form)
+		return nil
+	}
+	if err := s.startSession(w, r, u.ID); err != nil {
+		return err
+	}
+	http.Redirect(w, r, form.Next, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) signoutSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.store.RevokeToken(c.who.id, c.who.token.Prefix); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	clearSessionCookie(w, r)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	return nil
+}
