@@ -24,7 +24,7 @@ var allowedImports = map[string][]string{
 	"depot":                   {"store", "blob", "pkginfo", "config", "pace"},
 	"store":                   {"config", "pace"}, // never blob
 	"blob":                    {"config", "pace"}, // never store
-	"pkginfo":                 {},                 // neither store nor blob
+	"pkginfo":                 {"cms"},            // neither store nor blob
 	"certs":                   {"config"},
 	"cms":                     {},
 	"config":                  {},

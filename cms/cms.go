@@ -59,13 +59,66 @@ type contentInfo struct {
 	Content     asn1.RawValue `asn1:"explicit,tag:0"`
 }
 
+// signedData is a SignedData's outer structure: the one definition both
+// Verify and Content read. Certificates [0], CRLs [1] and the SET of
+// signer infos follow the encapsulated content, in that order; they are
+// read as raw values here (Content needs none of them, and a profile
+// writer may leave some out) and taken apart by parts.
 type signedData struct {
-	Version          int
-	DigestAlgorithms asn1.RawValue
-	Encap            encapContent
-	Certificates     asn1.RawValue `asn1:"optional,tag:0"`
-	CRLs             asn1.RawValue `asn1:"optional,tag:1"`
-	SignerInfos      []signerInfo  `asn1:"set"`
+	Version             int
+	DigestAlgorithms    asn1.RawValue
+	Encap               encapContent
+	Rest1, Rest2, Rest3 asn1.RawValue `asn1:"optional"`
+}
+
+// parts returns the bytes of the certificate set and the signer infos.
+func (sd signedData) parts() (certs []byte, signers []signerInfo, err error) {
+	for _, raw := range []asn1.RawValue{sd.Rest1, sd.Rest2, sd.Rest3} {
+		switch {
+		case len(raw.FullBytes) == 0:
+		case raw.Class == asn1.ClassContextSpecific && raw.Tag == 0:
+			certs = raw.Bytes
+		case raw.Class == asn1.ClassContextSpecific && raw.Tag == 1: // CRLs: not used
+		case raw.Class == asn1.ClassUniversal && raw.Tag == asn1.TagSet && signers == nil:
+			if rest, err := asn1.UnmarshalWithParams(raw.FullBytes, &signers, "set"); err != nil || len(rest) != 0 {
+				return nil, nil, fmt.Errorf("%w: signer infos: %v", ErrInvalid, err)
+			}
+		default:
+			return nil, nil, fmt.Errorf("%w: unexpected element after the content", ErrInvalid)
+		}
+	}
+	return certs, signers, nil
+}
+
+// outer reads a DER SignedData's outer structure.
+func outer(der []byte) (signedData, error) {
+	var ci contentInfo
+	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) != 0 || !ci.ContentType.Equal(oidSignedData) {
+		return signedData{}, fmt.Errorf("%w: not a SignedData", ErrInvalid)
+	}
+	var sd signedData
+	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil || len(rest) != 0 {
+		return signedData{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return sd, nil
+}
+
+// Content returns the content a DER SignedData of at most maxBytes
+// carries, without verifying any signature: what a reader of an iOS
+// provisioning profile needs (the phone checks Apple's signature at
+// install). It returns ErrInvalid for anything else.
+func Content(der []byte, maxBytes int) ([]byte, error) {
+	if len(der) > maxBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrInvalid, maxBytes)
+	}
+	sd, err := outer(der)
+	if err != nil {
+		return nil, err
+	}
+	if len(sd.Encap.Content) == 0 {
+		return nil, fmt.Errorf("%w: no content", ErrInvalid)
+	}
+	return sd.Encap.Content, nil
 }
 
 type encapContent struct {
@@ -104,25 +157,25 @@ func Verify(data []byte) (content []byte, signer *x509.Certificate, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var ci contentInfo
-	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) != 0 || !ci.ContentType.Equal(oidSignedData) {
-		return nil, nil, fmt.Errorf("%w: not a SignedData", ErrInvalid)
-	}
-	var sd signedData
-	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil || len(rest) != 0 {
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if len(sd.SignerInfos) == 0 || len(sd.Encap.Content) == 0 {
-		return nil, nil, ErrUnsigned
-	}
-	if len(sd.SignerInfos) > maxSigners {
-		return nil, nil, fmt.Errorf("%w: more than %d signers", ErrInvalid, maxSigners)
-	}
-	certs, err := certificates(sd.Certificates.Bytes)
+	sd, err := outer(der)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, si := range sd.SignerInfos {
+	certBytes, signers, err := sd.parts()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(signers) == 0 || len(sd.Encap.Content) == 0 {
+		return nil, nil, ErrUnsigned
+	}
+	if len(signers) > maxSigners {
+		return nil, nil, fmt.Errorf("%w: more than %d signers", ErrInvalid, maxSigners)
+	}
+	certs, err := certificates(certBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, si := range signers {
 		cert := signerCert(si.SID, certs)
 		if cert == nil {
 			continue

@@ -2,46 +2,28 @@ package pkginfo
 
 import (
 	"bytes"
-	"encoding/asn1"
 	"errors"
 	"time"
+
+	"hangar/cms"
 )
 
 // An embedded.mobileprovision is a CMS SignedData (RFC 5652) whose content
-// is an XML property list. Hangar shows what the profile claims; it does
-// not verify Apple's signature (the phone does, at install).
-
-type contentInfo struct {
-	ContentType asn1.ObjectIdentifier
-	Content     asn1.RawValue `asn1:"explicit,tag:0"`
-}
-
-type signedData struct {
-	Version          int
-	DigestAlgorithms asn1.RawValue
-	EncapContent     encapContent
-	// Certificates, CRLs and signer infos, when present: not needed.
-	Rest1, Rest2, Rest3 asn1.RawValue `asn1:"optional"`
-}
-
-type encapContent struct {
-	ContentType asn1.ObjectIdentifier
-	Content     []byte `asn1:"explicit,optional,tag:0"`
-}
-
-var oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+// is an XML property list, read with package cms's one definition of that
+// structure. Hangar shows what the profile claims; it does not verify
+// Apple's signature (the phone does, at install).
 
 // profileContent returns the plist inside a profile. Some signing tools
 // write BER with indefinite lengths, which encoding/asn1 (DER only)
 // refuses; for those the XML plist is found by its delimiters, which is
 // unambiguous because the content is stored as one octet string.
+//
+// A profile may be as large as an archive entry (its device list), larger
+// than cms's own budget for a device's answer: the caller's budget has
+// bounded data already.
 func profileContent(data []byte) ([]byte, error) {
-	var ci contentInfo
-	if rest, err := asn1.Unmarshal(data, &ci); err == nil && len(rest) == 0 && ci.ContentType.Equal(oidSignedData) {
-		var sd signedData
-		if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err == nil && len(sd.EncapContent.Content) > 0 {
-			return sd.EncapContent.Content, nil
-		}
+	if content, err := cms.Content(data, len(data)); err == nil {
+		return content, nil
 	}
 	start := bytes.Index(data, []byte("<?xml"))
 	end := bytes.Index(data, []byte("</plist>"))
