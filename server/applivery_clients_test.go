@@ -148,8 +148,7 @@ func TestFastlanePluginUpload(t *testing.T) {
 		t.Errorf("workspace API build: %+v", wb)
 	}
 	// And the console's build page.
-	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"rel","password":"rel-password"}`, nil)
-	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"rel","role":"viewer"}`, nil)
+	e.member(admin, "rel", "rel-password", "viewer")
 	code, page := e.page("GET", "/w/acme/p/app/b/"+b.ID, e.login("rel", "rel-password"), "")
 	for _, want := range []string{`id="deployer">fastlane #4711`, "<code>release/2.0</code>", "<code>f52ace0</code>", "Fix the login", "<code>v2.0.0</code>"} {
 		if code != 200 || !strings.Contains(string(page), want) {

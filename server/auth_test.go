@@ -76,6 +76,14 @@ func (e *env) serviceAccount(admin, ws, name, role string) (string, string) {
 	return out.Token, out.ServiceAccount.ID
 }
 
+// member makes a user and gives them a role in acme, as an admin does
+// through the API.
+func (e *env) member(admin, username, password, role string) {
+	e.t.Helper()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":%q}`, username, password), nil)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"username":%q,"role":%q}`, username, role), nil)
+}
+
 func (e *env) login(username, password string) string {
 	e.t.Helper()
 	var out struct{ Token string }
@@ -130,12 +138,10 @@ func TestPermissionMatrix(t *testing.T) {
 		callers["sa-"+role] = tok
 		roleOf["sa-"+role] = role
 	}
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"vera","password":"vera-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vera","role":"developer"}`, nil)
+	e.member(admin, "vera", "vera-password", "developer")
 	callers["session-developer"] = e.login("vera", "vera-password")
 	roleOf["session-developer"] = "developer"
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"val","password":"val-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"val","role":"viewer"}`, nil)
+	e.member(admin, "val", "val-password", "viewer")
 	callers["session-viewer"] = e.login("val", "val-password")
 	roleOf["session-viewer"] = "viewer"
 
@@ -953,8 +959,7 @@ func TestPasswordChangeDoesNotEnumerate(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"vera","password":"vera-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vera","role":"viewer"}`, nil)
+	e.member(admin, "vera", "vera-password", "viewer")
 	viewer := e.login("vera", "vera-password")
 	saTok, _ := e.serviceAccount(admin, "acme", "bot", "viewer")
 	for _, tok := range []string{viewer, saTok} {

@@ -25,8 +25,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	needBrowser(t)
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"maria","password":"maria-password"}`, nil)
-	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"maria","role":"admin"}`, nil)
+	e.member(admin, "maria", "maria-password", "admin")
 	e.mustReq(200, "PATCH", "/api/v1/workspace/acme", admin, `{"storageQuota": 1073741824}`, nil)
 	b := e.upload(admin, part{"notes", "", "Faster sync.\nDark mode fixes."}, part{"deployer.name", "", "GitHub Actions"},
 		part{"deployer.info.branch", "", "release/2.4"}, part{"deployer.info.commit", "", "9f8e7d6"},
@@ -306,8 +305,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// A viewer: no control that changes anything, and a form posted without
 	// the page's token (a script on this very site) is refused.
-	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"vic","password":"vic-password"}`, nil)
-	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vic","role":"viewer"}`, nil)
+	e.member(admin, "vic", "vic-password", "viewer")
 	do(chromedp.Click(chromedp.CSS("button.link")),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "vic"),

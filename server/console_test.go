@@ -104,8 +104,7 @@ func (e *env) followShown(resp *http.Response, cookie *http.Cookie) (first, relo
 func TestConsoleSignInAndPages(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"rita","password":"rita-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"rita","role":"viewer"}`, nil)
+	e.member(admin, "rita", "rita-password", "viewer")
 	b := e.upload(admin, part{"version", "", "3.1"}, part{"buildNumber", "", "310"}, part{"notes", "", "Faster start"},
 		part{"file", "App.zip", "zip bytes"})
 
@@ -351,8 +350,7 @@ func TestConsoleBuildForms(t *testing.T) {
 func TestConsoleUpload(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"dev","password":"long-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"developer"}`, nil)
+	e.member(admin, "dev", "long-password", "developer")
 	dev := e.signIn("dev", "long-password")
 	_, body, _ := e.getPage("/w/acme/p/app/upload", dev)
 	token := csrfField.FindStringSubmatch(body)[1]
@@ -454,8 +452,7 @@ func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"vic","password":"vic-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vic","role":"viewer"}`, nil)
+	e.member(admin, "vic", "vic-password", "viewer")
 	root := e.signIn("root", "root-password")
 	_, body, _ := e.getPage("/", root)
 	token := csrfField.FindStringSubmatch(body)[1]
@@ -515,8 +512,7 @@ func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
 func TestConsoleProjectSettings(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"wade","password":"wade-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wade","role":"admin"}`, nil)
+	e.member(admin, "wade", "wade-password", "admin")
 	wade := e.signIn("wade", "wade-password")
 	base := "/w/acme/p/app/settings"
 	code, body, _ := e.getPage(base, wade)
@@ -741,8 +737,7 @@ func TestConsoleTokens(t *testing.T) {
 func TestConsoleServiceAccounts(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"wade","password":"wade-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wade","role":"admin"}`, nil)
+	e.member(admin, "wade", "wade-password", "admin")
 	wade := e.signIn("wade", "wade-password")
 	_, body, _ := e.getPage("/w/acme/members", wade)
 	token := csrfField.FindStringSubmatch(body)[1]
@@ -783,8 +778,7 @@ func TestConsoleServiceAccounts(t *testing.T) {
 func TestConsoleAttachAndDeleteFile(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"dev","password":"long-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"developer"}`, nil)
+	e.member(admin, "dev", "long-password", "developer")
 	b := e.upload(admin, part{"file", "App.zip", "zip"})
 	dev := e.signIn("dev", "long-password")
 	page := "/w/acme/p/app/b/" + b.BuildID
@@ -879,8 +873,7 @@ func TestConsoleDistributions(t *testing.T) {
 	admin := e.adminToken()
 	b := e.upload(admin, part{"file", "app.apk", helloAPK(t)})
 	e.waitProcessed(b.BuildID)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"dev","password":"dev-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"developer"}`, nil)
+	e.member(admin, "dev", "dev-password", "developer")
 	session := e.login("dev", "dev-password")
 	csrf := e.csrf(session)
 	ws, _ := e.store.WorkspaceBySlug("acme")
@@ -936,8 +929,7 @@ func TestConsoleDistributions(t *testing.T) {
 func TestConsoleWebhooks(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"wanda","password":"wanda-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wanda","role":"admin"}`, nil)
+	e.member(admin, "wanda", "wanda-password", "admin")
 	session := e.login("wanda", "wanda-password")
 	csrf := e.csrf(session)
 	rc := newReceiver(t, e.clock)
@@ -1007,8 +999,7 @@ func TestConsoleWebhooks(t *testing.T) {
 func TestConsoleBuildPageLinksPaged(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"rita","password":"rita-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"rita","role":"viewer"}`, nil)
+	e.member(admin, "rita", "rita-password", "viewer")
 	b := e.upload(admin, part{"file", "App.zip", "zip bytes"})
 	for range 51 {
 		if _, err := e.store.CreateLink(store.PublicLink{FileID: b.Files[0].FileID, IsPermanent: true}); err != nil {

@@ -454,8 +454,7 @@ func TestSignedURLsFollowProtection(t *testing.T) {
 	admin := e.adminToken()
 	b := e.upload(admin, part{"version", "", "3.0"}, part{"file", "Demo.ipa", demoIPA()})
 	e.waitProcessed(b.BuildID)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"mia","password":"mia-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"mia","role":"viewer"}`, nil)
+	e.member(admin, "mia", "mia-password", "viewer")
 	mia := &http.Cookie{Name: "hangar_session", Value: e.login("mia", "mia-password")}
 
 	// issued opens the page as its visitor would and returns the URLs it
@@ -521,8 +520,7 @@ func TestSignedURLsFollowProtection(t *testing.T) {
 	dead("after members, password, members again", urls)
 
 	urls = issued(d, mia)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"max","password":"max-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"max","role":"developer"}`, nil)
+	e.member(admin, "max", "max-password", "developer")
 	admins := issued(d, &http.Cookie{Name: "hangar_session", Value: e.login("max", "max-password")})
 	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/member/user/mia", admin, "", nil)
 	dead("after the member's removal", urls)
@@ -608,8 +606,7 @@ func TestProtectedPagesNotEnumerable(t *testing.T) {
 	}
 	// Members see every QR code (the console shows them); whoever unlocked
 	// a password page sees its own.
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"val","password":"val-password"}`, nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"val","role":"viewer"}`, nil)
+	e.member(admin, "val", "val-password", "viewer")
 	val := e.login("val", "val-password")
 	for _, slug := range []string{"team", "pw", "open"} {
 		if code, _ := e.page("GET", "/d/acme/"+slug+"/qr", val, ""); code != 200 {
