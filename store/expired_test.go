@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,11 +13,7 @@ import (
 // in progress, each once.
 func TestExpired(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{Now: func() time.Time { return clock }})
 	ws, _ := s.CreateWorkspace(store.Workspace{Slug: "acme"})
 	p, _ := s.CreateProject(store.Project{WorkspaceID: ws.ID, Slug: "app"})
 	other, _ := s.CreateProject(store.Project{WorkspaceID: ws.ID, Slug: "other"})

@@ -137,11 +137,7 @@ func TestBuildPagesAcrossBlocks(t *testing.T) {
 }
 
 func TestAccessLogPages(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{AccessLogCap: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{AccessLogCap: 20})
 	_, _, b := fixture(t, s, 0)
 	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
 	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
@@ -198,11 +194,7 @@ func TestAccessLogPages(t *testing.T) {
 // match comes exactly once, in order, whatever the page size, and a call
 // that reaches MaxSearchScan builds stops there and says where to go on.
 func TestSearchBuilds(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{NoSync: true})
 	_, p, _ := fixture(t, s, 0)
 	n := store.MaxSearchScan + 700
 	var want []string // newest first: builds whose notes say "crash", or tagged beta and in error
@@ -265,10 +257,7 @@ func TestSearchBuilds(t *testing.T) {
 // with and without filters (tags, git branch and tag, version, status),
 // and totals; builds of another project never appear.
 func TestQueryBuilds(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTest(t, store.Options{})
 	_, p, first := fixture(t, s, 0)
 	other, _ := s.CreateProject(store.Project{WorkspaceID: p.WorkspaceID, Slug: "other"})
 	all := []store.Build{first}

@@ -23,13 +23,36 @@ import (
 	"hangar/store"
 )
 
-func mustOpen(tb testing.TB) *store.Store {
+func mustOpen(tb testing.TB) *store.Store { return openTest(tb, store.Options{}) }
+
+// openTest opens a new database for one test; at cleanup it audits it as
+// fsck does (maintained counts against a recount, the counted build index,
+// the checksum index, links whose file is gone, tokens whose owner is
+// gone) and fails the test on any finding, then closes it. After bbolt's
+// btesting: every test's database is checked by the one constructor tests
+// use.
+func openTest(tb testing.TB, opts store.Options) *store.Store {
 	tb.Helper()
-	s, err := store.Open(filepath.Join(tb.TempDir(), "hangar.db"), store.Options{})
+	s, err := store.Open(filepath.Join(tb.TempDir(), "hangar.db"), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() {
+		defer s.Close()
+		a, err := s.Audit()
+		switch {
+		case err != nil:
+			tb.Errorf("audit at cleanup: %v", err)
+		case a.Counts != a.CountsFound:
+			tb.Errorf("audit at cleanup: counts %+v, recounted %+v", a.Counts, a.CountsFound)
+		case a.BuildCountsWrong:
+			tb.Error("audit at cleanup: the counted build index disagrees with the builds")
+		case a.Files != a.Indexed:
+			tb.Errorf("audit at cleanup: %d files, %d in the checksum index", a.Files, a.Indexed)
+		case len(a.DanglingLinks) > 0 || len(a.OrphanTokens) > 0:
+			tb.Errorf("audit at cleanup: dangling links %v, orphan tokens %v", a.DanglingLinks, a.OrphanTokens)
+		}
+	})
 	return s
 }
 
@@ -100,14 +123,10 @@ func TestWorkspaceAndProjectSlugs(t *testing.T) {
 
 func TestBuildsNewestFirst(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time {
+	s := openTest(t, store.Options{Now: func() time.Time {
 		clock = clock.Add(time.Second)
 		return clock
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	_, p, first := fixture(t, s, 0)
 	var ids []string
 	for i := 0; i < 5; i++ {
@@ -411,11 +430,7 @@ func TestDownloadTokenSingleUse(t *testing.T) {
 
 func TestSigningKeys(t *testing.T) {
 	clock := time.Now()
-	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{Now: func() time.Time { return clock }})
 	keys, err := s.SigningKeys()
 	if err != nil || len(keys) != 1 || len(keys[0].Secret) != 32 {
 		t.Fatalf("first start: got %+v, %v; want one 32-byte key", keys, err)
@@ -530,11 +545,7 @@ func TestUseLinkLimitIsExact(t *testing.T) {
 
 // Each link keeps its newest entries up to the cap; the count goes on.
 func TestAccessLogCap(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{AccessLogCap: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{AccessLogCap: 3})
 	_, _, b := fixture(t, s, 0)
 	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
 	l, _ := s.CreateLink(store.PublicLink{FileID: f.ID})
@@ -724,11 +735,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 
 func TestGC(t *testing.T) {
 	clock := time.Now()
-	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{Now: func() time.Time { return clock }})
 	_, _, b := fixture(t, s, 0)
 	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
 	used, _, _ := s.CreateDownloadToken(f.ID, clock.Add(time.Minute))
@@ -767,11 +774,7 @@ func TestGC(t *testing.T) {
 // as the status, and FinishProcessing records the outcome and the icon at
 // once.
 func TestProcessingQueue(t *testing.T) {
-	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{})
 	ws, _, b := fixture(t, s, 0)
 	if _, err := s.UpdateWorkspace(ws.ID, func(w *store.Workspace) error { w.StorageQuota = 10; return nil }); err != nil {
 		t.Fatal(err)
@@ -933,11 +936,7 @@ func TestMigrateFromSchema3(t *testing.T) {
 // download tokens, and keeps the rest.
 func TestGCInBatches(t *testing.T) {
 	clock := time.Now()
-	s, err := store.Open(filepath.Join(t.TempDir(), "h.db"), store.Options{Now: func() time.Time { return clock }, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTest(t, store.Options{Now: func() time.Time { return clock }, NoSync: true})
 	_, _, b := fixture(t, s, 0)
 	f, _ := s.AddFile(store.File{BuildID: b.ID, Name: "a", Size: 1, Checksum: checksum("a")})
 	old, young := clock.Add(-48*time.Hour), clock
