@@ -1,11 +1,9 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
-	"hangar/auth"
 	"hangar/store"
 )
 
@@ -33,7 +31,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	u, err := s.signIn(w, r, req.Username, req.Password)
+	u, err := s.signIn(r.Context(), s.clientIP(r), req.Username, req.Password)
 	if err != nil {
 		return err
 	}
@@ -56,39 +54,4 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// signIn checks a username and password, under the login rate limits, for
-// the API's login and the console's sign-in form alike. A refusal for the
-// limits sets Retry-After on w.
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, username, password string) (store.User, error) {
-	// The username buckets are charged only for addresses within their own
-	// limit: a flood of invented usernames from one address cannot grow
-	// them.
-	t, err := s.attempt(w, r, limits{&s.loginPerIP, &s.loginPerUser, &s.loginPerName, "too many login attempts; retry later"}, truncate(username, 128))
-	if err != nil {
-		return store.User{}, err
-	}
-
-	u, err := s.store.UserByName(username)
-	hash := u.PasswordHash
-	lane := t.lane
-	if errors.Is(err, store.ErrNotFound) {
-		hash, lane = s.dummyHash, auth.Normal // as long as a wrong password, never ahead of a real user
-	} else if err != nil {
-		return store.User{}, err
-	}
-	match, verr := s.hasher.VerifyIn(r.Context(), lane, password, hash)
-	if errors.Is(verr, auth.ErrBusy) {
-		t.refund()
-		return store.User{}, tooMany(w, time.Second, "too many sign-ins at once; retry in a moment")
-	}
-	if err != nil || verr != nil || !match {
-		if verr != nil && !errors.Is(verr, r.Context().Err()) {
-			s.log.Error("password check failed", "user", u.ID, "err", verr)
-		}
-		return store.User{}, errBadCredentials
-	}
-	t.refund()
-	return u, nil
 }

@@ -32,13 +32,14 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		fail(http.StatusBadRequest, "The two new passwords differ.")
 		return nil
 	}
-	u, err := s.signIn(w, r, c.who.name, current)
+	u, err := s.signIn(r.Context(), s.clientIP(r), c.who.name, current)
 	switch {
 	case errors.Is(err, errBadCredentials):
 		fail(http.StatusUnauthorized, "The current password is wrong.")
 		return nil
 	case err != nil:
 		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
+			setRetryAfter(w, err)
 			fail(ae.Status, "Too many attempts: wait a minute and try again.")
 			return nil
 		}

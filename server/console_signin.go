@@ -26,11 +26,12 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 		return errBadRequest("malformed form")
 	}
 	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next"))}
-	u, err := s.signIn(w, r, form.Username, r.PostForm.Get("password"))
+	u, err := s.signIn(r.Context(), s.clientIP(r), form.Username, r.PostForm.Get("password"))
 	if err != nil {
 		status := http.StatusUnauthorized
 		form.Error = errSignInFailed.Error()
 		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
+			setRetryAfter(w, err)
 			status, form.Error = ae.Status, "Too many attempts: wait a minute and try again."
 		} else if !errors.Is(err, errBadCredentials) {
 			return err

@@ -144,6 +144,7 @@ func toAPIError(err error) (*apiError, bool) {
 // paths under /v1/ in the organization API's envelope, everything else in
 // the workspace API's JSON. Internal errors are logged with their detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	setRetryAfter(w, err)
 	s.writeAPIError(w, r, err, isOrgDialect(r))
 }
 
@@ -160,6 +161,7 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, front rende
 	if errors.Is(err, errAnswered) {
 		return
 	}
+	setRetryAfter(w, err)
 	if lw, ok := w.(*logWriter); ok && lw.status != 0 {
 		s.log.Error("request failed after its answer started", "method", r.Method, "route", lw.route, "status", lw.status, "err", err)
 		return

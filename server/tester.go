@@ -423,8 +423,9 @@ func (s *Server) unlockForm(w http.ResponseWriter, r *http.Request, t testerSite
 	if err := r.ParseForm(); err != nil {
 		return "The form could not be read.", false, nil
 	}
-	err = s.checkPagePassword(w, r, t.id, r.PostForm.Get("password"), t.hash)
+	err = s.checkPagePassword(r.Context(), s.clientIP(r), t.id, r.PostForm.Get("password"), t.hash)
 	if ae, ok := toAPIError(err); err != nil && ok && ae.Status == http.StatusTooManyRequests {
+		setRetryAfter(w, err)
 		return "", true, s.renderTester(w, r, testerView{Status: http.StatusTooManyRequests, Locked: true, Action: t.page, Wrong: "Too many wrong passwords: wait a minute and try again."})
 	}
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -197,8 +196,7 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	if ok, wait := s.enrollPerIP.Allow(clientKey(s.clientIP(r)), s.now()); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, "too many device registrations from this address; retry later"}
+		return tooMany(wait, "too many device registrations from this address; retry later")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cms.MaxBytes))
 	if err != nil {
@@ -241,7 +239,7 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	if ok, wait := s.enrollPerPage.Allow(src.id, s.now()); !ok {
-		return tooMany(w, wait, "too many device registrations through this page; retry later")
+		return tooMany(wait, "too many device registrations through this page; retry later")
 	}
 	d, err := s.store.RegisterDevice(store.Device{UDID: a.UDID, WorkspaceID: src.workspace, Product: cut(a.PRODUCT, 64),
 		Version: cut(a.VERSION, 64), Serial: cut(a.SERIAL, 64), SourceKind: src.kind, SourceID: src.id})

@@ -198,7 +198,7 @@ func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws st
 		}
 		return errDistNotFound // as if there were no such page
 	case store.SecurityPassword:
-		err = s.passOf(w, r, t)
+		err = s.passOf(r, t)
 	}
 	if err == nil {
 		return nil

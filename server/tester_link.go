@@ -183,7 +183,7 @@ func (s *Server) linkPass(w http.ResponseWriter, r *http.Request, l store.Public
 	if l.PasswordHash == "" {
 		return nil
 	}
-	err := s.passOf(w, r, linkSite("", l))
+	err := s.passOf(r, linkSite("", l))
 	switch {
 	case err == nil:
 		return nil

@@ -71,9 +71,9 @@ type ticket struct {
 // /64s for IPv6 (one host has a whole /64). An attempt from a clean
 // network at a calm target waits in the hasher's Priority lane; the rest
 // in the Normal one, which is bounded (auth.ErrBusy: a 429 too).
-func (s *Server) attempt(w http.ResponseWriter, r *http.Request, l limits, target string) (ticket, error) {
+func (s *Server) attempt(client netip.Addr, l limits, target string) (ticket, error) {
 	now := s.now()
-	ip := clientKey(s.clientIP(r))
+	ip := clientKey(client)
 	k := target + "\x00" + ip
 	freshHere := l.perKey.Full(k, now) // this network has not been failing at target
 	clean := freshHere && l.perIP.Full(ip, now)
@@ -93,7 +93,7 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, l limits, targe
 		}
 	}
 	if !ok {
-		return ticket{}, tooMany(w, wait, l.limited)
+		return ticket{}, tooMany(wait, l.limited)
 	}
 	t := ticket{lane: auth.Normal, refund: func() {
 		l.perIP.Refund(ip)
@@ -108,10 +108,28 @@ func (s *Server) attempt(w http.ResponseWriter, r *http.Request, l limits, targe
 	return t, nil
 }
 
-// tooMany is a 429 with Retry-After.
-func tooMany(w http.ResponseWriter, wait time.Duration, msg string) error {
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-	return &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, msg}
+// tooMany is a 429 whose answer says when to retry (Retry-After, set by
+// whoever writes the answer: setRetryAfter).
+func tooMany(wait time.Duration, msg string) error {
+	return &retryLater{err: &apiError{http.StatusTooManyRequests, "RATE_LIMITED", orgRateLimited, msg},
+		seconds: max(1, int(math.Ceil(wait.Seconds())))}
+}
+
+// retryLater is a refusal that says when to retry.
+type retryLater struct {
+	err     error
+	seconds int
+}
+
+func (e *retryLater) Error() string { return e.err.Error() }
+func (e *retryLater) Unwrap() error { return e.err }
+
+// setRetryAfter sets Retry-After when err says when to retry.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var rl *retryLater
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(rl.seconds))
+	}
 }
 
 // clientKey is what limits count a client by: its IPv4 address, or its
@@ -143,17 +161,17 @@ func (s *Server) pagePasswordHash(ctx context.Context, pw string) (string, error
 
 // checkPagePassword checks a password for the protected page id, rate
 // limited.
-func (s *Server) checkPagePassword(w http.ResponseWriter, r *http.Request, id, password, hash string) error {
-	t, err := s.attempt(w, r, limits{&s.unlockPerIP, &s.unlockPerTarget, &s.unlockPerPage, "too many wrong passwords; retry later"}, id)
+func (s *Server) checkPagePassword(ctx context.Context, client netip.Addr, id, password, hash string) error {
+	t, err := s.attempt(client, limits{&s.unlockPerIP, &s.unlockPerTarget, &s.unlockPerPage, "too many wrong passwords; retry later"}, id)
 	if err != nil {
 		return err
 	}
-	match, err := s.hasher.VerifyIn(r.Context(), t.lane, password, hash)
+	match, err := s.hasher.VerifyIn(ctx, t.lane, password, hash)
 	if errors.Is(err, auth.ErrBusy) {
 		t.refund()
-		return tooMany(w, time.Second, "too many password checks at once; retry in a moment")
+		return tooMany(time.Second, "too many password checks at once; retry in a moment")
 	}
-	if err != nil && !errors.Is(err, r.Context().Err()) {
+	if err != nil && !errors.Is(err, ctx.Err()) {
 		s.log.Error("password check failed", "page", id, "err", err)
 	}
 	if err != nil || !match {
@@ -201,12 +219,12 @@ func (s *Server) unlocked(r *http.Request, id, hash string) bool {
 // the unlock cookie, HTTP Basic auth with the password, or a URL signed
 // for its path (what an unlocked page hands to an iPhone's installer,
 // which sends no cookie). It returns nil when the request may go on.
-func (s *Server) passOf(w http.ResponseWriter, r *http.Request, t testerSite) error {
+func (s *Server) passOf(r *http.Request, t testerSite) error {
 	if s.unlocked(r, t.id, t.hash) || s.verifySigned(r, &t) {
 		return nil
 	}
 	if _, pw, ok := r.BasicAuth(); ok {
-		return s.checkPagePassword(w, r, t.id, pw, t.hash)
+		return s.checkPagePassword(r.Context(), s.clientIP(r), t.id, pw, t.hash)
 	}
 	return errPasswordNeeded
 }

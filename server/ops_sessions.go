@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"hangar/auth"
+	"hangar/store"
+)
+
+// Signing in, as the API's login and the console's form do: it knows no
+// HTTP (the client's address comes in; a refusal says when to retry).
+
+// signIn checks a username and password from a client, under the login
+// rate limits, for the API's login and the console's sign-in form alike. A
+// refusal for the limits says when to retry (tooMany).
+func (s *Server) signIn(ctx context.Context, client netip.Addr, username, password string) (store.User, error) {
+	// The username buckets are charged only for addresses within their own
+	// limit: a flood of invented usernames from one address cannot grow
+	// them.
+	t, err := s.attempt(client, limits{&s.loginPerIP, &s.loginPerUser, &s.loginPerName, "too many login attempts; retry later"}, truncate(username, 128))
+	if err != nil {
+		return store.User{}, err
+	}
+
+	u, err := s.store.UserByName(username)
+	hash := u.PasswordHash
+	lane := t.lane
+	if errors.Is(err, store.ErrNotFound) {
+		hash, lane = s.dummyHash, auth.Normal // as long as a wrong password, never ahead of a real user
+	} else if err != nil {
+		return store.User{}, err
+	}
+	match, verr := s.hasher.VerifyIn(ctx, lane, password, hash)
+	if errors.Is(verr, auth.ErrBusy) {
+		t.refund()
+		return store.User{}, tooMany(time.Second, "too many sign-ins at once; retry in a moment")
+	}
+	if err != nil || verr != nil || !match {
+		if verr != nil && !errors.Is(verr, ctx.Err()) {
+			s.log.Error("password check failed", "user", u.ID, "err", verr)
+		}
+		return store.User{}, errBadCredentials
+	}
+	t.refund()
+	return u, nil
+}
