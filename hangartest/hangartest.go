@@ -6,7 +6,6 @@ package hangartest
 import (
 	"bytes"
 	"fmt"
-	"hangar/store"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hangar/store"
 )
 
 // Do sends one request and returns the response with its body read. token
@@ -127,4 +128,28 @@ func (m *Midway) Read(p []byte) (int, error) {
 		m.At()
 	}
 	return n, err
+}
+
+// Clock is a test's clock: it stands still until the test moves it, and is
+// safe to read from the server's goroutines.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock standing at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now is the clock's time; pass it where a func() time.Time is wanted.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -46,37 +45,6 @@ func (f form) encode(t *testing.T) (string, []byte) {
 	}
 	mw.Close()
 	return mw.FormDataContentType(), b.Bytes()
-}
-
-// call sends one request with raw headers and returns the status and the
-// decoded envelope.
-func (e *env) call(method, path string, header map[string]string, body []byte) (int, orgResp, []byte) {
-	e.t.Helper()
-	r, err := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for k, v := range header {
-		r.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var env orgResp
-	json.Unmarshal(raw, &env)
-	return resp.StatusCode, env, raw
-}
-
-// appToken makes an app token of the project with a scope ("": the
-// default, upload only).
-func (e *env) appToken(admin, project, scope string) string {
-	e.t.Helper()
-	var tk struct{ Token string }
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/"+project+"/app-token", admin, fmt.Sprintf(`{"name":"ci","scope":%q}`, scope), &tk)
-	return tk.Token
 }
 
 type appliveryBuild struct {

@@ -8,88 +8,15 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"hangar/config"
-	"hangar/hangartest"
 	"hangar/server"
 	"hangar/store"
 )
-
-// req sends a request with an optional bearer token and JSON body and
-// returns the status and body.
-func (e *env) req(method, path, token, body string, header ...string) (int, []byte) {
-	e.t.Helper()
-	var rd io.Reader
-	ctype := ""
-	switch {
-	case strings.HasPrefix(body, "--b\r\n"):
-		ctype = "multipart/form-data; boundary=b"
-	case body != "":
-		ctype = "application/json"
-	}
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	resp, b := hangartest.Do(e.t, method, e.ts.URL+path, token, ctype, rd, header...)
-	return resp.StatusCode, b
-}
-
-// mustReq is req that fails the test unless the status is want, and decodes
-// the JSON answer into out (if not nil).
-func (e *env) mustReq(want int, method, path, token, body string, out any) {
-	e.t.Helper()
-	code, b := e.req(method, path, token, body)
-	if code != want {
-		e.t.Fatalf("%s %s: got %d, want %d; body %s", method, path, code, want, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			e.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
-		}
-	}
-}
-
-func (e *env) adminToken() string {
-	e.t.Helper()
-	tok, err := e.store.Bootstrap("")
-	if err != nil || tok == "" {
-		e.t.Fatalf("bootstrap: %q, %v", tok, err)
-	}
-	return tok
-}
-
-// serviceAccount creates a service account with a role in a workspace
-// through the API and returns its token and ID.
-func (e *env) serviceAccount(admin, ws, name, role string) (string, string) {
-	e.t.Helper()
-	var out struct {
-		ServiceAccount struct{ ID string }
-		Token          string
-	}
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/"+ws+"/service-account", admin,
-		fmt.Sprintf(`{"name":%q,"role":%q}`, name, role), &out)
-	return out.Token, out.ServiceAccount.ID
-}
-
-// member makes a user and gives them a role in acme, as an admin does
-// through the API.
-func (e *env) member(admin, username, password, role string) {
-	e.t.Helper()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":%q}`, username, password), nil)
-	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"username":%q,"role":%q}`, username, role), nil)
-}
-
-func (e *env) login(username, password string) string {
-	e.t.Helper()
-	var out struct{ Token string }
-	e.mustReq(http.StatusOK, "POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":%q,"password":%q}`, username, password), &out)
-	return out.Token
-}
 
 // What each role may do, as docs/design.md states it (kept apart from package
 // auth on purpose: this is the specification the server is checked against).
@@ -588,39 +515,6 @@ func TestPermissionMatrix(t *testing.T) {
 			})
 		}
 	}
-}
-
-// page requests a console page with token as the session cookie, from
-// this origin, without following redirects.
-func (e *env) page(method, path, token, form string) (int, []byte) {
-	e.t.Helper()
-	r, err := http.NewRequest(method, e.ts.URL+path, strings.NewReader(form))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		r.AddCookie(&http.Cookie{Name: "hangar_session", Value: token})
-	}
-	if method == http.MethodPost {
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if strings.HasPrefix(form, "--b\r\n") {
-			r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
-		}
-		r.Header.Set("Sec-Fetch-Site", "same-origin")
-	}
-	resp, b := sendNoRedirect(e.t, r)
-	return resp.StatusCode, b
-}
-
-// csrf is the form token the console's pages give a session ("" for a
-// session that has ended).
-func (e *env) csrf(session string) string {
-	e.t.Helper()
-	_, body := e.page("GET", "/", session, "")
-	if m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body); m != nil {
-		return string(m[1])
-	}
-	return ""
 }
 
 func TestUnauthorizedShapes(t *testing.T) {

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,35 +21,6 @@ import (
 	"hangar/config"
 	"hangar/fsck"
 )
-
-// serveReal runs the env's server through Serve (the production http.Server
-// with its timeouts) on a loopback port of its own.
-func serveReal(t *testing.T, e *env) string {
-	t.Helper()
-	return serveOn(t, e.srv.Serve)
-}
-
-// serveOn runs serve (Serve or ServeOnboarding) on a loopback port of its
-// own until the test ends.
-func serveOn(t *testing.T, serve func(context.Context, net.Listener) error) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the server did not stop")
-		}
-	})
-	return ln.Addr().String()
-}
 
 func TestHostileFileNames(t *testing.T) {
 	e := newEnv(t)

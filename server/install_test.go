@@ -62,21 +62,6 @@ const (
 	desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 )
 
-// newProxiedEnv is an env behind a trusted proxy on loopback, so that a
-// test can say that the tester reached Hangar over HTTPS
-// (X-Forwarded-Proto).
-func newProxiedEnv(t *testing.T) *env {
-	return newEnvWith(t, func(c *config.Config) {
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-	})
-}
-
-// overHTTPS is the header of a request a TLS proxy forwarded, from a
-// device with User-Agent ua.
-func overHTTPS(ua string) http.Header {
-	return http.Header{"User-Agent": {ua}, "X-Forwarded-Proto": {"https"}}
-}
-
 func TestInstallPage(t *testing.T) {
 	e := newProxiedEnv(t)
 	admin := e.adminToken()

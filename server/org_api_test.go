@@ -16,8 +16,6 @@ import (
 	"hangar/store"
 )
 
-const appPath = "/v1/organizations/acme/apps/app"
-
 // orgResp is the envelope, decoded loosely.
 type orgResp struct {
 	Status bool            `json:"status"`
@@ -44,39 +42,6 @@ type orgBuild struct {
 		CreatedAt string `json:"createdAt"`
 		UpdatedAt string `json:"updatedAt"`
 	} `json:"files"`
-}
-
-// org sends a request and decodes the envelope, failing unless the status
-// code is want.
-func (e *env) org(want int, method, path, token, ctype string, body []byte) orgResp {
-	e.t.Helper()
-	code, b := e.send(method, path, token, ctype, body)
-	var r orgResp
-	if err := json.Unmarshal(b, &r); err != nil {
-		e.t.Fatalf("%s %s: not an envelope: %s", method, path, b)
-	}
-	if code != want || r.Status != (code < 400) {
-		e.t.Fatalf("%s %s: got %d, want %d: %s", method, path, code, want, b)
-	}
-	return r
-}
-
-func wantOrgError(t *testing.T, r orgResp, code int, message string) {
-	t.Helper()
-	if r.Status || r.Error == nil || r.Error.Code != code || message != "" && r.Error.Message != message {
-		t.Fatalf("got %+v, want error %d %q", r.Error, code, message)
-	}
-}
-
-func (e *env) orgUpload(token string, parts ...part) orgBuild {
-	e.t.Helper()
-	ctype, body := multipartBody(e.t, parts...)
-	r := e.org(201, "POST", appPath+"/builds", token, ctype, body)
-	var b orgBuild
-	if err := json.Unmarshal(r.Data, &b); err != nil {
-		e.t.Fatal(err)
-	}
-	return b
 }
 
 var isoMillis = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)

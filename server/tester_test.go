@@ -56,46 +56,6 @@ func qrOf(t *testing.T, page []byte) string {
 	return decodeQR(t, body)
 }
 
-// get sends a GET with headers (and cookies) and does not follow redirects.
-func get(t *testing.T, u string, header http.Header, cookies ...*http.Cookie) (*http.Response, []byte) {
-	t.Helper()
-	r, err := http.NewRequest("GET", u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range header {
-		r.Header[k] = vs
-	}
-	for _, c := range cookies {
-		r.AddCookie(c)
-	}
-	return sendNoRedirect(t, r)
-}
-
-// postForm posts a form as the page's own browser would (same origin).
-func postForm(t *testing.T, u string, form url.Values, cookies ...*http.Cookie) (*http.Response, []byte) {
-	t.Helper()
-	r, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("Sec-Fetch-Site", "same-origin")
-	for _, c := range cookies {
-		r.AddCookie(c)
-	}
-	return sendNoRedirect(t, r)
-}
-
-type distResp struct {
-	ID, Slug, URL, QRURL, Security string
-	AccessCount                    int64
-}
-
-func (e *env) distribution(admin, body string) distResp {
-	e.t.Helper()
-	var d distResp
-	e.mustReq(http.StatusCreated, "POST", projPath+"/distribution", admin, body, &d)
-	return d
-}
-
 // Every tester page's QR code decodes to that page's own URL; the reference's
 // QR endpoint keeps encoding the link's publicUrl.
 func TestTesterPageQRCodes(t *testing.T) {

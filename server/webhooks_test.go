@@ -3,10 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -37,20 +33,6 @@ func (rc receiver) events() []received {
 		out = append(out, received{event: r.Event, delivery: r.Delivery, payload: p, raw: r.Body})
 	}
 	return out
-}
-
-// deliverer is the server's delivery worker for a test: on the env's
-// clock, allowed to reach the test's receivers on loopback.
-func (e *env) deliverer(timeout time.Duration) *webhook.Deliverer {
-	return webhook.New(webhook.Options{Store: e.store, BaseURL: e.ts.URL, Now: e.clock, Timeout: timeout,
-		Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
-}
-
-func (e *env) webhook(admin, scope, url, events string) (id, secret string) {
-	e.t.Helper()
-	var w struct{ ID, Secret string }
-	e.mustReq(http.StatusCreated, "POST", scope+"/webhook", admin, fmt.Sprintf(`{"url":%q,"events":[%s]}`, url, events), &w)
-	return w.ID, w.Secret
 }
 
 // Every event type reaches a real receiver, signed, with its payload, in

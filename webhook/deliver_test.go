@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,14 +26,12 @@ type env struct {
 	st   *store.Store
 	proj store.Project
 	logs *hangartest.SyncBuffer
-
-	mu  sync.Mutex
-	now time.Time
+	*hangartest.Clock
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{t: t, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), logs: &hangartest.SyncBuffer{}}
-	st, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{Now: e.clock})
+	e := &env{t: t, Clock: hangartest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), logs: &hangartest.SyncBuffer{}}
+	st, err := store.Open(filepath.Join(t.TempDir(), "hangar.db"), store.Options{Now: e.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,18 +45,6 @@ func newEnv(t *testing.T) *env {
 	}
 	e.st = st
 	return e
-}
-
-func (e *env) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
-
-func (e *env) advance(d time.Duration) {
-	e.mu.Lock()
-	e.now = e.now.Add(d)
-	e.mu.Unlock()
 }
 
 // hook is a webhook of the project that wants events of types.
@@ -88,7 +73,7 @@ func (e *env) upload() store.Build {
 // deliverer is the delivery worker on the test's clock, allowed to reach
 // the test's receivers on loopback.
 func (e *env) deliverer(timeout time.Duration) *webhook.Deliverer {
-	return webhook.New(webhook.Options{Store: e.st, BaseURL: "https://hangar.example", Now: e.clock, Timeout: timeout,
+	return webhook.New(webhook.Options{Store: e.st, BaseURL: "https://hangar.example", Now: e.Now, Timeout: timeout,
 		Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
 }
 
@@ -115,7 +100,7 @@ func buildOf(t *testing.T, r hangartest.Received) string {
 // receiver's words, and a delivery sent again by hand keeps its ID.
 func TestRetriesInOrder(t *testing.T) {
 	e := newEnv(t)
-	rc := hangartest.NewReceiver(t, e.clock)
+	rc := hangartest.NewReceiver(t, e.Now)
 	rc.Answer = func(n int) int {
 		if n < 2 {
 			return 503
@@ -132,14 +117,14 @@ func TestRetriesInOrder(t *testing.T) {
 	if n := len(rc.Events()); n != 1 {
 		t.Fatalf("%d requests, want 1 (the retry is not due)", n)
 	}
-	e.advance(7 * time.Second) // under the first wait (10 s −20 %)
+	e.Advance(7 * time.Second) // under the first wait (10 s −20 %)
 	d.RunOnce(ctx)
 	if n := len(rc.Events()); n != 1 {
 		t.Fatalf("retried before the backoff: %d requests", n)
 	}
-	e.advance(6 * time.Second) // 13 s: past 10 s +20 %
+	e.Advance(6 * time.Second) // 13 s: past 10 s +20 %
 	d.RunOnce(ctx)             // fails again; next in 20 s ±20 %
-	e.advance(25 * time.Second)
+	e.Advance(25 * time.Second)
 	d.RunOnce(ctx) // delivered, then the second follows at once
 	got := rc.Events()
 	if len(got) != 4 || got[0].Delivery != got[1].Delivery || got[1].Delivery != got[2].Delivery ||
@@ -173,7 +158,7 @@ func TestRetriesInOrder(t *testing.T) {
 // turned on again, it starts from a clean slate.
 func TestGivesUpAndDisables(t *testing.T) {
 	e := newEnv(t)
-	rc := hangartest.NewReceiver(t, e.clock)
+	rc := hangartest.NewReceiver(t, e.Now)
 	rc.Answer = func(int) int { return 500 }
 	w := e.hook(rc.URL, store.EventBuildCreated)
 	rc.Secret = w.Secret
@@ -182,7 +167,7 @@ func TestGivesUpAndDisables(t *testing.T) {
 		e.upload()
 		for range 30 {
 			d.RunOnce(context.Background())
-			e.advance(time.Hour)
+			e.Advance(time.Hour)
 		}
 	}
 	w, _ = e.st.Webhook(w.ID)
@@ -204,14 +189,14 @@ func TestGivesUpAndDisables(t *testing.T) {
 // TestRefusedAddressesRouted.)
 func TestRefusedWhereConnected(t *testing.T) {
 	e := newEnv(t)
-	target := hangartest.NewReceiver(t, e.clock)
+	target := hangartest.NewReceiver(t, e.Now)
 	port := target.URL[strings.LastIndexByte(target.URL, ':')+1:]
 	var hooks []string
 	for _, u := range []string{target.URL, "http://localhost:" + port, "http://[::1]:" + port} {
 		hooks = append(hooks, e.hook(u, store.EventBuildCreated).ID)
 	}
 	e.upload()
-	webhook.New(webhook.Options{Store: e.st, Now: e.clock, Logger: slog.New(slog.NewTextHandler(e.logs, nil))}).RunOnce(context.Background())
+	webhook.New(webhook.Options{Store: e.st, Now: e.Now, Logger: slog.New(slog.NewTextHandler(e.logs, nil))}).RunOnce(context.Background())
 	if n := len(target.Events()); n != 0 {
 		t.Fatalf("%d requests reached loopback", n)
 	}
@@ -249,7 +234,7 @@ func TestSlowAndHugeReceivers(t *testing.T) {
 		}
 	}))
 	defer huge.Close()
-	fast := hangartest.NewReceiver(t, e.clock)
+	fast := hangartest.NewReceiver(t, e.Now)
 	hangID := e.hook(hang.URL, store.EventBuildCreated).ID
 	hugeID := e.hook(huge.URL, store.EventBuildCreated).ID
 	fast.Secret = e.hook(fast.URL, store.EventBuildCreated).Secret
