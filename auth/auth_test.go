@@ -3,10 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -132,85 +129,5 @@ func TestUnmatchable(t *testing.T) {
 	}
 	if n := h.Derivations() - before; n != 3 {
 		t.Fatalf("%d derivations for 3 checks, want 3", n)
-	}
-}
-
-// A Priority check waits behind the running hashes only, however many
-// Normal ones queue; the Normal lane is bounded (ErrBusy at once beyond
-// QueueLimit); a waiter whose request ends leaves the queue. Before,
-// 80 concurrent wrong logins held both slots and a valid sign-in
-// waited 19.9 s.
-func TestHasherLanes(t *testing.T) {
-	// One slot, and a derivation slow enough to queue behind (8 MiB:
-	// milliseconds; queueing takes microseconds).
-	h := auth.NewHasher(auth.Params{Time: 1, Memory: 8 << 10, Threads: 1}, 1)
-	enc, err := h.Hash(context.Background(), "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor := func(priority, normal int) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-			if p, n := h.Waiting(); p == priority && n == normal {
-				return
-			}
-			if time.Now().After(deadline) {
-				p, n := h.Waiting()
-				t.Fatalf("waiting %d/%d, want %d/%d", p, n, priority, normal)
-			}
-		}
-	}
-	var mu sync.Mutex
-	var order []string
-	var wg sync.WaitGroup
-	check := func(name string, lane auth.Lane) {
-		defer wg.Done()
-		if _, err := h.VerifyIn(context.Background(), lane, "pw", enc); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-		mu.Lock()
-		order = append(order, name)
-		mu.Unlock()
-	}
-	before := h.Derivations()
-	wg.Add(1)
-	go check("first", auth.Normal)
-	for h.Derivations() == before { // running: it holds the slot
-		time.Sleep(time.Millisecond)
-	}
-	for i := range auth.QueueLimit {
-		wg.Add(1)
-		go check(fmt.Sprint("flood", i), auth.Normal)
-	}
-	waitFor(0, auth.QueueLimit)
-	if _, err := h.VerifyIn(context.Background(), auth.Normal, "pw", enc); !errors.Is(err, auth.ErrBusy) {
-		t.Fatalf("beyond the Normal lane's bound: %v, want ErrBusy", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	gone := make(chan error)
-	go func() { _, err := h.VerifyIn(ctx, auth.Priority, "pw", enc); gone <- err }()
-	waitFor(1, auth.QueueLimit)
-	cancel()
-	if err := <-gone; !errors.Is(err, context.Canceled) {
-		t.Fatalf("a cancelled waiter: %v", err)
-	}
-	waitFor(0, auth.QueueLimit)
-	wg.Add(1)
-	go check("signin", auth.Priority)
-	var behind int // Normal checks still waiting once the sign-in queued
-	for {
-		if p, n := h.Waiting(); p == 1 {
-			behind = n
-			break
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	wg.Wait()
-	if behind == 0 {
-		t.Fatal("the flood drained before the sign-in queued: the test proves nothing")
-	}
-	// Before it: what had finished or was running when it queued.
-	if i := slices.Index(order, "signin"); len(order) != auth.QueueLimit+2 || i > auth.QueueLimit+1-behind {
-		t.Fatalf("order %v: the Priority check finished %d-th with %d Normal ones waiting behind it", order, i+1, behind)
 	}
 }
