@@ -56,44 +56,63 @@ func Pebble(t testing.TB, tlsPort, httpPort int) (dir, roots string, issuer *x50
 	roots = filepath.Join(work, "cert.pem")
 	os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(filepath.Join(work, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	api, mgmt := FreePort(t), FreePort(t)
-	cfg := fmt.Sprintf(`{"pebble": {"listenAddress": "127.0.0.1:%d", "managementListenAddress": "127.0.0.1:%d",
-		"certificate": %q, "privateKey": %q, "httpPort": %d, "tlsPort": %d, "ocspResponderURL": "",
-		"externalAccountBindingRequired": false, "keyAlgorithm": "ecdsa",
-		"profiles": {"default": {"description": "default", "validityPeriod": 7776000}}}}`,
-		api, mgmt, roots, filepath.Join(work, "key.pem"), httpPort, tlsPort)
-	os.WriteFile(filepath.Join(work, "pebble.json"), []byte(cfg), 0o600)
-	cmd := exec.Command("pebble", "-config", filepath.Join(work, "pebble.json"), "-dnsserver", loopbackDNS(t))
-	// No wait before validating; every nonce good (the ACME client would
-	// retry a rejected one, but the test should not depend on that).
-	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("pebble:\n%s", out.String())
-		}
-	})
+	dns := loopbackDNS(t)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/roots/0", mgmt))
-		if err == nil {
-			root, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			issuer = x509.NewCertPool()
-			if resp.StatusCode == 200 && issuer.AppendCertsFromPEM(root) {
-				return fmt.Sprintf("https://127.0.0.1:%d/dir", api), roots, issuer
-			}
+	// A port FreePort found free may be taken by the time Pebble binds it
+	// (other tests run beside this one): then Pebble exits, and is started
+	// again on other ports.
+	for try := 1; ; try++ {
+		api, mgmt := FreePort(t), FreePort(t)
+		cfg := fmt.Sprintf(`{"pebble": {"listenAddress": "127.0.0.1:%d", "managementListenAddress": "127.0.0.1:%d",
+			"certificate": %q, "privateKey": %q, "httpPort": %d, "tlsPort": %d, "ocspResponderURL": "",
+			"externalAccountBindingRequired": false, "keyAlgorithm": "ecdsa",
+			"profiles": {"default": {"description": "default", "validityPeriod": 7776000}}}}`,
+			api, mgmt, roots, filepath.Join(work, "key.pem"), httpPort, tlsPort)
+		os.WriteFile(filepath.Join(work, "pebble.json"), []byte(cfg), 0o600)
+		cmd := exec.Command("pebble", "-config", filepath.Join(work, "pebble.json"), "-dnsserver", dns)
+		// No wait before validating; every nonce good (the ACME client
+		// would retry a rejected one, but the test should not depend on
+		// that).
+		cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
+		out := &SyncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pebble did not start: %v\n%s", err, out.String())
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			if t.Failed() {
+				t.Logf("pebble:\n%s", out.String())
+			}
+		})
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			resp, err := client.Get(fmt.Sprintf("https://127.0.0.1:%d/roots/0", mgmt))
+			if err == nil {
+				root, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				issuer = x509.NewCertPool()
+				if resp.StatusCode == 200 && issuer.AppendCertsFromPEM(root) {
+					return fmt.Sprintf("https://127.0.0.1:%d/dir", api), roots, issuer
+				}
+			}
+			select {
+			case <-exited:
+				if try < 3 && strings.Contains(out.String(), "address already in use") {
+					break // start it again, on other ports
+				}
+				t.Fatalf("pebble exited: %s", out.String())
+			default:
+				if time.Now().After(deadline) {
+					t.Fatalf("pebble did not start: %v\n%s", err, out.String())
+				}
+				continue
+			}
+			break
 		}
 	}
 }
