@@ -525,14 +525,9 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, c *call) err
 // deleteBuildHandler is DELETE …/build/{buildId}: the build, its files, and
 // their links (deactivated) go; storage usage drops.
 func (s *Server) deleteBuildHandler(w http.ResponseWriter, r *http.Request, c *call) error {
-	b, err := s.projectBuild(c, c.params.ByName("buildId"))
-	if err == nil {
-		err = notFoundAs(s.depot.DeleteBuild(b.ID), "build")
-	}
-	if err != nil {
+	if err := s.deleteBuild(c, c.params.ByName("buildId")); err != nil {
 		return err
 	}
-	s.log.Info("build deleted", "build", b.ID, "project", c.proj.Slug, "by", c.who.name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -141,14 +141,9 @@ func (s *Server) deleteBuildPage(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Server) deleteBuildSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	b, err := s.projectBuild(c, c.params.ByName("buildId"))
-	if err == nil {
-		err = notFoundAs(s.depot.DeleteBuild(b.ID), "build")
-	}
-	if err != nil {
+	if err := s.deleteBuild(c, c.params.ByName("buildId")); err != nil {
 		return err
 	}
-	s.log.Info("build deleted", "build", b.ID, "project", c.proj.Slug, "by", c.who.name)
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+c.proj.Slug, http.StatusSeeOther)
 	return nil
 }
