@@ -172,7 +172,7 @@ func TestWriteHoldsRemovals(t *testing.T) {
 	if hdr, err := tr.Next(); err != nil || hdr.Name != "hangar.db" {
 		t.Fatalf("first entry: %v, %v", hdr, err)
 	}
-	if _, err := d.DeleteFile(files[2].ID); err != nil {
+	if _, err := d.DeleteFile(store.System, files[2].ID); err != nil {
 		t.Fatal(err)
 	}
 	ref, _ := blob.ParseRef(files[2].Checksum)

@@ -8,6 +8,7 @@ import (
 	"hangar/backup"
 	"hangar/config"
 	"hangar/depot"
+	"hangar/store"
 )
 
 // cmdBackup writes a consistent backup tar, offline or from a running server.
@@ -53,7 +54,10 @@ func (c *adminCmd) backup(out string, rem remote) (err error) {
 		w = f
 	}
 	return c.localOrRemote(depot.Options{}, rem, func(d *depot.Depot) error {
-		return backup.Write(w, d)
+		if err := backup.Write(w, d); err != nil {
+			return err
+		}
+		return d.Store().Record(store.AuditBackupTaken, store.AuditTarget{Kind: "instance"}, "", map[string]any{"via": "command line"})
 	}, func(rem remote, cfg config.Config) error {
 		resp, err := rem.do(cfg, "GET", "/api/v1/admin/backup", nil)
 		if err != nil {

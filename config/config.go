@@ -91,6 +91,17 @@ type Config struct {
 
 	// Blobs says where file contents live.
 	Blobs Blobs
+
+	// Audit is the [audit] section: how long the audit log keeps entries.
+	Audit Audit
+}
+
+// Audit says how long the audit log keeps its entries, and whether each
+// is also a log line (for a SIEM collecting the service's logs).
+type Audit struct {
+	MaxAge     time.Duration // 0: any age
+	MaxEntries int           // 0: any number
+	Log        bool
 }
 
 // Blobs is the [blobs] section: the local directory (the default) or an
@@ -121,6 +132,12 @@ func Default() Config {
 		panic(err) // the defaults are constants
 	}
 	return c
+}
+
+type rawAudit struct {
+	MaxAge     string `toml:"max_age"`
+	MaxEntries int    `toml:"max_entries"`
+	Log        bool   `toml:"log"`
 }
 
 type rawLog struct {
@@ -163,6 +180,7 @@ type raw struct {
 	Log              rawLog       `toml:"log"`
 	Retention        rawRetention `toml:"retention"`
 	Blobs            rawBlobs     `toml:"blobs"`
+	Audit            rawAudit     `toml:"audit"`
 }
 
 type rawBlobs struct {
@@ -196,6 +214,7 @@ func defaultRaw() raw {
 		Log:              rawLog{Level: "info", Format: "text"},
 		Retention:        rawRetention{MaxAge: "0s"},
 		Blobs:            rawBlobs{Backend: "local", Delivery: "redirect", Region: "us-east-1", Secure: true},
+		Audit:            rawAudit{MaxAge: "8760h", MaxEntries: 1000000},
 	}
 }
 
@@ -322,6 +341,7 @@ func parse(r raw, file string) (Config, error) {
 	}{
 		{"access_log_retention", r.AccessLogKeep, &c.AccessLogRetention},
 		{"retention.max_age", r.Retention.MaxAge, &c.MaxBuildAge},
+		{"audit.max_age", r.Audit.MaxAge, &c.Audit.MaxAge},
 	} {
 		if *f.dst, err = time.ParseDuration(f.s); err != nil {
 			return fail(f.key, err)
@@ -332,6 +352,9 @@ func parse(r raw, file string) (Config, error) {
 	}
 	if c.ProcessingWorkers = r.Workers; c.ProcessingWorkers < 1 || c.ProcessingWorkers > 64 {
 		return fail("processing_workers", errors.New("must be from 1 to 64"))
+	}
+	if c.Audit.MaxEntries, c.Audit.Log = r.Audit.MaxEntries, r.Audit.Log; c.Audit.MaxEntries < 0 {
+		return fail("audit.max_entries", errors.New("must not be negative"))
 	}
 	if c.KeepBuilds = r.Retention.KeepBuilds; c.KeepBuilds < 0 {
 		return fail("retention.keep_builds", errors.New("must not be negative"))

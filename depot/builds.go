@@ -39,7 +39,7 @@ func (d *Depot) NewBuild(projectID, createdBy string, fill func(buildID string) 
 		})
 	}
 	if err != nil {
-		if derr := d.DeleteBuild(b.ID); derr != nil {
+		if derr := d.DeleteBuild(store.System, b.ID); derr != nil {
 			d.log.Error("undo build", "build", b.ID, "err", derr)
 		}
 		return store.Build{}, nil, err
@@ -52,9 +52,10 @@ func (d *Depot) NewBuild(projectID, createdBy string, fill func(buildID string) 
 
 // DeleteBuild deletes a build with its files in one transaction (their
 // links are deactivated, storageUsed drops), then the blobs no other file
-// uses. It returns store.ErrNotFound for a build already gone.
-func (d *Depot) DeleteBuild(id string) error {
-	_, unused, err := d.store.DeleteBuild(id)
+// uses, recorded as done by as. It returns store.ErrNotFound for a build
+// already gone.
+func (d *Depot) DeleteBuild(as store.Actor, id string) error {
+	_, unused, err := d.store.As(as).DeleteBuild(id)
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,11 @@ func Open(dir string, o Options) (*Depot, error) {
 	// The database comes first: its file lock makes this process the data
 	// directory's only owner before anything else (temp file cleanup above
 	// all) touches it.
-	st, err := store.Open(DBPath(dir), store.Options{Logger: o.Logger, Now: o.Now, LockTimeout: o.LockTimeout})
+	so := store.Options{Logger: o.Logger, Now: o.Now, LockTimeout: o.LockTimeout}
+	if o.Config.Audit.Log {
+		so.AuditSink = auditLine(o.Logger)
+	}
+	st, err := store.Open(DBPath(dir), so)
 	if err != nil {
 		return nil, err
 	}
@@ -254,5 +258,20 @@ func (d *Depot) Counters() Counters {
 		Processed: d.counters.processed.Load(), ProcessingFailed: d.counters.failed.Load(),
 		DamagedRefused: d.counters.refused.Load(), DamagedReplaced: d.counters.replaced.Load(),
 		Queued: d.work.len(),
+	}
+}
+
+// auditLine writes an audit log entry as a structured log line, for a SIEM
+// that collects the service's logs.
+func auditLine(log *slog.Logger) func(store.AuditEntry) {
+	if log == nil {
+		log = slog.Default()
+	}
+	return func(e store.AuditEntry) {
+		log.Info("audit", "id", e.ID, "action", e.Action,
+			slog.Group("actor", "kind", e.Actor.Kind, "id", e.Actor.ID, "name", e.Actor.Name),
+			"client_ip", e.ClientIP,
+			slog.Group("target", "kind", e.Target.Kind, "id", e.Target.ID, "name", e.Target.Name),
+			"workspace", e.Workspace, "details", e.Details)
 	}
 }

@@ -79,20 +79,20 @@ func TestDeleteSharedBlob(t *testing.T) {
 	if n, u := e.blobCount(), e.usage(); n != 1 || u != 8 {
 		t.Fatalf("%d blobs, storageUsed %d; want 1 and 8", n, u)
 	}
-	if err := e.d.DeleteBuild(a.ID); err != nil {
+	if err := e.d.DeleteBuild(store.System, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n, u := e.blobCount(), e.usage(); n != 1 || u != 4 {
 		t.Fatalf("after one delete: %d blobs, storageUsed %d; want 1 and 4", n, u)
 	}
 	files, _ := e.store.Files(b.ID)
-	if _, err := e.d.DeleteFile(files[0].ID); err != nil {
+	if _, err := e.d.DeleteFile(store.System, files[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if n, u := e.blobCount(), e.usage(); n != 0 || u != 0 {
 		t.Fatalf("after the last: %d blobs, storageUsed %d", n, u)
 	}
-	if _, err := e.d.DeleteFile(files[0].ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.d.DeleteFile(store.System, files[0].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting again: %v, want ErrNotFound", err)
 	}
 }
@@ -215,7 +215,7 @@ func TestRetentionKeepsNewest(t *testing.T) {
 	}
 	// The build in progress never finishes here: take it out so that the
 	// test ends consistent.
-	if err := e.d.DeleteBuild(queued.ID); err != nil {
+	if err := e.d.DeleteBuild(store.System, queued.ID); err != nil {
 		t.Fatal(err)
 	}
 }

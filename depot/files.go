@@ -171,10 +171,10 @@ func (d *Depot) OpenFile(f store.File) (*os.File, error) {
 }
 
 // DeleteFile deletes a file: its workspace's storageUsed drops, its links
-// stop working, and its blob goes when no file uses it any more. It
-// returns store.ErrNotFound for a file already gone.
-func (d *Depot) DeleteFile(id string) (store.File, error) {
-	f, last, err := d.store.DeleteFile(id)
+// stop working, and its blob goes when no file uses it any more; the
+// audit log records it as done by as. It returns store.ErrNotFound for a file already gone.
+func (d *Depot) DeleteFile(as store.Actor, id string) (store.File, error) {
+	f, last, err := d.store.As(as).DeleteFile(id)
 	if err != nil {
 		return f, err
 	}
@@ -189,7 +189,7 @@ func (d *Depot) DeleteFile(id string) (store.File, error) {
 // for fsck, never a wrong answer).
 func (d *Depot) DeleteFiles(files []store.File) {
 	for _, f := range files {
-		if _, err := d.DeleteFile(f.ID); err != nil {
+		if _, err := d.DeleteFile(store.System, f.ID); err != nil {
 			d.log.Error("undo upload", "file", f.ID, "err", err)
 		}
 	}

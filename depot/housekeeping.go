@@ -112,8 +112,9 @@ func (d *Depot) ApplyRetention() (int, error) {
 	return deleted, nil
 }
 
-// GC removes used or expired download tokens, expired sessions, and access
-// log entries past access_log_retention.
+// GC removes used or expired download tokens, expired sessions, access
+// log entries past access_log_retention, and audit log entries past
+// [audit]'s limits.
 func (d *Depot) GC() (store.GCResult, error) {
 	var before time.Time
 	if d.cfg.AccessLogRetention > 0 {
@@ -123,8 +124,19 @@ func (d *Depot) GC() (store.GCResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
+	// The audit log's retention, in bounded transactions: a first run
+	// on a long log must not hold the writer for long.
+	for {
+		n, err := d.store.PruneAuditLog(d.cfg.Audit.MaxAge, d.cfg.Audit.MaxEntries, 10000)
+		if err != nil {
+			return res, fmt.Errorf("gc: audit log: %w", err)
+		}
+		if res.AuditLog += n; n < 10000 {
+			break
+		}
+	}
 	if res != (store.GCResult{}) {
-		d.log.Info("gc", "download_tokens", res.DownloadTokens, "sessions", res.Sessions, "access_log_entries", res.AccessLog)
+		d.log.Info("gc", "download_tokens", res.DownloadTokens, "sessions", res.Sessions, "access_log_entries", res.AccessLog, "audit_log_entries", res.AuditLog)
 	}
 	return res, nil
 }

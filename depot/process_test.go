@@ -144,7 +144,7 @@ func TestProcessDeletedPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.d.DeleteFile(f.ID); err != nil {
+	if _, err := e.d.DeleteFile(store.System, f.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.d.Enqueue(b.ID)

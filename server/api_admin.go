@@ -5,6 +5,7 @@ import (
 
 	"hangar/backup"
 	"hangar/fsck"
+	"hangar/store"
 )
 
 // Instance-admin endpoints for what a running server must do itself, since
@@ -24,6 +25,9 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) er
 		panic(http.ErrAbortHandler)
 	}
 	s.log.Info("backup sent", "client", s.clientIP(r).String())
+	if err := c.st.Record(store.AuditBackupTaken, store.AuditTarget{Kind: "instance"}, "", nil); err != nil {
+		s.log.Error("audit log", "err", err)
+	}
 	return nil
 }
 
@@ -74,7 +78,7 @@ func (s *Server) adminGC(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, gcView{DownloadTokens: res.DownloadTokens, Sessions: res.Sessions, AccessLog: res.AccessLog})
+	writeJSON(w, http.StatusOK, gcView{DownloadTokens: res.DownloadTokens, Sessions: res.Sessions, AccessLog: res.AccessLog, AuditLog: res.AuditLog})
 	return nil
 }
 
@@ -83,4 +87,5 @@ type gcView struct {
 	DownloadTokens int `json:"downloadTokens"`
 	Sessions       int `json:"sessions"`
 	AccessLog      int `json:"accessLogEntries"`
+	AuditLog       int `json:"auditLogEntries"`
 }

@@ -112,7 +112,7 @@ func (s *Server) createServiceAccountToken(w http.ResponseWriter, r *http.Reques
 	if err := decodeOptionalJSON(r, &req); err != nil {
 		return err
 	}
-	return s.issueToken(w, r, store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
+	return s.issueToken(w, r, c, store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
 }
 
 func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -120,7 +120,7 @@ func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	if err := s.store.RevokeToken(sa.ID, c.params.ByName("prefix")); err != nil {
+	if err := c.st.RevokeToken(sa.ID, c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -31,12 +31,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	u, err := s.signIn(r.Context(), s.clientIP(r), req.Username, req.Password)
+	u, err := s.signIn(r.Context(), c, s.clientIP(r), req.Username, req.Password)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	plain, tok, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", ExpiresAt: now.Add(s.cfg.SessionTTL)})
+	plain, tok, err := c.as(u).CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", ExpiresAt: now.Add(s.cfg.SessionTTL)})
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	if c.who.kind != store.TokenSession {
 		return errBadRequest("only a login session can log out; revoke other tokens instead")
 	}
-	if err := s.store.RevokeToken(c.who.id, c.who.token.Prefix); err != nil {
+	if err := c.st.RevokeToken(c.who.id, c.who.token.Prefix); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

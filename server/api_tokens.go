@@ -61,7 +61,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (s *Server) revokeAnyToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := s.store.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
+	if _, err := c.st.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -100,8 +100,8 @@ func scopeLabel(scope string) string {
 	return "Upload only"
 }
 
-func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, t store.Token) error {
-	plain, tok, err := s.store.CreateToken(t)
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call, t store.Token) error {
+	plain, tok, err := c.st.CreateToken(t)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *Server) createAppToken(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	return s.issueToken(w, r, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name, Scope: scope})
+	return s.issueToken(w, r, c, store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: req.Name, Scope: scope})
 }
 
 func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -131,7 +131,7 @@ func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (s *Server) revokeAppToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.store.RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
+	if err := c.st.RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)

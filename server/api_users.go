@@ -63,7 +63,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	u, err := s.store.CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin})
+	u, err := c.st.CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPassword(u.ID, hash); err != nil {
+	if err := c.st.SetPassword(u.ID, hash); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -132,11 +132,11 @@ func setSessionCookie(w http.ResponseWriter, r *http.Request, plain string, expi
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 }
 
-// startSession gives the browser a new console session of user userID: a
+// startSession gives the browser a new console session of user u: a
 // login session token, like the API's, in the cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID string) error {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *call, u store.User) error {
 	expires := s.now().Add(s.cfg.SessionTTL)
-	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenSession, OwnerID: userID, Name: "console", ExpiresAt: expires})
+	plain, _, err := c.as(u).CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "console", ExpiresAt: expires})
 	if err != nil {
 		return err
 	}

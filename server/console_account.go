@@ -32,7 +32,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		fail(http.StatusBadRequest, "The two new passwords differ.")
 		return nil
 	}
-	u, err := s.signIn(r.Context(), s.clientIP(r), c.who.name, current)
+	u, err := s.signIn(r.Context(), c, s.clientIP(r), c.who.name, current)
 	switch {
 	case errors.Is(err, errBadCredentials):
 		fail(http.StatusUnauthorized, "The current password is wrong.")
@@ -53,10 +53,10 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		}
 		return err
 	}
-	if err := s.store.SetPassword(u.ID, hash); err != nil {
+	if err := c.st.SetPassword(u.ID, hash); err != nil {
 		return err
 	}
-	if err := s.startSession(w, r, u.ID); err != nil {
+	if err := s.startSession(w, r, c, u); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)

@@ -80,7 +80,7 @@ func (s *Server) serviceAccountToken(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	plain, _, err := s.store.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: sa.Name})
+	plain, _, err := c.st.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: sa.Name})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 		return errBadRequest("malformed form")
 	}
 	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next"))}
-	u, err := s.signIn(r.Context(), s.clientIP(r), form.Username, r.PostForm.Get("password"))
+	u, err := s.signIn(r.Context(), c, s.clientIP(r), form.Username, r.PostForm.Get("password"))
 	if err != nil {
 		status := http.StatusUnauthorized
 		form.Error = errSignInFailed.Error()
@@ -39,7 +39,7 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 		s.renderPage(w, r, status, "signin", "Sign in", c, form)
 		return nil
 	}
-	if err := s.startSession(w, r, u.ID); err != nil {
+	if err := s.startSession(w, r, c, u); err != nil {
 		return err
 	}
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
@@ -47,7 +47,7 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (s *Server) signoutSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.store.RevokeToken(c.who.id, c.who.token.Prefix); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := c.st.RevokeToken(c.who.id, c.who.token.Prefix); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	clearSessionCookie(w, r)

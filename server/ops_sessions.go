@@ -16,7 +16,7 @@ import (
 // signIn checks a username and password from a client, under the login
 // rate limits, for the API's login and the console's sign-in form alike. A
 // refusal for the limits says when to retry (tooMany).
-func (s *Server) signIn(ctx context.Context, client netip.Addr, username, password string) (store.User, error) {
+func (s *Server) signIn(ctx context.Context, c *call, client netip.Addr, username, password string) (store.User, error) {
 	// The username buckets are charged only for addresses within their own
 	// limit: a flood of invented usernames from one address cannot grow
 	// them.
@@ -42,8 +42,21 @@ func (s *Server) signIn(ctx context.Context, client netip.Addr, username, passwo
 		if verr != nil && !errors.Is(verr, ctx.Err()) {
 			s.log.Error("password check failed", "user", u.ID, "err", verr)
 		}
+		s.signInFailed(c, username, u)
 		return store.User{}, errBadCredentials
 	}
 	t.refund()
 	return u, nil
+}
+
+// signInFailed records a refused sign-in: as the anonymous caller, naming
+// the username tried (bounded) and the user, when there is one. A write
+// per refusal is bounded by the sign-in limits.
+func (s *Server) signInFailed(c *call, username string, u store.User) {
+	target := store.AuditTarget{Kind: "user", ID: u.ID, Name: truncate(username, 64)}
+	a := c.st.Actor()
+	a.Kind, a.ID, a.Name = store.ActorAnonymous, "", ""
+	if err := c.st.As(a).Record(store.AuditSigninFailed, target, "", map[string]any{"method": "password"}); err != nil {
+		s.log.Error("audit log", "err", err)
+	}
 }

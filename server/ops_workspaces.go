@@ -16,12 +16,12 @@ type createWorkspaceRequest struct {
 }
 
 // newWorkspace creates a workspace, as the API and the console ask.
-func (s *Server) newWorkspace(req createWorkspaceRequest) (store.Workspace, error) {
+func (s *Server) newWorkspace(c *call, req createWorkspaceRequest) (store.Workspace, error) {
 	if !store.ValidSlug(req.Slug) {
 		return store.Workspace{}, errBadSlug
 	}
 	if req.StorageQuota < 0 {
 		return store.Workspace{}, errBadRequest("storageQuota must be 0 (none) or a number of bytes")
 	}
-	return s.store.CreateWorkspace(store.Workspace{Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), StorageQuota: req.StorageQuota})
+	return c.st.CreateWorkspace(store.Workspace{Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), StorageQuota: req.StorageQuota})
 }

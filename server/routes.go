@@ -181,6 +181,8 @@ func (s *Server) table() []route {
 		{"PUT", "/api/v1/user/:username/password", workspaceFront, 0, signedIn, s.setPassword}, // self or admin, checked inside
 		{"GET", "/api/v1/token", workspaceFront, 0, instanceAdmin, s.listTokens},
 		{"DELETE", "/api/v1/token/:prefix", workspaceFront, 0, instanceAdmin, s.revokeAnyToken},
+		{"GET", "/api/v1/audit", workspaceFront, 0, instanceAdmin, s.listAudit},
+		{"GET", ws + "/audit", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listAudit},
 
 		// Operations, inside the running server (bbolt has one process).
 		{"GET", "/api/v1/admin/backup", workspaceFront, 0, instanceAdmin, s.adminBackup},
@@ -321,6 +323,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	r.Body = body
 	c := &call{params: ps, base: s.baseURL(r)}
 	err := s.authorize(r, rt.access, c, rt.render == consoleFront)
+	c.st = s.store.As(s.actor(r, c.who))
 	if err == nil && rt.render == consoleFront && r.Method == http.MethodPost {
 		err = s.checkForm(r, c, rt.flags&upload != 0)
 	}
@@ -378,6 +381,9 @@ type call struct {
 	who    *principal
 	ws     store.Workspace
 	proj   store.Project
+	// st is the store as the caller: what it changes is recorded in the
+	// audit log as done by them, from their address.
+	st *store.Store
 }
 
 // handler serves a route. An error it returns is answered in the shape of

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -229,7 +230,7 @@ func (s *Store) DeleteBuild(id string) ([]File, []string, error) {
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		deleted, unused, err = s.deleteBuild(tx, id)
+		deleted, unused, err = s.deleteBuild(tx, id, nil)
 		return err
 	})
 	return deleted, unused, err
@@ -249,7 +250,7 @@ func (s *Store) DeleteBuilds(ids []string, maxTime time.Duration) (done int, unu
 				break
 			}
 			if tx.Bucket(bucketBuilds).Get([]byte(id)) != nil {
-				_, u, err := s.deleteBuild(tx, id)
+				_, u, err := s.deleteBuild(tx, id, map[string]any{"reason": "retention"})
 				if err != nil {
 					return fmt.Errorf("build %s: %w", id, err)
 				}
@@ -262,7 +263,7 @@ func (s *Store) DeleteBuilds(ids []string, maxTime time.Duration) (done int, unu
 	return done, unused, err
 }
 
-func (s *Store) deleteBuild(tx *bolt.Tx, id string) (deleted []File, unused []string, err error) {
+func (s *Store) deleteBuild(tx *bolt.Tx, id string, details map[string]any) (deleted []File, unused []string, err error) {
 	var b Build
 	if err := get(tx.Bucket(bucketBuilds), []byte(id), &b); err != nil {
 		return nil, nil, err
@@ -292,6 +293,17 @@ func (s *Store) deleteBuild(tx *bolt.Tx, id string) (deleted []File, unused []st
 		return nil, nil, err
 	}
 	if err := emit(tx, s.now(), b.ProjectID, Event{Type: EventBuildDeleted, Build: &b}); err != nil {
+		return nil, nil, err
+	}
+	var p Project
+	if err := get(tx.Bucket(bucketProjects), []byte(b.ProjectID), &p); err != nil {
+		return nil, nil, err
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["project"], details["version"], details["files"] = p.Slug, cmp.Or(b.VersionName, b.VersionCode), len(deleted)
+	if err := s.record(tx, AuditBuildDeleted, AuditTarget{Kind: "build", ID: b.ID, Name: b.VersionName}, p.WorkspaceID, details); err != nil {
 		return nil, nil, err
 	}
 	return deleted, unused, tx.Bucket(bucketBuilds).Delete([]byte(id))

@@ -109,8 +109,12 @@ func (s *Store) DeleteDevice(workspaceID, udid string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDevices)
 		k := key(workspaceID, strings.ToUpper(udid))
-		if b.Get(k) == nil {
-			return ErrNotFound
+		var d Device
+		if err := get(b, k, &d); err != nil {
+			return err
+		}
+		if err := s.record(tx, AuditDeviceRemoved, AuditTarget{Kind: "device", ID: strings.ToUpper(udid), Name: d.Product}, workspaceID, nil); err != nil {
+			return err
 		}
 		return b.Delete(k)
 	})

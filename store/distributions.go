@@ -132,7 +132,11 @@ func (s *Store) CreateDistribution(d Distribution) (Distribution, error) {
 		if err := slugs.Put(k, []byte(d.ID)); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketDistributions), []byte(d.ID), d)
+		if err := put(tx.Bucket(bucketDistributions), []byte(d.ID), d); err != nil {
+			return err
+		}
+		return s.record(tx, AuditDistributionCreated, distributionTarget(d), d.WorkspaceID,
+			map[string]any{"project": p.Slug, "security": d.Security})
 	})
 	if err != nil {
 		return Distribution{}, err
@@ -219,9 +223,19 @@ func (s *Store) UpdateDistribution(id string, fn func(*Distribution) error) (Dis
 				return err
 			}
 		}
-		return put(dists, []byte(id), d)
+		if err := put(dists, []byte(id), d); err != nil {
+			return err
+		}
+		if diff := changes(orig, d, []string{"updatedAt", "generation"}, []string{"passwordHash"}); len(diff) > 0 {
+			return s.record(tx, AuditDistributionChanged, distributionTarget(d), d.WorkspaceID, diff)
+		}
+		return nil
 	})
 	return d, err
+}
+
+func distributionTarget(d Distribution) AuditTarget {
+	return AuditTarget{Kind: "distribution", ID: d.ID, Name: d.Slug}
 }
 
 // DeleteDistribution removes a distribution, its slug and its access log.
@@ -237,6 +251,9 @@ func (s *Store) DeleteDistribution(id string) error {
 			return err
 		}
 		if err := deletePrefix(tx.Bucket(bucketAccessLog), id); err != nil {
+			return err
+		}
+		if err := s.record(tx, AuditDistributionDeleted, distributionTarget(d), d.WorkspaceID, nil); err != nil {
 			return err
 		}
 		return dists.Delete([]byte(id))

@@ -192,8 +192,15 @@ func (s *Store) DeleteFile(id string) (File, bool, error) {
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		f, lastRef, err = deleteFile(tx, id)
-		return err
+		if f, lastRef, err = deleteFile(tx, id); err != nil {
+			return err
+		}
+		ws, err := workspaceOfBuild(tx, f.BuildID)
+		if err != nil {
+			return err
+		}
+		return s.record(tx, AuditFileDeleted, AuditTarget{Kind: "file", ID: f.ID, Name: f.Name}, ws.ID,
+			map[string]any{"build": f.BuildID, "size": f.Size})
 	})
 	return f, lastRef, err
 }

@@ -16,6 +16,7 @@ type GCResult struct {
 	DownloadTokens int `json:"downloadTokens"`
 	Sessions       int `json:"sessions"`
 	AccessLog      int `json:"accessLogEntries"`
+	AuditLog       int `json:"auditLogEntries"`
 }
 
 // GC removes download tokens that are used or expired, API tokens (login
@@ -48,7 +49,7 @@ func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 		if err := json.Unmarshal(v, &t); err != nil {
 			return err
 		}
-		if err := revokeToken(tx, t.OwnerID, t.Prefix); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := revokeToken(tx, t.OwnerID, t.Prefix); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		return nil

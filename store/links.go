@@ -54,6 +54,14 @@ func (s *Store) CreateLink(l PublicLink) (PublicLink, error) {
 		if err := put(tx.Bucket(bucketLinks), []byte(l.ID), l); err != nil {
 			return err
 		}
+		ws, err := workspaceOfBuild(tx, f.BuildID)
+		if err != nil {
+			return err
+		}
+		if err := s.record(tx, AuditLinkCreated, AuditTarget{Kind: "link", ID: l.ID, Name: l.FileName}, ws.ID, map[string]any{
+			"build": l.BuildID, "downloadLimit": l.DownloadLimit, "expirationDate": l.ExpirationDate, "permanent": l.IsPermanent, "password": l.PasswordHash != ""}); err != nil {
+			return err
+		}
 		return emitLinkEvent(tx, s.now(), EventLinkCreated, l)
 	})
 	if err != nil {
@@ -136,7 +144,14 @@ func (s *Store) DeactivateLink(id string) error {
 			}
 		}
 		l.IsActive = false
-		return put(links, []byte(id), l)
+		if err := put(links, []byte(id), l); err != nil {
+			return err
+		}
+		ws, err := workspaceOfBuild(tx, l.BuildID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return s.record(tx, AuditLinkDeactivated, AuditTarget{Kind: "link", ID: l.ID, Name: l.FileName}, ws.ID, nil)
 	})
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -50,7 +51,10 @@ type Token struct {
 	Name    string `json:"name,omitempty"`
 	// Scope is an app token's (auth.ScopeUpload and wider; "" for tokens
 	// made before scopes, which upload only).
-	Scope      string    `json:"scope,omitempty"`
+	Scope string `json:"scope,omitempty"`
+	// Method is how a session's user signed in ("password", and the second
+	// factors); empty for other tokens.
+	Method     string    `json:"method,omitempty"`
 	CreatedAt  time.Time `json:"createdAt"`
 	ExpiresAt  time.Time `json:"expiresAt"` // zero: never
 	LastUsedAt time.Time `json:"lastUsedAt"`
@@ -120,7 +124,10 @@ func (s *Store) CreateUser(u User) (User, error) {
 		if err := names.Put([]byte(u.Username), []byte(u.ID)); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketUsers), []byte(u.ID), u)
+		if err := put(tx.Bucket(bucketUsers), []byte(u.ID), u); err != nil {
+			return err
+		}
+		return s.record(tx, AuditUserCreated, userTarget(u), "", map[string]any{"admin": u.Admin})
 	})
 	if err != nil {
 		return User{}, err
@@ -158,7 +165,11 @@ func (s *Store) CreateServiceAccount(sa ServiceAccount) (ServiceAccount, error) 
 		sa.Memberships = map[string]string{}
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return put(tx.Bucket(bucketServiceAccts), []byte(sa.ID), sa)
+		if err := put(tx.Bucket(bucketServiceAccts), []byte(sa.ID), sa); err != nil {
+			return err
+		}
+		return s.record(tx, AuditServiceAcctCreated, AuditTarget{Kind: "service_account", ID: sa.ID, Name: sa.Name},
+			onlyWorkspace(sa.Memberships), map[string]any{"admin": sa.Admin, "roles": sa.Memberships})
 	})
 	if err != nil {
 		return ServiceAccount{}, err
@@ -200,7 +211,18 @@ func (s *Store) CreateToken(t Token) (string, Token, error) {
 		if tx.Bucket(owners).Get([]byte(t.OwnerID)) == nil {
 			return fmt.Errorf("%s %s: %w", t.Kind, t.OwnerID, ErrNotFound)
 		}
-		return putToken(tx, plain, t)
+		if err := putToken(tx, plain, t); err != nil {
+			return err
+		}
+		if t.Kind == TokenSession {
+			var u User
+			if err := get(tx.Bucket(bucketUsers), []byte(t.OwnerID), &u); err != nil {
+				return err
+			}
+			return s.record(tx, AuditSigninSucceeded, userTarget(u), "", map[string]any{"method": cmp.Or(t.Method, "password"), "via": t.Name})
+		}
+		target, ws, details := tokenTarget(tx, t)
+		return s.record(tx, AuditTokenCreated, target, ws, details)
 	})
 	if err != nil {
 		return "", Token{}, err
@@ -301,21 +323,40 @@ func (s *Store) TokensPage(after string, limit int) (out []Token, next string, e
 // ErrNotFound if the owner has no such token.
 func (s *Store) RevokeToken(ownerID, prefix string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return revokeToken(tx, ownerID, prefix)
+		t, err := revokeToken(tx, ownerID, prefix)
+		if err != nil {
+			return err
+		}
+		return s.recordRevoked(tx, t)
 	})
 }
 
-func revokeToken(tx *bolt.Tx, ownerID, prefix string) error {
+// recordRevoked records the revocation of one token (a session's end, or
+// a token's).
+func (s *Store) recordRevoked(tx *bolt.Tx, t Token) error {
+	target, ws, details := tokenTarget(tx, t)
+	action := AuditTokenRevoked
+	if t.Kind == TokenSession {
+		action = AuditSessionRevoked
+	}
+	return s.record(tx, action, target, ws, details)
+}
+
+func revokeToken(tx *bolt.Tx, ownerID, prefix string) (Token, error) {
 	idx := tx.Bucket(bucketOwnerTokens)
 	k := key(ownerID, prefix)
 	h := idx.Get(k)
 	if h == nil {
-		return ErrNotFound
+		return Token{}, ErrNotFound
+	}
+	var t Token
+	if err := get(tx.Bucket(bucketTokens), h, &t); err != nil {
+		return Token{}, err
 	}
 	if err := tx.Bucket(bucketTokens).Delete(h); err != nil {
-		return err
+		return Token{}, err
 	}
-	return idx.Delete(k)
+	return t, idx.Delete(k)
 }
 
 // RevokeTokenByPrefix deletes the token with the given visible prefix,
@@ -332,7 +373,10 @@ func (s *Store) RevokeTokenByPrefix(prefix string) (Token, error) {
 			}
 			if t.Prefix == prefix {
 				found = t
-				return revokeToken(tx, t.OwnerID, prefix)
+				if _, err := revokeToken(tx, t.OwnerID, prefix); err != nil {
+					return err
+				}
+				return s.recordRevoked(tx, t)
 			}
 		}
 		return ErrNotFound
@@ -443,6 +487,9 @@ func (s *Store) SetPassword(userID, passwordHash string) error {
 		if err := put(users, []byte(userID), u); err != nil {
 			return err
 		}
+		if err := s.record(tx, AuditPasswordChanged, userTarget(u), "", nil); err != nil {
+			return err
+		}
 		return revokeAllTokens(tx, userID)
 	})
 }
@@ -454,7 +501,7 @@ func revokeAllTokens(tx *bolt.Tx, ownerID string) error {
 		return true
 	})
 	for _, p := range prefixes {
-		if err := revokeToken(tx, ownerID, p); err != nil {
+		if _, err := revokeToken(tx, ownerID, p); err != nil {
 			return err
 		}
 	}
@@ -477,10 +524,15 @@ func (s *Store) ServiceAccounts() ([]ServiceAccount, error) {
 func (s *Store) DeleteServiceAccount(id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketServiceAccts)
-		if b.Get([]byte(id)) == nil {
-			return ErrNotFound
+		var sa ServiceAccount
+		if err := get(b, []byte(id), &sa); err != nil {
+			return err
 		}
 		if err := revokeAllTokens(tx, id); err != nil {
+			return err
+		}
+		if err := s.record(tx, AuditServiceAcctDeleted, AuditTarget{Kind: "service_account", ID: sa.ID, Name: sa.Name},
+			onlyWorkspace(sa.Memberships), map[string]any{"roles": sa.Memberships}); err != nil {
 			return err
 		}
 		return b.Delete([]byte(id))
@@ -528,6 +580,7 @@ func (s *Store) SetMembership(kind, memberID, workspaceID, role string) error {
 		if ms == nil {
 			ms = map[string]string{}
 		}
+		before, was := ms[workspaceID]
 		if role == "" {
 			if _, ok := ms[workspaceID]; !ok {
 				return fmt.Errorf("%s %s in workspace %s: %w", kind, memberID, workspaceID, ErrNotFound)
@@ -541,6 +594,73 @@ func (s *Store) SetMembership(kind, memberID, workspaceID, role string) error {
 			return err
 		}
 		m["memberships"] = raw
-		return put(b, []byte(memberID), m)
+		if err := put(b, []byte(memberID), m); err != nil {
+			return err
+		}
+		action := AuditMemberRoleChanged
+		switch {
+		case role == "":
+			action = AuditMemberRemoved
+		case !was:
+			action = AuditMemberAdded
+		case before == role:
+			return nil // nothing changed
+		}
+		var name string
+		for _, f := range []string{"username", "name"} {
+			if raw, ok := m[f]; ok {
+				json.Unmarshal(raw, &name)
+			}
+		}
+		targetKind := ActorUser
+		if kind == MemberServiceAccount {
+			targetKind = ActorServiceAccount
+		}
+		return s.record(tx, action, AuditTarget{Kind: targetKind, ID: memberID, Name: name}, workspaceID,
+			map[string]any{"role": []string{before, role}})
 	})
+}
+
+func userTarget(u User) AuditTarget {
+	return AuditTarget{Kind: "user", ID: u.ID, Name: u.Username}
+}
+
+// onlyWorkspace is the workspace of an account that is a member of one
+// (so that its workspace's admins see its entries), else "".
+func onlyWorkspace(ms map[string]string) string {
+	if len(ms) != 1 {
+		return ""
+	}
+	for ws := range ms {
+		return ws
+	}
+	return ""
+}
+
+// tokenTarget describes a token for the audit log: its prefix and name,
+// whose it is (an app token's project), and the workspace whose admins
+// see it.
+func tokenTarget(tx *bolt.Tx, t Token) (AuditTarget, string, map[string]any) {
+	target := AuditTarget{Kind: "token", ID: t.Prefix, Name: t.Name}
+	details := map[string]any{"kind": t.Kind}
+	ws := ""
+	switch t.Kind {
+	case TokenApp:
+		var p Project
+		if get(tx.Bucket(bucketProjects), []byte(t.OwnerID), &p) == nil {
+			details["project"], ws = p.Slug, p.WorkspaceID
+		}
+		details["scope"] = t.Scope
+	case TokenServiceAccount:
+		var sa ServiceAccount
+		if get(tx.Bucket(bucketServiceAccts), []byte(t.OwnerID), &sa) == nil {
+			details["owner"], ws = sa.Name, onlyWorkspace(sa.Memberships)
+		}
+	case TokenSession:
+		var u User
+		if get(tx.Bucket(bucketUsers), []byte(t.OwnerID), &u) == nil {
+			details["owner"] = u.Username
+		}
+	}
+	return target, ws, details
 }

@@ -49,8 +49,10 @@ func (s *Store) RotateSigningKey() (SigningKey, error) {
 	var sk SigningKey
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		sk, err = addSigningKey(tx, s.now())
-		return err
+		if sk, err = addSigningKey(tx, s.now()); err != nil {
+			return err
+		}
+		return s.record(tx, AuditSigningKeyRotated, AuditTarget{Kind: "signing_key", ID: sk.ID}, "", nil)
 	})
 	return sk, err
 }

@@ -65,6 +65,10 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 	logCap int64
+	// actor is who this view's changes are recorded as (As); auditSink,
+	// when set, also receives every audit entry once it is committed.
+	actor     Actor
+	auditSink func(AuditEntry)
 }
 
 // Options tune Open. The zero value is fine.
@@ -80,6 +84,9 @@ type Options struct {
 	// AccessLogCap is how many access log entries each public link keeps;
 	// default DefaultAccessLogCap.
 	AccessLogCap int
+	// AuditSink, when set, receives every audit log entry after its
+	// transaction commits (a structured log line for a SIEM).
+	AuditSink func(AuditEntry)
 	// NoSync skips the fsync of each commit: a crash may lose or corrupt
 	// the database. Only for filling a throwaway database in bulk (tests,
 	// bench/scale), never for a server.
@@ -125,7 +132,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.AccessLogCap <= 0 {
 		opts.AccessLogCap = DefaultAccessLogCap
 	}
-	s := &Store{db: db, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap)}
+	s := &Store{db: db, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap), auditSink: opts.AuditSink}
 	if err := guard(s.init); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -120,7 +121,11 @@ func (s *Store) CreateWebhook(w Webhook) (Webhook, error) {
 		if err := tx.Bucket(bucketWebhookScope).Put(scopeKey(w), nil); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketWebhooks), []byte(w.ID), w)
+		if err := put(tx.Bucket(bucketWebhooks), []byte(w.ID), w); err != nil {
+			return err
+		}
+		return s.record(tx, AuditWebhookCreated, webhookTarget(w), w.WorkspaceID,
+			map[string]any{"project": w.ProjectID, "events": w.Events, "format": w.Format})
 	})
 	return w, err
 }
@@ -188,7 +193,19 @@ func (s *Store) UpdateWebhook(id string, fn func(*Webhook) error) (Webhook, erro
 		if w.Active && !orig.Active {
 			w.DisabledReason, w.FailingSince = "", time.Time{}
 		}
-		return put(b, []byte(id), w)
+		if err := put(b, []byte(id), w); err != nil {
+			return err
+		}
+		// A chat service's webhook URL is a credential (its path is the
+		// secret): the log says that it changed and its new host.
+		diff := changes(orig, w, []string{"disabledReason", "failingSince"}, []string{"url"})
+		if len(diff) == 0 {
+			return nil
+		}
+		if _, ok := diff["url"]; ok {
+			diff["host"] = webhookTarget(w).Name
+		}
+		return s.record(tx, AuditWebhookChanged, webhookTarget(w), w.WorkspaceID, diff)
 	})
 	return w, err
 }
@@ -204,6 +221,9 @@ func (s *Store) DeleteWebhook(id string) error {
 			return err
 		}
 		if err := deletePrefix(tx.Bucket(bucketDeliveries), id); err != nil {
+			return err
+		}
+		if err := s.record(tx, AuditWebhookDeleted, webhookTarget(w), w.WorkspaceID, nil); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketWebhooks).Delete([]byte(id))
@@ -383,4 +403,14 @@ func (s *Store) Redeliver(webhookID, deliveryID string) (Delivery, error) {
 		return put(hooks, []byte(webhookID), w)
 	})
 	return d, err
+}
+
+// webhookTarget names a webhook by its receiver's host: the rest of its
+// URL may be a credential.
+func webhookTarget(w Webhook) AuditTarget {
+	host := ""
+	if u, err := url.Parse(w.URL); err == nil {
+		host = u.Host
+	}
+	return AuditTarget{Kind: "webhook", ID: w.ID, Name: host}
 }

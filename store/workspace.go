@@ -72,7 +72,11 @@ func (s *Store) CreateWorkspace(w Workspace) (Workspace, error) {
 		if err := slugs.Put([]byte(w.Slug), []byte(w.ID)); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketWorkspaces), []byte(w.ID), w)
+		if err := put(tx.Bucket(bucketWorkspaces), []byte(w.ID), w); err != nil {
+			return err
+		}
+		return s.record(tx, AuditWorkspaceCreated, AuditTarget{Kind: "workspace", ID: w.ID, Name: w.Slug}, w.ID,
+			map[string]any{"storageQuota": w.StorageQuota})
 	})
 	if err != nil {
 		return Workspace{}, err
@@ -122,7 +126,13 @@ func (s *Store) UpdateWorkspace(id string, fn func(*Workspace) error) (Workspace
 		name, quota := w.Name, w.StorageQuota
 		w = orig
 		w.Name, w.StorageQuota = name, quota
-		return put(b, []byte(id), w)
+		if err := put(b, []byte(id), w); err != nil {
+			return err
+		}
+		if diff := changes(orig, w, []string{"storageUsed"}, nil); len(diff) > 0 {
+			return s.record(tx, AuditWorkspaceChanged, AuditTarget{Kind: "workspace", ID: w.ID, Name: w.Slug}, w.ID, diff)
+		}
+		return nil
 	})
 	return w, err
 }
@@ -159,7 +169,10 @@ func (s *Store) CreateProject(p Project) (Project, error) {
 		if err := slugs.Put(k, []byte(p.ID)); err != nil {
 			return err
 		}
-		return put(tx.Bucket(bucketProjects), []byte(p.ID), p)
+		if err := put(tx.Bucket(bucketProjects), []byte(p.ID), p); err != nil {
+			return err
+		}
+		return s.record(tx, AuditProjectCreated, projectTarget(p), p.WorkspaceID, map[string]any{"platform": p.Platform})
 	})
 	if err != nil {
 		return Project{}, err
@@ -205,7 +218,13 @@ func (s *Store) UpdateProject(id string, fn func(*Project) error) (Project, erro
 			return err
 		}
 		p.ID, p.WorkspaceID, p.Slug, p.CreatedAt = orig.ID, orig.WorkspaceID, orig.Slug, orig.CreatedAt
-		return put(b, []byte(id), p)
+		if err := put(b, []byte(id), p); err != nil {
+			return err
+		}
+		if diff := changes(orig, p, nil, nil); len(diff) > 0 {
+			return s.record(tx, AuditProjectChanged, projectTarget(p), p.WorkspaceID, diff)
+		}
+		return nil
 	})
 	return p, err
 }
@@ -230,4 +249,8 @@ func (s *Store) Projects(workspaceID string) ([]Project, error) {
 		return err
 	})
 	return out, err
+}
+
+func projectTarget(p Project) AuditTarget {
+	return AuditTarget{Kind: "project", ID: p.ID, Name: p.Slug}
 }

@@ -1,0 +1,200 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"hangar/store"
+)
+
+type auditEntry struct {
+	ID, Time, ClientIP, Action, Workspace string
+	Actor, Target                         struct{ Kind, ID, Name string }
+	Details                               map[string]any
+}
+
+// auditSince returns the entries after the entry with ID last (all when
+// ""), oldest first, as GET /api/v1/audit answers them.
+func (e *env) auditSince(admin, last string) []auditEntry {
+	e.t.Helper()
+	var out []auditEntry
+	cursor := ""
+	for {
+		var page struct {
+			Entries []auditEntry
+			Next    string
+		}
+		e.mustReq(http.StatusOK, "GET", "/api/v1/audit?limit=50&cursor="+cursor, admin, "", &page)
+		for _, en := range page.Entries {
+			if en.ID == last {
+				return reversed(out)
+			}
+			out = append(out, en)
+		}
+		if cursor = page.Next; cursor == "" {
+			return reversed(out)
+		}
+	}
+}
+
+func reversed(es []auditEntry) []auditEntry {
+	for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
+		es[i], es[j] = es[j], es[i]
+	}
+	return es
+}
+
+// Every change of who can do what, and every destructive action, leaves
+// exactly one entry of its action, naming who did it and from where.
+func TestAuditActions(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.member(admin, "wade", "wade-password", "admin")
+	wade := e.login("wade", "wade-password")
+	up := e.upload(admin, part{"file", "a.txt", "hello"})
+	fileID := up.Files[0].FileID
+
+	var linkID, distID, hookID, saID, appTokenPrefix string
+	seen := map[string]bool{}
+	rows := []struct {
+		action string
+		actor  string // the actor's name
+		do     func()
+	}{
+		{store.AuditSigninSucceeded, "wade", func() { e.login("wade", "wade-password") }},
+		{store.AuditSigninFailed, "", func() {
+			e.mustReq(http.StatusUnauthorized, "POST", "/api/v1/auth/login", "", `{"username":"wade","password":"wrong"}`, nil)
+		}},
+		{store.AuditSessionRevoked, "wade", func() {
+			e.mustReq(http.StatusNoContent, "POST", "/api/v1/auth/logout", e.login("wade", "wade-password"), "", nil)
+		}},
+		{store.AuditUserCreated, "admin", func() {
+			e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"xena","password":"xena-password"}`, nil)
+		}},
+		{store.AuditPasswordChanged, "admin", func() {
+			e.mustReq(http.StatusNoContent, "PUT", "/api/v1/user/xena/password", admin, `{"password":"other-password"}`, nil)
+		}},
+		{store.AuditMemberAdded, "wade", func() {
+			e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", wade, `{"username":"xena","role":"viewer"}`, nil)
+		}},
+		{store.AuditMemberRoleChanged, "wade", func() {
+			e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", wade, `{"username":"xena","role":"developer"}`, nil)
+		}},
+		{store.AuditMemberRemoved, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/member/user/xena", wade, "", nil)
+		}},
+		{store.AuditServiceAcctCreated, "wade", func() { _, saID = e.serviceAccount(wade, "acme", "deployer", "ci") }},
+		{store.AuditTokenCreated, "wade", func() {
+			var tk struct{ Prefix string }
+			e.mustReq(http.StatusCreated, "POST", projPath+"/app-token", wade, `{"name":"ci"}`, &tk)
+			appTokenPrefix = tk.Prefix
+		}},
+		{store.AuditTokenRevoked, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/app-token/"+appTokenPrefix, wade, "", nil)
+		}},
+		{store.AuditServiceAcctDeleted, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/service-account/"+saID, wade, "", nil)
+		}},
+		{store.AuditWorkspaceCreated, "admin", func() {
+			e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace", admin, `{"slug":"beta"}`, nil)
+		}},
+		{store.AuditWorkspaceChanged, "admin", func() {
+			e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme", admin, `{"storageQuota":1000000}`, nil)
+		}},
+		{store.AuditProjectCreated, "wade", func() {
+			e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project", wade, `{"slug":"second"}`, nil)
+		}},
+		{store.AuditProjectChanged, "wade", func() {
+			e.mustReq(http.StatusOK, "PATCH", projPath, wade, `{"retention":{"keepBuilds":5}}`, nil)
+		}},
+		{store.AuditLinkCreated, "wade", func() {
+			var l struct{ PublicLinkID string }
+			e.mustReq(http.StatusCreated, "POST", projPath+"/build/files/"+fileID+"/public-link", wade, `{}`, &l)
+			linkID = l.PublicLinkID
+		}},
+		{store.AuditLinkDeactivated, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/build/files/"+fileID+"/public-links/"+linkID, wade, "", nil)
+		}},
+		{store.AuditDistributionCreated, "wade", func() {
+			distID = e.distribution(wade, `{"slug":"beta","security":"members"}`).ID
+		}},
+		{store.AuditDistributionChanged, "wade", func() {
+			e.mustReq(http.StatusOK, "PATCH", projPath+"/distribution/"+distID, wade, `{"security":"public"}`, nil)
+		}},
+		{store.AuditDistributionDeleted, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/distribution/"+distID, wade, "", nil)
+		}},
+		{store.AuditWebhookCreated, "wade", func() { hookID, _ = e.webhook(wade, projPath, "http://192.0.2.1/hook/secret-path", `"link.created"`) }},
+		{store.AuditWebhookChanged, "wade", func() {
+			e.mustReq(http.StatusOK, "PATCH", projPath+"/webhook/"+hookID, wade, `{"active":false}`, nil)
+		}},
+		{store.AuditWebhookDeleted, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/webhook/"+hookID, wade, "", nil)
+		}},
+		{store.AuditFileDeleted, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/build/file/"+fileID, wade, "", nil)
+		}},
+		{store.AuditBackupTaken, "admin", func() { e.mustReq(http.StatusOK, "GET", "/api/v1/admin/backup", admin, "", nil) }},
+		{store.AuditBuildDeleted, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/build/"+up.BuildID, wade, "", nil)
+		}},
+	}
+	last := ""
+	if all := e.auditSince(admin, ""); len(all) > 0 {
+		last = all[len(all)-1].ID
+	}
+	for _, row := range rows {
+		row.do()
+		got := e.auditSince(admin, last)
+		if len(got) > 0 {
+			last = got[len(got)-1].ID
+		}
+		var of []auditEntry
+		for _, en := range got {
+			if en.Action == row.action {
+				of = append(of, en)
+			}
+		}
+		if len(of) != 1 {
+			t.Errorf("%s: %d entries of it among %d new ones: %+v", row.action, len(of), len(got), got)
+			continue
+		}
+		en := of[0]
+		if en.Actor.Name != row.actor || en.ClientIP != "127.0.0.1" {
+			t.Errorf("%s: actor %+v from %q, want %q from 127.0.0.1", row.action, en.Actor, en.ClientIP, row.actor)
+		}
+		raw, _ := json.Marshal(en)
+		for _, secret := range []string{"wade-password", "wrong", "xena-password", "other-password", "secret-path", admin, wade} {
+			if strings.Contains(string(raw), secret) {
+				t.Errorf("%s: the entry holds %q: %s", row.action, secret, raw)
+			}
+		}
+		seen[row.action] = true
+	}
+	// The workspace admin reads acme's entries, not beta's.
+	var page struct{ Entries []auditEntry }
+	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace/acme/audit?limit=1000", wade, "", &page)
+	for _, en := range page.Entries {
+		if en.Action == store.AuditWorkspaceCreated && en.Target.Name == "beta" {
+			t.Error("acme's admin reads beta's creation")
+		}
+	}
+	if len(page.Entries) == 0 {
+		t.Error("acme's admin reads no entry of acme")
+	}
+	for _, q := range []string{"limit=0", "limit=x", "since=yesterday", "cursor=zz"} {
+		code, body := e.req("GET", "/api/v1/audit?"+q, admin, "")
+		if code != http.StatusBadRequest {
+			t.Errorf("?%s: %d %s, want 400", q, code, body)
+		}
+	}
+	code, _ := e.req("GET", "/api/v1/audit?action="+url.QueryEscape("member.")+"&actor=wade", admin, "")
+	if code != http.StatusOK {
+		t.Errorf("filters: %d", code)
+	}
+	_ = fmt.Sprint(seen)
+}
