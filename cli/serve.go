@@ -17,6 +17,7 @@ import (
 	"hangar/auth"
 	"hangar/config"
 	"hangar/depot"
+	"hangar/mail"
 	"hangar/sdnotify"
 	"hangar/server"
 	"hangar/store"
@@ -114,7 +115,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	if cfg.PublicURLDerived {
 		cfg.PublicURL = cfg.DerivePublicURL(ln.Addr().String())
 	}
-	srv, err := server.New(server.Options{Depot: d, Config: cfg, Logger: log})
+	var sender *mail.Sender
+	if cfg.SMTP.Host != "" {
+		if sender, err = mail.New(cfg.SMTP, st, log, nil); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	srv, err := server.New(server.Options{Depot: d, Config: cfg, Logger: log, Mail: sender})
 	if err != nil {
 		ln.Close()
 		return err
@@ -133,7 +141,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	deliverer := webhook.New(webhook.Options{Store: st, BaseURL: cfg.PublicURL, Allowed: cfg.WebhookAllowedNetworks, RefusePrivate: cfg.WebhookRefusePrivate, Logger: log})
 	webhooksDone := make(chan struct{})
 	go func() { defer close(webhooksDone); deliverer.Run(bgCtx, time.Second) }()
-	defer func() { stopBackground(); waitBackground(); <-webhooksDone }()
+	// So does mail; what is queued at shutdown is sent after the next start.
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		if sender != nil {
+			sender.Run(bgCtx, 5*time.Second)
+		}
+	}()
+	defer func() { stopBackground(); waitBackground(); <-webhooksDone; <-mailDone }()
 	log.Info("hangar listening", "version", Version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
 	if err := sdnotify.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("systemd notify", "err", err)

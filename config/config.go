@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -94,6 +95,24 @@ type Config struct {
 
 	// Audit is the [audit] section: how long the audit log keeps entries.
 	Audit Audit
+
+	// SMTP is the [smtp] section; Host "" means no mail: features that
+	// mail show their links instead.
+	SMTP SMTP
+}
+
+// SMTP is how Hangar sends mail.
+type SMTP struct {
+	Host string
+	Port int
+	// TLS is "starttls" (upgrade on the submission port, required), "tls"
+	// (implicit TLS, port 465) or "none" (a relay on the same host).
+	TLS          string
+	Username     string
+	Password     string // from password or password_file
+	From         string // the From address, "Hangar <hangar@example.com>"
+	CAFile       string // a CA that signs the server's certificate, besides the system's
+	PasswordFile string
 }
 
 // Audit says how long the audit log keeps its entries, and whether each
@@ -132,6 +151,17 @@ func Default() Config {
 		panic(err) // the defaults are constants
 	}
 	return c
+}
+
+type rawSMTP struct {
+	Host         string `toml:"host"`
+	Port         int    `toml:"port"`
+	TLS          string `toml:"tls"`
+	Username     string `toml:"username"`
+	Password     string `toml:"password"`
+	PasswordFile string `toml:"password_file"`
+	From         string `toml:"from"`
+	CAFile       string `toml:"ca_file"`
 }
 
 type rawAudit struct {
@@ -181,6 +211,7 @@ type raw struct {
 	Retention        rawRetention `toml:"retention"`
 	Blobs            rawBlobs     `toml:"blobs"`
 	Audit            rawAudit     `toml:"audit"`
+	SMTP             rawSMTP      `toml:"smtp"`
 }
 
 type rawBlobs struct {
@@ -355,6 +386,9 @@ func parse(r raw, file string) (Config, error) {
 	}
 	if c.Audit.MaxEntries, c.Audit.Log = r.Audit.MaxEntries, r.Audit.Log; c.Audit.MaxEntries < 0 {
 		return fail("audit.max_entries", errors.New("must not be negative"))
+	}
+	if key, err := c.parseSMTP(r.SMTP); err != nil {
+		return fail(key, err)
 	}
 	if c.KeepBuilds = r.Retention.KeepBuilds; c.KeepBuilds < 0 {
 		return fail("retention.keep_builds", errors.New("must not be negative"))
@@ -563,4 +597,43 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q is too large", s)
 	}
 	return n * mult, nil
+}
+
+// parseSMTP reads [smtp]; on error it returns the key at fault. The
+// password file is read when the server starts (it may be a systemd
+// credential, readable only then).
+func (c *Config) parseSMTP(r rawSMTP) (string, error) {
+	if r == (rawSMTP{}) {
+		return "", nil
+	}
+	c.SMTP = SMTP{Host: r.Host, Port: r.Port, TLS: r.TLS, Username: r.Username, Password: r.Password,
+		PasswordFile: r.PasswordFile, From: r.From, CAFile: r.CAFile}
+	if c.SMTP.TLS == "" {
+		c.SMTP.TLS = "starttls"
+	}
+	switch {
+	case r.Host == "" || strings.ContainsAny(r.Host, "/: ") && net.ParseIP(r.Host) == nil:
+		return "smtp.host", errors.New("must be a host name or address, without a port (port is its own key)")
+	case c.SMTP.TLS != "starttls" && c.SMTP.TLS != "tls" && c.SMTP.TLS != "none":
+		return "smtp.tls", fmt.Errorf("%q is not starttls, tls or none", c.SMTP.TLS)
+	case r.Password != "" && r.PasswordFile != "":
+		return "smtp.password", errors.New("give password or password_file, not both")
+	case r.Password != "" && r.Username == "":
+		return "smtp.username", errors.New("a password needs a username")
+	}
+	if c.SMTP.Port == 0 {
+		c.SMTP.Port = map[string]int{"starttls": 587, "tls": 465, "none": 25}[c.SMTP.TLS]
+	}
+	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+		return "smtp.port", errors.New("must be from 1 to 65535")
+	}
+	if r.From == "" {
+		return "smtp.from", errors.New(`must be set: the sender address, "Hangar <hangar@example.com>"`)
+	}
+	a, err := mail.ParseAddress(r.From)
+	if err != nil || strings.ContainsAny(r.From, "\r\n") {
+		return "smtp.from", fmt.Errorf("%q is not an address", r.From)
+	}
+	c.SMTP.From = a.String()
+	return "", nil
 }

@@ -33,6 +33,7 @@ import (
 	"hangar/certs"
 	"hangar/config"
 	"hangar/depot"
+	"hangar/mail"
 	"hangar/store"
 	"hangar/urlsign"
 )
@@ -41,6 +42,7 @@ import (
 type Server struct {
 	depot *depot.Depot // every change that touches blobs
 	store *store.Store // reads, and changes of metadata alone
+	mail  *mail.Sender // nil: no [smtp]
 	cfg   config.Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -82,6 +84,9 @@ type Options struct {
 	Now    func() time.Time // default: time.Now
 	// Hasher hashes passwords; default: auth.DefaultParams, two at a time.
 	Hasher *auth.Hasher
+	// Mail sends the mail outbox; nil when there is no [smtp]: then
+	// nothing is mailed, and every link that would be is shown instead.
+	Mail *mail.Sender
 }
 
 // Failed logins allowed before 429: per client network (an IPv4 address,
@@ -127,6 +132,7 @@ func New(o Options) (*Server, error) {
 		enrollKey: derive(stored[0].Secret, "hangar device enrollment"),
 		depot:     o.Depot,
 		store:     st,
+		mail:      o.Mail,
 		cfg:       o.Config,
 		log:       o.Logger,
 		now:       o.Now,

@@ -36,6 +36,8 @@ var (
 	bucketDeliveries     = []byte("deliveries")         // webhookID/seq (16 hex) → Delivery: the outbox and its log
 	bucketAuditLog       = []byte("audit_log")          // seq (8 bytes) → AuditEntry (auditlog.go)
 	bucketAuditWorkspace = []byte("audit_workspace")    // wsID/seq (16 hex) → nil: a workspace's entries
+	bucketMailOutbox     = []byte("mail_outbox")        // seq (8 bytes) → Mail: waiting to be sent (mail.go)
+	bucketMailRate       = []byte("mail_rate")          // lowercased address → mailRate: mails this hour
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSigningKeys, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
@@ -43,6 +45,6 @@ var (
 		bucketChecksumFiles, bucketBlobRefs, bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken,
 		bucketDistributions, bucketDistSlugs, bucketDevices, bucketUsers, bucketUsernames, bucketServiceAccts,
 		bucketTokens, bucketOwnerTokens, bucketWebhooks, bucketWebhookScope, bucketDeliveries,
-		bucketAuditLog, bucketAuditWorkspace,
+		bucketAuditLog, bucketAuditWorkspace, bucketMailOutbox, bucketMailRate,
 	}
 )

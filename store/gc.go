@@ -28,6 +28,16 @@ func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 	var r GCResult
 	now := s.now()
 	var err error
+	// A recipient's mail count matters for an hour (queueMail).
+	if _, err = s.sweep(bucketMailRate, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var r mailRate
+		if err := json.Unmarshal(v, &r); err != nil {
+			return false, nil, err
+		}
+		return now.Sub(r.Since) >= time.Hour, nil, nil
+	}, nil); err != nil {
+		return r, err
+	}
 	r.DownloadTokens, err = s.sweep(bucketDownloadToken, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
 		var t DownloadToken
 		if err := json.Unmarshal(v, &t); err != nil {
