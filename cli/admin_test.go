@@ -99,8 +99,45 @@ func TestUserAndTokenCommands(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v to refuse", d)
 	}
+
+	// Offboarding works through the running server: a disabled user's
+	// sign-in is refused like a wrong password, an enabled one's works.
+	login := func() int {
+		resp, err := http.Post(base+"/api/v1/auth/login", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"username":"alice","password":%q}`, newPassword)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code, out, errOut := hangar(t, cfg, "", "user", "disable", "-token", token, "-url", base, "alice"); code != exitOK || !strings.Contains(out, "disabled alice") {
+		t.Fatalf("user disable through the server: exit %d: %s %s", code, out, errOut)
+	}
+	if got := login(); got != http.StatusUnauthorized {
+		t.Fatalf("a disabled user's login: %d, want 401", got)
+	}
+	if code, _, errOut := hangar(t, cfg, "", "user", "enable", "-token", token, "-url", base, "alice"); code != exitOK {
+		t.Fatalf("user enable through the server: exit %d: %s", code, errOut)
+	}
+	if got := login(); got != http.StatusOK {
+		t.Fatalf("an enabled user's login: %d, want 200", got)
+	}
 	if code := stop(); code != exitOK {
 		t.Fatalf("stop: exit %d", code)
+	}
+	// And on the data directory while stopped.
+	if code, _, errOut := hangar(t, cfg, "", "user", "disable", "alice"); code != exitOK {
+		t.Fatalf("user disable: exit %d: %s", code, errOut)
+	}
+	if code, out, errOut := hangar(t, cfg, "", "user", "delete", "alice"); code != exitOK || !strings.Contains(out, "deleted alice") {
+		t.Fatalf("user delete: exit %d: %s %s", code, out, errOut)
+	}
+	if code, out, _ := hangar(t, cfg, "", "user", "list"); code != exitOK || strings.Contains(out, "alice") {
+		t.Fatalf("user list after delete: exit %d: %s", code, out)
+	}
+	if code, _, _ := hangar(t, cfg, "", "user", "delete", "alice"); code != exitFailure {
+		t.Fatalf("deleting twice: exit %d, want %d", code, exitFailure)
 	}
 
 	if code, _, errOut := hangar(t, cfg, "", "token", "revoke", prefix); code != exitOK {

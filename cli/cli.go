@@ -24,6 +24,8 @@ Usage:
                                   -listen 0.0.0.0:8080 or HANGAR_LISTEN to
                                   serve the LAN)
   hangar user add|passwd|list     manage users (while the server is stopped)
+  hangar user disable|enable|delete USERNAME
+                                  offboard a user (stopped, or through the server)
   hangar token create|list|revoke manage service account and app tokens
                                   (while the server is stopped)
   hangar backup -o FILE.tar       consistent backup, also of a running server

@@ -6,22 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"hangar/auth"
+	"hangar/config"
+	"hangar/depot"
 	"hangar/store"
 )
 
 func cmdUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return subcommand("user", []string{"add", "passwd", "list"}, args, stdin, stdout, stderr,
+	return subcommand("user", []string{"add", "passwd", "list", "disable", "enable", "delete"}, args, stdin, stdout, stderr,
 		func(c *adminCmd, name string, args []string) error {
 			switch name {
 			case "add":
 				return c.userAdd(args)
 			case "passwd":
 				return c.userPasswd(args)
+			case "disable", "enable", "delete":
+				return c.userOffboard(name, args)
 			}
 			return c.userList(args)
 		})
@@ -78,7 +83,7 @@ func (c *adminCmd) userAdd(args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := st.CreateUser(store.User{Username: c.fs.Arg(0), PasswordHash: hash, Admin: *admin})
+	u, err := st.CreateUser(store.User{Username: c.fs.Arg(0), PasswordHash: hash, Admin: *admin, MustChangePassword: true})
 	if err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func (c *adminCmd) userPasswd(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := st.SetPassword(u.ID, hash); err != nil {
+	if err := st.SetPassword(u.ID, hash, true); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "changed the password of %s; their sessions have ended\n", u.Username)
@@ -153,4 +158,44 @@ func memberships(st *store.Store, ms map[string]string) string {
 		return "-"
 	}
 	return strings.Join(parts, ",")
+}
+
+// userOffboard disables, enables or deletes a user: in the data directory
+// when no server runs, through the running server's API when one does.
+func (c *adminCmd) userOffboard(verb string, args []string) error {
+	rem := c.remoteFlags()
+	if err := c.parse(args, 1, "USERNAME"); err != nil {
+		return err
+	}
+	name := c.fs.Arg(0)
+	err := c.localOrRemote(depot.Options{}, rem, func(d *depot.Depot) error {
+		st := d.Store()
+		u, err := st.UserByName(name)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", name, err)
+		}
+		switch verb {
+		case "delete":
+			return st.DeleteUser(u.ID)
+		default:
+			_, err = st.SetDisabled(u.ID, verb == "disable")
+			return err
+		}
+	}, func(rem remote, cfg config.Config) error {
+		method, path := "POST", "/api/v1/user/"+url.PathEscape(name)+"/"+verb
+		if verb == "delete" {
+			method, path = "DELETE", "/api/v1/user/"+url.PathEscape(name)
+		}
+		resp, err := rem.do(cfg, method, path, nil)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	})
+	if err != nil {
+		return err
+	}
+	done := map[string]string{"disable": "disabled %s: their sessions and tokens have ended\n", "enable": "enabled %s\n", "delete": "deleted %s\n"}[verb]
+	fmt.Fprintf(c.stdout, done, name)
+	return nil
 }

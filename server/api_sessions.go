@@ -22,6 +22,10 @@ type loginResponse struct {
 
 var errBadCredentials = &apiError{http.StatusUnauthorized, "INVALID_CREDENTIALS", orgNoAuth, "invalid username or password"}
 
+// errPasswordChange answers a user whose password an admin set, on every
+// route but the ones that change it.
+var errPasswordChange = &apiError{http.StatusForbidden, "PASSWORD_CHANGE_REQUIRED", orgForbidden, "choose your own password first: PUT /api/v1/user/{you}/password"}
+
 // login exchanges a username and password for a session token. An unknown
 // user and a wrong password get the same answer after the same work: the
 // unknown-user path verifies against an unmatchable hash with the same

@@ -6,22 +6,29 @@ import (
 	"time"
 
 	"hangar/auth"
+	"hangar/mail"
 	"hangar/store"
 )
 
 // Users: created by the instance admin; a user changes their own password.
 
 type userView struct {
-	ID          string            `json:"id"`
-	Username    string            `json:"username"`
-	Admin       bool              `json:"admin"`
-	Memberships map[string]string `json:"memberships"` // workspace slug → role
-	CreatedAt   time.Time         `json:"createdAt"`
+	ID                 string            `json:"id"`
+	Username           string            `json:"username"`
+	Email              string            `json:"email,omitempty"`
+	Admin              bool              `json:"admin"`
+	Memberships        map[string]string `json:"memberships"` // workspace slug → role
+	CreatedAt          time.Time         `json:"createdAt"`
+	MustChangePassword bool              `json:"mustChangePassword,omitempty"`
+	Disabled           bool              `json:"disabled,omitempty"`
+	DisabledAt         time.Time         `json:"disabledAt,omitzero"`
+	DisabledBy         string            `json:"disabledBy,omitempty"`
 }
 
 func (s *Server) viewUser(u store.User) (userView, error) {
 	ms, err := s.slugMemberships(u.Memberships)
-	return userView{ID: u.ID, Username: u.Username, Admin: u.Admin, Memberships: ms, CreatedAt: u.CreatedAt}, err
+	return userView{ID: u.ID, Username: u.Username, Email: u.Email, Admin: u.Admin, Memberships: ms, CreatedAt: u.CreatedAt,
+		MustChangePassword: u.MustChangePassword, Disabled: u.Disabled, DisabledAt: u.DisabledAt, DisabledBy: u.DisabledBy}, err
 }
 
 // slugMemberships rekeys memberships by workspace slug, for answers.
@@ -52,6 +59,7 @@ type createUserRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Admin    bool   `json:"admin"`
+	Email    string `json:"email"`
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -59,11 +67,18 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	if req.Email != "" {
+		addr, err := mail.ValidAddress(req.Email)
+		if err != nil {
+			return errBadRequest("email must be one e-mail address (name@example.com)")
+		}
+		req.Email = addr
+	}
 	hash, err := s.hashPassword(r, req.Password)
 	if err != nil {
 		return err
 	}
-	u, err := c.st.CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin})
+	u, err := c.st.CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin, Email: req.Email, MustChangePassword: true})
 	if err != nil {
 		return err
 	}
@@ -119,7 +134,8 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	if err := c.st.SetPassword(u.ID, hash); err != nil {
+	// A password an admin sets for someone else is theirs to replace.
+	if err := c.st.SetPassword(u.ID, hash, c.who.id != u.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

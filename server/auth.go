@@ -23,6 +23,9 @@ type principal struct {
 	memberships map[string]string // workspace ID → role
 	// App tokens only: the one project they may upload to, and its workspace.
 	projectID, workspaceID string
+	// mustChangePassword: a user whose password an admin set, who may
+	// only choose their own (routes flagged ownPassword).
+	mustChangePassword bool
 }
 
 // permissions returns what p may do in a workspace (and, when projectID is
@@ -93,7 +96,10 @@ func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, err
 		if err != nil {
 			return nil, ownerErr(err)
 		}
-		p.name, p.admin, p.memberships = u.Username, u.Admin, u.Memberships
+		if u.Disabled {
+			return nil, invalid // disabling revoked them; a race must not let one through
+		}
+		p.name, p.admin, p.memberships, p.mustChangePassword = u.Username, u.Admin, u.Memberships, u.MustChangePassword
 	case store.TokenServiceAccount:
 		sa, err := s.store.ServiceAccount(tok.OwnerID)
 		if err != nil {

@@ -56,7 +56,7 @@ func TestPermissionMatrix(t *testing.T) {
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project", admin, `{"slug":"other-app"}`, nil) // acme/app exists
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace", admin, `{"slug":"rival"}`, nil)
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/rival/project", admin, `{"slug":"secret"}`, nil)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"bob","password":"bob-password"}`, nil)
+	e.newUser(admin, `{"username":"bob","password":"bob-password"}`)
 
 	callers := map[string]string{"admin": admin, "none": ""}
 	roleOf := map[string]string{}
@@ -116,7 +116,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 	freshMember := func() string {
 		name := "m" + uniq()
-		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, name), nil)
+		e.newUser(admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, name))
 		e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"username":%q,"role":"viewer"}`, name), nil)
 		return name
 	}
@@ -142,6 +142,16 @@ func TestPermissionMatrix(t *testing.T) {
 		return l.PublicLinkID
 	}
 	buildID, fileID := freshFile()
+	freshUser := func() string {
+		name := "f" + uniq()
+		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, name), nil)
+		return name
+	}
+	freshInvitation := func(path string) string {
+		var inv struct{ InvitationID string }
+		e.mustReq(http.StatusCreated, "POST", path, admin, `{"email":"x`+uniq()+`@example.org","role":"viewer"}`, &inv)
+		return inv.InvitationID
+	}
 	freshDist := func() string {
 		var d struct{ ID string }
 		e.mustReq(http.StatusCreated, "POST", projPath+"/distribution", admin, fmt.Sprintf(`{"slug":"d%s"}`, uniq()), &d)
@@ -223,6 +233,19 @@ func TestPermissionMatrix(t *testing.T) {
 		{"PUT", fixed("/api/v1/user/bob/password"), fixed(`{"password":"new-password"}`), "instanceAdmin", 204, false, false},
 		{"GET", fixed("/api/v1/token"), none, "instanceAdmin", 200, false, false},
 		{"GET", fixed("/api/v1/audit"), none, "instanceAdmin", 200, false, false},
+		{"POST", fixed("/api/v1/user/bob/email"), fixed(`{"email":"bob@example.org"}`), "self", 202, false, false},
+		{"POST", func() string { return "/api/v1/user/" + freshUser() + "/disable" }, none, "instanceAdmin", 200, false, false},
+		{"POST", func() string { return "/api/v1/user/" + freshUser() + "/enable" }, none, "instanceAdmin", 200, false, false},
+		{"DELETE", func() string { return "/api/v1/user/" + freshUser() }, none, "instanceAdmin", 204, false, false},
+		{"POST", fixed("/api/v1/invitation"), func() string { return `{"email":"i` + uniq() + `@example.org"}` }, "instanceAdmin", 201, false, false},
+		{"GET", fixed("/api/v1/invitation"), none, "instanceAdmin", 200, false, false},
+		{"DELETE", func() string { return "/api/v1/invitation/" + freshInvitation("/api/v1/invitation") }, none, "instanceAdmin", 204, false, false},
+		{"POST", fixed("/api/v1/workspace/acme/invitation"), func() string { return `{"email":"w` + uniq() + `@example.org","role":"viewer"}` }, "WORKSPACE_ADMIN", 201, false, false},
+		{"POST", fixed("/api/v1/workspace/rival/invitation"), func() string { return `{"email":"r` + uniq() + `@example.org","role":"viewer"}` }, "WORKSPACE_ADMIN", 201, true, false},
+		{"GET", fixed("/api/v1/workspace/acme/invitation"), none, "WORKSPACE_ADMIN", 200, false, false},
+		{"DELETE", func() string {
+			return "/api/v1/workspace/acme/invitation/" + freshInvitation("/api/v1/workspace/acme/invitation")
+		}, none, "WORKSPACE_ADMIN", 204, false, false},
 		{"GET", fixed("/api/v1/workspace/acme/audit"), none, "WORKSPACE_ADMIN", 200, false, false},
 		{"GET", fixed("/api/v1/workspace/rival/audit"), none, "WORKSPACE_ADMIN", 200, true, false},
 		{"GET", fixed("/api/v1/admin/backup"), none, "instanceAdmin", 200, false, false},
@@ -436,6 +459,8 @@ func TestPermissionMatrix(t *testing.T) {
 			return ep.ok
 		case caller == "none" || caller == "revoked":
 			return 401
+		case ep.need == "self": // a user's own: bob's, whom no caller is
+			return 403
 		case ep.need == "session": // a login session ends itself; other tokens are revoked instead
 			switch {
 			case scopePerms[caller] != nil:
@@ -543,7 +568,7 @@ func TestUnauthorizedShapes(t *testing.T) {
 func TestLoginLogout(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	e.newUser(admin, `{"username":"alice","password":"alice-password"}`)
 
 	var out struct {
 		Token     string
@@ -585,7 +610,7 @@ func TestLoginLogout(t *testing.T) {
 func TestLoginUnknownUserStillHashes(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	e.newUser(admin, `{"username":"alice","password":"alice-password"}`)
 
 	before := e.hasher.Derivations()
 	code1, wrong := e.req("POST", "/api/v1/auth/login", "", `{"username":"alice","password":"wrong-password"}`)
@@ -653,7 +678,7 @@ func TestLoginRateLimit(t *testing.T) {
 // and a login as alice from a client address (X-Forwarded-For).
 func aliceBehindProxy(t *testing.T) (*env, func(password, ip string) int) {
 	e := newProxiedEnv(t)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", e.adminToken(), `{"username":"alice","password":"alice-password"}`, nil)
+	e.newUser(e.adminToken(), `{"username":"alice","password":"alice-password"}`)
 	return e, func(password, ip string) int {
 		code, _ := e.req("POST", "/api/v1/auth/login", "", fmt.Sprintf(`{"username":"alice","password":%q}`, password), "X-Forwarded-For", ip)
 		return code
@@ -785,7 +810,7 @@ func TestTokensHashedAtRest(t *testing.T) {
 	sa, _ := e.serviceAccount(admin, "acme", "deployer", "ci")
 	var app struct{ Token string }
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, "", &app)
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	e.newUser(admin, `{"username":"alice","password":"alice-password"}`)
 	session := e.login("alice", "alice-password")
 
 	raw, err := os.ReadFile(e.store.Path())
@@ -806,7 +831,7 @@ func TestTokensHashedAtRest(t *testing.T) {
 func TestMembers(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	e.newUser(admin, `{"username":"alice","password":"alice-password"}`)
 	session := e.login("alice", "alice-password")
 	e.mustReq(http.StatusNotFound, "GET", "/api/v1/workspace/acme", session, "", nil)
 
@@ -838,7 +863,7 @@ func TestUsernames(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	for _, name := range []string{"alice", "Bob.Smith", "ci-bot_2", "jane@example.com", "a"} {
-		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, name), nil)
+		e.newUser(admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, name))
 	}
 	for _, name := range []string{"", "nul\x00name", "<script>alert(1)</script>", "two words", "a/b", ".hidden", "-dash", "ünïcode",
 		"tab\tname", strings.Repeat("x", 65), "\u202eevil"} {
@@ -855,7 +880,7 @@ func TestUsernames(t *testing.T) {
 func TestPasswordChangeDoesNotEnumerate(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"alice","password":"alice-password"}`, nil)
+	e.newUser(admin, `{"username":"alice","password":"alice-password"}`)
 	e.member(admin, "vera", "vera-password", "viewer")
 	viewer := e.login("vera", "vera-password")
 	saTok, _ := e.serviceAccount(admin, "acme", "bot", "viewer")

@@ -76,7 +76,7 @@ func BenchmarkConsoleProjectPage(b *testing.B) {
 	e := newEnv(b)
 	fillWithoutSync = false
 	admin := e.adminToken()
-	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	for i := range 100_000 {
 		if _, err := e.store.CreateBuild(store.Build{ProjectID: e.build.ProjectID, Status: store.BuildProcessed, VersionName: fmt.Sprintf("1.%d", i), AppName: "App"}); err != nil {
 			b.Fatal(err)

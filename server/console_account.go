@@ -53,7 +53,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		}
 		return err
 	}
-	if err := c.st.SetPassword(u.ID, hash); err != nil {
+	if err := c.st.SetPassword(u.ID, hash, false); err != nil {
 		return err
 	}
 	if err := s.startSession(w, r, c, u); err != nil {

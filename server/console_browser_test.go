@@ -281,7 +281,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The instance admin's pages.
-	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	do(chromedp.SendKeys(chromedp.ID("username"), "root"),
 		chromedp.SendKeys(chromedp.ID("password"), "root-password"),
 		chromedp.Submit(chromedp.ID("password")),

@@ -137,7 +137,7 @@ func TestConsoleSignInAndPages(t *testing.T) {
 func TestConsoleProjectPaging(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	for i := range 30 {
 		e.mustReq(http.StatusCreated, "POST", projPath+"/build", admin, fmt.Sprintf(`{"version":"v%d"}`, i), nil)
 	}
@@ -175,7 +175,7 @@ func TestConsoleBuildForms(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	for _, u := range []struct{ name, role string }{{"vic", "viewer"}, {"dev", "developer"}} {
-		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, u.name), nil)
+		e.newUser(admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, u.name))
 		e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"username":%q,"role":%q}`, u.name, u.role), nil)
 	}
 	b := e.upload(admin, part{"version", "", "5.0"}, part{"file", "App.zip", "zip bytes"})
@@ -324,7 +324,7 @@ func TestConsoleUpload(t *testing.T) {
 func TestConsolePasswordChange(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"pat","password":"old-password"}`, nil)
+	e.newUser(admin, `{"username":"pat","password":"old-password"}`)
 	cookie := e.signIn("pat", "old-password")
 	other := e.signIn("pat", "old-password")
 	_, body, _ := e.getPage("/account", cookie)
@@ -367,7 +367,7 @@ func TestConsolePasswordChange(t *testing.T) {
 func TestConsoleCreateWorkspaceAndProject(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	e.member(admin, "vic", "vic-password", "viewer")
 	root := e.signIn("root", "root-password")
 	_, body, _ := e.getPage("/", root)
@@ -485,7 +485,7 @@ func TestConsoleMembers(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
 	for _, u := range []string{"wade", "bob"} {
-		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, u), nil)
+		e.newUser(admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, u))
 	}
 	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"wade","role":"admin"}`, nil)
 	wade := e.signIn("wade", "long-password")
@@ -527,7 +527,7 @@ func TestConsoleMembers(t *testing.T) {
 func TestConsoleProjectFilter(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	var hotfixes []string
 	for i := range 40 {
 		notes := "routine"
@@ -582,7 +582,7 @@ func TestConsoleProjectFilter(t *testing.T) {
 func TestConsoleUsers(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	root := e.signIn("root", "root-password")
 	_, body, _ := e.getPage("/users", root)
 	token := csrfField.FindStringSubmatch(body)[1]
@@ -631,7 +631,7 @@ func TestConsoleUsers(t *testing.T) {
 func TestConsoleTokens(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	var app struct{ Token, Prefix string }
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/project/app/app-token", admin, `{"name":"nightly"}`, &app)
 	root := e.signIn("root", "root-password")
@@ -740,7 +740,7 @@ func TestConsoleAttachAndDeleteFile(t *testing.T) {
 func TestConsoleCookieOverTLS(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"tess","password":"tess-password"}`, nil)
+	e.newUser(admin, `{"username":"tess","password":"tess-password"}`)
 	r := httptest.NewRequest("POST", "https://hangar.example/signin", strings.NewReader(url.Values{"username": {"tess"}, "password": {"tess-password"}}.Encode()))
 	r.TLS = &tls.ConnectionState{}
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -761,7 +761,7 @@ func TestConsoleCookieOverTLS(t *testing.T) {
 func TestConsoleRefreshWhileProcessing(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, `{"username":"root","password":"root-password","admin":true}`, nil)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	b := e.upload(admin, part{"file", "App.zip", "zip"})
 	root := e.signIn("root", "root-password")
 	page := "/w/acme/p/app/b/" + b.BuildID

@@ -45,7 +45,7 @@ func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	password := auth.NewPassword()
 	hash, err := s.hashPassword(r, password)
 	if err == nil {
-		_, err = c.st.CreateUser(store.User{Username: name, PasswordHash: hash, Admin: r.PostForm.Get("admin") != ""})
+		_, err = c.st.CreateUser(store.User{Username: name, PasswordHash: hash, Admin: r.PostForm.Get("admin") != "", MustChangePassword: true})
 	}
 	if err != nil {
 		if msg, ok := formError(err); ok {
@@ -65,7 +65,7 @@ func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *
 	password := auth.NewPassword()
 	hash, err := s.hashPassword(r, password)
 	if err == nil {
-		err = c.st.SetPassword(u.ID, hash)
+		err = c.st.SetPassword(u.ID, hash, true)
 	}
 	if err != nil {
 		return err

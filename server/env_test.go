@@ -253,11 +253,25 @@ func (e *env) serviceAccount(admin, ws, name, role string) (string, string) {
 	return out.Token, out.ServiceAccount.ID
 }
 
+// newUser makes a user as an admin does through the API (body is the
+// request's), then has them choose their own password, the same one: a
+// password an admin set must be replaced before anything else.
+func (e *env) newUser(admin, body string) {
+	e.t.Helper()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, body, nil)
+	var u struct{ Username, Password string }
+	if err := json.Unmarshal([]byte(body), &u); err != nil {
+		e.t.Fatal(err)
+	}
+	session := e.login(u.Username, u.Password)
+	e.mustReq(http.StatusNoContent, "PUT", "/api/v1/user/"+u.Username+"/password", session, fmt.Sprintf(`{"password":%q}`, u.Password), nil)
+}
+
 // member makes a user and gives them a role in acme, as an admin does
 // through the API.
 func (e *env) member(admin, username, password, role string) {
 	e.t.Helper()
-	e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":%q}`, username, password), nil)
+	e.newUser(admin, fmt.Sprintf(`{"username":%q,"password":%q}`, username, password))
 	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, fmt.Sprintf(`{"username":%q,"role":%q}`, username, role), nil)
 }
 

@@ -117,6 +117,8 @@ func toAPIError(err error) (*apiError, bool) {
 		return &apiError{http.StatusConflict, "CONFLICT", orgConflict, err.Error()}, true
 	case errors.Is(err, store.ErrInvalid):
 		return errBadRequest(err.Error()), true
+	case errors.Is(err, store.ErrLastAdmin):
+		return &apiError{http.StatusConflict, "LAST_ADMIN", orgConflict, err.Error()}, true
 	case errors.Is(err, store.ErrTokenExpired):
 		return &apiError{http.StatusUnauthorized, "TOKEN_EXPIRED", orgTokenExpired, "Token Expired"}, true
 	case errors.Is(err, store.ErrQuotaExceeded):

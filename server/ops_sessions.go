@@ -38,7 +38,7 @@ func (s *Server) signIn(ctx context.Context, c *call, client netip.Addr, usernam
 		t.refund()
 		return store.User{}, tooMany(time.Second, "too many sign-ins at once; retry in a moment")
 	}
-	if err != nil || verr != nil || !match {
+	if err != nil || verr != nil || !match || u.Disabled {
 		if verr != nil && !errors.Is(verr, ctx.Err()) {
 			s.log.Error("password check failed", "user", u.ID, "err", verr)
 		}

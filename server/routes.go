@@ -50,6 +50,9 @@ const (
 	// upload: the body carries files; the handler limits each file to
 	// max_upload_size. Other bodies are limited to max_request_body.
 	upload
+	// ownPassword: a route that a user whose password an admin set may
+	// use before choosing their own (every other route refuses them).
+	ownPassword
 )
 
 // routes is the router over the route table.
@@ -94,9 +97,9 @@ func (s *Server) table() []route {
 		{"GET", "/", consoleFront, 0, signedIn, s.homePage},
 		{"GET", "/signin", consoleFront, 0, public, s.signinPage},
 		{"POST", "/signin", consoleFront, 0, public, s.signinSubmit},
-		{"POST", "/signout", consoleFront, 0, signedIn, s.signoutSubmit},
-		{"GET", "/account", consoleFront, 0, signedIn, s.accountPage},
-		{"POST", "/account/password", consoleFront, 0, signedIn, s.passwordSubmit},
+		{"POST", "/signout", consoleFront, ownPassword, signedIn, s.signoutSubmit},
+		{"GET", "/account", consoleFront, ownPassword, signedIn, s.accountPage},
+		{"POST", "/account/password", consoleFront, ownPassword, signedIn, s.passwordSubmit},
 		{"GET", "/users", consoleFront, 0, instanceAdmin, s.usersPage},
 		{"GET", "/tokens", consoleFront, 0, instanceAdmin, s.tokensPage},
 		{"GET", "/tokens/:prefix/revoke", consoleFront, 0, instanceAdmin, s.confirmTokenRevoke()},
@@ -175,14 +178,30 @@ func (s *Server) table() []route {
 
 		// Sessions and users.
 		{"POST", "/api/v1/auth/login", workspaceFront, 0, public, s.login},
-		{"POST", "/api/v1/auth/logout", workspaceFront, 0, signedIn, s.logout},
+		{"POST", "/api/v1/auth/logout", workspaceFront, ownPassword, signedIn, s.logout},
 		{"POST", "/api/v1/user", workspaceFront, 0, instanceAdmin, s.createUser},
 		{"GET", "/api/v1/user", workspaceFront, 0, instanceAdmin, s.listUsers},
-		{"PUT", "/api/v1/user/:username/password", workspaceFront, 0, signedIn, s.setPassword}, // self or admin, checked inside
+		{"PUT", "/api/v1/user/:username/password", workspaceFront, ownPassword, signedIn, s.setPassword}, // self or admin, checked inside
 		{"GET", "/api/v1/token", workspaceFront, 0, instanceAdmin, s.listTokens},
 		{"DELETE", "/api/v1/token/:prefix", workspaceFront, 0, instanceAdmin, s.revokeAnyToken},
 		{"GET", "/api/v1/audit", workspaceFront, 0, instanceAdmin, s.listAudit},
+		{"POST", "/api/v1/user/:username/disable", workspaceFront, 0, instanceAdmin, s.offboardUser("disable")},
+		{"POST", "/api/v1/user/:username/enable", workspaceFront, 0, instanceAdmin, s.offboardUser("enable")},
+		{"DELETE", "/api/v1/user/:username", workspaceFront, 0, instanceAdmin, s.offboardUser("delete")},
+		{"POST", "/api/v1/user/:username/email", workspaceFront, 0, signedIn, s.changeEmailAPI}, // self, checked inside
+		{"POST", "/api/v1/invitation", workspaceFront, 0, instanceAdmin, s.createInvitation},
+		{"GET", "/api/v1/invitation", workspaceFront, 0, instanceAdmin, s.listInvitations},
+		{"DELETE", "/api/v1/invitation/:id", workspaceFront, 0, instanceAdmin, s.revokeInvitation},
+		// Single-use links, redeemed by whoever holds them (the token is
+		// the credential).
+		{"POST", "/api/v1/invitation/:id/accept", workspaceFront, secretPath, public, s.acceptInvitationAPI},
+		{"POST", "/api/v1/auth/forgot", workspaceFront, 0, public, s.forgot},
+		{"POST", "/api/v1/auth/reset/:id", workspaceFront, secretPath, public, s.resetAPI},
+		{"POST", "/api/v1/auth/confirm-email/:id", workspaceFront, secretPath, public, s.confirmEmailAPI},
 		{"GET", ws + "/audit", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listAudit},
+		{"POST", ws + "/invitation", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createInvitation},
+		{"GET", ws + "/invitation", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listInvitations},
+		{"DELETE", ws + "/invitation/:id", workspaceFront, 0, need(auth.WorkspaceAdmin), s.revokeInvitation},
 
 		// Operations, inside the running server (bbolt has one process).
 		{"GET", "/api/v1/admin/backup", workspaceFront, 0, instanceAdmin, s.adminBackup},
@@ -323,6 +342,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	r.Body = body
 	c := &call{params: ps, base: s.baseURL(r)}
 	err := s.authorize(r, rt.access, c, rt.render == consoleFront)
+	if err == nil && c.who != nil && c.who.mustChangePassword && rt.flags&ownPassword == 0 {
+		err = errPasswordChange
+		if rt.render == consoleFront && r.Method == http.MethodGet {
+			http.Redirect(w, r, "/account?choose=1", http.StatusSeeOther)
+			return
+		}
+	}
 	c.st = s.store.As(s.actor(r, c.who))
 	if err == nil && rt.render == consoleFront && r.Method == http.MethodPost {
 		err = s.checkForm(r, c, rt.flags&upload != 0)

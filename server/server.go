@@ -43,10 +43,13 @@ type Server struct {
 	depot *depot.Depot // every change that touches blobs
 	store *store.Store // reads, and changes of metadata alone
 	mail  *mail.Sender // nil: no [smtp]
-	cfg   config.Config
-	log   *slog.Logger
-	now   func() time.Time
-	keys  *urlsign.Keyring
+	// resets bounds the password resets being looked up at once (they
+	// run after their answer: see forgotPassword).
+	resets chan struct{}
+	cfg    config.Config
+	log    *slog.Logger
+	now    func() time.Time
+	keys   *urlsign.Keyring
 	// csrfKey makes the console's form tokens (see csrfToken).
 	csrfKey []byte
 
@@ -133,6 +136,7 @@ func New(o Options) (*Server, error) {
 		depot:     o.Depot,
 		store:     st,
 		mail:      o.Mail,
+		resets:    make(chan struct{}, 4),
 		cfg:       o.Config,
 		log:       o.Logger,
 		now:       o.Now,

@@ -509,8 +509,8 @@ func TestMembersOnlyDistribution(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(page), `id="signin" href="/signin?next=%2Fd%2Facme%2Fteam"`) {
 		t.Fatalf("signed out: %d %s", resp.StatusCode, page)
 	}
-	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"vera","password":"long-password"}`, nil)
-	e.mustReq(201, "POST", "/api/v1/user", admin, `{"username":"olga","password":"long-password"}`, nil)
+	e.newUser(admin, `{"username":"vera","password":"long-password"}`)
+	e.newUser(admin, `{"username":"olga","password":"long-password"}`)
 	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"vera","role":"viewer"}`, nil)
 	vera, olga := e.login("vera", "long-password"), e.login("olga", "long-password")
 	code, body := e.page("GET", "/d/acme/team", vera, "")

@@ -121,7 +121,7 @@ func TestAuditLogKeepsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetPassword(u.ID, "$argon2id$other-hash"); err != nil {
+	if err := s.SetPassword(u.ID, "$argon2id$other-hash", true); err != nil {
 		t.Fatal(err)
 	}
 	plain, _, err := s.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: p.ID, Name: "ci"})

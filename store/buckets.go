@@ -28,6 +28,9 @@ var (
 	bucketDevices        = []byte("devices")            // wsID/UDID → Device
 	bucketUsers          = []byte("users")              // id → User
 	bucketUsernames      = []byte("usernames")          // username → id
+	bucketUserEmails     = []byte("user_emails")        // lowercased e-mail address → user id
+	bucketTickets        = []byte("tickets")            // sha256(token) → Ticket: invitations, reset and confirmation links (accounts.go)
+	bucketTicketIDs      = []byte("ticket_ids")         // ticket id → sha256(token)
 	bucketServiceAccts   = []byte("service_accounts")   // id → ServiceAccount
 	bucketTokens         = []byte("tokens")             // sha256(token) → Token
 	bucketOwnerTokens    = []byte("owner_tokens")       // ownerID/prefix → sha256(token)
@@ -45,6 +48,6 @@ var (
 		bucketChecksumFiles, bucketBlobRefs, bucketLinks, bucketFileLinks, bucketAccessLog, bucketDownloadToken,
 		bucketDistributions, bucketDistSlugs, bucketDevices, bucketUsers, bucketUsernames, bucketServiceAccts,
 		bucketTokens, bucketOwnerTokens, bucketWebhooks, bucketWebhookScope, bucketDeliveries,
-		bucketAuditLog, bucketAuditWorkspace, bucketMailOutbox, bucketMailRate,
+		bucketAuditLog, bucketAuditWorkspace, bucketMailOutbox, bucketMailRate, bucketUserEmails, bucketTickets, bucketTicketIDs,
 	}
 )

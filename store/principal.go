@@ -23,6 +23,16 @@ type User struct {
 	Admin        bool              `json:"admin"`        // instance admin
 	Memberships  map[string]string `json:"memberships"`  // workspace ID → role (see package auth)
 	CreatedAt    time.Time         `json:"createdAt"`
+	// Email is unique among users (compared in lower case); empty for
+	// users made before addresses, or by an admin without one.
+	Email string `json:"email,omitempty"`
+	// MustChangePassword: the password was set by an admin; the user's
+	// sessions may do nothing but change it.
+	MustChangePassword bool `json:"mustChangePassword,omitempty"`
+	// Disabled users cannot sign in and hold no session or token.
+	Disabled   bool      `json:"disabled,omitempty"`
+	DisabledAt time.Time `json:"disabledAt,omitzero"`
+	DisabledBy string    `json:"disabledBy,omitempty"`
 }
 
 // ServiceAccount is a non-human API client, authenticated by its tokens.
@@ -116,23 +126,34 @@ func (s *Store) CreateUser(u User) (User, error) {
 	if u.Memberships == nil {
 		u.Memberships = map[string]string{}
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		names := tx.Bucket(bucketUsernames)
-		if names.Get([]byte(u.Username)) != nil {
-			return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
-		}
-		if err := names.Put([]byte(u.Username), []byte(u.ID)); err != nil {
-			return err
-		}
-		if err := put(tx.Bucket(bucketUsers), []byte(u.ID), u); err != nil {
-			return err
-		}
-		return s.record(tx, AuditUserCreated, userTarget(u), "", map[string]any{"admin": u.Admin})
-	})
+	err := s.db.Update(func(tx *bolt.Tx) error { return s.createUser(tx, u) })
 	if err != nil {
 		return User{}, err
 	}
 	return u, nil
+}
+
+func (s *Store) createUser(tx *bolt.Tx, u User) error {
+	names := tx.Bucket(bucketUsernames)
+	if names.Get([]byte(u.Username)) != nil {
+		return fmt.Errorf("user %q: %w", u.Username, ErrConflict)
+	}
+	if err := names.Put([]byte(u.Username), []byte(u.ID)); err != nil {
+		return err
+	}
+	if u.Email != "" {
+		emails := tx.Bucket(bucketUserEmails)
+		if emails.Get(emailKey(u.Email)) != nil {
+			return fmt.Errorf("e-mail address %q: %w", u.Email, ErrConflict)
+		}
+		if err := emails.Put(emailKey(u.Email), []byte(u.ID)); err != nil {
+			return err
+		}
+	}
+	if err := put(tx.Bucket(bucketUsers), []byte(u.ID), u); err != nil {
+		return err
+	}
+	return s.record(tx, AuditUserCreated, userTarget(u), "", map[string]any{"admin": u.Admin, "email": u.Email})
 }
 
 // User returns the user with the given ID, or ErrNotFound.
@@ -475,22 +496,13 @@ func (s *Store) Users() ([]User, error) {
 }
 
 // SetPassword replaces a user's password hash and revokes the user's
-// sessions, in one transaction. It returns ErrNotFound for an unknown user.
-func (s *Store) SetPassword(userID, passwordHash string) error {
+// sessions, in one transaction; mustChange says that an admin set it,
+// and the user must choose their own at their next sign-in. It returns
+// ErrNotFound for an unknown user.
+func (s *Store) SetPassword(userID, passwordHash string, mustChange bool) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		users := tx.Bucket(bucketUsers)
-		var u User
-		if err := get(users, []byte(userID), &u); err != nil {
-			return err
-		}
-		u.PasswordHash = passwordHash
-		if err := put(users, []byte(userID), u); err != nil {
-			return err
-		}
-		if err := s.record(tx, AuditPasswordChanged, userTarget(u), "", nil); err != nil {
-			return err
-		}
-		return revokeAllTokens(tx, userID)
+		_, err := s.setPassword(tx, userID, passwordHash, mustChange, AuditPasswordChanged)
+		return err
 	})
 }
 
