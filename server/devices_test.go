@@ -13,6 +13,7 @@ import (
 
 	"hangar/hangartest"
 	"hangar/pkginfo/pkgtest"
+	"hangar/store"
 )
 
 // enrollment is a registration profile as served, and what it says.
@@ -158,6 +159,15 @@ func TestDeviceRegistration(t *testing.T) {
 	e.mustReq(200, "GET", "/api/v1/workspace/acme/device", admin, "", &devs)
 	if len(devs) != 1 {
 		t.Fatalf("after delete: %+v", devs)
+	}
+	removed := 0
+	for _, en := range e.auditSince(admin, "") {
+		if en.Action == store.AuditDeviceRemoved && en.Target.ID == pkgtest.ProfileDevice && en.Actor.Name == "admin" {
+			removed++
+		}
+	}
+	if removed != 1 {
+		t.Errorf("%d device.removed entries, want 1", removed)
 	}
 }
 

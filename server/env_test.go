@@ -26,6 +26,7 @@ import (
 	"hangar/depot"
 	"hangar/fsck"
 	"hangar/hangartest"
+	"hangar/mail"
 	"hangar/pkginfo"
 	"hangar/pkginfo/pkgtest"
 	"hangar/server"
@@ -123,12 +124,23 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 	}
 	log := slog.New(slog.NewTextHandler(logTo, nil))
 	e.depot = depot.New(st, blobs, depot.Options{Config: cfg, Logger: log, Now: e.clock, ReadPackage: read, ReadTimeout: timeout})
+	var sender *mail.Sender
+	if cfg.SMTP.Host != "" {
+		if sender, err = mail.New(cfg.SMTP, st, log, nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { sender.Run(ctx, 50*time.Millisecond); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
 	e.srv, err = server.New(server.Options{
 		Hasher: e.hasher,
 		Depot:  e.depot,
 		Config: cfg,
 		Logger: log,
 		Now:    e.clock,
+		Mail:   sender,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -235,12 +235,18 @@ func (s *Store) AcceptInvitation(plain string, u User) (User, error) {
 			return err
 		}
 		// The invitee acts from here on.
-		as := s.As(Actor{Kind: ActorUser, ID: u.ID, Name: u.Username, ClientIP: s.actorOf().ClientIP})
+		as := s.asUser(u)
 		if err := as.createUser(tx, u); err != nil {
 			return err
 		}
-		return as.record(tx, AuditInvitationAccepted, AuditTarget{Kind: "invitation", ID: t.ID, Name: t.Email}, t.WorkspaceID,
-			map[string]any{"username": u.Username, "role": t.Role, "invitedBy": t.CreatedBy})
+		if err := as.record(tx, AuditInvitationAccepted, AuditTarget{Kind: "invitation", ID: t.ID, Name: t.Email}, t.WorkspaceID,
+			map[string]any{"username": u.Username, "role": t.Role, "invitedBy": t.CreatedBy}); err != nil {
+			return err
+		}
+		if role, ok := u.Memberships[t.WorkspaceID]; ok {
+			return as.record(tx, AuditMemberAdded, userTarget(u), t.WorkspaceID, map[string]any{"role": []string{"", role}})
+		}
+		return nil
 	})
 	if err != nil {
 		return User{}, err
@@ -274,7 +280,10 @@ func (s *Store) ResetPassword(plain, passwordHash string) (User, error) {
 		if err := deleteTicket(tx, t); err != nil {
 			return err
 		}
-		if u, err = s.setPassword(tx, t.UserID, passwordHash, false, AuditPasswordReset); err != nil {
+		if err := get(tx.Bucket(bucketUsers), []byte(t.UserID), &u); err != nil {
+			return ErrTokenExpired
+		}
+		if u, err = s.asUser(u).setPassword(tx, t.UserID, passwordHash, false, AuditPasswordReset); err != nil {
 			return err
 		}
 		if u.Disabled {
@@ -318,9 +327,15 @@ func (s *Store) ConfirmEmail(plain string) (User, error) {
 		if err := put(users, []byte(u.ID), u); err != nil {
 			return err
 		}
-		return s.record(tx, AuditUserEmailChanged, userTarget(u), "", map[string]any{"email": []string{before, u.Email}})
+		return s.asUser(u).record(tx, AuditUserEmailChanged, userTarget(u), "", map[string]any{"email": []string{before, u.Email}})
 	})
 	return u, err
+}
+
+// asUser is the store as user u, from this view's address: what a
+// single-use link does, its holder does.
+func (s *Store) asUser(u User) *Store {
+	return s.As(Actor{Kind: ActorUser, ID: u.ID, Name: u.Username, ClientIP: s.actorOf().ClientIP})
 }
 
 // SetEmail sets a user's address directly (an instance admin's change,

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,20 @@ func TestAuditLogKeepsNoSecret(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), `"passwordHash":"changed"`) || !strings.Contains(string(raw), `"url":"changed"`) {
 		t.Errorf("changes of secrets are not said: %s", raw)
+	}
+}
+
+func TestAuditSigningKey(t *testing.T) {
+	s := openTest(t, store.Options{})
+	sk, err := s.As(store.Actor{Kind: store.ActorUser, ID: "u", Name: "root"}).RotateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := s.AuditLog(store.AuditQuery{Action: store.AuditSigningKeyRotated})
+	if len(got) != 1 || got[0].Target.ID != sk.ID || got[0].Actor.Name != "root" {
+		t.Fatalf("entries: %+v", got)
+	}
+	if strings.Contains(fmt.Sprint(got[0]), string(sk.Secret)) {
+		t.Error("the entry holds the key")
 	}
 }
