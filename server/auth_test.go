@@ -379,6 +379,21 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", func() string { return "/tokens/" + freshAppToken() + "/revoke" }, none, "instanceAdmin", 303, false, false},
 		{"POST", fixed("/users"), func() string { return "username=cu" + uniq() }, "instanceAdmin", 303, false, false},
 		{"POST", fixed("/users/bob/password"), none, "instanceAdmin", 303, false, false},
+		{"POST", fixed("/invitations"), func() string { return "email=ci" + uniq() + "@example.org" }, "instanceAdmin", 303, false, false},
+		{"GET", func() string { return "/invitations/" + freshInvitation("/api/v1/invitation") + "/revoke" }, none, "instanceAdmin", 200, false, false},
+		{"POST", func() string { return "/invitations/" + freshInvitation("/api/v1/invitation") + "/revoke" }, none, "instanceAdmin", 303, false, false},
+		{"GET", fixed("/users/bob/disable"), none, "instanceAdmin", 200, false, false},
+		{"POST", func() string { return "/users/" + freshUser() + "/disable" }, none, "instanceAdmin", 303, false, false},
+		{"POST", func() string { return "/users/" + freshUser() + "/enable" }, none, "instanceAdmin", 303, false, false},
+		{"GET", fixed("/users/bob/delete"), none, "instanceAdmin", 200, false, false},
+		{"POST", func() string { return "/users/" + freshUser() + "/delete" }, none, "instanceAdmin", 303, false, false},
+		{"POST", fixed("/w/acme/invitations"), func() string { return "email=cw" + uniq() + "@example.org&role=viewer" }, "WORKSPACE_ADMIN", 303, false, false},
+		{"GET", func() string {
+			return "/w/acme/invitations/" + freshInvitation("/api/v1/workspace/acme/invitation") + "/revoke"
+		}, none, "WORKSPACE_ADMIN", 200, false, false},
+		{"POST", func() string {
+			return "/w/acme/invitations/" + freshInvitation("/api/v1/workspace/acme/invitation") + "/revoke"
+		}, none, "WORKSPACE_ADMIN", 303, false, false},
 		{"POST", fixed("/workspace"), func() string { return "slug=cw" + uniq() }, "instanceAdmin", 303, false, false},
 		{"POST", fixed("/w/acme/project"), func() string { return "slug=cp" + uniq() }, "WORKSPACE_ADMIN", 303, false, false},
 		{"POST", fixed("/w/acme/quota"), fixed("quota=0"), "instanceAdmin", 303, false, false},
@@ -390,6 +405,7 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", func() string { return "/w/acme/members/user/" + freshMember() + "/remove" }, none, "WORKSPACE_ADMIN", 303, false, false},
 		{"POST", fixed("/w/rival/project"), func() string { return "slug=cp" + uniq() }, "WORKSPACE_ADMIN", 303, true, false},
 		{"POST", fixed("/account/password"), fixed("current=x&password=new-password&confirm=other-password"), "signedIn", 400, false, false},
+		{"POST", fixed("/account/email"), fixed("email=not-an-address"), "signedIn", 400, false, false},
 		{"GET", fixed("/w/acme"), none, "PROJECT_READ", 200, false, false},
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
@@ -445,7 +461,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 
 	isPage := func(path string) bool {
-		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/users") || strings.HasPrefix(path, "/tokens") || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
+		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/users") || strings.HasPrefix(path, "/invitations") || strings.HasPrefix(path, "/tokens") || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
 	}
 	// expect states the rule of docs/design.md's "Permissions" section.
 	expect := func(ep endpoint, caller string) int {

@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // The signed-in user's account page: change one's own password. It takes
@@ -12,20 +14,62 @@ import (
 
 type accountForm struct {
 	Error, Done string
+	// Choose: an admin set the password; nothing else works until the
+	// user chooses their own.
+	Choose bool
+	Email  string
+	// ConfirmLink is an address change's confirmation link when no mail
+	// carries it.
+	ConfirmLink string
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var f accountForm
-	if r.URL.Query().Get("changed") != "" {
+	q := r.URL.Query()
+	switch {
+	case q.Get("changed") != "":
 		f.Done = "Your password was changed; your other sessions were signed out."
+	case q.Get("mailed") != "":
+		f.Done = "A confirmation link is on its way to " + q.Get("mailed") + ": the address changes when you open it."
 	}
-	s.renderPage(w, r, http.StatusOK, "account", "Your account", c, f)
+	if link, _, ok := s.takeShown(r, c); ok {
+		f.ConfirmLink = link
+	}
+	return s.renderAccount(w, r, c, http.StatusOK, f)
+}
+
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, c *call, status int, f accountForm) error {
+	u, err := s.store.User(c.who.id)
+	if err != nil {
+		return err
+	}
+	f.Choose, f.Email = u.MustChangePassword, u.Email
+	s.renderPage(w, r, status, "account", "Your account", c, f)
+	return nil
+}
+
+// emailSubmit asks to change the user's address: confirmed from the new
+// address (or, without mail, from the link shown here once).
+func (s *Server) emailSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	addr := strings.TrimSpace(r.PostForm.Get("email"))
+	link, err := s.changeEmail(c, addr)
+	if err != nil {
+		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest || ae.Status == http.StatusConflict {
+			return s.renderAccount(w, r, c, ae.Status, accountForm{Error: sentence(ae.Message)})
+		}
+		return err
+	}
+	if link == "" {
+		http.Redirect(w, r, "/account?mailed="+url.QueryEscape(addr), http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, "/account?"+s.showOnce(c, link, addr), http.StatusSeeOther)
 	return nil
 }
 
 func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	fail := func(status int, msg string) {
-		s.renderPage(w, r, status, "account", "Your account", c, accountForm{Error: msg})
+		s.renderAccount(w, r, c, status, accountForm{Error: msg})
 	}
 	current, next := r.PostForm.Get("current"), r.PostForm.Get("password")
 	if next != r.PostForm.Get("confirm") {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,26 +41,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	shots := shotsDir(t)
 	ctx := browser(t, "")
 
-	shoot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			for _, size := range []struct {
-				w, h int64
-				tag  string
-			}{{390, 844, "phone"}, {1280, 900, "desktop"}} {
-				if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h)); err != nil {
-					return err
-				}
-				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-				if err != nil {
-					return err
-				}
-				if err := os.WriteFile(filepath.Join(shots, name+"-"+size.tag+".png"), png, 0o644); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
+	shoot := func(name string) chromedp.Action[chromedp.Void] { return shootSizes(shots, name) }
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))

@@ -38,6 +38,24 @@ func (s *Server) confirmPasswordReset() handler {
 	})
 }
 
+func (s *Server) confirmUserDisable() handler {
+	return s.confirmation("Disable this user?", "Disable the user", func(c *call) (string, string) {
+		return c.params.ByName("username") + " can no longer sign in, and every session and token of theirs stops at once. You can enable them again; their roles stay.", "/users"
+	})
+}
+
+func (s *Server) confirmUserDelete() handler {
+	return s.confirmation("Delete this user?", "Delete the user", func(c *call) (string, string) {
+		return c.params.ByName("username") + " is deleted for good, with their roles, sessions and tokens. What they uploaded stays, under their name.", "/users"
+	})
+}
+
+func (s *Server) confirmInvitationRevoke(back func(c *call) string) handler {
+	return s.confirmation("Revoke this invitation?", "Revoke the invitation", func(c *call) (string, string) {
+		return "The invitation's link stops working at once.", back(c)
+	})
+}
+
 func (s *Server) confirmMemberRemove() handler {
 	return s.confirmation("Remove this member?", "Remove the member", func(c *call) (string, string) {
 		return c.params.ByName("id") + " loses their role in " + c.ws.Slug + " at once: its builds, pages and this workspace's rights stop working for them.", "/w/" + c.ws.Slug + "/members"

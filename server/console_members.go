@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"hangar/store"
@@ -12,18 +13,28 @@ import (
 // (members, setMembership, store.SetMembership).
 
 type membersPage struct {
-	Workspace workspaceRow
-	Members   []memberView
-	Roles     []string
-	Error     string
-	Base      string
-	NewToken  string // a service account's token just made: shown once
-	For       string // whose
+	Workspace   workspaceRow
+	Members     []memberView
+	Invitations []store.Ticket
+	Roles       []string
+	Error, Done string
+	Base        string
+	NewToken    string // a service account's token just made: shown once
+	NewLink     string // an invitation's link, when no mail carries it: shown once
+	For         string // whose
 }
 
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var p membersPage
-	p.NewToken, p.For, _ = s.takeShown(r, c)
+	secret, label, _ := s.takeShown(r, c)
+	if strings.HasPrefix(secret, "http") {
+		p.NewLink, p.For = secret, label
+	} else {
+		p.NewToken, p.For = secret, label
+	}
+	if to := r.URL.Query().Get("mailed"); to != "" {
+		p.Done = "The invitation is on its way to " + to + "."
+	}
 	return s.renderMembers(w, r, c, http.StatusOK, p)
 }
 
@@ -34,6 +45,9 @@ func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, 
 	}
 	p.Workspace = workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}
 	p.Members, p.Roles, p.Base = ms, []string{"viewer", "ci", "developer", "admin"}, "/w/"+c.ws.Slug+"/members"
+	if p.Invitations, err = s.store.Invitations(c.ws.ID); err != nil {
+		return err
+	}
 	s.renderPage(w, r, status, "members", "Members of "+orText(c.ws.Name, c.ws.Slug), c, p)
 	return nil
 }
@@ -91,6 +105,33 @@ func (s *Server) serviceAccountToken(w http.ResponseWriter, r *http.Request, c *
 func (s *Server) serviceAccountRemove(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.removeServiceAccount(c); err != nil {
 		return err
+	}
+	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members", http.StatusSeeOther)
+	return nil
+}
+
+// inviteMemberSubmit invites an address into this workspace with a role:
+// the link is mailed, or shown once.
+func (s *Server) inviteMemberSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	v, err := s.invite(c, inviteRequest{Email: strings.TrimSpace(r.PostForm.Get("email")), Role: r.PostForm.Get("role")})
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			return s.renderMembers(w, r, c, http.StatusBadRequest, membersPage{Error: "Invitation: " + msg})
+		}
+		return err
+	}
+	base := "/w/" + c.ws.Slug + "/members"
+	if v.Mailed {
+		http.Redirect(w, r, base+"?mailed="+url.QueryEscape(v.Email), http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, base+"?"+s.showOnce(c, v.URL, v.Email), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) revokeMemberInvitationSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := c.st.RevokeInvitation(c.ws.ID, c.params.ByName("id")); err != nil {
+		return notFoundAs(err, "invitation")
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members", http.StatusSeeOther)
 	return nil

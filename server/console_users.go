@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"hangar/auth"
@@ -15,15 +16,25 @@ import (
 // CreateUser and SetPassword (which ends the user's sessions).
 
 type usersPage struct {
-	Users     []store.User
-	Error     string
-	NewSecret string // a password just made, shown once
-	For       string // whose
+	Users       []store.User
+	Invitations []store.Ticket // pending invitations into the instance
+	Error, Done string
+	NewSecret   string // a password just made, shown once
+	NewLink     string // an invitation's link, when no mail carries it: shown once
+	For         string // whose
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var p usersPage
-	p.NewSecret, p.For, _ = s.takeShown(r, c)
+	secret, label, _ := s.takeShown(r, c)
+	if strings.HasPrefix(secret, "http") {
+		p.NewLink, p.For = secret, label
+	} else {
+		p.NewSecret, p.For = secret, label
+	}
+	if to := r.URL.Query().Get("mailed"); to != "" {
+		p.Done = "The invitation is on its way to " + to + "."
+	}
 	return s.renderUsers(w, r, c, http.StatusOK, p)
 }
 
@@ -33,6 +44,9 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, st
 		return err
 	}
 	p.Users = users
+	if p.Invitations, err = s.store.Invitations(""); err != nil {
+		return err
+	}
 	s.renderPage(w, r, status, "users", "Users", c, p)
 	return nil
 }
@@ -72,4 +86,45 @@ func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *
 	}
 	http.Redirect(w, r, "/users?"+s.showOnce(c, password, u.Username), http.StatusSeeOther)
 	return nil
+}
+
+// inviteUserSubmit invites an address into the instance (no workspace;
+// an instance admin when asked): the link is mailed, or shown once.
+func (s *Server) inviteUserSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	v, err := s.invite(c, inviteRequest{Email: strings.TrimSpace(r.PostForm.Get("email")), Admin: r.PostForm.Get("admin") != ""})
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			return s.renderUsers(w, r, c, http.StatusBadRequest, usersPage{Error: "Invitation: " + msg})
+		}
+		return err
+	}
+	if v.Mailed {
+		http.Redirect(w, r, "/users?mailed="+url.QueryEscape(v.Email), http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, "/users?"+s.showOnce(c, v.URL, v.Email), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) revokeUserInvitationSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := c.st.RevokeInvitation("", c.params.ByName("id")); err != nil {
+		return notFoundAs(err, "invitation")
+	}
+	http.Redirect(w, r, "/users", http.StatusSeeOther)
+	return nil
+}
+
+// offboardSubmit disables, enables or deletes a user (the API's
+// offboard).
+func (s *Server) offboardSubmit(verb string) handler {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		if _, err := s.offboard(c, c.params.ByName("username"), verb); err != nil {
+			if ae, _ := toAPIError(err); ae.Status == http.StatusConflict {
+				return s.renderUsers(w, r, c, http.StatusConflict, usersPage{Error: sentence(ae.Message)})
+			}
+			return err
+		}
+		http.Redirect(w, r, "/users", http.StatusSeeOther)
+		return nil
+	}
 }

@@ -23,7 +23,8 @@ import (
 // no route matched is judged by the same rule, from its path).
 func TestRendererByFront(t *testing.T) {
 	s := &Server{cfg: config.Default()}
-	console := []string{"/signin", "/signout", "/account", "/users", "/tokens", "/static/", "/workspace", "/w/"}
+	console := []string{"/signin", "/signout", "/account", "/users", "/tokens", "/static/", "/workspace", "/w/",
+		"/forgot", "/invite/", "/reset/", "/confirm-email/", "/invitations"}
 	for _, rt := range s.table() {
 		want := workspaceFront
 		switch {

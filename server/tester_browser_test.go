@@ -154,6 +154,29 @@ func shotsDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// shootSizes writes screenshots of the page at a phone's and a desktop's
+// size to dir, as name-phone.png and name-desktop.png.
+func shootSizes(dir, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, size := range []struct {
+			w, h int64
+			tag  string
+		}{{390, 844, "phone"}, {1280, 900, "desktop"}} {
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h)); err != nil {
+				return err
+			}
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, name+"-"+size.tag+".png"), png, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // browser starts a headless Chromium for one test, saying it is ua (""
 // for its own User-Agent).
 func browser(t *testing.T, ua string) context.Context {
