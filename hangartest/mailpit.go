@@ -71,11 +71,12 @@ func StartMailpit(t testing.TB, o MailpitOptions) *Mailpit {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		var once sync.Once
-		stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
-		t.Cleanup(stop)
+		// One goroutine waits for the process; stopping kills it and
+		// waits for that.
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
+		var once sync.Once
+		t.Cleanup(func() { once.Do(func() { cmd.Process.Kill(); <-exited }) })
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 			resp, err := http.Get(m.API + "/api/v1/messages")
 			if err == nil {

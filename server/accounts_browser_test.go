@@ -87,7 +87,17 @@ func TestAccountsInBrowser(t *testing.T) {
 	if got := text("tr.disabled"); !strings.Contains(got, "Disabled") || !strings.Contains(got, "by root") {
 		t.Errorf("disabled row: %s", got)
 	}
-	do(shootSizes(shots, "users-disabled"))
+	do(shootSizes(shots, "users-disabled"),
+		chromedp.Navigate(e.ts.URL+"/tokens"), chromedp.WaitVisible(chromedp.CSS("table.tokens")), shootSizes(shots, "tokens"),
+		chromedp.Navigate(e.ts.URL+"/account"), chromedp.WaitVisible(chromedp.CSS("table.sessions")), shootSizes(shots, "account-sessions"))
+	if got := text("table.sessions"); !strings.Contains(got, "this browser") {
+		t.Errorf("sessions: %s", got)
+	}
+	do(chromedp.Navigate(e.ts.URL+"/audit"), chromedp.WaitVisible(chromedp.CSS("table.audit")), shootSizes(shots, "audit"),
+		chromedp.Navigate(e.ts.URL+"/audit?action=user."), chromedp.WaitVisible(chromedp.CSS("table.audit")))
+	if got := text("table.audit tbody"); !strings.Contains(got, "user.disabled") || strings.Contains(got, "signin.") {
+		t.Errorf("the audit page filtered by user.: %s", got)
+	}
 
 	// A forgotten password, signed out.
 	do(chromedp.Navigate(e.ts.URL+"/account"), chromedp.WaitVisible(chromedp.CSS("form[action='/signout'] button")),

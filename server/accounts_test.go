@@ -263,3 +263,56 @@ func TestAccountsWithoutMail(t *testing.T) {
 	e.mustReq(http.StatusNoContent, "PUT", "/api/v1/user/cid/password", session, `{"password":"cids-own-password"}`, nil)
 	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace", e.login("cid", "cids-own-password"), "", nil)
 }
+
+// Tokens are listed with whose they are; a user sees their own sessions
+// and ends one elsewhere.
+func TestWhoOwnsWhat(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.member(admin, "wade", "wade-password", "admin")
+	e.serviceAccount(admin, "acme", "deployer", "ci")
+	e.appToken(admin, "app", "")
+	here := e.login("wade", "wade-password")
+	elsewhere := e.login("wade", "wade-password")
+
+	var tokens []struct {
+		Kind, Name string
+		Owner      struct{ Kind, Name, Workspace string }
+	}
+	e.mustReq(http.StatusOK, "GET", "/api/v1/token", admin, "", &tokens)
+	owners := map[string]bool{}
+	for _, tk := range tokens {
+		owners[tk.Kind+" of "+tk.Owner.Kind+" "+tk.Owner.Name+"@"+tk.Owner.Workspace] = true
+	}
+	for _, want := range []string{"session of user wade@", "service_account of service_account deployer@", "app of project app@acme"} {
+		if !owners[want] {
+			t.Errorf("no %s among %v", want, owners)
+		}
+	}
+
+	var sessions []struct {
+		Prefix  string
+		Current bool
+		Method  string
+	}
+	e.mustReq(http.StatusOK, "GET", "/api/v1/auth/session", here, "", &sessions)
+	current := 0
+	for _, s := range sessions {
+		if s.Current {
+			current++
+		}
+		if s.Method != "password" {
+			t.Errorf("session %s: method %q", s.Prefix, s.Method)
+		}
+	}
+	if len(sessions) != 2 || current != 1 { // choosing a password ended the helper's
+		t.Fatalf("sessions: %+v", sessions)
+	}
+	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/auth/session/"+elsewhere[4:12], here, "", nil)
+	e.mustReq(http.StatusUnauthorized, "GET", "/api/v1/workspace", elsewhere, "", nil)
+	e.mustReq(http.StatusOK, "GET", "/api/v1/workspace", here, "", nil)
+	// Another user's session is not found.
+	e.member(admin, "vic", "vic-password", "viewer")
+	vic := e.login("vic", "vic-password")
+	e.mustReq(http.StatusNotFound, "DELETE", "/api/v1/auth/session/"+here[4:12], vic, "", nil)
+}

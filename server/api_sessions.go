@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"hangar/store"
@@ -55,6 +56,53 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	if err := c.st.RevokeToken(c.who.id, c.who.token.Prefix); err != nil {
 		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// sessionView is one of the caller's own sessions.
+type sessionView struct {
+	tokenView
+	Current bool `json:"current"` // the session of this request
+}
+
+// ownSessions lists the calling user's sessions, newest first.
+func (s *Server) ownSessions(c *call) ([]sessionView, error) {
+	if c.who.kind != store.TokenSession {
+		return nil, errBadRequest("only a user has sessions; a service account's tokens are listed with it")
+	}
+	ts, err := s.store.Tokens(c.who.id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sessionView, 0, len(ts))
+	for _, t := range ts {
+		if t.Kind == store.TokenSession && (t.ExpiresAt.IsZero() || s.now().Before(t.ExpiresAt)) {
+			out = append(out, sessionView{viewToken(t), t.Prefix == c.who.token.Prefix})
+		}
+	}
+	slices.SortFunc(out, func(a, b sessionView) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+func (s *Server) listOwnSessions(w http.ResponseWriter, r *http.Request, c *call) error {
+	out, err := s.ownSessions(c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// endOwnSession ends one of the caller's sessions (another browser, a
+// lost laptop); the session of the request too, as logout does.
+func (s *Server) endOwnSession(w http.ResponseWriter, r *http.Request, c *call) error {
+	if c.who.kind != store.TokenSession {
+		return errBadRequest("only a user has sessions")
+	}
+	if err := c.st.RevokeToken(c.who.id, c.params.ByName("prefix")); err != nil {
+		return notFoundAs(err, "session")
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -13,18 +13,75 @@ import (
 // Tokens: the instance's list, and a project's app tokens (for CI).
 
 type tokenView struct {
-	Prefix     string     `json:"prefix"`
-	Kind       string     `json:"kind"`
-	OwnerID    string     `json:"ownerId"`
+	Prefix  string `json:"prefix"`
+	Kind    string `json:"kind"`
+	OwnerID string `json:"ownerId"`
+	// Owner names whose it is: a user (sessions), a service account, or
+	// (app tokens) a project, with its workspace. Set in lists.
+	Owner      *ownerView `json:"owner,omitempty"`
 	Name       string     `json:"name,omitempty"`
-	Scope      string     `json:"scope,omitempty"` // an app token's
+	Scope      string     `json:"scope,omitempty"`  // an app token's
+	Method     string     `json:"method,omitempty"` // how a session signed in
 	CreatedAt  time.Time  `json:"createdAt"`
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 }
 
+// ownerView is a token's owner as lists show it.
+type ownerView struct {
+	Kind      string `json:"kind"` // "user", "service_account" or "project"
+	Name      string `json:"name"` // username, account name, project slug
+	Workspace string `json:"workspace,omitempty"`
+}
+
+// owners names the owners of tokens, each looked up once per list. An
+// owner gone meanwhile is named by its ID.
+type owners struct {
+	s    *Server
+	seen map[string]ownerView
+}
+
+func (s *Server) owners() *owners { return &owners{s: s, seen: map[string]ownerView{}} }
+
+func (o *owners) of(t store.Token) ownerView {
+	if v, ok := o.seen[t.OwnerID]; ok {
+		return v
+	}
+	v := ownerView{Name: t.OwnerID}
+	switch t.Kind {
+	case store.TokenSession:
+		v.Kind = "user"
+		if u, err := o.s.store.User(t.OwnerID); err == nil {
+			v.Name = u.Username
+		}
+	case store.TokenServiceAccount:
+		v.Kind = "service_account"
+		if sa, err := o.s.store.ServiceAccount(t.OwnerID); err == nil {
+			v.Name = sa.Name
+		}
+	case store.TokenApp:
+		v.Kind = "project"
+		if p, err := o.s.store.Project(t.OwnerID); err == nil {
+			v.Name = p.Slug
+			if ws, err := o.s.store.Workspace(p.WorkspaceID); err == nil {
+				v.Workspace = ws.Slug
+			}
+		}
+	}
+	o.seen[t.OwnerID] = v
+	return v
+}
+
+// view is viewToken with the owner named.
+func (o *owners) view(t store.Token) tokenView {
+	v := viewToken(t)
+	ov := o.of(t)
+	v.Owner = &ov
+	return v
+}
+
 func viewToken(t store.Token) tokenView {
-	v := tokenView{Prefix: t.Prefix, Kind: t.Kind, OwnerID: t.OwnerID, Name: t.Name, CreatedAt: t.CreatedAt}
+	v := tokenView{Prefix: t.Prefix, Kind: t.Kind, OwnerID: t.OwnerID, Name: t.Name, Method: t.Method, CreatedAt: t.CreatedAt}
 	if t.Kind == store.TokenApp {
 		v.Scope = cmp.Or(t.Scope, auth.ScopeUpload)
 	}
@@ -56,7 +113,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	linkNext(w, r, next)
-	writeJSON(w, http.StatusOK, viewAll(ts, viewToken))
+	writeJSON(w, http.StatusOK, viewAll(ts, s.owners().view))
 	return nil
 }
 

@@ -212,9 +212,26 @@ func TestAuditActions(t *testing.T) {
 			t.Errorf("?%s: %d %s, want 400", q, code, body)
 		}
 	}
-	code, _ := e.req("GET", "/api/v1/audit?action="+url.QueryEscape("member.")+"&actor=wade", admin, "")
-	if code != http.StatusOK {
-		t.Errorf("filters: %d", code)
+	var members struct{ Entries []auditEntry }
+	e.mustReq(http.StatusOK, "GET", "/api/v1/audit?action="+url.QueryEscape("member.")+"&actor=wade", admin, "", &members)
+	if len(members.Entries) != 3 {
+		t.Errorf("wade's member.* entries: %+v", members.Entries)
+	}
+
+	// The export is every entry, one JSON object a line, newest first.
+	all := e.auditSince(admin, "")
+	code, body := e.req("GET", "/api/v1/audit/export", admin, "")
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if code != http.StatusOK || len(lines) != len(all) {
+		t.Fatalf("export: %d, %d lines for %d entries", code, len(lines), len(all))
+	}
+	var newest auditEntry
+	if err := json.Unmarshal([]byte(lines[0]), &newest); err != nil || newest.ID != all[len(all)-1].ID {
+		t.Errorf("export's first line %s: %v", lines[0], err)
+	}
+	code, body = e.req("GET", "/api/v1/workspace/acme/audit/export?action=build.deleted", wade, "")
+	if code != http.StatusOK || strings.Count(string(body), "\n") != 1 || !strings.Contains(string(body), `"build.deleted"`) {
+		t.Errorf("acme's build.deleted export: %d %s", code, body)
 	}
 	_ = invitationToken
 	// The actions this table cannot reach are recorded where they can be:

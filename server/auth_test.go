@@ -233,6 +233,12 @@ func TestPermissionMatrix(t *testing.T) {
 		{"PUT", fixed("/api/v1/user/bob/password"), fixed(`{"password":"new-password"}`), "instanceAdmin", 204, false, false},
 		{"GET", fixed("/api/v1/token"), none, "instanceAdmin", 200, false, false},
 		{"GET", fixed("/api/v1/audit"), none, "instanceAdmin", 200, false, false},
+		{"GET", fixed("/api/v1/audit/export"), none, "instanceAdmin", 200, false, false},
+		{"GET", fixed("/api/v1/workspace/acme/audit/export"), none, "WORKSPACE_ADMIN", 200, false, false},
+		{"GET", fixed("/audit"), none, "instanceAdmin", 200, false, false},
+		{"GET", fixed("/audit/export"), none, "instanceAdmin", 200, false, false},
+		{"GET", fixed("/w/acme/audit"), none, "WORKSPACE_ADMIN", 200, false, false},
+		{"GET", fixed("/w/acme/audit/export"), none, "WORKSPACE_ADMIN", 200, false, false},
 		{"POST", fixed("/api/v1/user/bob/email"), fixed(`{"email":"bob@example.org"}`), "self", 202, false, false},
 		{"POST", func() string { return "/api/v1/user/" + freshUser() + "/disable" }, none, "instanceAdmin", 200, false, false},
 		{"POST", func() string { return "/api/v1/user/" + freshUser() + "/enable" }, none, "instanceAdmin", 200, false, false},
@@ -406,6 +412,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", fixed("/w/rival/project"), func() string { return "slug=cp" + uniq() }, "WORKSPACE_ADMIN", 303, true, false},
 		{"POST", fixed("/account/password"), fixed("current=x&password=new-password&confirm=other-password"), "signedIn", 400, false, false},
 		{"POST", fixed("/account/email"), fixed("email=not-an-address"), "signedIn", 400, false, false},
+		{"POST", fixed("/account/sessions/nosuchsession/end"), none, "signedIn", 404, false, false},
+		{"GET", fixed("/api/v1/auth/session"), none, "session", 200, false, false},
+		{"DELETE", fixed("/api/v1/auth/session/nosuchsession"), none, "session", 404, false, false},
 		{"GET", fixed("/w/acme"), none, "PROJECT_READ", 200, false, false},
 		{"GET", fixed("/w/rival"), none, "PROJECT_READ", 200, true, false},
 		{"GET", fixed("/w/acme/p/app"), none, "PROJECT_READ", 200, false, true},
@@ -461,7 +470,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 
 	isPage := func(path string) bool {
-		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/users") || strings.HasPrefix(path, "/invitations") || strings.HasPrefix(path, "/tokens") || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
+		return path == "/" || path == "/signout" || path == "/workspace" || strings.HasPrefix(path, "/users") || strings.HasPrefix(path, "/invitations") || strings.HasPrefix(path, "/audit") || strings.HasPrefix(path, "/tokens") || strings.HasPrefix(path, "/account") || strings.HasPrefix(path, "/w/")
 	}
 	// expect states the rule of docs/design.md's "Permissions" section.
 	expect := func(ep endpoint, caller string) int {

@@ -34,7 +34,7 @@ var staticFS embed.FS
 var consolePages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"bytes":     humanSize,
-		"date":      func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") },
+		"date":      consoleDate,
 		"percent90": func(quota int64) int64 { return quota / 10 * 9 },
 		"scope":     scopeLabel,
 	}
@@ -54,6 +54,20 @@ var consolePages = func() map[string]*template.Template {
 	}
 	return pages
 }()
+
+// consoleDate writes a time (or a *time.Time: an optional one in an
+// API view) as pages show times.
+func consoleDate(t any) string {
+	switch t := t.(type) {
+	case time.Time:
+		return t.UTC().Format("2 Jan 2006 15:04")
+	case *time.Time:
+		if t != nil {
+			return t.UTC().Format("2 Jan 2006 15:04")
+		}
+	}
+	return ""
+}
 
 // pageData is what every page template gets.
 type pageData struct {

@@ -21,6 +21,7 @@ type accountForm struct {
 	// ConfirmLink is an address change's confirmation link when no mail
 	// carries it.
 	ConfirmLink string
+	Sessions    []sessionView
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -44,6 +45,9 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, c *call, 
 		return err
 	}
 	f.Choose, f.Email = u.MustChangePassword, u.Email
+	if f.Sessions, err = s.ownSessions(c); err != nil {
+		return err
+	}
 	s.renderPage(w, r, status, "account", "Your account", c, f)
 	return nil
 }
@@ -104,5 +108,20 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)
+	return nil
+}
+
+// endSessionSubmit ends one of the user's sessions (another browser).
+func (s *Server) endSessionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	prefix := c.params.ByName("prefix")
+	if err := c.st.RevokeToken(c.who.id, prefix); err != nil {
+		return notFoundAs(err, "session")
+	}
+	if prefix == c.who.token.Prefix {
+		clearSessionCookie(w, r)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }

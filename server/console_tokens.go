@@ -2,8 +2,6 @@ package server
 
 import (
 	"net/http"
-
-	"hangar/store"
 )
 
 // Every token of the instance (instance admins): sessions, service
@@ -11,8 +9,8 @@ import (
 // API's list and revocation (store.AllTokens, RevokeTokenByPrefix).
 
 type tokensPage struct {
-	Tokens []store.Token
-	Self   string // the prefix of the session viewing the page
+	Tokens []tokenView // with their owners
+	Self   string      // the prefix of the session viewing the page
 }
 
 func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -20,7 +18,7 @@ func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	s.renderPage(w, r, http.StatusOK, "tokens", "Tokens", c, tokensPage{Tokens: ts, Self: c.who.token.Prefix})
+	s.renderPage(w, r, http.StatusOK, "tokens", "Tokens", c, tokensPage{Tokens: viewAll(ts, s.owners().view), Self: c.who.token.Prefix})
 	return nil
 }
 

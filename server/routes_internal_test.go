@@ -24,7 +24,7 @@ import (
 func TestRendererByFront(t *testing.T) {
 	s := &Server{cfg: config.Default()}
 	console := []string{"/signin", "/signout", "/account", "/users", "/tokens", "/static/", "/workspace", "/w/",
-		"/forgot", "/invite/", "/reset/", "/confirm-email/", "/invitations"}
+		"/forgot", "/invite/", "/reset/", "/confirm-email/", "/invitations", "/audit"}
 	for _, rt := range s.table() {
 		want := workspaceFront
 		switch {

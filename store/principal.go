@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -227,6 +226,9 @@ func (s *Store) CreateToken(t Token) (string, Token, error) {
 	plain, prefix := newTokenString()
 	t.Prefix = prefix
 	t.CreatedAt = s.now().UTC()
+	if t.Kind == TokenSession && t.Method == "" {
+		t.Method = "password"
+	}
 	t.LastUsedAt = time.Time{}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(owners).Get([]byte(t.OwnerID)) == nil {
@@ -240,7 +242,7 @@ func (s *Store) CreateToken(t Token) (string, Token, error) {
 			if err := get(tx.Bucket(bucketUsers), []byte(t.OwnerID), &u); err != nil {
 				return err
 			}
-			return s.record(tx, AuditSigninSucceeded, userTarget(u), "", map[string]any{"method": cmp.Or(t.Method, "password"), "via": t.Name})
+			return s.record(tx, AuditSigninSucceeded, userTarget(u), "", map[string]any{"method": t.Method, "via": t.Name})
 		}
 		target, ws, details := tokenTarget(tx, t)
 		return s.record(tx, AuditTokenCreated, target, ws, details)
