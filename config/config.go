@@ -99,6 +99,11 @@ type Config struct {
 	// SMTP is the [smtp] section; Host "" means no mail: features that
 	// mail show their links instead.
 	SMTP SMTP
+
+	// RequireSecondFactor is who must have a second factor to use the
+	// console and API with a password: "none", "admins" (instance
+	// admins) or "everyone" ([security] require_second_factor).
+	RequireSecondFactor string
 }
 
 // SMTP is how Hangar sends mail.
@@ -151,6 +156,10 @@ func Default() Config {
 		panic(err) // the defaults are constants
 	}
 	return c
+}
+
+type rawSecurity struct {
+	RequireSecondFactor string `toml:"require_second_factor"`
 }
 
 type rawSMTP struct {
@@ -212,6 +221,7 @@ type raw struct {
 	Blobs            rawBlobs     `toml:"blobs"`
 	Audit            rawAudit     `toml:"audit"`
 	SMTP             rawSMTP      `toml:"smtp"`
+	Security         rawSecurity  `toml:"security"`
 }
 
 type rawBlobs struct {
@@ -246,6 +256,7 @@ func defaultRaw() raw {
 		Retention:        rawRetention{MaxAge: "0s"},
 		Blobs:            rawBlobs{Backend: "local", Delivery: "redirect", Region: "us-east-1", Secure: true},
 		Audit:            rawAudit{MaxAge: "8760h", MaxEntries: 1000000},
+		Security:         rawSecurity{RequireSecondFactor: "none"},
 	}
 }
 
@@ -386,6 +397,11 @@ func parse(r raw, file string) (Config, error) {
 	}
 	if c.Audit.MaxEntries, c.Audit.Log = r.Audit.MaxEntries, r.Audit.Log; c.Audit.MaxEntries < 0 {
 		return fail("audit.max_entries", errors.New("must not be negative"))
+	}
+	switch c.RequireSecondFactor = r.Security.RequireSecondFactor; c.RequireSecondFactor {
+	case "none", "admins", "everyone":
+	default:
+		return fail("security.require_second_factor", fmt.Errorf("%q is not none, admins or everyone", c.RequireSecondFactor))
 	}
 	if key, err := c.parseSMTP(r.SMTP); err != nil {
 		return fail(key, err)

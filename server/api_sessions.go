@@ -14,6 +14,9 @@ import (
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Code is the second factor of an account that has one: the
+	// authenticator's code, or a recovery code.
+	Code string `json:"code"`
 }
 
 type loginResponse struct {
@@ -40,8 +43,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
+	method := "password"
+	if u.HasSecondFactor() {
+		switch {
+		case u.TOTPSecret == "":
+			return errPasskeyOnly
+		case req.Code == "":
+			return errSecondFactor
+		}
+		if method, err = s.secondFactor(c, s.clientIP(r), u, req.Code); err != nil {
+			return err
+		}
+	}
 	now := s.now()
-	plain, tok, err := c.as(u).CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", ExpiresAt: now.Add(s.cfg.SessionTTL)})
+	plain, tok, err := c.as(u).CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "login", Method: method, ExpiresAt: now.Add(s.cfg.SessionTTL)})
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ func TestAuditActions(t *testing.T) {
 	fileID := up.Files[0].FileID
 
 	var linkID, distID, hookID, saID, appTokenPrefix, invitationID, invitationToken string
+	var wadeCookie *http.Cookie
 	seen := map[string]bool{}
 	rows := []struct {
 		action string
@@ -158,6 +159,13 @@ func TestAuditActions(t *testing.T) {
 		{store.AuditUserDisabled, "admin", func() { e.mustReq(http.StatusOK, "POST", "/api/v1/user/zoe/disable", admin, "", nil) }},
 		{store.AuditUserEnabled, "admin", func() { e.mustReq(http.StatusOK, "POST", "/api/v1/user/zoe/enable", admin, "", nil) }},
 		{store.AuditUserDeleted, "admin", func() { e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/user/zoe", admin, "", nil) }},
+		{store.AuditFactorAdded, "wade", func() { wadeCookie = e.signIn("wade", "wade-password"); e.enrolTOTP(wadeCookie) }},
+		{store.AuditRecoveryRenewed, "wade", func() {
+			e.postForm("/account/recovery", wadeCookie, url.Values{"csrf": {e.csrf(wadeCookie.Value)}}, "same-origin")
+		}},
+		{store.AuditFactorRemoved, "wade", func() {
+			e.postForm("/account/totp/remove", wadeCookie, url.Values{"csrf": {e.csrf(wadeCookie.Value)}}, "same-origin")
+		}},
 		{store.AuditBackupTaken, "admin", func() { e.mustReq(http.StatusOK, "GET", "/api/v1/admin/backup", admin, "", nil) }},
 		{store.AuditBuildDeleted, "wade", func() {
 			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/build/"+up.BuildID, wade, "", nil)

@@ -24,8 +24,9 @@ type principal struct {
 	// App tokens only: the one project they may upload to, and its workspace.
 	projectID, workspaceID string
 	// mustChangePassword: a user whose password an admin set, who may
-	// only choose their own (routes flagged ownPassword).
-	mustChangePassword bool
+	// only choose their own (routes flagged ownAccount); mustEnrol: one
+	// the instance requires a second factor of, who has none yet.
+	mustChangePassword, mustEnrol bool
 }
 
 // permissions returns what p may do in a workspace (and, when projectID is
@@ -100,6 +101,7 @@ func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, err
 			return nil, invalid // disabling revoked them; a race must not let one through
 		}
 		p.name, p.admin, p.memberships, p.mustChangePassword = u.Username, u.Admin, u.Memberships, u.MustChangePassword
+		p.mustEnrol = s.mustEnrol(u)
 	case store.TokenServiceAccount:
 		sa, err := s.store.ServiceAccount(tok.OwnerID)
 		if err != nil {

@@ -148,9 +148,9 @@ func setSessionCookie(w http.ResponseWriter, r *http.Request, plain string, expi
 
 // startSession gives the browser a new console session of user u: a
 // login session token, like the API's, in the cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *call, u store.User) error {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *call, u store.User, method string) error {
 	expires := s.now().Add(s.cfg.SessionTTL)
-	plain, _, err := c.as(u).CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "console", ExpiresAt: expires})
+	plain, _, err := c.as(u).CreateToken(store.Token{Kind: store.TokenSession, OwnerID: u.ID, Name: "console", Method: method, ExpiresAt: expires})
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,12 @@ func (s *Server) checkForm(r *http.Request, c *call, tokenInStream bool) error {
 	if err := r.ParseForm(); err != nil {
 		return errBadRequest("malformed form")
 	}
-	return s.checkFormToken(c, r.PostForm.Get("csrf"))
+	got := r.PostForm.Get("csrf")
+	if got == "" {
+		// The console's scripts send it in a header (a passkey's JSON).
+		got = r.Header.Get("X-CSRF-Token")
+	}
+	return s.checkFormToken(c, got)
 }
 
 var errFormToken = errForbidden("the form has expired or did not come from this site: reload the page and try again")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"hangar/store"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,6 +23,14 @@ type accountForm struct {
 	// carries it.
 	ConfirmLink string
 	Sessions    []sessionView
+	// Second factors.
+	TOTP          bool
+	Passkeys      []store.Passkey
+	RecoveryLeft  int
+	RecoveryCodes []string // just made: shown once
+	MustEnrol     bool     // the instance requires a second factor
+	// PasskeysPossible: the console's host is a name (a relying party).
+	PasskeysPossible bool
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -33,8 +42,15 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) er
 	case q.Get("mailed") != "":
 		f.Done = "A confirmation link is on its way to " + q.Get("mailed") + ": the address changes when you open it."
 	}
-	if link, _, ok := s.takeShown(r, c); ok {
-		f.ConfirmLink = link
+	if secret, label, ok := s.takeShown(r, c); ok {
+		if label == "recovery" {
+			f.RecoveryCodes = strings.Fields(secret)
+		} else {
+			f.ConfirmLink = secret
+		}
+	}
+	if q.Get("factor") == "totp" {
+		f.Done = "Your authenticator app is set up: signing in now asks for its code."
 	}
 	return s.renderAccount(w, r, c, http.StatusOK, f)
 }
@@ -45,6 +61,11 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, c *call, 
 		return err
 	}
 	f.Choose, f.Email = u.MustChangePassword, u.Email
+	f.TOTP, f.Passkeys, f.RecoveryLeft, f.MustEnrol = u.TOTPSecret != "", u.Passkeys, len(u.RecoveryCodes), s.mustEnrol(u)
+	f.PasskeysPossible = passkeysPossible(c.base)
+	if q := r.URL.Query(); q.Get("factor") == "passkey" {
+		f.Done = "Your passkey is added: it signs you in, alone or after your password."
+	}
 	if f.Sessions, err = s.ownSessions(c); err != nil {
 		return err
 	}
@@ -104,7 +125,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 	if err := c.st.SetPassword(u.ID, hash, false); err != nil {
 		return err
 	}
-	if err := s.startSession(w, r, c, u); err != nil {
+	if err := s.startSession(w, r, c, u, c.who.token.Method); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/account?changed=1", http.StatusSeeOther)

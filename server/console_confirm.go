@@ -38,6 +38,18 @@ func (s *Server) confirmPasswordReset() handler {
 	})
 }
 
+func (s *Server) confirmTOTPRemove() handler {
+	return s.confirmation("Remove your authenticator app?", "Remove the authenticator", func(c *call) (string, string) {
+		return "Signing in will no longer ask for its codes (your passkeys, if any, stay). Your recovery codes go too when no second factor is left.", "/account"
+	})
+}
+
+func (s *Server) confirmPasskeyRemove() handler {
+	return s.confirmation("Remove this passkey?", "Remove the passkey", func(c *call) (string, string) {
+		return "It can no longer sign you in. Your recovery codes go too when no second factor is left.", "/account"
+	})
+}
+
 func (s *Server) confirmUserDisable() handler {
 	return s.confirmation("Disable this user?", "Disable the user", func(c *call) (string, string) {
 		return c.params.ByName("username") + " can no longer sign in, and every session and token of theirs stops at once. You can enable them again; their roles stay.", "/users"

@@ -74,7 +74,7 @@ func (s *Server) inviteSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 		}
 		return err
 	}
-	if err := s.startSession(w, r, c, u); err != nil {
+	if err := s.startSession(w, r, c, u, "password"); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

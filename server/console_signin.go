@@ -11,12 +11,13 @@ import (
 // kept in a cookie.
 
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request, c *call) error {
-	s.renderPage(w, r, http.StatusOK, "signin", "Sign in", c, signinForm{Next: safeNext(r.URL.Query().Get("next"))})
+	s.renderPage(w, r, http.StatusOK, "signin", "Sign in", c, signinForm{Next: safeNext(r.URL.Query().Get("next")), Passkeys: passkeysPossible(c.base)})
 	return nil
 }
 
 type signinForm struct {
 	Username, Next, Error string
+	Passkeys              bool // the host can have passkeys: offer them
 }
 
 // signinSubmit checks the form like the API's login (same limits, same
@@ -25,7 +26,7 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := r.ParseForm(); err != nil {
 		return errBadRequest("malformed form")
 	}
-	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next"))}
+	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next")), Passkeys: passkeysPossible(c.base)}
 	u, err := s.signIn(r.Context(), c, s.clientIP(r), form.Username, r.PostForm.Get("password"))
 	if err != nil {
 		status := http.StatusUnauthorized
@@ -39,7 +40,10 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 		s.renderPage(w, r, status, "signin", "Sign in", c, form)
 		return nil
 	}
-	if err := s.startSession(w, r, c, u); err != nil {
+	if u.HasSecondFactor() {
+		return s.askSecondFactor(w, r, c, u, form.Next)
+	}
+	if err := s.startSession(w, r, c, u, "password"); err != nil {
 		return err
 	}
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)

@@ -50,9 +50,10 @@ const (
 	// upload: the body carries files; the handler limits each file to
 	// max_upload_size. Other bodies are limited to max_request_body.
 	upload
-	// ownPassword: a route that a user whose password an admin set may
-	// use before choosing their own (every other route refuses them).
-	ownPassword
+	// ownAccount: a route a user may use before their account is in
+	// order: their own password chosen (an admin set it), a second factor
+	// set up (the instance requires one). Every other route refuses them.
+	ownAccount
 )
 
 // routes is the router over the route table.
@@ -97,6 +98,10 @@ func (s *Server) table() []route {
 		{"GET", "/", consoleFront, 0, signedIn, s.homePage},
 		{"GET", "/signin", consoleFront, 0, public, s.signinPage},
 		{"POST", "/signin", consoleFront, 0, public, s.signinSubmit},
+		{"GET", "/signin/second", consoleFront, 0, public, s.secondPage},
+		{"POST", "/signin/second", consoleFront, 0, public, s.secondSubmit},
+		{"POST", "/signin/passkey/begin", consoleFront, 0, public, s.signinPasskeyBegin},
+		{"POST", "/signin/passkey/finish", consoleFront, 0, public, s.signinPasskeyFinish},
 		{"GET", "/forgot", consoleFront, 0, public, s.forgotPage},
 		{"POST", "/forgot", consoleFront, 0, public, s.forgotSubmit},
 		{"GET", "/invite/:token", consoleFront, secretPath, public, s.invitePage},
@@ -105,10 +110,19 @@ func (s *Server) table() []route {
 		{"POST", "/reset/:token", consoleFront, secretPath, public, s.resetSubmit},
 		{"GET", "/confirm-email/:token", consoleFront, secretPath, public, s.confirmEmailPage},
 		{"POST", "/confirm-email/:token", consoleFront, secretPath, public, s.confirmEmailSubmit},
-		{"POST", "/signout", consoleFront, ownPassword, signedIn, s.signoutSubmit},
-		{"GET", "/account", consoleFront, ownPassword, signedIn, s.accountPage},
-		{"POST", "/account/password", consoleFront, ownPassword, signedIn, s.passwordSubmit},
+		{"POST", "/signout", consoleFront, ownAccount, signedIn, s.signoutSubmit},
+		{"GET", "/account", consoleFront, ownAccount, signedIn, s.accountPage},
+		{"POST", "/account/password", consoleFront, ownAccount, signedIn, s.passwordSubmit},
 		{"POST", "/account/email", consoleFront, 0, signedIn, s.emailSubmit},
+		{"GET", "/account/totp", consoleFront, ownAccount, signedIn, s.totpSetupPage},
+		{"POST", "/account/totp", consoleFront, ownAccount, signedIn, s.totpConfirmSubmit},
+		{"GET", "/account/totp/remove", consoleFront, 0, signedIn, s.confirmTOTPRemove()},
+		{"POST", "/account/totp/remove", consoleFront, 0, signedIn, s.totpRemoveSubmit},
+		{"POST", "/account/recovery", consoleFront, 0, signedIn, s.recoveryRenewSubmit},
+		{"POST", "/account/passkeys/begin", consoleFront, ownAccount, signedIn, s.passkeyBegin},
+		{"POST", "/account/passkeys/finish", consoleFront, ownAccount, signedIn, s.passkeyFinish},
+		{"GET", "/account/passkeys/:id/remove", consoleFront, 0, signedIn, s.confirmPasskeyRemove()},
+		{"POST", "/account/passkeys/:id/remove", consoleFront, 0, signedIn, s.passkeyRemoveSubmit},
 		{"POST", "/account/sessions/:prefix/end", consoleFront, 0, signedIn, s.endSessionSubmit},
 		{"GET", "/users", consoleFront, 0, instanceAdmin, s.usersPage},
 		{"GET", "/tokens", consoleFront, 0, instanceAdmin, s.tokensPage},
@@ -203,12 +217,12 @@ func (s *Server) table() []route {
 
 		// Sessions and users.
 		{"POST", "/api/v1/auth/login", workspaceFront, 0, public, s.login},
-		{"POST", "/api/v1/auth/logout", workspaceFront, ownPassword, signedIn, s.logout},
+		{"POST", "/api/v1/auth/logout", workspaceFront, ownAccount, signedIn, s.logout},
 		{"GET", "/api/v1/auth/session", workspaceFront, 0, signedIn, s.listOwnSessions},
 		{"DELETE", "/api/v1/auth/session/:prefix", workspaceFront, 0, signedIn, s.endOwnSession},
 		{"POST", "/api/v1/user", workspaceFront, 0, instanceAdmin, s.createUser},
 		{"GET", "/api/v1/user", workspaceFront, 0, instanceAdmin, s.listUsers},
-		{"PUT", "/api/v1/user/:username/password", workspaceFront, ownPassword, signedIn, s.setPassword}, // self or admin, checked inside
+		{"PUT", "/api/v1/user/:username/password", workspaceFront, ownAccount, signedIn, s.setPassword}, // self or admin, checked inside
 		{"GET", "/api/v1/token", workspaceFront, 0, instanceAdmin, s.listTokens},
 		{"DELETE", "/api/v1/token/:prefix", workspaceFront, 0, instanceAdmin, s.revokeAnyToken},
 		{"GET", "/api/v1/audit", workspaceFront, 0, instanceAdmin, s.listAudit},
@@ -371,10 +385,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	r.Body = body
 	c := &call{params: ps, base: s.baseURL(r)}
 	err := s.authorize(r, rt.access, c, rt.render == consoleFront)
-	if err == nil && c.who != nil && c.who.mustChangePassword && rt.flags&ownPassword == 0 {
+	if err == nil && c.who != nil && (c.who.mustChangePassword || c.who.mustEnrol) && rt.flags&ownAccount == 0 {
 		err = errPasswordChange
+		if !c.who.mustChangePassword {
+			err = errMustEnrol
+		}
 		if rt.render == consoleFront && r.Method == http.MethodGet {
-			http.Redirect(w, r, "/account?choose=1", http.StatusSeeOther)
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
 			return
 		}
 	}

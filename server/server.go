@@ -46,10 +46,12 @@ type Server struct {
 	// resets bounds the password resets being looked up at once (they
 	// run after their answer: see forgotPassword).
 	resets chan struct{}
-	cfg    config.Config
-	log    *slog.Logger
-	now    func() time.Time
-	keys   *urlsign.Keyring
+	// ceremonies are passkey ceremonies under way (console_passkeys.go).
+	ceremonies ceremonies
+	cfg        config.Config
+	log        *slog.Logger
+	now        func() time.Time
+	keys       *urlsign.Keyring
 	// csrfKey makes the console's form tokens (see csrfToken).
 	csrfKey []byte
 
@@ -60,6 +62,9 @@ type Server struct {
 	loginPerIP   auth.Limiter
 	loginPerUser auth.Limiter // keyed by username and network
 	loginPerName auth.Limiter // keyed by username
+	// codePer* limit wrong second-factor codes, as loginPer* passwords
+	// (keyed by user ID).
+	codePerIP, codePerUser, codePerName auth.Limiter
 	// unlockKey signs the cookies that unlock password-protected tester
 	// pages (see tester_unlock.go); unlockPer* limit wrong passwords.
 	unlockKey       []byte
@@ -147,6 +152,9 @@ func New(o Options) (*Server, error) {
 		loginPerIP:      auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
 		loginPerUser:    auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
 		loginPerName:    auth.Limiter{Burst: loginPerName.Burst, Every: loginPerName.Every},
+		codePerIP:       auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
+		codePerUser:     auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
+		codePerName:     auth.Limiter{Burst: loginPerName.Burst, Every: loginPerName.Every},
 		unlockPerPage:   auth.Limiter{Burst: unlockPerPage.Burst, Every: unlockPerPage.Every},
 		unlockPerIP:     auth.Limiter{Burst: unlockPerIP.Burst, Every: unlockPerIP.Every},
 		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},

@@ -60,6 +60,8 @@ func ticketTTL(kind string) time.Duration {
 		return InviteTTL
 	case TicketReset:
 		return ResetTTL
+	case TicketSecondFactor:
+		return SecondFactorTTL
 	}
 	return EmailTTL
 }
@@ -99,7 +101,7 @@ func (s *Store) CreateTicket(t Ticket, compose func(plain string) Mail) (string,
 			if dup {
 				return fmt.Errorf("an invitation of %q is pending: %w", t.Email, ErrConflict)
 			}
-		case TicketReset, TicketEmail:
+		case TicketReset, TicketEmail, TicketSecondFactor:
 			if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
 				return fmt.Errorf("user %s: %w", t.UserID, ErrNotFound)
 			}
@@ -168,6 +170,18 @@ func deleteTicket(tx *bolt.Tx, t Ticket) error {
 		return err
 	}
 	return ids.Delete([]byte(t.ID))
+}
+
+// EndTicket uses up a ticket of the given kind (a sign-in's second
+// factor, once given). A bad token is ErrTokenExpired.
+func (s *Store) EndTicket(plain, kind string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		t, err := s.ticket(tx, plain, kind)
+		if err != nil {
+			return err
+		}
+		return deleteTicket(tx, t)
+	})
 }
 
 // Invitations returns the pending invitations into a workspace ("": the

@@ -81,6 +81,9 @@ const (
 	AuditUserEmailChanged    = "user.email_changed"
 	AuditPasswordChanged     = "user.password_changed"
 	AuditPasswordReset       = "user.password_reset"
+	AuditFactorAdded         = "user.second_factor_added"
+	AuditFactorRemoved       = "user.second_factor_removed"
+	AuditRecoveryRenewed     = "user.recovery_codes_renewed"
 	AuditMemberAdded         = "member.added"
 	AuditMemberRoleChanged   = "member.role_changed"
 	AuditMemberRemoved       = "member.removed"
@@ -112,7 +115,7 @@ var AuditActions = []string{
 	AuditSigninSucceeded, AuditSigninFailed, AuditSessionRevoked,
 	AuditUserCreated, AuditUserInvited, AuditInvitationRevoked, AuditInvitationAccepted,
 	AuditUserDisabled, AuditUserEnabled, AuditUserDeleted, AuditUserEmailChanged,
-	AuditPasswordChanged, AuditPasswordReset,
+	AuditPasswordChanged, AuditPasswordReset, AuditFactorAdded, AuditFactorRemoved, AuditRecoveryRenewed,
 	AuditMemberAdded, AuditMemberRoleChanged, AuditMemberRemoved,
 	AuditTokenCreated, AuditTokenRevoked, AuditServiceAcctCreated, AuditServiceAcctDeleted,
 	AuditWorkspaceCreated, AuditWorkspaceChanged, AuditProjectCreated, AuditProjectChanged,

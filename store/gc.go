@@ -28,6 +28,25 @@ func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 	var r GCResult
 	now := s.now()
 	var err error
+	// Expired single-use links (invitations, resets, sign-ins half done).
+	if _, err = s.sweep(bucketTickets, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var t Ticket
+		if err := json.Unmarshal(v, &t); err != nil {
+			return false, nil, err
+		}
+		return !now.Before(t.ExpiresAt), nil, nil
+	}, func(tx *bolt.Tx, k, v []byte) error {
+		var t Ticket
+		if err := json.Unmarshal(v, &t); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTicketIDs).Delete([]byte(t.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketTickets).Delete(k)
+	}); err != nil {
+		return r, err
+	}
 	// A recipient's mail count matters for an hour (queueMail).
 	if _, err = s.sweep(bucketMailRate, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
 		var r mailRate

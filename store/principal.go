@@ -32,7 +32,20 @@ type User struct {
 	Disabled   bool      `json:"disabled,omitempty"`
 	DisabledAt time.Time `json:"disabledAt,omitzero"`
 	DisabledBy string    `json:"disabledBy,omitempty"`
+
+	// Second factors (factors.go). The TOTP secret is kept as it is: a
+	// code is checked against it (like the URL-signing keys, it is only in
+	// the database and its backups). Recovery codes are kept as hashes.
+	TOTPSecret    string    `json:"totpSecret,omitempty"`
+	TOTPPending   string    `json:"totpPending,omitempty"` // being set up, not yet confirmed
+	TOTPLastStep  uint64    `json:"totpLastStep,omitempty"`
+	RecoveryCodes []string  `json:"recoveryCodes,omitempty"`
+	Passkeys      []Passkey `json:"passkeys,omitempty"`
 }
+
+// HasSecondFactor reports whether signing in as u takes more than a
+// password.
+func (u User) HasSecondFactor() bool { return u.TOTPSecret != "" || len(u.Passkeys) > 0 }
 
 // ServiceAccount is a non-human API client, authenticated by its tokens.
 type ServiceAccount struct {
