@@ -16,11 +16,12 @@ import (
 // and add it.
 var allowedImports = map[string][]string{
 	"hangar":                  {"cli"},
-	"cli":                     {"server", "backup", "fsck", "webhook", "mail", "depot", "store", "blob", "pkginfo", "certs", "cms", "config", "auth", "urlsign", "sdnotify", "pace"},
-	"server":                  {"backup", "fsck", "mail", "depot", "store", "pkginfo", "certs", "cms", "config", "auth", "urlsign", "sdnotify", "pace"}, // never blob: changes go through depot
+	"cli":                     {"server", "backup", "fsck", "webhook", "mail", "directory", "depot", "store", "blob", "pkginfo", "certs", "cms", "config", "auth", "urlsign", "sdnotify", "pace"},
+	"server":                  {"backup", "fsck", "mail", "directory", "depot", "store", "pkginfo", "certs", "cms", "config", "auth", "urlsign", "sdnotify", "pace"}, // never blob: changes go through depot
 	"backup":                  {"depot", "store", "blob", "config", "pace"},
 	"fsck":                    {"depot", "store", "blob", "certs", "config", "pace"},
 	"webhook":                 {"store", "config"},
+	"directory":               {"config"},
 	"mail":                    {"store", "config"},
 	"depot":                   {"store", "blob", "pkginfo", "config", "pace"},
 	"store":                   {"config", "pace"}, // never blob
@@ -42,7 +43,7 @@ var allowedImports = map[string][]string{
 
 // noHTTP are packages that know no HTTP: the consistency protocol and
 // storage are the same for every front.
-var noHTTP = []string{"depot", "store", "pkginfo", "auth", "pace", "config", "cms", "mail"}
+var noHTTP = []string{"depot", "store", "pkginfo", "auth", "pace", "config", "cms", "mail", "directory"}
 
 func TestImportRule(t *testing.T) {
 	seen := map[string]bool{}

@@ -17,6 +17,7 @@ import (
 	"hangar/auth"
 	"hangar/config"
 	"hangar/depot"
+	"hangar/directory"
 	"hangar/mail"
 	"hangar/sdnotify"
 	"hangar/server"
@@ -122,7 +123,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 			return err
 		}
 	}
-	srv, err := server.New(server.Options{Depot: d, Config: cfg, Logger: log, Mail: sender})
+	var dir *directory.Directory
+	if cfg.LDAP.URL != "" {
+		if dir, err = directory.New(cfg.LDAP); err != nil {
+			ln.Close()
+			return err
+		}
+		defer dir.Close()
+	}
+	srv, err := server.New(server.Options{Depot: d, Config: cfg, Logger: log, Mail: sender, Directory: dir})
 	if err != nil {
 		ln.Close()
 		return err
@@ -141,6 +150,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	deliverer := webhook.New(webhook.Options{Store: st, BaseURL: cfg.PublicURL, Allowed: cfg.WebhookAllowedNetworks, RefusePrivate: cfg.WebhookRefusePrivate, Logger: log})
 	webhooksDone := make(chan struct{})
 	go func() { defer close(webhooksDone); deliverer.Run(bgCtx, time.Second) }()
+	// The directory's sync takes access away from people it no longer
+	// lists, without waiting for their next sign-in.
+	go srv.SyncDirectory(bgCtx)
 	// So does mail; what is queued at shutdown is sent after the next start.
 	mailDone := make(chan struct{})
 	go func() {

@@ -104,6 +104,48 @@ type Config struct {
 	// console and API with a password: "none", "admins" (instance
 	// admins) or "everyone" ([security] require_second_factor).
 	RequireSecondFactor string
+	// ExternalOnly refuses local passwords to everyone but BreakGlass
+	// ([security] external_only, break_glass): people sign in with the
+	// company's directory.
+	ExternalOnly bool
+	BreakGlass   string
+
+	// LDAP is the [ldap] section (URL "": none).
+	LDAP LDAP
+	// GroupRoles are the [[group_role]] rules: a directory group gives a
+	// role in a workspace, or makes an instance admin.
+	GroupRoles []GroupRole
+}
+
+// LDAP is how Hangar asks a directory (OpenLDAP, Active Directory) about
+// people: a service account searches, the person's own bind checks their
+// password.
+type LDAP struct {
+	URL              string // ldap://host:389 or ldaps://host:636
+	StartTLS         bool
+	CAFile           string
+	BindDN           string
+	BindPassword     string // from bind_password or bind_password_file
+	BindPasswordFile string
+	UserBase         string
+	UserFilter       string // with {username}
+	GroupBase        string
+	GroupFilter      string // with {dn}
+	MemberOf         bool   // groups from the user's memberOf attribute instead
+	// UsernameAttr and EmailAttr name the attributes read (uid or
+	// sAMAccountName; mail).
+	UsernameAttr, EmailAttr string
+	SyncInterval            time.Duration // 0: no sync
+	Timeout                 time.Duration
+}
+
+// GroupRole is one rule: members of Group get Role in Workspace (a slug),
+// or are instance admins.
+type GroupRole struct {
+	Group         string
+	Workspace     string
+	Role          string
+	InstanceAdmin bool
 }
 
 // SMTP is how Hangar sends mail.
@@ -160,6 +202,33 @@ func Default() Config {
 
 type rawSecurity struct {
 	RequireSecondFactor string `toml:"require_second_factor"`
+	ExternalOnly        bool   `toml:"external_only"`
+	BreakGlass          string `toml:"break_glass"`
+}
+
+type rawLDAP struct {
+	URL              string `toml:"url"`
+	StartTLS         bool   `toml:"start_tls"`
+	CAFile           string `toml:"ca_file"`
+	BindDN           string `toml:"bind_dn"`
+	BindPassword     string `toml:"bind_password"`
+	BindPasswordFile string `toml:"bind_password_file"`
+	UserBase         string `toml:"user_base"`
+	UserFilter       string `toml:"user_filter"`
+	GroupBase        string `toml:"group_base"`
+	GroupFilter      string `toml:"group_filter"`
+	MemberOf         bool   `toml:"member_of"`
+	UsernameAttr     string `toml:"username_attribute"`
+	EmailAttr        string `toml:"email_attribute"`
+	SyncInterval     string `toml:"sync_interval"`
+	Timeout          string `toml:"timeout"`
+}
+
+type rawGroupRole struct {
+	Group         string `toml:"group"`
+	Workspace     string `toml:"workspace"`
+	Role          string `toml:"role"`
+	InstanceAdmin bool   `toml:"instance_admin"`
 }
 
 type rawSMTP struct {
@@ -190,38 +259,40 @@ type rawRetention struct {
 }
 
 type raw struct {
-	Listen           string       `toml:"listen"`
-	PublicURL        string       `toml:"public_url"`
-	DataDir          string       `toml:"data_dir"`
-	TLSCert          string       `toml:"tls_cert"`
-	TLSKey           string       `toml:"tls_key"`
-	TLSMode          string       `toml:"tls_mode"`
-	TLSNames         []string     `toml:"tls_names"`
-	TLSLANAddresses  *bool        `toml:"tls_lan_addresses"`
-	OnboardingListen string       `toml:"onboarding_listen"`
-	ACMEEmail        string       `toml:"acme_email"`
-	ACMEDirectory    string       `toml:"acme_directory"`
-	ACMECARoots      string       `toml:"acme_ca_roots"`
-	MaxUploadSize    string       `toml:"max_upload_size"`
-	MaxRequestBody   string       `toml:"max_request_body"`
-	SignedURLTTL     string       `toml:"signed_url_ttl"`
-	DownloadTokenTTL string       `toml:"download_token_ttl"`
-	SessionTTL       string       `toml:"session_ttl"`
-	ShutdownTimeout  string       `toml:"shutdown_timeout"`
-	HeaderTimeout    string       `toml:"read_header_timeout"`
-	BodyIdleTimeout  string       `toml:"body_idle_timeout"`
-	TrustedProxies   []string     `toml:"trusted_proxies"`
-	WebhookNetworks  []string     `toml:"webhook_allowed_networks"`
-	WebhookNoPrivate bool         `toml:"webhook_refuse_private_networks"`
-	AccessLogKeep    string       `toml:"access_log_retention"`
-	MetricsPublic    bool         `toml:"metrics_public"`
-	Workers          int          `toml:"processing_workers"`
-	Log              rawLog       `toml:"log"`
-	Retention        rawRetention `toml:"retention"`
-	Blobs            rawBlobs     `toml:"blobs"`
-	Audit            rawAudit     `toml:"audit"`
-	SMTP             rawSMTP      `toml:"smtp"`
-	Security         rawSecurity  `toml:"security"`
+	Listen           string         `toml:"listen"`
+	PublicURL        string         `toml:"public_url"`
+	DataDir          string         `toml:"data_dir"`
+	TLSCert          string         `toml:"tls_cert"`
+	TLSKey           string         `toml:"tls_key"`
+	TLSMode          string         `toml:"tls_mode"`
+	TLSNames         []string       `toml:"tls_names"`
+	TLSLANAddresses  *bool          `toml:"tls_lan_addresses"`
+	OnboardingListen string         `toml:"onboarding_listen"`
+	ACMEEmail        string         `toml:"acme_email"`
+	ACMEDirectory    string         `toml:"acme_directory"`
+	ACMECARoots      string         `toml:"acme_ca_roots"`
+	MaxUploadSize    string         `toml:"max_upload_size"`
+	MaxRequestBody   string         `toml:"max_request_body"`
+	SignedURLTTL     string         `toml:"signed_url_ttl"`
+	DownloadTokenTTL string         `toml:"download_token_ttl"`
+	SessionTTL       string         `toml:"session_ttl"`
+	ShutdownTimeout  string         `toml:"shutdown_timeout"`
+	HeaderTimeout    string         `toml:"read_header_timeout"`
+	BodyIdleTimeout  string         `toml:"body_idle_timeout"`
+	TrustedProxies   []string       `toml:"trusted_proxies"`
+	WebhookNetworks  []string       `toml:"webhook_allowed_networks"`
+	WebhookNoPrivate bool           `toml:"webhook_refuse_private_networks"`
+	AccessLogKeep    string         `toml:"access_log_retention"`
+	MetricsPublic    bool           `toml:"metrics_public"`
+	Workers          int            `toml:"processing_workers"`
+	Log              rawLog         `toml:"log"`
+	Retention        rawRetention   `toml:"retention"`
+	Blobs            rawBlobs       `toml:"blobs"`
+	Audit            rawAudit       `toml:"audit"`
+	SMTP             rawSMTP        `toml:"smtp"`
+	Security         rawSecurity    `toml:"security"`
+	LDAP             rawLDAP        `toml:"ldap"`
+	GroupRoles       []rawGroupRole `toml:"group_role"`
 }
 
 type rawBlobs struct {
@@ -402,6 +473,25 @@ func parse(r raw, file string) (Config, error) {
 	case "none", "admins", "everyone":
 	default:
 		return fail("security.require_second_factor", fmt.Errorf("%q is not none, admins or everyone", c.RequireSecondFactor))
+	}
+	c.ExternalOnly, c.BreakGlass = r.Security.ExternalOnly, r.Security.BreakGlass
+	if c.ExternalOnly && c.BreakGlass == "" {
+		return fail("security.break_glass", errors.New("external_only needs a break-glass admin: the one local account that still signs in with its password"))
+	}
+	if key, err := c.parseLDAP(r.LDAP); err != nil {
+		return fail(key, err)
+	}
+	for i, g := range r.GroupRoles {
+		key := fmt.Sprintf("group_role[%d]", i)
+		switch {
+		case g.Group == "" || len(g.Group) > 1024:
+			return fail(key+".group", errors.New("must be a group: a claim value or a DN"))
+		case g.InstanceAdmin && (g.Workspace != "" || g.Role != ""):
+			return fail(key, errors.New("instance_admin = true, or a workspace and role, not both"))
+		case !g.InstanceAdmin && (g.Workspace == "" || !validRole(g.Role)):
+			return fail(key, errors.New("needs a workspace (slug) and a role (viewer, ci, developer, admin), or instance_admin = true"))
+		}
+		c.GroupRoles = append(c.GroupRoles, GroupRole(g))
 	}
 	if key, err := c.parseSMTP(r.SMTP); err != nil {
 		return fail(key, err)
@@ -651,5 +741,63 @@ func (c *Config) parseSMTP(r rawSMTP) (string, error) {
 		return "smtp.from", fmt.Errorf("%q is not an address", r.From)
 	}
 	c.SMTP.From = a.String()
+	return "", nil
+}
+
+// validRole is package auth's list; config imports nothing of Hangar's.
+func validRole(r string) bool {
+	return r == "viewer" || r == "ci" || r == "developer" || r == "admin"
+}
+
+// parseLDAP reads [ldap]; on error it returns the key at fault.
+func (c *Config) parseLDAP(r rawLDAP) (string, error) {
+	if r.URL == "" {
+		if r != (rawLDAP{}) {
+			return "ldap.url", errors.New("must be set (ldap://host or ldaps://host) for the other [ldap] keys")
+		}
+		return "", nil
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return "ldap.url", fmt.Errorf("%q is not ldap://host[:port] or ldaps://host[:port]", r.URL)
+	}
+	l := LDAP{URL: r.URL, StartTLS: r.StartTLS, CAFile: r.CAFile, BindDN: r.BindDN, BindPassword: r.BindPassword,
+		BindPasswordFile: r.BindPasswordFile, UserBase: r.UserBase, UserFilter: r.UserFilter, GroupBase: r.GroupBase,
+		GroupFilter: r.GroupFilter, MemberOf: r.MemberOf, UsernameAttr: r.UsernameAttr, EmailAttr: r.EmailAttr}
+	switch {
+	case r.StartTLS && u.Scheme == "ldaps":
+		return "ldap.start_tls", errors.New("ldaps:// is TLS already")
+	case r.BindPassword != "" && r.BindPasswordFile != "":
+		return "ldap.bind_password", errors.New("give bind_password or bind_password_file, not both")
+	case r.UserBase == "":
+		return "ldap.user_base", errors.New("must be set: where people are searched")
+	case !strings.Contains(r.UserFilter, "{username}"):
+		return "ldap.user_filter", errors.New(`must hold {username}: "(&(objectClass=person)(uid={username}))"`)
+	case !r.MemberOf && r.GroupFilter != "" && !strings.Contains(r.GroupFilter, "{dn}"):
+		return "ldap.group_filter", errors.New(`must hold {dn}: "(&(objectClass=groupOfNames)(member={dn}))"`)
+	case !r.MemberOf && r.GroupFilter != "" && r.GroupBase == "":
+		return "ldap.group_base", errors.New("must be set with group_filter")
+	}
+	if l.UsernameAttr == "" {
+		l.UsernameAttr = "uid"
+	}
+	if l.EmailAttr == "" {
+		l.EmailAttr = "mail"
+	}
+	for _, d := range []struct {
+		key, s string
+		dst    *time.Duration
+		def    time.Duration
+	}{{"ldap.sync_interval", r.SyncInterval, &l.SyncInterval, 0}, {"ldap.timeout", r.Timeout, &l.Timeout, 5 * time.Second}} {
+		*d.dst = d.def
+		if d.s != "" {
+			v, err := time.ParseDuration(d.s)
+			if err != nil || v < 0 {
+				return d.key, fmt.Errorf("%q is not a duration (\"15m\")", d.s)
+			}
+			*d.dst = v
+		}
+	}
+	c.LDAP = l
 	return "", nil
 }

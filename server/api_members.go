@@ -13,6 +13,9 @@ type memberView struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Rule is the directory group whose rule gives this role: it is set
+	// again at each sign-in, so it is not edited by hand.
+	Rule string `json:"rule,omitempty"`
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -43,7 +43,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	method := "password"
+	method := firstFactor(u)
 	if u.HasSecondFactor() {
 		switch {
 		case u.TOTPSecret == "":

@@ -23,12 +23,13 @@ type userView struct {
 	Disabled           bool              `json:"disabled,omitempty"`
 	DisabledAt         time.Time         `json:"disabledAt,omitzero"`
 	DisabledBy         string            `json:"disabledBy,omitempty"`
+	Source             string            `json:"source,omitempty"` // "ldap": signs in with the directory
 }
 
 func (s *Server) viewUser(u store.User) (userView, error) {
 	ms, err := s.slugMemberships(u.Memberships)
 	return userView{ID: u.ID, Username: u.Username, Email: u.Email, Admin: u.Admin, Memberships: ms, CreatedAt: u.CreatedAt,
-		MustChangePassword: u.MustChangePassword, Disabled: u.Disabled, DisabledAt: u.DisabledAt, DisabledBy: u.DisabledBy}, err
+		MustChangePassword: u.MustChangePassword, Disabled: u.Disabled, DisabledAt: u.DisabledAt, DisabledBy: u.DisabledBy, Source: u.Source}, err
 }
 
 // slugMemberships rekeys memberships by workspace slug, for answers.
@@ -125,6 +126,9 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	if err != nil {
 		return notFoundAs(err, "user")
+	}
+	if u.Source != "" {
+		return &apiError{409, "EXTERNAL_ACCOUNT", orgConflict, "this user signs in with the company directory: their password is changed there"}
 	}
 	var req passwordRequest
 	if err := decodeJSON(r, &req); err != nil {

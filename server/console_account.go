@@ -31,6 +31,9 @@ type accountForm struct {
 	MustEnrol     bool     // the instance requires a second factor
 	// PasskeysPossible: the console's host is a name (a relying party).
 	PasskeysPossible bool
+	// External: the user signs in with the directory, which keeps their
+	// password.
+	External bool
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -63,6 +66,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, c *call, 
 	f.Choose, f.Email = u.MustChangePassword, u.Email
 	f.TOTP, f.Passkeys, f.RecoveryLeft, f.MustEnrol = u.TOTPSecret != "", u.Passkeys, len(u.RecoveryCodes), s.mustEnrol(u)
 	f.PasskeysPossible = passkeysPossible(c.base)
+	f.External = u.Source != ""
 	if q := r.URL.Query(); q.Get("factor") == "passkey" {
 		f.Done = "Your passkey is added: it signs you in, alone or after your password."
 	}
@@ -95,6 +99,10 @@ func (s *Server) emailSubmit(w http.ResponseWriter, r *http.Request, c *call) er
 func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	fail := func(status int, msg string) {
 		s.renderAccount(w, r, c, status, accountForm{Error: msg})
+	}
+	if u, err := s.store.User(c.who.id); err == nil && u.Source != "" {
+		fail(http.StatusConflict, "Your password is the company directory's: change it there.")
+		return nil
 	}
 	current, next := r.PostForm.Get("current"), r.PostForm.Get("password")
 	if next != r.PostForm.Get("confirm") {

@@ -260,7 +260,7 @@ func (s *Server) signinPasskeyFinish(w http.ResponseWriter, r *http.Request, c *
 			return errCeremony
 		}
 		u = half
-		return s.passkeySession(w, r, c, u, "password+passkey", r.URL.Query().Get("next"))
+		return s.passkeySession(w, r, c, u, firstFactor(u)+"+passkey", r.URL.Query().Get("next"))
 	}
 	var found store.User
 	_, cred, err = rp.FinishPasskeyLogin(func(_, userHandle []byte) (webauthn.User, error) {

@@ -34,6 +34,8 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 		if ae, _ := toAPIError(err); ae.Status == http.StatusTooManyRequests {
 			setRetryAfter(w, err)
 			status, form.Error = ae.Status, "Too many attempts: wait a minute and try again."
+		} else if errors.Is(err, errDirectoryDown) {
+			status, form.Error = http.StatusServiceUnavailable, "The company directory cannot be reached, so its people cannot sign in now. Try again in a few minutes; an administrator's local account still works."
 		} else if !errors.Is(err, errBadCredentials) {
 			return err
 		}
@@ -43,7 +45,7 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 	if u.HasSecondFactor() {
 		return s.askSecondFactor(w, r, c, u, form.Next)
 	}
-	if err := s.startSession(w, r, c, u, "password"); err != nil {
+	if err := s.startSession(w, r, c, u, firstFactor(u)); err != nil {
 		return err
 	}
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)

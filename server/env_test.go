@@ -24,6 +24,7 @@ import (
 	"hangar/blob"
 	"hangar/config"
 	"hangar/depot"
+	"hangar/directory"
 	"hangar/fsck"
 	"hangar/hangartest"
 	"hangar/mail"
@@ -134,13 +135,21 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 		go func() { sender.Run(ctx, 50*time.Millisecond); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
+	var people *directory.Directory
+	if cfg.LDAP.URL != "" {
+		if people, err = directory.New(cfg.LDAP); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(people.Close)
+	}
 	e.srv, err = server.New(server.Options{
-		Hasher: e.hasher,
-		Depot:  e.depot,
-		Config: cfg,
-		Logger: log,
-		Now:    e.clock,
-		Mail:   sender,
+		Hasher:    e.hasher,
+		Depot:     e.depot,
+		Config:    cfg,
+		Logger:    log,
+		Now:       e.clock,
+		Mail:      sender,
+		Directory: people,
 	})
 	if err != nil {
 		t.Fatal(err)

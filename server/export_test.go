@@ -1,5 +1,7 @@
 package server
 
+import "context"
+
 // RouteInfo is a row of the route table, for tests that check coverage.
 type RouteInfo struct {
 	Method, Pattern string
@@ -14,3 +16,7 @@ func Routes(s *Server) []RouteInfo {
 	}
 	return out
 }
+
+// SyncDirectoryOnce runs one pass of the directory sync, for tests that
+// cannot wait for its interval.
+func SyncDirectoryOnce(s *Server) error { return s.syncDirectoryOnce(context.Background()) }

@@ -160,8 +160,8 @@ func (s *Server) forgotPassword(c *call, base, addr string) {
 	go func() {
 		defer func() { <-s.resets }()
 		u, err := s.store.UserByEmail(addr)
-		if err != nil || u.Disabled {
-			return
+		if err != nil || u.Disabled || u.Source != "" {
+			return // a directory user's password is the directory's
 		}
 		_, _, err = st.CreateTicket(store.Ticket{Kind: store.TicketReset, Email: u.Email, UserID: u.ID}, func(plain string) store.Mail {
 			return composeMail(u.Email, "Reset your Hangar password", mailWords{

@@ -131,7 +131,7 @@ func (s *Server) secondFactor(c *call, client netip.Addr, u store.User, code str
 		if step, ok := auth.CheckTOTP(u.TOTPSecret, code, s.now()); ok {
 			if err := c.st.UseTOTPStep(u.ID, step); err == nil {
 				t.refund()
-				return "password+totp", nil
+				return firstFactor(u) + "+totp", nil
 			} else if !errors.Is(err, store.ErrCodeUsed) {
 				return "", err
 			}
@@ -144,7 +144,7 @@ func (s *Server) secondFactor(c *call, client netip.Addr, u store.User, code str
 			if left < 3 {
 				s.log.Warn("a user is running out of recovery codes", "user", u.ID, "left", left)
 			}
-			return "password+recovery_code", nil
+			return firstFactor(u) + "+recovery_code", nil
 		}
 		if !errors.Is(err, store.ErrCodeUsed) {
 			return "", err

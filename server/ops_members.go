@@ -29,12 +29,12 @@ func (s *Server) members(c *call) ([]memberView, error) {
 	out := []memberView{}
 	for _, u := range users {
 		if role, ok := u.Memberships[c.ws.ID]; ok {
-			out = append(out, memberView{store.MemberUser, u.ID, u.Username, role})
+			out = append(out, memberView{store.MemberUser, u.ID, u.Username, role, u.RuleRoles[c.ws.ID]})
 		}
 	}
 	for _, sa := range sas {
 		if role, ok := sa.Memberships[c.ws.ID]; ok {
-			out = append(out, memberView{store.MemberServiceAccount, sa.ID, sa.Name, role})
+			out = append(out, memberView{Kind: store.MemberServiceAccount, ID: sa.ID, Name: sa.Name, Role: role})
 		}
 	}
 	return out, nil
@@ -62,6 +62,9 @@ func (s *Server) setMembership(c *call, req setMemberRequest) (memberView, error
 		}
 	}
 	if err == nil {
+		err = s.byHand(req.Kind, id, c.ws.ID)
+	}
+	if err == nil {
 		err = c.st.SetMembership(req.Kind, id, c.ws.ID, req.Role)
 	}
 	return memberView{Kind: req.Kind, ID: id, Name: name, Role: req.Role}, err
@@ -73,7 +76,22 @@ func (s *Server) removeMembership(c *call, kind, nameOrID string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.byHand(kind, id, c.ws.ID); err != nil {
+		return err
+	}
 	return c.st.SetMembership(kind, id, c.ws.ID, "")
+}
+
+// byHand refuses to change a role a group rule gives: the next sign-in
+// would set it again.
+func (s *Server) byHand(kind, id, workspaceID string) error {
+	if kind != store.MemberUser {
+		return nil
+	}
+	if u, err := s.store.User(id); err == nil && u.RuleRoles[workspaceID] != "" {
+		return &apiError{409, "ROLE_FROM_DIRECTORY", orgConflict, "this role comes from the directory group " + u.RuleRoles[workspaceID] + ": change the group, or the [[group_role]] rule"}
+	}
+	return nil
 }
 
 type createServiceAccountRequest struct {

@@ -26,9 +26,13 @@ func (s *Server) signIn(ctx context.Context, c *call, client netip.Addr, usernam
 	}
 
 	u, err := s.store.UserByName(username)
+	if s.dir != nil && (errors.Is(err, store.ErrNotFound) || err == nil && u.Source == sourceLDAP) {
+		// Not a local account: the directory's to say.
+		return s.signInDirectory(ctx, c, t, username, password)
+	}
 	hash := u.PasswordHash
 	lane := t.lane
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.Source != "" {
 		hash, lane = s.dummyHash, auth.Normal // as long as a wrong password, never ahead of a real user
 	} else if err != nil {
 		return store.User{}, err
@@ -38,7 +42,10 @@ func (s *Server) signIn(ctx context.Context, c *call, client netip.Addr, usernam
 		t.refund()
 		return store.User{}, tooMany(time.Second, "too many sign-ins at once; retry in a moment")
 	}
-	if err != nil || verr != nil || !match || u.Disabled {
+	// With external sign-in only, a local password opens only the
+	// break-glass account: others are refused like a wrong password.
+	refused := s.cfg.ExternalOnly && u.Username != s.cfg.BreakGlass
+	if err != nil || verr != nil || !match || u.Disabled || u.Source != "" || refused {
 		if verr != nil && !errors.Is(verr, ctx.Err()) {
 			s.log.Error("password check failed", "user", u.ID, "err", verr)
 		}

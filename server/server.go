@@ -33,6 +33,7 @@ import (
 	"hangar/certs"
 	"hangar/config"
 	"hangar/depot"
+	"hangar/directory"
 	"hangar/mail"
 	"hangar/store"
 	"hangar/urlsign"
@@ -40,9 +41,10 @@ import (
 
 // Server serves Hangar's HTTP fronts. Create it with New.
 type Server struct {
-	depot *depot.Depot // every change that touches blobs
-	store *store.Store // reads, and changes of metadata alone
-	mail  *mail.Sender // nil: no [smtp]
+	depot *depot.Depot         // every change that touches blobs
+	store *store.Store         // reads, and changes of metadata alone
+	mail  *mail.Sender         // nil: no [smtp]
+	dir   *directory.Directory // nil: no [ldap]
 	// resets bounds the password resets being looked up at once (they
 	// run after their answer: see forgotPassword).
 	resets chan struct{}
@@ -95,6 +97,9 @@ type Options struct {
 	// Mail sends the mail outbox; nil when there is no [smtp]: then
 	// nothing is mailed, and every link that would be is shown instead.
 	Mail *mail.Sender
+	// Directory checks the sign-ins of people who are not local
+	// accounts; nil when there is no [ldap].
+	Directory *directory.Directory
 }
 
 // Failed logins allowed before 429: per client network (an IPv4 address,
@@ -141,6 +146,7 @@ func New(o Options) (*Server, error) {
 		depot:     o.Depot,
 		store:     st,
 		mail:      o.Mail,
+		dir:       o.Directory,
 		resets:    make(chan struct{}, 4),
 		cfg:       o.Config,
 		log:       o.Logger,

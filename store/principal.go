@@ -41,6 +41,18 @@ type User struct {
 	TOTPLastStep  uint64    `json:"totpLastStep,omitempty"`
 	RecoveryCodes []string  `json:"recoveryCodes,omitempty"`
 	Passkeys      []Passkey `json:"passkeys,omitempty"`
+
+	// Source is where the user signs in: "" (a local password) or a
+	// directory ("ldap"); ExternalID is their name there (a DN). Such a
+	// user has no password here (external.go).
+	Source     string `json:"source,omitempty"`
+	ExternalID string `json:"externalId,omitempty"`
+	// RuleRoles are the memberships a group rule gave (workspace ID → the
+	// group): the next sign-in or sync sets them again, so they are not
+	// edited by hand. RuleAdmin is the group that makes them an instance
+	// admin, if one does.
+	RuleRoles map[string]string `json:"ruleRoles,omitempty"`
+	RuleAdmin string            `json:"ruleAdmin,omitempty"`
 }
 
 // HasSecondFactor reports whether signing in as u takes more than a
