@@ -39,6 +39,7 @@ var allowedImports = map[string][]string{
 	"pkginfo/pkgtest/demoipa": {"pkginfo/pkgtest"},
 	"bench/scale":             {"depot", "store", "blob"},
 	"bench/redirect":          {},
+	"oidctest":                {"config", "depot", "server", "store"}, // tests only, a module of its own (Dex's dependencies)
 }
 
 // noHTTP are packages that know no HTTP: the consistency protocol and

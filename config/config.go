@@ -112,6 +112,8 @@ type Config struct {
 
 	// LDAP is the [ldap] section (URL "": none).
 	LDAP LDAP
+	// OIDC are the [[oidc]] providers, in the order of their buttons.
+	OIDC []OIDC
 	// GroupRoles are the [[group_role]] rules: a directory group gives a
 	// role in a workspace, or makes an instance admin.
 	GroupRoles []GroupRole
@@ -137,6 +139,21 @@ type LDAP struct {
 	UsernameAttr, EmailAttr string
 	SyncInterval            time.Duration // 0: no sync
 	Timeout                 time.Duration
+}
+
+// OIDC is an OpenID Connect provider people sign in with.
+type OIDC struct {
+	Name                       string // on the button and in the paths (/signin/oidc/{name})
+	Issuer                     string
+	ClientID                   string
+	ClientSecret               string // from client_secret or client_secret_file
+	ClientSecretFile           string
+	Scopes                     []string
+	UsernameClaim, GroupsClaim string
+	AllowedDomains             []string // e-mail domains allowed to sign in (none: any)
+	// LinkVerifiedEmail links a first sign-in to the local user with the
+	// same, verified, address; otherwise a local user is never linked.
+	LinkVerifiedEmail bool
 }
 
 // GroupRole is one rule: members of Group get Role in Workspace (a slug),
@@ -224,6 +241,19 @@ type rawLDAP struct {
 	Timeout          string `toml:"timeout"`
 }
 
+type rawOIDC struct {
+	Name              string   `toml:"name"`
+	Issuer            string   `toml:"issuer"`
+	ClientID          string   `toml:"client_id"`
+	ClientSecret      string   `toml:"client_secret"`
+	ClientSecretFile  string   `toml:"client_secret_file"`
+	Scopes            []string `toml:"scopes"`
+	UsernameClaim     string   `toml:"username_claim"`
+	GroupsClaim       string   `toml:"groups_claim"`
+	AllowedDomains    []string `toml:"allowed_domains"`
+	LinkVerifiedEmail bool     `toml:"link_verified_email"`
+}
+
 type rawGroupRole struct {
 	Group         string `toml:"group"`
 	Workspace     string `toml:"workspace"`
@@ -293,6 +323,7 @@ type raw struct {
 	Security         rawSecurity    `toml:"security"`
 	LDAP             rawLDAP        `toml:"ldap"`
 	GroupRoles       []rawGroupRole `toml:"group_role"`
+	OIDC             []rawOIDC      `toml:"oidc"`
 }
 
 type rawBlobs struct {
@@ -480,6 +511,38 @@ func parse(r raw, file string) (Config, error) {
 	}
 	if key, err := c.parseLDAP(r.LDAP); err != nil {
 		return fail(key, err)
+	}
+	names := map[string]bool{}
+	for i, o := range r.OIDC {
+		key := fmt.Sprintf("oidc[%d]", i)
+		u, err := url.Parse(o.Issuer)
+		switch {
+		case !validName(o.Name) || names[strings.ToLower(o.Name)]:
+			return fail(key+".name", errors.New("must be 1 to 32 letters, digits, - or _, and differ from the others' (it is in the sign-in paths)"))
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			return fail(key+".issuer", fmt.Errorf("%q is not the provider's issuer URL", o.Issuer))
+		case o.ClientID == "":
+			return fail(key+".client_id", errors.New("must be set"))
+		case o.ClientSecret != "" && o.ClientSecretFile != "":
+			return fail(key+".client_secret", errors.New("give client_secret or client_secret_file, not both"))
+		}
+		names[strings.ToLower(o.Name)] = true
+		oc := OIDC{Name: o.Name, Issuer: strings.TrimSuffix(o.Issuer, "/"), ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			ClientSecretFile: o.ClientSecretFile, Scopes: o.Scopes, UsernameClaim: o.UsernameClaim, GroupsClaim: o.GroupsClaim,
+			LinkVerifiedEmail: o.LinkVerifiedEmail}
+		if len(oc.Scopes) == 0 {
+			oc.Scopes = []string{"openid", "profile", "email", "groups"}
+		}
+		if oc.UsernameClaim == "" {
+			oc.UsernameClaim = "preferred_username"
+		}
+		if oc.GroupsClaim == "" {
+			oc.GroupsClaim = "groups"
+		}
+		for _, d := range o.AllowedDomains {
+			oc.AllowedDomains = append(oc.AllowedDomains, strings.ToLower(strings.TrimPrefix(d, "@")))
+		}
+		c.OIDC = append(c.OIDC, oc)
 	}
 	for i, g := range r.GroupRoles {
 		key := fmt.Sprintf("group_role[%d]", i)
@@ -800,4 +863,17 @@ func (c *Config) parseLDAP(r rawLDAP) (string, error) {
 	}
 	c.LDAP = l
 	return "", nil
+}
+
+// validName is a provider's name: safe in a URL path and on a button.
+func validName(n string) bool {
+	if n == "" || len(n) > 32 {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

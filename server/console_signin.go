@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"hangar/store"
 )
@@ -11,13 +13,30 @@ import (
 // kept in a cookie.
 
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request, c *call) error {
-	s.renderPage(w, r, http.StatusOK, "signin", "Sign in", c, signinForm{Next: safeNext(r.URL.Query().Get("next")), Passkeys: passkeysPossible(c.base)})
+	f := s.signinFormFor(c, r.URL.Query().Get("next"))
+	if name := r.URL.Query().Get("ended"); name != "" {
+		f.EndSession, f.EndSessionName = s.endSessionURL(name), name
+	}
+	s.renderPage(w, r, http.StatusOK, "signin", "Sign in", c, f)
 	return nil
 }
 
 type signinForm struct {
 	Username, Next, Error string
-	Passkeys              bool // the host can have passkeys: offer them
+	Passkeys              bool     // the host can have passkeys: offer them
+	Providers             []string // OpenID Connect providers, a button each
+	// EndSession is where the provider the user signed out of ends its
+	// own session, offered after Hangar's ended.
+	EndSession, EndSessionName string
+}
+
+// signinFormFor is the sign-in form's fixed parts.
+func (s *Server) signinFormFor(c *call, next string) signinForm {
+	f := signinForm{Next: safeNext(next), Passkeys: passkeysPossible(c.base)}
+	for _, o := range s.cfg.OIDC {
+		f.Providers = append(f.Providers, o.Name)
+	}
+	return f
 }
 
 // signinSubmit checks the form like the API's login (same limits, same
@@ -26,7 +45,8 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := r.ParseForm(); err != nil {
 		return errBadRequest("malformed form")
 	}
-	form := signinForm{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next")), Passkeys: passkeysPossible(c.base)}
+	form := s.signinFormFor(c, r.PostForm.Get("next"))
+	form.Username = r.PostForm.Get("username")
 	u, err := s.signIn(r.Context(), c, s.clientIP(r), form.Username, r.PostForm.Get("password"))
 	if err != nil {
 		status := http.StatusUnauthorized
@@ -57,6 +77,10 @@ func (s *Server) signoutSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	clearSessionCookie(w, r)
+	if name, ok := strings.CutPrefix(c.who.token.Method, "oidc:"); ok && s.endSessionURL(name) != "" {
+		http.Redirect(w, r, "/signin?ended="+url.QueryEscape(name), http.StatusSeeOther)
+		return nil
+	}
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 	return nil
 }

@@ -125,3 +125,25 @@ func TestSecondFactorsInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// The sign-in page with two identity providers, and what a person sees
+// when one cannot be reached.
+func TestSignInProvidersInBrowser(t *testing.T) {
+	needBrowser(t)
+	e := newEnvWith(t, func(c *config.Config) {
+		c.OIDC = []config.OIDC{
+			{Name: "Keycloak", Issuer: "http://127.0.0.1:1/realms/acme", ClientID: "hangar", Scopes: []string{"openid"}, UsernameClaim: "preferred_username", GroupsClaim: "groups"},
+			{Name: "Okta", Issuer: "http://127.0.0.1:1/oauth2/default", ClientID: "hangar", Scopes: []string{"openid"}, UsernameClaim: "preferred_username", GroupsClaim: "groups"},
+		}
+	})
+	shots := shotsDir(t)
+	ctx := browser(t, "")
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/signin"), chromedp.WaitVisible(chromedp.CSS(".providers a")), shootSizes(shots, "signin-providers"),
+		chromedp.Click(chromedp.CSS(`a[href^="/signin/oidc/Keycloak"]`)), chromedp.WaitVisible(chromedp.CSS("p.error")), shootSizes(shots, "signin-provider-down")); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("p.error")))
+	if err != nil || !strings.Contains(msg, "Keycloak cannot be reached") {
+		t.Errorf("an unreachable provider: %q %v", msg, err)
+	}
+}

@@ -101,6 +101,8 @@ func (s *Server) table() []route {
 		{"GET", "/signin/second", consoleFront, 0, public, s.secondPage},
 		{"POST", "/signin/second", consoleFront, 0, public, s.secondSubmit},
 		{"POST", "/signin/passkey/begin", consoleFront, 0, public, s.signinPasskeyBegin},
+		{"GET", "/signin/oidc/:name", consoleFront, 0, public, s.oidcStart},
+		{"GET", "/signin/oidc/:name/callback", consoleFront, 0, public, s.oidcCallback},
 		{"POST", "/signin/passkey/finish", consoleFront, 0, public, s.signinPasskeyFinish},
 		{"GET", "/forgot", consoleFront, 0, public, s.forgotPage},
 		{"POST", "/forgot", consoleFront, 0, public, s.forgotSubmit},

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"hangar/auth"
@@ -50,6 +51,12 @@ type Server struct {
 	resets chan struct{}
 	// ceremonies are passkey ceremonies under way (console_passkeys.go).
 	ceremonies ceremonies
+	// oidc are the OpenID Connect providers by lower-case name, their
+	// sign-ins under way, and the client that talks to them
+	// (console_oidc.go).
+	oidc       map[string]*oidcProvider
+	oidcFlows  oidcFlows
+	oidcClient *http.Client
 	cfg        config.Config
 	log        *slog.Logger
 	now        func() time.Time
@@ -148,10 +155,13 @@ func New(o Options) (*Server, error) {
 		mail:      o.Mail,
 		dir:       o.Directory,
 		resets:    make(chan struct{}, 4),
-		cfg:       o.Config,
-		log:       o.Logger,
-		now:       o.Now,
-		keys:      urlsign.NewKeyring(keys),
+		oidc:      map[string]*oidcProvider{},
+		// A provider that hangs must not hold a sign-in for long.
+		oidcClient: &http.Client{Timeout: 15 * time.Second},
+		cfg:        o.Config,
+		log:        o.Logger,
+		now:        o.Now,
+		keys:       urlsign.NewKeyring(keys),
 
 		hasher:          o.Hasher,
 		dummyHash:       dummy,
@@ -168,6 +178,9 @@ func New(o Options) (*Server, error) {
 		enrollPerPage:   auth.Limiter{Burst: enrollPerPage.Burst, Every: enrollPerPage.Every},
 		metrics:         newMetrics(o.Depot),
 		hosts:           newHosts(o.Config),
+	}
+	for _, o := range o.Config.OIDC {
+		s.oidc[strings.ToLower(o.Name)] = &oidcProvider{cfg: o}
 	}
 	if s.tls, err = certs.New(o.Config, o.Logger, o.Now); err != nil {
 		return nil, err

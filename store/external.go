@@ -38,7 +38,12 @@ func (s *Store) UpsertExternalUser(source, externalID, username, email string) (
 				return err
 			}
 			if u.Source != source {
-				return fmt.Errorf("user %q is a local account: %w", username, ErrConflict)
+				return fmt.Errorf("user %q is another source's account: %w", username, ErrConflict)
+			}
+			// An OpenID provider's subject is the person: the same name
+			// for another subject is someone else.
+			if strings.HasPrefix(source, "oidc:") && u.ExternalID != "" && u.ExternalID != externalID {
+				return fmt.Errorf("user %q is another person of %s: %w", username, source, ErrConflict)
 			}
 		} else {
 			u = User{ID: NewID(), Username: username, Source: source, ExternalID: externalID, CreatedAt: s.now().UTC(), Memberships: map[string]string{}}
