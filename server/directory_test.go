@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/go-ldap/ldap/v3"
 
 	"hangar/config"
@@ -159,4 +160,27 @@ func TestExternalOnly(t *testing.T) {
 	e.mustReq(http.StatusUnauthorized, "POST", "/api/v1/auth/login", "", `{"username":"vic","password":"vic-password"}`, nil)
 	e.login("root", "root-password")
 	e.login("alice", "alice-password")
+}
+
+// The members page shows which roles the directory's groups give, and
+// offers no hand edit of them.
+func TestDirectoryMembersInBrowser(t *testing.T) {
+	needBrowser(t)
+	e, _ := newDirectoryEnv(t, nil)
+	admin := e.adminToken()
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"root","role":"admin"}`, nil)
+	e.login("alice", "alice-password")
+	shots := shotsDir(t)
+	ctx := browser(t, "")
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.ts.URL+"/signin"), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), "root-password"),
+		chromedp.Submit(chromedp.ID("password")), chromedp.WaitVisible(chromedp.CSS("a.who")),
+		chromedp.Navigate(e.ts.URL+"/w/acme/members"), chromedp.WaitVisible(chromedp.CSS("table")), shootSizes(shots, "members-directory")); err != nil {
+		t.Fatal(err)
+	}
+	row, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("tbody tr:nth-child(1)")))
+	if err != nil || !strings.Contains(row, "alice") || !strings.Contains(row, "from the directory") || strings.Contains(row, "Remove") {
+		t.Errorf("alice's row: %q %v", row, err)
+	}
 }
