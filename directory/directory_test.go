@@ -63,3 +63,36 @@ func TestDirectory(t *testing.T) {
 		t.Errorf("a stopped directory: %v", err)
 	}
 }
+
+// LDAPS and StartTLS, checked against a CA file; a directory whose
+// certificate is not trusted is unavailable, never used in the clear.
+func TestDirectoryTLS(t *testing.T) {
+	cert, key := hangartest.SelfSigned(t)
+	s := hangartest.StartSlapdTLS(t, cert, key, hangartest.SlapdUser{UID: "alice", Password: "alice-password", Groups: []string{"qa"}})
+	base := config.LDAP{BindDN: s.AdminDN, BindPassword: s.AdminPassword, UserBase: "ou=people," + s.Base,
+		UserFilter: "(uid={username})", UsernameAttr: "uid", EmailAttr: "mail", Timeout: 2 * time.Second}
+	for _, tc := range []struct {
+		name     string
+		url      string
+		startTLS bool
+		ca       string
+		ok       bool
+	}{
+		{"ldaps", s.LDAPS, false, cert, true},
+		{"starttls", s.URL, true, cert, true},
+		{"ldaps, untrusted", s.LDAPS, false, "", false},
+		{"starttls, untrusted", s.URL, true, "", false},
+	} {
+		cfg := base
+		cfg.URL, cfg.StartTLS, cfg.CAFile = tc.url, tc.startTLS, tc.ca
+		d, err := directory.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Authenticate(context.Background(), "alice", "alice-password")
+		d.Close()
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, directory.ErrUnavailable) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

@@ -19,6 +19,9 @@ import (
 // under dc=example,dc=com, with people in ou=people and groups (of
 // names) in ou=groups.
 type Slapd struct {
+	// LDAPS is the ldaps:// URL when the directory has a certificate
+	// (StartSlapdTLS); URL then offers StartTLS.
+	LDAPS                  string
 	URL                    string // ldap://127.0.0.1:port
 	Base                   string
 	AdminDN, AdminPassword string
@@ -37,6 +40,18 @@ type SlapdUser struct {
 // the users and their groups, for one test. Without slapd the test is
 // skipped, except in CI, where .ci/run installs it and its absence fails.
 func StartSlapd(t testing.TB, users ...SlapdUser) *Slapd {
+	t.Helper()
+	return startSlapd(t, "", "", users)
+}
+
+// StartSlapdTLS is StartSlapd with a certificate and key (PEM files):
+// StartTLS on URL, and implicit TLS on LDAPS.
+func StartSlapdTLS(t testing.TB, cert, key string, users ...SlapdUser) *Slapd {
+	t.Helper()
+	return startSlapd(t, cert, key, users)
+}
+
+func startSlapd(t testing.TB, cert, key string, users []SlapdUser) *Slapd {
 	t.Helper()
 	bin, err := exec.LookPath("slapd")
 	if err == nil {
@@ -71,7 +86,7 @@ suffix "%s"
 rootdn "%s"
 rootpw %s
 directory %s/db
-`, dir, s.Base, s.AdminDN, s.AdminPassword, dir)), 0o600)
+%s`, dir, s.Base, s.AdminDN, s.AdminPassword, dir, tlsConf(cert, key))), 0o600)
 
 	var ldif strings.Builder
 	fmt.Fprintf(&ldif, "dn: %s\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n", s.Base)
@@ -107,7 +122,12 @@ directory %s/db
 	for try := 0; ; try++ {
 		port := FreePort(t)
 		s.URL = "ldap://127.0.0.1:" + strconv.Itoa(port)
-		cmd := exec.Command(bin, "-f", conf, "-h", s.URL+"/", "-d", "0")
+		listen := s.URL + "/"
+		if cert != "" {
+			s.LDAPS = "ldaps://127.0.0.1:" + strconv.Itoa(FreePort(t))
+			listen += " " + s.LDAPS + "/"
+		}
+		cmd := exec.Command(bin, "-f", conf, "-h", listen, "-d", "0")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -164,4 +184,12 @@ func (s *Slapd) Modify(dn string, change func(*ldap.ModifyRequest)) {
 	if err := c.Modify(req); err != nil {
 		s.t.Fatalf("modify %s: %v", dn, err)
 	}
+}
+
+// tlsConf is slapd.conf's TLS directives for a certificate, if any.
+func tlsConf(cert, key string) string {
+	if cert == "" {
+		return ""
+	}
+	return "TLSCertificateFile " + cert + "\nTLSCertificateKeyFile " + key + "\n"
 }
