@@ -95,6 +95,10 @@ func startHangar(t *testing.T, hangarURL func() string, dexURL func() string, mu
 	cfg.OIDC = []config.OIDC{{Name: "dex", Issuer: dexURL(), ClientID: "hangar", ClientSecret: "hangar-secret",
 		Scopes: []string{"openid", "profile", "email", "groups"}, UsernameClaim: "preferred_username", GroupsClaim: "groups"}}
 	cfg.GroupRoles = []config.GroupRole{{Group: "engineering", Workspace: "acme", Role: "developer"}, {Group: "qa", Workspace: "acme", Role: "viewer"}}
+	// Everyone must have a second factor: the provider's people have its
+	// own, and are not asked to set one up here (they land where they were
+	// going).
+	cfg.RequireSecondFactor = "everyone"
 	d, err := depot.Open(filepath.Join(cfg.DataDir, "data"), depot.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)

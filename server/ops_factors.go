@@ -26,7 +26,9 @@ var (
 // mustEnrol says whether the instance requires u to have a second factor
 // that u does not have yet.
 func (s *Server) mustEnrol(u store.User) bool {
-	if u.HasSecondFactor() {
+	// An OpenID provider's people sign in with its factors, never with
+	// Hangar's: asking them to set one up here would only lock them out.
+	if u.HasSecondFactor() || strings.HasPrefix(u.Source, "oidc:") {
 		return false
 	}
 	switch s.cfg.RequireSecondFactor {
