@@ -88,11 +88,10 @@ func (cs *ceremonies) put(now time.Time, c ceremony) string {
 	if cs.m == nil {
 		cs.m = map[string]ceremony{}
 	}
+	// Expired ceremonies go, and when full some others (a flood of
+	// begun ceremonies must not grow the map).
 	for k, v := range cs.m {
-		if len(cs.m) < ceremonyMax && now.Before(v.expires) {
-			break
-		}
-		if !now.Before(v.expires) || len(cs.m) >= ceremonyMax {
+		if len(cs.m) >= ceremonyMax || !now.Before(v.expires) {
 			delete(cs.m, k)
 		}
 	}

@@ -126,6 +126,7 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 	log := slog.New(slog.NewTextHandler(logTo, nil))
 	e.depot = depot.New(st, blobs, depot.Options{Config: cfg, Logger: log, Now: e.clock, ReadPackage: read, ReadTimeout: timeout})
 	var sender *mail.Sender
+	stopMail := func() {}
 	if cfg.SMTP.Host != "" {
 		if sender, err = mail.New(cfg.SMTP, st, log, nil); err != nil {
 			t.Fatal(err)
@@ -133,7 +134,9 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { sender.Run(ctx, 50*time.Millisecond); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		var once sync.Once
+		stopMail = func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stopMail)
 	}
 	var people *directory.Directory
 	if cfg.LDAP.URL != "" {
@@ -165,6 +168,7 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 	t.Cleanup(func() {
 		cancel()
 		processed()
+		stopMail() // a writer too: the page check needs a quiet database
 		e.checkConsistent()
 	})
 
