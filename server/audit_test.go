@@ -166,6 +166,15 @@ func TestAuditActions(t *testing.T) {
 		{store.AuditFactorRemoved, "wade", func() {
 			e.postForm("/account/totp/remove", wadeCookie, url.Values{"csrf": {e.csrf(wadeCookie.Value)}}, "same-origin")
 		}},
+		{store.AuditTesterGroupCreated, "wade", func() {
+			e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", wade, `{"slug":"qa","members":["t@example.com"]}`, nil)
+		}},
+		{store.AuditTesterGroupChanged, "wade", func() {
+			e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", wade, `{"add":["u@example.com"]}`, nil)
+		}},
+		{store.AuditTesterGroupDeleted, "wade", func() {
+			e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/tester-group/qa", wade, "", nil)
+		}},
 		{store.AuditBackupTaken, "admin", func() { e.mustReq(http.StatusOK, "GET", "/api/v1/admin/backup", admin, "", nil) }},
 		{store.AuditBuildDeleted, "wade", func() {
 			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/build/"+up.BuildID, wade, "", nil)

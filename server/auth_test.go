@@ -142,6 +142,12 @@ func TestPermissionMatrix(t *testing.T) {
 		return l.PublicLinkID
 	}
 	buildID, fileID := freshFile()
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"testers"}`, nil)
+	freshTesterGroup := func() string {
+		slug := "t" + uniq()
+		e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"`+slug+`"}`, nil)
+		return slug
+	}
 	freshUser := func() string {
 		name := "f" + uniq()
 		e.mustReq(http.StatusCreated, "POST", "/api/v1/user", admin, fmt.Sprintf(`{"username":%q,"password":"long-password"}`, name), nil)
@@ -235,6 +241,19 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/api/v1/audit"), none, "instanceAdmin", 200, false, false},
 		{"GET", fixed("/api/v1/audit/export"), none, "instanceAdmin", 200, false, false},
 		{"GET", fixed("/api/v1/workspace/acme/audit/export"), none, "WORKSPACE_ADMIN", 200, false, false},
+		{"POST", fixed("/api/v1/workspace/acme/tester-group"), func() string { return `{"slug":"g` + uniq() + `"}` }, "BUILD_CREATE_LINKS", 201, false, false},
+		{"GET", fixed("/api/v1/workspace/acme/tester-group"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"GET", fixed("/api/v1/workspace/acme/tester-group/testers"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"PATCH", fixed("/api/v1/workspace/acme/tester-group/testers"), fixed(`{"add":["p@example.com"]}`), "BUILD_CREATE_LINKS", 200, false, false},
+		{"DELETE", func() string { return "/api/v1/workspace/acme/tester-group/" + freshTesterGroup() }, none, "BUILD_CREATE_LINKS", 204, false, false},
+		{"POST", fixed("/api/v1/workspace/acme/tester-group/testers/members.csv"), none, "BUILD_CREATE_LINKS", 415, false, false},
+		{"GET", fixed("/w/acme/testers"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"POST", fixed("/w/acme/testers"), func() string { return "slug=c" + uniq() }, "BUILD_CREATE_LINKS", 303, false, false},
+		{"GET", fixed("/w/acme/testers/testers"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"POST", fixed("/w/acme/testers/testers/add"), fixed("addresses=q%40example.com"), "BUILD_CREATE_LINKS", 303, false, false},
+		{"POST", fixed("/w/acme/testers/testers/remove"), fixed("address=q%40example.com"), "BUILD_CREATE_LINKS", 303, false, false},
+		{"GET", fixed("/w/acme/testers/testers/delete"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"POST", func() string { return "/w/acme/testers/" + freshTesterGroup() + "/delete" }, none, "BUILD_CREATE_LINKS", 303, false, false},
 		{"GET", fixed("/audit"), none, "instanceAdmin", 200, false, false},
 		{"GET", fixed("/audit/export"), none, "instanceAdmin", 200, false, false},
 		{"GET", fixed("/w/acme/audit"), none, "WORKSPACE_ADMIN", 200, false, false},

@@ -50,6 +50,12 @@ func (s *Server) confirmPasskeyRemove() handler {
 	})
 }
 
+func (s *Server) confirmTesterGroupDelete() handler {
+	return s.confirmation("Delete this tester group?", "Delete the group", func(c *call) (string, string) {
+		return "The group and its list of addresses are deleted; pages for it no longer let its testers in.", "/w/" + c.ws.Slug + "/testers/" + c.params.ByName("group")
+	})
+}
+
 func (s *Server) confirmUserDisable() handler {
 	return s.confirmation("Disable this user?", "Disable the user", func(c *call) (string, string) {
 		return c.params.ByName("username") + " can no longer sign in, and every session and token of theirs stops at once. You can enable them again; their roles stay.", "/users"

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"hangar/mail"
 	"mime"
 	"strings"
 	"testing"
@@ -47,4 +48,26 @@ func TestFileNameBidiStripped(t *testing.T) {
 			t.Errorf("safeFileName(%q) = %q, %v; want %q", raw, got, err, want)
 		}
 	}
+}
+
+// A pasted or uploaded CSV of addresses: whatever the bytes, the import
+// is all valid addresses, bounded in number, or refused.
+func FuzzAddressesCSV(f *testing.F) {
+	f.Add("email\nana@example.com\n\nbo@example.com,Bo\n")
+	f.Add("\"unterminated\nx@y.co")
+	f.Add("a@b.co\r\nBcc: c@d.co\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		addrs, err := readAddressesCSV(strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		if len(addrs) > maxCSVLines {
+			t.Fatalf("%d addresses", len(addrs))
+		}
+		for _, a := range addrs {
+			if _, verr := mail.ValidAddress(a); verr != nil || strings.ContainsAny(a, "\r\n,") {
+				t.Fatalf("imported %q", a)
+			}
+		}
+	})
 }

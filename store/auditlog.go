@@ -106,6 +106,9 @@ const (
 	AuditWebhookChanged      = "webhook.changed"
 	AuditWebhookDeleted      = "webhook.deleted"
 	AuditDeviceRemoved       = "device.removed"
+	AuditTesterGroupCreated  = "tester_group.created"
+	AuditTesterGroupChanged  = "tester_group.changed"
+	AuditTesterGroupDeleted  = "tester_group.deleted"
 	AuditBackupTaken         = "backup.taken"
 	AuditSigningKeyRotated   = "signing_key.rotated"
 )
@@ -122,6 +125,7 @@ var AuditActions = []string{
 	AuditBuildDeleted, AuditFileDeleted, AuditLinkCreated, AuditLinkDeactivated,
 	AuditDistributionCreated, AuditDistributionChanged, AuditDistributionDeleted,
 	AuditWebhookCreated, AuditWebhookChanged, AuditWebhookDeleted,
+	AuditTesterGroupCreated, AuditTesterGroupChanged, AuditTesterGroupDeleted,
 	AuditDeviceRemoved, AuditBackupTaken, AuditSigningKeyRotated,
 }
 
