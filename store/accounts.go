@@ -105,6 +105,22 @@ func (s *Store) CreateTicket(t Ticket, compose func(plain string) Mail) (string,
 			if tx.Bucket(bucketUsers).Get([]byte(t.UserID)) == nil {
 				return fmt.Errorf("user %s: %w", t.UserID, ErrNotFound)
 			}
+			// One pending link of a kind per user: a new one replaces the
+			// last, so that asking again and again (anyone may ask for a
+			// reset) cannot fill the table.
+			var older []Ticket
+			tickets.ForEach(func(_, v []byte) error {
+				var o Ticket
+				if getRaw(v, &o) == nil && o.Kind == t.Kind && o.UserID == t.UserID {
+					older = append(older, o)
+				}
+				return nil
+			})
+			for _, o := range older {
+				if err := deleteTicket(tx, o); err != nil {
+					return err
+				}
+			}
 		default:
 			return fmt.Errorf("%w: ticket kind %q", ErrInvalid, t.Kind)
 		}

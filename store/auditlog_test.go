@@ -172,3 +172,27 @@ func TestAuditSigningKey(t *testing.T) {
 		t.Error("the entry holds the key")
 	}
 }
+
+// Asking for a reset again replaces the pending link: a flood of requests
+// cannot fill the table of links (and block invitations).
+func TestOnePendingResetPerUser(t *testing.T) {
+	s := openTest(t, store.Options{})
+	u, err := s.CreateUser(store.User{Username: "ann", Email: "ann@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plains []string
+	for range 5 {
+		plain, _, err := s.CreateTicket(store.Ticket{Kind: store.TicketReset, UserID: u.ID, Email: u.Email}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plains = append(plains, plain)
+	}
+	for i, p := range plains {
+		_, err := s.TicketByPlain(p, store.TicketReset)
+		if (i == len(plains)-1) != (err == nil) {
+			t.Errorf("link %d: %v", i, err)
+		}
+	}
+}
