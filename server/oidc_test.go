@@ -4,9 +4,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +43,8 @@ func startHostileProvider(t *testing.T) *hostileProvider {
 		switch r.URL.Path {
 		case "/.well-known/openid-configuration":
 			json.NewEncoder(w).Encode(map[string]any{"issuer": p.URL, "authorization_endpoint": p.URL + "/auth",
-				"token_endpoint": p.URL + "/token", "jwks_uri": p.URL + "/keys", "id_token_signing_alg_values_supported": []string{"RS256"}})
+				"token_endpoint": p.URL + "/token", "jwks_uri": p.URL + "/keys", "id_token_signing_alg_values_supported": []string{"RS256"},
+				"end_session_endpoint": p.URL + "/logout"})
 		case "/keys":
 			json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 		case "/auth":
@@ -102,6 +106,7 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 		{"wrong nonce", func(string) (jwt.Claims, string) { return good(), "not-the-nonce" }, false, false},
 		{"right", func(n string) (jwt.Claims, string) { return good(), n }, false, true},
 	}
+	var signedIn *cookiejar.Jar
 	for _, tc := range cases {
 		p.mu.Lock()
 		p.mint = tc.mint
@@ -116,8 +121,11 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		signedIn := resp.Request.URL.Path == "/" && resp.StatusCode == http.StatusOK
-		if signedIn != tc.ok {
+		ok := resp.Request.URL.Path == "/" && resp.StatusCode == http.StatusOK
+		if ok {
+			signedIn = jar
+		}
+		if ok != tc.ok {
 			t.Errorf("%s: %d at %s", tc.name, resp.StatusCode, resp.Request.URL.Path)
 		}
 		if !tc.ok && resp.StatusCode != http.StatusUnauthorized {
@@ -132,6 +140,42 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 	}
 	if failed != 5 {
 		t.Errorf("%d signin.failed entries for the provider, want 5", failed)
+	}
+	// Signing out ends Hangar's session and offers the provider's.
+	if signedIn == nil {
+		t.Fatal("no sign-in to sign out of")
+	}
+	client := &http.Client{Jar: signedIn, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	account, err := client.Get(e.ts.URL + "/account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(account.Body)
+	account.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("no form on the account page: %s", page)
+	}
+	req, _ := http.NewRequest("POST", e.ts.URL+"/signout", strings.NewReader(url.Values{"csrf": {string(csrf[1])}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	out, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Body.Close()
+	if out.StatusCode != http.StatusSeeOther || out.Header.Get("Location") != "/signin?ended=corp" {
+		t.Fatalf("sign-out: %d %s", out.StatusCode, out.Header.Get("Location"))
+	}
+	signin, err := client.Get(e.ts.URL + "/signin?ended=corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(signin.Body)
+	signin.Body.Close()
+	want := p.URL + "/logout?client_id=hangar&amp;post_logout_redirect_uri=" + url.QueryEscape(e.ts.URL+"/signin")
+	if !strings.Contains(string(page), want) || !strings.Contains(string(page), "Sign out of corp too") {
+		t.Errorf("the sign-in page after signing out does not offer %s:\n%s", want, page)
 	}
 	if strings.Contains(e.logs.String(), "c0de") {
 		t.Error("the log holds the authorization code")
