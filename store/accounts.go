@@ -108,18 +108,8 @@ func (s *Store) CreateTicket(t Ticket, compose func(plain string) Mail) (string,
 			// One pending link of a kind per user: a new one replaces the
 			// last, so that asking again and again (anyone may ask for a
 			// reset) cannot fill the table.
-			var older []Ticket
-			tickets.ForEach(func(_, v []byte) error {
-				var o Ticket
-				if getRaw(v, &o) == nil && o.Kind == t.Kind && o.UserID == t.UserID {
-					older = append(older, o)
-				}
-				return nil
-			})
-			for _, o := range older {
-				if err := deleteTicket(tx, o); err != nil {
-					return err
-				}
+			if err := endUserTickets(tx, t.UserID, t.Kind); err != nil {
+				return err
 			}
 		default:
 			return fmt.Errorf("%w: ticket kind %q", ErrInvalid, t.Kind)
@@ -174,6 +164,26 @@ func (s *Store) ticket(tx *bolt.Tx, plain, kind string) (Ticket, error) {
 		return Ticket{}, ErrTokenExpired
 	}
 	return t, nil
+}
+
+// endUserTickets deletes a user's pending links of the given kinds (none
+// given: all of them): what was issued before a change of their
+// credentials, address or standing stops working with it.
+func endUserTickets(tx *bolt.Tx, userID string, kinds ...string) error {
+	var doomed []Ticket
+	tx.Bucket(bucketTickets).ForEach(func(_, v []byte) error {
+		var t Ticket
+		if getRaw(v, &t) == nil && t.UserID == userID && (len(kinds) == 0 || slices.Contains(kinds, t.Kind)) {
+			doomed = append(doomed, t)
+		}
+		return nil
+	})
+	for _, t := range doomed {
+		if err := deleteTicket(tx, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func deleteTicket(tx *bolt.Tx, t Ticket) error {
@@ -354,6 +364,10 @@ func (s *Store) ConfirmEmail(plain string) (User, error) {
 		if err := emails.Put(emailKey(u.Email), []byte(u.ID)); err != nil {
 			return err
 		}
+		// Reset links went to the old address: they end with it.
+		if err := endUserTickets(tx, u.ID, TicketReset); err != nil {
+			return err
+		}
 		if err := put(users, []byte(u.ID), u); err != nil {
 			return err
 		}
@@ -393,6 +407,9 @@ func (s *Store) SetEmail(userID, addr string) (User, error) {
 			if err := emails.Put(emailKey(addr), []byte(u.ID)); err != nil {
 				return err
 			}
+		}
+		if err := endUserTickets(tx, u.ID, TicketReset); err != nil {
+			return err
 		}
 		if err := put(users, []byte(u.ID), u); err != nil {
 			return err
@@ -443,6 +460,9 @@ func (s *Store) SetDisabled(userID string, disabled bool) (User, error) {
 			if err := revokeAllTokens(tx, u.ID); err != nil {
 				return err
 			}
+			if err := endUserTickets(tx, u.ID); err != nil {
+				return err
+			}
 		} else {
 			u.Disabled, u.DisabledAt, u.DisabledBy = false, time.Time{}, ""
 		}
@@ -481,18 +501,8 @@ func (s *Store) DeleteUser(userID string) error {
 		if err := revokeAllTokens(tx, u.ID); err != nil {
 			return err
 		}
-		var doomed []Ticket
-		tx.Bucket(bucketTickets).ForEach(func(_, v []byte) error {
-			var t Ticket
-			if getRaw(v, &t) == nil && t.UserID == u.ID {
-				doomed = append(doomed, t)
-			}
-			return nil
-		})
-		for _, t := range doomed {
-			if err := deleteTicket(tx, t); err != nil {
-				return err
-			}
+		if err := endUserTickets(tx, u.ID); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketUsernames).Delete([]byte(u.Username)); err != nil {
 			return err
@@ -522,6 +532,10 @@ func (s *Store) setPassword(tx *bolt.Tx, userID, passwordHash string, mustChange
 		return u, err
 	}
 	if err := s.record(tx, action, userTarget(u), "", map[string]any{"mustChange": mustChange}); err != nil {
+		return u, err
+	}
+	// A sign-in half done with the old password, and reset links, end too.
+	if err := endUserTickets(tx, userID, TicketSecondFactor, TicketReset); err != nil {
 		return u, err
 	}
 	return u, revokeAllTokens(tx, userID)

@@ -196,3 +196,45 @@ func TestOnePendingResetPerUser(t *testing.T) {
 		}
 	}
 }
+
+// Links issued before a change of a user's password, address or standing
+// stop working with it: a sign-in half done with the old password, a
+// reset mailed to the old address, anything of a disabled user.
+func TestLinksEndWithTheirReason(t *testing.T) {
+	s := openTest(t, store.Options{})
+	u, err := s.CreateUser(store.User{Username: "ann", Email: "ann@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(kind string) string {
+		t.Helper()
+		plain, _, err := s.CreateTicket(store.Ticket{Kind: kind, UserID: u.ID, Email: u.Email}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return plain
+	}
+	alive := func(plain, kind string) bool { _, err := s.TicketByPlain(plain, kind); return err == nil }
+
+	half, reset := issue(store.TicketSecondFactor), issue(store.TicketReset)
+	if err := s.SetPassword(u.ID, "$argon2id$new", false); err != nil {
+		t.Fatal(err)
+	}
+	if alive(half, store.TicketSecondFactor) || alive(reset, store.TicketReset) {
+		t.Error("a password change left a half sign-in or a reset link working")
+	}
+	reset = issue(store.TicketReset)
+	if _, err := s.SetEmail(u.ID, "ann@new.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if alive(reset, store.TicketReset) {
+		t.Error("a reset link to the old address works after the address changed")
+	}
+	reset, email := issue(store.TicketReset), issue(store.TicketEmail)
+	if _, err := s.SetDisabled(u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if alive(reset, store.TicketReset) || alive(email, store.TicketEmail) {
+		t.Error("a disabled user's links still work")
+	}
+}
