@@ -31,6 +31,9 @@ type MailpitOptions struct {
 	Implicit  bool
 	// SMTPPort is the port to listen on (0: a free one).
 	SMTPPort int
+	// AllowedRecipients, when set, is a regular expression: other
+	// recipients are refused (a 5xx).
+	AllowedRecipients string
 }
 
 // StartMailpit starts mailpit on loopback, for one test. Without the
@@ -55,6 +58,9 @@ func StartMailpit(t testing.TB, o MailpitOptions) *Mailpit {
 		args := []string{"--smtp", "127.0.0.1:" + strconv.Itoa(m.SMTPPort), "--listen", "127.0.0.1:" + strconv.Itoa(apiPort),
 			"--database", filepath.Join(t.TempDir(), "mailpit.db"), "--disable-version-check", "--smtp-disable-rdns", "--quiet",
 			"--smtp-auth-accept-any"} // any username and password
+		if o.AllowedRecipients != "" {
+			args = append(args, "--smtp-allowed-recipients", o.AllowedRecipients)
+		}
 		if o.Cert == "" {
 			args = append(args, "--smtp-auth-allow-insecure") // over plain SMTP too
 		} else {

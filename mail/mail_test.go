@@ -180,3 +180,38 @@ func TestSenderRetriesAndBounds(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A recipient the server refuses (a 5xx) is given up at once, not
+// retried, and the refusal's text (which names the recipient) reaches
+// neither the log nor the outbox.
+func TestPermanentRefusalGivenUp(t *testing.T) {
+	mp := hangartest.StartMailpit(t, hangartest.MailpitOptions{AllowedRecipients: `@example\.org$`})
+	st := openStore(t, nil)
+	var logs hangartest.SyncBuffer
+	s, err := mail.New(config.SMTP{Host: mp.Host, Port: mp.SMTPPort, TLS: "none", From: "h@example.com"}, st, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.QueueMail(store.Mail{To: "refused-person@example.com", Subject: "s", Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, 10*time.Millisecond); close(done) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, _ := st.QueuedMails(); n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused mail is still queued:\n%s", logs.String())
+		}
+	}
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "mail given up") || strings.Contains(logs.String(), "will retry") {
+		t.Errorf("not given up at once:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "refused-person") {
+		t.Errorf("the log names the recipient:\n%s", logs.String())
+	}
+}

@@ -134,6 +134,11 @@ func (s *Sender) drain(ctx context.Context) {
 // body holds a one-time link.
 func (s *Sender) attempt(ctx context.Context, key uint64, m store.Mail) {
 	err := s.Send(ctx, m)
+	if err != nil {
+		// Servers echo the recipient in their refusals ("550 <ann@…>
+		// unknown"): neither the log nor the outbox keeps it.
+		err = redacted{err, m.To}
+	}
 	domain := domainOf(m.To)
 	if err == nil {
 		s.mu.Lock()
@@ -227,3 +232,15 @@ func (s *Sender) Send(ctx context.Context, m store.Mail) error {
 	}
 	return c.Quit()
 }
+
+// redacted is an error whose text names no recipient.
+type redacted struct {
+	err error
+	to  string
+}
+
+func (r redacted) Error() string {
+	return strings.ReplaceAll(strings.ReplaceAll(r.err.Error(), r.to, "(recipient)"), strings.ToLower(r.to), "(recipient)")
+}
+
+func (r redacted) Unwrap() error { return r.err }
