@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -253,6 +254,17 @@ func TestAccountsWithoutMail(t *testing.T) {
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/invitation", admin, `{"email":"dan@example.org"}`, &second)
 	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/invitation/"+second.InvitationID, admin, "", nil)
 	e.mustReq(http.StatusGone, "POST", "/api/v1/invitation/"+second.URL[strings.LastIndex(second.URL, "/")+1:]+"/accept", "", `{"username":"dan","password":"dan-password"}`, nil)
+	// In the console too: the link is shown once, as a link, to hand over.
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
+	cookie := e.signIn("root", "root-password")
+	resp := e.postForm("/invitations", cookie, url.Values{"csrf": {e.csrf(cookie.Value)}, "email": {"eve@example.org"}}, "same-origin")
+	first, reload := e.followShown(resp, cookie)
+	if !strings.Contains(first, `id="newlink"`) || !strings.Contains(first, "/invite/hgr_") || !strings.Contains(first, "Invitation of eve@example.org") {
+		t.Errorf("the console does not show the invitation's link: %s", first)
+	}
+	if strings.Contains(reload, "/invite/hgr_") {
+		t.Error("the invitation's link is shown twice")
+	}
 	// A password an admin sets must be replaced before anything else.
 	e.mustReq(http.StatusNoContent, "PUT", "/api/v1/user/cid/password", admin, `{"password":"set-by-admin"}`, nil)
 	session = e.login("cid", "set-by-admin")

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"hangar/store"
@@ -25,17 +24,8 @@ type membersPage struct {
 }
 
 func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, c *call) error {
-	var p membersPage
-	secret, label, _ := s.takeShown(r, c)
-	if strings.HasPrefix(secret, "http") {
-		p.NewLink, p.For = secret, label
-	} else {
-		p.NewToken, p.For = secret, label
-	}
-	if to := r.URL.Query().Get("mailed"); to != "" {
-		p.Done = "The invitation is on its way to " + to + "."
-	}
-	return s.renderMembers(w, r, c, http.StatusOK, p)
+	sh := s.takeShownOrInvited(r, c)
+	return s.renderMembers(w, r, c, http.StatusOK, membersPage{NewToken: sh.secret, NewLink: sh.link, For: sh.whose, Done: sh.done})
 }
 
 func (s *Server) renderMembers(w http.ResponseWriter, r *http.Request, c *call, status int, p membersPage) error {
@@ -120,13 +110,7 @@ func (s *Server) inviteMemberSubmit(w http.ResponseWriter, r *http.Request, c *c
 		}
 		return err
 	}
-	base := "/w/" + c.ws.Slug + "/members"
-	if v.Mailed {
-		http.Redirect(w, r, base+"?mailed="+url.QueryEscape(v.Email), http.StatusSeeOther)
-		return nil
-	}
-	http.Redirect(w, r, base+"?"+s.showOnce(c, v.URL, v.Email), http.StatusSeeOther)
-	return nil
+	return s.invited(w, r, c, "/w/"+c.ws.Slug+"/members", v)
 }
 
 func (s *Server) revokeMemberInvitationSubmit(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -80,4 +82,39 @@ func (s *Server) takeShown(r *http.Request, c *call) (secret, label string, ok b
 		return "", "", false
 	}
 	return v.secret, v.label, true
+}
+
+// invitedLabel marks a shown secret that is an invitation's link (not a
+// password or token), for the page that shows it.
+const invitedLabel = "invitation for "
+
+// invited answers an invitation made on a console page: back to page,
+// saying the mail is on its way, or showing the link once when no mail
+// carries it.
+func (s *Server) invited(w http.ResponseWriter, r *http.Request, c *call, page string, v invitationView) error {
+	if v.Mailed {
+		http.Redirect(w, r, page+"?mailed="+url.QueryEscape(v.Email), http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, page+"?"+s.showOnce(c, v.URL, invitedLabel+v.Email), http.StatusSeeOther)
+	return nil
+}
+
+// shownOrInvited is what a page shows once after a redirect: a secret
+// (a password, a token) or an invitation's link, whose it is, or that an
+// invitation was mailed.
+type shownOrInvited struct{ secret, link, whose, done string }
+
+func (s *Server) takeShownOrInvited(r *http.Request, c *call) shownOrInvited {
+	var sh shownOrInvited
+	secret, label, _ := s.takeShown(r, c)
+	if whose, ok := strings.CutPrefix(label, invitedLabel); ok {
+		sh.link, sh.whose = secret, whose
+	} else {
+		sh.secret, sh.whose = secret, label
+	}
+	if to := r.URL.Query().Get("mailed"); to != "" {
+		sh.done = "The invitation is on its way to " + to + "."
+	}
+	return sh
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"hangar/auth"
@@ -25,17 +24,8 @@ type usersPage struct {
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, c *call) error {
-	var p usersPage
-	secret, label, _ := s.takeShown(r, c)
-	if strings.HasPrefix(secret, "http") {
-		p.NewLink, p.For = secret, label
-	} else {
-		p.NewSecret, p.For = secret, label
-	}
-	if to := r.URL.Query().Get("mailed"); to != "" {
-		p.Done = "The invitation is on its way to " + to + "."
-	}
-	return s.renderUsers(w, r, c, http.StatusOK, p)
+	sh := s.takeShownOrInvited(r, c)
+	return s.renderUsers(w, r, c, http.StatusOK, usersPage{NewSecret: sh.secret, NewLink: sh.link, For: sh.whose, Done: sh.done})
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, c *call, status int, p usersPage) error {
@@ -98,12 +88,7 @@ func (s *Server) inviteUserSubmit(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		return err
 	}
-	if v.Mailed {
-		http.Redirect(w, r, "/users?mailed="+url.QueryEscape(v.Email), http.StatusSeeOther)
-		return nil
-	}
-	http.Redirect(w, r, "/users?"+s.showOnce(c, v.URL, v.Email), http.StatusSeeOther)
-	return nil
+	return s.invited(w, r, c, "/users", v)
 }
 
 func (s *Server) revokeUserInvitationSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
