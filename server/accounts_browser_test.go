@@ -22,20 +22,7 @@ func TestAccountsInBrowser(t *testing.T) {
 	e.mustReq(200, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"root","role":"admin"}`, nil)
 	shots := shotsDir(t)
 	ctx := browser(t, "")
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	do, text := driver(t, ctx)
 
 	do(chromedp.Navigate(e.ts.URL+"/signin"), chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), "root-password"),

@@ -42,20 +42,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	ctx := browser(t, "")
 
 	shoot := func(name string) chromedp.Action[chromedp.Void] { return shootSizes(shots, name) }
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	do, text := driver(t, ctx)
 	// until polls a page condition for up to 5 s.
 	until := func(js string) bool {
 		t.Helper()

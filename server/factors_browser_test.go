@@ -46,20 +46,7 @@ func TestSecondFactorsInBrowser(t *testing.T) {
 		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}}); err != nil {
 		t.Fatal(err)
 	}
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	do, text := driver(t, ctx)
 	signOut := func() {
 		t.Helper()
 		do(chromedp.Navigate(base+"/account"), chromedp.WaitVisible(chromedp.CSS("form[action='/signout'] button")),

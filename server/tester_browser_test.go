@@ -154,6 +154,26 @@ func shotsDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// driver gives a browser test its two most used steps: do runs actions
+// and fails the test on an error; text reads an element's text.
+func driver(t *testing.T, ctx context.Context) (do func(...chromedp.Action[chromedp.Void]), text func(string) string) {
+	do = func(steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text = func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	return do, text
+}
+
 // shootSizes writes screenshots of the page at a phone's and a desktop's
 // size to dir, as name-phone.png and name-desktop.png.
 func shootSizes(dir, name string) chromedp.Action[chromedp.Void] {
