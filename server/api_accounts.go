@@ -40,7 +40,7 @@ func (s *Server) listInvitations(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *Server) revokeInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RevokeInvitation(c.ws.ID, c.params.ByName("id")); err != nil {
+	if err := c.st().RevokeInvitation(c.ws.ID, c.params.ByName("id")); err != nil {
 		return notFoundAs(err, "invitation")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -145,7 +145,7 @@ func (s *Server) changeEmailAPI(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (s *Server) confirmEmailAPI(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := c.st.ConfirmEmail(c.params.ByName("id"))
+	u, err := c.st().ConfirmEmail(c.params.ByName("id"))
 	if err != nil {
 		return ticketErr(err)
 	}

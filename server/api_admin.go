@@ -25,7 +25,7 @@ func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request, c *call) er
 		panic(http.ErrAbortHandler)
 	}
 	s.log.Info("backup sent", "client", s.clientIP(r).String())
-	if err := c.st.Record(store.AuditBackupTaken, store.AuditTarget{Kind: "instance"}, "", nil); err != nil {
+	if err := c.st().Record(store.AuditBackupTaken, store.AuditTarget{Kind: "instance"}, "", nil); err != nil {
 		s.log.Error("audit log", "err", err)
 	}
 	return nil

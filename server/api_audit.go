@@ -38,9 +38,9 @@ func (s *Server) actor(r *http.Request, who *principal) store.Actor {
 // as is the store as user u, from the request's address: for what a
 // request does on behalf of a user it has just identified (a sign-in).
 func (c *call) as(u store.User) *store.Store {
-	a := c.st.Actor()
+	a := c.st().Actor()
 	a.Kind, a.ID, a.Name = store.ActorUser, u.ID, u.Username
-	return c.st.As(a)
+	return c.st().As(a)
 }
 
 // auditQuery reads the filters of an audit log request.

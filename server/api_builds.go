@@ -515,7 +515,7 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	if _, err := s.depot.DeleteFile(c.st.Actor(), f.ID); err != nil {
+	if _, err := s.depot.DeleteFile(c.st().Actor(), f.ID); err != nil {
 		return notFoundAs(err, "file") // deleted by a concurrent request
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -93,7 +93,7 @@ func deviceName(d store.Device) string {
 }
 
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.DeleteDevice(c.ws.ID, c.params.ByName("udid")); err != nil {
+	if err := c.st().DeleteDevice(c.ws.ID, c.params.ByName("udid")); err != nil {
 		return notFoundAs(err, "device")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -104,7 +104,7 @@ func (s *Server) updateDistribution(w http.ResponseWriter, r *http.Request, c *c
 func (s *Server) deleteDistribution(w http.ResponseWriter, r *http.Request, c *call) error {
 	d, err := s.projectDistribution(c)
 	if err == nil {
-		err = c.st.DeleteDistribution(d.ID)
+		err = c.st().DeleteDistribution(d.ID)
 	}
 	if err != nil {
 		return notFoundAs(err, "distribution")

@@ -140,7 +140,7 @@ func (s *Server) fileLink(c *call) (store.PublicLink, error) {
 func (s *Server) deactivateLink(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.fileLink(c)
 	if err == nil {
-		err = c.st.DeactivateLink(l.ID)
+		err = c.st().DeactivateLink(l.ID)
 	}
 	if err != nil {
 		return err

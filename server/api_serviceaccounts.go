@@ -120,7 +120,7 @@ func (s *Server) revokeServiceAccountToken(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	if err := c.st.RevokeToken(sa.ID, c.params.ByName("prefix")); err != nil {
+	if err := c.st().RevokeToken(sa.ID, c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -69,7 +69,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	if c.who.kind != store.TokenSession {
 		return errBadRequest("only a login session can log out; revoke other tokens instead")
 	}
-	if err := c.st.RevokeToken(c.who.id, c.who.token.Prefix); err != nil {
+	if err := c.st().RevokeToken(c.who.id, c.who.token.Prefix); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -116,7 +116,7 @@ func (s *Server) endOwnSession(w http.ResponseWriter, r *http.Request, c *call) 
 	if c.who.kind != store.TokenSession {
 		return errBadRequest("only a user has sessions")
 	}
-	if err := c.st.RevokeToken(c.who.id, c.params.ByName("prefix")); err != nil {
+	if err := c.st().RevokeToken(c.who.id, c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "session")
 	}
 	w.WriteHeader(http.StatusNoContent)

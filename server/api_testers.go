@@ -66,7 +66,7 @@ func (s *Server) deleteTesterGroup(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	if err := c.st.DeleteTesterGroup(g.ID); err != nil {
+	if err := c.st().DeleteTesterGroup(g.ID); err != nil {
 		return notFoundAs(err, "tester group")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -87,7 +87,7 @@ func (s *Server) importTesterGroup(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	if g, err = c.st.UpdateTesterGroup(g.ID, "", addrs, nil); err != nil {
+	if g, err = c.st().UpdateTesterGroup(g.ID, "", addrs, nil); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, viewTesterGroup(g))

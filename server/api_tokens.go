@@ -118,7 +118,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (s *Server) revokeAnyToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := c.st.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
+	if _, err := c.st().RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -158,7 +158,7 @@ func scopeLabel(scope string) string {
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, c *call, t store.Token) error {
-	plain, tok, err := c.st.CreateToken(t)
+	plain, tok, err := c.st().CreateToken(t)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *Server) listAppTokens(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (s *Server) revokeAppToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
+	if err := c.st().RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -79,7 +79,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	u, err := c.st.CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin, Email: req.Email, MustChangePassword: true})
+	u, err := c.st().CreateUser(store.User{Username: req.Username, PasswordHash: hash, Admin: req.Admin, Email: req.Email, MustChangePassword: true})
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	// A password an admin sets for someone else is theirs to replace.
-	if err := c.st.SetPassword(u.ID, hash, c.who.id != u.ID); err != nil {
+	if err := c.st().SetPassword(u.ID, hash, c.who.id != u.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -53,7 +53,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := applyWebhook(&wh, req); err != nil {
 		return err
 	}
-	wh, err := c.st.CreateWebhook(wh)
+	wh, err := c.st().CreateWebhook(wh)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	wh, err := s.scopedWebhook(c)
 	if err == nil {
-		wh, err = c.st.UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
+		wh, err = c.st().UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
 	}
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err == nil {
-		err = c.st.DeleteWebhook(wh.ID)
+		err = c.st().DeleteWebhook(wh.ID)
 	}
 	if err != nil {
 		return notFoundAs(err, "webhook")

@@ -100,7 +100,7 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return notFoundAs(err, "workspace")
 	}
-	ws, err = c.st.UpdateWorkspace(ws.ID, func(ws *store.Workspace) error {
+	ws, err = c.st().UpdateWorkspace(ws.ID, func(ws *store.Workspace) error {
 		if req.Name != nil {
 			ws.Name = *req.Name
 		}
@@ -146,7 +146,7 @@ func (s *Server) newProject(c *call, req createProjectRequest) (store.Project, e
 	if !store.ValidSlug(req.Slug) {
 		return store.Project{}, errBadSlug
 	}
-	return c.st.CreateProject(store.Project{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), Platform: req.Platform})
+	return c.st().CreateProject(store.Project{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), Platform: req.Platform})
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -191,7 +191,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 		ret = &store.Retention{KeepBuilds: req.Retention.KeepBuilds, MaxAgeSeconds: int64(age / time.Second)}
 	}
-	p, err := c.st.UpdateProject(c.proj.ID, func(p *store.Project) error {
+	p, err := c.st().UpdateProject(c.proj.ID, func(p *store.Project) error {
 		if req.Name != nil {
 			p.Name = *req.Name
 		}

@@ -130,7 +130,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		}
 		return err
 	}
-	if err := c.st.SetPassword(u.ID, hash, false); err != nil {
+	if err := c.st().SetPassword(u.ID, hash, false); err != nil {
 		return err
 	}
 	if err := s.startSession(w, r, c, u, c.who.token.Method); err != nil {
@@ -143,7 +143,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 // endSessionSubmit ends one of the user's sessions (another browser).
 func (s *Server) endSessionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	prefix := c.params.ByName("prefix")
-	if err := c.st.RevokeToken(c.who.id, prefix); err != nil {
+	if err := c.st().RevokeToken(c.who.id, prefix); err != nil {
 		return notFoundAs(err, "session")
 	}
 	if prefix == c.who.token.Prefix {

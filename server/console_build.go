@@ -194,7 +194,7 @@ func (s *Server) deleteFileSubmit(w http.ResponseWriter, r *http.Request, c *cal
 		err = errNotFound("file")
 	}
 	if err == nil {
-		_, err = s.depot.DeleteFile(c.st.Actor(), f.ID)
+		_, err = s.depot.DeleteFile(c.st().Actor(), f.ID)
 		err = notFoundAs(err, "file")
 	}
 	if err != nil {

@@ -86,7 +86,7 @@ func (s *Server) quotaSubmit(w http.ResponseWriter, r *http.Request, c *call) er
 	if !ok {
 		return s.renderWorkspace(w, r, c, http.StatusBadRequest, errQuotaForm, createProjectRequest{})
 	}
-	if _, err := c.st.UpdateWorkspace(ws.ID, func(ws *store.Workspace) error { ws.StorageQuota = quota; return nil }); err != nil {
+	if _, err := c.st().UpdateWorkspace(ws.ID, func(ws *store.Workspace) error { ws.StorageQuota = quota; return nil }); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/w/"+ws.Slug, http.StatusSeeOther)

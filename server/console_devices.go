@@ -29,7 +29,7 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 func (s *Server) removeDeviceSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.DeleteDevice(c.ws.ID, c.params.ByName("udid")); err != nil {
+	if err := c.st().DeleteDevice(c.ws.ID, c.params.ByName("udid")); err != nil {
 		return notFoundAs(err, "device")
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/devices", http.StatusSeeOther)

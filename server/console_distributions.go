@@ -153,7 +153,7 @@ func (s *Server) updateDistributionSubmit(w http.ResponseWriter, r *http.Request
 func (s *Server) deleteDistributionSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	d, err := s.projectDistribution(c)
 	if err == nil {
-		err = notFoundAs(c.st.DeleteDistribution(d.ID), "distribution")
+		err = notFoundAs(c.st().DeleteDistribution(d.ID), "distribution")
 	}
 	if err != nil {
 		return err

@@ -142,7 +142,7 @@ func (s *Server) totpConfirmSubmit(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (s *Server) totpRemoveSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RemoveTOTP(c.who.id); err != nil {
+	if err := c.st().RemoveTOTP(c.who.id); err != nil {
 		return notFoundAs(err, "authenticator")
 	}
 	http.Redirect(w, r, "/account", http.StatusSeeOther)

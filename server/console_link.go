@@ -51,7 +51,7 @@ func (s *Server) createLinkSubmit(w http.ResponseWriter, r *http.Request, c *cal
 func (s *Server) deactivateLinkSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	l, err := s.buildLink(c)
 	if err == nil {
-		err = c.st.DeactivateLink(l.ID)
+		err = c.st().DeactivateLink(l.ID)
 	}
 	if err != nil {
 		return err

@@ -155,7 +155,7 @@ func (s *Server) confirmEmailPage(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (s *Server) confirmEmailSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := c.st.ConfirmEmail(c.params.ByName("token"))
+	u, err := c.st().ConfirmEmail(c.params.ByName("token"))
 	switch {
 	case errors.Is(err, store.ErrTokenExpired):
 		return s.renderLinkForm(w, r, c, http.StatusGone, "Confirm your address", linkForm{Error: linkExpiredText})

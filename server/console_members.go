@@ -84,7 +84,7 @@ func (s *Server) serviceAccountToken(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	plain, _, err := c.st.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: sa.Name})
+	plain, _, err := c.st().CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: sa.Name})
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *Server) inviteMemberSubmit(w http.ResponseWriter, r *http.Request, c *c
 }
 
 func (s *Server) revokeMemberInvitationSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RevokeInvitation(c.ws.ID, c.params.ByName("id")); err != nil {
+	if err := c.st().RevokeInvitation(c.ws.ID, c.params.ByName("id")); err != nil {
 		return notFoundAs(err, "invitation")
 	}
 	http.Redirect(w, r, "/w/"+c.ws.Slug+"/members", http.StatusSeeOther)

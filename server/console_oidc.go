@@ -290,7 +290,7 @@ func (s *Server) oidcUser(c *call, p *oidcProvider, subject string, who oidcPers
 	if who.emailVerified {
 		email = who.email
 	}
-	u, err := c.st.UpsertExternalUser(source, subject, who.username, email)
+	u, err := c.st().UpsertExternalUser(source, subject, who.username, email)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return store.User{}, "The username " + who.username + " belongs to another account here. Ask your administrator.", nil
@@ -302,7 +302,7 @@ func (s *Server) oidcUser(c *call, p *oidcProvider, subject string, who oidcPers
 	if u.Disabled {
 		return store.User{}, "Your account is disabled.", nil
 	}
-	if _, err := s.applyRules(c.st, u, who.groups); err != nil {
+	if _, err := s.applyRules(c.st(), u, who.groups); err != nil {
 		return store.User{}, "", err
 	}
 	u, err = s.store.User(u.ID)
@@ -312,9 +312,9 @@ func (s *Server) oidcUser(c *call, p *oidcProvider, subject string, who oidcPers
 // oidcFailed answers a sign-in that did not happen, on a page that says
 // why, and records it.
 func (s *Server) oidcFailed(w http.ResponseWriter, r *http.Request, c *call, p *oidcProvider, status int, msg, reason string) error {
-	a := c.st.Actor()
+	a := c.st().Actor()
 	a.Kind, a.ID, a.Name = store.ActorAnonymous, "", ""
-	if err := c.st.As(a).Record(store.AuditSigninFailed, store.AuditTarget{Kind: "provider", Name: p.cfg.Name}, "",
+	if err := c.st().As(a).Record(store.AuditSigninFailed, store.AuditTarget{Kind: "provider", Name: p.cfg.Name}, "",
 		map[string]any{"method": "oidc:" + p.cfg.Name, "reason": oneLine(reason, 200)}); err != nil {
 		s.log.Error("audit log", "err", err)
 	}

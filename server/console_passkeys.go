@@ -176,7 +176,7 @@ func (s *Server) passkeyFinish(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	if err := c.st.AddPasskey(u.ID, store.Passkey{ID: base64.RawURLEncoding.EncodeToString(cred.ID), Name: cer.name, Credential: raw}); err != nil {
+	if err := c.st().AddPasskey(u.ID, store.Passkey{ID: base64.RawURLEncoding.EncodeToString(cred.ID), Name: cer.name, Credential: raw}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, struct {
@@ -195,7 +195,7 @@ func webauthnReason(err error) string {
 }
 
 func (s *Server) passkeyRemoveSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RemovePasskey(c.who.id, c.params.ByName("id")); err != nil {
+	if err := c.st().RemovePasskey(c.who.id, c.params.ByName("id")); err != nil {
 		return notFoundAs(err, "passkey")
 	}
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
@@ -284,14 +284,14 @@ func (s *Server) usePasskey(c *call, u store.User, cred *webauthn.Credential) er
 	if err != nil {
 		return err
 	}
-	return c.st.UsePasskey(u.ID, base64.RawURLEncoding.EncodeToString(cred.ID), raw)
+	return c.st().UsePasskey(u.ID, base64.RawURLEncoding.EncodeToString(cred.ID), raw)
 }
 
 func (s *Server) passkeyRefused(c *call, u store.User, err error) error {
 	if u.ID != "" {
-		a := c.st.Actor()
+		a := c.st().Actor()
 		a.Kind, a.ID, a.Name = store.ActorAnonymous, "", ""
-		if rerr := c.st.As(a).Record(store.AuditSigninFailed, store.AuditTarget{Kind: "user", ID: u.ID, Name: u.Username}, "", map[string]any{"method": "passkey"}); rerr != nil {
+		if rerr := c.st().As(a).Record(store.AuditSigninFailed, store.AuditTarget{Kind: "user", ID: u.ID, Name: u.Username}, "", map[string]any{"method": "passkey"}); rerr != nil {
 			s.log.Error("audit log", "err", rerr)
 		}
 	}

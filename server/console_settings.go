@@ -76,7 +76,7 @@ func (s *Server) retentionSubmit(w http.ResponseWriter, r *http.Request, c *call
 		}
 		ret = &store.Retention{KeepBuilds: keep, MaxAgeSeconds: int64(time.Duration(days) * 24 * time.Hour / time.Second)}
 	}
-	if _, err := c.st.UpdateProject(c.proj.ID, func(p *store.Project) error { p.Retention = ret; return nil }); err != nil {
+	if _, err := c.st().UpdateProject(c.proj.ID, func(p *store.Project) error { p.Retention = ret; return nil }); err != nil {
 		return err
 	}
 	http.Redirect(w, r, s.settingsPath(c)+"?saved=1", http.StatusSeeOther)
@@ -92,7 +92,7 @@ func (s *Server) appTokenSubmit(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return s.renderSettings(w, r, c, http.StatusBadRequest, settingsPage{Error: "Choose what the token may do."})
 	}
-	plain, _, err := c.st.CreateToken(store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: name, Scope: scope})
+	plain, _, err := c.st().CreateToken(store.Token{Kind: store.TokenApp, OwnerID: c.proj.ID, Name: name, Scope: scope})
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (s *Server) appTokenSubmit(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (s *Server) appTokenRevoke(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
+	if err := c.st().RevokeToken(c.proj.ID, c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	http.Redirect(w, r, s.settingsPath(c)+"?saved=1", http.StatusSeeOther)

@@ -73,7 +73,7 @@ func (s *Server) signinSubmit(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (s *Server) signoutSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RevokeToken(c.who.id, c.who.token.Prefix); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := c.st().RevokeToken(c.who.id, c.who.token.Prefix); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	clearSessionCookie(w, r)

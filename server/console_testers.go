@@ -70,7 +70,7 @@ func (s *Server) testerAddSubmit(w http.ResponseWriter, r *http.Request, c *call
 	}
 	addrs, err := readAddressesCSV(strings.NewReader(r.PostForm.Get("addresses")))
 	if err == nil {
-		g, err = c.st.UpdateTesterGroup(g.ID, "", addrs, nil)
+		g, err = c.st().UpdateTesterGroup(g.ID, "", addrs, nil)
 	}
 	if err != nil {
 		if msg, ok := formError(err); ok {
@@ -87,7 +87,7 @@ func (s *Server) testerRemoveSubmit(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	if _, err := c.st.UpdateTesterGroup(g.ID, "", nil, []string{r.PostForm.Get("address")}); err != nil {
+	if _, err := c.st().UpdateTesterGroup(g.ID, "", nil, []string{r.PostForm.Get("address")}); err != nil {
 		return err
 	}
 	http.Redirect(w, r, s.testersBase(c)+"/"+g.Slug, http.StatusSeeOther)
@@ -99,7 +99,7 @@ func (s *Server) testerGroupDeleteSubmit(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	if err := c.st.DeleteTesterGroup(g.ID); err != nil {
+	if err := c.st().DeleteTesterGroup(g.ID); err != nil {
 		return notFoundAs(err, "tester group")
 	}
 	http.Redirect(w, r, s.testersBase(c), http.StatusSeeOther)

@@ -23,7 +23,7 @@ func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := c.st.RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
+	if _, err := c.st().RevokeTokenByPrefix(c.params.ByName("prefix")); err != nil {
 		return notFoundAs(err, "token")
 	}
 	http.Redirect(w, r, "/tokens", http.StatusSeeOther)

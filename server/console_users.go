@@ -49,7 +49,7 @@ func (s *Server) createUserSubmit(w http.ResponseWriter, r *http.Request, c *cal
 	password := auth.NewPassword()
 	hash, err := s.hashPassword(r, password)
 	if err == nil {
-		_, err = c.st.CreateUser(store.User{Username: name, PasswordHash: hash, Admin: r.PostForm.Get("admin") != "", MustChangePassword: true})
+		_, err = c.st().CreateUser(store.User{Username: name, PasswordHash: hash, Admin: r.PostForm.Get("admin") != "", MustChangePassword: true})
 	}
 	if err != nil {
 		if msg, ok := formError(err); ok {
@@ -69,7 +69,7 @@ func (s *Server) resetPasswordSubmit(w http.ResponseWriter, r *http.Request, c *
 	password := auth.NewPassword()
 	hash, err := s.hashPassword(r, password)
 	if err == nil {
-		err = c.st.SetPassword(u.ID, hash, true)
+		err = c.st().SetPassword(u.ID, hash, true)
 	}
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (s *Server) inviteUserSubmit(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (s *Server) revokeUserInvitationSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := c.st.RevokeInvitation("", c.params.ByName("id")); err != nil {
+	if err := c.st().RevokeInvitation("", c.params.ByName("id")); err != nil {
 		return notFoundAs(err, "invitation")
 	}
 	http.Redirect(w, r, "/users", http.StatusSeeOther)

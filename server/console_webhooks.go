@@ -77,7 +77,7 @@ func (s *Server) createWebhookSubmit(w http.ResponseWriter, r *http.Request, c *
 	wh := store.Webhook{WorkspaceID: c.ws.ID, ProjectID: webhookScope(c), CreatedBy: c.who.name}
 	err := applyWebhook(&wh, req)
 	if err == nil {
-		wh, err = c.st.CreateWebhook(wh)
+		wh, err = c.st().CreateWebhook(wh)
 	}
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
@@ -139,7 +139,7 @@ func (s *Server) updateWebhookSubmit(w http.ResponseWriter, r *http.Request, c *
 		return err
 	}
 	req, form := webhookRequestOf(r)
-	updated, err := c.st.UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
+	updated, err := c.st().UpdateWebhook(wh.ID, func(x *store.Webhook) error { return applyWebhook(x, req) })
 	if err != nil {
 		if ae, _ := toAPIError(err); ae.Status == http.StatusBadRequest {
 			return s.renderWebhook(w, r, c, http.StatusBadRequest, wh, form, ae.Message, "")
@@ -153,7 +153,7 @@ func (s *Server) updateWebhookSubmit(w http.ResponseWriter, r *http.Request, c *
 func (s *Server) deleteWebhookSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
 	wh, err := s.scopedWebhook(c)
 	if err == nil {
-		err = notFoundAs(c.st.DeleteWebhook(wh.ID), "webhook")
+		err = notFoundAs(c.st().DeleteWebhook(wh.ID), "webhook")
 	}
 	if err != nil {
 		return err

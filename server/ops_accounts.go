@@ -77,7 +77,7 @@ func (s *Server) invite(c *call, req inviteRequest) (invitationView, error) {
 			After: []string{"The link works once, for 7 days. If you did not expect it, ignore this mail: nothing happens without you."},
 		})
 	}
-	_, t, err = c.st.CreateTicket(t, compose)
+	_, t, err = c.st().CreateTicket(t, compose)
 	mailed := s.mail != nil && err == nil
 	if errors.Is(err, store.ErrMailDropped) {
 		s.log.Warn("invitation mail not queued", "invitation", t.ID, "err", err)
@@ -113,7 +113,7 @@ type acceptRequest struct {
 // acceptInvitation makes the invited user with the username and password
 // they chose. Unknown, used and expired invitations get one answer.
 func (s *Server) acceptInvitation(ctx context.Context, c *call, token string, req acceptRequest) (store.User, error) {
-	if _, err := c.st.TicketByPlain(token, store.TicketInvite); err != nil {
+	if _, err := c.st().TicketByPlain(token, store.TicketInvite); err != nil {
 		return store.User{}, errLinkExpired
 	}
 	if !store.ValidUsername(req.Username) {
@@ -126,7 +126,7 @@ func (s *Server) acceptInvitation(ctx context.Context, c *call, token string, re
 	if err != nil {
 		return store.User{}, err
 	}
-	u, err := c.st.AcceptInvitation(token, store.User{Username: req.Username, PasswordHash: hash})
+	u, err := c.st().AcceptInvitation(token, store.User{Username: req.Username, PasswordHash: hash})
 	switch {
 	case errors.Is(err, store.ErrTokenExpired):
 		return store.User{}, errLinkExpired
@@ -151,7 +151,7 @@ func (s *Server) forgotPassword(c *call, base, addr string) {
 	if err != nil {
 		return
 	}
-	st := c.st
+	st := c.st()
 	select {
 	case s.resets <- struct{}{}:
 	default:
@@ -180,7 +180,7 @@ func (s *Server) forgotPassword(c *call, base, addr string) {
 
 // resetPassword redeems a reset link with a new password.
 func (s *Server) resetPassword(ctx context.Context, c *call, token, password string) (store.User, error) {
-	if _, err := c.st.TicketByPlain(token, store.TicketReset); err != nil {
+	if _, err := c.st().TicketByPlain(token, store.TicketReset); err != nil {
 		return store.User{}, errLinkExpired
 	}
 	if err := auth.CheckPassword(password); err != nil {
@@ -190,7 +190,7 @@ func (s *Server) resetPassword(ctx context.Context, c *call, token, password str
 	if err != nil {
 		return store.User{}, err
 	}
-	u, err := c.st.ResetPassword(token, hash)
+	u, err := c.st().ResetPassword(token, hash)
 	if errors.Is(err, store.ErrTokenExpired) {
 		return store.User{}, errLinkExpired
 	}
@@ -207,7 +207,7 @@ func (s *Server) changeEmail(c *call, addr string) (link string, err error) {
 	if u, err := s.store.UserByEmail(addr); err == nil && u.ID != c.who.id {
 		return "", &apiError{409, "CONFLICT", orgConflict, "another user has that address"}
 	}
-	_, _, err = c.st.CreateTicket(store.Ticket{Kind: store.TicketEmail, Email: addr, UserID: c.who.id}, func(plain string) store.Mail {
+	_, _, err = c.st().CreateTicket(store.Ticket{Kind: store.TicketEmail, Email: addr, UserID: c.who.id}, func(plain string) store.Mail {
 		link = c.base + "/confirm-email/" + plain
 		if s.mail == nil {
 			return store.Mail{}
@@ -240,11 +240,11 @@ func (s *Server) offboard(c *call, username, verb string) (store.User, error) {
 	}
 	switch verb {
 	case "delete":
-		err = c.st.DeleteUser(u.ID)
+		err = c.st().DeleteUser(u.ID)
 	case "disable":
-		u, err = c.st.SetDisabled(u.ID, true)
+		u, err = c.st().SetDisabled(u.ID, true)
 	default:
-		u, err = c.st.SetDisabled(u.ID, false)
+		u, err = c.st().SetDisabled(u.ID, false)
 	}
 	if errors.Is(err, store.ErrLastAdmin) {
 		return u, &apiError{409, "LAST_ADMIN", orgConflict, "the last instance admin who can sign in cannot be disabled or deleted; make another one first"}

@@ -8,7 +8,7 @@ package server
 func (s *Server) deleteBuild(c *call, id string) error {
 	b, err := s.projectBuild(c, id)
 	if err == nil {
-		err = notFoundAs(s.depot.DeleteBuild(c.st.Actor(), b.ID), "build")
+		err = notFoundAs(s.depot.DeleteBuild(c.st().Actor(), b.ID), "build")
 	}
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ func (s *Server) signInDirectory(ctx context.Context, c *call, t ticket, usernam
 		return store.User{}, errDirectoryDown
 	}
 	t.refund()
-	u, err := c.st.UpsertExternalUser(sourceLDAP, p.DN, strings.ToLower(p.Username), p.Email)
+	u, err := c.st().UpsertExternalUser(sourceLDAP, p.DN, strings.ToLower(p.Username), p.Email)
 	if err != nil {
 		if errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrConflict) {
 			s.log.Warn("directory user cannot be a Hangar user", "dn", p.DN, "err", err)
@@ -58,7 +58,7 @@ func (s *Server) signInDirectory(ctx context.Context, c *call, t ticket, usernam
 		s.signInFailed(c, username, u)
 		return store.User{}, errBadCredentials
 	}
-	if _, err := s.applyRules(c.st, u, p.Groups); err != nil {
+	if _, err := s.applyRules(c.st(), u, p.Groups); err != nil {
 		return store.User{}, err
 	}
 	return s.store.User(u.ID)

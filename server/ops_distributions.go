@@ -96,7 +96,7 @@ func (s *Server) newDistribution(ctx context.Context, c *call, req distributionR
 	if err := mayShare(c, d); err != nil {
 		return d, err
 	}
-	d, err := c.st.CreateDistribution(d)
+	d, err := c.st().CreateDistribution(d)
 	if errors.Is(err, store.ErrConflict) {
 		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
 	}
@@ -114,7 +114,7 @@ func (s *Server) editDistribution(ctx context.Context, c *call, req distribution
 	if err := mayShare(c, d); err != nil {
 		return d, err
 	}
-	d, err = c.st.UpdateDistribution(d.ID, func(cur *store.Distribution) error {
+	d, err = c.st().UpdateDistribution(d.ID, func(cur *store.Distribution) error {
 		*cur = d
 		return nil
 	})

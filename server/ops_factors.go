@@ -60,7 +60,7 @@ func (s *Server) beginTOTP(c *call) (totpSetup, error) {
 	secret := u.TOTPPending
 	if secret == "" {
 		secret = auth.NewTOTPSecret()
-		if err := c.st.SetTOTPPending(u.ID, secret); err != nil {
+		if err := c.st().SetTOTPPending(u.ID, secret); err != nil {
 			return totpSetup{}, err
 		}
 	}
@@ -103,7 +103,7 @@ func (s *Server) confirmTOTP(c *call, code string) ([]string, error) {
 	if u.HasSecondFactor() && len(u.RecoveryCodes) > 0 {
 		codes, hashes = nil, u.RecoveryCodes // a passkey's codes stay
 	}
-	if err := c.st.EnableTOTP(u.ID, step, hashes); err != nil {
+	if err := c.st().EnableTOTP(u.ID, step, hashes); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -113,7 +113,7 @@ func (s *Server) confirmTOTP(c *call, code string) ([]string, error) {
 // are shown once.
 func (s *Server) renewRecoveryCodes(c *call) ([]string, error) {
 	codes, hashes := auth.NewRecoveryCodes(10)
-	if err := c.st.RenewRecoveryCodes(c.who.id, hashes); err != nil {
+	if err := c.st().RenewRecoveryCodes(c.who.id, hashes); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -131,7 +131,7 @@ func (s *Server) secondFactor(c *call, client netip.Addr, u store.User, code str
 	code = strings.TrimSpace(code)
 	if u.TOTPSecret != "" {
 		if step, ok := auth.CheckTOTP(u.TOTPSecret, code, s.now()); ok {
-			if err := c.st.UseTOTPStep(u.ID, step); err == nil {
+			if err := c.st().UseTOTPStep(u.ID, step); err == nil {
 				t.refund()
 				return firstFactor(u) + "+totp", nil
 			} else if !errors.Is(err, store.ErrCodeUsed) {
@@ -140,7 +140,7 @@ func (s *Server) secondFactor(c *call, client netip.Addr, u store.User, code str
 		}
 	}
 	if len(code) >= 10 {
-		left, err := c.st.UseRecoveryCode(u.ID, auth.RecoveryHash(code))
+		left, err := c.st().UseRecoveryCode(u.ID, auth.RecoveryHash(code))
 		if err == nil {
 			t.refund()
 			if left < 3 {
@@ -152,9 +152,9 @@ func (s *Server) secondFactor(c *call, client netip.Addr, u store.User, code str
 			return "", err
 		}
 	}
-	a := c.st.Actor()
+	a := c.st().Actor()
 	a.Kind, a.ID, a.Name = store.ActorAnonymous, "", ""
-	if err := c.st.As(a).Record(store.AuditSigninFailed, store.AuditTarget{Kind: "user", ID: u.ID, Name: u.Username}, "", map[string]any{"method": "second_factor"}); err != nil {
+	if err := c.st().As(a).Record(store.AuditSigninFailed, store.AuditTarget{Kind: "user", ID: u.ID, Name: u.Username}, "", map[string]any{"method": "second_factor"}); err != nil {
 		s.log.Error("audit log", "err", err)
 	}
 	return "", errBadCode

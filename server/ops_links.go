@@ -43,6 +43,6 @@ func (s *Server) newLink(ctx context.Context, c *call, f store.File, req createL
 			return l, err
 		}
 	}
-	l, err := c.st.CreateLink(l)
+	l, err := c.st().CreateLink(l)
 	return l, notFoundAs(err, "file")
 }

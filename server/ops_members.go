@@ -65,7 +65,7 @@ func (s *Server) setMembership(c *call, req setMemberRequest) (memberView, error
 		err = s.byHand(req.Kind, id, c.ws.ID)
 	}
 	if err == nil {
-		err = c.st.SetMembership(req.Kind, id, c.ws.ID, req.Role)
+		err = c.st().SetMembership(req.Kind, id, c.ws.ID, req.Role)
 	}
 	return memberView{Kind: req.Kind, ID: id, Name: name, Role: req.Role}, err
 }
@@ -79,7 +79,7 @@ func (s *Server) removeMembership(c *call, kind, nameOrID string) error {
 	if err := s.byHand(kind, id, c.ws.ID); err != nil {
 		return err
 	}
-	return c.st.SetMembership(kind, id, c.ws.ID, "")
+	return c.st().SetMembership(kind, id, c.ws.ID, "")
 }
 
 // byHand refuses to change a role a group rule gives: the next sign-in
@@ -108,11 +108,11 @@ func (s *Server) newServiceAccount(c *call, req createServiceAccountRequest) (st
 	if !auth.ValidRole(req.Role) {
 		return store.ServiceAccount{}, "", store.Token{}, errBadRequest("role must be viewer, ci, developer or admin")
 	}
-	sa, err := c.st.CreateServiceAccount(store.ServiceAccount{Name: req.Name, Memberships: map[string]string{c.ws.ID: req.Role}})
+	sa, err := c.st().CreateServiceAccount(store.ServiceAccount{Name: req.Name, Memberships: map[string]string{c.ws.ID: req.Role}})
 	if err != nil {
 		return sa, "", store.Token{}, err
 	}
-	plain, tok, err := c.st.CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
+	plain, tok, err := c.st().CreateToken(store.Token{Kind: store.TokenServiceAccount, OwnerID: sa.ID, Name: req.Name})
 	return sa, plain, tok, err
 }
 
@@ -125,9 +125,9 @@ func (s *Server) removeServiceAccount(c *call) error {
 		return err
 	}
 	if len(sa.Memberships) == 1 && !sa.Admin {
-		return c.st.DeleteServiceAccount(sa.ID)
+		return c.st().DeleteServiceAccount(sa.ID)
 	}
-	return c.st.SetMembership(store.MemberServiceAccount, sa.ID, c.ws.ID, "")
+	return c.st().SetMembership(store.MemberServiceAccount, sa.ID, c.ws.ID, "")
 }
 
 // confinedServiceAccount is workspaceServiceAccount for changes a workspace

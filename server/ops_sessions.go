@@ -61,9 +61,9 @@ func (s *Server) signIn(ctx context.Context, c *call, client netip.Addr, usernam
 // per refusal is bounded by the sign-in limits.
 func (s *Server) signInFailed(c *call, username string, u store.User) {
 	target := store.AuditTarget{Kind: "user", ID: u.ID, Name: truncate(username, 64)}
-	a := c.st.Actor()
+	a := c.st().Actor()
 	a.Kind, a.ID, a.Name = store.ActorAnonymous, "", ""
-	if err := c.st.As(a).Record(store.AuditSigninFailed, target, "", map[string]any{"method": "password"}); err != nil {
+	if err := c.st().As(a).Record(store.AuditSigninFailed, target, "", map[string]any{"method": "password"}); err != nil {
 		s.log.Error("audit log", "err", err)
 	}
 }

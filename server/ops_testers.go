@@ -60,7 +60,7 @@ func (s *Server) newTesterGroup(c *call, req testerGroupRequest) (store.TesterGr
 	if err != nil {
 		return store.TesterGroup{}, err
 	}
-	return c.st.CreateTesterGroup(store.TesterGroup{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: strings.TrimSpace(req.Name), Members: members, CreatedBy: c.who.name})
+	return c.st().CreateTesterGroup(store.TesterGroup{WorkspaceID: c.ws.ID, Slug: req.Slug, Name: strings.TrimSpace(req.Name), Members: members, CreatedBy: c.who.name})
 }
 
 func (s *Server) changeTesterGroup(c *call, g store.TesterGroup, req testerGroupRequest) (store.TesterGroup, error) {
@@ -72,7 +72,7 @@ func (s *Server) changeTesterGroup(c *call, g store.TesterGroup, req testerGroup
 	for i, r := range req.Remove {
 		remove[i] = strings.TrimSpace(r) // removing needs no valid address: any listed one goes
 	}
-	return c.st.UpdateTesterGroup(g.ID, strings.TrimSpace(req.Name), add, remove)
+	return c.st().UpdateTesterGroup(g.ID, strings.TrimSpace(req.Name), add, remove)
 }
 
 // maxCSVLines bounds an import: a group's members and a little more

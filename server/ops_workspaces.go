@@ -23,5 +23,5 @@ func (s *Server) newWorkspace(c *call, req createWorkspaceRequest) (store.Worksp
 	if req.StorageQuota < 0 {
 		return store.Workspace{}, errBadRequest("storageQuota must be 0 (none) or a number of bytes")
 	}
-	return c.st.CreateWorkspace(store.Workspace{Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), StorageQuota: req.StorageQuota})
+	return c.st().CreateWorkspace(store.Workspace{Slug: req.Slug, Name: cmp.Or(req.Name, req.Slug), StorageQuota: req.StorageQuota})
 }

@@ -412,7 +412,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 			return
 		}
 	}
-	c.st = s.store.As(s.actor(r, c.who))
+	c.srv, c.req = s, r
 	if err == nil && rt.render == consoleFront && r.Method == http.MethodPost {
 		err = s.checkForm(r, c, rt.flags&upload != 0)
 	}
@@ -470,9 +470,20 @@ type call struct {
 	who    *principal
 	ws     store.Workspace
 	proj   store.Project
-	// st is the store as the caller: what it changes is recorded in the
-	// audit log as done by them, from their address.
-	st *store.Store
+	// The store as the caller (st), made on first use: most requests
+	// (downloads, redirects) change nothing and need no actor.
+	srv     *Server
+	req     *http.Request
+	asActor *store.Store
+}
+
+// st is the store as the caller: what it changes is recorded in the
+// audit log as done by them, from their address.
+func (c *call) st() *store.Store {
+	if c.asActor == nil {
+		c.asActor = c.srv.store.As(c.srv.actor(c.req, c.who))
+	}
+	return c.asActor
 }
 
 // handler serves a route. An error it returns is answered in the shape of
