@@ -117,6 +117,17 @@ type Config struct {
 	// GroupRoles are the [[group_role]] rules: a directory group gives a
 	// role in a workspace, or makes an instance admin.
 	GroupRoles []GroupRole
+
+	// Testers is the [testers] section: how long a tester's sign-in by
+	// link lasts on their device, and how many notifications a workspace
+	// may send per hour.
+	Testers Testers
+}
+
+// Testers configures testers' sign-in and notifications.
+type Testers struct {
+	SessionTTL    time.Duration
+	NotifyPerHour int // per workspace; the overflow is reported, not sent
 }
 
 // LDAP is how Hangar asks a directory (OpenLDAP, Active Directory) about
@@ -272,6 +283,11 @@ type rawSMTP struct {
 	CAFile       string `toml:"ca_file"`
 }
 
+type rawTesters struct {
+	SessionTTL    string `toml:"session_ttl"`
+	NotifyPerHour int    `toml:"notify_per_hour"`
+}
+
 type rawAudit struct {
 	MaxAge     string `toml:"max_age"`
 	MaxEntries int    `toml:"max_entries"`
@@ -319,6 +335,7 @@ type raw struct {
 	Retention        rawRetention   `toml:"retention"`
 	Blobs            rawBlobs       `toml:"blobs"`
 	Audit            rawAudit       `toml:"audit"`
+	Testers          rawTesters     `toml:"testers"`
 	SMTP             rawSMTP        `toml:"smtp"`
 	Security         rawSecurity    `toml:"security"`
 	LDAP             rawLDAP        `toml:"ldap"`
@@ -359,6 +376,7 @@ func defaultRaw() raw {
 		Blobs:            rawBlobs{Backend: "local", Delivery: "redirect", Region: "us-east-1", Secure: true},
 		Audit:            rawAudit{MaxAge: "8760h", MaxEntries: 1000000},
 		Security:         rawSecurity{RequireSecondFactor: "none"},
+		Testers:          rawTesters{SessionTTL: "720h", NotifyPerHour: 500},
 	}
 }
 
@@ -468,6 +486,7 @@ func parse(r raw, file string) (Config, error) {
 		{"shutdown_timeout", r.ShutdownTimeout, &c.ShutdownTimeout},
 		{"read_header_timeout", r.HeaderTimeout, &c.ReadHeaderTimeout},
 		{"body_idle_timeout", r.BodyIdleTimeout, &c.BodyIdleTimeout},
+		{"testers.session_ttl", r.Testers.SessionTTL, &c.Testers.SessionTTL},
 	}
 	for _, f := range durations {
 		if *f.dst, err = time.ParseDuration(f.s); err != nil {
@@ -496,6 +515,9 @@ func parse(r raw, file string) (Config, error) {
 	}
 	if c.ProcessingWorkers = r.Workers; c.ProcessingWorkers < 1 || c.ProcessingWorkers > 64 {
 		return fail("processing_workers", errors.New("must be from 1 to 64"))
+	}
+	if c.Testers.NotifyPerHour = r.Testers.NotifyPerHour; c.Testers.NotifyPerHour < 0 || c.Testers.NotifyPerHour > 100000 {
+		return fail("testers.notify_per_hour", errors.New("must be from 0 to 100000"))
 	}
 	if c.Audit.MaxEntries, c.Audit.Log = r.Audit.MaxEntries, r.Audit.Log; c.Audit.MaxEntries < 0 {
 		return fail("audit.max_entries", errors.New("must not be negative"))

@@ -12,28 +12,31 @@ import (
 // pages (Applivery's publications). The page itself is tester_distribution.go.
 
 type distributionView struct {
-	ID          string  `json:"id"`
-	Slug        string  `json:"slug"`
-	Name        string  `json:"name"`
-	ProjectID   string  `json:"projectId"`
-	FilterType  string  `json:"filterType"`
-	FilterValue string  `json:"filterValue,omitempty"`
-	Visibility  string  `json:"visibility"`
-	ShowHistory bool    `json:"showHistory"`
-	ShowDevInfo bool    `json:"showDevInfo"`
-	Security    string  `json:"security"`
-	URL         string  `json:"url"`   // the tester page
-	QRURL       string  `json:"qrUrl"` // a PNG of the page's URL
-	AccessCount int64   `json:"accessCount"`
-	CreatedAt   isoTime `json:"createdAt"`
-	UpdatedAt   isoTime `json:"updatedAt"`
-	CreatedBy   string  `json:"createdBy,omitempty"`
+	ID          string   `json:"id"`
+	Slug        string   `json:"slug"`
+	Name        string   `json:"name"`
+	ProjectID   string   `json:"projectId"`
+	FilterType  string   `json:"filterType"`
+	FilterValue string   `json:"filterValue,omitempty"`
+	Visibility  string   `json:"visibility"`
+	ShowHistory bool     `json:"showHistory"`
+	ShowDevInfo bool     `json:"showDevInfo"`
+	Security    string   `json:"security"`
+	Groups      []string `json:"groups"`
+	Notify      string   `json:"notify"`
+	URL         string   `json:"url"`   // the tester page
+	QRURL       string   `json:"qrUrl"` // a PNG of the page's URL
+	AccessCount int64    `json:"accessCount"`
+	CreatedAt   isoTime  `json:"createdAt"`
+	UpdatedAt   isoTime  `json:"updatedAt"`
+	CreatedBy   string   `json:"createdBy,omitempty"`
 }
 
 func viewDistribution(base string, ws store.Workspace, d store.Distribution) distributionView {
 	t := distSite(base, ws, d)
 	return distributionView{ID: d.ID, Slug: d.Slug, Name: d.Name, ProjectID: d.ProjectID, FilterType: d.FilterType,
 		FilterValue: d.FilterValue, Visibility: cmp.Or(d.Visibility, store.VisibilityActive), ShowHistory: d.ShowHistory, ShowDevInfo: d.ShowDevInfo, Security: d.Security,
+		Groups: append([]string{}, d.Groups...), Notify: cmp.Or(d.Notify, store.NotifyAsk),
 		URL: t.url(t.page), QRURL: t.url(t.page + "/qr"), AccessCount: d.AccessCount,
 		CreatedAt: isoTime(d.CreatedAt), UpdatedAt: isoTime(d.UpdatedAt), CreatedBy: d.CreatedBy}
 }

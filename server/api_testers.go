@@ -93,3 +93,20 @@ func (s *Server) importTesterGroup(w http.ResponseWriter, r *http.Request, c *ca
 	writeJSON(w, http.StatusOK, viewTesterGroup(g))
 	return nil
 }
+
+// signOutTesterAPI signs a tester out: of the workspace's pages
+// (POST …/workspace/{ws}/tester-signout), or everywhere, their sessions
+// ended (POST /api/v1/tester-signout, instance admins). {"email": "…"}.
+func (s *Server) signOutTesterAPI(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Email string `json:"email"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := s.signOutTester(c, req.Email); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -172,6 +172,9 @@ func TestAuditActions(t *testing.T) {
 		{store.AuditTesterGroupChanged, "wade", func() {
 			e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", wade, `{"add":["u@example.com"]}`, nil)
 		}},
+		{store.AuditTesterSignedOut, "wade", func() {
+			e.mustReq(http.StatusNoContent, "POST", "/api/v1/workspace/acme/tester-signout", wade, `{"email":"t@example.com"}`, nil)
+		}},
 		{store.AuditTesterGroupDeleted, "wade", func() {
 			e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/tester-group/qa", wade, "", nil)
 		}},
@@ -255,6 +258,7 @@ func TestAuditActions(t *testing.T) {
 	// each is named with the test that checks its entry.
 	elsewhere := map[string]string{
 		store.AuditPasswordReset:     "TestForgotPassword (needs mail)",
+		store.AuditTesterSignedIn:    "TestTesterSignInByLink (needs mail)",
 		store.AuditDeviceRemoved:     "TestDeviceRegistration (needs a registered device)",
 		store.AuditSigningKeyRotated: "store's TestAuditSigningKey (no route rotates keys)",
 	}

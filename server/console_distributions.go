@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 
@@ -27,15 +28,26 @@ type distributionsPage struct {
 	Base      string
 }
 
-// distForm is a distribution's settings as the console's forms carry them.
+// distForm is a distribution's settings as the console's forms carry them,
+// with the workspace's tester groups to choose from (AllGroups).
 type distForm struct {
-	Slug, Name, FilterType, FilterValue, Security string
-	ShowHistory, ShowDevInfo                      bool
+	Slug, Name, FilterType, FilterValue, Security, Notify string
+	ShowHistory, ShowDevInfo                              bool
+	Groups, AllGroups                                     []string
 }
 
 func formOf(d store.Distribution) distForm {
 	return distForm{Slug: d.Slug, Name: d.Name, FilterType: d.FilterType, FilterValue: d.FilterValue, Security: d.Security,
-		ShowHistory: d.ShowHistory, ShowDevInfo: d.ShowDevInfo}
+		ShowHistory: d.ShowHistory, ShowDevInfo: d.ShowDevInfo, Groups: d.Groups, Notify: cmp.Or(d.Notify, store.NotifyAsk)}
+}
+
+// withGroups fills in the workspace's tester groups, to choose from.
+func (s *Server) withGroups(c *call, f distForm) (distForm, error) {
+	gs, err := s.store.TesterGroups(c.ws.ID)
+	for _, g := range gs {
+		f.AllGroups = append(f.AllGroups, g.Slug)
+	}
+	return f, err
 }
 
 func (s *Server) distBase(c *call) string { return "/w/" + c.ws.Slug + "/p/" + c.proj.Slug + "/d" }
@@ -51,12 +63,15 @@ func (s *Server) consoleCan(c *call) can {
 }
 
 func (s *Server) distributionsPage(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.renderDistributions(w, r, c, http.StatusOK, "", distForm{FilterType: store.FilterLatest, Security: store.SecurityPublic, ShowHistory: true})
+	return s.renderDistributions(w, r, c, http.StatusOK, "", distForm{FilterType: store.FilterLatest, Security: store.SecurityPublic, Notify: store.NotifyAsk, ShowHistory: true})
 }
 
 func (s *Server) renderDistributions(w http.ResponseWriter, r *http.Request, c *call, status int, msg string, form distForm) error {
 	ds, err := s.store.Distributions(c.ws.ID, c.proj.ID)
 	if err != nil {
+		return err
+	}
+	if form, err = s.withGroups(c, form); err != nil {
 		return err
 	}
 	p := distributionsPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj,
@@ -73,9 +88,12 @@ func (s *Server) renderDistributions(w http.ResponseWriter, r *http.Request, c *
 func distRequest(r *http.Request) (distributionRequest, distForm) {
 	f := r.PostForm
 	form := distForm{Slug: strings.TrimSpace(f.Get("slug")), Name: f.Get("name"), FilterType: f.Get("filterType"),
-		FilterValue: f.Get("filterValue"), Security: f.Get("security"), ShowHistory: f.Get("showHistory") != "", ShowDevInfo: f.Get("showDevInfo") != ""}
+		FilterValue: f.Get("filterValue"), Security: f.Get("security"), ShowHistory: f.Get("showHistory") != "", ShowDevInfo: f.Get("showDevInfo") != "",
+		Groups: f["groups"], Notify: f.Get("notify")}
 	req := distributionRequest{Slug: &form.Slug, Name: &form.Name, FilterType: &form.FilterType, FilterValue: &form.FilterValue,
-		Security: &form.Security, ShowHistory: &form.ShowHistory, ShowDevInfo: &form.ShowDevInfo}
+		Security: &form.Security, ShowHistory: &form.ShowHistory, ShowDevInfo: &form.ShowDevInfo, Notify: &form.Notify}
+	groups := append([]string{}, form.Groups...) // none checked: none
+	req.Groups = &groups
 	if pw := f.Get("password"); pw != "" {
 		req.Password = &pw
 	}
@@ -120,6 +138,9 @@ func (s *Server) distributionPage(w http.ResponseWriter, r *http.Request, c *cal
 func (s *Server) renderDistribution(w http.ResponseWriter, r *http.Request, c *call, status int, d store.Distribution, msg string, form distForm) error {
 	entries, next, err := s.store.AccessLog(d.ID, store.Page{Limit: 50, After: r.URL.Query().Get("after")})
 	if err != nil {
+		return err
+	}
+	if form, err = s.withGroups(c, form); err != nil {
 		return err
 	}
 	p := distributionPage{Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}, Project: c.proj,

@@ -16,6 +16,7 @@ type testersPage struct {
 	Groups    []store.TesterGroup
 	Group     *store.TesterGroup // a group's page
 	Error     string
+	Done      string
 	Max       int
 }
 
@@ -58,7 +59,24 @@ func (s *Server) testerGroupPage(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	return s.renderTesters(w, r, c, http.StatusOK, testersPage{Group: &g})
+	p := testersPage{Group: &g}
+	if r.URL.Query().Get("signedout") != "" {
+		p.Done = "Signed out: that tester's devices must sign in again to open this workspace's pages."
+	}
+	return s.renderTesters(w, r, c, http.StatusOK, p)
+}
+
+// testerSignOutSubmit signs a tester out of the workspace's pages.
+func (s *Server) testerSignOutSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	g, err := s.testerGroupOf(c)
+	if err != nil {
+		return err
+	}
+	if err := s.signOutTester(c, r.PostForm.Get("address")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, s.testersBase(c)+"/"+g.Slug+"?signedout=1", http.StatusSeeOther)
+	return nil
 }
 
 // testerAddSubmit adds the pasted addresses: one a line, or a CSV whose

@@ -1,6 +1,10 @@
 package server
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // RouteInfo is a row of the route table, for tests that check coverage.
 type RouteInfo struct {
@@ -20,3 +24,25 @@ func Routes(s *Server) []RouteInfo {
 // SyncDirectoryOnce runs one pass of the directory sync, for tests that
 // cannot wait for its interval.
 func SyncDirectoryOnce(s *Server) error { return s.syncDirectoryOnce(context.Background()) }
+
+// Settle waits for what requests left running after their answers (the
+// sign-in and reset links being made: see mailTesterLink) and then for
+// the mail outbox to empty, so that a test can say which mails were sent,
+// and which were not.
+func Settle(s *Server) error {
+	for range cap(s.resets) {
+		s.resets <- struct{}{}
+	}
+	for range cap(s.resets) {
+		<-s.resets
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		n, err := s.store.QueuedMails()
+		if err != nil || n == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d mails still queued", n)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"hangar/auth"
@@ -16,15 +18,17 @@ import (
 // distributionRequest creates (every field but slug optional) or updates
 // (only the fields sent) a distribution. The password is write-only.
 type distributionRequest struct {
-	Slug        *string `json:"slug"`
-	Name        *string `json:"name"`
-	FilterType  *string `json:"filterType"`
-	FilterValue *string `json:"filterValue"`
-	Visibility  *string `json:"visibility"`
-	ShowHistory *bool   `json:"showHistory"`
-	ShowDevInfo *bool   `json:"showDevInfo"`
-	Security    *string `json:"security"`
-	Password    *string `json:"password"`
+	Slug        *string   `json:"slug"`
+	Name        *string   `json:"name"`
+	FilterType  *string   `json:"filterType"`
+	FilterValue *string   `json:"filterValue"`
+	Visibility  *string   `json:"visibility"`
+	ShowHistory *bool     `json:"showHistory"`
+	ShowDevInfo *bool     `json:"showDevInfo"`
+	Security    *string   `json:"security"`
+	Password    *string   `json:"password"`
+	Groups      *[]string `json:"groups"` // tester groups' slugs
+	Notify      *string   `json:"notify"`
 }
 
 // apply sets what req names on d, hashing a new password; a page that
@@ -47,6 +51,23 @@ func (s *Server) applyDistribution(ctx context.Context, d *store.Distribution, r
 	if req.ShowDevInfo != nil {
 		d.ShowDevInfo = *req.ShowDevInfo
 	}
+	if req.Notify != nil {
+		d.Notify = strings.TrimSpace(*req.Notify)
+	}
+	if req.Groups != nil {
+		if len(*req.Groups) > store.MaxDistributionGroups {
+			return errBadRequest(fmt.Sprintf("a distribution is for at most %d tester groups", store.MaxDistributionGroups))
+		}
+		gs := make([]string, 0, len(*req.Groups))
+		for _, g := range *req.Groups {
+			if g = strings.TrimSpace(g); !store.ValidSlug(g) {
+				return errBadRequest("groups are tester groups' slugs")
+			}
+			gs = append(gs, g)
+		}
+		slices.Sort(gs)
+		d.Groups = slices.Compact(gs)
+	}
 	switch {
 	case !store.ValidDistributionSlug(d.Slug):
 		return errBadRequest("slug must be 1 to 128 lowercase letters, digits and inner dashes")
@@ -58,8 +79,10 @@ func (s *Server) applyDistribution(ctx context.Context, d *store.Distribution, r
 		return errBadRequest("a " + d.FilterType + " filter needs its value in filterValue")
 	case d.Visibility != "" && d.Visibility != store.VisibilityActive && d.Visibility != store.VisibilityUnlisted && d.Visibility != store.VisibilityInactive:
 		return errBadRequest(`visibility must be "active", "unlisted" or "inactive"`)
-	case d.Security != store.SecurityPublic && d.Security != store.SecurityPassword && d.Security != store.SecurityMembers:
-		return errBadRequest(`security must be "public", "password" or "members"`)
+	case d.Security != store.SecurityPublic && d.Security != store.SecurityPassword && d.Security != store.SecurityMembers && d.Security != store.SecurityTesters:
+		return errBadRequest(`security must be "public", "password", "members" or "testers"`)
+	case d.Notify != "" && d.Notify != store.NotifyAlways && d.Notify != store.NotifyAsk && d.Notify != store.NotifyNever:
+		return errBadRequest(`notify must be "always", "ask" or "never"`)
 	}
 	if d.FilterType == store.FilterLatest {
 		d.FilterValue = ""
@@ -97,10 +120,7 @@ func (s *Server) newDistribution(ctx context.Context, c *call, req distributionR
 		return d, err
 	}
 	d, err := c.st().CreateDistribution(d)
-	if errors.Is(err, store.ErrConflict) {
-		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
-	}
-	return d, err
+	return d, distributionErr(err)
 }
 
 func (s *Server) editDistribution(ctx context.Context, c *call, req distributionRequest) (store.Distribution, error) {
@@ -118,17 +138,24 @@ func (s *Server) editDistribution(ctx context.Context, c *call, req distribution
 		*cur = d
 		return nil
 	})
-	if errors.Is(err, store.ErrConflict) {
-		err = &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
-	}
-	return d, err
+	return d, distributionErr(err)
 }
 
-// mayShare refuses a page open beyond the workspace (public, or a shared
+// distributionErr names a taken slug (the store's other refusals, such as
+// a group that does not exist, are 400s as they are).
+func distributionErr(err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &apiError{http.StatusConflict, "SLUG_TAKEN", orgConflict, "another distribution of this workspace has this slug"}
+	}
+	return err
+}
+
+// mayShare refuses a page open beyond named people (public, or a shared
 // password) to a caller without BUILD_SHARE_OPENLY. Narrowing an open
-// page to members needs no more than changing it.
+// page to members or tester groups (whom the team chose) needs no more
+// than changing it.
 func mayShare(c *call, d store.Distribution) error {
-	if d.Security != store.SecurityMembers && !c.may(auth.BuildShareOpenly) {
+	if d.Security != store.SecurityMembers && d.Security != store.SecurityTesters && !c.may(auth.BuildShareOpenly) {
 		return errForbidden("this token lacks the " + auth.BuildShareOpenly.String() + ` permission: it may make members-only pages ("security": "logged" in the Integrations API, "members" in the workspace API), not public or password ones`)
 	}
 	return nil

@@ -125,3 +125,14 @@ func readAddressesCSV(r io.Reader) ([]string, error) {
 	}
 	return out, nil
 }
+
+// signOutTester ends a tester's sessions for the request's workspace (or
+// the instance, when the call names none): every page and signed URL they
+// were given stops opening at once.
+func (s *Server) signOutTester(c *call, addr string) error {
+	addr, err := mail.ValidAddress(strings.TrimSpace(addr))
+	if err != nil {
+		return errBadRequest("email must be one e-mail address (name@example.com)")
+	}
+	return c.st().SignOutTester(c.ws.ID, addr, s.cfg.Testers.SessionTTL)
+}

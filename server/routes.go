@@ -160,6 +160,7 @@ func (s *Server) table() []route {
 		{"GET", "/w/:ws/testers/:group", consoleFront, 0, need(auth.BuildCreateLinks), s.testerGroupPage},
 		{"POST", "/w/:ws/testers/:group/add", consoleFront, 0, need(auth.BuildCreateLinks), s.testerAddSubmit},
 		{"POST", "/w/:ws/testers/:group/remove", consoleFront, 0, need(auth.BuildCreateLinks), s.testerRemoveSubmit},
+		{"POST", "/w/:ws/testers/:group/signout", consoleFront, 0, need(auth.BuildCreateLinks), s.testerSignOutSubmit},
 		{"GET", "/w/:ws/testers/:group/delete", consoleFront, 0, need(auth.BuildCreateLinks), s.confirmTesterGroupDelete()},
 		{"POST", "/w/:ws/testers/:group/delete", consoleFront, 0, need(auth.BuildCreateLinks), s.testerGroupDeleteSubmit},
 		{"GET", "/w/:ws/invitations/:id/revoke", consoleFront, 0, need(auth.WorkspaceAdmin), s.confirmInvitationRevoke(func(c *call) string { return "/w/" + c.ws.Slug + "/members" })},
@@ -258,6 +259,8 @@ func (s *Server) table() []route {
 		{"PATCH", ws + "/tester-group/:group", workspaceFront, 0, need(auth.BuildCreateLinks), s.updateTesterGroup},
 		{"DELETE", ws + "/tester-group/:group", workspaceFront, 0, need(auth.BuildCreateLinks), s.deleteTesterGroup},
 		{"POST", ws + "/tester-group/:group/members.csv", workspaceFront, 0, need(auth.BuildCreateLinks), s.importTesterGroup},
+		{"POST", ws + "/tester-signout", workspaceFront, 0, need(auth.BuildCreateLinks), s.signOutTesterAPI},
+		{"POST", "/api/v1/tester-signout", workspaceFront, 0, instanceAdmin, s.signOutTesterAPI},
 		{"GET", ws + "/audit/export", workspaceFront, 0, need(auth.WorkspaceAdmin), s.auditExport},
 		{"POST", ws + "/invitation", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createInvitation},
 		{"GET", ws + "/invitation", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listInvitations},
@@ -355,6 +358,10 @@ func (s *Server) table() []route {
 		{"GET", "/d/:ws/:slug/m/:fileId/manifest.plist", testerFront, 0, public, s.distManifest},
 		{"GET", "/d/:ws/:slug/enroll", testerFront, 0, public, s.enrollProfile},
 		{"GET", "/d/:ws/:slug/device/:udid", testerFront, 0, public, s.devicePage},
+		{"POST", "/d/:ws/:slug/signin", testerFront, 0, public, s.askTesterLink},
+		{"GET", "/t/signin/:token", testerFront, secretPath, public, s.testerLinkPage},
+		{"POST", "/t/signin/:token", testerFront, secretPath, public, s.useTesterLink},
+		{"POST", "/t/signout", testerFront, 0, public, s.testerSignOut},
 		{"POST", "/enroll/:token", testerFront, secretPath, public, s.enrollDevice}, // the token names the page for an hour
 
 		// Applivery's API (docs/apis.md), the organization API: build details, uploads, and the

@@ -76,17 +76,19 @@ type Server struct {
 	codePerIP, codePerUser, codePerName auth.Limiter
 	// unlockKey signs the cookies that unlock password-protected tester
 	// pages (see tester_unlock.go); unlockPer* limit wrong passwords.
-	unlockKey       []byte
-	enrollKey       []byte // device registration tokens (tester_devices.go)
-	enrollPerIP     auth.Limiter
-	enrollPerPage   auth.Limiter
-	unlockPerIP     auth.Limiter
-	unlockPerTarget auth.Limiter
-	unlockPerPage   auth.Limiter
-	tokenUse        tokenUse
-	metrics         *metrics
-	hosts           *hosts         // the names URLs may be built on (hosts.go)
-	oneTime         oneTimeSecrets // secrets a console form made, shown once after its redirect
+	unlockKey     []byte
+	enrollKey     []byte // device registration tokens (tester_devices.go)
+	enrollPerIP   auth.Limiter
+	enrollPerPage auth.Limiter
+	// testerLinkPer* limit testers' sign-in links (tester_signin.go).
+	testerLinkPerIP, testerLinkPerAddr auth.Limiter
+	unlockPerIP                        auth.Limiter
+	unlockPerTarget                    auth.Limiter
+	unlockPerPage                      auth.Limiter
+	tokenUse                           tokenUse
+	metrics                            *metrics
+	hosts                              *hosts         // the names URLs may be built on (hosts.go)
+	oneTime                            oneTimeSecrets // secrets a console form made, shown once after its redirect
 	// tls is the HTTPS listener's certificate source (nil: plain HTTP).
 	tls *certs.Listener
 
@@ -163,21 +165,23 @@ func New(o Options) (*Server, error) {
 		now:        o.Now,
 		keys:       urlsign.NewKeyring(keys),
 
-		hasher:          o.Hasher,
-		dummyHash:       dummy,
-		loginPerIP:      auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
-		loginPerUser:    auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
-		loginPerName:    auth.Limiter{Burst: loginPerName.Burst, Every: loginPerName.Every},
-		codePerIP:       auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
-		codePerUser:     auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
-		codePerName:     auth.Limiter{Burst: loginPerName.Burst, Every: loginPerName.Every},
-		unlockPerPage:   auth.Limiter{Burst: unlockPerPage.Burst, Every: unlockPerPage.Every},
-		unlockPerIP:     auth.Limiter{Burst: unlockPerIP.Burst, Every: unlockPerIP.Every},
-		unlockPerTarget: auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
-		enrollPerIP:     auth.Limiter{Burst: enrollPerIP.Burst, Every: enrollPerIP.Every},
-		enrollPerPage:   auth.Limiter{Burst: enrollPerPage.Burst, Every: enrollPerPage.Every},
-		metrics:         newMetrics(o.Depot),
-		hosts:           newHosts(o.Config),
+		hasher:            o.Hasher,
+		dummyHash:         dummy,
+		loginPerIP:        auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
+		loginPerUser:      auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
+		loginPerName:      auth.Limiter{Burst: loginPerName.Burst, Every: loginPerName.Every},
+		codePerIP:         auth.Limiter{Burst: loginPerIP.Burst, Every: loginPerIP.Every},
+		codePerUser:       auth.Limiter{Burst: loginPerUser.Burst, Every: loginPerUser.Every},
+		codePerName:       auth.Limiter{Burst: loginPerName.Burst, Every: loginPerName.Every},
+		unlockPerPage:     auth.Limiter{Burst: unlockPerPage.Burst, Every: unlockPerPage.Every},
+		unlockPerIP:       auth.Limiter{Burst: unlockPerIP.Burst, Every: unlockPerIP.Every},
+		unlockPerTarget:   auth.Limiter{Burst: unlockPerTarget.Burst, Every: unlockPerTarget.Every},
+		enrollPerIP:       auth.Limiter{Burst: enrollPerIP.Burst, Every: enrollPerIP.Every},
+		enrollPerPage:     auth.Limiter{Burst: enrollPerPage.Burst, Every: enrollPerPage.Every},
+		testerLinkPerIP:   auth.Limiter{Burst: testerLinkPerIP.Burst, Every: testerLinkPerIP.Every},
+		testerLinkPerAddr: auth.Limiter{Burst: testerLinkPerAddr.Burst, Every: testerLinkPerAddr.Every},
+		metrics:           newMetrics(o.Depot),
+		hosts:             newHosts(o.Config),
 	}
 	for _, o := range o.Config.OIDC {
 		s.oidc[strings.ToLower(o.Name)] = &oidcProvider{cfg: o}

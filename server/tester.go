@@ -58,10 +58,13 @@ type testerSite struct {
 	// generation, password hash). Every URL signed for the page covers
 	// it, so a change of protection ends all of them at once.
 	guard string
-	// members: a members-only page. Its signed URLs name the member the
-	// page was shown to (member, a user ID), and work only while that
-	// user may still download builds in the page's workspace.
-	members           bool
+	// audience: a page for named people (store.SecurityMembers,
+	// store.SecurityTesters; "" for anyone with the URL or password). Its
+	// signed URLs name the person the page was shown to (member: a user
+	// ID, or "t." and a tester session's ID) and work only while they may
+	// still open the page (mayOpen). groups are a testers page's.
+	audience          string
+	groups            []string
 	member, workspace string
 	// download is the path of a counted download of file f (decoded, as
 	// signatures cover it); manifest the path of f's OTA manifest.
@@ -98,12 +101,12 @@ func (s *Server) signedFor(t testerSite, path string, exp time.Time) string {
 
 // verifySigned checks a URL that protected page t issued: signed for
 // this path under the page's protection as it is now, unexpired, and on a
-// members-only page naming a user who may still download there. On
-// success t names that member, so that what the answer signs in turn
-// (a manifest's package URL) stays bound to them.
+// page for named people naming one who may still open it. On success t
+// names them, so that what the answer signs in turn (a manifest's package
+// URL) stays bound to them.
 func (s *Server) verifySigned(r *http.Request, t *testerSite) bool {
 	member := ""
-	if t.members {
+	if t.audience != "" {
 		member = r.URL.Query().Get("m")
 		if member == "" {
 			return false
@@ -114,18 +117,42 @@ func (s *Server) verifySigned(r *http.Request, t *testerSite) bool {
 	if s.keys.Verify(r.Method, bound.boundPath(r.URL.Path), r.URL.RawQuery, s.now()) != nil {
 		return false
 	}
-	if t.members && !s.mayDownloadIn(member, t.workspace) {
+	if !s.mayOpen(*t, member) {
 		return false
 	}
 	t.member = member
 	return true
 }
 
+// hidden says whether a page answers those it refuses as if it did not
+// exist: a members-only page does (see noDistPage); a testers page shows
+// its sign-in form.
+func (t testerSite) hidden() bool { return t.audience == store.SecurityMembers }
+
+// mayOpen says whether member (see testerSite) may open page t now.
+func (s *Server) mayOpen(t testerSite, member string) bool {
+	switch t.audience {
+	case "":
+		return true
+	case store.SecurityMembers:
+		return s.mayDownloadIn(member, t.workspace)
+	case store.SecurityTesters:
+		if id, ok := strings.CutPrefix(member, testerMember); ok {
+			sess, err := s.store.TesterSession(id)
+			return err == nil && s.store.TesterMayOpen(sess, t.workspace, t.groups)
+		}
+		u, err := s.store.User(member)
+		return err == nil && !u.Disabled && (s.mayDownloadIn(member, t.workspace) || s.store.InTesterGroups(u.Email, t.workspace, t.groups))
+	}
+	return false
+}
+
 // mayDownloadIn reports whether user userID may download builds in
-// workspace wsID now: an instance admin, or a member whose role allows it.
+// workspace wsID now: an instance admin, or a member whose role allows it,
+// and not disabled.
 func (s *Server) mayDownloadIn(userID, wsID string) bool {
 	u, err := s.store.User(userID)
-	if err != nil {
+	if err != nil || u.Disabled {
 		return false
 	}
 	perms, _ := auth.RolePermissions(u.Memberships[wsID])
@@ -180,7 +207,17 @@ type testerView struct {
 	Remaining      string // a link's downloads left
 	Expires        string // a link's expiry
 	DevInfo        bool   // show identifier, profile, minimum OS
+	// TesterSignIn is a testers page's sign-in form instead of the page;
+	// Confirm a sign-in link's button.
+	TesterSignIn *testerSignInView
+	Confirm      *testerConfirm
+	// Tester is who a page for testers was opened as (a tester's own
+	// address, or a member's name), with a way to sign out.
+	Tester string
 }
+
+// testerConfirm is the button that spends a sign-in link.
+type testerConfirm struct{ Action string }
 
 type testerBuild struct {
 	App, Initial, IconURL, Version string

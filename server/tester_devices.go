@@ -157,7 +157,7 @@ func (s *Server) enrollProfile(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	if src.site.protected && !s.verifySigned(r, &src.site) {
 		err := errForbidden("the registration link is invalid or has expired: open the page again")
-		if src.site.members {
+		if src.site.hidden() {
 			err = errDistNotFound // a members-only page answers as an unknown one
 		}
 		return err
@@ -231,7 +231,7 @@ func (s *Server) enrollDevice(w http.ResponseWriter, r *http.Request, c *call) e
 		// The page's protection must be what it was when the profile was
 		// given out, and its member still one.
 		src.site.member = parts[n-2]
-		if guardDigest(src.site) != parts[n-1] || src.site.members && !s.mayDownloadIn(src.site.member, src.workspace) {
+		if guardDigest(src.site) != parts[n-1] || !s.mayOpen(src.site, src.site.member) {
 			err = errEnrollToken
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"hangar/auth"
 	"hangar/depot"
 	"hangar/store"
 )
@@ -23,15 +22,22 @@ const historyLen = 10
 // distSite is a distribution's tester site.
 func distSite(base string, ws store.Workspace, d store.Distribution) testerSite {
 	page := "/d/" + ws.Slug + "/" + d.Slug
-	return testerSite{id: d.ID, base: base, page: page, hash: d.PasswordHash, protected: d.Security != store.SecurityPublic,
-		guard:   d.Security + ":" + strconv.FormatUint(d.Generation, 10) + ":" + d.PasswordHash,
-		members: d.Security == store.SecurityMembers, workspace: ws.ID,
-		download: func(f store.File) string { return page + "/f/" + f.ID + "/" + f.Name },
-		manifest: func(f store.File) string { return page + "/m/" + f.ID + "/manifest.plist" },
+	var audience string
+	if d.Security == store.SecurityMembers || d.Security == store.SecurityTesters {
+		audience = d.Security
+	}
+	return testerSite{audience: audience, groups: d.Groups, id: d.ID, base: base, page: page, hash: d.PasswordHash, protected: d.Security != store.SecurityPublic,
+		guard:     d.Security + ":" + strconv.FormatUint(d.Generation, 10) + ":" + d.PasswordHash,
+		workspace: ws.ID,
+		download:  func(f store.File) string { return page + "/f/" + f.ID + "/" + f.Name },
+		manifest:  func(f store.File) string { return page + "/m/" + f.ID + "/manifest.plist" },
 	}
 }
 
-var errDistNotFound = errNotFound("distribution")
+var (
+	errDistNotFound = errNotFound("distribution")
+	errTesterSignIn = &apiError{http.StatusForbidden, "SIGN_IN_REQUIRED", orgForbidden, "this page is for its testers: open it in a browser and sign in"}
+)
 
 // distribution resolves the distribution the path names.
 func (s *Server) distribution(c *call) (store.Workspace, store.Distribution, error) {
@@ -48,12 +54,6 @@ func (s *Server) distribution(c *call) (store.Workspace, store.Distribution, err
 	}
 	c.ws = ws
 	return ws, d, nil
-}
-
-// member checks a members-only distribution's reader: a console session
-// of someone who may download the project's builds.
-func (s *Server) member(r *http.Request, c *call) error {
-	return s.authorize(r, need(auth.BuildDownload), c, true)
 }
 
 // noDistPage is the page of a distribution that does not exist, and of a
@@ -74,16 +74,19 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 		return s.noDistPage(w, r)
 	}
 	t := distSite(c.base, ws, d)
-	var wrong string
+	var wrong, tester string
 	switch d.Security {
 	case store.SecurityMembers:
-		if err := s.member(r, c); err != nil {
-			if ae, ok := toAPIError(err); ok && ae.Status < 500 {
-				return s.noDistPage(w, r)
-			}
-			return err
+		if t.member, _ = s.reader(r, c, t); t.member == "" {
+			return s.noDistPage(w, r)
 		}
-		t.member = c.who.id
+	case store.SecurityTesters:
+		if t.member, tester = s.reader(r, c, t); t.member == "" {
+			return s.signInForm(w, r, t, http.StatusOK, testerSignInView{})
+		}
+		if !strings.HasPrefix(t.member, testerMember) {
+			tester = "" // a member signs out in the console
+		}
 	case store.SecurityPassword:
 		if r.Method == http.MethodPost {
 			var done bool
@@ -104,7 +107,7 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 		return err
 	}
 	p := platformOf(r.UserAgent())
-	v := testerView{Heading: d.Name, QRURL: t.url(t.page + "/qr"), PageURL: t.url(t.page), Platform: p, DevInfo: d.ShowDevInfo}
+	v := testerView{Heading: d.Name, QRURL: t.url(t.page + "/qr"), PageURL: t.url(t.page), Platform: p, DevInfo: d.ShowDevInfo, Tester: tester}
 	for _, bf := range builds {
 		f, ok := depot.FileOfType(bf.Files, store.FilePackage)
 		if !ok {
@@ -131,15 +134,15 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 // unlocked it; anyone else gets the 404 of a page that does not exist.
 func (s *Server) distQR(w http.ResponseWriter, r *http.Request, c *call) error {
 	ws, d, err := s.distribution(c)
-	if err == nil && d.Security != store.SecurityPublic && !(d.Security == store.SecurityPassword && s.unlocked(r, d.ID, d.PasswordHash)) {
-		if s.member(r, c) != nil {
-			err = errDistNotFound
-		}
-	}
 	if err != nil {
 		return err
 	}
 	t := distSite(c.base, ws, d)
+	if d.Security != store.SecurityPublic && !(d.Security == store.SecurityPassword && s.unlocked(r, d.ID, d.PasswordHash)) {
+		if m, _ := s.reader(r, c, t); m == "" {
+			return errDistNotFound
+		}
+	}
 	return s.serveQR(w, r, t.url(t.page))
 }
 
@@ -181,7 +184,7 @@ func (s *Server) distFile(c *call, d store.Distribution) (store.File, store.Buil
 
 // distPass checks a download's or manifest's right to a protected
 // distribution: a signed URL (what the page gives an iPhone's installer),
-// or as for the page itself, a members' session or the password (its
+// or as for the page itself, a member's or tester's session, or the password (its
 // unlock cookie, or HTTP Basic auth for an API client).
 //
 // It returns nil to let the request go on; errAnswered when it sent a
@@ -192,16 +195,26 @@ func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws st
 	switch d.Security {
 	case store.SecurityPublic:
 		return nil
-	case store.SecurityMembers:
-		if s.verifySigned(r, &t) || s.member(r, c) == nil {
+	case store.SecurityMembers, store.SecurityTesters:
+		if s.verifySigned(r, &t) {
 			return nil
 		}
-		return errDistNotFound // as if there were no such page
+		if m, _ := s.reader(r, c, t); m != "" {
+			return nil
+		}
+		if t.hidden() {
+			return errDistNotFound // as if there were no such page
+		}
+		err = errTesterSignIn
 	case store.SecurityPassword:
 		err = s.passOf(r, t)
 	}
 	if err == nil {
 		return nil
+	}
+	if err == errTesterSignIn && wantsHTML(r) {
+		http.Redirect(w, r, t.page, http.StatusSeeOther)
+		return errAnswered
 	}
 	if ae, _ := toAPIError(err); ae.Status == http.StatusUnauthorized {
 		if wantsHTML(r) {
@@ -253,7 +266,7 @@ func (s *Server) distManifest(w http.ResponseWriter, r *http.Request, c *call) e
 		// Open the page again for a fresh one; a members-only page's
 		// answer is the unknown page's.
 		err := errForbidden("the manifest URL is invalid or has expired: open the page again")
-		if t.members {
+		if t.hidden() {
 			err = errDistNotFound
 		}
 		return err

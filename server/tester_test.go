@@ -404,6 +404,47 @@ func TestProtectedInstallManifest(t *testing.T) {
 	wantCode(t, resp, body, http.StatusForbidden)
 }
 
+// issued opens a protected page as an iPhone over HTTPS would (with the
+// cookies that open it) and returns the URLs it signs: the manifest, the
+// manifest's package URL, the registration profile; each answers at first.
+func issued(t *testing.T, page string, cookies ...*http.Cookie) []string {
+	t.Helper()
+	resp, body := get(t, page, overHTTPS(iPhoneUA), cookies...)
+	wantCode(t, resp, body, 200)
+	m := regexp.MustCompile(`id="install" href="(itms-services://[^"]+)"`).FindSubmatch(body)
+	reg := regexp.MustCompile(`id="register" href="([^"]+)"`).FindSubmatch(body)
+	if m == nil || reg == nil {
+		t.Fatalf("no Install or Register on the page: %s", body)
+	}
+	itms, _ := url.Parse(html.UnescapeString(string(m[1])))
+	manifest := strings.Replace(itms.Query().Get("url"), "https://", "http://", 1)
+	resp, body = get(t, manifest, nil)
+	wantCode(t, resp, body, 200)
+	pkg := regexp.MustCompile(`<string>(https?://[^<]+/f/[^<]+)</string>`).FindSubmatch(body)
+	if pkg == nil {
+		t.Fatalf("no package URL in the manifest: %s", body)
+	}
+	urls := []string{manifest, strings.Replace(html.UnescapeString(string(pkg[1])), "https://", "http://", 1),
+		strings.Replace(html.UnescapeString(string(reg[1])), "https://", "http://", 1)}
+	for _, u := range urls {
+		resp, body := do(t, "GET", u, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s before the change: %d %s", u, resp.StatusCode, body)
+		}
+	}
+	return urls
+}
+
+// dead checks that none of urls answers any more.
+func dead(t *testing.T, what string, urls []string) {
+	t.Helper()
+	for _, u := range urls {
+		if resp, body := do(t, "GET", u, nil); resp.StatusCode < 400 {
+			t.Errorf("%s: %s still answers %d %.80s", what, u, resp.StatusCode, body)
+		}
+	}
+}
+
 // Everything a protected page signs (manifest, package, registration
 // profile) ends as soon as the page's protection changes: a new password,
 // another security mode, the member removed. Before, the old
@@ -417,44 +458,6 @@ func TestSignedURLsFollowProtection(t *testing.T) {
 	e.member(admin, "mia", "mia-password", "viewer")
 	mia := &http.Cookie{Name: "hangar_session", Value: e.login("mia", "mia-password")}
 
-	// issued opens the page as its visitor would and returns the URLs it
-	// signs: the manifest, the manifest's package URL, the registration
-	// profile.
-	issued := func(d distResp, cookies ...*http.Cookie) []string {
-		t.Helper()
-		resp, body := get(t, d.URL, overHTTPS(iPhoneUA), cookies...)
-		wantCode(t, resp, body, 200)
-		m := regexp.MustCompile(`id="install" href="(itms-services://[^"]+)"`).FindSubmatch(body)
-		reg := regexp.MustCompile(`id="register" href="([^"]+)"`).FindSubmatch(body)
-		if m == nil || reg == nil {
-			t.Fatalf("no Install or Register on the page: %s", body)
-		}
-		itms, _ := url.Parse(html.UnescapeString(string(m[1])))
-		manifest := strings.Replace(itms.Query().Get("url"), "https://", "http://", 1)
-		resp, body = get(t, manifest, nil)
-		wantCode(t, resp, body, 200)
-		pkg := regexp.MustCompile(`<string>(https?://[^<]+/f/[^<]+)</string>`).FindSubmatch(body)
-		if pkg == nil {
-			t.Fatalf("no package URL in the manifest: %s", body)
-		}
-		urls := []string{manifest, strings.Replace(html.UnescapeString(string(pkg[1])), "https://", "http://", 1),
-			strings.Replace(html.UnescapeString(string(reg[1])), "https://", "http://", 1)}
-		for _, u := range urls {
-			resp, body := do(t, "GET", u, nil)
-			if resp.StatusCode != 200 {
-				t.Fatalf("%s before the change: %d %s", u, resp.StatusCode, body)
-			}
-		}
-		return urls
-	}
-	dead := func(what string, urls []string) {
-		t.Helper()
-		for _, u := range urls {
-			if resp, body := do(t, "GET", u, nil); resp.StatusCode < 400 {
-				t.Errorf("%s: %s still answers %d %.80s", what, u, resp.StatusCode, body)
-			}
-		}
-	}
 	unlock := func(d distResp, pw string) []*http.Cookie {
 		resp, _ := postForm(t, d.URL, url.Values{"password": {pw}})
 		return resp.Cookies()
@@ -464,26 +467,26 @@ func TestSignedURLsFollowProtection(t *testing.T) {
 	}
 
 	d := e.distribution(admin, `{"slug":"pw","security":"password","password":"first-pw"}`)
-	urls := issued(d, unlock(d, "first-pw")...)
+	urls := issued(t, d.URL, unlock(d, "first-pw")...)
 	patch(d, `{"password":"second-pw"}`)
-	dead("after a new password", urls)
+	dead(t, "after a new password", urls)
 
-	urls = issued(d, unlock(d, "second-pw")...)
+	urls = issued(t, d.URL, unlock(d, "second-pw")...)
 	patch(d, `{"security":"members"}`)
-	dead("after password to members", urls)
+	dead(t, "after password to members", urls)
 
-	urls = issued(d, mia)
+	urls = issued(t, d.URL, mia)
 	patch(d, `{"security":"password","password":"second-pw"}`)
-	dead("after members to password", urls)
+	dead(t, "after members to password", urls)
 	// Back to members: URLs of the first members period do not revive.
 	patch(d, `{"security":"members"}`)
-	dead("after members, password, members again", urls)
+	dead(t, "after members, password, members again", urls)
 
-	urls = issued(d, mia)
+	urls = issued(t, d.URL, mia)
 	e.member(admin, "max", "max-password", "developer")
-	admins := issued(d, &http.Cookie{Name: "hangar_session", Value: e.login("max", "max-password")})
+	admins := issued(t, d.URL, &http.Cookie{Name: "hangar_session", Value: e.login("max", "max-password")})
 	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/member/user/mia", admin, "", nil)
-	dead("after the member's removal", urls)
+	dead(t, "after the member's removal", urls)
 	// Other members' URLs are theirs, and live on.
 	for _, u := range admins {
 		if resp, body := do(t, "GET", u, nil); resp.StatusCode != 200 {

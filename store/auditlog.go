@@ -109,6 +109,8 @@ const (
 	AuditTesterGroupCreated  = "tester_group.created"
 	AuditTesterGroupChanged  = "tester_group.changed"
 	AuditTesterGroupDeleted  = "tester_group.deleted"
+	AuditTesterSignedIn      = "tester.signed_in"
+	AuditTesterSignedOut     = "tester.signed_out"
 	AuditBackupTaken         = "backup.taken"
 	AuditSigningKeyRotated   = "signing_key.rotated"
 )
@@ -126,6 +128,7 @@ var AuditActions = []string{
 	AuditDistributionCreated, AuditDistributionChanged, AuditDistributionDeleted,
 	AuditWebhookCreated, AuditWebhookChanged, AuditWebhookDeleted,
 	AuditTesterGroupCreated, AuditTesterGroupChanged, AuditTesterGroupDeleted,
+	AuditTesterSignedIn, AuditTesterSignedOut,
 	AuditDeviceRemoved, AuditBackupTaken, AuditSigningKeyRotated,
 }
 

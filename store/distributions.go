@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,18 @@ const (
 	SecurityPublic   = "public"   // anyone with the URL
 	SecurityPassword = "password" // anyone who knows the password
 	SecurityMembers  = "members"  // console users who may download the project's builds
+	SecurityTesters  = "testers"  // the members of its tester groups, and the members
 )
+
+// When a distribution mails its groups about a new build.
+const (
+	NotifyAlways = "always" // every build it comes to serve
+	NotifyAsk    = "ask"    // builds whose upload asked for it (the default)
+	NotifyNever  = "never"
+)
+
+// MaxDistributionGroups bounds the groups of one distribution.
+const MaxDistributionGroups = 20
 
 // Distribution is a stable tester page of a project (Applivery's
 // publication): it always shows the newest processed build its filter
@@ -53,7 +65,11 @@ type Distribution struct {
 	// Generation counts changes of the page's protection (its security
 	// mode or password): every URL the page issues is signed with it, so
 	// one change ends all of them. UpdateDistribution keeps it.
-	Generation  uint64    `json:"generation,omitempty"`
+	Generation uint64 `json:"generation,omitempty"`
+	// Groups are the slugs of the tester groups it is for (SecurityTesters;
+	// kept as they are in other modes, where they get mail only).
+	Groups      []string  `json:"groups,omitempty"`
+	Notify      string    `json:"notify,omitempty"` // "" is NotifyAsk
 	AccessCount int64     `json:"accessCount"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
@@ -96,8 +112,12 @@ func (d Distribution) valid() error {
 		return fmt.Errorf("%w: a %s filter needs a value", ErrInvalid, d.FilterType)
 	case d.Visibility != "" && d.Visibility != VisibilityActive && d.Visibility != VisibilityUnlisted && d.Visibility != VisibilityInactive:
 		return fmt.Errorf("%w: visibility %q", ErrInvalid, d.Visibility)
-	case d.Security != SecurityPublic && d.Security != SecurityPassword && d.Security != SecurityMembers:
+	case d.Security != SecurityPublic && d.Security != SecurityPassword && d.Security != SecurityMembers && d.Security != SecurityTesters:
 		return fmt.Errorf("%w: security %q", ErrInvalid, d.Security)
+	case d.Notify != "" && d.Notify != NotifyAlways && d.Notify != NotifyAsk && d.Notify != NotifyNever:
+		return fmt.Errorf("%w: notify %q", ErrInvalid, d.Notify)
+	case len(d.Groups) > MaxDistributionGroups:
+		return fmt.Errorf("%w: a distribution is for at most %d groups", ErrInvalid, MaxDistributionGroups)
 	case d.Security == SecurityPassword && d.PasswordHash == "":
 		return fmt.Errorf("%w: password mode needs a password", ErrInvalid)
 	}
@@ -124,6 +144,9 @@ func (s *Store) CreateDistribution(d Distribution) (Distribution, error) {
 			return fmt.Errorf("project %s: %w", d.ProjectID, err)
 		}
 		d.WorkspaceID = p.WorkspaceID
+		if err := groupsExist(tx, d); err != nil {
+			return err
+		}
 		slugs := tx.Bucket(bucketDistSlugs)
 		k := key(d.WorkspaceID, d.Slug)
 		if slugs.Get(k) != nil {
@@ -136,7 +159,7 @@ func (s *Store) CreateDistribution(d Distribution) (Distribution, error) {
 			return err
 		}
 		return s.record(tx, AuditDistributionCreated, distributionTarget(d), d.WorkspaceID,
-			map[string]any{"project": p.Slug, "security": d.Security})
+			map[string]any{"project": p.Slug, "security": d.Security, "groups": d.Groups})
 	})
 	if err != nil {
 		return Distribution{}, err
@@ -210,6 +233,9 @@ func (s *Store) UpdateDistribution(id string, fn func(*Distribution) error) (Dis
 		if err := d.valid(); err != nil {
 			return err
 		}
+		if err := groupsExist(tx, d); err != nil {
+			return err
+		}
 		if d.Slug != orig.Slug {
 			slugs := tx.Bucket(bucketDistSlugs)
 			k := key(d.WorkspaceID, d.Slug)
@@ -232,6 +258,18 @@ func (s *Store) UpdateDistribution(id string, fn func(*Distribution) error) (Dis
 		return nil
 	})
 	return d, err
+}
+
+// groupsExist checks that d's groups are its workspace's, and sorts them.
+func groupsExist(tx *bolt.Tx, d Distribution) error {
+	slugs := tx.Bucket(bucketTesterGroupSlugs)
+	for _, g := range d.Groups {
+		if slugs.Get(key(d.WorkspaceID, g)) == nil {
+			return fmt.Errorf("%w: no tester group %q in this workspace", ErrInvalid, g)
+		}
+	}
+	slices.Sort(d.Groups)
+	return nil
 }
 
 func distributionTarget(d Distribution) AuditTarget {

@@ -20,3 +20,15 @@ func (s *Store) DropBuildCounts() error {
 		return err
 	})
 }
+
+// BucketStats counts the keys of every bucket.
+func (s *Store) BucketStats() (map[string]int, error) {
+	out := map[string]int{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			out[string(b)] = tx.Bucket(b).Stats().KeyN
+		}
+		return nil
+	})
+	return out, err
+}

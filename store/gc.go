@@ -47,6 +47,52 @@ func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 	}); err != nil {
 		return r, err
 	}
+	// Testers' sign-in links, sessions and sign-outs, once expired.
+	if _, err = s.sweep(bucketTesterLinks, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var l TesterLink
+		if err := json.Unmarshal(v, &l); err != nil {
+			return false, nil, err
+		}
+		return !now.Before(l.ExpiresAt), nil, nil
+	}, func(tx *bolt.Tx, k, v []byte) error {
+		var l TesterLink
+		if err := json.Unmarshal(v, &l); err != nil {
+			return err
+		}
+		addrs := tx.Bucket(bucketTesterLinkAddrs)
+		if bytes.Equal(addrs.Get([]byte(l.Email)), k) {
+			if err := addrs.Delete([]byte(l.Email)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketTesterLinks).Delete(k)
+	}); err != nil {
+		return r, err
+	}
+	if _, err = s.sweep(bucketTesterSessions, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var t TesterSession
+		if err := json.Unmarshal(v, &t); err != nil {
+			return false, nil, err
+		}
+		return !now.Before(t.ExpiresAt), nil, nil
+	}, func(tx *bolt.Tx, k, v []byte) error {
+		var t TesterSession
+		if err := json.Unmarshal(v, &t); err != nil {
+			return err
+		}
+		return deleteTesterSession(tx, t)
+	}); err != nil {
+		return r, err
+	}
+	if _, err = s.sweep(bucketTesterRevocations, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var t testerRevocation
+		if err := json.Unmarshal(v, &t); err != nil {
+			return false, nil, err
+		}
+		return !now.Before(t.Until), nil, nil
+	}, nil); err != nil {
+		return r, err
+	}
 	// A recipient's mail count matters for an hour (queueMail).
 	if _, err = s.sweep(bucketMailRate, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
 		var r mailRate

@@ -13,6 +13,7 @@ var migrations = map[uint64]func(tx *bolt.Tx) error{
 	3: migrateCounters,
 	4: rebuildRanks,         // schema 5: the counted build index
 	5: rebuildChecksumIndex, // schema 6: files by checksum, for fsck
+	6: indexTesterGroups,    // schema 7: addresses to tester groups
 }
 
 // Schema 3: builds in_progress are indexed in the processing bucket (which

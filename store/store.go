@@ -34,7 +34,7 @@ import (
 // SchemaVersion is the layout this code writes. A database with a higher
 // version was written by a newer Hangar and is refused; a lower one is
 // migrated at Open (see migrate.go).
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 var (
 	// ErrNotFound is returned when the entity asked for does not exist.

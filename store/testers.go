@@ -83,6 +83,9 @@ func (s *Store) CreateTesterGroup(g TesterGroup) (TesterGroup, error) {
 		if err := put(tx.Bucket(bucketTesterGroups), []byte(g.ID), g); err != nil {
 			return err
 		}
+		if err := indexMembers(tx, g, g.Members, nil); err != nil {
+			return err
+		}
 		return s.record(tx, AuditTesterGroupCreated, testerGroupTarget(g), g.WorkspaceID,
 			map[string]any{"name": g.Name, "members": len(g.Members), "added": firstAddrs(g.Members)})
 	})
@@ -171,6 +174,9 @@ func (s *Store) UpdateTesterGroup(id, name string, add, remove []string) (Tester
 		if err := put(b, []byte(id), g); err != nil {
 			return err
 		}
+		if err := indexMembers(tx, g, added, removed); err != nil {
+			return err
+		}
 		details := map[string]any{"members": []int{len(before.Members), len(g.Members)}}
 		if g.Name != before.Name {
 			details["name"] = []string{before.Name, g.Name}
@@ -186,7 +192,9 @@ func (s *Store) UpdateTesterGroup(id, name string, add, remove []string) (Tester
 	return g, err
 }
 
-// DeleteTesterGroup removes a group.
+// DeleteTesterGroup removes a group, and its name from the
+// distributions for it (whose testers lose access at once; a new group of
+// the same slug is not given them).
 func (s *Store) DeleteTesterGroup(id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTesterGroups)
@@ -197,9 +205,53 @@ func (s *Store) DeleteTesterGroup(id string) error {
 		if err := tx.Bucket(bucketTesterGroupSlugs).Delete(key(g.WorkspaceID, g.Slug)); err != nil {
 			return err
 		}
+		if err := indexMembers(tx, g, nil, g.Members); err != nil {
+			return err
+		}
+		dists := tx.Bucket(bucketDistributions)
+		ds, err := list[Distribution](tx, bucketDistributions, prefixed(tx.Bucket(bucketDistSlugs), g.WorkspaceID, false))
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if i := slices.Index(d.Groups, g.Slug); i >= 0 {
+				d.Groups = slices.Delete(d.Groups, i, i+1)
+				if err := put(dists, []byte(d.ID), d); err != nil {
+					return err
+				}
+			}
+		}
 		if err := s.record(tx, AuditTesterGroupDeleted, testerGroupTarget(g), g.WorkspaceID, map[string]any{"members": len(g.Members)}); err != nil {
 			return err
 		}
 		return b.Delete([]byte(id))
+	})
+}
+
+// indexMembers keeps the index of addresses to groups (testerAddrKey).
+func indexMembers(tx *bolt.Tx, g TesterGroup, added, removed []string) error {
+	idx := tx.Bucket(bucketTesterAddrs)
+	for _, m := range added {
+		if err := idx.Put(testerAddrKey(m, g.WorkspaceID, g.Slug), nil); err != nil {
+			return err
+		}
+	}
+	for _, m := range removed {
+		if err := idx.Delete(testerAddrKey(m, g.WorkspaceID, g.Slug)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Schema 7: the index of addresses to tester groups.
+func indexTesterGroups(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketTesterGroups)
+	return b.ForEach(func(k, _ []byte) error {
+		var g TesterGroup
+		if err := get(b, k, &g); err != nil {
+			return err
+		}
+		return indexMembers(tx, g, g.Members, nil)
 	})
 }

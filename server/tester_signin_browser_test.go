@@ -1,0 +1,68 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// A tester as they meet Hangar, in headless Chromium on an iPhone's
+// User-Agent over HTTPS: the page for testers asks for an address, the
+// mail (as mailpit shows it) has a working button, its page signs the
+// device in, and the page then offers Install. Screenshots of each page
+// and the mail at phone and desktop sizes go to $CONSOLE_SHOTS.
+func TestTesterSignInInBrowser(t *testing.T) {
+	needBrowser(t)
+	e, mp, admin := newTestersEnv(t)
+	tlsServer := httptest.NewTLSServer(e.srv)
+	t.Cleanup(tlsServer.Close)
+	shots := shotsDir(t)
+	ctx := browser(t, iPhoneUA)
+	do, text := driver(t, ctx)
+
+	do(chromedp.Navigate(tlsServer.URL+"/d/acme/beta"), chromedp.WaitVisible(chromedp.ID("email")), shootSizes(shots, "tester-signin"),
+		chromedp.SendKeys(chromedp.ID("email"), "ana@example.com"), chromedp.Submit(chromedp.ID("email")),
+		chromedp.WaitVisible(chromedp.ID("sent")), shootSizes(shots, "tester-signin-sent"))
+
+	msgs := mp.WaitFor(1)
+	msg := mp.Message(msgs[0].ID)
+	m := testerLinkIn.FindStringSubmatch(msg.Text)
+	if m == nil || !strings.HasPrefix(m[0], tlsServer.URL+"/t/signin/") {
+		t.Fatalf("no link to this server in the mail: %q", msg.Text)
+	}
+	do(chromedp.Navigate(mp.API+"/view/"+msgs[0].ID+".html"), chromedp.WaitVisible(chromedp.CSS("a")), shootSizes(shots, "mail-tester-signin"))
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("a").href`))
+	if err != nil || href != m[0] {
+		t.Fatalf("the mail's button goes to %q (%v), want %s", href, err, m[0])
+	}
+
+	do(chromedp.Navigate(m[0]), chromedp.WaitVisible(chromedp.ID("confirm")), shootSizes(shots, "tester-signin-confirm"),
+		chromedp.Click(chromedp.ID("confirm")), chromedp.WaitVisible(chromedp.ID("install")), shootSizes(shots, "tester-page"))
+	if got := text("#tester"); got != "Signed in as ana@example.com" {
+		t.Errorf("the page says %q", got)
+	}
+	install, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("install").href`))
+	if err != nil || !strings.HasPrefix(install, "itms-services://?action=download-manifest&url=") {
+		t.Fatalf("Install: %q %v", install, err)
+	}
+	// What iOS does with Install: fetch the manifest, then its package.
+	itms, _ := url.Parse(install)
+	resp, err := tlsServer.Client().Get(itms.Query().Get("url"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "software-package") {
+		t.Fatalf("manifest: %d %s", resp.StatusCode, body)
+	}
+
+	// Removed from the group, the same device sees the sign-in form again.
+	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"remove":["ana@example.com"]}`, nil)
+	do(chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("other")), shootSizes(shots, "tester-signin-other"))
+}

@@ -1,0 +1,285 @@
+package server_test
+
+import (
+	"net/http"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"hangar/config"
+	"hangar/hangartest"
+	"hangar/server"
+	"hangar/store"
+)
+
+// newTestersEnv is a server that mails (to mailpit) behind a trusted TLS
+// proxy (so that iPhones are offered Install), with a processed IPA, a
+// tester group qa (ana, bo) and a page for it, /d/acme/beta.
+func newTestersEnv(t *testing.T) (*env, *hangartest.Mailpit, string) {
+	mp := hangartest.StartMailpit(t, hangartest.MailpitOptions{})
+	e := newEnvWith(t, func(c *config.Config) {
+		c.SMTP = config.SMTP{Host: mp.Host, Port: mp.SMTPPort, TLS: "none", From: "Hangar <hangar@example.com>"}
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	admin := e.adminToken()
+	b := e.upload(admin, part{"version", "", "3.0"}, part{"file", "Demo.ipa", demoIPA()})
+	e.waitProcessed(b.BuildID)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"qa","members":["ana@example.com","bo@example.com"]}`, nil)
+	d := e.distribution(admin, `{"slug":"beta","name":"Beta","security":"testers","groups":["qa"]}`)
+	if d.URL != e.ts.URL+"/d/acme/beta" {
+		t.Fatalf("distribution URL %s", d.URL)
+	}
+	return e, mp, admin
+}
+
+var testerLinkIn = regexp.MustCompile(`https?://[^\s"<>]+/t/signin/(hgr_[A-Za-z0-9_-]+)`)
+
+// askLink posts a testers page's form for addr and returns the answer.
+func (e *env) askLink(page, addr string) (int, string) {
+	e.t.Helper()
+	resp, body := e.submit(page+"/signin", nil, "application/x-www-form-urlencoded", url.Values{"email": {addr}}.Encode(), "same-origin")
+	return resp.StatusCode, body
+}
+
+// signInTester asks for a link for addr on page, reads it from mailpit
+// (the newest mail, which must be to addr) and spends it; it returns the
+// tester's cookie.
+func (e *env) signInTester(mp *hangartest.Mailpit, page, addr string) *http.Cookie {
+	e.t.Helper()
+	if code, _ := e.askLink(page, addr); code != http.StatusOK {
+		e.t.Fatalf("asking for a link: %d", code)
+	}
+	if err := server.Settle(e.srv); err != nil {
+		e.t.Fatal(err)
+	}
+	msgs := mp.Messages()
+	if len(msgs) == 0 {
+		e.t.Fatal("no mail")
+	}
+	msg := mp.Message(msgs[0].ID)
+	if len(msg.To) != 1 || msg.To[0].Address != addr {
+		e.t.Fatalf("the newest mail is to %+v, want %s", msg.To, addr)
+	}
+	m := testerLinkIn.FindStringSubmatch(msg.Text)
+	if m == nil {
+		e.t.Fatalf("no sign-in link in %q", msg.Text)
+	}
+	resp, _ := e.submit("/t/signin/"+m[1], nil, "application/x-www-form-urlencoded", "", "same-origin")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != page {
+		e.t.Fatalf("spending the link: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "hangar_tester" && c.HttpOnly && c.SameSite == http.SameSiteLaxMode {
+			return c
+		}
+	}
+	e.t.Fatal("no tester cookie")
+	return nil
+}
+
+// A tester signs in by a mailed link and installs; the form's answer is
+// the same whether or not the address is on the list, and only listed
+// addresses get mail; a link works once; removal from the group, the
+// workspace's sign-out and the group's deletion each end the tester's
+// page and every URL it signed at once.
+func TestTesterSignInByLink(t *testing.T) {
+	e, mp, admin := newTestersEnv(t)
+	const page = "/d/acme/beta"
+
+	// Signed out: the form, and nothing of the page.
+	code, body, _ := e.getPage(page, nil)
+	if code != http.StatusOK || !strings.Contains(body, `id="email"`) || strings.Contains(body, "Beta") || strings.Contains(body, "Demo") {
+		t.Fatalf("signed out: %d %s", code, body)
+	}
+	for _, sub := range []string{"/qr", "/enroll"} {
+		if code, _, _ := e.getPage(page+sub, nil); code < 400 {
+			t.Errorf("%s signed out: %d", sub, code)
+		}
+	}
+
+	// The same answer for a listed address and a stranger; mail to the
+	// listed one only.
+	codeA, bodyA := e.askLink(page, "Ana@Example.com")
+	codeS, bodyS := e.askLink(page, "stranger@example.com")
+	if codeA != 200 || codeA != codeS || bodyA != bodyS || !strings.Contains(bodyA, `id="sent"`) {
+		t.Fatalf("answers differ: %d %d\n%s\n%s", codeA, codeS, bodyA, bodyS)
+	}
+	if err := server.Settle(e.srv); err != nil {
+		t.Fatal(err)
+	}
+	msgs := mp.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d mails, want one to ana", len(msgs))
+	}
+	msg := mp.Message(msgs[0].ID)
+	if msg.To[0].Address != "ana@example.com" || !strings.Contains(msg.Subject, "Beta") {
+		t.Fatalf("mail to %+v, %q", msg.To, msg.Subject)
+	}
+	token := testerLinkIn.FindStringSubmatch(msg.Text)[1]
+
+	// Bad input.
+	if code, body := e.askLink(page, "not an address"); code != http.StatusBadRequest || !strings.Contains(body, `id="wrong"`) {
+		t.Errorf("a bad address: %d", code)
+	}
+	if resp, _ := e.submit(page+"/signin", nil, "application/x-www-form-urlencoded", "email=ana%40example.com", "cross-site"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site form: %d", resp.StatusCode)
+	}
+
+	// Opening the link spends nothing (mail scanners open links); the
+	// button does, once.
+	if code, body, _ := e.getPage("/t/signin/"+token, nil); code != 200 || !strings.Contains(body, `id="confirm"`) {
+		t.Fatalf("the link's page: %d", code)
+	}
+	resp, _ := e.submit("/t/signin/"+token, nil, "application/x-www-form-urlencoded", "", "same-origin")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("spending the link: %d", resp.StatusCode)
+	}
+	var ana *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "hangar_tester" {
+			ana = c
+		}
+	}
+	if again, _ := e.submit("/t/signin/"+token, nil, "application/x-www-form-urlencoded", "", "same-origin"); again.StatusCode != http.StatusNotFound {
+		t.Fatalf("a link spent twice: %d", again.StatusCode)
+	}
+	if !strings.HasPrefix(ana.Value, store.TesterSessionPrefix) || ana.Expires.Before(e.clock().Add(29*24*time.Hour)) {
+		t.Fatalf("tester cookie %+v", ana)
+	}
+	var signedIn []auditEntry
+	for _, en := range e.auditSince(admin, "") {
+		if en.Action == store.AuditTesterSignedIn {
+			signedIn = append(signedIn, en)
+		}
+	}
+	if len(signedIn) != 1 || signedIn[0].Target.Name != "ana@example.com" {
+		t.Fatalf("tester.signed_in entries: %+v", signedIn)
+	}
+
+	// In: the page names the build and whom it was opened as; Install
+	// works, with everything it signs.
+	code, body, _ = e.getPage(page, ana)
+	if code != 200 || !strings.Contains(body, "Demo") || !strings.Contains(body, `id="tester">Signed in as ana@example.com`) {
+		t.Fatalf("signed in: %d %s", code, body)
+	}
+	urls := issued(t, e.ts.URL+page, ana)
+
+	// Out of the group: refused at once, page and URLs.
+	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"remove":["ana@example.com"]}`, nil)
+	dead(t, "after ana's removal", urls)
+	if code, body, _ := e.getPage(page, ana); !strings.Contains(body, `id="other"`) || strings.Contains(body, "Demo") {
+		t.Fatalf("removed: %d %s", code, body)
+	}
+	// Back in, signed out by the workspace: refused again.
+	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"add":["ana@example.com"]}`, nil)
+	urls = issued(t, e.ts.URL+page, ana)
+	e.advance(time.Second)
+	e.mustReq(http.StatusNoContent, "POST", "/api/v1/workspace/acme/tester-signout", admin, `{"email":"ana@example.com"}`, nil)
+	dead(t, "after the workspace signed ana out", urls)
+	if _, body, _ := e.getPage(page, ana); strings.Contains(body, "Demo") {
+		t.Fatal("signed out by the workspace, still in")
+	}
+
+	// A new sign-in; then the group's deletion ends it.
+	e.advance(time.Second)
+	ana = e.signInTester(mp, page, "ana@example.com")
+	urls = issued(t, e.ts.URL+page, ana)
+	e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/tester-group/qa", admin, "", nil)
+	dead(t, "after the group's deletion", urls)
+
+	// Links expire after 15 minutes.
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"qa2","members":["bo@example.com"]}`, nil)
+	e.mustReq(http.StatusOK, "PATCH", projPath+"/distribution/beta", admin, `{"groups":["qa2"]}`, nil)
+	before := len(mp.Messages())
+	e.askLink(page, "bo@example.com")
+	if err := server.Settle(e.srv); err != nil {
+		t.Fatal(err)
+	}
+	msgs = mp.Messages()
+	if len(msgs) != before+1 {
+		t.Fatalf("%d mails after bo asked, want %d", len(msgs), before+1)
+	}
+	late := testerLinkIn.FindStringSubmatch(mp.Message(msgs[0].ID).Text)[1]
+	e.advance(16 * time.Minute)
+	if resp, _ := e.submit("/t/signin/"+late, nil, "application/x-www-form-urlencoded", "", "same-origin"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a link 16 minutes old: %d", resp.StatusCode)
+	}
+
+	// Signing out ends the session on the server, not only the cookie.
+	bo := e.signInTester(mp, page, "bo@example.com")
+	if resp := e.postForm("/t/signout", bo, nil, "same-origin"); resp.StatusCode != 200 {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if _, body, _ := e.getPage(page, bo); strings.Contains(body, "Demo") {
+		t.Fatal("signed out, the old cookie still opens the page")
+	}
+}
+
+// Who opens a testers page, and what each gets: a matrix over the page and
+// what it links to, for a stranger, a tester of another group, a tester of
+// the page's group, a workspace member, a console user of another
+// workspace whose address is on the list, and a disabled one.
+func TestTestersPageAccess(t *testing.T) {
+	e, mp, admin := newTestersEnv(t)
+	const page = "/d/acme/beta"
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"other","members":["olga@example.com"]}`, nil)
+	e.distribution(admin, `{"slug":"other","security":"testers","groups":["other"]}`)
+	ana := e.signInTester(mp, page, "ana@example.com")
+	olga := e.signInTester(mp, "/d/acme/other", "olga@example.com")
+	e.member(admin, "vera", "vera-password", "viewer")
+	vera := e.signIn("vera", "vera-password")
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace", admin, `{"slug":"rival"}`, nil)
+	e.newUser(admin, `{"username":"bo","password":"bo-password","email":"bo@example.com"}`)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/rival/member", admin, `{"username":"bo","role":"viewer"}`, nil)
+	bo := e.signIn("bo", "bo-password")
+	e.newUser(admin, `{"username":"max","password":"max-password","email":"max@example.com"}`)
+	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"add":["max@example.com"]}`, nil)
+	max := e.signIn("max", "max-password")
+	e.mustReq(http.StatusOK, "POST", "/api/v1/user/max/disable", admin, "", nil)
+
+	for _, c := range []struct {
+		who    string
+		cookie *http.Cookie
+		in     bool
+	}{
+		{"a stranger", nil, false},
+		{"a tester of another group", olga, false},
+		{"a tester of the group", ana, true},
+		{"a workspace member", vera, true},
+		{"a user elsewhere whose address is listed", bo, true},
+		{"a disabled user whose address is listed", max, false},
+	} {
+		code, body, _ := e.getPage(page, c.cookie)
+		if in := code == 200 && strings.Contains(body, "Demo"); in != c.in {
+			t.Errorf("%s: in %v (%d), want %v", c.who, in, code, c.in)
+		}
+		qr, _, _ := e.getPage(page+"/qr", c.cookie)
+		if in := qr == 200; in != c.in {
+			t.Errorf("%s: QR code %d", c.who, qr)
+		}
+		if c.in {
+			issued(t, e.ts.URL+page, c.cookie)
+		}
+	}
+	// A download without a session: a browser is sent to the page, a
+	// script told to sign in there.
+	m := regexp.MustCompile(`id="download" href="([^"]+)"`).FindStringSubmatch(func() string { _, b, _ := e.getPage(page, ana); return b }())
+	if m == nil {
+		t.Fatal("no download on the page")
+	}
+	dl := strings.Replace(strings.ReplaceAll(m[1], "&amp;", "&"), e.ts.URL, "", 1)
+	if resp, _ := get(t, e.ts.URL+dl, http.Header{"Accept": {"text/html"}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != page {
+		t.Errorf("a browser's download signed out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	code, b := e.req("GET", dl, "", "")
+	if code != http.StatusForbidden {
+		t.Errorf("a script's download signed out: %d", code)
+	}
+	wantWorkspaceError(t, b, "SIGN_IN_REQUIRED")
+	if code, _, _ := e.getPage(dl, ana); code != http.StatusFound {
+		t.Errorf("the tester's download: %d", code)
+	}
+}
