@@ -153,6 +153,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	// The directory's sync takes access away from people it no longer
 	// lists, without waiting for their next sign-in.
 	go srv.SyncDirectory(bgCtx)
+	// Notifications become mail in the background; jobs left at shutdown
+	// wait in the database.
+	notifyDone := make(chan struct{})
+	go func() { defer close(notifyDone); srv.RunNotifications(bgCtx, time.Second) }()
 	// So does mail; what is queued at shutdown is sent after the next start.
 	mailDone := make(chan struct{})
 	go func() {
@@ -161,7 +165,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 			sender.Run(bgCtx, 5*time.Second)
 		}
 	}()
-	defer func() { stopBackground(); waitBackground(); <-webhooksDone; <-mailDone }()
+	defer func() { stopBackground(); waitBackground(); <-webhooksDone; <-mailDone; <-notifyDone }()
 	log.Info("hangar listening", "version", Version, "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "data_dir", cfg.DataDir)
 	if err := sdnotify.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("systemd notify", "err", err)

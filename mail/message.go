@@ -61,6 +61,9 @@ func Check(m store.Mail) error {
 		return errors.New("mail: the subject must be one line of at most 200 bytes")
 	case m.Text == "" || len(m.Text) > store.MaxMailBody || len(m.HTML) > store.MaxMailBody:
 		return errors.New("mail: a body must be present and at most 64 KiB")
+	case m.Unsubscribe != "" && (len(m.Unsubscribe) > 1000 || !strings.HasPrefix(m.Unsubscribe, "https://") && !strings.HasPrefix(m.Unsubscribe, "http://") ||
+		strings.ContainsFunc(m.Unsubscribe, func(r rune) bool { return r <= ' ' || r == '<' || r == '>' || r == 0x7f || r > 0x7e })):
+		return errors.New("mail: the unsubscribe URL must be one http(s) URL of at most 1000 printable ASCII bytes")
 	}
 	return nil
 }
@@ -87,6 +90,12 @@ func Compose(from string, m store.Mail, now time.Time) ([]byte, error) {
 	// RFC 3834: an automatic mail; vacation responders stay quiet.
 	h("Auto-Submitted", "auto-generated")
 	h("X-Auto-Response-Suppress", "All")
+	if m.Unsubscribe != "" {
+		// RFC 8058: mail clients offer one click, which POSTs
+		// "List-Unsubscribe=One-Click" to the URL.
+		h("List-Unsubscribe", "<"+m.Unsubscribe+">")
+		h("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 	h("MIME-Version", "1.0")
 	if m.HTML == "" {
 		h("Content-Type", "text/plain; charset=utf-8")

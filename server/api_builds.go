@@ -231,6 +231,10 @@ type buildFields struct {
 	Deployer      *store.Deployer `json:"deployer"`
 	BuildPlatform string          `json:"buildPlatform"`
 	Notify        *store.Notify   `json:"-"` // Applivery's notify fields
+	// The workspace API's: notify (true: mail the groups of the
+	// distributions set to "ask") and notifyMessage.
+	NotifyGroups  *bool  `json:"notify"`
+	NotifyMessage string `json:"notifyMessage"`
 }
 
 // CI fields are kept whole up to these sizes and cut beyond: a long commit
@@ -296,10 +300,36 @@ func (f *buildFields) set(name, value string) error {
 		f.BuildNumber = value
 	case "notes":
 		f.Notes = value
+	case "notify":
+		v, err := strconv.ParseBool(value)
+		if err != nil {
+			return errBadRequest("notify must be true or false")
+		}
+		f.NotifyGroups = &v
+	case "notifyMessage":
+		f.NotifyMessage = value
 	default:
-		return errBadRequest(fmt.Sprintf("unknown form field %q; expected version, buildNumber, notes, deployer.*, buildPlatform and file parts", name))
+		return errBadRequest(fmt.Sprintf("unknown form field %q; expected version, buildNumber, notes, notify, notifyMessage, deployer.*, buildPlatform and file parts", name))
 	}
 	return nil
+}
+
+// notify is what the upload asked to tell people, from either API's
+// fields.
+func (f *buildFields) notify() *store.Notify {
+	n := f.Notify
+	if f.NotifyGroups != nil || f.NotifyMessage != "" {
+		if n == nil {
+			n = &store.Notify{}
+		}
+		if f.NotifyGroups != nil {
+			n.Employees = *f.NotifyGroups
+		}
+		if f.NotifyMessage != "" {
+			n.Message = cut(f.NotifyMessage, maxCIField)
+		}
+	}
+	return n
 }
 
 // newBuild creates a build of the request's project (depot.NewBuild) and
@@ -310,7 +340,7 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 		var f buildFields
 		files, err := fill(buildID, &f)
 		return depot.BuildMeta{Version: f.Version, BuildNumber: f.BuildNumber, Notes: f.Notes, Tags: f.Tags,
-			Deployer: f.Deployer, BuildPlatform: f.BuildPlatform, Notify: f.Notify}, files, err
+			Deployer: f.Deployer, BuildPlatform: f.BuildPlatform, Notify: f.notify()}, files, err
 	})
 }
 

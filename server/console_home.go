@@ -47,7 +47,12 @@ func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	perms, _ := c.who.permissions(c.ws.ID, "")
+	over, _, err := s.store.NotifyOverflow(c.ws.ID)
+	if err != nil {
+		return err
+	}
 	s.renderPage(w, r, status, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
+		HeldBack: over, NotifyCap: s.cfg.Testers.NotifyPerHour,
 		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
 		Projects:  projects, CanCreate: perms.Has(auth.WorkspaceAdmin), Error: msg, Form: form,
 		CanQuota: c.who.admin, QuotaGB: strconv.FormatFloat(float64(c.ws.StorageQuota)/1e9, 'f', -1, 64),
@@ -63,4 +68,7 @@ type workspacePage struct {
 	QuotaGB   string
 	Error     string
 	Form      createProjectRequest
+	// HeldBack notification mails this hour, beyond the workspace's
+	// hourly cap (NotifyCap).
+	HeldBack, NotifyCap int
 }

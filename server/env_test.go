@@ -157,6 +157,12 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sender != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { e.srv.RunNotifications(ctx, 50*time.Millisecond); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
 	h = e.srv
 	ctx, cancel := context.WithCancel(context.Background())
 	processed, err := e.depot.StartProcessing(ctx)

@@ -26,8 +26,9 @@ func Routes(s *Server) []RouteInfo {
 func SyncDirectoryOnce(s *Server) error { return s.syncDirectoryOnce(context.Background()) }
 
 // Settle waits for what requests left running after their answers (the
-// sign-in and reset links being made: see mailTesterLink) and then for
-// the mail outbox to empty, so that a test can say which mails were sent,
+// sign-in and reset links being made: see mailTesterLink), turns the
+// notifications queued into mail, and then waits for the mail outbox to
+// empty, so that a test can say which mails were sent,
 // and which were not.
 func Settle(s *Server) error {
 	for range cap(s.resets) {
@@ -36,6 +37,7 @@ func Settle(s *Server) error {
 	for range cap(s.resets) {
 		<-s.resets
 	}
+	s.notifyOnce()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		n, err := s.store.QueuedMails()
 		if err != nil || n == 0 {

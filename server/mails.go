@@ -16,19 +16,27 @@ import (
 type mailWords struct {
 	Greeting string   // "Hello,"
 	Lines    []string // paragraphs before the button
+	Notes    string   // a block of text as written (release notes), after Lines
 	Action   string   // the button's words
 	URL      string   // where it goes (also written out in full)
 	After    []string // paragraphs after it (expiry, "ignore this if …")
+	// Unsubscribe is a notification's unsubscribe page, linked at the end
+	// (and sent as List-Unsubscribe: see composeMail).
+	Unsubscribe string
 }
 
 var mailText = texttemplate.Must(texttemplate.New("text").Parse(`{{.Greeting}}
 
 {{range .Lines}}{{.}}
 
+{{end}}{{with .Notes}}{{.}}
+
 {{end}}{{.Action}}:
 {{.URL}}
 
 {{range .After}}{{.}}
+
+{{end}}{{with .Unsubscribe}}Unsubscribe: {{.}}
 
 {{end}}-- 
 Hangar
@@ -46,11 +54,13 @@ var mailHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!DOCTYPE html>
 <tr><td style="padding:12px 24px 0 24px;">
 <p style="margin:0 0 12px 0;">{{.Greeting}}</p>
 {{range .Lines}}<p style="margin:0 0 12px 0;">{{.}}</p>
+{{end}}{{with .Notes}}<div style="margin:0 0 12px 0;padding:10px 12px;background:#f4f5f7;border-radius:6px;white-space:pre-wrap;font-size:14px;">{{.}}</div>
 {{end}}</td></tr>
 <tr><td style="padding:8px 24px 16px 24px;"><a href="{{.URL}}" style="display:inline-block;background:#1f6feb;color:#ffffff;text-decoration:none;font-weight:600;padding:12px 20px;border-radius:6px;">{{.Action}}</a></td></tr>
 <tr><td style="padding:0 24px 16px 24px;font-size:13px;color:#57606a;">
 <p style="margin:0 0 12px 0;">If the button does not work, open this address:<br><a href="{{.URL}}" style="color:#1f6feb;word-break:break-all;">{{.URL}}</a></p>
 {{range .After}}<p style="margin:0 0 12px 0;">{{.}}</p>
+{{end}}{{with .Unsubscribe}}<p style="margin:0 0 12px 0;"><a href="{{.}}" style="color:#57606a;">Unsubscribe</a></p>
 {{end}}</td></tr>
 </table></td></tr></table>
 </body></html>
@@ -65,7 +75,7 @@ func composeMail(to, subject string, w mailWords) store.Mail {
 	if err := mailHTML.Execute(&html, w); err != nil {
 		panic(err)
 	}
-	return store.Mail{To: to, Subject: oneLine(subject, store.MaxMailSubject), Text: text.String(), HTML: html.String()}
+	return store.Mail{To: to, Subject: oneLine(subject, store.MaxMailSubject), Text: text.String(), HTML: html.String(), Unsubscribe: w.Unsubscribe}
 }
 
 // oneLine makes a value fit a subject: no line breaks, at most n bytes.

@@ -205,8 +205,11 @@ func orgBuildFields(fields *buildFields) func(name, value string) error {
 		case "changelog":
 			fields.Notes = value
 		case "notifyCollaborators", "notifyEmployees", "notifyMessage":
-			// Hangar sends no mail: the request goes into the build.created
-			// event, for a webhook to act on.
+			// As Applivery: notifyEmployees mails the testers of the
+			// publications the build comes to head (those set to "ask";
+			// "always" mails them anyway), notifyCollaborators the
+			// workspace's members, with notifyMessage; the request is also
+			// in the build.created event.
 			if fields.Notify == nil {
 				fields.Notify = &store.Notify{}
 			}

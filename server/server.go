@@ -78,6 +78,7 @@ type Server struct {
 	// pages (see tester_unlock.go); unlockPer* limit wrong passwords.
 	unlockKey     []byte
 	enrollKey     []byte // device registration tokens (tester_devices.go)
+	optOutKey     []byte // notifications' unsubscribe links (tester_unsubscribe.go)
 	enrollPerIP   auth.Limiter
 	enrollPerPage auth.Limiter
 	// testerLinkPer* limit testers' sign-in links (tester_signin.go).
@@ -152,6 +153,7 @@ func New(o Options) (*Server, error) {
 		csrfKey:   derive(stored[0].Secret, "hangar console csrf"),
 		unlockKey: derive(stored[0].Secret, "hangar tester page unlock"),
 		enrollKey: derive(stored[0].Secret, "hangar device enrollment"),
+		optOutKey: derive(stored[0].Secret, "hangar notification unsubscribe"),
 		depot:     o.Depot,
 		store:     st,
 		mail:      o.Mail,

@@ -211,6 +211,7 @@ type testerView struct {
 	// Confirm a sign-in link's button.
 	TesterSignIn *testerSignInView
 	Confirm      *testerConfirm
+	Unsubscribe  *unsubscribeView
 	// Tester is who a page for testers was opened as (a tester's own
 	// address, or a member's name), with a way to sign out.
 	Tester string

@@ -66,3 +66,36 @@ func TestTesterSignInInBrowser(t *testing.T) {
 	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"remove":["ana@example.com"]}`, nil)
 	do(chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("other")), shootSizes(shots, "tester-signin-other"))
 }
+
+// A notification as its recipient sees it, its unsubscribe page, and the
+// console's distribution form with its groups and mail setting.
+func TestNotificationInBrowser(t *testing.T) {
+	needBrowser(t)
+	e, mp, admin := newTestersEnv(t)
+	shots := shotsDir(t)
+	ctx := browser(t, "")
+	do, text := driver(t, ctx)
+	e.mustReq(http.StatusOK, "PATCH", projPath+"/distribution/beta", admin, `{"notify":"always"}`, nil)
+	b := e.upload(admin, part{"version", "", "4.0"}, part{"notes", "", "Login fixed.\nNew onboarding screens.\nCrash on rotation gone."}, part{"file", "Demo.ipa", demoIPA()})
+	e.waitProcessed(b.BuildID)
+	msgs := mp.WaitFor(2)
+	do(chromedp.Navigate(mp.API+"/view/"+msgs[0].ID+".html"), chromedp.WaitVisible(chromedp.CSS("a")), shootSizes(shots, "mail-notification"))
+	unsub, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("a")].find(a => a.textContent == "Unsubscribe").href`))
+	if err != nil || !strings.Contains(unsub, "/t/unsubscribe/") {
+		t.Fatalf("no Unsubscribe link in the mail: %q %v", unsub, err)
+	}
+	do(chromedp.Navigate(unsub), chromedp.WaitVisible(chromedp.ID("unsubscribe")), shootSizes(shots, "unsubscribe"),
+		chromedp.Click(chromedp.ID("unsubscribe")), chromedp.WaitVisible(chromedp.ID("resubscribe")), shootSizes(shots, "unsubscribed"))
+	if got := text("#state"); !strings.Contains(got, "no more mail about new builds on Beta") {
+		t.Errorf("after unsubscribing: %q", got)
+	}
+
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
+	do(chromedp.Navigate(e.ts.URL+"/signin"), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), "root-password"),
+		chromedp.Submit(chromedp.ID("password")), chromedp.WaitVisible(chromedp.CSS("a.who")),
+		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d/beta"), chromedp.WaitVisible(chromedp.ID("groups")), shootSizes(shots, "distribution-testers"))
+	if checked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("input[name=groups][value=qa]").checked`)); err != nil || !checked {
+		t.Errorf("the group qa is not checked on the form: %v", err)
+	}
+}

@@ -18,11 +18,14 @@ import (
 // newTestersEnv is a server that mails (to mailpit) behind a trusted TLS
 // proxy (so that iPhones are offered Install), with a processed IPA, a
 // tester group qa (ana, bo) and a page for it, /d/acme/beta.
-func newTestersEnv(t *testing.T) (*env, *hangartest.Mailpit, string) {
+func newTestersEnv(t *testing.T, configure ...func(*config.Config)) (*env, *hangartest.Mailpit, string) {
 	mp := hangartest.StartMailpit(t, hangartest.MailpitOptions{})
 	e := newEnvWith(t, func(c *config.Config) {
 		c.SMTP = config.SMTP{Host: mp.Host, Port: mp.SMTPPort, TLS: "none", From: "Hangar <hangar@example.com>"}
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		for _, f := range configure {
+			f(c)
+		}
 	})
 	admin := e.adminToken()
 	b := e.upload(admin, part{"version", "", "3.0"}, part{"file", "Demo.ipa", demoIPA()})

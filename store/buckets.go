@@ -49,6 +49,10 @@ var (
 	bucketTesterSessions    = []byte("tester_sessions")      // id → TesterSession
 	bucketTesterAddrSess    = []byte("tester_addr_sessions") // address NUL/created (16 hex)/id → id: an address's sessions
 	bucketTesterRevocations = []byte("tester_revocations")   // wsID/address → testerRevocation
+	bucketNotifyJobs        = []byte("notify_jobs")          // seq (8 bytes) → NotifyJob: notifications to mail (notify.go)
+	bucketNotifySent        = []byte("notify_sent")          // distID or "members"/buildID → time: mailed about once
+	bucketNotifyRate        = []byte("notify_rate")          // wsID → notifyRate: notification mails this hour
+	bucketNotifyOptOut      = []byte("notify_optout")        // distID or "w:"wsID/address digest → time: unsubscribed
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSigningKeys, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
@@ -59,5 +63,6 @@ var (
 		bucketAuditLog, bucketAuditWorkspace, bucketMailOutbox, bucketMailRate, bucketUserEmails, bucketTickets, bucketTicketIDs,
 		bucketTesterGroups, bucketTesterGroupSlugs, bucketTesterAddrs, bucketTesterLinks, bucketTesterLinkAddrs,
 		bucketTesterSessions, bucketTesterAddrSess, bucketTesterRevocations,
+		bucketNotifyJobs, bucketNotifySent, bucketNotifyRate, bucketNotifyOptOut,
 	}
 )

@@ -291,6 +291,11 @@ func (s *Store) DeleteDistribution(id string) error {
 		if err := deletePrefix(tx.Bucket(bucketAccessLog), id); err != nil {
 			return err
 		}
+		for _, b := range [][]byte{bucketNotifySent, bucketNotifyOptOut} {
+			if err := deletePrefix(tx.Bucket(b), id); err != nil {
+				return err
+			}
+		}
 		if err := s.record(tx, AuditDistributionDeleted, distributionTarget(d), d.WorkspaceID, nil); err != nil {
 			return err
 		}

@@ -82,10 +82,15 @@ func emitBuildChange(tx *bolt.Tx, now time.Time, orig, b Build) error {
 		if err != nil {
 			return err
 		}
+		var headed []Distribution
 		for _, d := range dists {
-			if d.ProjectID == b.ProjectID && d.Query().Matches(b) {
+			if d.ProjectID == b.ProjectID && !d.Inactive() && heads(tx, d, b) {
+				headed = append(headed, d)
 				evs = append(evs, Event{Type: EventDistributionUpdated, Build: &snapshot, Distribution: &d})
 			}
+		}
+		if err := queueNotifications(tx, now, b, p.WorkspaceID, headed); err != nil {
+			return err
 		}
 	case b.Status == BuildError && orig.Status != BuildError:
 		evs = append(evs, Event{Type: EventBuildFailed, Build: &snapshot})

@@ -93,6 +93,23 @@ func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 	}, nil); err != nil {
 		return r, err
 	}
+	// What a distribution mailed about, once it is old news; a workspace's
+	// notification count, after its hour.
+	if _, err = s.sweep(bucketNotifySent, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		t, err := time.Parse(time.RFC3339, string(v))
+		return err != nil || now.Sub(t) >= NotifySentTTL, nil, nil
+	}, nil); err != nil {
+		return r, err
+	}
+	if _, err = s.sweep(bucketNotifyRate, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
+		var r notifyRate
+		if err := json.Unmarshal(v, &r); err != nil {
+			return false, nil, err
+		}
+		return now.Sub(r.Since) >= time.Hour, nil, nil
+	}, nil); err != nil {
+		return r, err
+	}
 	// A recipient's mail count matters for an hour (queueMail).
 	if _, err = s.sweep(bucketMailRate, func(_ *bolt.Tx, _, v []byte) (bool, []byte, error) {
 		var r mailRate

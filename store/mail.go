@@ -17,11 +17,14 @@ import (
 
 // Mail is one message to one recipient, as queued.
 type Mail struct {
-	ID          string    `json:"id"`
-	To          string    `json:"to"`
-	Subject     string    `json:"subject"`
-	Text        string    `json:"text"`
-	HTML        string    `json:"html,omitempty"`
+	ID      string `json:"id"`
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+	// Unsubscribe is the one-click unsubscribe URL of a notification
+	// (RFC 8058), sent as List-Unsubscribe.
+	Unsubscribe string    `json:"unsubscribe,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
