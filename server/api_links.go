@@ -192,6 +192,16 @@ const maxUserAgent = 512
 // minute. HEAD is not counted (see headFile). A link with a password asks
 // for it first (see linkPass).
 func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.linkTake(w, r, c, store.InstallKindDownload)
+}
+
+// linkInstall is publicDownload for the package URL of a link's OTA
+// manifest (/p/{id}/i/{name}): iOS's installer taking it is an install.
+func (s *Server) linkInstall(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.linkTake(w, r, c, store.InstallKindInstall)
+}
+
+func (s *Server) linkTake(w http.ResponseWriter, r *http.Request, c *call, kind string) error {
 	id, name, get := c.params.ByName("publicLinkId"), c.params.ByName("fileName"), r.Method == http.MethodGet
 	if !get {
 		// HEAD counts nothing, but a protected link's file is not named to
@@ -204,12 +214,14 @@ func (s *Server) publicDownload(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	// One transaction for the common case; a link with a password comes
 	// back unused, its password is checked outside, and it is used then.
-	l, err := s.store.UseLink(id, name, s.accessEntry(r), get)
+	e := s.accessEntry(r)
+	e.Install = s.installOf(e, "", kind) // the link's build and file: the store's
+	l, err := s.store.UseLink(id, name, e, get)
 	if errors.Is(err, store.ErrProtected) {
 		if err := s.linkPass(w, r, l); err != nil {
 			return err
 		}
-		l, err = s.store.UseUnlockedLink(id, name, s.accessEntry(r), l.PasswordHash)
+		l, err = s.store.UseUnlockedLink(id, name, e, l.PasswordHash)
 	}
 	if err != nil {
 		return linkErr(err)

@@ -338,6 +338,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"POST", fixed(projPath + "/distribution"), func() string { return fmt.Sprintf(`{"slug":"n%s","security":"public"}`, uniq()) }, "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 201, false, true},
 		{"GET", fixed(projPath + "/distribution"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed(projPath + "/distribution/" + distID), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed(projPath + "/distribution/" + distID + "/installs"), none, "BUILD_CREATE_LINKS", 200, false, true},
+		{"GET", fixed(projPath + "/build/" + buildID + "/installs?format=csv"), none, "BUILD_CREATE_LINKS", 200, false, true},
+		{"GET", fixed("/api/v1/workspace/acme/tester-installs?tester=ana@example.com"), none, "BUILD_CREATE_LINKS", 200, false, false},
 		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 200, false, true}, // a public page
 		{"PATCH", fixed(projPath + "/distribution/" + membersDist), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},
 		{"DELETE", func() string { return projPath + "/distribution/" + freshDist() }, none, "BUILD_DELETE", 204, false, true},
@@ -468,6 +471,10 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/w/acme/p/app/d"), none, "PROJECT_READ", 200, false, true},
 		{"POST", fixed("/w/acme/p/app/d"), func() string { return "slug=c" + uniq() + "&filterType=latest&security=public" }, "BUILD_CREATE_LINKS", 303, false, true},
 		{"GET", fixed("/w/acme/p/app/d/" + distID), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/w/acme/p/app/d/" + distID + "/installs.csv"), none, "BUILD_CREATE_LINKS", 200, false, true},
+		{"GET", fixed("/w/acme/p/app/b/" + buildID + "/installs.csv"), none, "BUILD_CREATE_LINKS", 200, false, true},
+		{"GET", fixed("/w/acme/installs?tester=ana@example.com"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"GET", fixed("/w/acme/installs.csv?tester=ana@example.com"), none, "BUILD_CREATE_LINKS", 200, false, false},
 		{"POST", func() string { d, _ := e.store.Distribution(distID); return "/w/acme/p/app/d/" + d.Slug }, func() string {
 			d, _ := e.store.Distribution(distID)
 			return "slug=" + d.Slug + "&filterType=latest&security=public&showHistory=1"

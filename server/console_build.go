@@ -44,6 +44,7 @@ type buildPage struct {
 	Error     string // a form's input refused, shown above the forms
 	Base      string // this build page's path
 	Today     string // the earliest expiry date a link form takes
+	consoleInstalls
 }
 
 // can is what the signed-in user may do here: pages offer only that (the
@@ -108,7 +109,8 @@ func (s *Server) loadBuildPage(c *call, linksAfter string) (buildPage, error) {
 	if next != "" {
 		p.MoreLinks = p.Base + "?links=" + url.QueryEscape(next)
 	}
-	return p, nil
+	p.consoleInstalls, err = s.installsFor(c, store.InstallQuery{BuildID: p.Build.ID}, p.Base+"/installs.csv")
+	return p, err
 }
 
 func (s *Server) buildPage(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -125,6 +125,7 @@ type distributionPage struct {
 	Next      string
 	Base      string // this distribution's console path
 	Back      string
+	consoleInstalls
 }
 
 func (s *Server) distributionPage(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -148,6 +149,9 @@ func (s *Server) renderDistribution(w http.ResponseWriter, r *http.Request, c *c
 		Base: s.distBase(c) + "/" + d.Slug, Back: s.distBase(c)}
 	if r.URL.Query().Get("saved") != "" {
 		p.Done = "Saved."
+	}
+	if p.consoleInstalls, err = s.installsFor(c, store.InstallQuery{DistributionID: d.ID}, p.Base+"/installs.csv"); err != nil {
+		return err
 	}
 	if next != "" {
 		p.Next = p.Base + "?after=" + next

@@ -71,3 +71,47 @@ func FuzzAddressesCSV(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDeviceOf: whatever a User-Agent says, a device is one of the known
+// platforms with a short, printable model.
+func FuzzDeviceOf(f *testing.F) {
+	for _, ua := range deviceAgents {
+		f.Add(ua.ua)
+	}
+	f.Fuzz(func(t *testing.T, ua string) {
+		d := deviceOf(ua)
+		switch d.Platform {
+		case "ios", "android", "macos", "windows", "linux", "other":
+		default:
+			t.Fatalf("platform %q", d.Platform)
+		}
+		if len(d.Model) > maxModel || strings.IndexFunc(d.Model, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			t.Fatalf("model %q", d.Model)
+		}
+	})
+}
+
+var deviceAgents = []struct {
+	ua   string
+	want device
+}{
+	{"com.apple.appstored/1.0 iOS/17.5 model/iPhone16,2 hwmodel/D83AP build/21F79 (6; dt:300) AMS/1", device{"ios", "iPhone16,2"}},
+	{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", device{"ios", "iPhone"}},
+	{"Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1", device{"ios", "iPad"}},
+	{"Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240305.019) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0 Mobile Safari/537.36", device{"android", "Pixel 8"}},
+	{"Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36", device{"android", "SM-S918B"}},
+	{"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36", device{"android", ""}},
+	{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15", device{"macos", ""}},
+	{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36", device{"windows", ""}},
+	{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36", device{"linux", ""}},
+	{"curl/8.5.0", device{"other", ""}},
+}
+
+// What devices say of themselves, as install records keep it.
+func TestDeviceOf(t *testing.T) {
+	for _, c := range deviceAgents {
+		if got := deviceOf(c.ua); got != c.want {
+			t.Errorf("%.60s: %+v, want %+v", c.ua, got, c.want)
+		}
+	}
+}

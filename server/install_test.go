@@ -134,7 +134,9 @@ func TestInstallPage(t *testing.T) {
 		t.Fatalf("itms URL: %s", itms)
 	}
 	manifestURL := itms.Query().Get("url")
-	httpsLink := strings.Replace(link.PublicURL, "http://", "https://", 1)
+	// The package URL is the link's install: counted as the download is,
+	// and recorded as an install.
+	httpsLink := strings.Replace(link.InstallURL, "http://", "https://", 1) + "/i/My%20App.ipa"
 	if !strings.HasPrefix(manifestURL, "https://") {
 		t.Fatalf("manifest URL %s: iOS fetches manifests over HTTPS only", manifestURL)
 	}

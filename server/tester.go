@@ -67,8 +67,9 @@ type testerSite struct {
 	groups            []string
 	member, workspace string
 	// download is the path of a counted download of file f (decoded, as
-	// signatures cover it); manifest the path of f's OTA manifest.
-	download, manifest func(f store.File) string
+	// signatures cover it); manifest the path of f's OTA manifest; install
+	// (nil: download) the one the manifest names, counted as an install.
+	download, manifest, install func(f store.File) string
 }
 
 // url makes a decoded path absolute, escaping each segment.
@@ -78,6 +79,14 @@ func (t testerSite) url(path string) string {
 		segs[i] = url.PathEscape(s)
 	}
 	return t.base + strings.Join(segs, "/")
+}
+
+// installPath is the path a manifest names for f's package.
+func (t testerSite) installPath(f store.File) string {
+	if t.install != nil {
+		return t.install(f)
+	}
+	return t.download(f)
 }
 
 // boundPath is what a protected page's URL signature covers besides
@@ -507,7 +516,7 @@ func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerS
 		return err
 	}
 	data := map[string]string{
-		"URL":      s.signedFor(t, t.download(f), s.now().Add(manifestPackageTTL)),
+		"URL":      s.signedFor(t, t.installPath(f), s.now().Add(manifestPackageTTL)),
 		"BundleID": b.BundleID,
 		"Version":  orText(b.VersionCode, orText(b.VersionName, "0")),
 		"Title":    appTitle(b, f),

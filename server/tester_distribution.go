@@ -30,6 +30,7 @@ func distSite(base string, ws store.Workspace, d store.Distribution) testerSite 
 		guard:     d.Security + ":" + strconv.FormatUint(d.Generation, 10) + ":" + d.PasswordHash,
 		workspace: ws.ID,
 		download:  func(f store.File) string { return page + "/f/" + f.ID + "/" + f.Name },
+		install:   func(f store.File) string { return page + "/i/" + f.ID + "/" + f.Name },
 		manifest:  func(f store.File) string { return page + "/m/" + f.ID + "/manifest.plist" },
 	}
 }
@@ -187,57 +188,70 @@ func (s *Server) distFile(c *call, d store.Distribution) (store.File, store.Buil
 // or as for the page itself, a member's or tester's session, or the password (its
 // unlock cookie, or HTTP Basic auth for an API client).
 //
-// It returns nil to let the request go on; errAnswered when it sent a
-// browser to the page's form; or the refusal.
-func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws store.Workspace, d store.Distribution) error {
+// It returns who the request is for (see testerSite: "" when the page
+// does not know) and nil to let the request go on; errAnswered when it
+// sent a browser to the page's form; or the refusal.
+func (s *Server) distPass(w http.ResponseWriter, r *http.Request, c *call, ws store.Workspace, d store.Distribution) (string, error) {
 	var err error
 	t := distSite(c.base, ws, d)
 	switch d.Security {
 	case store.SecurityPublic:
-		return nil
+		m, _ := s.reader(r, c, t) // a member's download is theirs
+		return m, nil
 	case store.SecurityMembers, store.SecurityTesters:
 		if s.verifySigned(r, &t) {
-			return nil
+			return t.member, nil
 		}
 		if m, _ := s.reader(r, c, t); m != "" {
-			return nil
+			return m, nil
 		}
 		if t.hidden() {
-			return errDistNotFound // as if there were no such page
+			return "", errDistNotFound // as if there were no such page
 		}
 		err = errTesterSignIn
 	case store.SecurityPassword:
 		err = s.passOf(r, t)
 	}
 	if err == nil {
-		return nil
+		return "", nil
 	}
 	if err == errTesterSignIn && wantsHTML(r) {
 		http.Redirect(w, r, t.page, http.StatusSeeOther)
-		return errAnswered
+		return "", errAnswered
 	}
 	if ae, _ := toAPIError(err); ae.Status == http.StatusUnauthorized {
 		if wantsHTML(r) {
 			http.Redirect(w, r, "/d/"+c.params.ByName("ws")+"/"+d.Slug, http.StatusSeeOther)
-			return errAnswered
+			return "", errAnswered
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="Hangar distribution", charset="UTF-8"`)
 	}
-	return err
+	return "", err
 }
 
 // distDownload is a counted download through a distribution: checked as
-// its page is, counted and logged, then a 302 to a signed URL valid for a
-// minute. HEAD is not counted (see headFile).
+// its page is, counted and logged with its install record, then a 302 to
+// a signed URL valid for a minute. HEAD is not counted (see headFile).
 func (s *Server) distDownload(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.distTake(w, r, c, store.InstallKindDownload)
+}
+
+// distInstall is distDownload for the package URL of an OTA manifest: what
+// iOS's installer fetches once the tester confirms the install.
+func (s *Server) distInstall(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.distTake(w, r, c, store.InstallKindInstall)
+}
+
+func (s *Server) distTake(w http.ResponseWriter, r *http.Request, c *call, kind string) error {
 	ws, d, err := s.distribution(c)
 	if err != nil {
 		return err
 	}
-	if err := s.distPass(w, r, c, ws, d); err != nil {
+	member, err := s.distPass(w, r, c, ws, d)
+	if err != nil {
 		return err
 	}
-	f, _, err := s.distFile(c, d)
+	f, b, err := s.distFile(c, d)
 	if err == nil && f.Name != c.params.ByName("fileName") {
 		err = errNotFound("file")
 	}
@@ -248,7 +262,10 @@ func (s *Server) distDownload(w http.ResponseWriter, r *http.Request, c *call) e
 		headFile(w, f)
 		return nil
 	}
-	if _, err := s.store.UseDistribution(d.ID, s.accessEntry(r)); err != nil {
+	e := s.accessEntry(r)
+	e.Install = s.installOf(e, member, kind)
+	e.Install.WorkspaceID, e.Install.BuildID, e.Install.FileID, e.Install.DistributionID = ws.ID, b.ID, f.ID, d.ID
+	if _, err := s.store.UseDistribution(d.ID, e); err != nil {
 		return notFoundAs(err, "distribution")
 	}
 	redirectToFile(w, s.signedURLFor(c.base, f.ID, f.Name, redirectURLTTL))

@@ -27,6 +27,7 @@ func linkSite(base string, l store.PublicLink) testerSite {
 			return page + "/apk" // the APK attached beside the link's AAB
 		},
 		manifest: func(store.File) string { return page + "/manifest.plist" },
+		install:  func(f store.File) string { return page + "/i/" + f.Name },
 	}
 }
 
@@ -166,7 +167,10 @@ func (s *Server) linkAPK(w http.ResponseWriter, r *http.Request, c *call) error 
 	if !ok {
 		return errNotFound("APK")
 	}
-	if _, err := s.store.UseUnlockedLink(l.ID, "", s.accessEntry(r), l.PasswordHash); err != nil {
+	e := s.accessEntry(r)
+	e.Install = s.installOf(e, "", store.InstallKindDownload)
+	e.Install.BuildID, e.Install.FileID = l.BuildID, apk.ID
+	if _, err := s.store.UseUnlockedLink(l.ID, "", e, l.PasswordHash); err != nil {
 		return linkErr(err)
 	}
 	redirectToFile(w, s.signedURLFor(c.base, apk.ID, apk.Name, redirectURLTTL))

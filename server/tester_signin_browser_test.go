@@ -90,6 +90,7 @@ func TestNotificationInBrowser(t *testing.T) {
 		t.Errorf("after unsubscribing: %q", got)
 	}
 
+	installOnIPhone(t, e, "/d/acme/beta", e.signInTester(mp, "/d/acme/beta", "ana@example.com"))
 	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
 	do(chromedp.Navigate(e.ts.URL+"/signin"), chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), "root-password"),
@@ -97,5 +98,10 @@ func TestNotificationInBrowser(t *testing.T) {
 		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d/beta"), chromedp.WaitVisible(chromedp.ID("groups")), shootSizes(shots, "distribution-testers"))
 	if checked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("input[name=groups][value=qa]").checked`)); err != nil || !checked {
 		t.Errorf("the group qa is not checked on the form: %v", err)
+	}
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/b/"+b.BuildID), chromedp.WaitVisible(chromedp.CSS("table.installs")), shootSizes(shots, "build-installs"),
+		chromedp.Navigate(e.ts.URL+"/w/acme/installs?tester=ana%40example.com"), chromedp.WaitVisible(chromedp.CSS("table.installs")), shootSizes(shots, "tester-installs"))
+	if got := text("table.installs"); !strings.Contains(got, "ana@example.com") || !strings.Contains(got, "iPhone16,2") || !strings.Contains(got, "installed") {
+		t.Errorf("the tester's installs: %s", got)
 	}
 }

@@ -420,7 +420,7 @@ func issued(t *testing.T, page string, cookies ...*http.Cookie) []string {
 	manifest := strings.Replace(itms.Query().Get("url"), "https://", "http://", 1)
 	resp, body = get(t, manifest, nil)
 	wantCode(t, resp, body, 200)
-	pkg := regexp.MustCompile(`<string>(https?://[^<]+/f/[^<]+)</string>`).FindSubmatch(body)
+	pkg := regexp.MustCompile(`<string>(https?://[^<]+/[fi]/[^<]+)</string>`).FindSubmatch(body)
 	if pkg == nil {
 		t.Fatalf("no package URL in the manifest: %s", body)
 	}

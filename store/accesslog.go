@@ -17,6 +17,9 @@ type AccessLogEntry struct {
 	Time      time.Time `json:"timestamp"`
 	ClientIP  string    `json:"clientIp"`
 	UserAgent string    `json:"userAgent,omitempty"`
+	// Install, when set, is recorded with the entry (installs.go); a
+	// link's fills in its build and file when empty.
+	Install *Install `json:"-"`
 }
 
 // DefaultAccessLogCap is how many access log entries a link keeps unless
@@ -35,6 +38,11 @@ func accessLogKey(linkID string, seq int64) []byte {
 func (s *Store) appendAccess(tx *bolt.Tx, id string, seq int64, e AccessLogEntry) error {
 	log := tx.Bucket(bucketAccessLog)
 	e.LinkID = id
+	if e.Install != nil {
+		if err := recordInstall(tx, *e.Install); err != nil {
+			return err
+		}
+	}
 	if err := put(log, accessLogKey(id, seq), e); err != nil {
 		return err
 	}

@@ -53,6 +53,8 @@ var (
 	bucketNotifySent        = []byte("notify_sent")          // distID or "members"/buildID → time: mailed about once
 	bucketNotifyRate        = []byte("notify_rate")          // wsID → notifyRate: notification mails this hour
 	bucketNotifyOptOut      = []byte("notify_optout")        // distID or "w:"wsID/address digest → time: unsubscribed
+	bucketInstalls          = []byte("installs")             // seq (8 bytes) → Install (installs.go)
+	bucketInstallIndex      = []byte("install_index")        // b/buildID, d/distID or t/wsID/tester NUL, then /seq (16 hex) → seq
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSigningKeys, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
@@ -63,6 +65,6 @@ var (
 		bucketAuditLog, bucketAuditWorkspace, bucketMailOutbox, bucketMailRate, bucketUserEmails, bucketTickets, bucketTicketIDs,
 		bucketTesterGroups, bucketTesterGroupSlugs, bucketTesterAddrs, bucketTesterLinks, bucketTesterLinkAddrs,
 		bucketTesterSessions, bucketTesterAddrSess, bucketTesterRevocations,
-		bucketNotifyJobs, bucketNotifySent, bucketNotifyRate, bucketNotifyOptOut,
+		bucketNotifyJobs, bucketNotifySent, bucketNotifyRate, bucketNotifyOptOut, bucketInstalls, bucketInstallIndex,
 	}
 )

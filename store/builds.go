@@ -292,6 +292,9 @@ func (s *Store) deleteBuild(tx *bolt.Tx, id string, details map[string]any) (del
 	if err := tx.Bucket(bucketProcessing).Delete(processingKey(b)); err != nil {
 		return nil, nil, err
 	}
+	if err := deleteInstallsOf(tx, installByBuild(b.ID)); err != nil {
+		return nil, nil, err
+	}
 	if err := emit(tx, s.now(), b.ProjectID, Event{Type: EventBuildDeleted, Build: &b}); err != nil {
 		return nil, nil, err
 	}

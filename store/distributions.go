@@ -291,6 +291,9 @@ func (s *Store) DeleteDistribution(id string) error {
 		if err := deletePrefix(tx.Bucket(bucketAccessLog), id); err != nil {
 			return err
 		}
+		if err := deletePrefix(tx.Bucket(bucketInstallIndex), installByDist(id)); err != nil {
+			return err
+		}
 		for _, b := range [][]byte{bucketNotifySent, bucketNotifyOptOut} {
 			if err := deletePrefix(tx.Bucket(b), id); err != nil {
 				return err

@@ -32,3 +32,10 @@ func (s *Store) BucketStats() (map[string]int, error) {
 	})
 	return out, err
 }
+
+// SetInstallCap lowers the records a build keeps, for a test of the bound.
+func SetInstallCap(n int) (restore func()) {
+	old := installCap
+	installCap = n
+	return func() { installCap = old }
+}

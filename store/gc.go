@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"time"
@@ -17,6 +18,7 @@ type GCResult struct {
 	Sessions       int `json:"sessions"`
 	AccessLog      int `json:"accessLogEntries"`
 	AuditLog       int `json:"auditLogEntries"`
+	Installs       int `json:"installRecords"`
 }
 
 // GC removes download tokens that are used or expired, API tokens (login
@@ -163,6 +165,23 @@ func (s *Store) GC(logsBefore time.Time) (GCResult, error) {
 		linkID, _, _ := bytes.Cut(k, []byte("/"))
 		return false, append(key(string(linkID), ""), 0xff), nil
 	}, nil)
+	if err != nil {
+		return r, err
+	}
+	// Install records are keyed in time order: the sweep stops at the
+	// first young enough.
+	r.Installs, err = s.sweep(bucketInstalls, func(_ *bolt.Tx, k, v []byte) (bool, []byte, error) {
+		var i Install
+		if err := json.Unmarshal(v, &i); err != nil {
+			return false, nil, err
+		}
+		if i.Time.Before(logsBefore) {
+			return true, nil, nil
+		}
+		return false, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, nil
+	}, func(tx *bolt.Tx, k, _ []byte) error {
+		return deleteInstall(tx, binary.BigEndian.Uint64(k))
+	})
 	return r, err
 }
 

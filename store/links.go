@@ -254,6 +254,14 @@ func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, pass
 				return err
 			}
 		}
+		if e.Install != nil {
+			in := *e.Install // Batch may run this twice: e stays as given
+			in.LinkID = id
+			if in.BuildID == "" {
+				in.BuildID, in.FileID = l.BuildID, l.FileID
+			}
+			e.Install = &in
+		}
 		return s.appendAccess(tx, id, l.AccessCount, e)
 	})
 	if err == nil {

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Installs: who took which build onto which device. Every counted
+// download through a tester page or a link records one, in the
+// transaction that counts it (an AccessLogEntry's Install): the tester
+// when known, the build and file, the device as its User-Agent describes
+// it, time and address. On iOS the installer fetching a manifest's
+// package is an "install"; a download is a "download". They are listed
+// per build, per distribution and per tester, newest first; gc removes
+// them with the access log's retention, a deleted build takes its own,
+// and a build keeps at most MaxInstallsPerBuild.
+
+// Install kinds.
+const (
+	InstallKindInstall  = "install"
+	InstallKindDownload = "download"
+)
+
+// MaxInstallsPerBuild bounds the records of one build; the oldest go.
+const MaxInstallsPerBuild = 10_000
+
+// installCap is MaxInstallsPerBuild, lowered by tests.
+var installCap = MaxInstallsPerBuild
+
+// Install is one record.
+type Install struct {
+	Seq            uint64    `json:"seq"`
+	Time           time.Time `json:"time"`
+	WorkspaceID    string    `json:"workspaceId"`
+	BuildID        string    `json:"buildId"`
+	FileID         string    `json:"fileId"`
+	DistributionID string    `json:"distributionId,omitempty"`
+	LinkID         string    `json:"linkId,omitempty"`
+	Tester         string    `json:"tester,omitempty"` // an address, or a member's username; "" unknown
+	Kind           string    `json:"kind"`
+	Platform       string    `json:"platform"`
+	Model          string    `json:"model,omitempty"`
+	ClientIP       string    `json:"clientIp"`
+}
+
+// Index prefixes of bucketInstallIndex.
+func installByBuild(buildID string) string { return "b/" + buildID }
+func installByDist(distID string) string   { return "d/" + distID }
+
+// InstallsOfTester is the index prefix of a workspace's tester's records.
+func installByTester(wsID, tester string) string { return "t/" + wsID + "/" + tester + "\x00" }
+
+func seqKey(prefix string, seq uint64) []byte { return key(prefix, fmt.Sprintf("%016x", seq)) }
+
+// indexKeys are the index entries of a record.
+func (i Install) indexKeys() [][]byte {
+	ks := [][]byte{seqKey(installByBuild(i.BuildID), i.Seq)}
+	if i.DistributionID != "" {
+		ks = append(ks, seqKey(installByDist(i.DistributionID), i.Seq))
+	}
+	if i.Tester != "" {
+		ks = append(ks, seqKey(installByTester(i.WorkspaceID, i.Tester), i.Seq))
+	}
+	return ks
+}
+
+// recordInstall stores a record in tx, dropping the build's oldest beyond
+// the cap.
+func recordInstall(tx *bolt.Tx, i Install) error {
+	if i.WorkspaceID == "" {
+		var b Build
+		var p Project
+		if get(tx.Bucket(bucketBuilds), []byte(i.BuildID), &b) != nil || get(tx.Bucket(bucketProjects), []byte(b.ProjectID), &p) != nil {
+			return nil // the build went with the download's check: nothing to record
+		}
+		i.WorkspaceID = p.WorkspaceID
+	}
+	recs, idx := tx.Bucket(bucketInstalls), tx.Bucket(bucketInstallIndex)
+	seq, err := recs.NextSequence()
+	if err != nil {
+		return err
+	}
+	i.Seq = seq
+	if err := put(recs, u64(seq), i); err != nil {
+		return err
+	}
+	for _, k := range i.indexKeys() {
+		if err := idx.Put(k, u64(seq)); err != nil {
+			return err
+		}
+	}
+	if countPrefix(idx, installByBuild(i.BuildID)) > installCap {
+		k, v := idx.Cursor().Seek(key(installByBuild(i.BuildID), ""))
+		if k != nil {
+			return deleteInstall(tx, binary.BigEndian.Uint64(v))
+		}
+	}
+	return nil
+}
+
+// deleteInstall removes a record and its index entries.
+func deleteInstall(tx *bolt.Tx, seq uint64) error {
+	recs := tx.Bucket(bucketInstalls)
+	var i Install
+	if err := get(recs, u64(seq), &i); err != nil {
+		return nil
+	}
+	for _, k := range i.indexKeys() {
+		if err := tx.Bucket(bucketInstallIndex).Delete(k); err != nil {
+			return err
+		}
+	}
+	return recs.Delete(u64(seq))
+}
+
+// deleteInstallsOf removes the records under an index prefix.
+func deleteInstallsOf(tx *bolt.Tx, prefix string) error {
+	var seqs []uint64
+	forEachPrefix(tx.Bucket(bucketInstallIndex), prefix, func(_, v []byte) bool {
+		seqs = append(seqs, binary.BigEndian.Uint64(v))
+		return true
+	})
+	for _, s := range seqs {
+		if err := deleteInstall(tx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InstallQuery names whose records to list: one of a build, a
+// distribution, or a workspace's tester.
+type InstallQuery struct {
+	BuildID, DistributionID string
+	WorkspaceID, Tester     string
+}
+
+func (q InstallQuery) prefix() string {
+	switch {
+	case q.BuildID != "":
+		return installByBuild(q.BuildID)
+	case q.DistributionID != "":
+		return installByDist(q.DistributionID)
+	}
+	return installByTester(q.WorkspaceID, q.Tester)
+}
+
+// Installs returns up to limit records, newest first, older than before
+// (0: from the newest), and the cursor of the next page (0: none).
+func (s *Store) Installs(q InstallQuery, before uint64, limit int) ([]Install, uint64, error) {
+	out := []Install{}
+	var next uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := key(q.prefix(), "")
+		recs := tx.Bucket(bucketInstalls)
+		c := tx.Bucket(bucketInstallIndex).Cursor()
+		var k, v []byte
+		if before > 0 {
+			k, v = c.Seek(seqKey(q.prefix(), before))
+			k, v = c.Prev()
+		} else if k, _ = c.Seek(append(bytes.Clone(prefix), 0xff)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+			seq := binary.BigEndian.Uint64(v)
+			if len(out) == limit {
+				next = out[len(out)-1].Seq
+				return nil
+			}
+			var i Install
+			if err := get(recs, u64(seq), &i); err != nil {
+				return err
+			}
+			out = append(out, i)
+		}
+		return nil
+	})
+	return out, next, err
+}
