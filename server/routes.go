@@ -373,6 +373,8 @@ func (s *Server) table() []route {
 		{"GET", "/t/signin/:token", testerFront, secretPath, public, s.testerLinkPage},
 		{"POST", "/t/signin/:token", testerFront, secretPath, public, s.useTesterLink},
 		{"POST", "/t/signout", testerFront, 0, public, s.testerSignOut},
+		{"GET", "/apps", testerFront, 0, public, s.appsPage},
+		{"POST", "/apps/signin", testerFront, 0, public, s.askAppsLink},
 		{"GET", "/t/unsubscribe/:token", testerFront, secretPath, public, s.unsubscribePage},
 		{"POST", "/t/unsubscribe/:token", testerFront, secretPath, public, s.unsubscribe},
 		{"POST", "/enroll/:token", testerFront, secretPath, public, s.enrollDevice}, // the token names the page for an hour

@@ -18,7 +18,7 @@ import (
 )
 
 // Each row's renderer is its path's front: /v1/ the organization and
-// Integrations APIs, the console's paths the console, /p /d /t /trust
+// Integrations APIs, the console's paths the console, /p /d /t /apps /trust
 // /enroll the tester pages, the rest the workspace API's JSON (a request
 // no route matched is judged by the same rule, from its path).
 func TestRendererByFront(t *testing.T) {
@@ -34,7 +34,7 @@ func TestRendererByFront(t *testing.T) {
 			return rt.pattern == strings.TrimSuffix(p, "/") || strings.HasPrefix(rt.pattern, p)
 		}):
 			want = consoleFront
-		case slices.ContainsFunc([]string{"/p/", "/d/", "/t/", "/trust", "/enroll/"}, func(p string) bool { return strings.HasPrefix(rt.pattern, p) }):
+		case slices.ContainsFunc([]string{"/p/", "/d/", "/t/", "/apps", "/trust", "/enroll/"}, func(p string) bool { return strings.HasPrefix(rt.pattern, p) }):
 			want = testerFront
 		}
 		if rt.render != want {

@@ -221,6 +221,9 @@ type testerView struct {
 	TesterSignIn *testerSignInView
 	Confirm      *testerConfirm
 	Unsubscribe  *unsubscribeView
+	// Apps is the page of my apps (AppsOf: whose).
+	Apps   []appItem
+	AppsOf string
 	// Tester is who a page for testers was opened as (a tester's own
 	// address, or a member's name), with a way to sign out.
 	Tester string
@@ -254,6 +257,9 @@ type action struct {
 type historyItem struct {
 	Version, Uploaded, Notes string
 	URL                      string
+	// Install is an earlier IPA's install on an iPhone over HTTPS (the
+	// same flow as the newest build's).
+	Install template.URL
 }
 
 // versionLine reads as people write versions: no placeholder for a

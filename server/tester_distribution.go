@@ -118,11 +118,16 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 			v.Build = s.testerBuild(t, bf.Build, f, bf.Files, p, isHTTPS(c.base))
 			continue
 		}
-		v.History = append(v.History, historyItem{
+		h := historyItem{
 			Version:  orText(versionLine(bf.Build.VersionName, bf.Build.VersionCode), f.Name),
 			Uploaded: f.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 			URL:      t.url(t.download(f)),
-		})
+			Notes:    bf.Build.Notes,
+		}
+		if older := s.testerBuild(t, bf.Build, f, bf.Files, p, isHTTPS(c.base)); older.Primary != nil && older.Primary.ID == "install" {
+			h.Install = older.Primary.URL
+		}
+		v.History = append(v.History, h)
 	}
 	if v.Build == nil {
 		v.Title, v.Message = "No build yet", "There is no build here yet. Come back once one has been uploaded and processed."

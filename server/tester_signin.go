@@ -115,9 +115,20 @@ func (s *Server) askTesterLink(w http.ResponseWriter, r *http.Request, c *call) 
 	return s.signInForm(w, r, t, http.StatusOK, testerSignInView{Sent: true})
 }
 
-// mailTesterLink mails a sign-in link to addr if it may open page d,
-// after the answer (see askTesterLink), a few at a time.
+// mailTesterLink mails a sign-in link to addr if it may open page d.
 func (s *Server) mailTesterLink(c *call, t testerSite, ws store.Workspace, d store.Distribution, addr string) {
+	s.sendTesterLink(c, t.base, addr, t.page, "the test builds of "+orText(d.Name, d.Slug), func() bool {
+		if s.store.InTesterGroups(addr, ws.ID, d.Groups) {
+			return true
+		}
+		u, err := s.store.UserByEmail(addr)
+		return err == nil && s.mayOpen(t, u.ID)
+	})
+}
+
+// sendTesterLink mails addr a sign-in link back to next, if eligible says
+// so, after the answer (see askTesterLink), a few at a time.
+func (s *Server) sendTesterLink(c *call, base, addr, next, what string, eligible func() bool) {
 	if s.mail == nil {
 		return
 	}
@@ -129,17 +140,14 @@ func (s *Server) mailTesterLink(c *call, t testerSite, ws store.Workspace, d sto
 	st := c.st()
 	go func() {
 		defer func() { <-s.resets }()
-		if !s.store.InTesterGroups(addr, ws.ID, d.Groups) {
-			u, err := s.store.UserByEmail(addr)
-			if err != nil || !s.mayOpen(t, u.ID) {
-				return
-			}
+		if !eligible() {
+			return
 		}
-		err := st.CreateTesterLink(addr, t.page, func(plain string) store.Mail {
-			return composeMail(addr, "Sign in to "+orText(d.Name, d.Slug), mailWords{
+		err := st.CreateTesterLink(addr, next, func(plain string) store.Mail {
+			return composeMail(addr, "Sign in to "+what, mailWords{
 				Greeting: "Hello,",
-				Lines:    []string{"Someone (we hope you) asked to sign in to the test builds of " + orText(d.Name, d.Slug) + " on Hangar."},
-				Action:   "Sign in", URL: t.base + "/t/signin/" + plain,
+				Lines:    []string{"Someone (we hope you) asked to sign in to " + what + " on Hangar."},
+				Action:   "Sign in", URL: base + "/t/signin/" + plain,
 				After: []string{"The link works once, for 15 minutes, on the device you open it on. If you did not ask for it, ignore this mail."},
 			})
 		})

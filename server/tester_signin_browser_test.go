@@ -62,6 +62,14 @@ func TestTesterSignInInBrowser(t *testing.T) {
 		t.Fatalf("manifest: %d %s", resp.StatusCode, body)
 	}
 
+	// The page of their apps, at a phone's size: Install there too.
+	do(chromedp.EmulateViewport(390, 844), chromedp.Navigate(tlsServer.URL+"/apps"), chromedp.WaitVisible(chromedp.CSS(".action-install")), shootSizes(shots, "apps"))
+	appsInstall, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".action-install").href`))
+	if err != nil || !strings.HasPrefix(appsInstall, "itms-services://?action=download-manifest&url=") {
+		t.Fatalf("Install on /apps: %q %v", appsInstall, err)
+	}
+	do(chromedp.Navigate(tlsServer.URL+"/d/acme/beta"), chromedp.WaitVisible(chromedp.ID("install")))
+
 	// Removed from the group, the same device sees the sign-in form again.
 	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"remove":["ana@example.com"]}`, nil)
 	do(chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("other")), shootSizes(shots, "tester-signin-other"))

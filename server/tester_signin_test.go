@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +285,100 @@ func TestTestersPageAccess(t *testing.T) {
 	wantWorkspaceError(t, b, "SIGN_IN_REQUIRED")
 	if code, _, _ := e.getPage(dl, ana); code != http.StatusFound {
 		t.Errorf("the tester's download: %d", code)
+	}
+}
+
+// The page of my apps: a tester signed in by link sees the pages whose
+// groups hold them, newest build first, with Install on an iPhone; a
+// member sees their workspace's; signed out, a form that mails a link
+// back to /apps only to an address on a list.
+func TestAppsPage(t *testing.T) {
+	e, mp, admin := newTestersEnv(t)
+	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"other","members":["olga@example.com"]}`, nil)
+	e.distribution(admin, `{"slug":"other","name":"Other","security":"testers","groups":["other"]}`)
+	e.distribution(admin, `{"slug":"open","name":"Open","groups":["qa"]}`)      // public, for ana's group
+	e.distribution(admin, `{"slug":"stranger","name":"Stranger"}`)              // public, no group of hers
+	e.distribution(admin, `{"slug":"team","name":"Team","security":"members"}`) // members only
+
+	code, body, _ := e.getPage("/apps", nil)
+	if code != 200 || !strings.Contains(body, `action="/apps/signin"`) {
+		t.Fatalf("signed out: %d %s", code, body)
+	}
+	// The form: the same answer for ana and a stranger, mail to ana only,
+	// whose link comes back to /apps.
+	ask := func(addr string) string {
+		resp, body := e.submit("/apps/signin", nil, "application/x-www-form-urlencoded", url.Values{"email": {addr}}.Encode(), "same-origin")
+		if resp.StatusCode != 200 {
+			t.Fatalf("asking for %s: %d", addr, resp.StatusCode)
+		}
+		return body
+	}
+	if ask("ana@example.com") != ask("nobody@example.com") {
+		t.Error("the answers differ")
+	}
+	if err := server.Settle(e.srv); err != nil {
+		t.Fatal(err)
+	}
+	msgs := mp.Messages()
+	if len(msgs) != 1 || msgs[0].To[0].Address != "ana@example.com" {
+		t.Fatalf("mails: %+v", msgs)
+	}
+	token := testerLinkIn.FindStringSubmatch(mp.Message(msgs[0].ID).Text)[1]
+	resp, _ := e.submit("/t/signin/"+token, nil, "application/x-www-form-urlencoded", "", "same-origin")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/apps" {
+		t.Fatalf("the link goes to %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	ana := resp.Cookies()[0]
+
+	names := func(body []byte) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`<p class="meta">([^<·]+?)(?: ·|</p>)`).FindAllSubmatch(body, -1) {
+			out = append(out, strings.TrimSpace(string(m[1])))
+		}
+		return out
+	}
+	resp, body2 := get(t, e.ts.URL+"/apps", overHTTPS(iPhoneUA), ana)
+	wantCode(t, resp, body2, 200)
+	if got := strings.Join(names(body2), ","); got != "Beta,Open" {
+		t.Errorf("ana's apps: %s", got)
+	}
+	if !strings.Contains(string(body2), `class="button primary action-install" href="itms-services://`) {
+		t.Errorf("no Install for ana's iPhone: %s", body2)
+	}
+	// Out of the group: her apps are gone at once.
+	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"remove":["ana@example.com"]}`, nil)
+	if _, body, _ := e.getPage("/apps", ana); !strings.Contains(body, `id="no-apps"`) {
+		t.Errorf("removed, ana still has apps: %s", body)
+	}
+
+	// A member sees the workspace's pages (not password ones).
+	e.member(admin, "vera", "vera-password", "viewer")
+	_, vbody, _ := e.getPage("/apps", e.signIn("vera", "vera-password"))
+	got := names([]byte(vbody))
+	slices.Sort(got)
+	if strings.Join(got, ",") != "Beta,Open,Other,Stranger,Team" {
+		t.Errorf("vera's apps: %v", got)
+	}
+}
+
+// Earlier builds on an iPhone offer Install, not only Download, with
+// their release notes.
+func TestHistoryInstall(t *testing.T) {
+	e := newProxiedEnv(t)
+	admin := e.adminToken()
+	old := e.upload(admin, part{"version", "", "1.0"}, part{"notes", "", "First beta."}, part{"file", "Demo.ipa", demoIPA()})
+	e.waitProcessed(old.BuildID)
+	b := e.upload(admin, part{"version", "", "1.1"}, part{"file", "Demo.ipa", demoIPA()})
+	e.waitProcessed(b.BuildID)
+	d := e.distribution(admin, `{"slug":"hist","showHistory":true}`)
+	resp, body := get(t, d.URL, overHTTPS(iPhoneUA))
+	wantCode(t, resp, body, 200)
+	hist := string(body[strings.Index(string(body), `id="history"`):])
+	if !strings.Contains(hist, `class="history-install" href="itms-services://`) || !strings.Contains(hist, "First beta.") {
+		t.Errorf("earlier builds on an iPhone: %s", hist)
+	}
+	resp, body = get(t, d.URL, http.Header{"User-Agent": {desktopUA}})
+	if strings.Contains(string(body), "history-install") {
+		t.Error("Install offered to a desktop")
 	}
 }
