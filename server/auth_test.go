@@ -341,6 +341,8 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed(projPath + "/distribution/" + distID + "/installs"), none, "BUILD_CREATE_LINKS", 200, false, true},
 		{"GET", fixed(projPath + "/build/" + buildID + "/installs?format=csv"), none, "BUILD_CREATE_LINKS", 200, false, true},
 		{"GET", fixed("/api/v1/workspace/acme/tester-installs?tester=ana@example.com"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"GET", fixed(projPath + "/build/" + buildID + "/feedback"), none, "BUILD_CREATE_LINKS", 200, false, true},
+		{"PUT", fixed("/api/v1/workspace/acme/feedback-mail"), fixed(`{"enabled":false}`), "BUILD_CREATE_LINKS", 204, false, false},
 		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 200, false, true}, // a public page
 		{"PATCH", fixed(projPath + "/distribution/" + membersDist), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},
 		{"DELETE", func() string { return projPath + "/distribution/" + freshDist() }, none, "BUILD_DELETE", 204, false, true},
@@ -475,6 +477,7 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed("/w/acme/p/app/b/" + buildID + "/installs.csv"), none, "BUILD_CREATE_LINKS", 200, false, true},
 		{"GET", fixed("/w/acme/installs?tester=ana@example.com"), none, "BUILD_CREATE_LINKS", 200, false, false},
 		{"GET", fixed("/w/acme/installs.csv?tester=ana@example.com"), none, "BUILD_CREATE_LINKS", 200, false, false},
+		{"POST", fixed("/w/acme/feedback-mail"), none, "BUILD_CREATE_LINKS", 303, false, false},
 		{"POST", func() string { d, _ := e.store.Distribution(distID); return "/w/acme/p/app/d/" + d.Slug }, func() string {
 			d, _ := e.store.Distribution(distID)
 			return "slug=" + d.Slug + "&filterType=latest&security=public&showHistory=1"

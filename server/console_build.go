@@ -45,6 +45,7 @@ type buildPage struct {
 	Base      string // this build page's path
 	Today     string // the earliest expiry date a link form takes
 	consoleInstalls
+	Feedback []feedbackView
 }
 
 // can is what the signed-in user may do here: pages offer only that (the
@@ -109,7 +110,11 @@ func (s *Server) loadBuildPage(c *call, linksAfter string) (buildPage, error) {
 	if next != "" {
 		p.MoreLinks = p.Base + "?links=" + url.QueryEscape(next)
 	}
-	p.consoleInstalls, err = s.installsFor(c, store.InstallQuery{BuildID: p.Build.ID}, p.Base+"/installs.csv")
+	if p.consoleInstalls, err = s.installsFor(c, store.InstallQuery{BuildID: p.Build.ID}, p.Base+"/installs.csv"); err != nil || !p.Can.Links {
+		return p, err
+	}
+	fs, err := s.store.FeedbackOf(p.Build.ID)
+	p.Feedback = s.feedbackViews(c.base, fs)
 	return p, err
 }
 

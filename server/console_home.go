@@ -52,7 +52,7 @@ func (s *Server) renderWorkspace(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	s.renderPage(w, r, status, "workspace", orText(c.ws.Name, c.ws.Slug), c, workspacePage{
-		HeldBack: over, NotifyCap: s.cfg.Testers.NotifyPerHour,
+		HeldBack: over, NotifyCap: s.cfg.Testers.NotifyPerHour, Feedback: s.feedbackChoiceOf(c),
 		Workspace: workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug), Used: c.ws.StorageUsed, Quota: c.ws.StorageQuota},
 		Projects:  projects, CanCreate: perms.Has(auth.WorkspaceAdmin), Error: msg, Form: form,
 		CanQuota: c.who.admin, QuotaGB: strconv.FormatFloat(float64(c.ws.StorageQuota)/1e9, 'f', -1, 64),
@@ -71,4 +71,5 @@ type workspacePage struct {
 	// HeldBack notification mails this hour, beyond the workspace's
 	// hourly cap (NotifyCap).
 	HeldBack, NotifyCap int
+	Feedback            feedbackChoice
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"hangar/mail"
+	"image"
 	"mime"
 	"strings"
 	"testing"
@@ -115,3 +117,25 @@ func TestDeviceOf(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScreenshot: whatever a tester uploads as a screenshot, it is
+// refused or kept as the PNG or JPEG it decodes as, within the bounds.
+func FuzzScreenshot(f *testing.F) {
+	f.Add([]byte("\x89PNG\r\n\x1a\n"))
+	f.Add([]byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00"))
+	f.Add([]byte("GIF89a"))
+	f.Add(tinyPNG)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, ext, err := readScreenshot(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		cfg, format, derr := image.DecodeConfig(bytes.NewReader(out))
+		if derr != nil || format != ext || len(out) > maxScreenshotBytes || cfg.Width*cfg.Height > maxScreenshotPixels {
+			t.Fatalf("kept %d bytes as %q: %v %+v", len(out), ext, derr, cfg)
+		}
+	})
+}
+
+// tinyPNG is a 1×1 PNG.
+var tinyPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")

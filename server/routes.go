@@ -157,6 +157,7 @@ func (s *Server) table() []route {
 		{"POST", "/w/:ws/invitations", consoleFront, 0, need(auth.WorkspaceAdmin), s.inviteMemberSubmit},
 		{"GET", "/w/:ws/testers", consoleFront, 0, need(auth.BuildCreateLinks), s.testersPage},
 		{"GET", "/w/:ws/installs", consoleFront, 0, need(auth.BuildCreateLinks), s.testerInstallsPage},
+		{"POST", "/w/:ws/feedback-mail", consoleFront, 0, need(auth.BuildCreateLinks), s.feedbackMailSubmit},
 		{"GET", "/w/:ws/installs.csv", consoleFront, 0, need(auth.BuildCreateLinks), s.testerInstallsCSV},
 		{"POST", "/w/:ws/testers", consoleFront, 0, need(auth.BuildCreateLinks), s.testerGroupSubmit},
 		{"GET", "/w/:ws/testers/:group", consoleFront, 0, need(auth.BuildCreateLinks), s.testerGroupPage},
@@ -265,6 +266,7 @@ func (s *Server) table() []route {
 		{"POST", ws + "/tester-group/:group/members.csv", workspaceFront, 0, need(auth.BuildCreateLinks), s.importTesterGroup},
 		{"POST", ws + "/tester-signout", workspaceFront, 0, need(auth.BuildCreateLinks), s.signOutTesterAPI},
 		{"GET", ws + "/tester-installs", workspaceFront, 0, need(auth.BuildCreateLinks), s.testerInstalls},
+		{"PUT", ws + "/feedback-mail", workspaceFront, 0, need(auth.BuildCreateLinks), s.setFeedbackMail},
 		{"POST", "/api/v1/tester-signout", workspaceFront, 0, instanceAdmin, s.signOutTesterAPI},
 		{"GET", ws + "/audit/export", workspaceFront, 0, need(auth.WorkspaceAdmin), s.auditExport},
 		{"POST", ws + "/invitation", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createInvitation},
@@ -315,6 +317,7 @@ func (s *Server) table() []route {
 		{"GET", proj + "/distribution/:distId/access-log", workspaceFront, 0, need(auth.ProjectRead), s.distributionAccessLog},
 		{"GET", proj + "/distribution/:distId/installs", workspaceFront, 0, need(auth.BuildCreateLinks), s.distributionInstalls},
 		{"GET", proj + "/build/:buildId/installs", workspaceFront, 0, need(auth.BuildCreateLinks), s.buildInstalls},
+		{"GET", proj + "/build/:buildId/feedback", workspaceFront, 0, need(auth.BuildCreateLinks), s.listFeedback},
 
 		// Webhooks, per project and for a whole workspace (api_webhooks.go).
 		{"POST", proj + "/webhook", workspaceFront, 0, need(auth.WorkspaceAdmin), s.createWebhook},
@@ -370,6 +373,7 @@ func (s *Server) table() []route {
 		{"GET", "/d/:ws/:slug/enroll", testerFront, 0, public, s.enrollProfile},
 		{"GET", "/d/:ws/:slug/device/:udid", testerFront, 0, public, s.devicePage},
 		{"POST", "/d/:ws/:slug/signin", testerFront, 0, public, s.askTesterLink},
+		{"POST", "/d/:ws/:slug/feedback", testerFront, upload, public, s.sendFeedback},
 		{"GET", "/t/signin/:token", testerFront, secretPath, public, s.testerLinkPage},
 		{"POST", "/t/signin/:token", testerFront, secretPath, public, s.useTesterLink},
 		{"POST", "/t/signout", testerFront, 0, public, s.testerSignOut},

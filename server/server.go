@@ -83,6 +83,7 @@ type Server struct {
 	enrollPerPage auth.Limiter
 	// testerLinkPer* limit testers' sign-in links (tester_signin.go).
 	testerLinkPerIP, testerLinkPerAddr auth.Limiter
+	feedbackPerMember                  auth.Limiter // reports (tester_feedback.go)
 	unlockPerIP                        auth.Limiter
 	unlockPerTarget                    auth.Limiter
 	unlockPerPage                      auth.Limiter
@@ -182,6 +183,7 @@ func New(o Options) (*Server, error) {
 		enrollPerPage:     auth.Limiter{Burst: enrollPerPage.Burst, Every: enrollPerPage.Every},
 		testerLinkPerIP:   auth.Limiter{Burst: testerLinkPerIP.Burst, Every: testerLinkPerIP.Every},
 		testerLinkPerAddr: auth.Limiter{Burst: testerLinkPerAddr.Burst, Every: testerLinkPerAddr.Every},
+		feedbackPerMember: auth.Limiter{Burst: feedbackPerMember.Burst, Every: feedbackPerMember.Every},
 		metrics:           newMetrics(o.Depot),
 		hosts:             newHosts(o.Config),
 	}

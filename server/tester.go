@@ -221,12 +221,22 @@ type testerView struct {
 	TesterSignIn *testerSignInView
 	Confirm      *testerConfirm
 	Unsubscribe  *unsubscribeView
+	// Feedback is the form that reports a problem with the build shown,
+	// for a visitor the page knows.
+	Feedback *feedbackForm
 	// Apps is the page of my apps (AppsOf: whose).
 	Apps   []appItem
 	AppsOf string
 	// Tester is who a page for testers was opened as (a tester's own
 	// address, or a member's name), with a way to sign out.
 	Tester string
+}
+
+// feedbackForm is a page's report form.
+type feedbackForm struct {
+	Action, Token, BuildID string
+	Sent                   bool // a report was just sent
+	Max                    int  // screenshots
 }
 
 // testerConfirm is the button that spends a sign-in link.

@@ -109,6 +109,10 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 	}
 	p := platformOf(r.UserAgent())
 	v := testerView{Heading: d.Name, QRURL: t.url(t.page + "/qr"), PageURL: t.url(t.page), Platform: p, DevInfo: d.ShowDevInfo, Tester: tester}
+	reporter := t.member
+	if reporter == "" {
+		reporter, _ = s.reader(r, c, t) // a member on a public or password page
+	}
 	for _, bf := range builds {
 		f, ok := depot.FileOfType(bf.Files, store.FilePackage)
 		if !ok {
@@ -128,6 +132,10 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 			h.Install = older.Primary.URL
 		}
 		v.History = append(v.History, h)
+	}
+	if v.Build != nil && reporter != "" {
+		v.Feedback = &feedbackForm{Action: t.page + "/feedback", Token: s.feedbackToken(reporter), BuildID: builds[0].Build.ID,
+			Sent: r.URL.Query().Get("feedback") == "sent", Max: store.MaxFeedbackScreenshots}
 	}
 	if v.Build == nil {
 		v.Title, v.Message = "No build yet", "There is no build here yet. Come back once one has been uploaded and processed."

@@ -5,10 +5,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"hangar/store"
 )
 
 // A tester as they meet Hangar, in headless Chromium on an iPhone's
@@ -70,9 +74,32 @@ func TestTesterSignInInBrowser(t *testing.T) {
 	}
 	do(chromedp.Navigate(tlsServer.URL+"/d/acme/beta"), chromedp.WaitVisible(chromedp.ID("install")))
 
+	// A report with a screenshot, from the page.
+	shotFile := filepath.Join(t.TempDir(), "screenshot.png")
+	if err := os.WriteFile(shotFile, []byte(pngOf(t, 390, 844)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do(chromedp.Click(chromedp.CSS("#feedback summary")), chromedp.WaitVisible(chromedp.ID("feedback-text")),
+		chromedp.SendKeys(chromedp.ID("feedback-text"), "The login button does nothing on the second tap."),
+		chromedp.SetUploadFiles(chromedp.ID("feedback-shots"), []string{shotFile}), shootSizes(shots, "tester-feedback-form"),
+		chromedp.Click(chromedp.ID("send-feedback")), chromedp.WaitVisible(chromedp.ID("feedback-sent")), shootSizes(shots, "tester-feedback-sent"))
 	// Removed from the group, the same device sees the sign-in form again.
 	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"remove":["ana@example.com"]}`, nil)
-	do(chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("other")), shootSizes(shots, "tester-signin-other"))
+	do(chromedp.Navigate(tlsServer.URL+"/d/acme/beta"), chromedp.WaitVisible(chromedp.ID("other")), shootSizes(shots, "tester-signin-other"))
+
+	// The team reads the report on the build's page.
+	builds, _, _, _ := e.store.SearchBuilds(e.build.ProjectID, store.BuildQuery{}, "", 1)
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
+	cookie := e.signIn("root", "root-password")
+	if code, page, _ := e.getPage("/w/acme/p/app/b/"+builds[0].Build.ID, cookie); code != 200 || !strings.Contains(page, "The login button does nothing") || !strings.Contains(page, "ana@example.com") {
+		t.Errorf("the build's page does not show the report: %d", code)
+	}
+	do(chromedp.Navigate(tlsServer.URL+"/signin"), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), "root-password"),
+		chromedp.Submit(chromedp.ID("password")), chromedp.WaitVisible(chromedp.CSS("a.who")),
+		chromedp.Navigate(tlsServer.URL+"/w/acme/p/app/b/"+builds[0].Build.ID+"#feedback"), chromedp.WaitVisible(chromedp.CSS("article.report img")),
+		chromedp.ScrollIntoView(chromedp.ID("feedback")), shootSizes(shots, "build-feedback"))
+
 }
 
 // A notification as its recipient sees it, its unsubscribe page, and the

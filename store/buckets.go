@@ -55,6 +55,7 @@ var (
 	bucketNotifyOptOut      = []byte("notify_optout")        // distID or "w:"wsID/address digest → time: unsubscribed
 	bucketInstalls          = []byte("installs")             // seq (8 bytes) → Install (installs.go)
 	bucketInstallIndex      = []byte("install_index")        // b/buildID, d/distID or t/wsID/tester NUL, then /seq (16 hex) → seq
+	bucketFeedback          = []byte("feedback")             // buildID/seq (16 hex) → Feedback (feedback.go)
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSigningKeys, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
@@ -65,6 +66,6 @@ var (
 		bucketAuditLog, bucketAuditWorkspace, bucketMailOutbox, bucketMailRate, bucketUserEmails, bucketTickets, bucketTicketIDs,
 		bucketTesterGroups, bucketTesterGroupSlugs, bucketTesterAddrs, bucketTesterLinks, bucketTesterLinkAddrs,
 		bucketTesterSessions, bucketTesterAddrSess, bucketTesterRevocations,
-		bucketNotifyJobs, bucketNotifySent, bucketNotifyRate, bucketNotifyOptOut, bucketInstalls, bucketInstallIndex,
+		bucketNotifyJobs, bucketNotifySent, bucketNotifyRate, bucketNotifyOptOut, bucketInstalls, bucketInstallIndex, bucketFeedback,
 	}
 )

@@ -295,6 +295,9 @@ func (s *Store) deleteBuild(tx *bolt.Tx, id string, details map[string]any) (del
 	if err := deleteInstallsOf(tx, installByBuild(b.ID)); err != nil {
 		return nil, nil, err
 	}
+	if err := deletePrefix(tx.Bucket(bucketFeedback), b.ID); err != nil {
+		return nil, nil, err
+	}
 	if err := emit(tx, s.now(), b.ProjectID, Event{Type: EventBuildDeleted, Build: &b}); err != nil {
 		return nil, nil, err
 	}

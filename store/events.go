@@ -23,6 +23,7 @@ import (
 //	a build deleted (by a member or retention)      DeleteBuild(s)          build.deleted
 //	a public link created                           CreateLink              link.created
 //	a link's last allowed download                  UseLink, UseUnlockedLink link.limit_reached
+//	a tester's report from a distribution's page    CreateFeedback          feedback.received
 
 // Event types.
 const (
@@ -33,11 +34,12 @@ const (
 	EventLinkCreated         = "link.created"
 	EventLinkLimitReached    = "link.limit_reached"
 	EventDistributionUpdated = "distribution.updated"
+	EventFeedbackReceived    = "feedback.received"
 )
 
 // EventTypes lists every event type, in a stable order.
 var EventTypes = []string{EventBuildCreated, EventBuildProcessed, EventBuildFailed, EventBuildDeleted,
-	EventLinkCreated, EventLinkLimitReached, EventDistributionUpdated}
+	EventLinkCreated, EventLinkLimitReached, EventDistributionUpdated, EventFeedbackReceived}
 
 // Event is what happened, with the state of what it happened to at that
 // moment. URLs are added when it is sent.
@@ -53,6 +55,8 @@ type Event struct {
 	// Notify is what an upload asked to tell people (Applivery's notify
 	// fields), for build.created.
 	Notify *Notify `json:"notify,omitempty"`
+	// Feedback is a tester's report, for feedback.received.
+	Feedback *Feedback `json:"feedback,omitempty"`
 }
 
 // Notify is Applivery's notification request on an upload.

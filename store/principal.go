@@ -29,9 +29,12 @@ type User struct {
 	// sessions may do nothing but change it.
 	MustChangePassword bool `json:"mustChangePassword,omitempty"`
 	// Disabled users cannot sign in and hold no session or token.
-	Disabled   bool      `json:"disabled,omitempty"`
-	DisabledAt time.Time `json:"disabledAt,omitzero"`
-	DisabledBy string    `json:"disabledBy,omitempty"`
+	Disabled bool `json:"disabled,omitempty"`
+	// FeedbackMail are the workspaces whose testers' feedback the user
+	// is mailed (feedback.go).
+	FeedbackMail []string  `json:"feedbackMail,omitempty"`
+	DisabledAt   time.Time `json:"disabledAt,omitzero"`
+	DisabledBy   string    `json:"disabledBy,omitempty"`
 
 	// Second factors (factors.go). The TOTP secret is kept as it is: a
 	// code is checked against it (like the URL-signing keys, it is only in

@@ -23,6 +23,18 @@ type Payload struct {
 	Link         *LinkPayload         `json:"link,omitempty"`
 	Distribution *DistributionPayload `json:"distribution,omitempty"`
 	Notify       *NotifyPayload       `json:"notify,omitempty"`
+	Feedback     *FeedbackPayload     `json:"feedback,omitempty"`
+}
+
+// FeedbackPayload is a tester's report, in feedback.received: its text,
+// who sent it, and its screenshots' file IDs (the build's page shows
+// them).
+type FeedbackPayload struct {
+	ID          string   `json:"id"`
+	Tester      string   `json:"tester"`
+	Text        string   `json:"text"`
+	Screenshots []string `json:"screenshots"`
+	Device      string   `json:"device,omitempty"`
 }
 
 // NotifyPayload is what an upload asked to tell people (Applivery's
@@ -114,6 +126,10 @@ func NewPayload(st *store.Store, base string, ev store.Event) Payload {
 	if d := ev.Distribution; d != nil {
 		p.Distribution = &DistributionPayload{ID: d.ID, Slug: d.Slug, Name: d.Name, URL: base + "/d/" + p.Workspace.Slug + "/" + d.Slug}
 	}
+	if f := ev.Feedback; f != nil {
+		p.Feedback = &FeedbackPayload{ID: f.ID, Tester: f.Tester, Text: f.Text, Screenshots: append([]string{}, f.FileIDs...),
+			Device: strings.TrimSpace(f.Platform + " " + f.Model)}
+	}
 	return p
 }
 
@@ -157,6 +173,13 @@ func Text(p Payload) string {
 		return fmt.Sprintf("The link to %s (%s) reached its %d downloads", chatText(p.Link.FileName), where, p.Link.DownloadLimit)
 	case store.EventDistributionUpdated:
 		return fmt.Sprintf("%s now offers %s", chatLink(p.Distribution.URL, cmp.Or(p.Distribution.Name, p.Distribution.Slug)), what)
+	case store.EventFeedbackReceived:
+		// The tester is not named in a chat channel; the build's page does.
+		text := p.Feedback.Text
+		if r := []rune(text); len(r) > 200 {
+			text = string(r[:200]) + "…"
+		}
+		return fmt.Sprintf("Feedback on %s (%s, %d screenshots): %s", what, where, len(p.Feedback.Screenshots), chatText(text))
 	}
 	return chatText(p.Type) + " in " + where
 }
