@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -268,6 +270,23 @@ func auditLine(log *slog.Logger) func(store.AuditEntry) {
 		log = slog.Default()
 	}
 	return func(e store.AuditEntry) {
+		// Testers' addresses stay in the audit log, out of log lines: a
+		// tester's entries name the entry, a group's changes count.
+		if e.Target.Kind == "tester" {
+			e.Target.Name = "(see audit entry " + e.ID + ")"
+		}
+		if strings.HasPrefix(e.Action, "tester_group.") {
+			d := maps.Clone(e.Details)
+			for _, k := range []string{"added", "removed"} {
+				switch v := d[k].(type) {
+				case []string:
+					d[k] = len(v)
+				case []any:
+					d[k] = len(v)
+				}
+			}
+			e.Details = d
+		}
 		log.Info("audit", "id", e.ID, "action", e.Action,
 			slog.Group("actor", "kind", e.Actor.Kind, "id", e.Actor.ID, "name", e.Actor.Name),
 			"client_ip", e.ClientIP,
