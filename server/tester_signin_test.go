@@ -378,7 +378,7 @@ func TestHistoryInstall(t *testing.T) {
 		t.Errorf("earlier builds on an iPhone: %s", hist)
 	}
 	resp, body = get(t, d.URL, http.Header{"User-Agent": {desktopUA}})
-	if strings.Contains(string(body), "history-install") {
+	if resp.StatusCode != 200 || strings.Contains(string(body), "history-install") {
 		t.Error("Install offered to a desktop")
 	}
 }

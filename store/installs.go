@@ -159,10 +159,12 @@ func (s *Store) Installs(q InstallQuery, before uint64, limit int) ([]Install, u
 		recs := tx.Bucket(bucketInstalls)
 		c := tx.Bucket(bucketInstallIndex).Cursor()
 		var k, v []byte
+		from := append(bytes.Clone(prefix), 0xff)
 		if before > 0 {
-			k, v = c.Seek(seqKey(q.prefix(), before))
-			k, v = c.Prev()
-		} else if k, _ = c.Seek(append(bytes.Clone(prefix), 0xff)); k == nil {
+			from = seqKey(q.prefix(), before)
+		}
+		// The newest key below from: Seek lands on from or after it.
+		if k, _ = c.Seek(from); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
