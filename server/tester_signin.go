@@ -182,7 +182,7 @@ func (s *Server) useTesterLink(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: testerCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: r.TLS != nil || isHTTPS(c.base), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 	return nil
 }
@@ -197,6 +197,6 @@ func (s *Server) testerSignOut(w http.ResponseWriter, r *http.Request, c *call) 
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: testerCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: testerCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil || isHTTPS(c.base), SameSite: http.SameSiteLaxMode})
 	return s.renderTester(w, r, testerView{Title: "Signed out", Message: "This device is no longer signed in as a tester."})
 }

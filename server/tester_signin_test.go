@@ -382,3 +382,21 @@ func TestHistoryInstall(t *testing.T) {
 		t.Error("Install offered to a desktop")
 	}
 }
+
+// Behind a TLS proxy the tester's cookie is Secure, as when Hangar serves
+// HTTPS itself.
+func TestTesterCookieSecureBehindProxy(t *testing.T) {
+	e, mp, _ := newTestersEnv(t)
+	e.askLink("/d/acme/beta", "bo@example.com")
+	if err := server.Settle(e.srv); err != nil {
+		t.Fatal(err)
+	}
+	token := testerLinkIn.FindStringSubmatch(mp.Message(mp.Messages()[0].ID).Text)[1]
+	r, _ := http.NewRequest("POST", e.ts.URL+"/t/signin/"+token, nil)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	r.Header.Set("X-Forwarded-Proto", "https")
+	resp, _ := sendNoRedirect(t, r)
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
+		t.Fatalf("%d %+v", resp.StatusCode, resp.Cookies())
+	}
+}
