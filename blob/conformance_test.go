@@ -33,6 +33,7 @@ type backend interface {
 	walk(fn func(blob.Ref, int64) error) error
 	sum(ref blob.Ref) (blob.Ref, error)
 	leftovers(t *testing.T) int // temporary files, objects or uploads
+	staging() blob.Staging
 }
 
 type local struct {
@@ -61,6 +62,7 @@ func (l local) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) {
 	return f, st.Size(), err
 }
 func (l local) stat(ref blob.Ref) (int64, error) { return l.s.Stat(ref) }
+func (l local) staging() blob.Staging            { return l.s.Staging() }
 func (l local) removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error) {
 	return l.s.RemoveUnused(ref, inUse)
 }
@@ -96,6 +98,7 @@ func (r remote) putLike(rd io.Reader, limit int64, like blob.Ref, c func(blob.In
 }
 func (r remote) open(ref blob.Ref) (io.ReadSeekCloser, int64, error) { return r.s.Open(ctx, ref) }
 func (r remote) stat(ref blob.Ref) (int64, error)                    { return r.s.Stat(ctx, ref) }
+func (r remote) staging() blob.Staging                               { return r.s.Staging() }
 func (r remote) removeUnused(ref blob.Ref, inUse func(blob.Ref) (bool, error)) (bool, error) {
 	return r.s.RemoveUnused(ctx, ref, inUse)
 }
@@ -567,6 +570,59 @@ func TestConformancePutLike(t *testing.T) {
 		}
 		if n := settledLeftovers(t, b); n != 0 {
 			t.Errorf("%d temporary leftovers", n)
+		}
+	})
+}
+
+// Staged parts: stored whole or not at all, replaced by a later copy,
+// read back, removed with their upload; invisible to walks.
+func TestConformanceStaging(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		st := b.staging()
+		one, two := content(3<<20), content(1000)
+		if err := st.PutPart(ctx, "up1", 2, bytes.NewReader(two), int64(len(two))); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutPart(ctx, "up1", 1, bytes.NewReader(content(10)), 10); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutPart(ctx, "up1", 1, bytes.NewReader(one), int64(len(one))); err != nil { // sent again
+			t.Fatal(err)
+		}
+		for _, bad := range []struct {
+			body []byte
+			size int64
+		}{{content(99), 100}, {content(101), 100}} {
+			if err := st.PutPart(ctx, "up1", 3, bytes.NewReader(bad.body), bad.size); !errors.Is(err, blob.ErrPartSize) {
+				t.Errorf("a body of %d bytes for %d: %v", len(bad.body), bad.size, err)
+			}
+		}
+		if _, err := st.OpenPart(ctx, "up1", 3); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("a refused part is there: %v", err)
+		}
+		for n, want := range map[int][]byte{1: one, 2: two} {
+			r, err := st.OpenPart(ctx, "up1", n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("part %d: %d bytes, %v", n, len(got), err)
+			}
+		}
+		if err := st.PutPart(ctx, "../x", 1, bytes.NewReader(two), int64(len(two))); err == nil {
+			t.Error("an upload name that leaves the staging area")
+		}
+		walked := 0
+		if err := b.walk(func(blob.Ref, int64) error { walked++; return nil }); err != nil || walked != 0 {
+			t.Errorf("a walk sees %d staged parts: %v", walked, err)
+		}
+		if err := st.Remove(ctx, "up1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.OpenPart(ctx, "up1", 1); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("after removal: %v", err)
 		}
 	})
 }
