@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,25 @@ func TestPermissionMatrix(t *testing.T) {
 		return l.PublicLinkID
 	}
 	buildID, fileID := freshFile()
+	releaseOf := func(buildID string) string {
+		b, err := e.store.Build(buildID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strconv.FormatUint(b.Seq, 10)
+	}
+	// App Center's release uploads, each of an uploader of its own (one
+	// has at most ten unfinished).
+	acme, _ := e.store.WorkspaceBySlug("acme")
+	acmeApp, _ := e.store.ProjectBySlug(acme.ID, "app")
+	freshUpload := func() string {
+		u, _, err := e.store.CreateReleaseUpload(store.ReleaseUpload{ProjectID: acmeApp.ID, WorkspaceID: acme.ID, Uploader: "matrix-" + uniq()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.ID
+	}
+	acUpload := freshUpload()
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"testers"}`, nil)
 	freshTesterGroup := func() string {
 		slug := "t" + uniq()
@@ -342,6 +362,15 @@ func TestPermissionMatrix(t *testing.T) {
 		{"GET", fixed(projPath + "/build/" + buildID + "/installs?format=csv"), none, "BUILD_CREATE_LINKS", 200, false, true},
 		{"GET", fixed("/api/v1/workspace/acme/tester-installs?tester=ana@example.com"), none, "BUILD_CREATE_LINKS", 200, false, false},
 		{"GET", fixed(projPath + "/build/" + buildID + "/feedback"), none, "BUILD_CREATE_LINKS", 200, false, true},
+		{"GET", fixed("/v0.1/apps/acme/app"), none, "PROJECT_READ", 200, false, true},
+		{"POST", fixed("/v0.1/apps/acme/app/uploads/releases"), fixed(`{"build_version":"1.0"}`), "BUILD_CREATE", 201, false, true},
+		{"GET", fixed("/v0.1/apps/acme/app/uploads/releases/" + acUpload), none, "BUILD_CREATE", 200, false, true},
+		{"PATCH", func() string { return "/v0.1/apps/acme/app/uploads/releases/" + freshUpload() }, fixed(`{"upload_status":"cancelled"}`), "BUILD_CREATE", 200, false, true},
+		{"GET", fixed("/v0.1/apps/acme/app/releases"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID)), none, "PROJECT_READ", 200, false, true},
+		{"PUT", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID)), fixed(`{"release_notes":"n"}`), "BUILD_CREATE", 200, false, true},
+		{"PATCH", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID)), fixed(`{"release_notes":"n"}`), "BUILD_CREATE", 200, false, true},
+		{"DELETE", func() string { b, _ := freshFile(); return "/v0.1/apps/acme/app/releases/" + releaseOf(b) }, none, "BUILD_DELETE", 200, false, true},
 		{"PUT", fixed("/api/v1/workspace/acme/feedback-mail"), fixed(`{"enabled":false}`), "BUILD_CREATE_LINKS", 204, false, false},
 		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 200, false, true}, // a public page
 		{"PATCH", fixed(projPath + "/distribution/" + membersDist), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},

@@ -177,9 +177,38 @@ func (s *Server) answerError(w http.ResponseWriter, r *http.Request, front rende
 			return
 		}
 		s.writeAPIError(w, r, err, false)
+	case appCenterFront:
+		s.writeAppCenterError(w, r, err)
 	default:
 		s.writeAPIError(w, r, err, front == orgFront)
 	}
+}
+
+// appCenterCodes are App Center's error codes by status.
+var appCenterCodes = map[int]string{
+	http.StatusBadRequest: "BadRequest", http.StatusUnauthorized: "Unauthorized", http.StatusForbidden: "Forbidden",
+	http.StatusNotFound: "NotFound", http.StatusConflict: "Conflict", http.StatusRequestEntityTooLarge: "PayloadTooLarge",
+	http.StatusTooManyRequests: "TooManyRequests", http.StatusInsufficientStorage: "InsufficientStorage",
+	http.StatusServiceUnavailable: "ServiceUnavailable", http.StatusMethodNotAllowed: "MethodNotAllowed",
+}
+
+// writeAppCenterError answers in App Center's shape: {"code", "message"};
+// the upload domain's answers also say "error": true, which its client
+// reads.
+func (s *Server) writeAppCenterError(w http.ResponseWriter, r *http.Request, err error) {
+	ae, known := toAPIError(err)
+	if !known {
+		s.log.Error("request failed", "method", r.Method, "route", routeOf(w), "err", err)
+	}
+	code, ok := appCenterCodes[ae.Status]
+	if !ok {
+		code = "InternalServerError"
+	}
+	body := map[string]any{"code": code, "message": ae.Message}
+	if strings.HasPrefix(r.URL.Path, "/upload/") {
+		body["error"] = true
+	}
+	writeJSON(w, ae.Status, body)
 }
 
 // testerError is an error as a tester's browser sees it: a page in the

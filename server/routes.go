@@ -38,6 +38,10 @@ const (
 	// /trust, /enroll): an error page for a browser, the workspace API's
 	// JSON for any other client (curl, iOS's installer).
 	testerFront
+	// appCenterFront: App Center's API (/v0.1/) and its upload domain
+	// (/upload/): errors as {"code": "NotFound", "message": "…"}; the
+	// token comes in X-API-Token.
+	appCenterFront
 )
 
 // routeFlags say how a route's requests are treated before its handler runs.
@@ -88,6 +92,7 @@ func (s *Server) table() []route {
 		ws   = "/api/v1/workspace/:ws"
 		proj = ws + "/project/:proj"
 		app  = "/v1/organizations/:org/apps/:app"
+		ac   = "/v0.1/apps/:org/:app" // App Center's
 	)
 	metricsAccess := instanceAdmin // they name workspaces
 	if s.cfg.MetricsPublic {
@@ -273,6 +278,22 @@ func (s *Server) table() []route {
 		{"GET", ws + "/invitation", workspaceFront, 0, need(auth.WorkspaceAdmin), s.listInvitations},
 		{"DELETE", ws + "/invitation/:id", workspaceFront, 0, need(auth.WorkspaceAdmin), s.revokeInvitation},
 
+		// App Center's API (appcenter_*.go): an owner is a workspace, an app
+		// a project; the token comes in X-API-Token.
+		{"GET", ac, appCenterFront, 0, need(auth.ProjectRead), s.getAppCenterApp},
+		{"POST", ac + "/uploads/releases", appCenterFront, 0, need(auth.BuildCreate), s.createReleaseUpload},
+		{"GET", ac + "/uploads/releases/:uploadId", appCenterFront, 0, need(auth.BuildCreate), s.getReleaseUpload},
+		{"PATCH", ac + "/uploads/releases/:uploadId", appCenterFront, 0, need(auth.BuildCreate), s.patchReleaseUpload},
+		{"GET", ac + "/releases", appCenterFront, 0, need(auth.ProjectRead), s.listReleases},
+		{"GET", ac + "/releases/:releaseId", appCenterFront, 0, need(auth.ProjectRead), s.getRelease},
+		{"PUT", ac + "/releases/:releaseId", appCenterFront, 0, need(auth.BuildCreate), s.updateRelease},
+		{"PATCH", ac + "/releases/:releaseId", appCenterFront, 0, need(auth.BuildCreate), s.updateRelease},
+		{"DELETE", ac + "/releases/:releaseId", appCenterFront, 0, need(auth.BuildDelete), s.deleteRelease},
+		// Its upload domain: the upload's token is in the query.
+		{"POST", "/upload/set_metadata/:asset", appCenterFront, 0, public, s.setMetadata},
+		{"POST", "/upload/upload_chunk/:asset", appCenterFront, upload, public, s.uploadChunk},
+		{"POST", "/upload/finished/:asset", appCenterFront, 0, public, s.uploadFinished},
+
 		// Operations, inside the running server (bbolt has one process).
 		{"GET", "/api/v1/admin/backup", workspaceFront, 0, instanceAdmin, s.adminBackup},
 		{"POST", "/api/v1/admin/fsck", workspaceFront, 0, instanceAdmin, s.adminFsck},
@@ -426,6 +447,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route, ps http
 	// (blob.Put), max_request_body each form field, maxParts their number,
 	// and the workspace quota what is kept.
 	r.Body = body
+	if rt.render == appCenterFront && r.Header.Get("Authorization") == "" {
+		if t := r.Header.Get("X-API-Token"); t != "" {
+			r.Header.Set("Authorization", "Bearer "+t) // App Center's clients send their token there
+		}
+	}
 	c := &call{params: ps, base: s.baseURL(r)}
 	err := s.authorize(r, rt.access, c, rt.render == consoleFront)
 	if err == nil && c.who != nil && (c.who.mustChangePassword || c.who.mustEnrol) && rt.flags&ownAccount == 0 {

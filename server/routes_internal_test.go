@@ -18,7 +18,7 @@ import (
 )
 
 // Each row's renderer is its path's front: /v1/ the organization and
-// Integrations APIs, the console's paths the console, /p /d /t /apps /trust
+// Integrations APIs, /v0.1/ and /upload/ App Center's, the console's paths the console, /p /d /t /apps /trust
 // /enroll the tester pages, the rest the workspace API's JSON (a request
 // no route matched is judged by the same rule, from its path).
 func TestRendererByFront(t *testing.T) {
@@ -30,6 +30,8 @@ func TestRendererByFront(t *testing.T) {
 		switch {
 		case strings.HasPrefix(rt.pattern, "/v1/"):
 			want = orgFront
+		case strings.HasPrefix(rt.pattern, "/v0.1/"), strings.HasPrefix(rt.pattern, "/upload/"):
+			want = appCenterFront
 		case rt.pattern == "/" || slices.ContainsFunc(console, func(p string) bool {
 			return rt.pattern == strings.TrimSuffix(p, "/") || strings.HasPrefix(rt.pattern, p)
 		}):

@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"hangar/auth"
@@ -49,6 +50,9 @@ type Server struct {
 	// resets bounds the password resets being looked up at once (they
 	// run after their answer: see forgotPassword).
 	resets chan struct{}
+	// assembling are the App Center uploads being made into builds
+	// (appcenter_uploads.go), by upload ID.
+	assembling sync.Map
 	// ceremonies are passkey ceremonies under way (console_passkeys.go).
 	ceremonies ceremonies
 	// oidc are the OpenID Connect providers by lower-case name, their

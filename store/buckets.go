@@ -56,6 +56,8 @@ var (
 	bucketInstalls          = []byte("installs")             // seq (8 bytes) → Install (installs.go)
 	bucketInstallIndex      = []byte("install_index")        // b/buildID, d/distID or t/wsID/tester NUL, then /seq (16 hex) → seq
 	bucketFeedback          = []byte("feedback")             // buildID/seq (16 hex) → Feedback (feedback.go)
+	bucketReleaseUploads    = []byte("release_uploads")      // id → ReleaseUpload: App Center's uploads (appcenter.go)
+	bucketReleaseAssets     = []byte("release_assets")       // asset ID → upload ID
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSigningKeys, bucketWorkspaces, bucketWorkspaceSlug, bucketProjects, bucketProjectSlug,
@@ -67,5 +69,6 @@ var (
 		bucketTesterGroups, bucketTesterGroupSlugs, bucketTesterAddrs, bucketTesterLinks, bucketTesterLinkAddrs,
 		bucketTesterSessions, bucketTesterAddrSess, bucketTesterRevocations,
 		bucketNotifyJobs, bucketNotifySent, bucketNotifyRate, bucketNotifyOptOut, bucketInstalls, bucketInstallIndex, bucketFeedback,
+		bucketReleaseUploads, bucketReleaseAssets,
 	}
 )

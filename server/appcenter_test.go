@@ -1,0 +1,222 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// acCall sends an App Center API call as its clients do: the token in
+// X-API-Token, a JSON body.
+func (e *env) acCall(method, path, token, body string) (int, map[string]any, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r, _ := http.NewRequest(method, e.ts.URL+path, rd)
+	r.Header.Set("X-API-Token", token)
+	r.Header.Set("Content-Type", "application/json")
+	resp, b := sendNoRedirect(e.t, r)
+	if ct := resp.Header.Get("Content-Type"); len(b) > 0 && !strings.HasPrefix(ct, "application/json") {
+		e.t.Errorf("%s %s: Content-Type %q (fastlane reads only JSON types)", method, path, ct)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return resp.StatusCode, m, b
+}
+
+// uploadDomain sends an upload domain call: the token in the query, a raw
+// body.
+func uploadDomain(t *testing.T, domain, call, asset string, q url.Values, body []byte) (int, map[string]any) {
+	t.Helper()
+	r, _ := http.NewRequest("POST", domain+"/upload/"+call+"/"+asset+"?"+q.Encode(), bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/octet-stream")
+	resp, b := sendNoRedirect(t, r)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %d %s", call, resp.StatusCode, b)
+	}
+	return resp.StatusCode, m
+}
+
+// acUpload is App Center's CLI's upload of content as name, blocks sent
+// ten at a time in reverse order (one twice), then finished, patched and
+// polled: the release ID.
+func (e *env) acUpload(token, name string, content []byte, version, number string) float64 {
+	t := e.t.(*testing.T)
+	t.Helper()
+	code, up, raw := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", token, fmt.Sprintf(`{"build_version":%q,"build_number":%q}`, version, number))
+	if code != http.StatusCreated || up["package_asset_id"] == nil {
+		t.Fatalf("create upload: %d %s", code, raw)
+	}
+	domain, asset, tok, id := up["upload_domain"].(string), up["package_asset_id"].(string), up["url_encoded_token"].(string), up["id"].(string)
+	q := url.Values{"file_name": {name}, "file_size": {fmt.Sprint(len(content))}, "content_type": {"application/octet-stream"}, "token": {tok}}
+	code, meta := uploadDomain(t, domain, "set_metadata", asset, q, nil)
+	if code != 200 {
+		t.Fatalf("set_metadata: %d %v", code, meta)
+	}
+	size := int(meta["chunk_size"].(float64))
+	list := meta["chunk_list"].([]any)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 10)
+	for i := len(list) - 1; i >= 0; i-- {
+		n := int(list[i].(float64))
+		for range 1 + btoi(n == 1) { // block 1 twice
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				end := min(n*size, len(content))
+				code, ans := uploadDomain(t, domain, "upload_chunk", asset, url.Values{"block_number": {fmt.Sprint(n)}, "token": {tok}}, content[(n-1)*size:end])
+				if code != 200 || ans["error"] != false {
+					t.Errorf("block %d: %d %v", n, code, ans)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	code, fin := uploadDomain(t, domain, "finished", asset, url.Values{"token": {tok}}, nil)
+	if code != 200 || fin["error"] != false || fin["state"] != "Done" {
+		t.Fatalf("finished: %d %v", code, fin)
+	}
+	code, patched, raw := e.acCall("PATCH", "/v0.1/apps/acme/app/uploads/releases/"+id, token, `{"upload_status":"uploadFinished"}`)
+	if code != 200 || patched["upload_status"] != "uploadFinished" {
+		t.Fatalf("patch: %d %s", code, raw)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, st, raw := e.acCall("GET", "/v0.1/apps/acme/app/uploads/releases/"+id, token, "")
+		if st["upload_status"] == "readyToBePublished" {
+			// fastlane: release_distinct_id.is_a?(Integer), so a JSON integer.
+			if !bytes.Contains(raw, []byte(`"release_distinct_id":`+fmt.Sprint(st["release_distinct_id"]))) || strings.Contains(fmt.Sprint(st["release_distinct_id"]), ".") {
+				t.Fatalf("release_distinct_id is not a JSON integer: %s", raw)
+			}
+			return st["release_distinct_id"].(float64)
+		}
+		if st["upload_status"] == "error" || time.Now().After(deadline) {
+			t.Fatalf("upload status: %s", raw)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// App Center's release upload as its CLI and fastlane make it, against
+// Hangar: an IPA in one block and a file of three, sent out of order,
+// become builds with integer release IDs, whose notes and commit the
+// release's PUT sets and whose download URL gives the bytes back.
+func TestAppCenterReleaseUpload(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	rid := e.acUpload(admin, "Demo.ipa", []byte(demoIPA()), "2.0", "42")
+	code, _, raw := e.acCall("PUT", fmt.Sprintf("/v0.1/apps/acme/app/releases/%d", int(rid)), admin,
+		`{"release_notes":"Fixes the login.","build":{"branch":"main","commit_hash":"abc123","commit_message":"Fix login"},"unknown":1}`)
+	if code != 200 {
+		t.Fatalf("put release: %d %s", code, raw)
+	}
+	code, rel, raw := e.acCall("GET", fmt.Sprintf("/v0.1/apps/acme/app/releases/%d", int(rid)), admin, "")
+	if code != 200 || rel["short_version"] != "2.0" || rel["version"] != "42" || rel["release_notes"] != "Fixes the login." ||
+		rel["commit_hash"] != "abc123" || rel["bundle_identifier"] != "com.example.demo" || rel["id"] != rid {
+		t.Fatalf("release: %d %s", code, raw)
+	}
+	resp, got := get(t, rel["download_url"].(string), nil)
+	if resp.StatusCode != 200 || string(got) != demoIPA() {
+		t.Fatalf("download_url: %d, %d bytes", resp.StatusCode, len(got))
+	}
+
+	big := randomBytes(9<<20 + 17) // three blocks of 4 MiB
+	rid2 := e.acUpload(admin, "big.zip", big, "2.1", "43")
+	_, rel, _ = e.acCall("GET", fmt.Sprintf("/v0.1/apps/acme/app/releases/%d", int(rid2)), admin, "")
+	resp, got = get(t, rel["download_url"].(string), nil)
+	if resp.StatusCode != 200 || !bytes.Equal(got, big) {
+		t.Fatalf("the three-block file: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	code, _, raw = e.acCall("GET", "/v0.1/apps/acme/app/releases", admin, "")
+	var list []map[string]any
+	if json.Unmarshal(raw, &list); code != 200 || len(list) != 2 || list[0]["id"] != rid2 {
+		t.Errorf("releases: %d %s", code, raw)
+	}
+	if code, app, _ := e.acCall("GET", "/v0.1/apps/acme/app", admin, ""); code != 200 || app["name"] != "app" {
+		t.Errorf("app: %d %v", code, app)
+	}
+	// The staging area is empty once the builds are made.
+	if entries, _ := os.ReadDir(filepath.Join(e.blobs.Dir(), "staging")); len(entries) != 0 {
+		t.Errorf("%d staged uploads left", len(entries))
+	}
+}
+
+// Bad input on App Center's routes: a clear error in its shape, nothing
+// kept.
+func TestAppCenterBadInput(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	_, up, _ := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", admin, `{}`)
+	domain, asset, tok, id := up["upload_domain"].(string), up["package_asset_id"].(string), up["url_encoded_token"].(string), up["id"].(string)
+	content := randomBytes(5<<20 + 3)
+	q := url.Values{"file_name": {"a.zip"}, "file_size": {fmt.Sprint(len(content))}, "token": {tok}}
+	if code, ans := uploadDomain(t, domain, "set_metadata", asset, q, nil); code != 200 || len(ans["chunk_list"].([]any)) != 2 {
+		t.Fatalf("set_metadata: %d %v", code, ans)
+	}
+	block := func(n string, body []byte, token string) (int, map[string]any) {
+		return uploadDomain(t, domain, "upload_chunk", asset, url.Values{"block_number": {n}, "token": {token}}, body)
+	}
+	for _, c := range []struct {
+		name, n string
+		body    []byte
+		token   string
+		want    int
+		code    string
+	}{
+		{"block 0", "0", content[:4<<20], tok, 400, "BadRequest"},
+		{"block 3 of 2", "3", content[:4<<20], tok, 400, "BadRequest"},
+		{"a short block", "1", content[:100], tok, 400, "BadRequest"},
+		{"a long last block", "2", content[4<<20:], tok + "x", 404, "NotFound"},
+		{"another upload's token", "1", content[:4<<20], "hgr_nope", 404, "NotFound"},
+	} {
+		code, ans := block(c.n, c.body, c.token)
+		if code != c.want || ans["code"] != c.code || ans["message"] == "" || ans["error"] != true {
+			t.Errorf("%s: %d %v", c.name, code, ans)
+		}
+	}
+	if code, ans := uploadDomain(t, domain, "finished", asset, url.Values{"token": {tok}}, nil); code != 200 || ans["state"] == "Done" || len(ans["missing_chunks"].([]any)) != 2 {
+		t.Errorf("finished with no block: %d %v", code, ans)
+	}
+	if code, _, raw := e.acCall("PATCH", "/v0.1/apps/acme/app/uploads/releases/"+id, admin, `{"upload_status":"uploadFinished"}`); code != 400 {
+		t.Errorf("patched before finished: %d %s", code, raw)
+	}
+	block("1", content[:4<<20], tok)
+	block("2", content[4<<20:], tok)
+	uploadDomain(t, domain, "finished", asset, url.Values{"token": {tok}}, nil)
+	if code, ans := block("2", content[4<<20:], tok); code != http.StatusConflict || ans["code"] != "Conflict" {
+		t.Errorf("a block after finished: %d %v", code, ans)
+	}
+	// Another project's upload and release are not found from here.
+	e.mustReq(201, "POST", "/api/v1/workspace/acme/project", admin, `{"slug":"other"}`, nil)
+	if code, ans, _ := e.acCall("GET", "/v0.1/apps/acme/other/uploads/releases/"+id, admin, ""); code != 404 || ans["code"] != "NotFound" {
+		t.Errorf("another app's upload: %d %v", code, ans)
+	}
+	if code, ans, _ := e.acCall("GET", "/v0.1/apps/acme/app/releases/999999", admin, ""); code != 404 || ans["code"] != "NotFound" {
+		t.Errorf("no such release: %d %v", code, ans)
+	}
+	other := e.appToken(admin, "other", "upload")
+	if code, ans, _ := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", other, `{}`); code != 404 || ans["code"] != "NotFound" {
+		t.Errorf("a token of another app: %d %v", code, ans)
+	}
+	if code, ans, _ := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", "", `{}`); code != 401 || ans["code"] != "Unauthorized" {
+		t.Errorf("no token: %d %v", code, ans)
+	}
+}
