@@ -135,8 +135,29 @@ func (d *Depot) GC() (store.GCResult, error) {
 			break
 		}
 	}
+	// App Center's uploads past their day: their staged blocks, then
+	// their records (those that became builds have no blocks left).
+	for {
+		ups, err := d.store.ExpiredReleaseUploads(100)
+		if err != nil {
+			return res, fmt.Errorf("gc: release uploads: %w", err)
+		}
+		for _, u := range ups {
+			if err := d.Staging().Remove(context.Background(), u.AssetID); err != nil {
+				return res, fmt.Errorf("gc: release upload %s: %w", u.ID, err)
+			}
+			if err := d.store.DeleteReleaseUpload(u.ID); err != nil {
+				return res, fmt.Errorf("gc: release upload %s: %w", u.ID, err)
+			}
+			res.ReleaseUploads++
+		}
+		if len(ups) < 100 {
+			break
+		}
+	}
 	if res != (store.GCResult{}) {
-		d.log.Info("gc", "download_tokens", res.DownloadTokens, "sessions", res.Sessions, "access_log_entries", res.AccessLog, "audit_log_entries", res.AuditLog)
+		d.log.Info("gc", "download_tokens", res.DownloadTokens, "sessions", res.Sessions, "access_log_entries", res.AccessLog, "audit_log_entries", res.AuditLog,
+			"install_records", res.Installs, "release_uploads", res.ReleaseUploads)
 	}
 	return res, nil
 }

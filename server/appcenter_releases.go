@@ -33,25 +33,31 @@ func (s *Server) getAppCenterApp(w http.ResponseWriter, r *http.Request, c *call
 }
 
 type appCenterRelease struct {
-	ID               uint64   `json:"id"`
-	AppName          string   `json:"app_name"`
-	AppDisplayName   string   `json:"app_display_name"`
-	Version          string   `json:"version"`
-	ShortVersion     string   `json:"short_version"`
-	ReleaseNotes     string   `json:"release_notes"`
-	Size             int64    `json:"size,omitempty"`
-	MinOS            string   `json:"min_os,omitempty"`
-	BundleIdentifier string   `json:"bundle_identifier,omitempty"`
-	Fingerprint      string   `json:"fingerprint,omitempty"`
-	UploadedAt       isoTime  `json:"uploaded_at"`
-	DownloadURL      string   `json:"download_url,omitempty"`
-	InstallURL       string   `json:"install_url,omitempty"`
-	Enabled          bool     `json:"enabled"`
-	Status           string   `json:"status"`
-	Branch           string   `json:"branch,omitempty"`
-	CommitHash       string   `json:"commit_hash,omitempty"`
-	CommitMessage    string   `json:"commit_message,omitempty"`
-	Groups           []string `json:"distribution_groups"`
+	ID               uint64              `json:"id"`
+	AppName          string              `json:"app_name"`
+	AppDisplayName   string              `json:"app_display_name"`
+	Version          string              `json:"version"`
+	ShortVersion     string              `json:"short_version"`
+	ReleaseNotes     string              `json:"release_notes"`
+	Size             int64               `json:"size,omitempty"`
+	MinOS            string              `json:"min_os,omitempty"`
+	BundleIdentifier string              `json:"bundle_identifier,omitempty"`
+	Fingerprint      string              `json:"fingerprint,omitempty"`
+	UploadedAt       isoTime             `json:"uploaded_at"`
+	DownloadURL      string              `json:"download_url,omitempty"`
+	InstallURL       string              `json:"install_url,omitempty"`
+	Enabled          bool                `json:"enabled"`
+	Status           string              `json:"status"`
+	Branch           string              `json:"branch,omitempty"`
+	CommitHash       string              `json:"commit_hash,omitempty"`
+	CommitMessage    string              `json:"commit_message,omitempty"`
+	Groups           []appCenterGroupRef `json:"distribution_groups"`
+	Mandatory        bool                `json:"mandatory_update"`
+}
+
+// appCenterGroupRef is a group a release was given to.
+type appCenterGroupRef struct {
+	Name string `json:"name"`
 }
 
 // viewRelease renders a build as a release; its download URL is signed
@@ -60,7 +66,12 @@ func (s *Server) viewRelease(c *call, bf store.BuildFiles) appCenterRelease {
 	b := bf.Build
 	v := appCenterRelease{ID: b.Seq, AppName: c.proj.Slug, AppDisplayName: orText(b.AppName, orText(c.proj.Name, c.proj.Slug)),
 		Version: orText(b.VersionCode, b.VersionName), ShortVersion: orText(b.VersionName, b.VersionCode), ReleaseNotes: b.Notes,
-		MinOS: b.MinOS, BundleIdentifier: b.BundleID, UploadedAt: isoTime(b.CreatedAt), Enabled: true, Status: "available", Groups: []string{}}
+		MinOS: b.MinOS, BundleIdentifier: b.BundleID, UploadedAt: isoTime(b.CreatedAt), Enabled: true, Status: "available", Groups: []appCenterGroupRef{}, Mandatory: b.Mandatory}
+	for _, t := range b.Tags {
+		if g, ok := strings.CutPrefix(t, "appcenter-"); ok {
+			v.Groups = append(v.Groups, appCenterGroupRef{Name: g})
+		}
+	}
 	if b.Deployer != nil {
 		v.Branch, v.CommitHash, v.CommitMessage = b.Deployer.Info.Branch, b.Deployer.Info.Commit, b.Deployer.Info.CommitMessage
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +219,84 @@ func TestAppCenterBadInput(t *testing.T) {
 	}
 	if code, ans, _ := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", "", `{}`); code != 401 || ans["code"] != "Unauthorized" {
 		t.Errorf("no token: %d %v", code, ans)
+	}
+}
+
+// An abandoned upload expires after a day: gc removes its staged blocks
+// and its record.
+func TestAppCenterUploadExpires(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	_, up, _ := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", admin, `{}`)
+	domain, asset, tok, id := up["upload_domain"].(string), up["package_asset_id"].(string), up["url_encoded_token"].(string), up["id"].(string)
+	content := randomBytes(5 << 20)
+	uploadDomain(t, domain, "set_metadata", asset, url.Values{"file_name": {"a.zip"}, "file_size": {fmt.Sprint(len(content))}, "token": {tok}}, nil)
+	if code, _ := uploadDomain(t, domain, "upload_chunk", asset, url.Values{"block_number": {"1"}, "token": {tok}}, content[:4<<20]); code != 200 {
+		t.Fatalf("block: %d", code)
+	}
+	staged := filepath.Join(e.blobs.Dir(), "staging", asset)
+	if _, err := os.Stat(staged); err != nil {
+		t.Fatalf("no staged block: %v", err)
+	}
+	e.advance(25 * time.Hour)
+	res, err := e.depot.GC()
+	if err != nil || res.ReleaseUploads != 1 {
+		t.Fatalf("gc: %+v %v", res, err)
+	}
+	if _, err := os.Stat(staged); !os.IsNotExist(err) {
+		t.Errorf("the staged block is still there: %v", err)
+	}
+	if code, ans, _ := e.acCall("GET", "/v0.1/apps/acme/app/uploads/releases/"+id, admin, ""); code != 404 || ans["code"] != "NotFound" {
+		t.Errorf("the expired upload: %d %v", code, ans)
+	}
+}
+
+// App Center's distribution groups are tester groups: the CLI's -g finds
+// the group and its members, gives the release to it (a page for the
+// group shows it, marked mandatory) and notify_testers mails each member
+// once; an unknown group is App Center's 404, as is another workspace's.
+func TestAppCenterGroups(t *testing.T) {
+	e, mp, admin := newTestersEnv(t)
+	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"name":"Testers"}`, nil)
+	code, g, raw := e.acCall("GET", "/v0.1/apps/acme/app/distribution_groups/Testers", admin, "")
+	if code != 200 || !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`).MatchString(fmt.Sprint(g["id"])) {
+		t.Fatalf("group: %d %s", code, raw)
+	}
+	code, _, raw = e.acCall("GET", "/v0.1/apps/acme/app/distribution_groups/Testers/members", admin, "")
+	var members []map[string]any
+	if json.Unmarshal(raw, &members); code != 200 || len(members) != 2 || members[0]["email"] != "ana@example.com" {
+		t.Fatalf("members: %d %s", code, raw)
+	}
+	for _, path := range []string{"/v0.1/apps/acme/app/distribution_groups/Nobody", "/v0.1/apps/acme/app/distribution_groups/Nobody/members"} {
+		if code, ans, _ := e.acCall("GET", path, admin, ""); code != 404 || ans["code"] != "NotFound" {
+			t.Errorf("%s: %d %v", path, code, ans)
+		}
+	}
+	seen := len(mp.Messages())
+	rid := e.acUpload(admin, "Demo.ipa", []byte(demoIPA()), "5.0", "50")
+	release := fmt.Sprintf("/v0.1/apps/acme/app/releases/%d", int(rid))
+	code, added, raw := e.acCall("POST", release+"/groups", admin, fmt.Sprintf(`{"id":%q,"mandatory_update":true,"notify_testers":true}`, g["id"]))
+	if code != http.StatusCreated || added["id"] != g["id"] {
+		t.Fatalf("add to group: %d %s", code, raw)
+	}
+	// Given again: no second mail.
+	e.acCall("POST", release+"/groups", admin, fmt.Sprintf(`{"id":%q,"notify_testers":true}`, g["id"]))
+	got, _ := mailsTo(t, e, mp, seen)
+	wantMailed(t, "notify_testers", got, "ana@example.com", "bo@example.com")
+	_, rel, _ := e.acCall("GET", release, admin, "")
+	if rel["mandatory_update"] != true || fmt.Sprint(rel["distribution_groups"]) != "[map[name:qa]]" {
+		t.Errorf("the release: %v", rel)
+	}
+	ana := e.signInTester(mp, "/d/acme/ac-app-qa", "ana@example.com")
+	if code, body, _ := e.getPage("/d/acme/ac-app-qa", ana); code != 200 || !strings.Contains(body, "Version 5.0 (50)") {
+		t.Errorf("the group's page: %d %s", code, body)
+	}
+	// Another workspace's group is not this one's.
+	e.mustReq(201, "POST", "/api/v1/workspace", admin, `{"slug":"rival"}`, nil)
+	e.mustReq(201, "POST", "/api/v1/workspace/rival/tester-group", admin, `{"slug":"theirs"}`, nil)
+	e.mustReq(201, "POST", "/api/v1/workspace/rival/project", admin, `{"slug":"app"}`, nil)
+	_, theirs, _ := e.acCall("GET", "/v0.1/apps/rival/app/distribution_groups/theirs", admin, "")
+	if code, ans, _ := e.acCall("POST", release+"/groups", admin, fmt.Sprintf(`{"id":%q}`, theirs["id"])); code != 404 || ans["code"] != "NotFound" {
+		t.Errorf("another workspace's group: %d %v", code, ans)
 	}
 }

@@ -162,6 +162,11 @@ func TestPermissionMatrix(t *testing.T) {
 		return u.ID
 	}
 	acUpload := freshUpload()
+	testersUUID := func() string {
+		var g struct{ ID string }
+		e.mustReq(http.StatusOK, "GET", "/v0.1/apps/acme/app/distribution_groups/testers", admin, "", &g)
+		return g.ID
+	}
 	e.mustReq(http.StatusCreated, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"testers"}`, nil)
 	freshTesterGroup := func() string {
 		slug := "t" + uniq()
@@ -371,6 +376,10 @@ func TestPermissionMatrix(t *testing.T) {
 		{"PUT", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID)), fixed(`{"release_notes":"n"}`), "BUILD_CREATE", 200, false, true},
 		{"PATCH", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID)), fixed(`{"release_notes":"n"}`), "BUILD_CREATE", 200, false, true},
 		{"DELETE", func() string { b, _ := freshFile(); return "/v0.1/apps/acme/app/releases/" + releaseOf(b) }, none, "BUILD_DELETE", 200, false, true},
+		{"GET", fixed("/v0.1/apps/acme/app/distribution_groups"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/v0.1/apps/acme/app/distribution_groups/testers"), none, "PROJECT_READ", 200, false, true},
+		{"GET", fixed("/v0.1/apps/acme/app/distribution_groups/testers/members"), none, "BUILD_CREATE_LINKS", 200, false, true},
+		{"POST", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID) + "/groups"), func() string { return `{"id":"` + testersUUID() + `"}` }, "BUILD_CREATE_LINKS", 201, false, true},
 		{"PUT", fixed("/api/v1/workspace/acme/feedback-mail"), fixed(`{"enabled":false}`), "BUILD_CREATE_LINKS", 204, false, false},
 		{"PATCH", fixed(projPath + "/distribution/" + distID), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS|BUILD_SHARE_OPENLY", 200, false, true}, // a public page
 		{"PATCH", fixed(projPath + "/distribution/" + membersDist), fixed(`{"showHistory":true}`), "BUILD_CREATE_LINKS", 200, false, true},

@@ -289,6 +289,10 @@ func (s *Server) table() []route {
 		{"PUT", ac + "/releases/:releaseId", appCenterFront, 0, need(auth.BuildCreate), s.updateRelease},
 		{"PATCH", ac + "/releases/:releaseId", appCenterFront, 0, need(auth.BuildCreate), s.updateRelease},
 		{"DELETE", ac + "/releases/:releaseId", appCenterFront, 0, need(auth.BuildDelete), s.deleteRelease},
+		{"POST", ac + "/releases/:releaseId/groups", appCenterFront, 0, need(auth.BuildCreateLinks), s.addReleaseToGroup},
+		{"GET", ac + "/distribution_groups", appCenterFront, 0, need(auth.ProjectRead), s.listAppCenterGroups},
+		{"GET", ac + "/distribution_groups/:group", appCenterFront, 0, need(auth.ProjectRead), s.getAppCenterGroup},
+		{"GET", ac + "/distribution_groups/:group/members", appCenterFront, 0, need(auth.BuildCreateLinks), s.appCenterGroupMembers},
 		// Its upload domain: the upload's token is in the query.
 		{"POST", "/upload/set_metadata/:asset", appCenterFront, 0, public, s.setMetadata},
 		{"POST", "/upload/upload_chunk/:asset", appCenterFront, upload, public, s.uploadChunk},

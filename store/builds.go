@@ -54,6 +54,9 @@ type Build struct {
 	// what processing could not read from a usable package.
 	ProcessingError string   `json:"processingError,omitempty"`
 	ProcessingNotes []string `json:"processingNotes,omitempty"`
+	// Mandatory: a release testers are told to install (App Center's
+	// mandatory_update).
+	Mandatory bool `json:"mandatory,omitempty"`
 }
 
 // Deployer is what a CI job says about itself and the commit it built, as

@@ -19,6 +19,7 @@ type GCResult struct {
 	AccessLog      int `json:"accessLogEntries"`
 	AuditLog       int `json:"auditLogEntries"`
 	Installs       int `json:"installRecords"`
+	ReleaseUploads int `json:"releaseUploads"` // App Center's, abandoned or done (depot's GC)
 }
 
 // GC removes download tokens that are used or expired, API tokens (login

@@ -318,3 +318,33 @@ func (s *Store) OptedOut(scope, digest string) bool {
 func (s *Store) DropNotifyJob(key uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNotifyJobs).Delete(u64(key)) })
 }
+
+// NotifyNow queues a distribution's mail to its groups about a build, as
+// asked (App Center's notify_testers), unless it mailed about the build
+// already; it reports whether it queued one.
+func (s *Store) NotifyNow(distID, buildID string) (bool, error) {
+	queued := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var d Distribution
+		if err := get(tx.Bucket(bucketDistributions), []byte(distID), &d); err != nil {
+			return err
+		}
+		sent := tx.Bucket(bucketNotifySent)
+		k := key(d.ID, buildID)
+		if sent.Get(k) != nil || len(d.Groups) == 0 {
+			return nil
+		}
+		now := s.now().UTC()
+		if err := sent.Put(k, []byte(now.Format(time.RFC3339))); err != nil {
+			return err
+		}
+		q := tx.Bucket(bucketNotifyJobs)
+		seq, err := q.NextSequence()
+		if err != nil {
+			return err
+		}
+		queued = true
+		return put(q, u64(seq), NotifyJob{Kind: NotifyTesters, BuildID: buildID, DistributionID: d.ID, WorkspaceID: d.WorkspaceID, CreatedAt: now})
+	})
+	return queued, err
+}
