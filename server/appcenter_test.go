@@ -24,7 +24,7 @@ func (e *env) acCall(method, path, token, body string) (int, map[string]any, []b
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	r, _ := http.NewRequest(method, e.ts.URL+path, rd)
+	r, _ := http.NewRequest(method, e.ts.URL+"/"+strings.TrimPrefix(path, "/"), rd)
 	r.Header.Set("X-API-Token", token)
 	r.Header.Set("Content-Type", "application/json")
 	resp, b := sendNoRedirect(e.t, r)
@@ -298,5 +298,83 @@ func TestAppCenterGroups(t *testing.T) {
 	_, theirs, _ := e.acCall("GET", "/v0.1/apps/rival/app/distribution_groups/theirs", admin, "")
 	if code, ans, _ := e.acCall("POST", release+"/groups", admin, fmt.Sprintf(`{"id":%q}`, theirs["id"])); code != 404 || ans["code"] != "NotFound" {
 		t.Errorf("another workspace's group: %d %v", code, ans)
+	}
+}
+
+// fastlane's appcenter_upload (fastlane-plugin-appcenter 2.1.3,
+// appcenter_helper.rb), replayed call by call: blocks one after another
+// with the file's content type, finished then PATCH, polled until
+// release_distinct_id is an Integer; the destination found by name and
+// given the release with mandatory_update and notify_testers; the notes
+// PUT; the Sparkle signatures PATCHed as "metadata" (taken, not kept).
+func TestFastlaneAppCenterUpload(t *testing.T) {
+	e, mp, admin := newTestersEnv(t)
+	e.mustReq(200, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"name":"Beta Testers"}`, nil)
+	app := "/v0.1/apps/acme/app"
+	code, up, raw := e.acCall("POST", app+"/uploads/releases", admin, `{"build_version":"3.3","build_number":"33"}`)
+	if code != 201 {
+		t.Fatalf("create_release_upload: %d %s", code, raw)
+	}
+	domain, asset, tok, id := up["upload_domain"].(string), up["package_asset_id"].(string), up["url_encoded_token"].(string), up["id"].(string)
+	file := []byte(helloAPK(t))
+	// set_metadata_url, as the action writes it: nothing escaped.
+	r, _ := http.NewRequest("POST", fmt.Sprintf("%s/upload/set_metadata/%s?file_name=%s&file_size=%d&token=%s&content_type=%s",
+		domain, asset, "hello.apk", len(file), tok, "application/vnd.android.package-archive"), nil)
+	resp, body := sendNoRedirect(t, r)
+	var meta map[string]any
+	json.Unmarshal(body, &meta)
+	chunk, isInt := meta["chunk_size"].(float64)
+	if resp.StatusCode != 200 || !isInt || chunk != float64(int64(chunk)) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("set_metadata: chunk_size must be an Integer: %d %s", resp.StatusCode, body)
+	}
+	for n, off := 1, 0; off < len(file); n, off = n+1, off+int(chunk) { // File#each_chunk
+		end := min(off+int(chunk), len(file))
+		r, _ := http.NewRequest("POST", fmt.Sprintf("%s/upload/upload_chunk/%s?token=%s&block_number=%d", domain, asset, tok, n), bytes.NewReader(file[off:end]))
+		r.Header.Set("Content-Type", "application/vnd.android.package-archive")
+		resp, body := sendNoRedirect(t, r)
+		var ans map[string]any
+		if json.Unmarshal(body, &ans); resp.StatusCode != 200 || ans["error"] != false {
+			t.Fatalf("upload_build block %d: %d %s", n, resp.StatusCode, body)
+		}
+	}
+	if code, fin := uploadDomain(t, domain, "finished", asset, url.Values{"token": {tok}}, nil); code != 200 || fin["error"] != false {
+		t.Fatalf("finish_release_upload: %d %v", code, fin)
+	}
+	e.acCall("PATCH", app+"/uploads/releases/"+id, admin, `{"upload_status":"uploadFinished"}`)
+	var rid float64
+	for deadline := time.Now().Add(20 * time.Second); rid == 0; time.Sleep(50 * time.Millisecond) {
+		_, st, raw := e.acCall("GET", "v0.1/apps/acme/app/uploads/releases/"+id, admin, "")
+		switch {
+		case st["upload_status"] == "readyToBePublished":
+			rid = st["release_distinct_id"].(float64)
+			if bytes.Contains(raw, []byte(`"release_distinct_id":"`)) || rid != float64(int64(rid)) {
+				t.Fatalf("release_distinct_id.is_a?(Integer) would fail: %s", raw)
+			}
+		case st["upload_status"] == "error" || time.Now().After(deadline):
+			t.Fatalf("poll_for_release_id: %s", raw)
+		}
+	}
+	release := fmt.Sprintf("%s/releases/%d", app, int64(rid))
+	if code, _, raw := e.acCall("PUT", release, admin, `{"release_notes":"From fastlane."}`); code != 200 {
+		t.Fatalf("update_release: %d %s", code, raw)
+	}
+	if code, _, raw := e.acCall("PATCH", release, admin, `{"metadata":{"ed_signature":"sig"}}`); code != 200 {
+		t.Fatalf("update_release_metadata: %d %s", code, raw)
+	}
+	code, dest, raw := e.acCall("GET", app+"/distribution_groups/"+url.PathEscape("Beta Testers"), admin, "")
+	if code != 200 {
+		t.Fatalf("get_destination: %d %s", code, raw)
+	}
+	seen := len(mp.Messages())
+	code, dist, raw := e.acCall("POST", release+"/groups", admin, fmt.Sprintf(`{"id":%q,"mandatory_update":false,"notify_testers":true}`, dest["id"]))
+	if code != 201 {
+		t.Fatalf("add_to_destination: %d %s", code, raw)
+	}
+	_ = dist
+	got, _ := mailsTo(t, e, mp, seen)
+	wantMailed(t, "fastlane's notify_testers", got, "ana@example.com", "bo@example.com")
+	_, rel, _ := e.acCall("GET", release, admin, "")
+	if rel["release_notes"] != "From fastlane." || rel["short_version"] != "3.3" {
+		t.Errorf("the release: %v", rel)
 	}
 }
