@@ -24,6 +24,14 @@ type settingsPage struct {
 	Base      string
 	Default   string // the instance's retention, for the form's hint
 	KeepDays  string // the project's max age, in days
+	// AppCenter is the App Center CLI's command line for this project.
+	AppCenter appCenterCommands
+}
+
+// appCenterCommands is what a team moving from App Center types.
+type appCenterCommands struct {
+	Base, App string
+	LocalCA   bool // give node Hangar's CA
 }
 
 func (s *Server) settingsPath(c *call) string {
@@ -52,6 +60,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, c *call,
 	}
 	p.Workspace = workspaceRow{Slug: c.ws.Slug, Name: orText(c.ws.Name, c.ws.Slug)}
 	p.Project, p.Tokens, p.Base = proj, tokens, s.settingsPath(c)
+	p.AppCenter = appCenterCommands{Base: c.base, App: c.ws.Slug + "/" + proj.Slug, LocalCA: s.localCA() != nil}
 	p.Default = "keep every build"
 	if s.cfg.KeepBuilds > 0 || s.cfg.MaxBuildAge > 0 {
 		p.Default = "keep the newest " + strconv.Itoa(s.cfg.KeepBuilds) + " builds, up to " + s.cfg.MaxBuildAge.String() + " old (0: no limit)"

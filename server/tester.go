@@ -257,6 +257,7 @@ type testerBuild struct {
 	TrustHint                      bool   // Install over the local CA's HTTPS: link to the trust page for first-timers
 	TrustURL                       string
 	Hint                           string // a tip for the primary action
+	Mandatory                      bool   // the team asks everyone to install it
 }
 
 type action struct {
@@ -301,15 +302,16 @@ func appTitle(b store.Build, f store.File) string {
 // file, a distribution's build package) and, for an AAB, an attached APK.
 func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []store.File, p platform, https bool) *testerBuild {
 	v := &testerBuild{
-		App:      appTitle(b, f),
-		Version:  versionLine(b.VersionName, b.VersionCode),
-		BundleID: b.BundleID,
-		FileName: f.Name,
-		Size:     humanSize(f.Size),
-		Uploaded: f.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
-		Notes:    b.Notes,
-		Branch:   b.GitBranch(),
-		GitTag:   b.GitTag(),
+		App:       appTitle(b, f),
+		Version:   versionLine(b.VersionName, b.VersionCode),
+		BundleID:  b.BundleID,
+		FileName:  f.Name,
+		Size:      humanSize(f.Size),
+		Uploaded:  f.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
+		Notes:     b.Notes,
+		Branch:    b.GitBranch(),
+		GitTag:    b.GitTag(),
+		Mandatory: b.Mandatory,
 	}
 	if b.Deployer != nil {
 		v.Commit = b.Deployer.Info.Commit

@@ -131,6 +131,11 @@ func TestNotificationInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), "root-password"),
 		chromedp.Submit(chromedp.ID("password")), chromedp.WaitVisible(chromedp.CSS("a.who")),
 		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d/beta"), chromedp.WaitVisible(chromedp.ID("groups")), shootSizes(shots, "distribution-testers"))
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/settings"), chromedp.WaitVisible(chromedp.ID("appcenter")), shootSizes(shots, "settings-appcenter"))
+	if got := text("#appcenter pre"); !strings.Contains(got, "APPCENTER_ENDPOINT="+e.ts.URL) || !strings.Contains(got, "--app acme/app") {
+		t.Errorf("the App Center commands: %s", got)
+	}
+	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d/beta"), chromedp.WaitVisible(chromedp.ID("groups")))
 	if checked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("input[name=groups][value=qa]").checked`)); err != nil || !checked {
 		t.Errorf("the group qa is not checked on the form: %v", err)
 	}
