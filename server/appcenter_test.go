@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hangar/store"
 	"io"
 	"net/http"
 	"net/url"
@@ -376,5 +377,51 @@ func TestFastlaneAppCenterUpload(t *testing.T) {
 	_, rel, _ := e.acCall("GET", release, admin, "")
 	if rel["release_notes"] != "From fastlane." || rel["short_version"] != "3.3" {
 		t.Errorf("the release: %v", rel)
+	}
+}
+
+// fastlane's dSYM upload: a symbol upload, the file PUT whole to its URL
+// as Azure's blob store takes it, committed: an attachment of the build of
+// that version. An aborted one keeps nothing. And fastlane's "add the app
+// to the group" is answered as already done.
+func TestAppCenterSymbols(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.mustReq(201, "POST", "/api/v1/workspace/acme/tester-group", admin, `{"slug":"qa"}`, nil)
+	e.acUpload(admin, "Demo.ipa", []byte(demoIPA()), "6.0", "60")
+	dsym := randomBytes(300 << 10)
+	send := func(status string) {
+		t.Helper()
+		code, up, raw := e.acCall("POST", "/v0.1/apps/acme/app/symbol_uploads", admin, `{"symbol_type":"Apple"}`)
+		if code != 200 || up["upload_url"] == nil {
+			t.Fatalf("create_dsym_upload: %d %s", code, raw)
+		}
+		r, _ := http.NewRequest("PUT", up["upload_url"].(string), bytes.NewReader(dsym))
+		r.Header.Set("x-ms-blob-type", "BlockBlob")
+		r.Header.Set("Content-Type", "application/octet-stream")
+		if resp, body := sendNoRedirect(t, r); resp.StatusCode/100 != 2 {
+			t.Fatalf("upload_symbol: %d %s", resp.StatusCode, body)
+		}
+		if code, _, raw := e.acCall("PATCH", "/v0.1/apps/acme/app/symbol_uploads/"+up["symbol_upload_id"].(string), admin, `{"status":"`+status+`"}`); code != 200 {
+			t.Fatalf("update_symbol_upload %s: %d %s", status, code, raw)
+		}
+	}
+	send("aborted")
+	send("committed")
+	builds, _, _, _ := e.store.SearchBuilds(e.build.ProjectID, store.BuildQuery{}, "", 1)
+	var symbols []store.File
+	for _, f := range builds[0].Files {
+		if f.Name == "symbols.zip" {
+			symbols = append(symbols, f)
+		}
+	}
+	if len(symbols) != 1 || symbols[0].Size != int64(len(dsym)) || symbols[0].Type != store.FileAttachment {
+		t.Fatalf("the build's symbols: %+v", symbols)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(e.blobs.Dir(), "staging")); len(entries) != 0 {
+		t.Errorf("%d staged uploads left", len(entries))
+	}
+	if code, ans, _ := e.acCall("POST", "/v0.1/orgs/acme/distribution_groups/qa/apps", admin, `{"apps":[{"name":"app"}]}`); code != 409 || ans["code"] != "Conflict" {
+		t.Errorf("add_new_app_to_distribution_group: %d %v", code, ans)
 	}
 }

@@ -85,11 +85,20 @@ func (s *Server) projectUpload(c *call) (store.ReleaseUpload, error) {
 	return u, nil
 }
 
+// projectReleaseUpload is projectUpload for a release's upload.
+func (s *Server) projectReleaseUpload(c *call) (store.ReleaseUpload, error) {
+	u, err := s.projectUpload(c)
+	if err == nil && u.Symbols {
+		err = errNotFound("upload")
+	}
+	return u, err
+}
+
 // patchReleaseUpload is PATCH …/uploads/releases/{id}
 // {"upload_status": "uploadFinished"}: the package becomes a build (in the
 // background: GET polls), or "error"/"cancelled" abandons the upload.
 func (s *Server) patchReleaseUpload(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := s.projectUpload(c)
+	u, err := s.projectReleaseUpload(c)
 	if err != nil {
 		return err
 	}
@@ -130,7 +139,7 @@ func (s *Server) patchReleaseUpload(w http.ResponseWriter, r *http.Request, c *c
 // getReleaseUpload is GET …/uploads/releases/{id}, polled until the
 // release is ready.
 func (s *Server) getReleaseUpload(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := s.projectUpload(c)
+	u, err := s.projectReleaseUpload(c)
 	if err != nil {
 		return err
 	}
@@ -211,10 +220,11 @@ func publicMessage(err error) string {
 	return ae.Message
 }
 
-// The upload domain's calls carry the upload's token in the query.
-func (s *Server) uploadOfAsset(r *http.Request, c *call) (store.ReleaseUpload, error) {
+// The upload domain's calls carry the upload's token in the query;
+// symbols says which kind of upload the call is for.
+func (s *Server) uploadOfAsset(r *http.Request, c *call, symbols bool) (store.ReleaseUpload, error) {
 	u, err := s.store.ReleaseUploadByAsset(c.params.ByName("asset"), r.URL.Query().Get("token"))
-	if err != nil {
+	if err != nil || u.Symbols != symbols {
 		return u, errNotFound("upload") // a wrong token and an unknown asset alike
 	}
 	return u, nil
@@ -224,7 +234,7 @@ func (s *Server) uploadOfAsset(r *http.Request, c *call) (store.ReleaseUpload, e
 // &content_type=&token=: how the file is cut. Asked again for the same
 // file, it lists the blocks still missing (a resumed upload).
 func (s *Server) setMetadata(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := s.uploadOfAsset(r, c)
+	u, err := s.uploadOfAsset(r, c, false)
 	if err != nil {
 		return err
 	}
@@ -275,7 +285,7 @@ func (s *Server) setMetadata(w http.ResponseWriter, r *http.Request, c *call) er
 // uploadChunk is POST /upload/upload_chunk/{asset}?block_number=N&token=:
 // block N's bytes, streamed into the staging area.
 func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := s.uploadOfAsset(r, c)
+	u, err := s.uploadOfAsset(r, c, false)
 	if err != nil {
 		return err
 	}
@@ -312,7 +322,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, c *call) er
 // here ("state": "Done"), or the ones missing are listed for the client
 // to send again.
 func (s *Server) uploadFinished(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := s.uploadOfAsset(r, c)
+	u, err := s.uploadOfAsset(r, c, false)
 	if err != nil {
 		return err
 	}

@@ -162,6 +162,13 @@ func TestPermissionMatrix(t *testing.T) {
 		return u.ID
 	}
 	acUpload := freshUpload()
+	freshSymbols := func() string {
+		u, _, err := e.store.CreateReleaseUpload(store.ReleaseUpload{Symbols: true, ProjectID: acmeApp.ID, WorkspaceID: acme.ID, Uploader: "matrix-" + uniq()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.ID
+	}
 	testersUUID := func() string {
 		var g struct{ ID string }
 		e.mustReq(http.StatusOK, "GET", "/v0.1/apps/acme/app/distribution_groups/testers", admin, "", &g)
@@ -377,6 +384,9 @@ func TestPermissionMatrix(t *testing.T) {
 		{"PATCH", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID)), fixed(`{"release_notes":"n"}`), "BUILD_CREATE", 200, false, true},
 		{"DELETE", func() string { b, _ := freshFile(); return "/v0.1/apps/acme/app/releases/" + releaseOf(b) }, none, "BUILD_DELETE", 200, false, true},
 		{"GET", fixed("/v0.1/apps/acme/app/distribution_groups"), none, "PROJECT_READ", 200, false, true},
+		{"POST", fixed("/v0.1/apps/acme/app/symbol_uploads"), fixed(`{"symbol_type":"Apple"}`), "BUILD_CREATE", 200, false, true},
+		{"PATCH", func() string { return "/v0.1/apps/acme/app/symbol_uploads/" + freshSymbols() }, fixed(`{"status":"aborted"}`), "BUILD_CREATE", 200, false, true},
+		{"POST", fixed("/v0.1/orgs/acme/distribution_groups/testers/apps"), fixed(`{"apps":[]}`), "BUILD_CREATE_LINKS", 409, false, false},
 		{"GET", fixed("/v0.1/apps/acme/app/distribution_groups/testers"), none, "PROJECT_READ", 200, false, true},
 		{"GET", fixed("/v0.1/apps/acme/app/distribution_groups/testers/members"), none, "BUILD_CREATE_LINKS", 200, false, true},
 		{"POST", fixed("/v0.1/apps/acme/app/releases/" + releaseOf(buildID) + "/groups"), func() string { return `{"id":"` + testersUUID() + `"}` }, "BUILD_CREATE_LINKS", 201, false, true},

@@ -293,7 +293,11 @@ func (s *Server) table() []route {
 		{"GET", ac + "/distribution_groups", appCenterFront, 0, need(auth.ProjectRead), s.listAppCenterGroups},
 		{"GET", ac + "/distribution_groups/:group", appCenterFront, 0, need(auth.ProjectRead), s.getAppCenterGroup},
 		{"GET", ac + "/distribution_groups/:group/members", appCenterFront, 0, need(auth.BuildCreateLinks), s.appCenterGroupMembers},
+		{"POST", ac + "/symbol_uploads", appCenterFront, 0, need(auth.BuildCreate), s.createSymbolUpload},
+		{"PATCH", ac + "/symbol_uploads/:uploadId", appCenterFront, 0, need(auth.BuildCreate), s.patchSymbolUpload},
+		{"POST", "/v0.1/orgs/:org/distribution_groups/:group/apps", appCenterFront, 0, need(auth.BuildCreateLinks), s.addAppToGroup},
 		// Its upload domain: the upload's token is in the query.
+		{"PUT", "/upload/symbols/:asset", appCenterFront, upload, public, s.putSymbols},
 		{"POST", "/upload/set_metadata/:asset", appCenterFront, 0, public, s.setMetadata},
 		{"POST", "/upload/upload_chunk/:asset", appCenterFront, upload, public, s.uploadChunk},
 		{"POST", "/upload/finished/:asset", appCenterFront, 0, public, s.uploadFinished},

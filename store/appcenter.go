@@ -35,8 +35,11 @@ const (
 
 // ReleaseUpload is one upload, from its creation to its build.
 type ReleaseUpload struct {
-	ID          string `json:"id"`      // a UUID
-	AssetID     string `json:"assetId"` // a UUID, the upload domain's name of the file
+	ID      string `json:"id"`      // a UUID
+	AssetID string `json:"assetId"` // a UUID, the upload domain's name of the file
+	// Symbols: an upload of symbols (a dSYM, a mapping) for a build's
+	// attachments, in one PUT, not a release.
+	Symbols     bool   `json:"symbols,omitempty"`
 	TokenHash   []byte `json:"tokenHash"`
 	ProjectID   string `json:"projectId"`
 	WorkspaceID string `json:"workspaceId"`
