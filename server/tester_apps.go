@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"hangar/depot"
-	"hangar/mail"
 	"hangar/store"
 )
 
@@ -45,7 +44,7 @@ func (s *Server) appsPage(w http.ResponseWriter, r *http.Request, c *call) error
 	if user == nil {
 		var ok bool
 		if sess, ok = s.testerSession(r); !ok {
-			return s.renderTester(w, r, testerView{Title: "Your apps", TesterSignIn: &testerSignInView{Action: "/apps/signin", NoMail: s.mail == nil, MemberSignIn: "/signin?next=%2Fapps"}})
+			return s.appsForm(w, r, http.StatusOK, testerSignInView{})
 		}
 		who = sess.Email
 	}
@@ -142,31 +141,17 @@ func (s *Server) appsOf(c *call, r *http.Request, user *store.User, sess store.T
 // askAppsLink takes /apps' form: a sign-in link for an address that is on
 // any page's list, back to /apps.
 func (s *Server) askAppsLink(w http.ResponseWriter, r *http.Request, c *call) error {
-	form := func(status int, v testerSignInView) error {
-		v.Action, v.NoMail, v.MemberSignIn = "/apps/signin", s.mail == nil, "/signin?next=%2Fapps"
-		return s.renderTester(w, r, testerView{Status: status, Title: "Your apps", TesterSignIn: &v})
-	}
-	if err := s.checkForm(r, &call{}, false); err != nil {
-		return s.renderTester(w, r, testerView{Status: http.StatusForbidden, Title: "Not sent from this page", Message: "Open the page and enter your address there."})
-	}
-	if err := r.ParseForm(); err != nil {
-		return form(http.StatusBadRequest, testerSignInView{Wrong: "The form could not be read."})
-	}
-	addr, err := mail.ValidAddress(strings.TrimSpace(r.PostForm.Get("email")))
-	if err != nil {
-		return form(http.StatusBadRequest, testerSignInView{Wrong: "That is not one e-mail address (name@example.com)."})
-	}
-	addr = strings.ToLower(addr)
-	now := s.now()
-	if ok, wait := s.testerLinkPerIP.Allow(clientKey(s.clientIP(r)), now); !ok {
-		setRetryAfter(w, tooMany(wait, ""))
-		return form(http.StatusTooManyRequests, testerSignInView{Wrong: "Too many links asked for from here: wait a minute and try again."})
-	}
-	if ok, _ := s.testerLinkPerAddr.Allow(addr, now); ok {
+	form := func(status int, v testerSignInView) error { return s.appsForm(w, r, status, v) }
+	return s.takeLinkForm(w, r, form, func(addr string) {
 		s.sendTesterLink(c, c.base, addr, "/apps", "your test builds", func() bool {
 			groups, err := s.store.TesterGroupsOf(addr)
 			return err == nil && len(groups) > 0
 		})
-	}
-	return form(http.StatusOK, testerSignInView{Sent: true})
+	})
+}
+
+// appsForm is /apps signed out: the form for an address.
+func (s *Server) appsForm(w http.ResponseWriter, r *http.Request, status int, v testerSignInView) error {
+	v.Action, v.NoMail, v.MemberSignIn = "/apps/signin", s.mail == nil, "/signin?next=%2Fapps"
+	return s.renderTester(w, r, testerView{Status: status, Title: "Your apps", TesterSignIn: &v})
 }

@@ -91,28 +91,37 @@ func (s *Server) askTesterLink(w http.ResponseWriter, r *http.Request, c *call) 
 		return s.noDistPage(w, r)
 	}
 	t := distSite(c.base, ws, d)
+	return s.takeLinkForm(w, r, func(status int, v testerSignInView) error { return s.signInForm(w, r, t, status, v) },
+		func(addr string) { s.mailTesterLink(c, t, ws, d, addr) })
+}
+
+// takeLinkForm takes a form asking for a sign-in link (a testers page's,
+// /apps'): from this site, one address, within the limits; then send
+// mails the link if the address may have one, after the answer, which
+// is the same either way. form renders the page's form with a status.
+func (s *Server) takeLinkForm(w http.ResponseWriter, r *http.Request, form func(int, testerSignInView) error, send func(addr string)) error {
 	if err := s.checkForm(r, &call{}, false); err != nil {
 		return s.renderTester(w, r, testerView{Status: http.StatusForbidden, Title: "Not sent from this page", Message: "Open the page and enter your address there."})
 	}
 	if err := r.ParseForm(); err != nil {
-		return s.signInForm(w, r, t, http.StatusBadRequest, testerSignInView{Wrong: "The form could not be read."})
+		return form(http.StatusBadRequest, testerSignInView{Wrong: "The form could not be read."})
 	}
 	addr, err := mail.ValidAddress(strings.TrimSpace(r.PostForm.Get("email")))
 	if err != nil {
-		return s.signInForm(w, r, t, http.StatusBadRequest, testerSignInView{Wrong: "That is not one e-mail address (name@example.com)."})
+		return form(http.StatusBadRequest, testerSignInView{Wrong: "That is not one e-mail address (name@example.com)."})
 	}
 	addr = strings.ToLower(addr)
 	now := s.now()
 	if ok, wait := s.testerLinkPerIP.Allow(clientKey(s.clientIP(r)), now); !ok {
 		setRetryAfter(w, tooMany(wait, ""))
-		return s.signInForm(w, r, t, http.StatusTooManyRequests, testerSignInView{Wrong: "Too many links asked for from here: wait a minute and try again."})
+		return form(http.StatusTooManyRequests, testerSignInView{Wrong: "Too many links asked for from here: wait a minute and try again."})
 	}
 	// An address asked for too often gets the same answer as any other:
 	// the answer must not tell whether it is on a list.
 	if ok, _ := s.testerLinkPerAddr.Allow(addr, now); ok {
-		s.mailTesterLink(c, t, ws, d, addr)
+		send(addr)
 	}
-	return s.signInForm(w, r, t, http.StatusOK, testerSignInView{Sent: true})
+	return form(http.StatusOK, testerSignInView{Sent: true})
 }
 
 // mailTesterLink mails a sign-in link to addr if it may open page d.
