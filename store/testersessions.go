@@ -203,7 +203,7 @@ func deleteTesterSession(tx *bolt.Tx, sess TesterSession) error {
 func (s *Store) TesterSessionByToken(token string) (TesterSession, error) {
 	rest, ok := strings.CutPrefix(token, TesterSessionPrefix)
 	id, secretText, ok2 := strings.Cut(rest, ".")
-	secret, err := base64.RawURLEncoding.DecodeString(secretText)
+	secret, err := base64.RawURLEncoding.Strict().DecodeString(secretText) // one spelling per token
 	if !ok || !ok2 || err != nil || len(secret) != 32 {
 		return TesterSession{}, ErrTokenExpired
 	}
