@@ -78,6 +78,9 @@ type pageData struct {
 	// Refresh reloads the page after so many seconds (a build still
 	// processing), without script.
 	Refresh int
+	// Warnings are for instance admins: what Hangar hands out will not
+	// work on phones (console_warnings.go).
+	Warnings []string
 }
 
 // refresher is a page body that wants to be reloaded while something it
@@ -97,6 +100,9 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	if c != nil && c.who != nil {
 		p.User, p.CSRF = c.who.name, s.csrfToken(c.who.token)
+		if c.who.admin {
+			p.Warnings = s.reachWarnings(c)
+		}
 	}
 	var buf bytes.Buffer
 	if err := consolePages[name].ExecuteTemplate(&buf, "layout.html", p); err != nil {

@@ -130,6 +130,7 @@ func TestNotificationInBrowser(t *testing.T) {
 	do(chromedp.Navigate(e.ts.URL+"/signin"), chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "root"), chromedp.SendKeys(chromedp.ID("password"), "root-password"),
 		chromedp.Submit(chromedp.ID("password")), chromedp.WaitVisible(chromedp.CSS("a.who")),
+		chromedp.Navigate(e.ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("p.warning")), shootSizes(shots, "console-warnings"),
 		chromedp.Navigate(e.ts.URL+"/w/acme/p/app/d/beta"), chromedp.WaitVisible(chromedp.ID("groups")), shootSizes(shots, "distribution-testers"))
 	do(chromedp.Navigate(e.ts.URL+"/w/acme/p/app/settings"), chromedp.WaitVisible(chromedp.ID("appcenter")), shootSizes(shots, "settings-appcenter"))
 	if got := text("#appcenter pre"); !strings.Contains(got, "APPCENTER_ENDPOINT="+e.ts.URL) || !strings.Contains(got, "--app acme/app") {
