@@ -235,6 +235,9 @@ type buildFields struct {
 	// distributions set to "ask") and notifyMessage.
 	NotifyGroups  *bool  `json:"notify"`
 	NotifyMessage string `json:"notifyMessage"`
+	// The workspace API's tags: a form field of comma-separated tags (or
+	// several fields), or a JSON list.
+	TagList []string `json:"tags"`
 }
 
 // CI fields are kept whole up to these sizes and cut beyond: a long commit
@@ -308,8 +311,12 @@ func (f *buildFields) set(name, value string) error {
 		f.NotifyGroups = &v
 	case "notifyMessage":
 		f.NotifyMessage = value
+	case "tags":
+		var err error
+		f.Tags, err = addTags(f.Tags, strings.Split(value, ","))
+		return err
 	default:
-		return errBadRequest(fmt.Sprintf("unknown form field %q; expected version, buildNumber, notes, notify, notifyMessage, deployer.*, buildPlatform and file parts", name))
+		return errBadRequest(fmt.Sprintf("unknown form field %q; expected version, buildNumber, notes, tags, notify, notifyMessage, deployer.*, buildPlatform and file parts", name))
 	}
 	return nil
 }
@@ -339,6 +346,9 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 	return s.depot.NewBuild(c.proj.ID, c.who.name, func(buildID string) (depot.BuildMeta, []store.File, error) {
 		var f buildFields
 		files, err := fill(buildID, &f)
+		if err == nil && f.TagList != nil {
+			f.Tags, err = addTags(f.Tags, f.TagList)
+		}
 		return depot.BuildMeta{Version: f.Version, BuildNumber: f.BuildNumber, Notes: f.Notes, Tags: f.Tags,
 			Deployer: f.Deployer, BuildPlatform: f.BuildPlatform, Notify: f.notify()}, files, err
 	})
@@ -559,5 +569,23 @@ func (s *Server) deleteBuildHandler(w http.ResponseWriter, r *http.Request, c *c
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// editBuild is PATCH …/build/{buildId} {"tags": [...], "notes": "…"}: the
+// build's tags (replaced whole) and release notes, after upload.
+func (s *Server) editBuild(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Tags  *[]string `json:"tags"`
+		Notes *string   `json:"notes"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	b, files, err := s.changeBuild(c, c.params.ByName("buildId"), req.Tags, req.Notes)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewBuild(b, files))
 	return nil
 }

@@ -179,6 +179,9 @@ func TestAuditActions(t *testing.T) {
 			e.mustReq(http.StatusNoContent, "DELETE", "/api/v1/workspace/acme/tester-group/qa", wade, "", nil)
 		}},
 		{store.AuditBackupTaken, "admin", func() { e.mustReq(http.StatusOK, "GET", "/api/v1/admin/backup", admin, "", nil) }},
+		{store.AuditBuildChanged, "wade", func() {
+			e.mustReq(http.StatusOK, "PATCH", projPath+"/build/"+up.BuildID, wade, `{"tags":["rc"]}`, nil)
+		}},
 		{store.AuditBuildDeleted, "wade", func() {
 			e.mustReq(http.StatusNoContent, "DELETE", projPath+"/build/"+up.BuildID, wade, "", nil)
 		}},

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"hangar/auth"
@@ -208,5 +209,18 @@ func (s *Server) deleteFileSubmit(w http.ResponseWriter, r *http.Request, c *cal
 		return err
 	}
 	http.Redirect(w, r, buildPath(c, b.ID), http.StatusSeeOther)
+	return nil
+}
+
+// editBuildSubmit takes the build page's tags and notes form.
+func (s *Server) editBuildSubmit(w http.ResponseWriter, r *http.Request, c *call) error {
+	tags, notes := strings.Split(r.PostForm.Get("tags"), ","), strings.ReplaceAll(r.PostForm.Get("notes"), "\r\n", "\n")
+	if _, _, err := s.changeBuild(c, c.params.ByName("buildId"), &tags, &notes); err != nil {
+		if ae, ok := toAPIError(err); ok && ae.Status == http.StatusBadRequest {
+			return s.renderBuildPage(w, r, c, http.StatusBadRequest, ae.Message)
+		}
+		return err
+	}
+	http.Redirect(w, r, "/w/"+c.ws.Slug+"/p/"+c.proj.Slug+"/b/"+c.params.ByName("buildId"), http.StatusSeeOther)
 	return nil
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"cmp"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -222,14 +221,9 @@ func orgBuildFields(fields *buildFields) func(name, value string) error {
 				fields.Notify.Message = cut(value, maxCIField)
 			}
 		case "tags":
-			for _, t := range strings.Split(value, ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					fields.Tags = append(fields.Tags, t)
-				}
-				if len(t) > maxTagLen || len(fields.Tags) > maxTags {
-					return errBadRequest(fmt.Sprintf("at most %d tags of %d bytes each", maxTags, maxTagLen))
-				}
-			}
+			var err error
+			fields.Tags, err = addTags(fields.Tags, strings.Split(value, ","))
+			return err
 		}
 		return nil
 	}

@@ -214,6 +214,7 @@ func (s *Server) table() []route {
 		{"GET", "/w/:ws/p/:proj/b/:buildId/installs.csv", consoleFront, 0, need(auth.BuildCreateLinks), s.buildInstallsCSV},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/link", consoleFront, 0, need(auth.BuildCreateLinks | auth.BuildShareOpenly), s.createLinkSubmit},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/attach", consoleFront, upload, need(auth.BuildCreate), s.attachSubmit},
+		{"POST", "/w/:ws/p/:proj/b/:buildId/edit", consoleFront, 0, need(auth.BuildCreate), s.editBuildSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", consoleFront, 0, need(auth.BuildDelete), s.confirmFileDelete()},
 		{"POST", "/w/:ws/p/:proj/b/:buildId/file/:fileId/delete", consoleFront, 0, need(auth.BuildDelete), s.deleteFileSubmit},
 		{"GET", "/w/:ws/p/:proj/b/:buildId/link/:linkId", consoleFront, 0, need(auth.ProjectRead), s.linkPage},
@@ -335,6 +336,7 @@ func (s *Server) table() []route {
 		{"GET", proj + "/build", workspaceFront, 0, need(auth.ProjectRead), s.listBuilds},
 		{"GET", proj + "/build/:buildId", workspaceFront, 0, need(auth.ProjectRead), s.getBuild},
 		{"DELETE", proj + "/build/:buildId", workspaceFront, 0, need(auth.BuildDelete), s.deleteBuildHandler},
+		{"PATCH", proj + "/build/:buildId", workspaceFront, 0, need(auth.BuildCreate), s.editBuild},
 		{"POST", proj + "/build/:buildId/file", workspaceFront, upload, need(auth.BuildCreate), s.addFiles},
 
 		// Distributions: stable tester pages of a project (tester_distribution.go).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	qrcode "github.com/yeqown/go-qrcode/v2"
 
 	"hangar/config"
+	"hangar/store"
 )
 
 // The reference's "Example: Creating and Sharing a Link", with only the host and
@@ -659,5 +661,56 @@ func TestHeadOnLimitedLink(t *testing.T) {
 	defer e.advance(-61 * time.Second)
 	if resp, _ = do(t, "GET", signed, nil); resp.StatusCode != 403 {
 		t.Fatalf("the link's signed URL after a minute: %d, want 403", resp.StatusCode)
+	}
+}
+
+// Tags at upload through the workspace API (a form field, or JSON), and
+// tags and notes changed after upload, through the API and the console:
+// audited, and a distribution filtering on a tag follows at once.
+func TestBuildTagsAndNotes(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	b := e.upload(admin, part{"tags", "", "beta, qa"}, part{"tags", "", "beta"}, part{"file", "app.zip", "zip bytes"})
+	var got struct {
+		Tags  []string
+		Notes string
+	}
+	e.mustReq(200, "GET", projPath+"/build/"+b.BuildID, admin, "", &got)
+	if strings.Join(got.Tags, ",") != "beta,qa" {
+		t.Fatalf("tags at upload: %v", got.Tags)
+	}
+	if code, _ := e.req("POST", projPath+"/build", admin, `{"tags":["`+strings.Repeat("x", 101)+`"]}`); code != 400 {
+		t.Errorf("a tag too long: %d", code)
+	}
+	d := e.distribution(admin, `{"slug":"rc","filterType":"tag","filterValue":"rc"}`)
+	if _, page, _ := e.getPage("/d/acme/rc", nil); strings.Contains(page, "app.zip") {
+		t.Fatal("the rc page shows a build before it is tagged rc")
+	}
+	e.mustReq(200, "PATCH", projPath+"/build/"+b.BuildID, admin, `{"tags":["rc"],"notes":"Now a release candidate."}`, &got)
+	if strings.Join(got.Tags, ",") != "rc" || got.Notes != "Now a release candidate." {
+		t.Fatalf("after PATCH: %+v", got)
+	}
+	if _, page, _ := e.getPage(strings.TrimPrefix(d.URL, e.ts.URL), nil); !strings.Contains(page, "app.zip") || !strings.Contains(page, "Now a release candidate.") {
+		t.Errorf("the rc page does not follow the tag: %s", page)
+	}
+	var changed int
+	for _, en := range e.auditSince(admin, "") {
+		if en.Action == store.AuditBuildChanged {
+			changed++
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d build.changed entries", changed)
+	}
+	// The console's form.
+	e.newUser(admin, `{"username":"root","password":"root-password","admin":true}`)
+	cookie := e.signIn("root", "root-password")
+	resp := e.postForm("/w/acme/p/app/b/"+b.BuildID+"/edit", cookie, url.Values{"csrf": {e.csrf(cookie.Value)}, "tags": {"rc, final"}, "notes": {"Final."}}, "same-origin")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("console edit: %d", resp.StatusCode)
+	}
+	e.mustReq(200, "GET", projPath+"/build/"+b.BuildID, admin, "", &got)
+	if strings.Join(got.Tags, ",") != "rc,final" || got.Notes != "Final." {
+		t.Errorf("after the console's form: %+v", got)
 	}
 }

@@ -95,6 +95,7 @@ const (
 	AuditWorkspaceChanged    = "workspace.changed"
 	AuditProjectCreated      = "project.created"
 	AuditProjectChanged      = "project.changed"
+	AuditBuildChanged        = "build.changed"
 	AuditBuildDeleted        = "build.deleted"
 	AuditFileDeleted         = "file.deleted"
 	AuditLinkCreated         = "link.created"
@@ -124,7 +125,7 @@ var AuditActions = []string{
 	AuditMemberAdded, AuditMemberRoleChanged, AuditMemberRemoved,
 	AuditTokenCreated, AuditTokenRevoked, AuditServiceAcctCreated, AuditServiceAcctDeleted,
 	AuditWorkspaceCreated, AuditWorkspaceChanged, AuditProjectCreated, AuditProjectChanged,
-	AuditBuildDeleted, AuditFileDeleted, AuditLinkCreated, AuditLinkDeactivated,
+	AuditBuildChanged, AuditBuildDeleted, AuditFileDeleted, AuditLinkCreated, AuditLinkDeactivated,
 	AuditDistributionCreated, AuditDistributionChanged, AuditDistributionDeleted,
 	AuditWebhookCreated, AuditWebhookChanged, AuditWebhookDeleted,
 	AuditTesterGroupCreated, AuditTesterGroupChanged, AuditTesterGroupDeleted,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -316,4 +317,46 @@ func (s *Store) deleteBuild(tx *bolt.Tx, id string, details map[string]any) (del
 		return nil, nil, err
 	}
 	return deleted, unused, tx.Bucket(bucketBuilds).Delete([]byte(id))
+}
+
+// EditBuild sets a build's tags and release notes (nil: unchanged), as a
+// member edits them after upload, recording what changed. Distributions
+// that filter on tags follow at once: they read tags when they show.
+func (s *Store) EditBuild(id string, tags []string, notes *string) (Build, error) {
+	var b Build
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var orig Build
+		if err := get(tx.Bucket(bucketBuilds), []byte(id), &orig); err != nil {
+			return err
+		}
+		var err error
+		b, err = updateBuild(tx, id, s.now(), func(b *Build) error {
+			if tags != nil {
+				b.Tags = tags
+			}
+			if notes != nil {
+				b.Notes = *notes
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		diff := map[string]any{}
+		if !slices.Equal(orig.Tags, b.Tags) {
+			diff["tags"] = [][]string{orig.Tags, b.Tags}
+		}
+		if orig.Notes != b.Notes {
+			diff["notes"] = "changed"
+		}
+		if len(diff) == 0 {
+			return nil
+		}
+		var p Project
+		if err := get(tx.Bucket(bucketProjects), []byte(b.ProjectID), &p); err != nil {
+			return err
+		}
+		return s.record(tx, AuditBuildChanged, AuditTarget{Kind: "build", ID: b.ID, Name: b.VersionName}, p.WorkspaceID, diff)
+	})
+	return b, err
 }
