@@ -274,11 +274,13 @@ func (d *Depot) readPackage(pkg store.File) (pkginfo.Info, error) {
 }
 
 // applyInfo records what the package says. Version fields given with the
-// upload (versionName, versionCode; version, buildNumber) win over the
-// package's: they are what the uploader chose to show.
+// upload (versionName, versionCode; version, buildNumber) stay the build's
+// labels, what the uploader chose to show; the package's own version is
+// kept beside them (PackageVersion, PackageBuild) for what a phone reads.
 func applyInfo(b *store.Build, info pkginfo.Info) {
 	b.Status = store.BuildProcessed
 	b.OS, b.AppName, b.BundleID, b.MinOS, b.TargetSDK = info.OS, info.AppName, info.BundleID, info.MinOS, info.TargetSDK
+	b.PackageVersion, b.PackageBuild = info.Version, info.Build
 	if b.VersionName == "" {
 		b.VersionName = info.Version
 	}

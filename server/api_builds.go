@@ -95,6 +95,10 @@ type packageMeta struct {
 	Profile         *profileView `json:"provisioningProfile,omitempty"`
 	ProcessingError string       `json:"processingError,omitempty"`
 	ProcessingNotes []string     `json:"processingNotes,omitempty"`
+	// What the package itself says of its version, when the upload's
+	// version fields say otherwise.
+	PackageVersion     string `json:"packageVersion,omitempty"`
+	PackageBuildNumber string `json:"packageBuildNumber,omitempty"`
 }
 
 // profileView is a provisioning profile as both APIs show it. The
@@ -147,6 +151,9 @@ func metaOf(b store.Build) packageMeta {
 		Profile: profile, ProcessingError: b.ProcessingError, ProcessingNotes: b.ProcessingNotes}
 	if b.OS == "android" {
 		m.PackageName = b.BundleID
+	}
+	if labelled(b) {
+		m.PackageVersion, m.PackageBuildNumber = b.PackageVersion, b.PackageBuild
 	}
 	return m
 }
@@ -588,4 +595,10 @@ func (s *Server) editBuild(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	writeJSON(w, http.StatusOK, viewBuild(b, files))
 	return nil
+}
+
+// labelled reports whether a build's upload fields name another version
+// than its package does.
+func labelled(b store.Build) bool {
+	return b.PackageVersion != "" && b.VersionName != b.PackageVersion || b.PackageBuild != "" && b.VersionCode != b.PackageBuild
 }

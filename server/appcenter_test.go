@@ -289,7 +289,7 @@ func TestAppCenterGroups(t *testing.T) {
 		t.Errorf("the release: %v", rel)
 	}
 	ana := e.signInTester(mp, "/d/acme/ac-app-qa", "ana@example.com")
-	if code, body, _ := e.getPage("/d/acme/ac-app-qa", ana); code != 200 || !strings.Contains(body, "Version 5.0 (50)") || !strings.Contains(body, `id="mandatory"`) {
+	if code, body, _ := e.getPage("/d/acme/ac-app-qa", ana); code != 200 || !strings.Contains(body, "labelled 5.0 (50) at upload") || !strings.Contains(body, `id="mandatory"`) {
 		t.Errorf("the group's page: %d %s", code, body)
 	}
 	// Another workspace's group is not this one's.

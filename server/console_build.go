@@ -47,6 +47,9 @@ type buildPage struct {
 	Today     string // the earliest expiry date a link form takes
 	consoleInstalls
 	Feedback []feedbackView
+	// PackageVersion is the package's own version, when the upload's
+	// fields (the title's) say another.
+	PackageVersion string
 }
 
 // can is what the signed-in user may do here: pages offer only that (the
@@ -110,6 +113,9 @@ func (s *Server) loadBuildPage(c *call, linksAfter string) (buildPage, error) {
 	}
 	if next != "" {
 		p.MoreLinks = p.Base + "?links=" + url.QueryEscape(next)
+	}
+	if labelled(p.Build) {
+		p.PackageVersion = strings.TrimPrefix(versionLine(p.Build.PackageVersion, p.Build.PackageBuild), "Version ")
 	}
 	if p.consoleInstalls, err = s.installsFor(c, store.InstallQuery{BuildID: p.Build.ID}, p.Base+"/installs.csv"); err != nil || !p.Can.Links {
 		return p, err

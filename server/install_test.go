@@ -81,9 +81,9 @@ func TestInstallPage(t *testing.T) {
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Fatalf("headers: %v", resp.Header)
 	}
-	// The app's name and profile come from the package; the version sent
-	// with the upload wins over the package's 2.4.1 (241).
-	for _, want := range []string{`<h1 id="app">Demo App</h1>`, "Version 2.3.1 (417)", "My App.ipa", "Downloads left</dt><dd>3",
+	// The app's name, profile and version come from the package (2.4.1,
+	// 241); the version sent with the upload is shown as its label.
+	for _, want := range []string{`<h1 id="app">Demo App</h1>`, `Version 2.4.1 (241) <span id="label">· labelled 2.3.1 (417) at upload`, "My App.ipa", "Downloads left</dt><dd>3",
 		"com.example.demo", "iOS 15.0 or later", "Ad hoc, 3 devices, expires 1 Mar 2027",
 		`href="` + html.EscapeString(link.PublicURL) + `"`, `src="` + link.InstallURL + `/qr"`} {
 		if !strings.Contains(page, want) {
@@ -144,9 +144,9 @@ func TestInstallPage(t *testing.T) {
 	resp, body = do(t, "GET", strings.Replace(manifestURL, "https://", "http://", 1), overHTTPS(iPhoneUA))
 	wantCode(t, resp, body, 200)
 	plist := parseManifest(t, body)
-	// bundle-version is the bundle version (CFBundleVersion, here the build
-	// number sent with the upload), as Apple's deployment reference says.
-	if plist["url"] != httpsLink || plist["kind"] != "software-package" || plist["bundle-version"] != "417" ||
+	// bundle-version is the bundle version (CFBundleVersion), as Apple's
+	// deployment reference says: the package's 241, not the upload's 417.
+	if plist["url"] != httpsLink || plist["kind"] != "software-package" || plist["bundle-version"] != "241" ||
 		plist["title"] != "Demo App" || plist["bundle-identifier"] != "com.example.demo" {
 		t.Fatalf("manifest: %v", plist)
 	}

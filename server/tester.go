@@ -258,6 +258,7 @@ type testerBuild struct {
 	TrustURL                       string
 	Hint                           string // a tip for the primary action
 	Mandatory                      bool   // the team asks everyone to install it
+	Label                          string // the upload's version, when it is not the package's
 }
 
 type action struct {
@@ -303,7 +304,7 @@ func appTitle(b store.Build, f store.File) string {
 func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []store.File, p platform, https bool) *testerBuild {
 	v := &testerBuild{
 		App:       appTitle(b, f),
-		Version:   versionLine(b.VersionName, b.VersionCode),
+		Version:   versionLine(orText(b.PackageVersion, b.VersionName), orText(b.PackageBuild, b.VersionCode)),
 		BundleID:  b.BundleID,
 		FileName:  f.Name,
 		Size:      humanSize(f.Size),
@@ -315,6 +316,9 @@ func (s *Server) testerBuild(t testerSite, b store.Build, f store.File, files []
 	}
 	if b.Deployer != nil {
 		v.Commit = b.Deployer.Info.Commit
+	}
+	if labelled(b) {
+		v.Label = strings.TrimPrefix(versionLine(b.VersionName, b.VersionCode), "Version ")
 	}
 	if r, _ := utf8.DecodeRuneInString(v.App); r != utf8.RuneError {
 		v.Initial = strings.ToUpper(string(r))
@@ -536,7 +540,7 @@ func (s *Server) writeManifest(w http.ResponseWriter, r *http.Request, t testerS
 	data := map[string]string{
 		"URL":      s.signedFor(t, t.installPath(f), s.now().Add(manifestPackageTTL)),
 		"BundleID": b.BundleID,
-		"Version":  orText(b.VersionCode, orText(b.VersionName, "0")),
+		"Version":  orText(b.PackageBuild, orText(b.PackageVersion, orText(b.VersionCode, orText(b.VersionName, "0")))),
 		"Title":    appTitle(b, f),
 	}
 	if icon, ok := depot.FileOfType(files, store.FileIcon); ok {

@@ -110,14 +110,16 @@ func TestDistributionFollowsBuilds(t *testing.T) {
 	b1 := upload("1.0.1", "beta")
 	latest := e.distribution(admin, `{"slug":"latest","name":"Every build","showHistory":true}`)
 	beta := e.distribution(admin, `{"slug":"beta","filterType":"tag","filterValue":"beta"}`)
+	// The same APK labelled with other versions: the label names the build
+	// (the package's own version, 1.0, comes first).
 	version := func(d distResp) string {
 		resp, body := get(t, d.URL, http.Header{"User-Agent": {androidUA}})
 		wantCode(t, resp, body, 200)
-		m := regexp.MustCompile(`id="version">([^<]*)<`).FindSubmatch(body)
+		m := regexp.MustCompile(`id="version">Version 1.0 \(1\) <span id="label">· labelled ([^<]*) at upload<`).FindSubmatch(body)
 		if m == nil {
 			t.Fatalf("no version on %s: %s", d.URL, body)
 		}
-		return string(m[1])
+		return "Version " + string(m[1])
 	}
 	if v := version(latest); v != "Version 1.0.1 (1)" {
 		t.Fatalf("latest shows %q", v)

@@ -55,6 +55,12 @@ type Build struct {
 	// what processing could not read from a usable package.
 	ProcessingError string   `json:"processingError,omitempty"`
 	ProcessingNotes []string `json:"processingNotes,omitempty"`
+	// PackageVersion and PackageBuild are what the package itself says
+	// (CFBundleShortVersionString and CFBundleVersion; versionName and
+	// versionCode), whatever the upload labelled it (VersionName,
+	// VersionCode): what a phone reads comes from these.
+	PackageVersion string `json:"packageVersion,omitempty"`
+	PackageBuild   string `json:"packageBuild,omitempty"`
 	// Mandatory: a release testers are told to install (App Center's
 	// mandatory_update).
 	Mandatory bool `json:"mandatory,omitempty"`
