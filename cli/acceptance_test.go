@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +81,7 @@ func TestReferenceDownloadScript(t *testing.T) {
 func runReferenceDownloadScript(t *testing.T, blobs string) {
 	base, stderr, stop := startServeWith(t, filepath.Join(t.TempDir(), "data"), blobs)
 	defer stop()
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin := firstToken(t, stderr.String())
 
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"ios-app"}`), nil)

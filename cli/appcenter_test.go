@@ -127,7 +127,7 @@ func appCenterUploadSurvivesKill(t *testing.T, blobs string) {
 		t.Fatal(err)
 	}
 	srv, cfg := startAppServer(t, bin, filepath.Join(t.TempDir(), "data"), blobs)
-	token := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(srv.stderr.String())[1]
+	token := firstToken(t, srv.stderr.String())
 	c := acClient{t: t, token: token, base: func() string { return srv.base }}
 	const size = 5*(4<<20) - 1000 // five blocks
 	up := c.call("POST", "/v0.1/apps/acme/app/uploads/releases", `{"build_version":"1.0"}`)
@@ -222,11 +222,11 @@ func startBenchServer(b *testing.B, bin, data string) benchServer {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	addr, token := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`), regexp.MustCompile(`admin token: (hgr_\S+)`)
+	addr, made := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`), regexp.MustCompile(`password are in`)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		a, tk := addr.FindStringSubmatch(stderr.String()), token.FindStringSubmatch(stderr.String())
-		if a != nil && tk != nil {
-			s := benchServer{base: "http://" + a[1], token: tk[1], cmd: cmd}
+		a := addr.FindStringSubmatch(stderr.String())
+		if a != nil && made.MatchString(stderr.String()) {
+			s := benchServer{base: "http://" + a[1], token: firstToken(b, stderr.String()), cmd: cmd}
 			for _, req := range [][2]string{{"/api/v1/workspace", `{"slug":"acme"}`}, {"/api/v1/workspace/acme/project", `{"slug":"app"}`}} {
 				r, _ := http.NewRequest("POST", s.base+req[0], strings.NewReader(req[1]))
 				r.Header.Set("Authorization", "Bearer "+s.token)

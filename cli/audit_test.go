@@ -3,7 +3,6 @@ package cli
 import (
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +35,7 @@ func TestAuditLogLines(t *testing.T) {
 		t.Errorf("the audit line: %s", line)
 	}
 	// Testers' addresses stay out of the log: a group's changes are counts.
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(logs.String())[1]
+	admin := firstToken(t, logs.String())
 	for _, req := range []struct{ method, path, body string }{
 		{"POST", "/api/v1/workspace", `{"slug":"acme"}`},
 		{"POST", "/api/v1/workspace/acme/tester-group", `{"slug":"qa","members":["secret.tester@example.com"]}`},

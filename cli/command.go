@@ -28,6 +28,8 @@ type adminCmd struct {
 	stderr io.Writer
 	fs     *flag.FlagSet
 	cfg    *string
+	// dataDir is the data directory open opened.
+	dataDir string
 }
 
 func newAdminCmd(name string, stdin io.Reader, stdout, stderr io.Writer) *adminCmd {
@@ -91,6 +93,7 @@ func (c *adminCmd) open() (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.dataDir = cfg.DataDir
 	return d.Store(), nil // closing the store closes the depot
 }
 

@@ -127,7 +127,7 @@ func crashConsistency(t *testing.T, blobs string, rounds int) {
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s", data, blobs)), 0o600)
 
 	p := startBinary(t, bin, cfg)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
+	admin := firstToken(t, p.stderr.String())
 	client := &http.Client{Timeout: 10 * time.Second}
 	call := func(base, method, path string, body io.Reader, ctype string) (int, []byte, error) {
 		r, _ := http.NewRequest(method, base+path, body)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -37,7 +36,9 @@ func TestDiskFull(t *testing.T) {
 	cmd := exec.Command("unshare", "-m", "sh", "-c", `mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" serve -config "$3"`, "sh", data, bin, cfg)
 	p := startCommand(t, cmd)
 	defer p.kill()
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
+	// The data directory is a tmpfs in the server's mount namespace: its
+	// credentials file is seen through the process's root.
+	admin := firstToken(t, p.stderr.String(), fmt.Sprintf("/proc/%d/root", p.cmd.Process.Pid))
 
 	call := func(method, path, ctype string, body []byte) (int, []byte) {
 		r, _ := http.NewRequest(method, p.base+path, bytes.NewReader(body))

@@ -55,7 +55,7 @@ func TestLostDatabaseRefused(t *testing.T) {
 			os.WriteFile(db, nil, 0o600)
 		}
 		code, out := runHangar(t, data, "serve")
-		if code == 0 || !strings.Contains(out, "restore the database from a backup") || strings.Contains(out, "admin token") {
+		if code == 0 || !strings.Contains(out, "restore the database from a backup") || strings.Contains(out, "First start") {
 			t.Fatalf("serve with the database %s: exit %d, %s", state, code, out)
 		}
 		if _, err := os.Stat(db); state == "missing" && err == nil {

@@ -135,16 +135,49 @@ func startServeWithB(t testing.TB, dataDir, extra string) (string, *hangartest.S
 	}
 }
 
+// firstCredentials reads the first start's credentials from the file
+// whose path the server printed: the admin token and the console password.
+//
+// root, if given, is where the server's file system is seen from here (a
+// server in a mount namespace of its own: /proc/PID/root).
+func firstCredentials(t testing.TB, stderr string, root ...string) (token, password string) {
+	t.Helper()
+	m := regexp.MustCompile(`password are in (\S+) \(readable`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no credentials file named on first start: %s", stderr)
+	}
+	body, err := os.ReadFile(strings.Join(root, "") + m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := regexp.MustCompile(`(?m)^admin token: (hgr_\S+)$`).FindSubmatch(body)
+	pw := regexp.MustCompile(`(?m)^console sign-in: user admin, password (\S+)$`).FindSubmatch(body)
+	if tok == nil || pw == nil {
+		t.Fatalf("the credentials file: %s", body)
+	}
+	return string(tok[1]), string(pw[1])
+}
+
+// firstToken is firstCredentials' token.
+func firstToken(t testing.TB, stderr string, root ...string) string {
+	t.Helper()
+	tok, _ := firstCredentials(t, stderr, root...)
+	return tok
+}
+
 func TestServeLifecycle(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	base, stderr, stop := startServe(t, data)
 
-	tokenLine := regexp.MustCompile(`(?m)^admin token: (hgr_\S+)$`)
-	m := tokenLine.FindStringSubmatch(stderr.String())
-	if m == nil {
-		t.Fatalf("no admin token line on first start: %s", stderr.String())
+	// The first start's credentials are in a file only this user reads,
+	// and not in the log.
+	token, password := firstCredentials(t, stderr.String())
+	if strings.Contains(stderr.String(), token) || strings.Contains(stderr.String(), password) {
+		t.Fatalf("the first start logged its credentials: %s", stderr.String())
 	}
-	token := m[1]
+	if fi, err := os.Stat(filepath.Join(data, "initial-admin-credentials")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the credentials file: %v %v", fi, err)
+	}
 
 	resp, err := http.Get(base + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -153,11 +186,7 @@ func TestServeLifecycle(t *testing.T) {
 	resp.Body.Close()
 
 	// The first start's console password signs in.
-	pw := regexp.MustCompile(`(?m)^console sign-in: user admin, password (\S+)$`).FindStringSubmatch(stderr.String())
-	if pw == nil {
-		t.Fatalf("no console password on first start: %s", stderr.String())
-	}
-	signin, _ := http.NewRequest("POST", base+"/signin", strings.NewReader(url.Values{"username": {"admin"}, "password": {pw[1]}}.Encode()))
+	signin, _ := http.NewRequest("POST", base+"/signin", strings.NewReader(url.Values{"username": {"admin"}, "password": {password}}.Encode()))
 	signin.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	signin.Header.Set("Sec-Fetch-Site", "same-origin")
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -185,6 +214,16 @@ func TestServeLifecycle(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(r); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("admin token: %v %v", resp, err)
 	}
+	// A new password for admin: the file with the first one goes.
+	pwReq, _ := http.NewRequest("PUT", base+"/api/v1/user/admin/password", strings.NewReader(`{"password":"a-new-admin-password"}`))
+	pwReq.Header.Set("Authorization", "Bearer "+token)
+	pwReq.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(pwReq); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("admin's new password: %v %v", resp, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "initial-admin-credentials")); !os.IsNotExist(err) {
+		t.Errorf("the first credentials outlived admin's new password: %v", err)
+	}
 	if code := stop(); code != exitOK {
 		t.Fatalf("graceful stop: exit %d, stderr %s", code, stderr.String())
 	}
@@ -202,10 +241,10 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatalf("database missing or holding the plain admin token (err %v)", err)
 	}
 
-	// A restart keeps the data and prints no new token.
+	// A restart keeps the data and makes no new credentials.
 	base, stderr, stop = startServe(t, data)
-	if strings.Contains(stderr.String(), "admin token:") {
-		t.Fatal("admin token printed again on restart")
+	if strings.Contains(stderr.String(), "First start") {
+		t.Fatal("first-start credentials made again on restart")
 	}
 	resp, err = http.Get(base + "/readyz")
 	if err != nil || resp.StatusCode != http.StatusOK {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -72,7 +71,7 @@ func hangarCmd(t *testing.T, args ...string) (int, string, string) {
 func servedBuild(t *testing.T, data string) (base, admin, buildID string, stop func() int) {
 	t.Helper()
 	base, stderr, stop := startServe(t, data)
-	admin = regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin = firstToken(t, stderr.String())
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
 	var b struct{ BuildID string }

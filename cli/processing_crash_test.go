@@ -6,7 +6,6 @@ import (
 	"mime/multipart"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -31,7 +30,7 @@ func startAppServer(t *testing.T, bin, data, config string) (*appServer, string)
 	cfg := filepath.Join(t.TempDir(), "hangar.toml")
 	os.WriteFile(cfg, fmt.Appendf(nil, "listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s", data, config), 0o600)
 	p := startBinary(t, bin, cfg)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
+	admin := firstToken(t, p.stderr.String())
 	s := &appServer{process: p}
 	s.api = func(method, path, ctype string, body []byte, out any) {
 		t.Helper()

@@ -32,7 +32,7 @@ func BenchmarkS3(b *testing.B) {
 	s3, bucket := testBucket(b)
 	base, stderr, stop := startServeWithB(b, filepath.Join(b.TempDir(), "data"), "max_upload_size = \"8GiB\"\n"+onS3(bucket))
 	defer stop()
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin := firstToken(b, stderr.String())
 	call := func(method, path, ctype string, body io.Reader) *http.Response {
 		r, _ := http.NewRequest(method, base+path, body)
 		r.Header.Set("Authorization", "Bearer "+admin)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -28,7 +27,7 @@ func TestS3ProxyAndOutage(t *testing.T) {
 	s3, bucket := testBucket(t)
 	base, stderr, stop := startServeWith(t, filepath.Join(t.TempDir(), "data"), onS3(bucket, "delivery = \"proxy\"\n"))
 	defer stop()
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin := firstToken(t, stderr.String())
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
 	upload := func(name string) (int, []byte) {
@@ -140,7 +139,7 @@ func TestS3Fsck(t *testing.T) {
 	blobs := onS3(bucket)
 	data := filepath.Join(t.TempDir(), "data")
 	base, stderr, stop := startServeWith(t, data, blobs)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin := firstToken(t, stderr.String())
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
 	for _, content := range []string{"first file!", "second file"} { // 11 bytes each
@@ -187,7 +186,7 @@ func TestBlobsMigrate(t *testing.T) {
 	local, remote := "[blobs]\nbackend = \"local\"\n"+bucket, "[blobs]\nbackend = \"s3\"\n"+bucket
 	contents := map[string]string{}
 	base, stderr, stop := startServeWith(t, data, local)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin := firstToken(t, stderr.String())
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
 	for i := range 5 {
@@ -261,7 +260,7 @@ func TestS3BackupRestore(t *testing.T) {
 	blobs := onS3(bucket, "prefix = \"hangar/\"\n")
 	data := filepath.Join(t.TempDir(), "data")
 	base, stderr, stop := startServeWith(t, data, blobs)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(stderr.String())[1]
+	admin := firstToken(t, stderr.String())
 	apiCall(t, "POST", base+"/api/v1/workspace", admin, "", strings.NewReader(`{"slug":"acme"}`), nil)
 	apiCall(t, "POST", base+"/api/v1/workspace/acme/project", admin, "", strings.NewReader(`{"slug":"app"}`), nil)
 	var b bytes.Buffer

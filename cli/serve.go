@@ -104,9 +104,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	if token != "" {
-		// Printed once, outside the structured log, so that it does not end
-		// up in log shippers; only their hashes are stored.
-		fmt.Fprintf(stderr, "\nFirst start: created the instance admin service account and user.\nadmin token: %s\nconsole sign-in: user admin, password %s\nKeep them safe: they are shown only this once.\n\n", token, password)
+		// Written to a file only this service's user reads (Jenkins'
+		// initialAdminPassword), not to the journal, which keeps them
+		// for good; the database holds only their hashes.
+		path, err := d.WriteFirstCredentials(token, password)
+		if err != nil {
+			return fmt.Errorf("first start: %w", err)
+		}
+		fmt.Fprintf(stderr, "\nFirst start: created the instance admin (a service account and the console user \"admin\").\nTheir token and password are in %s (readable by this user only);\nthe file goes when admin changes the password.\n\n", path)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)

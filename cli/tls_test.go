@@ -93,7 +93,7 @@ onboarding_listen = "127.0.0.1:0"
 		curl("https://"+host+":"+port+"/healthz", "--connect-to", host+":"+port+":127.0.0.1:"+port)
 	}
 	t.Logf("verified hangar.lan and %d LAN addresses %v", len(lan.IPs), lan.IPs)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
+	admin := firstToken(t, p.stderr.String())
 	curl("https://hangar.lan:"+port+"/api/v1/workspace", "--resolve", "hangar.lan:"+port+":127.0.0.1",
 		"-H", "Authorization: Bearer "+admin, "-d", `{"slug":"acme"}`, "-w", "ok")
 

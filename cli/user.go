@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -120,6 +123,11 @@ func (c *adminCmd) userPasswd(args []string) error {
 	}
 	if err := st.SetPassword(u.ID, hash, true); err != nil {
 		return err
+	}
+	if u.Username == "admin" { // the first start's password is no longer it
+		if err := os.Remove(filepath.Join(c.dataDir, depot.FirstCredentialsFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(c.stderr, "could not remove the first start's credentials: %v\n", err)
+		}
 	}
 	fmt.Fprintf(c.stdout, "changed the password of %s; their sessions have ended\n", u.Username)
 	return nil

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -63,7 +62,7 @@ func webhookSurvivesKill(t *testing.T, blobs string) {
 	cfg := filepath.Join(t.TempDir(), "hangar.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\nwebhook_allowed_networks = [\"127.0.0.1/32\"]\n%s", data, blobs)), 0o600)
 	p := startBinary(t, bin, cfg)
-	admin := regexp.MustCompile(`admin token: (hgr_\S+)`).FindStringSubmatch(p.stderr.String())[1]
+	admin := firstToken(t, p.stderr.String())
 	call := func(base, method, path, body string, want int) []byte {
 		t.Helper()
 		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))

@@ -142,6 +142,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := c.st().SetPassword(u.ID, hash, c.who.id != u.ID); err != nil {
 		return err
 	}
+	s.passwordChanged(u)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -133,6 +133,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call)
 	if err := c.st().SetPassword(u.ID, hash, false); err != nil {
 		return err
 	}
+	s.passwordChanged(u)
 	if err := s.startSession(w, r, c, u, c.who.token.Method); err != nil {
 		return err
 	}

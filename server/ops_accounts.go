@@ -194,7 +194,18 @@ func (s *Server) resetPassword(ctx context.Context, c *call, token, password str
 	if errors.Is(err, store.ErrTokenExpired) {
 		return store.User{}, errLinkExpired
 	}
+	if err == nil {
+		s.passwordChanged(u)
+	}
 	return u, err
+}
+
+// passwordChanged forgets the first start's credentials once the user
+// admin's password is no longer the one written there.
+func (s *Server) passwordChanged(u store.User) {
+	if u.Username == "admin" {
+		s.depot.ForgetFirstCredentials()
+	}
 }
 
 // changeEmail asks to change the caller's address: a confirmation link
