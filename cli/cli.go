@@ -10,6 +10,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 )
 
 // Version is the binary's version (main sets it from its build flags).
@@ -81,7 +83,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "restore":
 		return cmdRestore(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "hangar", Version)
+		fmt.Fprintln(stdout, "hangar", Version, buildDetails())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
@@ -90,4 +92,29 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "hangar: unknown command %q (try 'hangar help')\n", args[0])
 		return exitUsage
 	}
+}
+
+// buildDetails says what the binary was built from: the commit (marked
+// "+modified" when the tree had changes), Go's version and the target,
+// from the build information Go stamps into every binary.
+func buildDetails() string {
+	commit := "unknown commit"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			commit = "commit " + rev[:min(12, len(rev))]
+			if modified == "true" {
+				commit += "+modified"
+			}
+		}
+	}
+	return fmt.Sprintf("(%s, %s, %s/%s)", commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

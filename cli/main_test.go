@@ -30,7 +30,7 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{nil, exitUsage, "", "Usage:"},
 		{[]string{"bogus"}, exitUsage, "", `unknown command "bogus"`},
-		{[]string{"version"}, exitOK, "hangar dev", ""},
+		{[]string{"version"}, exitOK, "hangar dev (", ""},
 		{[]string{"help"}, exitOK, "hangar serve", ""},
 		{[]string{"serve", "-nope"}, exitUsage, "", "flag provided but not defined"},
 		{[]string{"serve", "extra"}, exitUsage, "", `unexpected argument "extra"`},
