@@ -20,11 +20,13 @@ var Version = "dev"
 const usageText = `Hangar: self-hosted build distribution.
 
 Usage:
-  hangar serve [-config FILE] [-listen ADDR]
+  hangar serve [-config FILE] [-listen ADDR] [-lan]
                                   run the server (no FILE: embedded defaults,
                                   127.0.0.1:8080, data in ./hangar-data;
-                                  -listen 0.0.0.0:8080 or HANGAR_LISTEN to
-                                  serve the LAN)
+                                  -lan to serve a LAN with phones: HTTPS from
+                                  the local CA on 0.0.0.0:8443, the trust
+                                  page on :8080; -listen or HANGAR_LISTEN
+                                  for another address)
   hangar user add|passwd|list     manage users (while the server is stopped)
   hangar user disable|enable|delete USERNAME
                                   offboard a user (stopped, or through the server)

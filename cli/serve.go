@@ -30,6 +30,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "TOML configuration `file` (default: embedded defaults)")
 	listen := fs.String("listen", "", "`address` to listen on, e.g. 0.0.0.0:8080 for the LAN (default: $HANGAR_LISTEN, then the config's listen)")
+	lan := fs.Bool("lan", false, "serve the LAN: every interface (0.0.0.0:8443), HTTPS from the local CA for this machine's name and LAN addresses, the trust page on plain HTTP (0.0.0.0:8080), links naming the primary LAN address")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -57,7 +58,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		cfg.Listen = addr
 	}
-	if err := serve(ctx, cfg, newLogger(cfg, stderr), stderr); err != nil {
+	if *lan {
+		applyLAN(&cfg, cmp.Or(*listen, os.Getenv("HANGAR_LISTEN")) != "")
+	}
+	if err := serve(ctx, cfg, newLogger(cfg, stderr), stderr, *lan); err != nil {
 		fmt.Fprintf(stderr, "hangar: %v\n", err)
 		return exitFailure
 	}
@@ -73,7 +77,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 // serve opens the data directory and runs the server until ctx is done.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer, lan bool) error {
 	// A missing or empty database beside stored blobs is refused (a new
 	// instance on it would print a new admin token and treat every blob
 	// as an orphan).
@@ -182,6 +186,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("onboarding_listen: %w", err)
+		}
+		if lan {
+			printLAN(stderr, cfg, oln.Addr().String())
 		}
 		log.Info("onboarding listener (plain HTTP: the trust page, the rest redirected to HTTPS)", "addr", oln.Addr().String())
 		onboardingDone := make(chan error, 1)

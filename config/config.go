@@ -29,9 +29,13 @@ type Config struct {
 	// comes from Listen; the server re-derives it from the address it
 	// actually bound (port 0 picks a free port).
 	PublicURLDerived bool
-	DataDir          string
-	TLSCert          string
-	TLSKey           string
+	// PublicHost, when set, is the host a derived public_url names
+	// (serve -lan: the machine's primary LAN address, which phones reach
+	// without a DNS name).
+	PublicHost string
+	DataDir    string
+	TLSCert    string
+	TLSKey     string
 
 	// TLSMode is how the listener gets its certificate: "off" (plain
 	// HTTP), "files" (TLSCert, TLSKey), "local-ca" (a CA in the data
@@ -705,6 +709,8 @@ func (c Config) DerivePublicURL(addr string) string {
 	if c.TLS() {
 		_, port, _ := net.SplitHostPort(addr)
 		switch {
+		case c.PublicHost != "":
+			return "https://" + net.JoinHostPort(c.PublicHost, port)
 		case len(c.TLSNames) > 0:
 			return "https://" + net.JoinHostPort(c.TLSNames[0], port)
 		case len(c.TLSIPs) > 0:
