@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"hangar/config"
+	"hangar/server"
 )
 
 // serve -lan: the embedded default made to serve a LAN in one flag. Hangar
@@ -91,8 +92,24 @@ func printLAN(w io.Writer, cfg config.Config, onboarding string) {
 		if host == "" {
 			host = "localhost"
 		}
-		fmt.Fprintf(w, "Phones first open http://%s/trust to trust this server's CA (%s).\n",
-			net.JoinHostPort(host, port), filepath.Join(cfg.DataDir, "tls", "ca.crt"))
+		trust := "http://" + net.JoinHostPort(host, port) + "/trust"
+		fmt.Fprintf(w, "Phones first open %s to trust this server's CA (%s).\n", trust, filepath.Join(cfg.DataDir, "tls", "ca.crt"))
+		if onTerminal(w) {
+			fmt.Fprintln(w, "Or scan this with the phone's camera:")
+			if err := server.TerminalQR(w, trust); err != nil {
+				fmt.Fprintln(w, err)
+			}
+		}
 	}
 	fmt.Fprintln(w)
+}
+
+// onTerminal says whether w is a terminal (not a journal or a file).
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

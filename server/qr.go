@@ -63,3 +63,42 @@ func (m *matrixCapture) Write(mat qrcode.Matrix) error {
 }
 
 func (m *matrixCapture) Close() error { return nil }
+
+// TerminalQR writes a QR code for text as text for a terminal: two rows
+// of modules a line in half blocks, light modules drawn (a terminal is
+// dark; phones' cameras read the code either way), with a quiet zone.
+func TerminalQR(w io.Writer, text string) error {
+	qr, err := qrcode.New(text)
+	if err != nil {
+		return fmt.Errorf("qr: %w", err)
+	}
+	var m matrixCapture
+	if err := qr.Save(&m); err != nil {
+		return fmt.Errorf("qr: %w", err)
+	}
+	const quiet = 2
+	dim := len(m.dark)
+	light := func(x, y int) bool {
+		x, y = x-quiet, y-quiet
+		return x < 0 || y < 0 || x >= dim || y >= dim || !m.dark[y][x]
+	}
+	var b []byte
+	for y := 0; y < dim+2*quiet; y += 2 {
+		for x := 0; x < dim+2*quiet; x++ {
+			top, bottom := light(x, y), light(x, y+1)
+			switch {
+			case top && bottom:
+				b = append(b, "█"...)
+			case top:
+				b = append(b, "▀"...)
+			case bottom:
+				b = append(b, "▄"...)
+			default:
+				b = append(b, ' ')
+			}
+		}
+		b = append(b, '\n')
+	}
+	_, err = w.Write(b)
+	return err
+}
