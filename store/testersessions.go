@@ -243,13 +243,24 @@ func (s *Store) EndTesterSession(id string) error {
 
 // SignOutTester ends an address's sessions for a workspace's pages (all
 // of them, and the sessions themselves, when workspaceID is ""): sessions
-// made before now no longer open them. maxTTL is the longest a session
+// made before now no longer open them, and its pending sign-in link is
+// spent. maxTTL is the longest a session
 // lives, after which the revocation is forgotten.
 func (s *Store) SignOutTester(workspaceID, email string, maxTTL time.Duration) error {
 	email = strings.ToLower(email)
 	now := s.now().UTC()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		target := AuditTarget{Kind: "tester", Name: email}
+		// A sign-in link asked for before the sign-out would make a
+		// session after it: it goes too.
+		if h := tx.Bucket(bucketTesterLinkAddrs).Get([]byte(email)); h != nil {
+			if err := tx.Bucket(bucketTesterLinks).Delete(bytes.Clone(h)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketTesterLinkAddrs).Delete([]byte(email)); err != nil {
+				return err
+			}
+		}
 		if workspaceID == "" {
 			all := testerSessionsOf(tx, email)
 			for _, sess := range all {

@@ -96,10 +96,15 @@ func TestTesterSessions(t *testing.T) {
 		t.Fatalf("groups of the address: %v", gs)
 	}
 
-	// The workspace signs the tester out: this session is out, a new one in.
+	// The workspace signs the tester out: this session is out, and so is
+	// the link she had asked for before; a new one is in.
 	advance(time.Minute)
+	pendingBefore := link("ana@example.com")
 	if err := s.SignOutTester(ws.ID, "ana@example.com", 30*24*time.Hour); err != nil {
 		t.Fatal(err)
+	}
+	if _, _, _, err := s.UseTesterLink(pendingBefore, time.Hour); !errors.Is(err, store.ErrTokenExpired) {
+		t.Fatalf("a link asked for before the sign-out, spent after it: %v", err)
 	}
 	if s.TesterMayOpen(sess, ws.ID, d.Groups) {
 		t.Fatal("signed out, still in")
