@@ -54,7 +54,7 @@ var (
 	bucketNotifyRate        = []byte("notify_rate")          // wsID → notifyRate: notification mails this hour
 	bucketNotifyOptOut      = []byte("notify_optout")        // distID or "w:"wsID/address digest → time: unsubscribed
 	bucketInstalls          = []byte("installs")             // seq (8 bytes) → Install (installs.go)
-	bucketInstallIndex      = []byte("install_index")        // b/buildID, d/distID or t/wsID/tester NUL, then /seq (16 hex) → seq
+	bucketInstallIndex      = []byte("install_index")        // b/buildID, d/distID or t/wsID/tester NUL, then /seq (16 hex) → seq; n/buildID → its count
 	bucketFeedback          = []byte("feedback")             // buildID/seq (16 hex) → Feedback (feedback.go)
 	bucketReleaseUploads    = []byte("release_uploads")      // id → ReleaseUpload: App Center's uploads (appcenter.go)
 	bucketReleaseAssets     = []byte("release_assets")       // asset ID → upload ID

@@ -93,13 +93,34 @@ func recordInstall(tx *bolt.Tx, i Install) error {
 			return err
 		}
 	}
-	if countPrefix(idx, installByBuild(i.BuildID)) > installCap {
-		k, v := idx.Cursor().Seek(key(installByBuild(i.BuildID), ""))
-		if k != nil {
-			return deleteInstall(tx, binary.BigEndian.Uint64(v))
-		}
+	n, err := addInstallCount(idx, i.BuildID, 1)
+	if err != nil || n <= uint64(installCap) {
+		return err
+	}
+	// Over the cap: the build's oldest record goes (a seek, not a count:
+	// a download costs the same however many came before).
+	if k, v := idx.Cursor().Seek(key(installByBuild(i.BuildID), "")); k != nil {
+		return deleteInstall(tx, binary.BigEndian.Uint64(v))
 	}
 	return nil
+}
+
+// installCountKey holds how many records a build has, kept with them.
+func installCountKey(buildID string) []byte { return []byte("n/" + buildID) }
+
+// addInstallCount changes a build's count by delta and returns it; at zero
+// the key goes.
+func addInstallCount(idx *bolt.Bucket, buildID string, delta int) (uint64, error) {
+	k := installCountKey(buildID)
+	var n uint64
+	if v := idx.Get(k); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	n = uint64(max(0, int64(n)+int64(delta)))
+	if n == 0 {
+		return 0, idx.Delete(k)
+	}
+	return n, idx.Put(k, u64(n))
 }
 
 // deleteInstall removes a record and its index entries.
@@ -109,10 +130,14 @@ func deleteInstall(tx *bolt.Tx, seq uint64) error {
 	if err := get(recs, u64(seq), &i); err != nil {
 		return nil
 	}
+	idx := tx.Bucket(bucketInstallIndex)
 	for _, k := range i.indexKeys() {
-		if err := tx.Bucket(bucketInstallIndex).Delete(k); err != nil {
+		if err := idx.Delete(k); err != nil {
 			return err
 		}
+	}
+	if _, err := addInstallCount(idx, i.BuildID, -1); err != nil {
+		return err
 	}
 	return recs.Delete(u64(seq))
 }
