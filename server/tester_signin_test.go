@@ -400,3 +400,27 @@ func TestTesterCookieSecureBehindProxy(t *testing.T) {
 		t.Fatalf("%d %+v", resp.StatusCode, resp.Cookies())
 	}
 }
+
+// Asking for links is limited per address (3, then one every 5 minutes):
+// beyond it the answer is the same and no mail goes; the limit is the
+// address's, not the asker's network's own.
+func TestTesterLinkLimitPerAddress(t *testing.T) {
+	e, mp, _ := newTestersEnv(t)
+	var answers []string
+	for range 5 {
+		code, body := e.askLink("/d/acme/beta", "ana@example.com")
+		if code != 200 {
+			t.Fatalf("asking: %d", code)
+		}
+		answers = append(answers, body)
+	}
+	if answers[4] != answers[0] {
+		t.Error("the answer beyond the limit differs")
+	}
+	got, _ := mailsTo(t, e, mp, 0)
+	wantMailed(t, "five asks", got, "ana@example.com", "ana@example.com", "ana@example.com")
+	e.advance(5 * time.Minute)
+	e.askLink("/d/acme/beta", "ana@example.com")
+	got, _ = mailsTo(t, e, mp, 3)
+	wantMailed(t, "five minutes later", got, "ana@example.com")
+}
