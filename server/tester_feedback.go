@@ -146,7 +146,7 @@ func (s *Server) sendFeedback(w http.ResponseWriter, r *http.Request, c *call) e
 	_, err = c.st().CreateFeedback(fb, func(to string) store.Mail {
 		return composeMail(to, "Feedback on "+orText(build.AppName, proj.Name)+" "+build.VersionName, mailWords{
 			Greeting: "Hello,",
-			Lines:    []string{fb.Tester + " reported a problem with " + orText(build.AppName, proj.Name) + " " + versionLine(build.VersionName, build.VersionCode) + fmt.Sprintf(" (%d screenshots):", len(stored))},
+			Lines:    []string{fb.Tester + " reported a problem with " + strings.TrimSpace(orText(build.AppName, proj.Name)+" "+strings.TrimPrefix(versionLine(build.VersionName, build.VersionCode), "Version ")) + screenshotsNote(len(stored)) + ":"},
 			Notes:    text,
 			Action:   "Open the build", URL: s.cfg.PublicURL + "/w/" + ws.Slug + "/p/" + proj.Slug + "/b/" + build.ID + "#feedback",
 			After: []string{"You get this mail because you asked for " + orText(ws.Name, ws.Slug) + "'s feedback by mail (on the workspace's page)."},
@@ -202,3 +202,14 @@ func readScreenshot(body io.Reader) ([]byte, string, error) {
 
 // decoding bounds the screenshots decoded at once (each up to 48 MB).
 var decoding = make(chan struct{}, 2)
+
+// screenshotsNote says how many screenshots a report has, if any.
+func screenshotsNote(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return " (1 screenshot, on the build's page)"
+	}
+	return fmt.Sprintf(" (%d screenshots, on the build's page)", n)
+}

@@ -83,6 +83,20 @@ func TestTesterSignInInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("feedback-text"), "The login button does nothing on the second tap."),
 		chromedp.SetUploadFiles(chromedp.ID("feedback-shots"), []string{shotFile}), shootSizes(shots, "tester-feedback-form"),
 		chromedp.Click(chromedp.ID("send-feedback")), chromedp.WaitVisible(chromedp.ID("feedback-sent")), shootSizes(shots, "tester-feedback-sent"))
+	// The mail a member who asked for feedback gets, as mailpit shows it.
+	e.newUser(admin, `{"username":"fay","password":"fay-password","email":"fay@example.com"}`)
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"fay","role":"developer"}`, nil)
+	e.mustReq(http.StatusNoContent, "PUT", "/api/v1/workspace/acme/feedback-mail", e.login("fay", "fay-password"), `{"enabled":true}`, nil)
+	do(chromedp.Click(chromedp.CSS("#feedback summary")), chromedp.WaitVisible(chromedp.ID("feedback-text")),
+		chromedp.SendKeys(chromedp.ID("feedback-text"), "Second report: the icon is blurry."),
+		chromedp.Click(chromedp.ID("send-feedback")), chromedp.WaitVisible(chromedp.ID("feedback-sent")))
+	feedbackMail := mp.WaitFor(2)[0]
+	if feedbackMail.To[0].Address != "fay@example.com" {
+		t.Fatalf("the newest mail is to %v", feedbackMail.To)
+	}
+	do(chromedp.Navigate(mp.API+"/view/"+feedbackMail.ID+".html"), chromedp.WaitVisible(chromedp.CSS("a")), shootSizes(shots, "mail-feedback"),
+		chromedp.Navigate(tlsServer.URL+"/d/acme/beta"), chromedp.WaitVisible(chromedp.ID("install")))
+
 	// Removed from the group, the same device sees the sign-in form again.
 	e.mustReq(http.StatusOK, "PATCH", "/api/v1/workspace/acme/tester-group/qa", admin, `{"remove":["ana@example.com"]}`, nil)
 	do(chromedp.Navigate(tlsServer.URL+"/d/acme/beta"), chromedp.WaitVisible(chromedp.ID("other")), shootSizes(shots, "tester-signin-other"))
