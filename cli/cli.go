@@ -32,6 +32,10 @@ Usage:
                                   offboard a user (stopped, or through the server)
   hangar token create|list|revoke manage service account and app tokens
                                   (while the server is stopped)
+  hangar upload -project WS/PROJ PACKAGE [ATTACHMENT...]
+                                  publish a build from CI (server and token
+                                  from -server/-token or HANGAR_SERVER and
+                                  HANGAR_TOKEN; 'hangar upload -h' for the rest)
   hangar backup -o FILE.tar       consistent backup, also of a running server
   hangar restore FILE.tar [-data DIR]
                                   unpack a backup into a new data directory
@@ -82,6 +86,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCompact(args[1:], stdout, stderr)
 	case "backup":
 		return cmdBackup(args[1:], stdout, stderr)
+	case "upload":
+		return cmdUpload(ctx, args[1:], stdout, stderr)
 	case "restore":
 		return cmdRestore(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":

@@ -42,7 +42,7 @@ func TestServeLAN(t *testing.T) {
 	// The ports are the test's (8443 and 8080 may be taken here), so the
 	// file names the onboarding listener, which needs its TLS mode said;
 	// -lan picks local-ca by itself when the file says nothing.
-	os.WriteFile(cfg, fmt.Appendf(nil, "data_dir = %q\ntls_mode = \"local-ca\"\ntls_lan_addresses = true\nonboarding_listen = \"127.0.0.1:0\"\n", data), 0o600)
+	os.WriteFile(cfg, fmt.Appendf(nil, "data_dir = %q\ntls_mode = \"local-ca\"\ntls_lan_addresses = true\ntls_names = [\"localhost\"]\nonboarding_listen = \"127.0.0.1:0\"\n", data), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stderr := &hangartest.SyncBuffer{}
@@ -99,6 +99,30 @@ func TestServeLAN(t *testing.T) {
 		t.Fatalf("trust page: %v %v", resp, err)
 	}
 	resp.Body.Close()
+
+	// hangar upload, from a machine that trusts the CA only by -cacert.
+	admin := firstToken(t, stderr.String())
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base := "https://localhost:" + port // tls_names, for this
+	for path, body := range map[string]string{"/api/v1/workspace": `{"slug":"acme"}`, "/api/v1/workspace/acme/project": `{"slug":"app"}`} {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 201 {
+			t.Fatalf("POST %s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	pkg := filepath.Join(t.TempDir(), "App.zip")
+	os.WriteFile(pkg, []byte("a desktop build"), 0o600)
+	up := []string{"upload", "-server", base, "-token", admin, "-project", "acme/app", pkg}
+	if code, out, errOut := hangarCmd(t, up...); code != exitFailure || !strings.Contains(errOut, "-cacert") {
+		t.Fatalf("upload without the CA: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := hangarCmd(t, append(up, "-cacert", ca, "-retries", "0")...); code != exitOK || !strings.Contains(out, "status   processed") {
+		t.Fatalf("upload with -cacert: exit %d\n%s%s", code, out, errOut)
+	}
+
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())

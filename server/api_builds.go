@@ -3,10 +3,12 @@ package server
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -363,7 +365,9 @@ func (s *Server) newBuild(c *call, fill func(buildID string, fields *buildFields
 
 // createBuild creates a build from a multipart form (fields version,
 // buildNumber, notes and any number of "file" parts, the first of which is
-// the build's package), a JSON object of the same fields, or an empty body.
+// the build's package), a JSON object of the same fields, an empty body,
+// or the package as a raw body named by ?name= with the fields in the
+// query string.
 func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) error {
 	b, files, err := s.newBuild(c, func(buildID string, fields *buildFields) ([]store.File, error) {
 		ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -372,6 +376,12 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) er
 			var files []store.File
 			err := s.multipartFields(r, "file", fields.set, s.packageThenAttachments(buildID, &files))
 			return files, err
+		case r.URL.Query().Has("name"):
+			f, err := s.rawPackage(r, c, buildID, fields)
+			if err != nil {
+				return nil, err
+			}
+			return []store.File{f}, nil
 		case r.ContentLength != 0:
 			// An upload route has no overall body cap; a JSON body does.
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBody)
@@ -384,6 +394,44 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	writeJSON(w, http.StatusCreated, viewBuild(b, files))
 	return nil
+}
+
+// rawPackage stores a raw body as the new build's package: the one way
+// to create a build whose package may declare its digest and so not be
+// sent again (hangar upload's way). The fields come from the query
+// string, read before the body as the form's are.
+func (s *Server) rawPackage(r *http.Request, c *call, buildID string, fields *buildFields) (store.File, error) {
+	q := r.URL.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if k == "name" {
+			continue
+		}
+		for _, v := range q[k] {
+			if err := fields.set(k, v); err != nil {
+				return store.File{}, err
+			}
+		}
+	}
+	return s.storeRaw(r, c, buildID, store.FilePackage)
+}
+
+// storeRaw stores a raw body named by ?name= as a file of a build, its
+// Content-Digest (if any) checked, and taken without reading the body
+// where bodyOptional allows it.
+func (s *Server) storeRaw(r *http.Request, c *call, buildID, fileType string) (store.File, error) {
+	name, err := safeFileName(r.URL.Query().Get("name"))
+	if err == nil {
+		err = s.rawUploadFits(r, c)
+	}
+	var sum []byte
+	if err == nil {
+		sum, err = contentDigest(r.Header)
+	}
+	if err != nil {
+		return store.File{}, err
+	}
+	return s.storeDeclared(depot.NewFile{BuildID: buildID, Type: fileType, Name: name, Extension: extension(name), MimeType: mimeType(name),
+		SHA256: sum, Size: r.ContentLength, BodyOptional: bodyOptional(r)}, r.Body)
 }
 
 // packageThenAttachments stores the file parts of a new build's form: the
@@ -445,21 +493,9 @@ func (s *Server) addFiles(w http.ResponseWriter, r *http.Request, c *call) error
 			return errBadRequest(fmt.Sprintf("unknown form field %q; expected \"file\" parts", name))
 		}, nil)
 	} else {
-		var name string
-		if name, err = safeFileName(r.URL.Query().Get("name")); err == nil {
-			err = s.rawUploadFits(r, c)
-		}
-		var sum []byte
-		if err == nil {
-			sum, err = contentDigest(r.Header)
-		}
-		if err == nil {
-			var f store.File
-			nf := depot.NewFile{BuildID: b.ID, Type: store.FileAttachment, Name: name, Extension: extension(name), MimeType: mimeType(name),
-				SHA256: sum, Size: r.ContentLength, BodyOptional: bodyOptional(r)}
-			if f, err = s.storeDeclared(nf, r.Body); err == nil {
-				files = append(files, f)
-			}
+		var f store.File
+		if f, err = s.storeRaw(r, c, b.ID, store.FileAttachment); err == nil {
+			files = append(files, f)
 		}
 	}
 	if err != nil {

@@ -241,3 +241,51 @@ func TestUploadTakesHeldContentOverHTTP2(t *testing.T) {
 	client.CloseIdleConnections()
 	e.checkConsistent()
 }
+
+// A build's package may come as a raw body (?name=, the fields in the
+// query string): with its digest, a package the project holds already is
+// taken without being sent, and the build is processed as any other.
+func TestRawPackageBuild(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	ipa := []byte(demoIPA())
+	sum := sha256.Sum256(ipa)
+	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
+	create := projPath + "/build?name=Demo.ipa&version=1.4.0&buildNumber=812&notes=Fixes+login&tags=beta,rc&tags=ios"
+	var builds []buildResp
+	for i, expect := range []bool{false, true} {
+		code, out, read := postWaiting(t, e.ts.URL+create, admin, expect, ipa, "Content-Digest", digest)
+		var b buildResp
+		if code != 201 || json.Unmarshal([]byte(out), &b) != nil || len(b.Files) != 1 || b.Files[0].Type != "package" {
+			t.Fatalf("upload %d: %d %s", i, code, out)
+		}
+		if want := []int64{int64(len(ipa)), 0}[i]; read != want {
+			t.Fatalf("upload %d sent %d bytes of the package, want %d", i, read, want)
+		}
+		builds = append(builds, b)
+	}
+	for _, b := range builds {
+		got := e.waitProcessed(b.BuildID)
+		if got.Status != "processed" || got.VersionName != "1.4.0" || got.VersionCode != "812" || got.Notes != "Fixes login" ||
+			strings.Join(got.Tags, ",") != "beta,ios,rc" && strings.Join(got.Tags, ",") != "beta,rc,ios" || got.PackageVersion == "" {
+			t.Fatalf("build from a raw package: %+v", got)
+		}
+	}
+	before := e.storageUsed(admin)
+	for name, path := range map[string]string{
+		"unknown field": projPath + "/build?name=Demo.ipa&colour=red",
+		"no name":       projPath + "/build?name=",
+		"bad notify":    projPath + "/build?name=Demo.ipa&notify=perhaps",
+	} {
+		if code, out, _ := postWaiting(t, e.ts.URL+path, admin, false, ipa, "Content-Digest", digest); code != 400 {
+			t.Errorf("%s: %d %s", name, code, out)
+		}
+	}
+	if code, out, _ := postWaiting(t, e.ts.URL+create, admin, false, append(bytes.Clone(ipa), 'x'), "Content-Digest", digest); code != 400 {
+		t.Errorf("a package that is not what it declared: %d %s", code, out)
+	}
+	if after := e.storageUsed(admin); after != before {
+		t.Fatalf("refused uploads changed storageUsed: %d → %d", before, after)
+	}
+	e.checkConsistent()
+}
