@@ -46,6 +46,9 @@ Usage:
   hangar blobs migrate -to s3|local
                                   copy every blob to the [blobs] bucket or
                                   back (server stopped; resumable)
+  hangar health [-config FILE]    exit 0 if the server here is ready (a
+                                  container's health check: the image has
+                                  no shell)
   hangar version                  print the version
   hangar help                     print this help
 
@@ -88,6 +91,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBackup(args[1:], stdout, stderr)
 	case "upload":
 		return cmdUpload(ctx, args[1:], stdout, stderr)
+	case "health":
+		return cmdHealth(args[1:], stdout, stderr)
 	case "restore":
 		return cmdRestore(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":

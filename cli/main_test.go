@@ -323,3 +323,21 @@ func TestServeListenOverride(t *testing.T) {
 		})
 	}
 }
+
+// HANGAR_PUBLIC_URL sets public_url: a container learns the host's
+// address only from its environment, and testers' links must name it.
+func TestServePublicURLFromEnvironment(t *testing.T) {
+	t.Setenv("HANGAR_PUBLIC_URL", "http://192.0.2.7:8080/") // only named in URLs, never dialed
+	base, admin, buildID, stop := servedBuild(t, filepath.Join(t.TempDir(), "data"))
+	defer stop()
+	var l struct{ InstallURL string }
+	fileID := uploadRaw(t, base, admin, buildID, "a.zip", []byte("zip"))
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project/app/build/files/"+fileID+"/public-link", admin, "", strings.NewReader(`{}`), &l)
+	if !strings.HasPrefix(l.InstallURL, "http://192.0.2.7:8080/p/") {
+		t.Fatalf("installUrl %q does not name HANGAR_PUBLIC_URL", l.InstallURL)
+	}
+	t.Setenv("HANGAR_PUBLIC_URL", "ftp://nope")
+	if code, _, errOut := hangarCmd(t, "serve", "-listen", "127.0.0.1:0"); code != exitUsage || !strings.Contains(errOut, "HANGAR_PUBLIC_URL") {
+		t.Fatalf("a bad HANGAR_PUBLIC_URL: exit %d %s", code, errOut)
+	}
+}

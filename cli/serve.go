@@ -29,7 +29,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hangar serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "TOML configuration `file` (default: embedded defaults)")
-	listen := fs.String("listen", "", "`address` to listen on, e.g. 0.0.0.0:8080 for the LAN (default: $HANGAR_LISTEN, then the config's listen)")
+	listen := fs.String("listen", "", "`address` to listen on, e.g. 0.0.0.0:8080 for the LAN (default: $HANGAR_LISTEN, then the config's listen; $HANGAR_PUBLIC_URL sets public_url)")
 	lan := fs.Bool("lan", false, "serve the LAN: every interface (0.0.0.0:8443), HTTPS from the local CA for this machine's name and LAN addresses, the trust page on plain HTTP (0.0.0.0:8080), links naming the primary LAN address")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,6 +57,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) int {
 			return exitUsage
 		}
 		cfg.Listen = addr
+	}
+	if u := os.Getenv("HANGAR_PUBLIC_URL"); u != "" {
+		if err := cfg.SetPublicURL(u); err != nil {
+			fmt.Fprintf(stderr, "hangar serve: HANGAR_PUBLIC_URL: %v\n", err)
+			return exitUsage
+		}
 	}
 	if *lan {
 		applyLAN(&cfg, cmp.Or(*listen, os.Getenv("HANGAR_LISTEN")) != "")

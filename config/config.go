@@ -736,6 +736,17 @@ func DerivePublicURL(addr string, tls bool) string {
 
 // publicURL returns the configured base URL without a trailing slash, or
 // derives one from the listen address.
+// SetPublicURL sets public_url from outside the file (HANGAR_PUBLIC_URL:
+// a container knows the host's address only from its environment).
+func (c *Config) SetPublicURL(s string) error {
+	u, err := publicURL(s, "")
+	if err != nil || u == "" {
+		return fmt.Errorf("public URL %q: must be an http or https URL with a host and no query", s)
+	}
+	c.PublicURL, c.PublicURLDerived = u, false
+	return nil
+}
+
 func publicURL(s, derived string) (string, error) {
 	if s == "" {
 		return derived, nil
