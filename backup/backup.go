@@ -3,7 +3,7 @@
 // "blobs/ab/cd/<sha256>" for every blob the snapshot refers to. With blobs
 // in an S3 bucket the archive holds the database and, instead of blobs,
 // "BLOBS-IN-BUCKET.txt" saying where they are: the bucket keeps them (with
-// versioning on, as the README asks).
+// versioning on, as docs/operations.md asks).
 package backup
 
 import (

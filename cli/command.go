@@ -88,7 +88,7 @@ func (c *adminCmd) openLocal(o depot.Options) (*depot.Depot, config.Config, erro
 func (c *adminCmd) open() (*store.Store, error) {
 	d, cfg, err := c.openLocal(depot.Options{})
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use by a running hangar server: stop it first, or do this through the API (see the README, \"Accounts and tokens\")", cfg.DataDir)
+		return nil, fmt.Errorf("%s is in use by a running hangar server: stop it first, or do this through the API (see docs/accounts.md, \"Accounts and tokens\")", cfg.DataDir)
 	}
 	if err != nil {
 		return nil, err

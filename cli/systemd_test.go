@@ -31,7 +31,7 @@ func unitLines(t *testing.T, key string) []string {
 	return out
 }
 
-// The install steps as the README writes them, and the unit's command
+// The install steps as docs/operations.md writes them, and the unit's command
 // line run as an unprivileged user, as systemd runs it for the dynamic
 // user. Before, the config installed root:root 0640 could not
 // be read by the dynamic user ("permission denied", exit 1); the unit
@@ -42,7 +42,7 @@ func TestSystemdInstallAsWritten(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: installs a root-owned config and runs the unit's command as another user")
 	}
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +50,14 @@ func TestSystemdInstallAsWritten(t *testing.T) {
 		"install -d -m 0700 /etc/hangar",
 		"install -m 0600 config.example.toml /etc/hangar/config.toml",
 		"install -D -m 0644 README.md /usr/share/doc/hangar/README.md",
+		"install -D -m 0644 -t /usr/share/doc/hangar/docs docs/*.md",
 	} {
 		if !strings.Contains(string(readme), step) {
-			t.Errorf("the README's install steps lack %q", step)
+			t.Errorf("the install steps in docs/operations.md lack %q", step)
 		}
 	}
 	// Documentation= names what the steps install.
-	if doc := unitLines(t, "Documentation"); len(doc) != 1 || doc[0] != "file:///usr/share/doc/hangar/README.md" {
+	if doc := unitLines(t, "Documentation"); len(doc) != 1 || doc[0] != "file:///usr/share/doc/hangar/docs/operations.md" {
 		t.Errorf("Documentation=%v", doc)
 	}
 	creds := unitLines(t, "LoadCredential")

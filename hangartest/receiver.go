@@ -16,7 +16,7 @@ import (
 )
 
 // Receiver is a webhook receiver for tests: it checks each delivery's
-// signature as the README tells receivers to, answers with Answer's
+// signature as docs/ci.md tells receivers to, answers with Answer's
 // status, and keeps what it got. Set Secret and Answer before deliveries
 // start.
 type Receiver struct {

@@ -65,7 +65,7 @@ type AuditEntry struct {
 	Details   map[string]any `json:"details,omitempty"`
 }
 
-// Audit actions. docs and the README list them; TestAuditActions holds
+// Audit actions. docs/accounts.md lists them; TestAuditActions holds
 // that every one is recorded by the change it names.
 const (
 	AuditSigninSucceeded     = "signin.succeeded"
@@ -116,7 +116,7 @@ const (
 	AuditSigningKeyRotated   = "signing_key.rotated"
 )
 
-// AuditActions lists every action, in the README's order.
+// AuditActions lists every action, in the order of docs/accounts.md.
 var AuditActions = []string{
 	AuditSigninSucceeded, AuditSigninFailed, AuditSessionRevoked,
 	AuditUserCreated, AuditUserInvited, AuditInvitationRevoked, AuditInvitationAccepted,

@@ -12,7 +12,7 @@ import (
 )
 
 // Payload is the JSON body of a delivery in the json format (see the
-// README's "Webhooks" for the schema).
+// docs/ci.md's "Webhooks" for the schema).
 type Payload struct {
 	ID           string               `json:"id"`
 	Type         string               `json:"type"`
