@@ -111,7 +111,7 @@ func newEnvReading(t testing.TB, configure func(*config.Config), read func(name 
 	e.store, e.blobs = st, blobs
 
 	var h http.Handler
-	e.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	e.ts = httptest.NewServer(validating(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) })))
 	t.Cleanup(e.ts.Close)
 	cfg := config.Default()
 	cfg.PublicURL = e.ts.URL

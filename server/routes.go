@@ -224,6 +224,7 @@ func (s *Server) table() []route {
 		{"POST", "/w/:ws/p/:proj/b/:buildId/delete", consoleFront, 0, need(auth.BuildDelete), s.deleteBuildSubmit},
 
 		{"GET", "/healthz", workspaceFront, 0, public, s.healthz},
+		{"GET", "/api/openapi.json", workspaceFront, 0, public, s.openAPI},
 		{"GET", "/icon/:glyph/:size", workspaceFront, 0, public, s.placeholderIcon}, // manifests of packages without an icon
 		{"GET", "/trust", testerFront, 0, public, s.trustPage},
 		{"GET", "/trust/ca.crt", testerFront, 0, public, s.caCert},
