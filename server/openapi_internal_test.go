@@ -225,9 +225,9 @@ var apiDocs = map[string]opDoc{
 	"POST " + docAC + "/symbol_uploads":                    {"Begin a symbol upload", anyJSON, ok(anyJSON), nil},
 	"PATCH " + docAC + "/symbol_uploads/:uploadId":         {"Commit a symbol upload", anyJSON, ok(anyJSON), nil},
 	"POST /v0.1/orgs/:org/distribution_groups/:group/apps": {"Add an app to a group", anyJSON, []answer{{409, anyJSON}}, nil},
-	"PUT /upload/symbols/:asset":                           {"Upload symbols (the upload's token in the query)", "application/octet-stream", []answer{{201, nil}}, []string{"token"}},
+	"PUT /upload/symbols/:asset":                           {"Upload symbols (the upload's token in the query; any media type)", "*/*", []answer{{201, nil}}, []string{"token"}},
 	"POST /upload/set_metadata/:asset":                     {"Describe the file to upload", nil, ok(anyJSON), []string{"token", "file_name", "file_size:integer", "content_type"}},
-	"POST /upload/upload_chunk/:asset":                     {"Upload one chunk", "application/octet-stream", ok(anyJSON), []string{"token", "block_number:integer"}},
+	"POST /upload/upload_chunk/:asset":                     {"Upload one chunk (any media type)", "*/*", ok(anyJSON), []string{"token", "block_number:integer"}},
 	"POST /upload/finished/:asset":                         {"Finish the upload", nil, ok(anyJSON), []string{"token"}},
 }
 
