@@ -39,6 +39,7 @@ var allowedImports = map[string][]string{
 	"pkginfo/pkgtest/demoipa": {"pkginfo/pkgtest"},
 	"bench/scale":             {"depot", "store", "blob"},
 	"bench/redirect":          {},
+	"bench/sha256rate":        {},
 	"oidctest":                {"config", "depot", "server", "store"}, // tests only, a module of its own (Dex's dependencies)
 }
 

@@ -18,9 +18,39 @@ import (
 //	go test -run '^$' -bench Redirect -cpu 2 ./server
 //
 // Both run in-process through ServeHTTP: the cost measured is the handler's,
-// commits included (concurrent accesses share a commit through bbolt's
-// Batch).
+// commits included (concurrent accesses share a commit: store/group.go).
 func BenchmarkPublicLinkRedirect(b *testing.B) {
+	e, path := redirectBench(b)
+	b.SetParallelism(32) // 64 concurrent clients on 2 CPUs, as wrk -c64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			e.srv.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+			if w.Code != http.StatusFound {
+				panic(fmt.Sprintf("status %d: %s", w.Code, w.Body))
+			}
+		}
+	})
+}
+
+// BenchmarkPublicLinkRedirectAlone: one client, one redirect at a time:
+// its latency, a commit (with its fsync) each, and no wait for company.
+func BenchmarkPublicLinkRedirectAlone(b *testing.B) {
+	e, path := redirectBench(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != http.StatusFound {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
+
+// redirectBench makes a public link and returns its download path.
+func redirectBench(b *testing.B) (*env, string) {
 	e := newEnv(b)
 	admin := e.adminToken()
 	ctype, body := multipartBody(b, part{"file", "app.ipa", "payload"})
@@ -34,20 +64,7 @@ func BenchmarkPublicLinkRedirect(b *testing.B) {
 	}
 	var link struct{ PublicLinkID string }
 	e.mustReq(201, "POST", projPath+"/build/files/"+built.Files[0].FileID+"/public-link", admin, `{}`, &link)
-	path := "/api/v1/public/file/" + link.PublicLinkID + "/app.ipa"
-
-	b.SetParallelism(32) // 64 concurrent clients on 2 CPUs, as wrk -c64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			e.srv.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
-			if w.Code != http.StatusFound {
-				panic(fmt.Sprintf("status %d: %s", w.Code, w.Body))
-			}
-		}
-	})
+	return e, "/api/v1/public/file/" + link.PublicLinkID + "/app.ipa"
 }
 
 func BenchmarkBareRedirect(b *testing.B) {

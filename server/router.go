@@ -85,19 +85,22 @@ func staticCount(pattern string) int {
 	return n
 }
 
-// match binds pattern's parameters in path, or reports that it does not
-// match.
-func match(pattern, path string) (httprouter.Params, bool) {
-	want, got := splitPath(pattern), splitPath(path)
-	if len(want) != len(got) {
-		return nil, false
-	}
-	var ps httprouter.Params
+// match binds the parameters of a pattern (split in segments) in path, or
+// reports that it does not match. It walks path in place: the public-link
+// download, the busiest route, comes through here.
+func match(want []string, params int, path string) (httprouter.Params, bool) {
+	rest := strings.Trim(path, "/")
+	ps := make(httprouter.Params, 0, params)
 	for i, seg := range want {
+		got, after, more := strings.Cut(rest, "/")
+		if more != (i < len(want)-1) {
+			return nil, false // fewer or more segments than the pattern
+		}
+		rest = after
 		switch {
 		case isParam(seg):
-			ps = append(ps, httprouter.Param{Key: seg[1:], Value: got[i]})
-		case seg != got[i]:
+			ps = append(ps, httprouter.Param{Key: seg[1:], Value: got})
+		case seg != got:
 			return nil, false
 		}
 	}
@@ -111,9 +114,15 @@ func (s *Server) dispatch(m mountPoint) httprouter.Handle {
 		rt := m.routes[0]
 		return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) { s.serve(w, r, rt, ps) }
 	}
+	segs := make([][]string, len(m.routes))
+	params := make([]int, len(m.routes))
+	for i, rt := range m.routes {
+		segs[i] = splitPath(rt.pattern)
+		params[i] = len(segs[i]) - staticCount(rt.pattern)
+	}
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		for _, rt := range m.routes {
-			if ps, ok := match(rt.pattern, r.URL.Path); ok {
+		for i, rt := range m.routes {
+			if ps, ok := match(segs[i], params[i], r.URL.Path); ok {
 				s.serve(w, r, rt, ps)
 				return
 			}

@@ -311,7 +311,7 @@ func (s *Store) DeleteDistribution(id string) error {
 // returns ErrNotFound if the distribution is gone.
 func (s *Store) UseDistribution(id string, e AccessLogEntry) (Distribution, error) {
 	var d Distribution
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		dists := tx.Bucket(bucketDistributions)
 		if err := get(dists, []byte(id), &d); err != nil {
 			return err

@@ -71,7 +71,9 @@ func (i Install) indexKeys() [][]byte {
 // recordInstall stores a record in tx, dropping the build's oldest beyond
 // the cap.
 func recordInstall(tx *bolt.Tx, i Install) error {
-	if i.WorkspaceID == "" {
+	if i.WorkspaceID == "" && i.Tester != "" {
+		// Only a tester's index needs the workspace: an anonymous
+		// download (most of them) reads no build and no project.
 		var b Build
 		var p Project
 		if get(tx.Bucket(bucketBuilds), []byte(i.BuildID), &b) != nil || get(tx.Bucket(bucketProjects), []byte(b.ProjectID), &p) != nil {
@@ -93,16 +95,25 @@ func recordInstall(tx *bolt.Tx, i Install) error {
 			return err
 		}
 	}
-	n, err := addInstallCount(idx, i.BuildID, 1)
-	if err != nil || n <= uint64(installCap) {
+	if installCount(idx, i.BuildID) < uint64(installCap) {
+		_, err := addInstallCount(idx, i.BuildID, 1)
 		return err
 	}
-	// Over the cap: the build's oldest record goes (a seek, not a count:
-	// a download costs the same however many came before).
+	// At the cap: the build's oldest record goes (a seek, not a count: a
+	// download costs the same however many came before), and the count
+	// stays as it is.
 	if k, v := idx.Cursor().Seek(key(installByBuild(i.BuildID), "")); k != nil {
-		return deleteInstall(tx, binary.BigEndian.Uint64(v))
+		return removeInstall(tx, binary.BigEndian.Uint64(v))
 	}
 	return nil
+}
+
+// installCount is how many records a build has.
+func installCount(idx *bolt.Bucket, buildID string) uint64 {
+	if v := idx.Get(installCountKey(buildID)); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
 }
 
 // installCountKey holds how many records a build has, kept with them.
@@ -112,11 +123,7 @@ func installCountKey(buildID string) []byte { return []byte("n/" + buildID) }
 // the key goes.
 func addInstallCount(idx *bolt.Bucket, buildID string, delta int) (uint64, error) {
 	k := installCountKey(buildID)
-	var n uint64
-	if v := idx.Get(k); len(v) == 8 {
-		n = binary.BigEndian.Uint64(v)
-	}
-	n = uint64(max(0, int64(n)+int64(delta)))
+	n := uint64(max(0, int64(installCount(idx, buildID))+int64(delta)))
 	if n == 0 {
 		return 0, idx.Delete(k)
 	}
@@ -125,6 +132,16 @@ func addInstallCount(idx *bolt.Bucket, buildID string, delta int) (uint64, error
 
 // deleteInstall removes a record and its index entries.
 func deleteInstall(tx *bolt.Tx, seq uint64) error {
+	return dropInstall(tx, seq, true)
+}
+
+// removeInstall is deleteInstall that leaves the build's count as it is
+// (a new record takes the old one's place).
+func removeInstall(tx *bolt.Tx, seq uint64) error {
+	return dropInstall(tx, seq, false)
+}
+
+func dropInstall(tx *bolt.Tx, seq uint64, recount bool) error {
 	recs := tx.Bucket(bucketInstalls)
 	var i Install
 	if err := get(recs, u64(seq), &i); err != nil {
@@ -136,8 +153,10 @@ func deleteInstall(tx *bolt.Tx, seq uint64) error {
 			return err
 		}
 	}
-	if _, err := addInstallCount(idx, i.BuildID, -1); err != nil {
-		return err
+	if recount {
+		if _, err := addInstallCount(idx, i.BuildID, -1); err != nil {
+			return err
+		}
 	}
 	return recs.Delete(u64(seq))
 }

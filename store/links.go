@@ -193,7 +193,7 @@ var ErrLimitReached = errors.New("download limit reached")
 // With record set, it also counts the access and appends e to the link's
 // access log in the same transaction as the checks, so that the limit is
 // exact under any concurrency. Concurrent calls share that commit (and its
-// fsync) through bbolt's Batch. The file row is not read: deleting a file
+// fsync) through the group committer (group.go). The file row is not read: deleting a file
 // deactivates its links in the same transaction, and links carry the name.
 //
 // A download (record) through a link with a password gives ErrProtected
@@ -235,9 +235,9 @@ func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, pass
 		err := s.db.View(func(tx *bolt.Tx) error { return check(tx.Bucket(bucketLinks)) })
 		return l, err
 	}
-	// Batch may run fn more than once; it only reads and writes the
+	// The group may run fn more than once; it only reads and writes the
 	// transaction, and resets what it reports.
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.group.do(func(tx *bolt.Tx) error {
 		links := tx.Bucket(bucketLinks)
 		if outcome = check(links); outcome != nil {
 			return nil
@@ -255,7 +255,7 @@ func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, pass
 			}
 		}
 		if e.Install != nil {
-			in := *e.Install // Batch may run this twice: e stays as given
+			in := *e.Install // the group may run this twice: e stays as given
 			in.LinkID = id
 			if in.BuildID == "" {
 				in.BuildID, in.FileID = l.BuildID, l.FileID

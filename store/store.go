@@ -62,6 +62,7 @@ var keySchema = []byte("schema_version") // in meta
 // Store is the metadata database. It is safe for concurrent use.
 type Store struct {
 	db     *bolt.DB
+	group  *committer
 	now    func() time.Time
 	log    *slog.Logger
 	logCap int64
@@ -120,19 +121,13 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	// Concurrent public-link downloads each record an access through Batch:
-	// one commit (one fsync) carries up to MaxBatchSize of them. A batch
-	// starts when it is full or after MaxBatchDelay; bbolt's 10 ms default
-	// delay capped the redirect at ~5k/s under 64 clients (size 128), while
-	// 64 and 2 ms gave ~28k/s in BenchmarkPublicLinkRedirect, and a lone
-	// request waits at most 2 ms.
-	db.MaxBatchSize = 64
-	db.MaxBatchDelay = 2 * time.Millisecond
 	db.NoSync = opts.NoSync
 	if opts.AccessLogCap <= 0 {
 		opts.AccessLogCap = DefaultAccessLogCap
 	}
-	s := &Store{db: db, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap), auditSink: opts.AuditSink}
+	// Counted downloads share commits (group.go): one fsync carries the
+	// accesses that arrived while the one before ran.
+	s := &Store{db: db, group: &committer{db: db}, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap), auditSink: opts.AuditSink}
 	if err := guard(s.init); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
