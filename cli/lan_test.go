@@ -104,7 +104,9 @@ func TestServeLAN(t *testing.T) {
 	admin := firstToken(t, stderr.String())
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	base := "https://localhost:" + port // tls_names, for this
-	for path, body := range map[string]string{"/api/v1/workspace": `{"slug":"acme"}`, "/api/v1/workspace/acme/project": `{"slug":"app"}`} {
+	// In this order: the project needs its workspace.
+	for _, pb := range [][2]string{{"/api/v1/workspace", `{"slug":"acme"}`}, {"/api/v1/workspace/acme/project", `{"slug":"app"}`}} {
+		path, body := pb[0], pb[1]
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+admin)
 		resp, err := client.Do(req)
