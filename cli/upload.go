@@ -336,6 +336,14 @@ func (u *uploadCmd) await(ctx context.Context, res *uploadResult) error {
 			PackageVersion, PackageBuildNumber                     string
 		}
 		if err := u.call(ctx, "GET", u.api+"/build/"+res.BuildID, nil, &b); err != nil {
+			var ue *uploadError
+			if errors.As(err, &ue) && strings.Contains(ue.msg, "answered 403") {
+				// An app token uploads but does not read builds: the
+				// upload is done; its reading is the console's to show.
+				fmt.Fprintf(u.log, "this token may not read builds (an app token): not waiting for the package to be read\n")
+				u.wait = 0
+				return nil
+			}
 			return err
 		}
 		res.Status, res.AppName, res.Error = b.Status, b.AppName, b.ProcessingError

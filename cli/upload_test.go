@@ -173,6 +173,23 @@ func TestUploadCommand(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// With an app token (the project's settings make one for CI): it
+	// uploads, but may not read builds, so it does not wait; -link needs a
+	// publishing scope.
+	var app struct{ Token string }
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project/app/app-token", admin, "", strings.NewReader(`{"name":"ci"}`), &app)
+	if code, out, errOut := hangarCmd(t, "upload", "-token", app.Token, "-project", "acme/app", filepath.Join(dir, "Demo.ipa")); code != exitOK ||
+		!strings.HasPrefix(out, "build ") || strings.Contains(out, "status") || !strings.Contains(errOut, "not waiting") {
+		t.Fatalf("with an app token: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := hangarCmd(t, "upload", "-token", app.Token, "-project", "acme/app", "-link", filepath.Join(dir, "Demo.ipa")); code != exitRefused || !strings.Contains(errOut, "its link not made") {
+		t.Fatalf("-link with an upload-scoped app token: exit %d\n%s", code, errOut)
+	}
+	apiCall(t, "POST", base+"/api/v1/workspace/acme/project/app/app-token", admin, "", strings.NewReader(`{"name":"ci-pages","scope":"publish-openly"}`), &app)
+	if code, out, errOut := hangarCmd(t, "upload", "-token", app.Token, "-project", "acme/app", "-link", filepath.Join(dir, "Demo.ipa")); code != exitOK || !strings.Contains(out, "page     "+proxy.url()+"/p/") {
+		t.Fatalf("-link with a publish-openly app token: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	// Without -json: the build first, the tester page last.
 	code, out, errOut := hangarCmd(t, "upload", "-project", "acme/app", "-link", filepath.Join(dir, "Demo.ipa"))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
