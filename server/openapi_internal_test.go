@@ -176,23 +176,9 @@ var apiDocs = map[string]opDoc{
 	"GET " + docProj + "/distribution/:distId/access-log": {"A distribution's downloads", nil, ok([]accessLogView{}), paging},
 	"GET " + docProj + "/distribution/:distId/installs":   {"Who installed from a distribution (format=csv: as CSV)", nil, append(ok([]installView{}), answer{200, "text/csv"}), append([]string{"format"}, paging...)},
 
-	"POST " + docProj + "/webhook":                                             {"Create a project webhook", webhookRequest{}, created(webhookView{}), nil},
-	"GET " + docProj + "/webhook":                                              {"Project webhooks", nil, ok([]webhookView{}), nil},
-	"GET " + docProj + "/webhook/:webhookId":                                   {"One webhook", nil, ok(webhookView{}), nil},
-	"PATCH " + docProj + "/webhook/:webhookId":                                 {"Change a webhook", webhookRequest{}, ok(webhookView{}), nil},
-	"DELETE " + docProj + "/webhook/:webhookId":                                {"Delete a webhook", nil, noContent, nil},
-	"GET " + docProj + "/webhook/:webhookId/deliveries":                        {"A webhook's deliveries", nil, ok([]deliveryView{}), nil},
-	"POST " + docProj + "/webhook/:webhookId/deliveries/:deliveryId/redeliver": {"Send a delivery again", nil, []answer{{202, deliveryView{}}}, nil},
-	"POST " + docWS + "/webhook":                                               {"Create a workspace webhook", webhookRequest{}, created(webhookView{}), nil},
-	"GET " + docWS + "/webhook":                                                {"Workspace webhooks", nil, ok([]webhookView{}), nil},
-	"GET " + docWS + "/webhook/:webhookId":                                     {"One webhook", nil, ok(webhookView{}), nil},
-	"PATCH " + docWS + "/webhook/:webhookId":                                   {"Change a webhook", webhookRequest{}, ok(webhookView{}), nil},
-	"DELETE " + docWS + "/webhook/:webhookId":                                  {"Delete a webhook", nil, noContent, nil},
-	"GET " + docWS + "/webhook/:webhookId/deliveries":                          {"A webhook's deliveries", nil, ok([]deliveryView{}), nil},
-	"POST " + docWS + "/webhook/:webhookId/deliveries/:deliveryId/redeliver":   {"Send a delivery again", nil, []answer{{202, deliveryView{}}}, nil},
-	"GET " + docWS + "/device":                                                 {"Registered devices", nil, ok([]deviceEntry{}), nil},
-	"GET " + docWS + "/device/export":                                          {"Devices for Apple's portal (tab-separated)", nil, ok("text/tab-separated-values"), nil},
-	"DELETE " + docWS + "/device/:udid":                                        {"Forget a device", nil, noContent, nil},
+	"GET " + docWS + "/device":          {"Registered devices", nil, ok([]deviceEntry{}), nil},
+	"GET " + docWS + "/device/export":   {"Devices for Apple's portal (tab-separated)", nil, ok("text/tab-separated-values"), nil},
+	"DELETE " + docWS + "/device/:udid": {"Forget a device", nil, noContent, nil},
 
 	"GET /v1/organizations/:org/apps":                  {"Apps (projects) of an organization (workspace)", nil, ok(orgList{orgApp{}}), []string{"page:integer", "limit:integer"}},
 	"GET " + docApp:                                    {"One app", nil, ok(orgData{orgApp{}}), nil},
@@ -229,6 +215,24 @@ var apiDocs = map[string]opDoc{
 	"POST /upload/set_metadata/:asset":                     {"Describe the file to upload", nil, ok(anyJSON), []string{"token", "file_name", "file_size:integer", "content_type"}},
 	"POST /upload/upload_chunk/:asset":                     {"Upload one chunk (any media type)", "*/*", ok(anyJSON), []string{"token", "block_number:integer"}},
 	"POST /upload/finished/:asset":                         {"Finish the upload", nil, ok(anyJSON), []string{"token"}},
+}
+
+// The webhooks of a project and of a workspace have the same routes.
+func init() {
+	for prefix, whose := range map[string]string{docProj: "project", docWS: "workspace"} {
+		hook := prefix + "/webhook"
+		for key, d := range map[string]opDoc{
+			"POST " + hook:                           {"Create a " + whose + " webhook", webhookRequest{}, created(webhookView{}), nil},
+			"GET " + hook:                            {"The " + whose + "'s webhooks", nil, ok([]webhookView{}), nil},
+			"GET " + hook + "/:webhookId":            {"One webhook", nil, ok(webhookView{}), nil},
+			"PATCH " + hook + "/:webhookId":          {"Change a webhook", webhookRequest{}, ok(webhookView{}), nil},
+			"DELETE " + hook + "/:webhookId":         {"Delete a webhook", nil, noContent, nil},
+			"GET " + hook + "/:webhookId/deliveries": {"A webhook's deliveries", nil, ok([]deliveryView{}), nil},
+			"POST " + hook + "/:webhookId/deliveries/:deliveryId/redeliver": {"Send a delivery again", nil, []answer{{202, deliveryView{}}}, nil},
+		} {
+			apiDocs[key] = d
+		}
+	}
 }
 
 // described says whether a route is in the description: every route of

@@ -18,24 +18,20 @@ const qrSize = 200
 // whole-pixel modules, centred, with at least the 4-module quiet zone that
 // scanners need.
 func qrPNG(w io.Writer, text string, size int) error {
-	qr, err := qrcode.New(text)
+	dark, err := qrModules(text)
 	if err != nil {
-		return fmt.Errorf("qr: %w", err)
+		return err
 	}
-	var m matrixCapture
-	if err := qr.Save(&m); err != nil {
-		return fmt.Errorf("qr: %w", err)
-	}
-	dim := len(m.dark)
+	dim := len(dark)
 	block := size / (dim + 8)
 	if block < 1 {
 		return fmt.Errorf("qr: %d modules do not fit in %d pixels", dim, size)
 	}
 	offset := (size - dim*block) / 2
 	img := image.NewPaletted(image.Rect(0, 0, size, size), color.Palette{color.White, color.Black})
-	for y, row := range m.dark {
-		for x, dark := range row {
-			if !dark {
+	for y, row := range dark {
+		for x, set := range row {
+			if !set {
 				continue
 			}
 			for dy := 0; dy < block; dy++ {
@@ -46,6 +42,19 @@ func qrPNG(w io.Writer, text string, size int) error {
 		}
 	}
 	return png.Encode(w, img)
+}
+
+// qrModules encodes text: dark[y][x] for each module.
+func qrModules(text string) ([][]bool, error) {
+	qr, err := qrcode.New(text)
+	if err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
+	var m matrixCapture
+	if err := qr.Save(&m); err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
+	return m.dark, nil
 }
 
 // matrixCapture is a qrcode.Writer that keeps the modules: dark[y][x].
@@ -68,19 +77,15 @@ func (m *matrixCapture) Close() error { return nil }
 // of modules a line in half blocks, light modules drawn (a terminal is
 // dark; phones' cameras read the code either way), with a quiet zone.
 func TerminalQR(w io.Writer, text string) error {
-	qr, err := qrcode.New(text)
+	dark, err := qrModules(text)
 	if err != nil {
-		return fmt.Errorf("qr: %w", err)
-	}
-	var m matrixCapture
-	if err := qr.Save(&m); err != nil {
-		return fmt.Errorf("qr: %w", err)
+		return err
 	}
 	const quiet = 2
-	dim := len(m.dark)
+	dim := len(dark)
 	light := func(x, y int) bool {
 		x, y = x-quiet, y-quiet
-		return x < 0 || y < 0 || x >= dim || y >= dim || !m.dark[y][x]
+		return x < 0 || y < 0 || x >= dim || y >= dim || !dark[y][x]
 	}
 	var b []byte
 	for y := 0; y < dim+2*quiet; y += 2 {
