@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -217,12 +218,17 @@ func TestUploadExitStatus(t *testing.T) {
 		return "http://" + ln.Addr().String()
 	}()
 
-	// Two 503s, then the server: retried, published.
+	// Two 503s, then the server: retried, published. The second asks for
+	// a second's wait (Retry-After), which is kept to (with jitter: half
+	// to all of it) over the test's 10 ms backoff.
 	var failures atomic.Int32
 	failures.Store(2)
 	target, _ := url.Parse(base)
 	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failures.Add(-1) >= 0 {
+		if left := failures.Add(-1); left >= 0 {
+			if left == 0 {
+				w.Header().Set("Retry-After", "1")
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `{"error":"UNAVAILABLE","message":"restarting"}`)
 			return
@@ -250,13 +256,16 @@ func TestUploadExitStatus(t *testing.T) {
 		{"no such project", []string{"-server", base, "-token", admin, "-project", "acme/nope", ipa}, exitRefused, "404"},
 		{"unreachable", []string{"-server", closed, "-token", admin, "-project", "acme/app", "-retries", "2", ipa}, exitUnreachable, "after 3 attempts"},
 		{"unreadable package", []string{"-server", base, "-token", admin, "-project", "acme/app", filepath.Join(dir, "Broken.ipa")}, exitNotProcessed, "could not be read"},
-		{"5xx, then up", []string{"-server", flaky.URL, "-token", admin, "-project", "acme/app", ipa}, exitOK, "503 UNAVAILABLE: restarting; retrying in"},
+		{"5xx, then up", []string{"-server", flaky.URL, "-token", admin, "-project", "acme/app", ipa}, exitOK, "503 UNAVAILABLE: restarting; retrying in 0s"},
 		{"dropped, then up", []string{"-server", dropping.url(), "-token", admin, "-project", "acme/app", ipa}, exitOK, "retrying in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := hangarCmd(t, append([]string{"upload"}, tc.args...)...)
 			if code != tc.want || !strings.Contains(errOut, tc.inErr) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tc.want, out, errOut)
+			}
+			if tc.name == "5xx, then up" && !regexp.MustCompile(`restarting; retrying in ([5-9]00ms|1s)\n`).MatchString(errOut) {
+				t.Fatalf("Retry-After: 1 was not kept to:\n%s", errOut)
 			}
 		})
 	}
