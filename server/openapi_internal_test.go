@@ -519,6 +519,11 @@ func schemaFor(t reflect.Type, request bool) map[string]any {
 		}
 		return map[string]any{"type": "array", "items": schemaFor(t.Elem(), request)}
 	case reflect.Map:
+		if t.Elem().Kind() == reflect.Interface {
+			// Any value, null included. Said as true, not {}: kin-openapi
+			// 0.153.0 takes {} to refuse null (its OpenAPI 3.0 reading).
+			return map[string]any{"type": "object", "additionalProperties": true}
+		}
 		return map[string]any{"type": "object", "additionalProperties": schemaFor(t.Elem(), request)}
 	case reflect.Interface:
 		return map[string]any{}

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,8 +13,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"hangar/hangartest"
 )
@@ -23,20 +27,20 @@ import (
 // refused may break the description on purpose). So the description
 // cannot drift from what the code does.
 
-var apiValidator = sync.OnceValues(func() (validator.Validator, error) {
-	spec, err := os.ReadFile("openapi.json")
+var apiRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromFile("openapi.json")
 	if err != nil {
 		return nil, err
 	}
-	doc, err := libopenapi.NewDocument(spec)
-	if err != nil {
-		return nil, err
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.json: %w", err)
 	}
-	v, errs := validator.NewValidator(doc)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("openapi.json: %v", errs)
+	// Files of any type are checked for their type, not their bytes.
+	for _, ct := range []string{"*/*", "text/csv", "text/tab-separated-values", "application/x-ndjson",
+		"application/x-tar", "image/png", "text/html"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 	}
-	return v, nil
+	return gorillamux.NewRouter(doc)
 })
 
 // bodies larger than this are not kept for validation (uploads,
@@ -58,7 +62,7 @@ func describedPath(p string) bool {
 // described route is checked against openapi.json once the handler is
 // done; what does not match fails the test at its end.
 func validating(t testing.TB, h http.Handler) http.Handler {
-	v, err := apiValidator()
+	router, err := apiRouter()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +76,11 @@ func validating(t testing.TB, h http.Handler) http.Handler {
 			t.Errorf("openapi.json: %s", p)
 		}
 	})
+	opts := &openapi3filter.Options{
+		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		IncludeResponseStatus: true,
+		MultiError:            true,
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !describedPath(r.URL.Path) {
 			h.ServeHTTP(w, r)
@@ -81,26 +90,29 @@ func validating(t testing.TB, h http.Handler) http.Handler {
 		r.Body = in
 		rec := &keptWriter{ResponseWriter: w, status: 200}
 		h.ServeHTTP(rec, r)
-		req := r.Clone(r.Context())
-		req.Body = io.NopCloser(bytes.NewReader(in.buf.Bytes()))
-		resp := &http.Response{StatusCode: rec.status, Header: rec.Header().Clone(), Request: req,
-			Body: io.NopCloser(bytes.NewReader(rec.buf.Bytes()))}
-		var errs []string
-		mu.Lock()
-		defer mu.Unlock()
 		if rec.full {
 			return // a download or a long list: not kept, not checked
 		}
-		if r.Method == http.MethodHead {
-			resp.Body = io.NopCloser(strings.NewReader("")) // net/http sends none
-		}
-		if ok, verrs := v.ValidateHttpResponse(req, resp); !ok {
-			for _, e := range verrs {
-				if (rec.status == http.StatusNotFound || rec.status == http.StatusMethodNotAllowed) && strings.Contains(e.Message, "not found") {
-					return // no route: nothing to describe
-				}
-				errs = append(errs, fmt.Sprintf("answer %d to %s %s: %s %s", rec.status, r.Method, r.URL.Path, e.Message, e.Reason))
+		req := r.Clone(context.Background())
+		req.Body = io.NopCloser(bytes.NewReader(in.buf.Bytes()))
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			if (rec.status == http.StatusNotFound || rec.status == http.StatusMethodNotAllowed) &&
+				(errors.Is(err, routers.ErrPathNotFound) || errors.Is(err, routers.ErrMethodNotAllowed)) {
+				return // no route: nothing to describe
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			problems = append(problems, fmt.Sprintf("%s %s answered %d: %v", r.Method, r.URL.Path, rec.status, err))
+			return
+		}
+		var errs []string
+		reqIn := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+		respIn := &openapi3filter.ResponseValidationInput{RequestValidationInput: reqIn, Status: rec.status,
+			Header: rec.Header().Clone(), Options: opts}
+		respIn.SetBodyBytes(rec.buf.Bytes())
+		if err := openapi3filter.ValidateResponse(context.Background(), respIn); err != nil {
+			errs = append(errs, fmt.Sprintf("answer %d to %s %s: %v", rec.status, r.Method, r.URL.Path, err))
 		}
 		// A raw body sent without a Content-Type cannot be told from JSON
 		// by the validator; the server takes it as bytes.
@@ -109,12 +121,12 @@ func validating(t testing.TB, h http.Handler) http.Handler {
 			typed = false // bytes labelled JSON that a route took as a file
 		}
 		if rec.status < 400 && typed && !in.full && !in.unread() {
-			if ok, verrs := v.ValidateHttpRequest(req); !ok {
-				for _, e := range verrs {
-					errs = append(errs, fmt.Sprintf("request %s %s (%s, answered %d): %s %s", r.Method, r.URL.Path, r.Header.Get("Content-Type"), rec.status, e.Message, e.Reason))
-				}
+			if err := openapi3filter.ValidateRequest(context.Background(), reqIn); err != nil {
+				errs = append(errs, fmt.Sprintf("request %s %s (%s, answered %d): %v", r.Method, r.URL.Path, r.Header.Get("Content-Type"), rec.status, err))
 			}
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		for _, e := range errs {
 			if !seen[e] {
 				seen[e] = true
