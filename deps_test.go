@@ -40,6 +40,7 @@ var allowedImports = map[string][]string{
 	"bench/scale":             {"depot", "store", "blob"},
 	"bench/redirect":          {},
 	"bench/sha256rate":        {},
+	"bench/uploadphases":      {"blob"},
 	"oidctest":                {"config", "depot", "server", "store"}, // tests only, a module of its own (Dex's dependencies)
 }
 

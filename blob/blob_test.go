@@ -49,8 +49,9 @@ func tempFiles(tb testing.TB, s *blob.Store) []string {
 
 func TestPutOpenRoundTrip(t *testing.T) {
 	s := mustOpen(t)
-	// Sizes around the pipeline's chunk boundaries, and empty content.
-	for _, n := range []int{0, 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3<<20 + 7} {
+	// Sizes around the pipeline's chunk boundaries and a direct write's
+	// block, and empty content.
+	for _, n := range []int{0, 1, 4095, 4096, 4097, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3<<20 + 7} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			data := randomBytes(t, n)
 			info, err := s.Put(bytes.NewReader(data), 0, nil)
