@@ -90,8 +90,13 @@ func recordInstall(tx *bolt.Tx, i Install) error {
 	if err := put(recs, u64(seq), i); err != nil {
 		return err
 	}
-	for _, k := range i.indexKeys() {
-		if err := idx.Put(k, u64(seq)); err != nil {
+	keys := i.indexKeys()
+	for n, k := range keys {
+		v := u64(seq)
+		if n == 0 {
+			v = buildEntry(seq, keys[1:])
+		}
+		if err := idx.Put(k, v); err != nil {
 			return err
 		}
 	}
@@ -102,10 +107,65 @@ func recordInstall(tx *bolt.Tx, i Install) error {
 	// At the cap: the build's oldest record goes (a seek, not a count: a
 	// download costs the same however many came before), and the count
 	// stays as it is.
-	if k, v := idx.Cursor().Seek(key(installByBuild(i.BuildID), "")); k != nil {
-		return removeInstall(tx, binary.BigEndian.Uint64(v))
+	c := idx.Cursor()
+	if k, v := c.Seek(key(installByBuild(i.BuildID), "")); k != nil {
+		seq, others, ok := parseBuildEntry(v)
+		if !ok {
+			return removeInstall(tx, seq) // an entry of schema 7: the record says
+		}
+		// The entry names the record's other keys: nothing to read.
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		for _, k := range others {
+			if err := idx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return recs.Delete(u64(seq))
 	}
 	return nil
+}
+
+// buildEntry is the value of a record's key in its build's index: its
+// sequence number, then its other index keys (a distribution's, a
+// tester's), each after its length, so that the record can be removed
+// at the build's cap without reading it. Entries of the other indexes,
+// and of records made before, hold the sequence number alone.
+func buildEntry(seq uint64, others [][]byte) []byte {
+	v := u64(seq)
+	for _, k := range others {
+		v = binary.AppendUvarint(v, uint64(len(k)))
+		v = append(v, k...)
+	}
+	if len(others) == 0 {
+		v = append(v, 0) // none: told from an entry that does not say
+	}
+	return v
+}
+
+// parseBuildEntry reads a build index entry: ok is false when it does
+// not name the record's other keys.
+func parseBuildEntry(v []byte) (seq uint64, others [][]byte, ok bool) {
+	if len(v) < 8 {
+		return 0, nil, false
+	}
+	seq, rest := binary.BigEndian.Uint64(v), v[8:]
+	if len(rest) == 0 {
+		return seq, nil, false
+	}
+	if len(rest) == 1 && rest[0] == 0 {
+		return seq, nil, true
+	}
+	for len(rest) > 0 {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return seq, nil, false
+		}
+		others = append(others, rest[w:w+int(n)])
+		rest = rest[w+int(n):]
+	}
+	return seq, others, true
 }
 
 // installCount is how many records a build has.

@@ -222,7 +222,7 @@ func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, pass
 	)
 	check := func(links *bolt.Bucket) error {
 		var err error
-		l, err = usableLink(links, id, e.Time)
+		l, err = s.usableLink(links, id, e.Time)
 		switch {
 		case err == nil && fileName != "" && l.FileName != fileName:
 			err = ErrNotFound
@@ -243,7 +243,7 @@ func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, pass
 			return nil
 		}
 		l.AccessCount++
-		if err := put(links, []byte(id), l); err != nil {
+		if err := s.links.put(links, l); err != nil {
 			return err
 		}
 		if err := addCount(tx, countLinkDownloads, 1); err != nil {
@@ -273,9 +273,9 @@ func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, pass
 // usableLink reads a link and checks that it can be used at time now:
 // ErrNotFound if it is missing, inactive or expired, ErrLimitReached (with
 // the link) at its download limit.
-func usableLink(links *bolt.Bucket, id string, now time.Time) (PublicLink, error) {
-	var l PublicLink
-	if err := get(links, []byte(id), &l); err != nil {
+func (s *Store) usableLink(links *bolt.Bucket, id string, now time.Time) (PublicLink, error) {
+	l, err := s.links.get(links, id)
+	if err != nil {
 		return l, err
 	}
 	switch {

@@ -63,6 +63,7 @@ var keySchema = []byte("schema_version") // in meta
 type Store struct {
 	db     *bolt.DB
 	group  *committer
+	links  *linkMemo // links as counted downloads last wrote them
 	now    func() time.Time
 	log    *slog.Logger
 	logCap int64
@@ -127,7 +128,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	// Counted downloads share commits (group.go): one fsync carries the
 	// accesses that arrived while the one before ran.
-	s := &Store{db: db, group: &committer{db: db}, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap), auditSink: opts.AuditSink}
+	s := &Store{db: db, group: &committer{db: db}, links: &linkMemo{}, now: opts.Now, log: opts.Logger, logCap: int64(opts.AccessLogCap), auditSink: opts.AuditSink}
 	if err := guard(s.init); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
