@@ -63,6 +63,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *call) error
 	h.Set("X-Content-Type-Options", "nosniff")
 	// The URL is a credential with an expiry: shared caches must not keep it.
 	h.Set("Cache-Control", "private, no-transform")
+	defer cork(r.Context(), f.Size)()
 	http.ServeContent(w, r, "", f.UpdatedAt, fh)
 	return nil
 }
