@@ -46,13 +46,13 @@ func (m *linkMemo) get(links *bolt.Bucket, id string) (PublicLink, error) {
 	return l, err
 }
 
-// put writes l into links and keeps it.
-func (m *linkMemo) put(links *bolt.Bucket, l PublicLink) error {
+// put writes l into links as link id, and keeps it.
+func (m *linkMemo) put(links *bolt.Bucket, id string, l PublicLink) error {
 	data, err := json.Marshal(l)
 	if err != nil {
 		return err
 	}
-	if err := links.Put([]byte(l.ID), data); err != nil {
+	if err := links.Put([]byte(id), data); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -60,6 +60,6 @@ func (m *linkMemo) put(links *bolt.Bucket, l PublicLink) error {
 	if m.m == nil || len(m.m) >= linkMemoMax {
 		m.m = make(map[string]memoLink)
 	}
-	m.m[l.ID] = memoLink{raw: data, link: l}
+	m.m[id] = memoLink{raw: data, link: l}
 	return nil
 }

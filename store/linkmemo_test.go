@@ -34,7 +34,9 @@ func TestLinkMemo(t *testing.T) {
 		return s.db.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket(bucketLinks)) })
 	}
 
-	if err := write(func(b *bolt.Bucket) error { return m.put(b, PublicLink{ID: "L1", IsActive: true, AccessCount: 1}) }); err != nil {
+	if err := write(func(b *bolt.Bucket) error {
+		return m.put(b, "L1", PublicLink{ID: "L1", IsActive: true, AccessCount: 1})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if l := read(); l.AccessCount != 1 || !l.IsActive {
@@ -50,7 +52,7 @@ func TestLinkMemo(t *testing.T) {
 	// Written by a download whose transaction was rolled back.
 	rollback := errors.New("rolled back")
 	if err := write(func(b *bolt.Bucket) error {
-		if err := m.put(b, PublicLink{ID: "L1", IsActive: true, AccessCount: 2}); err != nil {
+		if err := m.put(b, "L1", PublicLink{ID: "L1", IsActive: true, AccessCount: 2}); err != nil {
 			return err
 		}
 		return rollback

@@ -243,7 +243,7 @@ func (s *Store) useLink(id, fileName string, e AccessLogEntry, record bool, pass
 			return nil
 		}
 		l.AccessCount++
-		if err := s.links.put(links, l); err != nil {
+		if err := s.links.put(links, id, l); err != nil {
 			return err
 		}
 		if err := addCount(tx, countLinkDownloads, 1); err != nil {
