@@ -36,7 +36,7 @@ func (s *Server) createSymbolUpload(w http.ResponseWriter, r *http.Request, c *c
 	if n, err := safeFileName(req.FileName); err == nil {
 		name = n
 	}
-	u, plain, err := c.st().CreateReleaseUpload(store.ReleaseUpload{Symbols: true, ProjectID: c.proj.ID, WorkspaceID: c.ws.ID, Uploader: c.who.id,
+	u, plain, err := c.st().CreateReleaseUpload(store.ReleaseUpload{Symbols: true, ProjectID: c.proj.ID, WorkspaceID: c.ws.ID, Uploader: c.who.id, CreatorToken: c.who.token.Hash,
 		CreatedBy: c.who.name, FileName: name, BuildVersion: cut(req.Version, maxCIField), BuildNumber: cut(req.Build, maxCIField)})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hangar/auth"
 	"hangar/store"
 	"io"
 	"net/http"
@@ -423,5 +424,44 @@ func TestAppCenterSymbols(t *testing.T) {
 	}
 	if code, ans, _ := e.acCall("POST", "/v0.1/orgs/acme/distribution_groups/qa/apps", admin, `{"apps":[{"name":"app"}]}`); code != 409 || ans["code"] != "Conflict" {
 		t.Errorf("add_new_app_to_distribution_group: %d %v", code, ans)
+	}
+}
+
+// An upload's own token works while the API token that made it could
+// make it: signing that token out, or taking its owner's right to upload,
+// stops the upload at once.
+func TestAppCenterUploadStopsWithItsToken(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	e.member(admin, "dev", "correct horse battery", auth.RoleDeveloper)
+	start := func(token string) (domain, asset, tok string) {
+		t.Helper()
+		code, up, raw := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", token, `{}`)
+		if code != 201 {
+			t.Fatalf("create: %d %s", code, raw)
+		}
+		return up["upload_domain"].(string), up["package_asset_id"].(string), up["url_encoded_token"].(string)
+	}
+	meta := func(domain, asset, tok string) int {
+		t.Helper()
+		code, _ := uploadDomain(t, domain, "set_metadata", asset, url.Values{"file_name": {"a.zip"}, "file_size": {"10"}, "token": {tok}}, nil)
+		return code
+	}
+
+	session := e.login("dev", "correct horse battery")
+	domain, asset, tok := start(session)
+	if code := meta(domain, asset, tok); code != 200 {
+		t.Fatalf("set_metadata while the token is good: %d", code)
+	}
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"viewer"}`, nil)
+	if code := meta(domain, asset, tok); code != 404 {
+		t.Fatalf("set_metadata after the owner may no longer upload: %d", code)
+	}
+
+	e.mustReq(http.StatusOK, "PUT", "/api/v1/workspace/acme/member", admin, `{"username":"dev","role":"developer"}`, nil)
+	domain, asset, tok = start(session)
+	e.mustReq(http.StatusNoContent, "POST", "/api/v1/auth/logout", session, "", nil)
+	if code, _ := uploadDomain(t, domain, "upload_chunk", asset, url.Values{"block_number": {"1"}, "token": {tok}}, []byte("0123456789")); code != 404 {
+		t.Fatalf("a block after the token was signed out: %d", code)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"hangar/auth"
 	"hangar/depot"
 	"hangar/store"
 )
@@ -67,7 +68,7 @@ func (s *Server) createReleaseUpload(w http.ResponseWriter, r *http.Request, c *
 	if err := decodeLenient(r, &req); err != nil {
 		return err
 	}
-	u, plain, err := c.st().CreateReleaseUpload(store.ReleaseUpload{ProjectID: c.proj.ID, WorkspaceID: c.ws.ID, Uploader: c.who.id, CreatedBy: c.who.name,
+	u, plain, err := c.st().CreateReleaseUpload(store.ReleaseUpload{ProjectID: c.proj.ID, WorkspaceID: c.ws.ID, Uploader: c.who.id, CreatedBy: c.who.name, CreatorToken: c.who.token.Hash,
 		BuildVersion: cut(strings.TrimSpace(req.BuildVersion), maxCIField), BuildNumber: cut(strings.TrimSpace(req.BuildNumber), maxCIField)})
 	if err != nil {
 		return err
@@ -226,6 +227,17 @@ func (s *Server) uploadOfAsset(r *http.Request, c *call, symbols bool) (store.Re
 	u, err := s.store.ReleaseUploadByAsset(c.params.ByName("asset"), r.URL.Query().Get("token"))
 	if err != nil || u.Symbols != symbols {
 		return u, errNotFound("upload") // a wrong token and an unknown asset alike
+	}
+	if len(u.CreatorToken) > 0 {
+		// Revoking the API token (or its owner's right to upload) stops
+		// the uploads it made, at once.
+		ok, err := s.stillMay(u.CreatorToken, u.WorkspaceID, u.ProjectID, auth.BuildCreate)
+		if err != nil {
+			return u, err
+		}
+		if !ok {
+			return u, errNotFound("upload")
+		}
 	}
 	return u, nil
 }

@@ -90,6 +90,17 @@ func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, err
 	if fromCookie && tok.Kind != store.TokenSession {
 		return nil, errUnauthorized
 	}
+	p, err := s.principalOf(tok, invalid)
+	if err != nil {
+		return nil, err
+	}
+	s.tokenUse.record(tok.Hash, s.now())
+	return p, nil
+}
+
+// principalOf is who a valid token speaks for now: invalid if its owner
+// is gone or disabled.
+func (s *Server) principalOf(tok store.Token, invalid error) (*principal, error) {
 	p := &principal{token: tok, kind: tok.Kind, id: tok.OwnerID}
 	switch tok.Kind {
 	case store.TokenSession:
@@ -117,8 +128,29 @@ func (s *Server) authenticate(r *http.Request, fromCookie bool) (*principal, err
 	default:
 		return nil, errInvalidToken
 	}
-	s.tokenUse.record(tok.Hash, s.now())
 	return p, nil
+}
+
+// stillMay says whether the token whose hash is h still exists and may
+// do perm in a workspace's project: what was handed out on its strength
+// (an App Center upload's own token) stops with it.
+func (s *Server) stillMay(h []byte, workspaceID, projectID string, perm auth.Permission) (bool, error) {
+	tok, err := s.store.TokenByHash(h)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrTokenExpired) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p, err := s.principalOf(tok, errInvalidToken)
+	if errors.Is(err, errInvalidToken) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	perms, _ := p.permissions(workspaceID, projectID)
+	return perms.Has(perm), nil
 }
 
 func ownerErr(err error) error {

@@ -39,12 +39,16 @@ type ReleaseUpload struct {
 	AssetID string `json:"assetId"` // a UUID, the upload domain's name of the file
 	// Symbols: an upload of symbols (a dSYM, a mapping) for a build's
 	// attachments, in one PUT, not a release.
-	Symbols     bool   `json:"symbols,omitempty"`
-	TokenHash   []byte `json:"tokenHash"`
-	ProjectID   string `json:"projectId"`
-	WorkspaceID string `json:"workspaceId"`
-	Uploader    string `json:"uploader"` // the token's owner, for the per-uploader bound
-	CreatedBy   string `json:"createdBy"`
+	Symbols   bool   `json:"symbols,omitempty"`
+	TokenHash []byte `json:"tokenHash"`
+	// CreatorToken is the hash of the API token that made the upload:
+	// the upload's own token works only while that one could make it
+	// (empty for uploads made before it was kept).
+	CreatorToken []byte `json:"creatorToken,omitempty"`
+	ProjectID    string `json:"projectId"`
+	WorkspaceID  string `json:"workspaceId"`
+	Uploader     string `json:"uploader"` // the token's owner, for the per-uploader bound
+	CreatedBy    string `json:"createdBy"`
 	// What the client said of the build (build_version, build_number).
 	BuildVersion string `json:"buildVersion,omitempty"`
 	BuildNumber  string `json:"buildNumber,omitempty"`

@@ -294,8 +294,13 @@ func putToken(tx *bolt.Tx, plain string, t Token) error {
 // its expiry. The lookup is by hash, so no comparison of secrets happens here
 // that could leak timing.
 func (s *Store) TokenByPlain(plain string) (Token, error) {
+	return s.TokenByHash(hashToken(plain))
+}
+
+// TokenByHash is TokenByPlain for a token known by its hash (Token.Hash):
+// ErrNotFound once it is revoked, ErrTokenExpired once it has expired.
+func (s *Store) TokenByHash(h []byte) (Token, error) {
 	var t Token
-	h := hashToken(plain)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return get(tx.Bucket(bucketTokens), h, &t)
 	})
