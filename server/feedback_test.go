@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"hangar/server"
 	"hangar/store"
@@ -128,5 +129,26 @@ func TestFeedback(t *testing.T) {
 	}
 	if text := mp.Message(msgs[0].ID).Text; !strings.Contains(text, "ana@example.com reported a problem") || !strings.Contains(text, "Login crashes") {
 		t.Errorf("the feedback mail: %s", text)
+	}
+
+	// Five reports a person at once (the refused ones above cost nothing),
+	// then one each two minutes.
+	for i := 2; i <= 5; i++ {
+		if code, out := send(ana, csrf, forBuild, part{"text", "", "again"}); code != http.StatusSeeOther {
+			t.Fatalf("report %d: %d %.200s", i, code, out)
+		}
+	}
+	ctype, b := multipartBody(t, csrf, forBuild, part{"text", "", "one too many"})
+	resp, out := e.submit(page+"/feedback", ana, ctype, string(b), "same-origin")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a sixth report at once: %d %v %.200s", resp.StatusCode, resp.Header, out)
+	}
+	e.advance(2 * time.Minute)
+	if code, out := send(ana, csrf, forBuild, part{"text", "", "later"}); code != http.StatusSeeOther {
+		t.Fatalf("a report two minutes later: %d %.200s", code, out)
+	}
+	e.mustReq(200, "GET", projPath+"/build/"+build[1]+"/feedback", admin, "", &reports)
+	if len(reports) != 6 {
+		t.Fatalf("%d reports kept, want 6", len(reports))
 	}
 }

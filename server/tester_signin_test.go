@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -358,6 +359,15 @@ func TestAppsPage(t *testing.T) {
 	slices.Sort(got)
 	if strings.Join(got, ",") != "Beta,Open,Other,Stranger,Team" {
 		t.Errorf("vera's apps: %v", got)
+	}
+
+	// The page shows at most 100 apps.
+	for i := range 100 {
+		e.distribution(admin, fmt.Sprintf(`{"slug":"bulk-%d","name":"Bulk %d"}`, i, i))
+	}
+	_, vbody, _ = e.getPage("/apps", e.signIn("vera", "vera-password"))
+	if n := len(names([]byte(vbody))); n != 100 {
+		t.Errorf("with 105 pages, vera's apps page shows %d", n)
 	}
 }
 
