@@ -32,6 +32,9 @@ type stagedReader struct {
 }
 
 func (s *stagedReader) Read(p []byte) (int, error) {
+	if err := s.ctx.Err(); err != nil {
+		return 0, err // stopped: within a part too, not only between parts
+	}
 	for {
 		if s.cur == nil {
 			if s.at == s.n {

@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"hangar/auth"
 	"hangar/store"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,6 +60,27 @@ func uploadDomain(t *testing.T, domain, call, asset string, q url.Values, body [
 func (e *env) acUpload(token, name string, content []byte, version, number string) float64 {
 	t := e.t.(*testing.T)
 	t.Helper()
+	id := e.acSend(token, name, content, version, number)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, st, raw := e.acCall("GET", "/v0.1/apps/acme/app/uploads/releases/"+id, token, "")
+		if st["upload_status"] == "readyToBePublished" {
+			// fastlane: release_distinct_id.is_a?(Integer), so a JSON integer.
+			if !bytes.Contains(raw, []byte(`"release_distinct_id":`+fmt.Sprint(st["release_distinct_id"]))) || strings.Contains(fmt.Sprint(st["release_distinct_id"]), ".") {
+				t.Fatalf("release_distinct_id is not a JSON integer: %s", raw)
+			}
+			return st["release_distinct_id"].(float64)
+		}
+		if st["upload_status"] == "error" || time.Now().After(deadline) {
+			t.Fatalf("upload status: %s", raw)
+		}
+	}
+}
+
+// acSend is acUpload up to the PATCH that starts making the build: the
+// upload's ID.
+func (e *env) acSend(token, name string, content []byte, version, number string) string {
+	t := e.t.(*testing.T)
+	t.Helper()
 	code, up, raw := e.acCall("POST", "/v0.1/apps/acme/app/uploads/releases", token, fmt.Sprintf(`{"build_version":%q,"build_number":%q}`, version, number))
 	if code != http.StatusCreated || up["package_asset_id"] == nil {
 		t.Fatalf("create upload: %d %s", code, raw)
@@ -96,19 +119,7 @@ func (e *env) acUpload(token, name string, content []byte, version, number strin
 	if code != 200 || patched["upload_status"] != "uploadFinished" {
 		t.Fatalf("patch: %d %s", code, raw)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		_, st, raw := e.acCall("GET", "/v0.1/apps/acme/app/uploads/releases/"+id, token, "")
-		if st["upload_status"] == "readyToBePublished" {
-			// fastlane: release_distinct_id.is_a?(Integer), so a JSON integer.
-			if !bytes.Contains(raw, []byte(`"release_distinct_id":`+fmt.Sprint(st["release_distinct_id"]))) || strings.Contains(fmt.Sprint(st["release_distinct_id"]), ".") {
-				t.Fatalf("release_distinct_id is not a JSON integer: %s", raw)
-			}
-			return st["release_distinct_id"].(float64)
-		}
-		if st["upload_status"] == "error" || time.Now().After(deadline) {
-			t.Fatalf("upload status: %s", raw)
-		}
-	}
+	return id
 }
 
 func btoi(b bool) int {
@@ -463,5 +474,29 @@ func TestAppCenterUploadStopsWithItsToken(t *testing.T) {
 	e.mustReq(http.StatusNoContent, "POST", "/api/v1/auth/logout", session, "", nil)
 	if code, _ := uploadDomain(t, domain, "upload_chunk", asset, url.Values{"block_number": {"1"}, "token": {tok}}, []byte("0123456789")); code != 404 {
 		t.Fatalf("a block after the token was signed out: %d", code)
+	}
+}
+
+// A shutdown waits for the builds being made of finished uploads (within
+// its timeout): when Serve returns, the build is there.
+func TestShutdownWaitsForAppCenterBuild(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- e.srv.Serve(ctx, ln) }()
+
+	id := e.acSend(admin, "big.zip", randomBytes(24<<20), "1.0", "1")
+	cancel() // while the build is being made
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.store.ReleaseUpload(id)
+	if err != nil || u.BuildID == "" || u.Status == store.UploadError {
+		t.Fatalf("when Serve returned: status %q, build %q, error %q (%v)", u.Status, u.BuildID, u.Error, err)
 	}
 }

@@ -173,14 +173,16 @@ func (s *Server) assemble(u store.ReleaseUpload) {
 	if _, busy := s.assembling.LoadOrStore(u.ID, true); busy {
 		return
 	}
+	s.assembles.add()
 	go func() {
+		defer s.assembles.done()
 		defer s.assembling.Delete(u.ID)
 		proj, err := s.store.Project(u.ProjectID)
 		if err != nil {
 			return
 		}
 		st := s.depot.Staging()
-		body := depot.StagedFile(context.Background(), st, u.AssetID, u.Chunks)
+		body := depot.StagedFile(s.assembleCtx, st, u.AssetID, u.Chunks)
 		defer body.Close()
 		name, err := safeFileName(u.FileName)
 		if err != nil {
@@ -194,6 +196,12 @@ func (s *Server) assemble(u store.ReleaseUpload) {
 			}
 			return depot.BuildMeta{Version: u.BuildVersion, BuildNumber: u.BuildNumber}, []store.File{f}, nil
 		})
+		if err != nil && s.assembleCtx.Err() != nil {
+			// Stopped by the shutdown: no build was kept, and the upload
+			// stays finished for the next poll to make again.
+			s.log.Warn("app center upload: stopped by the shutdown", "upload", u.ID)
+			return
+		}
 		_, uerr := s.store.UpdateReleaseUpload(u.ID, func(x *store.ReleaseUpload) error {
 			if err != nil {
 				x.Status, x.Error = store.UploadError, "the package could not be kept: "+publicMessage(err)

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hangar/auth"
@@ -51,8 +52,13 @@ type Server struct {
 	// run after their answer: see forgotPassword).
 	resets chan struct{}
 	// assembling are the App Center uploads being made into builds
-	// (appcenter_uploads.go), by upload ID.
-	assembling sync.Map
+	// (appcenter_uploads.go), by upload ID; assembles counts them, for
+	// the shutdown to wait for, and assembleCtx stops them when it can
+	// wait no longer.
+	assembling    sync.Map
+	assembles     inflight
+	assembleCtx   context.Context
+	stopAssembles context.CancelFunc
 	// ceremonies are passkey ceremonies under way (console_passkeys.go).
 	ceremonies ceremonies
 	// oidc are the OpenID Connect providers by lower-case name, their
@@ -191,6 +197,7 @@ func New(o Options) (*Server, error) {
 		metrics:           newMetrics(o.Depot),
 		hosts:             newHosts(o.Config),
 	}
+	s.assembleCtx, s.stopAssembles = context.WithCancel(context.Background())
 	for _, o := range o.Config.OIDC {
 		s.oidc[strings.ToLower(o.Name)] = &oidcProvider{cfg: o}
 	}
@@ -251,7 +258,35 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		stopFlush()
 		<-flushed
 	}()
-	return s.run(ctx, hs, ln)
+	var stoppedAt atomic.Pointer[time.Time]
+	defer context.AfterFunc(ctx, func() { now := time.Now(); stoppedAt.Store(&now) })()
+	err := s.run(ctx, hs, ln)
+	if ctx.Err() != nil {
+		from := time.Now()
+		if t := stoppedAt.Load(); t != nil {
+			from = *t
+		}
+		s.finishAssembles(from.Add(s.cfg.ShutdownTimeout))
+	}
+	return err
+}
+
+// finishAssembles waits for the App Center uploads being made into
+// builds, until deadline (the shutdown timeout, counted from the signal);
+// then it stops them. A stopped one leaves no build and stays finished:
+// the client's next poll, after the restart, makes it again.
+func (s *Server) finishAssembles(deadline time.Time) {
+	done := s.assembles.idle()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	s.log.Warn("shutdown: stopping the App Center uploads being made into builds; they are made again after the restart")
+	s.stopAssembles()
+	<-done
 }
 
 // ServeOnboarding serves the plain-HTTP onboarding listener on ln until
@@ -342,3 +377,42 @@ func (s *Server) flushTokenUseEvery(ctx context.Context, every time.Duration) {
 // connections. On error the certificate in use stays. Other modes renew
 // their certificates themselves: it does nothing then.
 func (s *Server) ReloadTLS() error { return s.tls.Reload() }
+
+// inflight counts background work that the shutdown waits for. Unlike a
+// WaitGroup it may be waited for while work still starts (requests of
+// another listener).
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+// idle is closed once no work is in flight.
+func (f *inflight) idle() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	if f.zero == nil {
+		f.zero = make(chan struct{})
+	}
+	return f.zero
+}
