@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -152,4 +153,19 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+// Respell returns another spelling of unpadded base64url text that a
+// lenient decoder reads as the same bytes (a padding bit of its last
+// character set), and false when the text has no padding bits to set.
+func Respell(text string) (string, bool) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(text)%4 == 0 || len(text)%4 == 1 {
+		return "", false
+	}
+	last := strings.IndexByte(alphabet, text[len(text)-1])
+	if last < 0 {
+		return "", false
+	}
+	return text[:len(text)-1] + string(alphabet[last^1]), true
 }

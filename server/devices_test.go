@@ -199,6 +199,7 @@ func TestDeviceRegistrationRefuses(t *testing.T) {
 		"bad udid":         {en.URL, answer(t, "../../etc", en.Challenge), "no valid UDID"},
 		"forged token":     {e.ts.URL + "/enroll/bC1mb28.AAAA", answer(t, pkgtest.ProfileDevice, "bC1mb28.AAAA"), "invalid or has expired"},
 		"token of nothing": {e.ts.URL + "/enroll/x", good, "invalid or has expired"},
+		"token respelled":  {respelledEnroll(t, en.URL), good, "invalid or has expired"},
 	} {
 		resp, body := postAnswer(t, tc.url, tc.body)
 		if resp.StatusCode != 400 || !strings.Contains(string(body), tc.want) {
@@ -380,4 +381,17 @@ func TestDeviceReRegistration(t *testing.T) {
 	if codes[http.StatusMovedPermanently] != 58 || codes[http.StatusTooManyRequests] != 2 {
 		t.Fatalf("60 registrations through one page from 60 networks: %v, want 58 taken and 2 refused", codes)
 	}
+}
+
+// respelledEnroll is an enrolment URL whose token's payload is spelled
+// otherwise: the same bytes, which a token must not accept.
+func respelledEnroll(t *testing.T, u string) string {
+	t.Helper()
+	at := strings.LastIndexByte(u, '/') + 1
+	payload, mac, _ := strings.Cut(u[at:], ".")
+	other, ok := hangartest.Respell(payload)
+	if !ok {
+		t.Fatalf("token payload %q cannot be respelled", payload)
+	}
+	return u[:at] + other + "." + mac
 }

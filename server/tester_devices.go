@@ -90,7 +90,7 @@ func (s *Server) parseEnrollToken(tok string) ([]string, error) {
 	if !ok || len(tok) > 512 {
 		return nil, errEnrollToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(enc) // one spelling per token
 	if err != nil || subtle.ConstantTimeCompare([]byte(s.enrollMAC(string(raw))), []byte(mac)) != 1 {
 		return nil, errEnrollToken
 	}

@@ -26,7 +26,7 @@ func cursorSuffix(cursor string) ([]byte, error) {
 	if len(cursor) > maxCursor {
 		return nil, fmt.Errorf("%w: cursor too long", ErrInvalid)
 	}
-	suffix, err := base64.RawURLEncoding.DecodeString(cursor)
+	suffix, err := base64.RawURLEncoding.Strict().DecodeString(cursor) // one spelling per cursor
 	if err != nil || len(suffix) == 0 {
 		return nil, fmt.Errorf("%w: malformed cursor", ErrInvalid)
 	}

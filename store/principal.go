@@ -345,7 +345,7 @@ func (s *Store) AllTokens() ([]Token, error) {
 // (0: all), after a previous page's next (the last hash, base64url); next
 // is "" on the last page. A page seeks to its cursor: O(limit).
 func (s *Store) TokensPage(after string, limit int) (out []Token, next string, err error) {
-	from, err := base64.RawURLEncoding.DecodeString(after)
+	from, err := base64.RawURLEncoding.Strict().DecodeString(after) // one spelling per cursor
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: cursor", ErrInvalid)
 	}

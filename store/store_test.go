@@ -20,6 +20,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"hangar/hangartest"
 	"hangar/store"
 )
 
@@ -1035,5 +1036,11 @@ func TestTokensPage(t *testing.T) {
 	}
 	if _, _, err := s.TokensPage("not base64!", 3); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad cursor: %v", err)
+	}
+	_, next, _ := s.TokensPage("", 3)
+	if other, ok := hangartest.Respell(next); !ok {
+		t.Fatalf("cursor %q cannot be respelled", next)
+	} else if _, _, err := s.TokensPage(other, 3); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a cursor spelled otherwise: %v", err)
 	}
 }
