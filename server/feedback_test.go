@@ -152,3 +152,29 @@ func TestFeedback(t *testing.T) {
 		t.Fatalf("%d reports kept, want 6", len(reports))
 	}
 }
+
+// A member's feedback form token is bound to the session the page was
+// shown in: the same account's other session cannot post it.
+func TestFeedbackTokenPerSession(t *testing.T) {
+	e, _, admin := newTestersEnv(t)
+	const page = "/d/acme/beta"
+	e.member(admin, "vera", "vera-password", "developer")
+	one, two := e.signIn("vera", "vera-password"), e.signIn("vera", "vera-password")
+	_, body, _ := e.getPage(page, one)
+	token := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	build := regexp.MustCompile(`name="build" value="([^"]+)"`).FindStringSubmatch(body)
+	if token == nil || build == nil {
+		t.Fatalf("no feedback form for a member: %s", body)
+	}
+	send := func(cookie *http.Cookie) int {
+		ctype, b := multipartBody(t, part{"csrf", "", token[1]}, part{"build", "", build[1]}, part{"text", "", "from vera"})
+		resp, _ := e.submit(page+"/feedback", cookie, ctype, string(b), "same-origin")
+		return resp.StatusCode
+	}
+	if code := send(two); code != http.StatusForbidden {
+		t.Fatalf("the token of one session, posted by another: %d", code)
+	}
+	if code := send(one); code != http.StatusSeeOther {
+		t.Fatalf("the token of the session it was shown in: %d", code)
+	}
+}

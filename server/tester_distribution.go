@@ -134,7 +134,7 @@ func (s *Server) distPage(w http.ResponseWriter, r *http.Request, c *call) error
 		v.History = append(v.History, h)
 	}
 	if v.Build != nil && reporter != "" {
-		v.Feedback = &feedbackForm{Action: t.page + "/feedback", Token: s.feedbackToken(reporter), BuildID: builds[0].Build.ID,
+		v.Feedback = &feedbackForm{Action: t.page + "/feedback", Token: s.feedbackToken(c, reporter), BuildID: builds[0].Build.ID,
 			Sent: r.URL.Query().Get("feedback") == "sent", Max: store.MaxFeedbackScreenshots}
 	}
 	if v.Build == nil {

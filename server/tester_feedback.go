@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"image"
 	_ "image/jpeg" // screenshots are PNG or JPEG
@@ -39,10 +40,17 @@ const (
 var feedbackPerMember = auth.Limiter{Burst: 5, Every: 2 * time.Minute}
 
 // feedbackToken is a page's feedback form token for member: the form
-// posts it back, so that another site cannot post in their name.
-func (s *Server) feedbackToken(member string) string {
+// posts it back, so that another site cannot post in their name. It is
+// bound to the session: a tester's member name is their session already;
+// a member's is their account, so their session's key stands for it, and
+// a token seen once does not outlive the session it was shown in.
+func (s *Server) feedbackToken(c *call, member string) string {
+	key := member
+	if c.who != nil && c.who.id == member && len(c.who.token.Hash) > 0 {
+		key = "session " + hex.EncodeToString(c.who.token.Hash)
+	}
 	m := hmac.New(sha256.New, s.unlockKey)
-	m.Write([]byte("feedback\n" + member))
+	m.Write([]byte("feedback\n" + key))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -94,7 +102,7 @@ func (s *Server) sendFeedback(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	onFile := func(name string, body io.Reader) error {
 		switch {
-		case !hmac.Equal([]byte(token), []byte(s.feedbackToken(member))):
+		case !hmac.Equal([]byte(token), []byte(s.feedbackToken(c, member))):
 			return errFormToken
 		case len(stored) == store.MaxFeedbackScreenshots:
 			return errBadRequest(fmt.Sprintf("at most %d screenshots", store.MaxFeedbackScreenshots))
@@ -120,7 +128,7 @@ func (s *Server) sendFeedback(w http.ResponseWriter, r *http.Request, c *call) e
 		undo()
 		return err
 	}
-	if !hmac.Equal([]byte(token), []byte(s.feedbackToken(member))) {
+	if !hmac.Equal([]byte(token), []byte(s.feedbackToken(c, member))) {
 		undo()
 		return errFormToken
 	}
