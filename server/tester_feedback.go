@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"image"
 	_ "image/jpeg" // screenshots are PNG or JPEG
@@ -41,16 +40,15 @@ var feedbackPerMember = auth.Limiter{Burst: 5, Every: 2 * time.Minute}
 
 // feedbackToken is a page's feedback form token for member: the form
 // posts it back, so that another site cannot post in their name. It is
-// bound to the session: a tester's member name is their session already;
-// a member's is their account, so their session's key stands for it, and
-// a token seen once does not outlive the session it was shown in.
+// bound to the session: a member's is their console session's form token
+// (csrfToken), a tester's an HMAC of their member name, which names their
+// session.
 func (s *Server) feedbackToken(c *call, member string) string {
-	key := member
-	if c.who != nil && c.who.id == member && len(c.who.token.Hash) > 0 {
-		key = "session " + hex.EncodeToString(c.who.token.Hash)
+	if c.who != nil && c.who.id == member {
+		return s.csrfToken(c.who.token)
 	}
 	m := hmac.New(sha256.New, s.unlockKey)
-	m.Write([]byte("feedback\n" + key))
+	m.Write([]byte("feedback\n" + member))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
