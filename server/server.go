@@ -29,7 +29,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"hangar/auth"
@@ -258,21 +257,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		stopFlush()
 		<-flushed
 	}()
-	var stoppedAt atomic.Pointer[time.Time]
-	defer context.AfterFunc(ctx, func() { now := time.Now(); stoppedAt.Store(&now) })()
-	err := s.run(ctx, hs, ln)
-	if ctx.Err() != nil {
-		from := time.Now()
-		if t := stoppedAt.Load(); t != nil {
-			from = *t
-		}
-		s.finishAssembles(from.Add(s.cfg.ShutdownTimeout))
+	deadline, err := s.run(ctx, hs, ln)
+	if !deadline.IsZero() {
+		s.finishAssembles(deadline)
 	}
 	return err
 }
 
 // finishAssembles waits for the App Center uploads being made into
-// builds, until deadline (the shutdown timeout, counted from the signal);
+// builds, until deadline (the HTTP shutdown's, counted from the signal);
 // then it stops them. A stopped one leaves no build and stays finished:
 // the client's next poll, after the restart, makes it again.
 func (s *Server) finishAssembles(deadline time.Time) {
@@ -306,7 +299,8 @@ func (s *Server) ServeOnboarding(ctx context.Context, ln net.Listener) error {
 		}
 		http.Redirect(w, r, s.httpsURL(r, r.URL.RequestURI()), code)
 	})
-	return s.run(ctx, s.httpServer(s.tls.HTTPHandler(h)), ln)
+	_, err := s.run(ctx, s.httpServer(s.tls.HTTPHandler(h)), ln)
+	return err
 }
 
 func (s *Server) httpServer(h http.Handler) *http.Server {
@@ -325,8 +319,9 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 
 // run serves hs on ln until ctx is done, then shuts it down gracefully:
 // it stops accepting, lets running requests finish for up to the
-// configured shutdown timeout, and returns.
-func (s *Server) run(ctx context.Context, hs *http.Server, ln net.Listener) error {
+// configured shutdown timeout, and returns. After a shutdown it returns
+// that timeout's deadline, which other work stopping with it keeps to.
+func (s *Server) run(ctx context.Context, hs *http.Server, ln net.Listener) (deadline time.Time, err error) {
 	errc := make(chan error, 1)
 	go func() {
 		if hs.TLSConfig != nil {
@@ -337,20 +332,21 @@ func (s *Server) run(ctx context.Context, hs *http.Server, ln net.Listener) erro
 	}()
 	select {
 	case err := <-errc:
-		return err
+		return time.Time{}, err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "addr", ln.Addr().String(), "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	deadline = time.Now().Add(s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
-		return fmt.Errorf("shutdown: %w", err)
+		return deadline, fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return deadline, err
 	}
-	return nil
+	return deadline, nil
 }
 
 // flushTokenUseEvery writes token last-used times periodically until ctx is
