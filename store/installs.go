@@ -109,20 +109,7 @@ func recordInstall(tx *bolt.Tx, i Install) error {
 	// stays as it is.
 	c := idx.Cursor()
 	if k, v := c.Seek(key(installByBuild(i.BuildID), "")); k != nil {
-		seq, others, ok := parseBuildEntry(v)
-		if !ok {
-			return removeInstall(tx, seq) // an entry of schema 7: the record says
-		}
-		// The entry names the record's other keys: nothing to read.
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		for _, k := range others {
-			if err := idx.Delete(k); err != nil {
-				return err
-			}
-		}
-		return recs.Delete(u64(seq))
+		return removeInstall(tx, c, v)
 	}
 	return nil
 }
@@ -192,33 +179,44 @@ func addInstallCount(idx *bolt.Bucket, buildID string, delta int) (uint64, error
 
 // deleteInstall removes a record and its index entries.
 func deleteInstall(tx *bolt.Tx, seq uint64) error {
-	return dropInstall(tx, seq, true)
-}
-
-// removeInstall is deleteInstall that leaves the build's count as it is
-// (a new record takes the old one's place).
-func removeInstall(tx *bolt.Tx, seq uint64) error {
-	return dropInstall(tx, seq, false)
-}
-
-func dropInstall(tx *bolt.Tx, seq uint64, recount bool) error {
-	recs := tx.Bucket(bucketInstalls)
 	var i Install
-	if err := get(recs, u64(seq), &i); err != nil {
+	if err := get(tx.Bucket(bucketInstalls), u64(seq), &i); err != nil {
 		return nil
 	}
+	if _, err := addInstallCount(tx.Bucket(bucketInstallIndex), i.BuildID, -1); err != nil {
+		return err
+	}
+	return forgetInstall(tx, seq, i.indexKeys())
+}
+
+// removeInstall removes the record that the build index entry at c (its
+// value entry) names, leaving the build's count as it is (a new record
+// takes its place). An entry that names the record's other keys spares
+// reading the record; one of schema 7 does not.
+func removeInstall(tx *bolt.Tx, c *bolt.Cursor, entry []byte) error {
+	seq, others, ok := parseBuildEntry(entry)
+	if !ok {
+		var i Install
+		if err := get(tx.Bucket(bucketInstalls), u64(seq), &i); err != nil {
+			return nil
+		}
+		return forgetInstall(tx, seq, i.indexKeys())
+	}
+	if err := c.Delete(); err != nil {
+		return err
+	}
+	return forgetInstall(tx, seq, others)
+}
+
+// forgetInstall deletes record seq and its index entries keys.
+func forgetInstall(tx *bolt.Tx, seq uint64, keys [][]byte) error {
 	idx := tx.Bucket(bucketInstallIndex)
-	for _, k := range i.indexKeys() {
+	for _, k := range keys {
 		if err := idx.Delete(k); err != nil {
 			return err
 		}
 	}
-	if recount {
-		if _, err := addInstallCount(idx, i.BuildID, -1); err != nil {
-			return err
-		}
-	}
-	return recs.Delete(u64(seq))
+	return tx.Bucket(bucketInstalls).Delete(u64(seq))
 }
 
 // deleteInstallsOf removes the records under an index prefix.
